@@ -1,0 +1,22 @@
+// Package events holds the contracts between services: the JetStream stream,
+// the subjects and the payload of every event. It is the only package two
+// services share, and it holds nothing else.
+//
+// Prices in events are integer cents (the HTTP API shows dollars). Times are
+// RFC 3339 in UTC. Every versioned payload carries the version of the record
+// after the change, so a replica applies it only when it is its own version+1.
+package events
+
+// Stream is the JetStream stream that holds every event.
+const Stream = "TICKETING"
+
+// StreamSubjects are the subjects the stream captures.
+var StreamSubjects = []string{"ticket.>", "order.>", "expiration.>", "payment.>"}
+
+// Subject is a NATS subject an event is published on.
+type Subject string
+
+// Event is a payload that knows its subject.
+type Event interface {
+	Subject() Subject
+}

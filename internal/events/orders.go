@@ -1,0 +1,45 @@
+package events
+
+import "time"
+
+const (
+	SubjectOrderCreated   Subject = "order.created"
+	SubjectOrderCancelled Subject = "order.cancelled"
+)
+
+// OrderStatus is the state of an order, as the orders service names it.
+type OrderStatus string
+
+const (
+	StatusCreated         OrderStatus = "created"
+	StatusCancelled       OrderStatus = "cancelled"
+	StatusAwaitingPayment OrderStatus = "awaiting:payment"
+	StatusComplete        OrderStatus = "complete"
+)
+
+// OrderTicket is the part of a ticket an order event carries.
+type OrderTicket struct {
+	ID    string `json:"id"`
+	Price int64  `json:"price,omitempty"` // cents; only in order.created
+}
+
+// OrderCreated is published by orders when a buyer reserves a ticket.
+type OrderCreated struct {
+	ID        string      `json:"id"`
+	Version   int64       `json:"version"`
+	Status    OrderStatus `json:"status"`
+	UserID    string      `json:"userId"`
+	ExpiresAt time.Time   `json:"expiresAt"`
+	Ticket    OrderTicket `json:"ticket"`
+}
+
+// OrderCancelled is published by orders when an order is cancelled by its
+// buyer or expires; the ticket goes back on sale.
+type OrderCancelled struct {
+	ID      string      `json:"id"`
+	Version int64       `json:"version"`
+	Ticket  OrderTicket `json:"ticket"`
+}
+
+func (OrderCreated) Subject() Subject   { return SubjectOrderCreated }
+func (OrderCancelled) Subject() Subject { return SubjectOrderCancelled }

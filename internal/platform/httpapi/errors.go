@@ -1,0 +1,75 @@
+// Package httpapi is the HTTP edge every service shares: decoding JSON
+// bodies into clear 4xx errors, the one mapping from fault kinds to status
+// codes and the {"errors":[...]} body, the current-user and require-auth
+// middleware, request logging, client addresses behind trusted proxies,
+// health endpoints and JSON 404/405 for unknown routes.
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
+)
+
+// ErrorItem is one entry of an error body.
+type ErrorItem struct {
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// ErrorBody is the body of every error response.
+type ErrorBody struct {
+	Errors []ErrorItem `json:"errors"`
+}
+
+var statusOf = map[fault.Kind]int{
+	fault.Invalid:      http.StatusBadRequest,
+	fault.Unauthorized: http.StatusUnauthorized,
+	fault.NotFound:     http.StatusNotFound,
+	fault.TooLarge:     http.StatusRequestEntityTooLarge,
+	fault.TooMany:      http.StatusTooManyRequests,
+	fault.Declined:     http.StatusPaymentRequired,
+	fault.Unavailable:  http.StatusServiceUnavailable,
+}
+
+// Error writes err as a JSON error response. It is the one place that maps
+// errors to status codes: fault.Problems → 400 with every field, a
+// *fault.Error → its kind's status, anything else → 500 with a bland message
+// (the real error is logged by the Log middleware).
+func Error(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		problems fault.Problems
+		fe       *fault.Error
+	)
+	switch {
+	case errors.As(err, &problems):
+		body := ErrorBody{Errors: make([]ErrorItem, len(problems))}
+		for i, p := range problems {
+			body.Errors[i] = ErrorItem{Message: p.Message, Field: p.Field}
+		}
+		Respond(w, http.StatusBadRequest, body)
+	case errors.As(err, &fe) && fe.Kind != fault.Internal:
+		if fe.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(fe.RetryAfter.Seconds()))))
+		}
+		Respond(w, statusOf[fe.Kind], ErrorBody{Errors: []ErrorItem{{Message: fe.Message, Field: fe.Field}}})
+	default:
+		recordError(r, err)
+		Respond(w, http.StatusInternalServerError, ErrorBody{Errors: []ErrorItem{{Message: "Something went wrong"}}})
+	}
+}
+
+// Respond writes v as JSON with the status. A nil v writes no body.
+func Respond(w http.ResponseWriter, status int, v any) {
+	if v == nil {
+		w.WriteHeader(status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

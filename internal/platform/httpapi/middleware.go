@@ -1,0 +1,183 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/session"
+)
+
+type userKey struct{}
+
+// UserFrom returns the signed-in caller, if any.
+func UserFrom(ctx context.Context) (session.User, bool) {
+	u, ok := ctx.Value(userKey{}).(session.User)
+	return u, ok
+}
+
+// WithUser returns ctx carrying u (used by CurrentUser, and by tests).
+func WithUser(ctx context.Context, u session.User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// CurrentUser verifies the session cookie, when there is one, and puts the
+// user in the request context. A missing, forged or expired token is simply
+// no user: routes that need one answer 401 through RequireUser.
+func CurrentUser(key []byte, now func() time.Time) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c, err := r.Cookie(session.CookieName); err == nil && c.Value != "" {
+				if u, err := session.Verify(key, c.Value, now()); err == nil {
+					r = r.WithContext(WithUser(r.Context(), u))
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// ErrNotSignedIn is the 401 of every route that needs a user.
+var ErrNotSignedIn = fault.New(fault.Unauthorized, "Not authorized")
+
+// RequireUser answers 401 unless CurrentUser found a user.
+func RequireUser(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := UserFrom(r.Context()); !ok {
+			Error(w, r, ErrNotSignedIn)
+			return
+		}
+		next(w, r)
+	}
+}
+
+type logInfo struct{ err error }
+
+type logKey struct{}
+
+func recordError(r *http.Request, err error) {
+	if info, ok := r.Context().Value(logKey{}).(*logInfo); ok {
+		info.err = err
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Log logs one line per request, at Error level with the error for a 500,
+// and recovers a panicking handler into a 500.
+func Log(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			info := &logInfo{}
+			sw := &statusWriter{ResponseWriter: w}
+			r = r.WithContext(context.WithValue(r.Context(), logKey{}, info))
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", p)
+					if sw.status == 0 {
+						Error(sw, r, nil)
+					}
+				}
+				attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status,
+					"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+				switch {
+				case info.err != nil:
+					log.Error("request", append(attrs, "err", info.err)...)
+				case sw.status >= 500:
+					log.Error("request", attrs...)
+				default:
+					log.Debug("request", attrs...)
+				}
+			}()
+			next.ServeHTTP(sw, r)
+		})
+	}
+}
+
+// ClientAddr returns the caller's IP address. X-Forwarded-For is believed
+// only when the direct peer is one of the trusted proxies; then the
+// right-most address not itself a trusted proxy is the client.
+func ClientAddr(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer.Unmap(), trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !isTrusted(a.Unmap(), trusted) {
+			return a.Unmap().String()
+		}
+	}
+	return host
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParsePrefixes parses a comma-separated list of CIDRs (or single
+// addresses), as in TRUSTED_PROXIES.
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}

@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
+)
+
+// JSONFallback wraps mux so that a request no route matches gets a JSON
+// 404, and a known path with the wrong method a JSON 405 with Allow, instead
+// of the standard library's plain-text answers.
+func JSONFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &headerProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		switch probe.status {
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			Respond(w, http.StatusMethodNotAllowed, ErrorBody{Errors: []ErrorItem{{Message: "Method not allowed"}}})
+		case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+			mux.ServeHTTP(w, r) // path cleaning redirects
+		default:
+			Error(w, r, fault.New(fault.NotFound, "Not found"))
+		}
+	})
+}
+
+// headerProbe records what the mux's own not-found or not-allowed handler
+// would answer, without writing it.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }
+
+// Check is a named readiness check (the database, the bus).
+type Check struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// Health registers GET /healthz (the process is alive) and GET /readyz
+// (every check passes within two seconds) on mux.
+func Health(mux *http.ServeMux, checks ...Check) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		Respond(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		failed := map[string]string{}
+		for _, c := range checks {
+			if err := c.Check(ctx); err != nil {
+				failed[c.Name] = err.Error()
+			}
+		}
+		if len(failed) > 0 {
+			Respond(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
+			return
+		}
+		Respond(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}

@@ -1,0 +1,191 @@
+// Package natsbus owns the connection to NATS JetStream: an embedded server
+// (in-process, no network port) for `ticketing up`, or an external server or
+// cluster for `serve`. It creates the stream, publishes batches with
+// de-duplication ids, and runs durable consumers that ack only after the
+// handler succeeded.
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamConfig describes the one stream every event goes through.
+type StreamConfig struct {
+	Name     string
+	Subjects []string
+	// Replicas is the stream's replication factor in a NATS cluster (1 alone).
+	Replicas int
+}
+
+// Config says which NATS to use.
+type Config struct {
+	// URL of an external NATS server or cluster; empty starts an embedded one.
+	URL string
+	// DataDir is where the embedded server keeps its JetStream files.
+	DataDir string
+	// Name identifies this connection in the server's monitoring.
+	Name   string
+	Stream StreamConfig
+}
+
+// Bus is a live connection to JetStream with the stream in place.
+type Bus struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	server *server.Server // nil when external
+	stream string
+	log    *slog.Logger
+}
+
+// Connect starts the embedded server when cfg.URL is empty, connects, and
+// creates or updates the stream.
+func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
+	b := &Bus{log: log, stream: cfg.Stream.Name}
+	opts := []nats.Option{
+		nats.Name(cfg.Name),
+		nats.MaxReconnects(-1), // a restarting server must not strand the process
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
+	}
+	url := cfg.URL
+	if url == "" {
+		ns, err := startEmbedded(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		b.server = ns
+		opts = append(opts, nats.InProcessServer(ns))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		b.shutdownServer()
+		return nil, fmt.Errorf("natsbus: connect %q: %w", url, err)
+	}
+	b.nc = nc
+	if b.js, err = jetstream.New(nc); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
+	}
+	if err := b.ensureStream(ctx, cfg.Stream); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func startEmbedded(dataDir string) (*server.Server, error) {
+	if dataDir == "" {
+		return nil, errors.New("natsbus: embedded server needs a data dir")
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "ticketing-embedded",
+		DontListen: true, // reached in-process: the machine may run NATS on 4222
+		JetStream:  true,
+		StoreDir:   filepath.Join(dataDir, "nats"),
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("natsbus: embedded server did not start")
+	}
+	return ns, nil
+}
+
+func (b *Bus) ensureStream(ctx context.Context, sc StreamConfig) error {
+	replicas := max(sc.Replicas, 1)
+	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       sc.Name,
+		Subjects:   sc.Subjects,
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		Replicas:   replicas,
+		Duplicates: 2 * time.Minute, // the window in which Nats-Msg-Id drops re-publishes
+	})
+	if err != nil {
+		return fmt.Errorf("natsbus: create stream %s: %w", sc.Name, err)
+	}
+	return nil
+}
+
+// JetStream exposes the JetStream context for the few callers that need more
+// than Publish and Listen.
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Ping reports whether the connection is up (for /readyz).
+func (b *Bus) Ping(ctx context.Context) error {
+	if !b.nc.IsConnected() {
+		return errors.New("natsbus: not connected")
+	}
+	return b.nc.FlushWithContext(ctx)
+}
+
+// Close drains the connection and stops the embedded server, if any.
+func (b *Bus) Close() {
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	b.shutdownServer()
+}
+
+func (b *Bus) shutdownServer() {
+	if b.server != nil {
+		b.server.Shutdown()
+		b.server.WaitForShutdown()
+	}
+}
+
+// Outgoing is one message to publish.
+type Outgoing struct {
+	// ID is the event id, sent as Nats-Msg-Id: the server drops a second
+	// publish of the same id inside the stream's duplicate window.
+	ID      string
+	Subject string
+	Data    []byte
+}
+
+// PublishBatch publishes msgs asynchronously and waits for every ack. The
+// result has one entry per message: nil once the stream has stored it.
+func (b *Bus) PublishBatch(ctx context.Context, msgs []Outgoing) []error {
+	errs := make([]error, len(msgs))
+	futures := make([]jetstream.PubAckFuture, len(msgs))
+	for i, m := range msgs {
+		f, err := b.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Data: m.Data}, jetstream.WithMsgID(m.ID))
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			errs[i] = err
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
+	}
+	return errs
+}

@@ -1,0 +1,205 @@
+package natsbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/ticketing/ticketing/internal/events"
+)
+
+// Listener handles one subject for a service. Build it with On.
+type Listener struct {
+	Subject events.Subject
+	Handle  func(ctx context.Context, data []byte) error
+}
+
+// On makes a Listener for events of type E: it decodes the payload and calls
+// fn. A payload that does not decode is terminated at once, not retried.
+func On[E events.Event](fn func(ctx context.Context, ev E) error) Listener {
+	var zero E
+	return Listener{
+		Subject: zero.Subject(),
+		Handle: func(ctx context.Context, data []byte) error {
+			var ev E
+			if err := json.Unmarshal(data, &ev); err != nil {
+				return Permanent(fmt.Errorf("decode %s: %w", zero.Subject(), err))
+			}
+			return fn(ctx, ev)
+		},
+	}
+}
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as one that retrying cannot fix: the message is
+// terminated (logged, never redelivered) instead of nak'ed.
+func Permanent(err error) error { return permanentError{err} }
+
+type msgIDKey struct{}
+
+// MessageID returns the event id (Nats-Msg-Id) of the message a handler is
+// processing, for handlers that record processed ids in an inbox.
+func MessageID(ctx context.Context) string {
+	id, _ := ctx.Value(msgIDKey{}).(string)
+	return id
+}
+
+// DurableName is the durable consumer a service uses for a subject:
+// <service>-<subject with dots as dashes>. Never rename one: a new name
+// reads the whole stream again.
+func DurableName(service string, subject events.Subject) string {
+	return service + "-" + strings.ReplaceAll(string(subject), ".", "-")
+}
+
+// ListenConfig tunes the consumers of one service. Zero values get defaults.
+type ListenConfig struct {
+	// MaxDeliver bounds deliveries of one message; the runner terminates a
+	// message that fails on its last delivery. Default 20.
+	MaxDeliver int
+	// AckWait is how long a handler may run before the server redelivers.
+	// Default 30s.
+	AckWait time.Duration
+	// Workers is how many messages of one subject are handled at once.
+	// Default 4.
+	Workers int
+	// Backoff is the nak delay after the n-th failed delivery (n from 1).
+	// Default: 100ms doubling up to 10s.
+	Backoff func(n uint64) time.Duration
+}
+
+func (c *ListenConfig) defaults() {
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 20
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.Backoff == nil {
+		c.Backoff = func(n uint64) time.Duration {
+			d := 100 * time.Millisecond << min(n-1, 7)
+			return min(d, 10*time.Second)
+		}
+	}
+}
+
+// Listening is a set of running consumers; Stop ends them.
+type Listening struct {
+	consumes []jetstream.ConsumeContext
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
+}
+
+// Listen creates (or updates) the durable consumer of every listener and
+// starts handling messages. Replicas of a service calling Listen with the
+// same service name share the consumers, so each message goes to one of them.
+func (b *Bus) Listen(ctx context.Context, service string, listeners []Listener, cfg ListenConfig) (*Listening, error) {
+	cfg.defaults()
+	// Handlers outlive ctx's cancellation by design: Stop lets in-flight
+	// messages finish, and a handler gets at most AckWait.
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l := &Listening{cancel: cancel}
+	for _, li := range listeners {
+		name := DurableName(service, li.Subject)
+		cons, err := b.js.CreateOrUpdateConsumer(ctx, b.stream, jetstream.ConsumerConfig{
+			Durable:       name,
+			FilterSubject: string(li.Subject),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       cfg.AckWait,
+			// The server's own bound is a backstop for messages whose
+			// handler never returns (a crash each time); the runner
+			// terminates at cfg.MaxDeliver before that.
+			MaxDeliver:    cfg.MaxDeliver + 2,
+			MaxAckPending: 1000,
+		})
+		if err != nil {
+			l.Stop()
+			return nil, fmt.Errorf("natsbus: consumer %s: %w", name, err)
+		}
+		if err := l.start(hctx, b, name, cons, li, cfg); err != nil {
+			l.Stop()
+			return nil, fmt.Errorf("natsbus: consume %s: %w", name, err)
+		}
+	}
+	return l, nil
+}
+
+func (l *Listening) start(ctx context.Context, b *Bus, name string, cons jetstream.Consumer, li Listener, cfg ListenConfig) error {
+	work := make(chan jetstream.Msg)
+	cc, err := cons.Consume(func(m jetstream.Msg) { work <- m },
+		jetstream.PullMaxMessages(2*cfg.Workers),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				b.log.Warn("consume", "consumer", name, "err", err)
+			}
+		}))
+	if err != nil {
+		return err
+	}
+	l.consumes = append(l.consumes, cc)
+	var workers sync.WaitGroup
+	for range cfg.Workers {
+		workers.Go(func() {
+			for m := range work {
+				b.handle(ctx, name, m, li, cfg)
+			}
+		})
+	}
+	// Close the work channel once consuming has fully stopped: the callback
+	// is no longer running, so no send can race the close.
+	l.wg.Go(func() {
+		<-cc.Closed()
+		close(work)
+		workers.Wait()
+	})
+	return nil
+}
+
+func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li Listener, cfg ListenConfig) {
+	meta, err := m.Metadata()
+	if err != nil {
+		b.log.Error("message without metadata", "consumer", consumer, "err", err)
+		m.Term()
+		return
+	}
+	id := m.Headers().Get(jetstream.MsgIDHeader)
+	hctx, cancel := context.WithTimeout(context.WithValue(ctx, msgIDKey{}, id), cfg.AckWait)
+	err = li.Handle(hctx, m.Data())
+	cancel()
+	n := meta.NumDelivered
+	var perm permanentError
+	switch {
+	case err == nil:
+		if err := m.Ack(); err != nil {
+			b.log.Warn("ack", "consumer", consumer, "msg_id", id, "err", err)
+		}
+	case errors.As(err, &perm) || n >= uint64(cfg.MaxDeliver):
+		b.log.Error("message terminated", "consumer", consumer, "subject", m.Subject(),
+			"msg_id", id, "stream_seq", meta.Sequence.Stream, "deliveries", n, "err", err)
+		m.Term()
+	default:
+		b.log.Debug("message nak", "consumer", consumer, "msg_id", id, "deliveries", n, "err", err)
+		m.NakWithDelay(cfg.Backoff(n))
+	}
+}
+
+// Stop stops fetching, lets in-flight and buffered messages finish, and
+// returns when every handler has returned.
+func (l *Listening) Stop() {
+	for _, cc := range l.consumes {
+		cc.Drain()
+	}
+	l.wg.Wait()
+	l.cancel()
+}

@@ -1,0 +1,95 @@
+// Package natsbustest starts real NATS servers for tests: an embedded bus in
+// a temp dir, or a server on a random loopback port that several buses (the
+// replicas of a service) can share.
+package natsbustest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+)
+
+// Stream is the production stream config.
+var Stream = natsbus.StreamConfig{Name: events.Stream, Subjects: events.StreamSubjects}
+
+// Embedded connects a new embedded bus in a temp dir, closed when the test ends.
+func Embedded(tb testing.TB) *natsbus.Bus {
+	tb.Helper()
+	return connect(tb, natsbus.Config{DataDir: tb.TempDir(), Name: tb.Name(), Stream: Stream})
+}
+
+// Server is a NATS server with JetStream on a random loopback port.
+type Server struct {
+	*server.Server
+	opts *server.Options
+}
+
+// StartServer starts a server that stops when the test ends.
+func StartServer(tb testing.TB) *Server {
+	tb.Helper()
+	s := &Server{opts: &server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(),
+		NoSigs: true, NoLog: true,
+	}}
+	s.start(tb)
+	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+func (s *Server) start(tb testing.TB) {
+	tb.Helper()
+	ns, err := server.NewServer(s.opts)
+	if err != nil {
+		tb.Fatalf("nats server: %v", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		tb.Fatal("nats server did not start")
+	}
+	s.Server = ns
+	s.opts.Port = ns.Addr().(*net.TCPAddr).Port
+}
+
+// Restart stops the server and starts it again on the same port with the
+// same store, as an operator's restart would.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.Shutdown()
+	s.WaitForShutdown()
+	s.start(tb)
+}
+
+// Connect connects a new bus to the server, closed when the test ends.
+func (s *Server) Connect(tb testing.TB) *natsbus.Bus {
+	tb.Helper()
+	return connect(tb, natsbus.Config{URL: s.ClientURL(), Name: tb.Name(), Stream: Stream})
+}
+
+func connect(tb testing.TB, cfg natsbus.Config) *natsbus.Bus {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := natsbus.Connect(ctx, cfg, Logger(tb))
+	if err != nil {
+		tb.Fatalf("connect bus: %v", err)
+	}
+	tb.Cleanup(b.Close)
+	return b
+}
+
+// Logger discards logs unless the test runs with -v. (Not t.Log: background
+// goroutines may log after the test has ended.)
+func Logger(tb testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}

@@ -1,0 +1,308 @@
+// Package sqldb owns access to a service's SQL database: a SQLite file for
+// `ticketing up` and the default tests, a PostgreSQL schema for `serve`.
+//
+// It opens the database with the settings each engine needs, applies the
+// service's embedded migrations, runs transactions (with after-commit hooks),
+// and translates driver errors into ErrNotFound and ErrConflict so services
+// never see a driver error. The same SQL, written with $N placeholders, runs
+// on both engines; the few real differences go through Engine.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Engine is the kind of database behind a DB.
+type Engine int
+
+const (
+	SQLite Engine = iota + 1
+	Postgres
+)
+
+func (e Engine) String() string {
+	if e == Postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// SkipLocked is the row-locking clause that lets several replicas claim
+// disjoint rows (PostgreSQL). SQLite has one writer at a time and needs none.
+func (e Engine) SkipLocked() string {
+	if e == Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+var (
+	// ErrNotFound means a query matched no row.
+	ErrNotFound = errors.New("sqldb: not found")
+	// ErrConflict means a write broke a unique constraint.
+	ErrConflict = errors.New("sqldb: conflict")
+)
+
+// Migrations is one embedded set of goose SQL migrations. Each set keeps its
+// own version table (goose_<Name>), so a platform package (the outbox) and
+// the service can both ship migrations for the same database.
+type Migrations struct {
+	Name string
+	FS   fs.FS
+}
+
+// Config says which database to open.
+type Config struct {
+	// URL is a PostgreSQL URL; empty means SQLite at Path.
+	URL string
+	// Path is the SQLite file, used when URL is empty.
+	Path string
+	// Schema is the PostgreSQL schema the service owns (created if missing).
+	Schema string
+	// Migrations are applied in order at open.
+	Migrations []Migrations
+	// MaxConns caps PostgreSQL connections (default 16).
+	MaxConns int
+}
+
+// DB is a service's database. On SQLite it keeps one writing connection (so
+// writers queue in Go instead of spinning on SQLITE_BUSY) and a pool of
+// read-only connections that WAL lets run beside the writer. On PostgreSQL
+// both are the same pool.
+type DB struct {
+	engine Engine
+	write  *sql.DB
+	read   *sql.DB
+}
+
+// Open opens the database and applies the migrations.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	var (
+		db  *DB
+		err error
+	)
+	if cfg.URL != "" {
+		db, err = openPostgres(ctx, cfg)
+	} else {
+		db, err = openSQLite(cfg.Path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx, cfg.Migrations); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// sqlitePragmas: WAL lets readers run beside the writer; synchronous=NORMAL
+// in WAL mode survives a process crash without losing a commit (a power loss
+// may lose the last commits: see docs/OPERATIONS.md); the busy timeout covers
+// other processes (a sqlite3 shell) holding the lock.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+
+func openSQLite(path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqldb: no PostgreSQL URL and no SQLite path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("sqldb: create data dir: %w", err)
+	}
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + sqlitePragmas
+	// Write transactions begin IMMEDIATE: they take the write lock at BEGIN,
+	// so two writers never deadlock upgrading a read lock.
+	write, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	// Create the file and switch it to WAL before readers open it read-only.
+	if err := write.Ping(); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
+	}
+	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	return &DB{engine: SQLite, write: write, read: read}, nil
+}
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
+	if !schemaName.MatchString(cfg.Schema) {
+		return nil, fmt.Errorf("sqldb: invalid schema name %q", cfg.Schema)
+	}
+	connCfg, err := pgx.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: parse DATABASE_URL: %w", err)
+	}
+	// Create the schema on a connection of its own, then open the pool with
+	// the schema as search_path, so unqualified names are the service's own.
+	conn, err := pgx.ConnectConfig(ctx, connCfg)
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: connect postgres: %w", err)
+	}
+	_, err = conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+cfg.Schema)
+	conn.Close(ctx)
+	if err != nil && !isUnique(err) { // two replicas creating it at once
+		return nil, fmt.Errorf("sqldb: create schema %s: %w", cfg.Schema, err)
+	}
+	connCfg.RuntimeParams["search_path"] = cfg.Schema
+	pool := stdlib.OpenDB(*connCfg)
+	conns := cfg.MaxConns
+	if conns <= 0 {
+		conns = 16
+	}
+	pool.SetMaxOpenConns(conns)
+	pool.SetMaxIdleConns(conns)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("sqldb: ping postgres: %w", err)
+	}
+	return &DB{engine: Postgres, write: pool, read: pool}, nil
+}
+
+func (db *DB) migrate(ctx context.Context, sets []Migrations) error {
+	dialect := goose.DialectSQLite3
+	if db.engine == Postgres {
+		dialect = goose.DialectPostgres
+	}
+	for _, m := range sets {
+		opts := []goose.ProviderOption{
+			goose.WithTableName("goose_" + m.Name),
+			goose.WithDisableGlobalRegistry(true),
+		}
+		if db.engine == Postgres {
+			// Replicas starting together take turns migrating.
+			locker, err := lock.NewPostgresSessionLocker()
+			if err != nil {
+				return fmt.Errorf("sqldb: migration lock: %w", err)
+			}
+			opts = append(opts, goose.WithSessionLocker(locker))
+		}
+		p, err := goose.NewProvider(dialect, db.write, m.FS, opts...)
+		if err != nil {
+			return fmt.Errorf("sqldb: migrations %s: %w", m.Name, err)
+		}
+		if _, err := p.Up(ctx); err != nil {
+			return fmt.Errorf("sqldb: migrate %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// Engine reports which database this is.
+func (db *DB) Engine() Engine { return db.engine }
+
+// Read is for queries outside a transaction. On SQLite its connections are
+// read-only and run beside the writer.
+func (db *DB) Read() *sql.DB { return db.read }
+
+// Ping checks that the database answers (for /readyz).
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return err
+	}
+	return db.read.PingContext(ctx)
+}
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Tx is a write transaction. Functions registered with OnCommit run after a
+// successful commit, never after a rollback.
+type Tx struct {
+	*sql.Tx
+	engine   Engine
+	onCommit []func()
+}
+
+// Engine reports which database the transaction runs on.
+func (tx *Tx) Engine() Engine { return tx.engine }
+
+// OnCommit runs f after the transaction commits.
+func (tx *Tx) OnCommit(f func()) { tx.onCommit = append(tx.onCommit, f) }
+
+// WithTx runs fn in a write transaction: committed if fn returns nil, rolled
+// back otherwise. Keep fn short: on SQLite every writer waits for it.
+func (db *DB) WithTx(ctx context.Context, fn func(*Tx) error) (err error) {
+	stx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqldb: begin: %w", Err(err))
+	}
+	tx := &Tx{Tx: stx, engine: db.engine}
+	defer func() {
+		if p := recover(); p != nil {
+			stx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		stx.Rollback()
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("sqldb: commit: %w", Err(err))
+	}
+	for _, f := range tx.onCommit {
+		f()
+	}
+	return nil
+}
+
+// Err translates driver errors: no rows becomes ErrNotFound and a unique
+// violation ErrConflict (both wrapping the original); others pass through.
+func Err(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case isUnique(err):
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
+}
+
+func isUnique(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		code := sqliteErr.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
