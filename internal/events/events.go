@@ -13,8 +13,10 @@ const Stream = "TICKETING"
 // StreamSubjects are the subjects the stream captures.
 var StreamSubjects = []string{"ticket.>", "order.>", "expiration.>", "payment.>"}
 
-// Subject is a NATS subject an event is published on.
-type Subject string
+// Subject is a NATS subject an event is published on. It is an alias of
+// string so that the platform packages (outbox, natsbus) can accept any
+// event without importing this package.
+type Subject = string
 
 // Event is a payload that knows its subject.
 type Event interface {

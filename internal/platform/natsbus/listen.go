@@ -10,18 +10,17 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/ticketing/ticketing/internal/events"
 )
 
 // Listener handles one subject for a service. Build it with On.
 type Listener struct {
-	Subject events.Subject
+	Subject string
 	Handle  func(ctx context.Context, data []byte) error
 }
 
 // On makes a Listener for events of type E: it decodes the payload and calls
 // fn. A payload that does not decode is terminated at once, not retried.
-func On[E events.Event](fn func(ctx context.Context, ev E) error) Listener {
+func On[E interface{ Subject() string }](fn func(ctx context.Context, ev E) error) Listener {
 	var zero E
 	return Listener{
 		Subject: zero.Subject(),
@@ -56,8 +55,8 @@ func MessageID(ctx context.Context) string {
 // DurableName is the durable consumer a service uses for a subject:
 // <service>-<subject with dots as dashes>. Never rename one: a new name
 // reads the whole stream again.
-func DurableName(service string, subject events.Subject) string {
-	return service + "-" + strings.ReplaceAll(string(subject), ".", "-")
+func DurableName(service, subject string) string {
+	return service + "-" + strings.ReplaceAll(subject, ".", "-")
 }
 
 // ListenConfig tunes the consumers of one service. Zero values get defaults.
@@ -114,7 +113,7 @@ func (b *Bus) Listen(ctx context.Context, service string, listeners []Listener, 
 		name := DurableName(service, li.Subject)
 		cons, err := b.js.CreateOrUpdateConsumer(ctx, b.stream, jetstream.ConsumerConfig{
 			Durable:       name,
-			FilterSubject: string(li.Subject),
+			FilterSubject: li.Subject,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       cfg.AckWait,
 			// The server's own bound is a backstop for messages whose

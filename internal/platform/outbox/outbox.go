@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -40,6 +39,12 @@ func mustSub(f fs.FS, dir string) fs.FS {
 		panic(err)
 	}
 	return sub
+}
+
+// Event is anything with a subject that encodes to JSON: the payloads of
+// package events.
+type Event interface {
+	Subject() string
 }
 
 // Publisher stores messages on the bus; *natsbus.Bus is the real one.
@@ -91,14 +96,14 @@ func New(db *sqldb.DB, pub Publisher, log *slog.Logger, cfg Config) *Outbox {
 }
 
 // Add writes ev to the outbox inside tx. The relay is woken when tx commits.
-func (o *Outbox) Add(ctx context.Context, tx *sqldb.Tx, ev events.Event) error {
+func (o *Outbox) Add(ctx context.Context, tx *sqldb.Tx, ev Event) error {
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("outbox: encode %s: %w", ev.Subject(), err)
 	}
 	const q = `INSERT INTO outbox (id, subject, payload, created_at) VALUES ($1, $2, $3, $4)`
 	id := uuid.Must(uuid.NewV7()).String()
-	if _, err := tx.ExecContext(ctx, q, id, string(ev.Subject()), string(payload), o.cfg.Now().UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, q, id, ev.Subject(), string(payload), o.cfg.Now().UnixMilli()); err != nil {
 		return fmt.Errorf("outbox: add %s: %w", ev.Subject(), err)
 	}
 	tx.OnCommit(o.Wake)
