@@ -8,3 +8,9 @@ type ExpirationComplete struct {
 }
 
 func (ExpirationComplete) Subject() Subject { return SubjectExpirationComplete }
+
+// ScheduleSubject is where the expiration service keeps the one pending
+// schedule of an order (a JetStream message schedule targeting
+// expiration.complete). Publishing again to it replaces the schedule, so a
+// redelivered order.created schedules once.
+func ScheduleSubject(orderID string) Subject { return "expiration.schedule." + orderID }

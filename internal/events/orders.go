@@ -43,3 +43,17 @@ type OrderCancelled struct {
 
 func (OrderCreated) Subject() Subject   { return SubjectOrderCreated }
 func (OrderCancelled) Subject() Subject { return SubjectOrderCancelled }
+
+// SubjectOrderRefundRequested is published by orders when a payment arrives
+// for an order that was already cancelled (the payment raced the expiry):
+// the buyer did not get the ticket, so payments must give the money back.
+const SubjectOrderRefundRequested Subject = "order.refund_requested"
+
+// OrderRefundRequested asks payments to refund the payment of an order.
+type OrderRefundRequested struct {
+	OrderID   string `json:"orderId"`
+	PaymentID string `json:"paymentId"`
+	StripeID  string `json:"stripeId"`
+}
+
+func (OrderRefundRequested) Subject() Subject { return SubjectOrderRefundRequested }

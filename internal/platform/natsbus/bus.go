@@ -112,16 +112,25 @@ func startEmbedded(dataDir string) (*server.Server, error) {
 
 func (b *Bus) ensureStream(ctx context.Context, sc StreamConfig) error {
 	replicas := max(sc.Replicas, 1)
-	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	stream, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       sc.Name,
 		Subjects:   sc.Subjects,
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.LimitsPolicy,
 		Replicas:   replicas,
 		Duplicates: 2 * time.Minute, // the window in which Nats-Msg-Id drops re-publishes
+		// Message schedules (nats-server 2.12+) hold the expiry of every
+		// pending order: the server republishes them when due.
+		AllowMsgSchedules: true,
 	})
 	if err != nil {
 		return fmt.Errorf("natsbus: create stream %s: %w", sc.Name, err)
+	}
+	// An older server ignores the flag it does not know and would silently
+	// never fire a schedule: refuse to run on it.
+	if !stream.CachedInfo().Config.AllowMsgSchedules {
+		return fmt.Errorf("natsbus: NATS server %s does not support message schedules (stream %s): run nats-server 2.12 or later",
+			b.nc.ConnectedServerVersion(), sc.Name)
 	}
 	return nil
 }
