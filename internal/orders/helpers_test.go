@@ -1,0 +1,172 @@
+package orders_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/orders"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/money"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/session"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+var testKey = []byte("orders-test-key-orders-test-key!")
+
+// migs are what a service's database is opened with.
+var migs = []sqldb.Migrations{outbox.Migrations, orders.Migrations}
+
+// start is the fake clock's first reading.
+var start = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// clock is a goroutine-safe fake clock that moves one second per reading,
+// so orders created one after the other have distinct creation times.
+type clock struct{ n atomic.Int64 }
+
+func (c *clock) Now() time.Time { return start.Add(time.Duration(c.n.Add(1)-1) * time.Second) }
+
+// nopPublisher stands in for the bus where the relay never runs: events
+// stay in the outbox table, where the tests count them.
+type nopPublisher struct{}
+
+func (nopPublisher) PublishBatch(_ context.Context, msgs []natsbus.Outgoing) []error {
+	return make([]error, len(msgs))
+}
+
+type fixture struct {
+	db      *sqldb.DB
+	svc     *orders.Service
+	handler http.Handler
+}
+
+// newFixture builds a service over db with the wiring's middleware.
+func newFixture(tb testing.TB, db *sqldb.DB, cfg orders.Config) *fixture {
+	tb.Helper()
+	log := natsbustest.Logger(tb)
+	if cfg.Now == nil {
+		cfg.Now = (&clock{}).Now
+	}
+	ob := outbox.New(db, nopPublisher{}, log, outbox.Config{})
+	svc := orders.New(db, ob, log, cfg)
+	mux := http.NewServeMux()
+	svc.Routes(mux)
+	h := httpapi.Log(log)(httpapi.CurrentUser(testKey, time.Now)(httpapi.JSONFallback(mux)))
+	return &fixture{db: db, svc: svc, handler: h}
+}
+
+// token is a session cookie value for userID.
+func token(tb testing.TB, userID string) string {
+	tb.Helper()
+	tok, err := session.Issue(testKey, session.User{ID: userID, Email: userID + "@example.com"}, time.Now(), time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// request runs one request through h as the holder of tok ("" = signed out).
+func request(h http.Handler, method, path, body, tok string) *httptest.ResponseRecorder {
+	var r *http.Request
+	if body == "" {
+		r = httptest.NewRequest(method, path, nil)
+	} else {
+		r = httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: tok})
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func (f *fixture) addTicket(tb testing.TB, id, title string, cents int64) {
+	tb.Helper()
+	err := f.svc.AddTicket(context.Background(), orders.Ticket{ID: id, Title: title, Price: money.Cents(cents)})
+	if err != nil {
+		tb.Fatalf("add ticket: %v", err)
+	}
+}
+
+// outboxCount counts the events waiting in the outbox on subject.
+func outboxCount(tb testing.TB, db *sqldb.DB, subject string) int {
+	tb.Helper()
+	var n int
+	if err := db.Read().QueryRow(`SELECT count(*) FROM outbox WHERE subject = $1`, subject).Scan(&n); err != nil {
+		tb.Fatalf("count outbox: %v", err)
+	}
+	return n
+}
+
+// outboxPayloads returns the outbox payloads on subject.
+func outboxPayloads(tb testing.TB, db *sqldb.DB, subject string) []string {
+	tb.Helper()
+	rows, err := db.Read().Query(`SELECT payload FROM outbox WHERE subject = $1 ORDER BY id`, subject)
+	if err != nil {
+		tb.Fatalf("outbox: %v", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+type orderBody struct {
+	ID        string `json:"id"`
+	UserID    string `json:"userId"`
+	Status    string `json:"status"`
+	ExpiresAt string `json:"expiresAt"`
+	Version   int64  `json:"version"`
+	Ticket    struct {
+		ID      string          `json:"id"`
+		Title   string          `json:"title"`
+		Price   json.RawMessage `json:"price"`
+		Version int64           `json:"version"`
+	} `json:"ticket"`
+}
+
+type errorBody struct {
+	Errors []struct {
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"errors"`
+}
+
+func decode[T any](tb testing.TB, w *httptest.ResponseRecorder) T {
+	tb.Helper()
+	var v T
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		tb.Fatalf("decode %q: %v", w.Body.String(), err)
+	}
+	return v
+}
+
+// eventually waits until cond holds, failing the test after the deadline.
+func eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		<-tick.C
+	}
+}

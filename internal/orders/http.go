@@ -1,0 +1,109 @@
+package orders
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/money"
+)
+
+// Routes registers the /api/orders routes on mux. Every one needs a
+// signed-in caller (httpapi.CurrentUser must wrap the mux).
+func (s *Service) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/orders", httpapi.RequireUser(s.handleOrderList))
+	mux.HandleFunc("POST /api/orders", httpapi.RequireUser(s.handleOrderCreate))
+	mux.HandleFunc("GET /api/orders/{id}", httpapi.RequireUser(s.handleOrderGet))
+	mux.HandleFunc("DELETE /api/orders/{id}", httpapi.RequireUser(s.handleOrderCancel))
+}
+
+type ticketJSON struct {
+	ID      string      `json:"id"`
+	Title   string      `json:"title"`
+	Price   money.Cents `json:"price"`
+	Version int64       `json:"version"`
+}
+
+type orderJSON struct {
+	ID        string     `json:"id"`
+	UserID    string     `json:"userId"`
+	Status    string     `json:"status"`
+	ExpiresAt time.Time  `json:"expiresAt"` // RFC 3339, UTC
+	Version   int64      `json:"version"`
+	Ticket    ticketJSON `json:"ticket"`
+}
+
+func toJSON(o Order) orderJSON {
+	return orderJSON{
+		ID:        o.ID,
+		UserID:    o.UserID,
+		Status:    string(o.Status),
+		ExpiresAt: o.ExpiresAt.UTC(),
+		Version:   o.Version,
+		Ticket: ticketJSON{
+			ID: o.Ticket.ID, Title: o.Ticket.Title, Price: o.Ticket.Price, Version: o.Ticket.Version,
+		},
+	}
+}
+
+type orderCreateRequest struct {
+	TicketID string `json:"ticketId"`
+}
+
+func (s *Service) handleOrderList(w http.ResponseWriter, r *http.Request) {
+	u, _ := httpapi.UserFrom(r.Context())
+	list, err := s.Orders(r.Context(), u.ID)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	out := make([]orderJSON, len(list))
+	for i, o := range list {
+		out[i] = toJSON(o)
+	}
+	httpapi.Respond(w, http.StatusOK, out)
+}
+
+func (s *Service) handleOrderCreate(w http.ResponseWriter, r *http.Request) {
+	u, _ := httpapi.UserFrom(r.Context())
+	var req orderCreateRequest
+	if err := httpapi.Decode(w, r, &req); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	var p fault.Problems
+	if strings.TrimSpace(req.TicketID) == "" {
+		p.Add("ticketId", "Ticket id is required")
+	}
+	if err := p.Err(); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	o, err := s.Reserve(r.Context(), u.ID, req.TicketID)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Respond(w, http.StatusCreated, toJSON(o))
+}
+
+func (s *Service) handleOrderGet(w http.ResponseWriter, r *http.Request) {
+	u, _ := httpapi.UserFrom(r.Context())
+	o, err := s.Order(r.Context(), u.ID, r.PathValue("id"))
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Respond(w, http.StatusOK, toJSON(o))
+}
+
+func (s *Service) handleOrderCancel(w http.ResponseWriter, r *http.Request) {
+	u, _ := httpapi.UserFrom(r.Context())
+	if err := s.Cancel(r.Context(), u.ID, r.PathValue("id")); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Respond(w, http.StatusNoContent, nil)
+}

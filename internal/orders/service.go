@@ -1,0 +1,235 @@
+// Package orders is the orders service: it owns orders (a buyer's hold on a
+// ticket for a limited window) and a replica of the tickets they hold.
+//
+// It serves /api/orders, keeps its ticket replica up to date from
+// ticket.created and ticket.updated, cancels orders on expiration.complete,
+// and publishes order.created and order.cancelled, always through the
+// outbox in the same transaction as the change.
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+var (
+	// ErrNotFound is an unknown order id.
+	ErrNotFound = fault.New(fault.NotFound, "Order not found")
+	// ErrNotOwner is an order of someone else.
+	ErrNotOwner = fault.New(fault.Unauthorized, "Not authorized")
+	// ErrTicketNotFound is a ticket the replica does not hold.
+	ErrTicketNotFound = fault.New(fault.NotFound, "Ticket not found")
+	// ErrTicketReserved is a ticket held by an active order.
+	ErrTicketReserved = fault.New(fault.Invalid, "Ticket is already reserved")
+	// ErrTooManyPending is a user already holding MaxPending unpaid orders.
+	ErrTooManyPending = fault.New(fault.TooMany, "You already hold the most unpaid orders allowed; pay for or cancel one first")
+)
+
+// errReplicaBehind means a ticket.updated arrived before the version it
+// follows; returned as a plain (transient) error, the bus redelivers it
+// after a short delay, by when the missing version has usually come.
+var errReplicaBehind = errors.New("ticket replica is behind the event")
+
+// Defaults for the zero values of Config.
+const (
+	DefaultWindow     = 15 * time.Minute
+	DefaultMaxPending = 10
+)
+
+// Config tunes the service. Zero values get the defaults.
+type Config struct {
+	// Window is how long an order holds its ticket (EXPIRATION_WINDOW).
+	Window time.Duration
+	// MaxPending is how many unpaid orders one user may hold at once
+	// (MAX_PENDING_ORDERS).
+	MaxPending int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Storer is what the service needs from storage. Methods taking a tx run
+// inside the caller's transaction.
+type Storer interface {
+	LockUser(ctx context.Context, tx *sqldb.Tx, userID string) error
+	TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, userID string) (Ticket, int, error)
+	InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error
+	OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Order, error)
+	UpdateOrder(ctx context.Context, tx *sqldb.Tx, o Order, prev int64) error
+	QueryOrder(ctx context.Context, id string) (Order, error)
+	QueryOrdersByUser(ctx context.Context, userID string) ([]Order, error)
+	InsertTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) error
+	UpdateTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (applied bool, stored int64, found bool, err error)
+}
+
+// Service holds the orders use cases.
+type Service struct {
+	db    *sqldb.DB
+	store Storer
+	ob    *outbox.Outbox
+	log   *slog.Logger
+	cfg   Config
+}
+
+// New returns the service over db (opened with Migrations and
+// outbox.Migrations), publishing through ob.
+func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service {
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{db: db, store: NewStore(db), ob: ob, log: log, cfg: cfg}
+}
+
+// Reserve creates an order holding ticketID for userID. It is the hot path
+// of a flash sale, so it is one short transaction: the ticket and the
+// user's unpaid count in one read, the INSERT, the event. The unique index
+// over active orders, not a read, decides who wins a ticket: a losing
+// INSERT is the ErrTicketReserved.
+func (s *Service) Reserve(ctx context.Context, userID, ticketID string) (Order, error) {
+	var o Order
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		if err := s.store.LockUser(ctx, tx, userID); err != nil {
+			return err
+		}
+		t, pending, err := s.store.TicketForReserve(ctx, tx, ticketID, userID)
+		if errors.Is(err, sqldb.ErrNotFound) {
+			return ErrTicketNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if pending >= s.cfg.MaxPending {
+			return ErrTooManyPending
+		}
+		o = NewOrder(userID, t, s.cfg.Now(), s.cfg.Window)
+		if err := s.store.InsertOrder(ctx, tx, o); err != nil {
+			if errors.Is(err, sqldb.ErrConflict) {
+				return ErrTicketReserved
+			}
+			return err
+		}
+		return s.ob.Add(ctx, tx, o.Created())
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("reserve: %w", err)
+	}
+	return o, nil
+}
+
+// Orders returns userID's orders, newest first.
+func (s *Service) Orders(ctx context.Context, userID string) ([]Order, error) {
+	list, err := s.store.QueryOrdersByUser(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("orders: %w", err)
+	}
+	return list, nil
+}
+
+// Order returns the order id if userID owns it.
+func (s *Service) Order(ctx context.Context, userID, id string) (Order, error) {
+	o, err := s.store.QueryOrder(ctx, id)
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		return Order{}, ErrNotFound
+	case err != nil:
+		return Order{}, fmt.Errorf("order: %w", err)
+	case o.UserID != userID:
+		return Order{}, ErrNotOwner
+	}
+	return o, nil
+}
+
+// Cancel cancels the order id on its buyer's request. Cancelling a
+// cancelled order succeeds and publishes nothing.
+func (s *Service) Cancel(ctx context.Context, userID, id string) error {
+	if err := s.cancel(ctx, id, userID); err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	return nil
+}
+
+// Expire cancels the order id because its window ran out; a complete or
+// already cancelled order is left alone. An unknown order is ErrNotFound.
+func (s *Service) Expire(ctx context.Context, id string) error {
+	err := s.cancel(ctx, id, "")
+	if errors.Is(err, ErrOrderComplete) {
+		return nil // paid in time: nothing expires
+	}
+	if err != nil {
+		return fmt.Errorf("expire: %w", err)
+	}
+	return nil
+}
+
+// cancel cancels the order and publishes order.cancelled in one
+// transaction. A non-empty owner must own the order.
+func (s *Service) cancel(ctx context.Context, id, owner string) error {
+	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		o, err := s.store.OrderForUpdate(ctx, tx, id)
+		switch {
+		case errors.Is(err, sqldb.ErrNotFound):
+			return ErrNotFound
+		case err != nil:
+			return err
+		case owner != "" && o.UserID != owner:
+			return ErrNotOwner
+		}
+		prev := o.Version
+		if err := o.Cancel(); err != nil {
+			if errors.Is(err, ErrAlreadyCancelled) {
+				return nil // done before: same state, no new event
+			}
+			return err
+		}
+		if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
+			return err
+		}
+		return s.ob.Add(ctx, tx, o.Cancelled())
+	})
+}
+
+// AddTicket adds a listed ticket to the replica; adding it again is a no-op.
+func (s *Service) AddTicket(ctx context.Context, t Ticket) error {
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		return s.store.InsertTicket(ctx, tx, t)
+	})
+	if err != nil {
+		return fmt.Errorf("add ticket: %w", err)
+	}
+	return nil
+}
+
+// UpdateTicket applies a new version of a ticket to the replica, only on
+// top of the version before it. An update already applied is a no-op; one
+// that arrives early (or before its ticket) is errReplicaBehind, for the
+// bus to redeliver.
+func (s *Service) UpdateTicket(ctx context.Context, t Ticket) error {
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		applied, stored, found, err := s.store.UpdateTicket(ctx, tx, t)
+		switch {
+		case err != nil:
+			return err
+		case applied, found && stored >= t.Version:
+			return nil
+		case !found:
+			return fmt.Errorf("ticket %s version %d: not in the replica yet: %w", t.ID, t.Version, errReplicaBehind)
+		}
+		return fmt.Errorf("ticket %s version %d: replica has %d: %w", t.ID, t.Version, stored, errReplicaBehind)
+	})
+	if err != nil {
+		return fmt.Errorf("update ticket: %w", err)
+	}
+	return nil
+}

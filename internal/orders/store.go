@@ -1,0 +1,222 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations creates the orders service's tables; pass it to sqldb.Open
+// beside outbox.Migrations.
+var Migrations = sqldb.Migrations{Name: "orders", FS: mustSub(migrationFiles, "migrations")}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // the directory is embedded above: only a typo gets here
+	}
+	return sub
+}
+
+// Store keeps orders and the ticket replica in the service's database.
+// Methods taking a *sqldb.Tx run inside the caller's transaction, so a
+// change and its outbox event commit together.
+type Store struct {
+	db *sqldb.DB
+}
+
+var _ Storer = (*Store)(nil)
+
+// NewStore returns a Store over db.
+func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// orderColumns are read by scanOrder, in its order.
+const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
+	t.id, t.title, t.price, t.version`
+
+func scanOrder(s scanner) (Order, error) {
+	var (
+		o                  Order
+		status             string
+		expires, createdAt int64
+	)
+	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
+		&o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version)
+	if err != nil {
+		return Order{}, err
+	}
+	o.Status = Status(status)
+	o.ExpiresAt = time.UnixMilli(expires).UTC()
+	o.CreatedAt = time.UnixMilli(createdAt).UTC()
+	return o, nil
+}
+
+// LockUser serialises, until tx ends, the reservations of one user, so two
+// concurrent ones cannot both pass the MaxPending count. PostgreSQL needs
+// it (READ COMMITTED lets two transactions count before either inserts);
+// SQLite has one writer at a time, so there it is a no-op and costs no
+// round trip.
+func (s *Store) LockUser(ctx context.Context, tx *sqldb.Tx, userID string) error {
+	if tx.Engine() != sqldb.Postgres {
+		return nil
+	}
+	// hashtext collisions only make two users take turns, never wrong.
+	const q = `SELECT pg_advisory_xact_lock(hashtext($1))`
+	if _, err := tx.ExecContext(ctx, q, userID); err != nil {
+		return fmt.Errorf("lock user: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// TicketForReserve reads the ticket and counts the user's unpaid orders in
+// one statement: the reservation is the hot path, and a round trip saved
+// there is saved on every attempt of a flash sale.
+func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, userID string) (Ticket, int, error) {
+	const q = `SELECT t.id, t.title, t.price, t.version,
+		(SELECT count(*) FROM orders o
+		 WHERE o.user_id = $2 AND o.status IN ('created', 'awaiting:payment'))
+		FROM tickets t WHERE t.id = $1`
+	var (
+		t       Ticket
+		pending int
+	)
+	err := tx.QueryRowContext(ctx, q, ticketID, userID).Scan(&t.ID, &t.Title, &t.Price, &t.Version, &pending)
+	if err != nil {
+		return Ticket{}, 0, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
+	}
+	return t, pending, nil
+}
+
+// InsertOrder stores a new order. A second active order for the same
+// ticket breaks orders_active_ticket: sqldb.ErrConflict.
+func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
+	const q = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	_, err := tx.ExecContext(ctx, q, o.ID, o.UserID, o.Ticket.ID, string(o.Status),
+		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("insert order: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// OrderForUpdate reads an order with its ticket inside tx and, on
+// PostgreSQL, locks its row until tx ends, so a cancellation by the buyer
+// and one by expiry do not both apply. (SQLite's writer is alone anyway.)
+func (s *Store) OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Order, error) {
+	q := `SELECT ` + orderColumns + `
+		FROM orders o JOIN tickets t ON t.id = o.ticket_id
+		WHERE o.id = $1`
+	if tx.Engine() == sqldb.Postgres {
+		q += ` FOR UPDATE OF o`
+	}
+	o, err := scanOrder(tx.QueryRowContext(ctx, q, id))
+	if err != nil {
+		return Order{}, fmt.Errorf("order for update: %w", sqldb.Err(err))
+	}
+	return o, nil
+}
+
+// UpdateOrder writes o's status and version, provided the stored version is
+// still prev (a guard: the row lock already excludes other writers).
+func (s *Store) UpdateOrder(ctx context.Context, tx *sqldb.Tx, o Order, prev int64) error {
+	const q = `UPDATE orders SET status = $1, version = $2 WHERE id = $3 AND version = $4`
+	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.ID, prev)
+	if err != nil {
+		return fmt.Errorf("update order: %w", sqldb.Err(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("update order: %w", err)
+	} else if n != 1 {
+		return fmt.Errorf("update order %s: version %d is no longer current", o.ID, prev)
+	}
+	return nil
+}
+
+// QueryOrder reads one order with its ticket.
+func (s *Store) QueryOrder(ctx context.Context, id string) (Order, error) {
+	const q = `SELECT ` + orderColumns + `
+		FROM orders o JOIN tickets t ON t.id = o.ticket_id
+		WHERE o.id = $1`
+	o, err := scanOrder(s.db.Read().QueryRowContext(ctx, q, id))
+	if err != nil {
+		return Order{}, fmt.Errorf("query order: %w", sqldb.Err(err))
+	}
+	return o, nil
+}
+
+// QueryOrdersByUser reads a user's orders, newest first, each with its
+// ticket, in one query.
+func (s *Store) QueryOrdersByUser(ctx context.Context, userID string) ([]Order, error) {
+	const q = `SELECT ` + orderColumns + `
+		FROM orders o JOIN tickets t ON t.id = o.ticket_id
+		WHERE o.user_id = $1
+		ORDER BY o.created_at DESC, o.id DESC`
+	rows, err := s.db.Read().QueryContext(ctx, q, userID)
+	if err != nil {
+		return nil, fmt.Errorf("query orders by user: %w", sqldb.Err(err))
+	}
+	defer rows.Close()
+	out := []Order{}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("query orders by user: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query orders by user: %w", err)
+	}
+	return out, nil
+}
+
+// InsertTicket adds a ticket to the replica; a ticket already there (a
+// redelivered ticket.created) is left as it is.
+func (s *Store) InsertTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
+	const q = `INSERT INTO tickets (id, title, price, version) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO NOTHING`
+	if _, err := tx.ExecContext(ctx, q, t.ID, t.Title, int64(t.Price), t.Version); err != nil {
+		return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// UpdateTicket applies t to the replica only if the stored version is
+// t.Version-1. When it is not, it reports the stored version (found false
+// when the ticket is not there at all).
+func (s *Store) UpdateTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (applied bool, stored int64, found bool, err error) {
+	const q = `UPDATE tickets SET title = $1, price = $2, version = $3 WHERE id = $4 AND version = $5`
+	res, err := tx.ExecContext(ctx, q, t.Title, int64(t.Price), t.Version, t.ID, t.Version-1)
+	if err != nil {
+		return false, 0, false, fmt.Errorf("update ticket: %w", sqldb.Err(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, 0, false, fmt.Errorf("update ticket: %w", err)
+	}
+	if n == 1 {
+		return true, t.Version, true, nil
+	}
+	const qv = `SELECT version FROM tickets WHERE id = $1`
+	err = tx.QueryRowContext(ctx, qv, t.ID).Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, 0, false, nil
+	case err != nil:
+		return false, 0, false, fmt.Errorf("ticket version: %w", sqldb.Err(err))
+	}
+	return false, stored, true, nil
+}
