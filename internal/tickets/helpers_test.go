@@ -1,0 +1,96 @@
+package tickets
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/money"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+// migs are the migrations of the service's database.
+var migs = []sqldb.Migrations{Migrations, outbox.Migrations}
+
+// newTestService returns a service over db whose outbox is never relayed:
+// its events stay in the outbox table for the test to read.
+func newTestService(tb testing.TB, db *sqldb.DB) *Service {
+	tb.Helper()
+	ob := outbox.New(db, nil, natsbustest.Logger(tb), outbox.Config{})
+	return New(db, ob, natsbustest.Logger(tb), Config{})
+}
+
+// pending is one event waiting in the outbox.
+type pending struct {
+	Subject string
+	Created events.TicketCreated
+	Updated events.TicketUpdated
+}
+
+// outboxEvents returns the events waiting in db's outbox, oldest first.
+func outboxEvents(tb testing.TB, db *sqldb.DB) []pending {
+	tb.Helper()
+	rows, err := db.Read().QueryContext(context.Background(), `SELECT subject, payload FROM outbox ORDER BY id`)
+	if err != nil {
+		tb.Fatalf("read outbox: %v", err)
+	}
+	defer rows.Close()
+	var out []pending
+	for rows.Next() {
+		var subject, payload string
+		if err := rows.Scan(&subject, &payload); err != nil {
+			tb.Fatal(err)
+		}
+		p := pending{Subject: subject}
+		var target any = &p.Updated
+		if subject == string(events.SubjectTicketCreated) {
+			target = &p.Created
+		}
+		if err := json.Unmarshal([]byte(payload), target); err != nil {
+			tb.Fatalf("decode %s: %v", subject, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// updates returns the ticket.updated events among evs.
+func updates(evs []pending) []events.TicketUpdated {
+	var out []events.TicketUpdated
+	for _, e := range evs {
+		if e.Subject == string(events.SubjectTicketUpdated) {
+			out = append(out, e.Updated)
+		}
+	}
+	return out
+}
+
+// eventually waits until cond holds, failing the test after the deadline.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+func mustCreate(tb testing.TB, s *Service, userID, title string, cents int64) Ticket {
+	tb.Helper()
+	t, err := s.Create(context.Background(), userID, Fields{Title: title, Price: money.Cents(cents)})
+	if err != nil {
+		tb.Fatalf("create: %v", err)
+	}
+	return t
+}

@@ -1,0 +1,154 @@
+package tickets
+
+import (
+	"bytes"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/money"
+)
+
+// Routes registers the ticket routes on mux, with their full paths.
+func (s *Service) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/tickets", s.handleTicketList)
+	mux.HandleFunc("POST /api/tickets", httpapi.RequireUser(s.handleTicketCreate))
+	mux.HandleFunc("GET /api/tickets/{id}", s.handleTicketGet)
+	mux.HandleFunc("PUT /api/tickets/{id}", httpapi.RequireUser(s.handleTicketUpdate))
+}
+
+// ticketResponse is a ticket as the API shows it.
+type ticketResponse struct {
+	ID      string      `json:"id"`
+	Title   string      `json:"title"`
+	Price   money.Cents `json:"price"`
+	UserID  string      `json:"userId"`
+	Version int64       `json:"version"`
+	OrderID string      `json:"orderId,omitempty"`
+}
+
+func toResponse(t Ticket) ticketResponse {
+	return ticketResponse{ID: t.ID, Title: t.Title, Price: t.Price, UserID: t.UserID,
+		Version: t.Version, OrderID: t.OrderID}
+}
+
+// ticketRequest is the body of POST and PUT.
+type ticketRequest struct {
+	Title *string    `json:"title"`
+	Price priceField `json:"price"`
+}
+
+// priceField reads the price without failing the whole body: a missing
+// price or a bad notation ("20.505", "abc", true) becomes a problem of the
+// field "price", reported beside the other fields' problems, rather than a
+// bodiless "Request body could not be read".
+type priceField struct {
+	set   bool
+	cents money.Cents
+	err   error
+}
+
+func (p *priceField) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		*p = priceField{} // null is the same as leaving it out
+		return nil
+	}
+	p.set = true
+	p.err = p.cents.UnmarshalJSON(b)
+	return nil
+}
+
+// fields turns the request into Fields, reporting every field at fault.
+func (in ticketRequest) fields() (Fields, error) {
+	var p fault.Problems
+	f := Fields{Price: in.Price.cents}
+	if in.Title != nil {
+		f.Title = *in.Title
+	}
+	checkPrice := false
+	switch {
+	case !in.Price.set:
+		p.Add("price", "Price is required")
+	case in.Price.err != nil:
+		p.Add("price", "Price must be a number with at most two decimals")
+	default:
+		checkPrice = true
+	}
+	f.check(&p, checkPrice)
+	return f, p.Err()
+}
+
+// handleTicketList answers GET /api/tickets: the tickets on sale, newest
+// first. An optional ?q= keeps those whose title contains q, ignoring case
+// (the web client's search box); % and _ in q are plain characters.
+func (s *Service) handleTicketList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query().Get("q")
+	if utf8.RuneCountInString(q) > MaxTitle {
+		httpapi.Error(w, r, &fault.Error{Kind: fault.Invalid, Field: "q",
+			Message: "Search text must be at most 200 characters"})
+		return
+	}
+	list, err := s.List(r.Context(), q)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	out := make([]ticketResponse, len(list))
+	for i, t := range list {
+		out[i] = toResponse(t)
+	}
+	httpapi.Respond(w, http.StatusOK, out)
+}
+
+func (s *Service) handleTicketGet(w http.ResponseWriter, r *http.Request) {
+	t, err := s.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Respond(w, http.StatusOK, toResponse(t))
+}
+
+func (s *Service) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
+	user, _ := httpapi.UserFrom(r.Context()) // RequireUser made sure
+	var in ticketRequest
+	if err := httpapi.Decode(w, r, &in); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	f, err := in.fields()
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	t, err := s.Create(r.Context(), user.ID, f)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Respond(w, http.StatusCreated, toResponse(t))
+}
+
+// handleTicketUpdate answers PUT /api/tickets/{id}. As in the original, the
+// body is checked before the ticket is looked up: a bad body is a 400 even
+// for an unknown id.
+func (s *Service) handleTicketUpdate(w http.ResponseWriter, r *http.Request) {
+	user, _ := httpapi.UserFrom(r.Context())
+	var in ticketRequest
+	if err := httpapi.Decode(w, r, &in); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	f, err := in.fields()
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	t, err := s.Update(r.Context(), user.ID, r.PathValue("id"), f)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Respond(w, http.StatusOK, toResponse(t))
+}

@@ -1,0 +1,59 @@
+package tickets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+// Listeners returns the handlers of the events the service consumes; run
+// them with bus.Listen(ctx, tickets.Name, s.Listeners(), cfg).
+func (s *Service) Listeners() []natsbus.Listener {
+	return []natsbus.Listener{
+		natsbus.On(s.onOrderCreated),
+		natsbus.On(s.onOrderCancelled),
+	}
+}
+
+// onOrderCreated reserves the ticket for the order (version+1,
+// ticket.updated). Already reserved by this order: done, nothing published.
+// Reserved by another order, or a ticket not (yet) known: a transient error,
+// so the bus redelivers later (the other order's cancellation may still be
+// on its way) until its delivery bound.
+func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) error {
+	if ev.ID == "" || ev.Ticket.ID == "" {
+		return natsbus.Permanent(fmt.Errorf("order.created without order or ticket id"))
+	}
+	err := s.reserve(ctx, ev.Ticket.ID, ev.ID)
+	if errors.Is(err, sqldb.ErrNotFound) {
+		return fmt.Errorf("reserve ticket %s for order %s: unknown ticket", ev.Ticket.ID, ev.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("reserve ticket %s for order %s: %w", ev.Ticket.ID, ev.ID, err)
+	}
+	return nil
+}
+
+// onOrderCancelled puts the ticket back on sale (version+1, ticket.updated)
+// if the order still holds it; otherwise it changes nothing and publishes
+// nothing.
+func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
+	if ev.ID == "" || ev.Ticket.ID == "" {
+		return natsbus.Permanent(fmt.Errorf("order.cancelled without order or ticket id"))
+	}
+	err := s.release(ctx, ev.Ticket.ID, ev.ID)
+	if errors.Is(err, sqldb.ErrNotFound) {
+		// Tickets is the source of truth: a ticket it does not know was
+		// never reserved, so there is nothing to release, now or later.
+		s.log.Warn("order cancelled for unknown ticket", "order_id", ev.ID, "ticket_id", ev.Ticket.ID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("release ticket %s from order %s: %w", ev.Ticket.ID, ev.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+package tickets
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations creates the service's tables; open the database with it and
+// outbox.Migrations.
+var Migrations = sqldb.Migrations{Name: Name, FS: mustSub(migrations, "migrations")}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // the directory is embedded above: cannot happen
+	}
+	return sub
+}
+
+var (
+	// ErrNotFound is an unknown (or malformed) ticket id.
+	ErrNotFound = fault.New(fault.NotFound, "Ticket not found")
+	// ErrChanged is an edit that lost the race for the ticket twice in a
+	// row (see change): the caller should reload and try again.
+	ErrChanged = fault.New(fault.Invalid, "The ticket was changed meanwhile; reload it and try again")
+)
+
+// Storer is what the service needs from storage.
+type Storer interface {
+	Get(ctx context.Context, id string) (Ticket, error)
+	GetTx(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error)
+	ListOnSale(ctx context.Context, search string) ([]Ticket, error)
+	Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error
+	Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error
+	RecordRelease(ctx context.Context, tx *sqldb.Tx, orderID, ticketID string, at time.Time) error
+	Released(ctx context.Context, tx *sqldb.Tx, orderID string) (bool, error)
+}
+
+// Config tunes the service. Zero values get defaults.
+type Config struct {
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Service lists, edits, reserves and releases tickets. Every change is
+// written with its event in one transaction.
+type Service struct {
+	db    *sqldb.DB
+	store Storer
+	ob    *outbox.Outbox
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New returns the service over db (opened with Migrations and
+// outbox.Migrations), publishing through ob.
+func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now}
+}
+
+// List returns the tickets on sale, newest first; a non-empty search keeps
+// those whose title contains it, ignoring case.
+func (s *Service) List(ctx context.Context, search string) ([]Ticket, error) {
+	return s.store.ListOnSale(ctx, search)
+}
+
+// Get returns one ticket or ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (Ticket, error) {
+	if !plausibleID(id) {
+		return Ticket{}, ErrNotFound
+	}
+	t, err := s.store.Get(ctx, id)
+	if errors.Is(err, sqldb.ErrNotFound) {
+		return Ticket{}, ErrNotFound
+	}
+	return t, err
+}
+
+// plausibleID keeps junk (a megabyte of path) away from the database; any
+// id of ours is a 36-character UUID.
+func plausibleID(id string) bool { return id != "" && len(id) <= 64 }
+
+// Create lists a new ticket for userID at version 0 and announces it.
+func (s *Service) Create(ctx context.Context, userID string, f Fields) (Ticket, error) {
+	if err := f.Validate(); err != nil {
+		return Ticket{}, err
+	}
+	t := Ticket{
+		ID:        uuid.Must(uuid.NewV7()).String(),
+		Title:     f.Title,
+		Price:     f.Price,
+		UserID:    userID,
+		Version:   0,
+		CreatedAt: s.now().UTC().Truncate(time.Millisecond),
+	}
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		if err := s.store.Insert(ctx, tx, t); err != nil {
+			return err
+		}
+		return s.ob.Add(ctx, tx, events.TicketCreated{
+			ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price), UserID: t.UserID,
+		})
+	})
+	if err != nil {
+		return Ticket{}, fmt.Errorf("create ticket: %w", err)
+	}
+	return t, nil
+}
+
+// Update applies the seller's new fields: ErrNotFound, ErrNotOwner,
+// ErrReserved, validation problems, or ErrChanged after a lost race.
+func (s *Service) Update(ctx context.Context, userID, id string, f Fields) (Ticket, error) {
+	if err := f.Validate(); err != nil {
+		return Ticket{}, err
+	}
+	if !plausibleID(id) {
+		return Ticket{}, ErrNotFound
+	}
+	t, err := s.change(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
+		return true, t.Edit(userID, f)
+	})
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		return Ticket{}, ErrNotFound
+	case errors.Is(err, errStale):
+		return Ticket{}, ErrChanged
+	}
+	return t, err
+}
+
+// reserve lets orderID hold ticketID (order.created). Applying it again, or
+// for an order already cancelled, changes nothing.
+func (s *Service) reserve(ctx context.Context, ticketID, orderID string) error {
+	_, err := s.change(ctx, ticketID, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
+		released, err := s.store.Released(ctx, tx, orderID)
+		if err != nil || released {
+			// The order's cancellation was handled already (it overtook
+			// this event, or this is a redelivery after it): holding the
+			// ticket for a dead order would keep it off sale forever.
+			return false, err
+		}
+		return t.Reserve(orderID)
+	})
+	return err
+}
+
+// release puts ticketID back on sale if orderID still holds it
+// (order.cancelled), and remembers the cancellation for reserve.
+func (s *Service) release(ctx context.Context, ticketID, orderID string) error {
+	_, err := s.change(ctx, ticketID, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
+		if err := s.store.RecordRelease(ctx, tx, orderID, ticketID, s.now()); err != nil {
+			return false, err
+		}
+		return t.Release(orderID), nil
+	})
+	return err
+}
+
+// change is the read-check-write of every edit of a ticket: in one
+// transaction it reads the ticket, lets apply check and change it, and, if
+// apply reports a change, writes it at version+1 with its ticket.updated.
+// The write only lands if the row is still at the version read (optimistic
+// locking); when apply reports no change the transaction still commits
+// whatever else apply wrote.
+//
+// On a lost race (another writer moved the version on between our read and
+// our write, which PostgreSQL's read committed allows; SQLite's single
+// writer never does) change reads again and re-applies once. That is safe,
+// not a silent overwrite: apply re-checks owner, reservation and order
+// against the fresh row, so an edit never lands on a ticket an order took
+// meanwhile. A second loss returns errStale (HTTP: 400 "reload and try
+// again"; listeners: a transient error, redelivered later).
+func (s *Service) change(ctx context.Context, id string, apply func(tx *sqldb.Tx, t *Ticket) (bool, error)) (Ticket, error) {
+	var (
+		t   Ticket
+		err error
+	)
+	for range 2 {
+		err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+			var err error
+			if t, err = s.store.GetTx(ctx, tx, id); err != nil {
+				return err
+			}
+			read := t.Version
+			changed, err := apply(tx, &t)
+			if err != nil || !changed {
+				return err
+			}
+			t.Version = read + 1
+			if err := s.store.Update(ctx, tx, t, read); err != nil {
+				return err
+			}
+			return s.ob.Add(ctx, tx, events.TicketUpdated{
+				ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price),
+				UserID: t.UserID, OrderID: t.OrderID,
+			})
+		})
+		if !errors.Is(err, errStale) {
+			break
+		}
+	}
+	if err != nil {
+		return Ticket{}, err
+	}
+	return t, nil
+}

@@ -1,0 +1,166 @@
+package tickets
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/money"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+// Store keeps tickets in the service's database. Reads outside a
+// transaction go to the read pool; every write runs in the caller's
+// transaction, beside its outbox event.
+type Store struct {
+	db *sqldb.DB
+}
+
+var _ Storer = (*Store)(nil)
+
+// NewStore returns a Store over db (migrated with Migrations).
+func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// errStale means the row changed since it was read: its version moved on.
+var errStale = errors.New("ticket changed since it was read")
+
+const ticketColumns = `id, title, price, user_id, version, order_id, created_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanTicket(row scanner) (Ticket, error) {
+	var (
+		t       Ticket
+		price   int64
+		orderID sql.NullString
+		created int64
+	)
+	if err := row.Scan(&t.ID, &t.Title, &price, &t.UserID, &t.Version, &orderID, &created); err != nil {
+		return Ticket{}, sqldb.Err(err)
+	}
+	t.Price = money.Cents(price)
+	t.OrderID = orderID.String
+	t.CreatedAt = time.UnixMilli(created).UTC()
+	return t, nil
+}
+
+// nullable stores "" as NULL, so "no order" is one value in the database.
+func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// Get returns the ticket, or an error matching sqldb.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (Ticket, error) {
+	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE id = $1`
+	t, err := scanTicket(s.db.Read().QueryRowContext(ctx, q, id))
+	if err != nil {
+		return Ticket{}, fmt.Errorf("get ticket: %w", err)
+	}
+	return t, nil
+}
+
+// GetTx is Get inside tx, so the write that follows is based on what the
+// transaction saw.
+func (s *Store) GetTx(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error) {
+	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE id = $1`
+	t, err := scanTicket(tx.QueryRowContext(ctx, q, id))
+	if err != nil {
+		return Ticket{}, fmt.Errorf("get ticket: %w", err)
+	}
+	return t, nil
+}
+
+// ListOnSale returns the tickets no order holds, newest first. A non-empty
+// search keeps those whose title contains it, ignoring case.
+func (s *Store) ListOnSale(ctx context.Context, search string) ([]Ticket, error) {
+	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE order_id IS NULL`
+	var args []any
+	if search != "" {
+		// The search text is a literal: its % and _ (and the escape
+		// character itself) must not act as wildcards.
+		q += ` AND title_search LIKE $1 ESCAPE '\'`
+		args = append(args, "%"+escapeLike(strings.ToLower(search))+"%")
+	}
+	q += ` ORDER BY created_at DESC, id DESC`
+	rows, err := s.db.Read().QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tickets: %w", sqldb.Err(err))
+	}
+	defer rows.Close()
+	out := []Ticket{}
+	for rows.Next() {
+		t, err := scanTicket(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tickets: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tickets: %w", sqldb.Err(err))
+	}
+	return out, nil
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+func escapeLike(s string) string { return likeEscaper.Replace(s) }
+
+// Insert adds a new ticket.
+func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
+	const q = `INSERT INTO tickets (id, title, title_search, price, user_id, version, order_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	_, err := tx.ExecContext(ctx, q, t.ID, t.Title, strings.ToLower(t.Title), int64(t.Price),
+		t.UserID, t.Version, nullable(t.OrderID), t.CreatedAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// Update writes t over the row only if the row is still at readVersion, the
+// version t was read at; otherwise it returns errStale and writes nothing.
+// This is the optimistic lock: of two writers that read the same version,
+// only one moves it on.
+func (s *Store) Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error {
+	const q = `UPDATE tickets SET title = $1, title_search = $2, price = $3, version = $4, order_id = $5
+		WHERE id = $6 AND version = $7`
+	res, err := tx.ExecContext(ctx, q, t.Title, strings.ToLower(t.Title), int64(t.Price),
+		t.Version, nullable(t.OrderID), t.ID, readVersion)
+	if err != nil {
+		return fmt.Errorf("update ticket: %w", sqldb.Err(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update ticket: %w", err)
+	}
+	if n == 0 {
+		return errStale
+	}
+	return nil
+}
+
+// RecordRelease notes that orderID's cancellation was handled. Recording it
+// again is a no-op.
+func (s *Store) RecordRelease(ctx context.Context, tx *sqldb.Tx, orderID, ticketID string, at time.Time) error {
+	const q = `INSERT INTO released_orders (order_id, ticket_id, released_at) VALUES ($1, $2, $3)
+		ON CONFLICT (order_id) DO NOTHING`
+	if _, err := tx.ExecContext(ctx, q, orderID, ticketID, at.UnixMilli()); err != nil {
+		return fmt.Errorf("record release: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// Released reports whether orderID's cancellation was handled.
+func (s *Store) Released(ctx context.Context, tx *sqldb.Tx, orderID string) (bool, error) {
+	const q = `SELECT 1 FROM released_orders WHERE order_id = $1`
+	var one int
+	switch err := sqldb.Err(tx.QueryRowContext(ctx, q, orderID).Scan(&one)); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sqldb.ErrNotFound):
+		return false, nil
+	default:
+		return false, fmt.Errorf("released: %w", err)
+	}
+}

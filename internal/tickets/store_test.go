@@ -1,0 +1,150 @@
+package tickets
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+)
+
+func TestStore(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		st := NewStore(db)
+		at := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+		insert := func(t *testing.T, tk Ticket) {
+			t.Helper()
+			if err := db.WithTx(ctx, func(tx *sqldb.Tx) error { return st.Insert(ctx, tx, tk) }); err != nil {
+				t.Fatalf("insert %s: %v", tk.ID, err)
+			}
+		}
+
+		t.Run("insert and get round trip", func(t *testing.T) {
+			want := Ticket{ID: "rt", Title: "Ça va 🎫", Price: 100_000_000, UserID: "u1", CreatedAt: at}
+			insert(t, want)
+			got, err := st.Get(ctx, "rt")
+			if err != nil || got != want {
+				t.Fatalf("Get = %+v, %v; want %+v", got, err, want)
+			}
+			if err := db.WithTx(ctx, func(tx *sqldb.Tx) error { return st.Insert(ctx, tx, want) }); !errors.Is(err, sqldb.ErrConflict) {
+				t.Fatalf("duplicate insert: %v, want ErrConflict", err)
+			}
+		})
+
+		t.Run("get unknown", func(t *testing.T) {
+			if _, err := st.Get(ctx, "nope"); !errors.Is(err, sqldb.ErrNotFound) {
+				t.Fatalf("Get unknown = %v", err)
+			}
+		})
+
+		t.Run("update checks the version read", func(t *testing.T) {
+			insert(t, Ticket{ID: "v", Title: "v0", Price: 1, UserID: "u1", CreatedAt: at})
+			write := func(tk Ticket, read int64) error {
+				return db.WithTx(ctx, func(tx *sqldb.Tx) error { return st.Update(ctx, tx, tk, read) })
+			}
+			// Two writers both read version 0: the first moves it to 1...
+			if err := write(Ticket{ID: "v", Title: "first", Price: 2, Version: 1, OrderID: "o1"}, 0); err != nil {
+				t.Fatalf("first update: %v", err)
+			}
+			// ...and the second, still based on version 0, writes nothing.
+			if err := write(Ticket{ID: "v", Title: "second", Price: 3, Version: 1}, 0); !errors.Is(err, errStale) {
+				t.Fatalf("stale update = %v, want errStale", err)
+			}
+			got, _ := st.Get(ctx, "v")
+			if got.Title != "first" || got.Version != 1 || got.OrderID != "o1" || got.Price != 2 {
+				t.Fatalf("after stale update: %+v", got)
+			}
+			// Clearing the order stores NULL: the ticket is on sale again.
+			if err := write(Ticket{ID: "v", Title: "first", Price: 2, Version: 2}, 1); err != nil {
+				t.Fatalf("release: %v", err)
+			}
+			list, _ := st.ListOnSale(ctx, "first")
+			if len(list) != 1 || list[0].ID != "v" || list[0].OrderID != "" {
+				t.Fatalf("released ticket not on sale: %+v", list)
+			}
+			if err := write(Ticket{ID: "gone", Title: "x", Price: 1, Version: 1}, 0); !errors.Is(err, errStale) {
+				t.Fatalf("update of unknown id = %v, want errStale", err)
+			}
+		})
+
+		t.Run("released orders", func(t *testing.T) {
+			var released bool
+			err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
+				var err error
+				if released, err = st.Released(ctx, tx, "o9"); err != nil || released {
+					return err
+				}
+				for range 2 { // recording twice is a no-op
+					if err := st.RecordRelease(ctx, tx, "o9", "t9", at); err != nil {
+						return err
+					}
+				}
+				released, err = st.Released(ctx, tx, "o9")
+				return err
+			})
+			if err != nil || !released {
+				t.Fatalf("Released after RecordRelease = %v, %v", released, err)
+			}
+		})
+	}, migs...)
+}
+
+func TestStoreListOnSale(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		st := NewStore(db)
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		seed := []Ticket{
+			{ID: "a", Title: "Rock Concert", OrderID: ""},
+			{ID: "b", Title: "100% Jazz", OrderID: ""},
+			{ID: "c", Title: "jazz_club night", OrderID: ""},
+			{ID: "d", Title: "Jazz reserved", OrderID: "o1"},
+			{ID: "e", Title: `back\slash JAZZ`, OrderID: ""},
+			{ID: "f", Title: "ÉTÉ festival", OrderID: ""},
+		}
+		for i, tk := range seed {
+			tk.Price, tk.UserID, tk.CreatedAt = 100, "u", base.Add(time.Duration(i)*time.Minute)
+			if err := db.WithTx(ctx, func(tx *sqldb.Tx) error { return st.Insert(ctx, tx, tk) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tests := []struct {
+			search string
+			want   []string // ids, newest first
+		}{
+			{"", []string{"f", "e", "c", "b", "a"}},
+			{"jazz", []string{"e", "c", "b"}},
+			{"JaZz", []string{"e", "c", "b"}},
+			{"%", []string{"b"}},   // a literal percent, not "anything"
+			{"_", []string{"c"}},   // a literal underscore, not "any one"
+			{"z_c", []string{"c"}}, // and not "z, anything, c"
+			{`\`, []string{"e"}},   // the escape character itself
+			{"été", []string{"f"}}, // non-ASCII case folding on both engines
+			{"reserved", nil},      // held by an order: not on sale
+			{"nothing like it", nil},
+		}
+		for _, tt := range tests {
+			t.Run("q="+tt.search, func(t *testing.T) {
+				list, err := st.ListOnSale(ctx, tt.search)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, tk := range list {
+					ids = append(ids, tk.ID)
+				}
+				if len(ids) != len(tt.want) {
+					t.Fatalf("ids %v, want %v", ids, tt.want)
+				}
+				for i := range ids {
+					if ids[i] != tt.want[i] {
+						t.Fatalf("ids %v, want %v", ids, tt.want)
+					}
+				}
+			})
+		}
+	}, migs...)
+}
