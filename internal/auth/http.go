@@ -1,0 +1,122 @@
+package auth
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/session"
+)
+
+// Routes registers the auth API on mux. The wiring must wrap mux with
+// httpapi.CurrentUser (currentuser reads its result) and httpapi.Log.
+func (s *Service) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/users/signup", s.handleSignUp)
+	mux.HandleFunc("POST /api/users/signin", s.handleSignIn)
+	mux.HandleFunc("POST /api/users/signout", s.handleSignOut)
+	mux.HandleFunc("GET /api/users/currentuser", s.handleCurrentUser)
+}
+
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type userJSON struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+type currentUserJSON struct {
+	CurrentUser *userJSON `json:"currentUser"`
+}
+
+func (s *Service) handleSignUp(w http.ResponseWriter, r *http.Request) {
+	var req credentials
+	if err := httpapi.Decode(w, r, &req); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	email := NormalizeEmail(req.Email)
+	// Validate before spending an attempt: a typo costs the database and
+	// the hasher nothing, so it need not count against the caller.
+	if err := checkSignUp(email, req.Password); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	if err := s.allowAttempt(httpapi.ClientAddr(r, s.cfg.TrustedProxies), email); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	u, err := s.SignUp(r.Context(), email, req.Password)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	s.startSession(w, r, http.StatusCreated, u)
+}
+
+func (s *Service) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	var req credentials
+	if err := httpapi.Decode(w, r, &req); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	email := NormalizeEmail(req.Email)
+	if err := checkSignIn(email, req.Password); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	if err := s.allowAttempt(httpapi.ClientAddr(r, s.cfg.TrustedProxies), email); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	u, err := s.SignIn(r.Context(), email, req.Password)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	s.startSession(w, r, http.StatusOK, u)
+}
+
+func (s *Service) handleSignOut(w http.ResponseWriter, r *http.Request) {
+	// MaxAge -1 sends Max-Age=0: the browser drops the cookie at once. The
+	// flags must match the ones it was set with, or some browsers keep it.
+	http.SetCookie(w, s.cookie("", -1))
+	w.Header().Set("Cache-Control", "no-store")
+	httpapi.Respond(w, http.StatusOK, struct{}{})
+}
+
+func (s *Service) handleCurrentUser(w http.ResponseWriter, r *http.Request) {
+	var body currentUserJSON
+	if u, ok := httpapi.UserFrom(r.Context()); ok {
+		body.CurrentUser = &userJSON{ID: u.ID, Email: u.Email}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpapi.Respond(w, http.StatusOK, body)
+}
+
+// startSession sets the session cookie for u and answers status {id,email}.
+func (s *Service) startSession(w http.ResponseWriter, r *http.Request, status int, u User) {
+	token, err := session.Issue(s.cfg.Key, session.User{ID: u.ID, Email: u.Email}, s.cfg.Now(), s.cfg.TokenTTL)
+	if err != nil {
+		httpapi.Error(w, r, fmt.Errorf("issue session: %w", err))
+		return
+	}
+	http.SetCookie(w, s.cookie(token, int(s.cfg.TokenTTL/time.Second)))
+	w.Header().Set("Cache-Control", "no-store")
+	httpapi.Respond(w, status, userJSON{ID: u.ID, Email: u.Email})
+}
+
+func (s *Service) cookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     session.CookieName,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   s.cfg.CookieSecure,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
