@@ -1,0 +1,282 @@
+package orders_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/orders"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+)
+
+const waitFor = 15 * time.Second
+
+// call is one delivery a listener handled.
+type call struct {
+	subject string
+	data    string
+	err     error
+}
+
+// spy records every delivery the service's listeners handle, so a test can
+// wait for "v2 was refused once" instead of sleeping.
+type spy struct {
+	mu    sync.Mutex
+	calls []call
+}
+
+func (s *spy) wrap(ls []natsbus.Listener) []natsbus.Listener {
+	out := make([]natsbus.Listener, len(ls))
+	for i, l := range ls {
+		out[i] = natsbus.Listener{Subject: l.Subject, Handle: func(ctx context.Context, data []byte) error {
+			err := l.Handle(ctx, data)
+			s.mu.Lock()
+			s.calls = append(s.calls, call{subject: l.Subject, data: string(data), err: err})
+			s.mu.Unlock()
+			return err
+		}}
+	}
+	return out
+}
+
+// count counts the handled deliveries of ev that succeeded (ok) or failed.
+func (s *spy) count(tb testing.TB, ev events.Event, ok bool) int {
+	tb.Helper()
+	data := mustJSON(tb, ev)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.subject == ev.Subject() && c.data == data && (c.err == nil) == ok {
+			n++
+		}
+	}
+	return n
+}
+
+// successes lists the events on subject handled successfully, in order.
+func (s *spy) successes(subject string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, c := range s.calls {
+		if c.subject == subject && c.err == nil {
+			out = append(out, c.data)
+		}
+	}
+	return out
+}
+
+func mustJSON(tb testing.TB, v any) string {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// publish stores evs on the bus in one batch, each under a new message id
+// (so a repeated event is a real second delivery, not a dropped duplicate).
+func publish(tb testing.TB, bus *natsbus.Bus, evs ...events.Event) {
+	tb.Helper()
+	msgs := make([]natsbus.Outgoing, len(evs))
+	for i, ev := range evs {
+		msgs[i] = natsbus.Outgoing{ID: uuid.NewString(), Subject: ev.Subject(), Data: []byte(mustJSON(tb, ev))}
+	}
+	for i, err := range bus.PublishBatch(context.Background(), msgs) {
+		if err != nil {
+			tb.Fatalf("publish %s: %v", msgs[i].Subject, err)
+		}
+	}
+}
+
+// listening starts the service's listeners on a new embedded bus, with a
+// short redelivery delay so out-of-order events settle quickly.
+func listening(t *testing.T, f *fixture) (*natsbus.Bus, *spy) {
+	t.Helper()
+	bus := natsbustest.Embedded(t)
+	sp := &spy{}
+	l, err := bus.Listen(context.Background(), "orders", sp.wrap(f.svc.Listeners()), natsbus.ListenConfig{
+		Backoff: func(uint64) time.Duration { return 20 * time.Millisecond },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Stop)
+	return bus, sp
+}
+
+// replica reads the ticket replica row (version -1 when missing).
+func replica(tb testing.TB, db *sqldb.DB, id string) (title string, price, version int64) {
+	tb.Helper()
+	err := db.Read().QueryRow(`SELECT title, price, version FROM tickets WHERE id = $1`, id).Scan(&title, &price, &version)
+	if errors.Is(sqldb.Err(err), sqldb.ErrNotFound) {
+		return "", 0, -1
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return title, price, version
+}
+
+func hasReplica(tb testing.TB, db *sqldb.DB, id, title string, price, version int64) func() bool {
+	return func() bool {
+		t, p, v := replica(tb, db, id)
+		return t == title && p == price && v == version
+	}
+}
+
+func ticketEvents(id string) (events.TicketCreated, events.TicketUpdated, events.TicketUpdated) {
+	return events.TicketCreated{ID: id, Version: 0, Title: "v0", Price: 1000, UserID: "seller"},
+		events.TicketUpdated{ID: id, Version: 1, Title: "v1", Price: 1100, UserID: "seller", OrderID: "o1"},
+		events.TicketUpdated{ID: id, Version: 2, Title: "v2", Price: 1200, UserID: "seller"}
+}
+
+func TestTicketUpdatedInOrder(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, orders.Config{})
+		bus, _ := listening(t, f)
+		c, v1, v2 := ticketEvents("t1")
+		// created and updated go to different consumers: v1 may well be
+		// handled before the ticket exists, and must wait for it.
+		publish(t, bus, c, v1, v2)
+		eventually(t, waitFor, "replica at v2", hasReplica(t, db, "t1", "v2", 1200, 2))
+	}, migs...)
+}
+
+func TestTicketUpdatedOutOfOrder(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, orders.Config{})
+		bus, sp := listening(t, f)
+		c, v1, v2 := ticketEvents("t1")
+		publish(t, bus, c)
+		eventually(t, waitFor, "replica at v0", hasReplica(t, db, "t1", "v0", 1000, 0))
+
+		publish(t, bus, v2)
+		eventually(t, waitFor, "v2 refused twice", func() bool { return sp.count(t, v2, false) >= 2 })
+		if _, _, v := replica(t, db, "t1"); v != 0 {
+			t.Fatalf("v2 applied on top of v0: replica at version %d", v)
+		}
+
+		publish(t, bus, v1)
+		eventually(t, waitFor, "replica at v2", hasReplica(t, db, "t1", "v2", 1200, 2))
+		got := sp.successes(events.SubjectTicketUpdated)
+		want := []string{mustJSON(t, v1), mustJSON(t, v2)}
+		if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+			t.Errorf("applied updates = %v, want v1 then v2", got)
+		}
+	}, migs...)
+}
+
+func TestTicketUpdatedDuplicate(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, orders.Config{})
+		bus, sp := listening(t, f)
+		c, v1, v2 := ticketEvents("t1")
+		publish(t, bus, c, c)
+		eventually(t, waitFor, "ticket.created handled twice", func() bool { return sp.count(t, c, true) == 2 })
+		if title, _, v := replica(t, db, "t1"); title != "v0" || v != 0 {
+			t.Fatalf("replica after duplicate create = %s v%d", title, v)
+		}
+
+		publish(t, bus, v1, v1)
+		eventually(t, waitFor, "v1 acked twice", func() bool { return sp.count(t, v1, true) == 2 })
+		if title, _, v := replica(t, db, "t1"); title != "v1" || v != 1 {
+			t.Fatalf("replica after duplicate v1 = %s v%d, want v1 version 1", title, v)
+		}
+
+		// A late copy of v1 after v2 must not roll the replica back.
+		publish(t, bus, v2)
+		eventually(t, waitFor, "replica at v2", hasReplica(t, db, "t1", "v2", 1200, 2))
+		publish(t, bus, v1)
+		eventually(t, waitFor, "late v1 acked", func() bool { return sp.count(t, v1, true) == 3 })
+		if title, _, v := replica(t, db, "t1"); title != "v2" || v != 2 {
+			t.Fatalf("replica after late v1 = %s v%d, want v2 version 2", title, v)
+		}
+	}, migs...)
+}
+
+func TestExpirationComplete(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, orders.Config{})
+		bus, sp := listening(t, f)
+		f.addTicket(t, "t1", "Show", 1000)
+		f.addTicket(t, "t2", "Show", 1000)
+		o, err := f.svc.Reserve(ctx, "alice", "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		t.Run("twice cancels once", func(t *testing.T) {
+			ev := events.ExpirationComplete{OrderID: o.ID}
+			publish(t, bus, ev, ev)
+			eventually(t, waitFor, "both deliveries acked", func() bool { return sp.count(t, ev, true) == 2 })
+			got, err := f.svc.Order(ctx, "alice", o.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != orders.StatusCancelled || got.Version != 1 {
+				t.Errorf("order = %s v%d, want cancelled v1", got.Status, got.Version)
+			}
+			payloads := outboxPayloads(t, db, events.SubjectOrderCancelled)
+			want := mustJSON(t, events.OrderCancelled{ID: o.ID, Version: 1, Ticket: events.OrderTicket{ID: "t1"}})
+			if len(payloads) != 1 || payloads[0] != want {
+				t.Errorf("order.cancelled events = %v, want one %s", payloads, want)
+			}
+		})
+
+		t.Run("complete order is left alone", func(t *testing.T) {
+			paid, err := f.svc.Reserve(ctx, "alice", "t2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
+				_, err := tx.Exec(`UPDATE orders SET status = 'complete', version = 1 WHERE id = $1`, paid.ID)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			before := outboxCount(t, db, events.SubjectOrderCancelled)
+			ev := events.ExpirationComplete{OrderID: paid.ID}
+			publish(t, bus, ev)
+			eventually(t, waitFor, "acked", func() bool { return sp.count(t, ev, true) == 1 })
+			got, err := f.svc.Order(ctx, "alice", paid.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != orders.StatusComplete || got.Version != 1 {
+				t.Errorf("order = %s v%d, want complete v1", got.Status, got.Version)
+			}
+			if n := outboxCount(t, db, events.SubjectOrderCancelled); n != before {
+				t.Errorf("order.cancelled events %d → %d, want none new", before, n)
+			}
+		})
+
+		t.Run("unknown order is terminated", func(t *testing.T) {
+			ev := events.ExpirationComplete{OrderID: "no-such-order"}
+			publish(t, bus, ev)
+			cons, err := bus.JetStream().Consumer(ctx, events.Stream, natsbus.DurableName("orders", events.SubjectExpirationComplete))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Terminated, not nak'ed: nothing is left pending redelivery.
+			eventually(t, waitFor, "message settled", func() bool {
+				info, err := cons.Info(ctx)
+				return err == nil && sp.count(t, ev, false) == 1 && info.NumAckPending == 0 && info.NumPending == 0
+			})
+			if n := sp.count(t, ev, false); n != 1 {
+				t.Errorf("unknown order delivered %d times, want 1", n)
+			}
+		})
+	}, migs...)
+}
