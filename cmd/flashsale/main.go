@@ -1,0 +1,268 @@
+// Command flashsale measures a flash sale against a running Ticketing
+// gateway: one seller lists a few tickets, many buyers sign up, then every
+// buyer tries to reserve tickets as fast as it can for a fixed time. It
+// reports reservation attempts per second, the answers by status, latency
+// percentiles, and checks that no ticket was reserved twice.
+//
+// Start the system with the auth rate limit off, then run the sale:
+//
+//	AUTH_RATE_PER_MINUTE=0 MAX_PENDING_ORDERS=1000000 go run ./cmd/ticketing up &
+//	go run ./cmd/flashsale -url http://localhost:8080 -buyers 200 -tickets 100 -duration 10s
+//
+// It sends traffic only to the URL it is given, and stops by itself.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "flashsale:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	base     string
+	buyers   int
+	tickets  int
+	duration time.Duration
+	maxReqs  int
+}
+
+func run(args []string, out io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("flashsale", flag.ContinueOnError)
+	fs.StringVar(&c.base, "url", "http://localhost:8080", "gateway base URL (loopback only)")
+	fs.IntVar(&c.buyers, "buyers", 200, "concurrent buyers")
+	fs.IntVar(&c.tickets, "tickets", 100, "tickets on sale")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long the sale runs")
+	fs.IntVar(&c.maxReqs, "max-requests", 1_000_000, "stop after this many reservation attempts")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	u, err := url.Parse(c.base)
+	if err != nil || (u.Hostname() != "localhost" && u.Hostname() != "127.0.0.1" && u.Hostname() != "::1") {
+		return fmt.Errorf("-url %q: only a loopback address may be loaded", c.base)
+	}
+	res, err := sale(context.Background(), c)
+	if err != nil {
+		return err
+	}
+	res.print(out, c)
+	if res.doubleSold > 0 {
+		return fmt.Errorf("%d tickets were reserved by more than one order", res.doubleSold)
+	}
+	return nil
+}
+
+// transport is shared by every buyer: keep-alive connections, enough idle
+// ones that buyers never wait to reconnect.
+func transport(n int) *http.Transport {
+	return &http.Transport{MaxIdleConns: n * 2, MaxIdleConnsPerHost: n * 2, IdleConnTimeout: time.Minute}
+}
+
+type user struct {
+	c    *http.Client
+	base string
+}
+
+func newUser(base string, tr http.RoundTripper, email string) (*user, error) {
+	jar, _ := cookiejar.New(nil)
+	u := &user{c: &http.Client{Jar: jar, Transport: tr, Timeout: 30 * time.Second}, base: base}
+	status, body, err := u.post("/api/users/signup", map[string]string{"email": email, "password": "flash-sale-password"})
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusCreated {
+		return nil, fmt.Errorf("signup %s: %d %s", email, status, body)
+	}
+	return u, nil
+}
+
+func (u *user) post(path string, v any) (int, []byte, error) {
+	b, _ := json.Marshal(v)
+	req, _ := http.NewRequest("POST", u.base+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := u.c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+type result struct {
+	attempts   int
+	byStatus   map[int]int
+	errors     int
+	latencies  []time.Duration
+	elapsed    time.Duration
+	reserved   int
+	doubleSold int
+}
+
+func sale(ctx context.Context, c config) (*result, error) {
+	tr := transport(c.buyers)
+	run := time.Now().UnixNano()
+	seller, err := newUser(c.base, tr, fmt.Sprintf("seller-%d@flash.test", run))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, c.tickets)
+	for i := range ids {
+		status, body, err := seller.post("/api/tickets", map[string]any{"title": fmt.Sprintf("Flash sale seat %d", i), "price": 25})
+		if err != nil || status != http.StatusCreated {
+			return nil, fmt.Errorf("list ticket: %d %s %v", status, body, err)
+		}
+		var t struct{ ID string }
+		json.Unmarshal(body, &t)
+		ids[i] = t.ID
+	}
+	buyers := make([]*user, c.buyers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for i := range buyers {
+		wg.Go(func() {
+			b, err := newUser(c.base, tr, fmt.Sprintf("buyer-%d-%d@flash.test", run, i))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			buyers[i] = b
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := waitForReplica(seller); err != nil {
+		return nil, err
+	}
+
+	res := &result{byStatus: map[int]int{}}
+	winners := map[string]int{}
+	ctx, cancel := context.WithTimeout(ctx, c.duration)
+	defer cancel()
+	start := time.Now()
+	budget := make(chan struct{}, c.maxReqs)
+	for range c.maxReqs {
+		budget <- struct{}{}
+	}
+	close(budget)
+	for _, b := range buyers {
+		wg.Go(func() {
+			var lat []time.Duration
+			local := map[int]int{}
+			var won []string
+			errs := 0
+			for range budget {
+				if ctx.Err() != nil {
+					break
+				}
+				id := ids[rand.IntN(len(ids))]
+				t0 := time.Now()
+				status, _, err := b.post("/api/orders", map[string]string{"ticketId": id})
+				lat = append(lat, time.Since(t0))
+				if err != nil {
+					errs++
+					continue
+				}
+				local[status]++
+				if status == http.StatusCreated {
+					won = append(won, id)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.latencies = append(res.latencies, lat...)
+			res.errors += errs
+			for s, n := range local {
+				res.byStatus[s] += n
+				res.attempts += n
+			}
+			for _, id := range won {
+				winners[id]++
+			}
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.attempts += res.errors
+	for _, n := range winners {
+		res.reserved++
+		if n > 1 {
+			res.doubleSold++
+		}
+	}
+	return res, nil
+}
+
+// waitForReplica waits until the orders service knows the sale's tickets.
+// It lists one more ticket after them and has the seller reserve it until
+// orders stops answering 404: the sale's ticket.created events were
+// published before this one's. (A 404 during the sale is still counted.)
+func waitForReplica(seller *user) error {
+	status, body, err := seller.post("/api/tickets", map[string]any{"title": "Replica probe", "price": 1})
+	if err != nil || status != http.StatusCreated {
+		return fmt.Errorf("list probe ticket: %d %s %v", status, body, err)
+	}
+	var t struct{ ID string }
+	json.Unmarshal(body, &t)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		status, body, err := seller.post("/api/orders", map[string]string{"ticketId": t.ID})
+		if err != nil {
+			return err
+		}
+		switch status {
+		case http.StatusCreated:
+			return nil
+		case http.StatusNotFound:
+			time.Sleep(20 * time.Millisecond) // polling a remote system
+		default:
+			return fmt.Errorf("probe reservation: %d %s", status, body)
+		}
+	}
+	return errors.New("the orders service never learned the tickets")
+}
+
+func (r *result) print(w io.Writer, c config) {
+	slices.Sort(r.latencies)
+	pct := func(p float64) time.Duration {
+		if len(r.latencies) == 0 {
+			return 0
+		}
+		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+	}
+	fmt.Fprintf(w, "flash sale: %d buyers, %d tickets, %s\n", c.buyers, c.tickets, r.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "attempts:   %d (%.0f/s)\n", r.attempts, float64(r.attempts)/r.elapsed.Seconds())
+	for _, s := range []int{201, 400, 404, 429, 500, 503} {
+		if n := r.byStatus[s]; n > 0 {
+			fmt.Fprintf(w, "  %d: %d\n", s, n)
+		}
+	}
+	if r.errors > 0 {
+		fmt.Fprintf(w, "  transport errors: %d\n", r.errors)
+	}
+	fmt.Fprintf(w, "latency:    p50 %s  p90 %s  p99 %s  max %s\n", pct(0.50), pct(0.90), pct(0.99), pct(1))
+	fmt.Fprintf(w, "reserved:   %d of %d tickets, reserved twice: %d\n", r.reserved, c.tickets, r.doubleSold)
+}

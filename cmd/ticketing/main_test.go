@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testEnv is a getenv for tests: only the given variables exist.
+func testEnv(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// startUp runs the real `up` wiring on a random port with a temp data dir
+// (or the given one) and returns its base URL.
+func startUp(t *testing.T, dataDir string, vars map[string]string) (string, *App) {
+	t.Helper()
+	env := map[string]string{
+		"TICKETING_ADDR":       "127.0.0.1:0",
+		"TICKETING_DATA_DIR":   dataDir,
+		"AUTH_RATE_PER_MINUTE": "0",
+	}
+	for k, v := range vars {
+		env[k] = v
+	}
+	cfg, err := parseConfig(flag.NewFlagSet("test", flag.ContinueOnError), nil, testEnv(env), modeUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	app, err := Up(ctx, cfg, log)
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	t.Cleanup(func() {
+		app.Close(context.Background())
+	})
+	return "http://" + app.Addr(), app
+}
+
+// client is a browser-like HTTP client with a cookie jar.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func newClient(t *testing.T, base string) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+}
+
+// do sends a JSON request and decodes a JSON answer into out (if not nil).
+func (c *client) do(method, path string, body any, out any) int {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			c.t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type currentUser struct {
+	CurrentUser *struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
+	} `json:"currentUser"`
+}
+
+func TestUpAuthThroughGatewaySurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	base, app := startUp(t, dir, nil)
+	c := newClient(t, base)
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if got := c.do("GET", path, nil, nil); got != http.StatusOK {
+			t.Fatalf("GET %s = %d, want 200", path, got)
+		}
+	}
+	var user struct{ ID, Email string }
+	if got := c.do("POST", "/api/users/signup", map[string]string{"email": "Ann@Example.com ", "password": "correct horse"}, &user); got != http.StatusCreated {
+		t.Fatalf("signup = %d, want 201", got)
+	}
+	if user.Email != "ann@example.com" || user.ID == "" {
+		t.Fatalf("signup body = %+v", user)
+	}
+	var cu currentUser
+	c.do("GET", "/api/users/currentuser", nil, &cu)
+	if cu.CurrentUser == nil || cu.CurrentUser.ID != user.ID {
+		t.Fatalf("currentuser after signup = %+v", cu.CurrentUser)
+	}
+	var errBody struct{ Errors []struct{ Message string } }
+	if got := c.do("GET", "/api/nowhere", nil, &errBody); got != http.StatusNotFound || len(errBody.Errors) != 1 {
+		t.Fatalf("unknown route = %d %+v, want JSON 404", got, errBody)
+	}
+
+	// A restart on the same data dir keeps the users and the signing key, so
+	// the session cookie the client holds stays valid.
+	if err := app.Close(context.Background()); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	base2, _ := startUp(t, dir, nil)
+	c.base = base2
+	cu = currentUser{}
+	c.do("GET", "/api/users/currentuser", nil, &cu)
+	if cu.CurrentUser == nil || cu.CurrentUser.ID != user.ID {
+		t.Fatalf("currentuser after restart = %+v, want the same user", cu.CurrentUser)
+	}
+	c2 := newClient(t, base2)
+	if got := c2.do("POST", "/api/users/signin", map[string]string{"email": "ann@example.com", "password": "correct horse"}, nil); got != http.StatusOK {
+		t.Fatalf("signin after restart = %d, want 200", got)
+	}
+}
+
+func TestUpRefusesCrossOriginWrites(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	req, _ := http.NewRequest("POST", base+"/api/users/signup", strings.NewReader(`{"email":"a@b.co","password":"12345678"}`))
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin signup = %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		wantOut string
+	}{
+		{name: "help", args: []string{"--help"}, wantOut: "ticketing up"},
+		{name: "version", args: []string{"version"}, wantOut: "ticketing"},
+		{name: "no command", args: nil, wantErr: "missing command"},
+		{name: "unknown command", args: []string{"down"}, wantErr: `unknown command "down"`},
+		{name: "serve without part", args: []string{"serve"}, wantErr: "serve needs a part"},
+		{name: "serve without JWT_KEY", args: []string{"serve", "auth"}, env: map[string]string{"NATS_URL": "nats://127.0.0.1:1"}, wantErr: "JWT_KEY"},
+		{name: "serve short JWT_KEY", args: []string{"serve", "auth"}, env: map[string]string{"JWT_KEY": "short"}, wantErr: "JWT_KEY"},
+		{name: "serve unknown part", args: []string{"serve", "billing"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 32)}, wantErr: `unknown part "billing"`},
+		{name: "serve without NATS_URL", args: []string{"serve", "auth"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 32)}, wantErr: "NATS_URL"},
+		{name: "bad window", args: []string{"up"}, env: map[string]string{"EXPIRATION_WINDOW": "soon"}, wantErr: "EXPIRATION_WINDOW"},
+		{name: "bad rate", args: []string{"up"}, env: map[string]string{"AUTH_RATE_PER_MINUTE": "-1"}, wantErr: "AUTH_RATE_PER_MINUTE"},
+		{name: "bad flag", args: []string{"up", "-no-such-flag"}, wantErr: "no-such-flag"},
+		{name: "bad log level", args: []string{"up", "-log-level", "loud"}, wantErr: "LOG_LEVEL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // nothing here may start serving
+			err := run(ctx, tt.args, testEnv(tt.env), &out, &errOut)
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.wantErr)
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Fatalf("stdout = %q, want it to contain %q", out.String(), tt.wantOut)
+			}
+		})
+	}
+}
+
+func TestConfigFlagBeatsEnvAndMasksSecrets(t *testing.T) {
+	env := testEnv(map[string]string{"TICKETING_ADDR": "env:1", "DATABASE_URL": "postgres://u:secret@db/x", "JWT_KEY": "topsecret"})
+	cfg, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"-addr", "flag:2"}, env, modeServe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "flag:2" || !cfg.CookieSecure {
+		t.Fatalf("addr = %q cookieSecure = %v, want flag:2 and true (serve)", cfg.Addr, cfg.CookieSecure)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("cfg", "config", cfg)
+	if strings.Contains(buf.String(), "secret") || !strings.Contains(buf.String(), "u:***@db") {
+		t.Fatalf("logged config leaks or hides too much: %s", buf.String())
+	}
+}

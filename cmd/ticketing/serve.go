@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ticketing/ticketing/internal/gateway"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
+)
+
+// Serve runs one part in this process, against external NATS (NATS_URL) and
+// its own PostgreSQL schema (DATABASE_URL). Replicas of a part share their
+// durable consumers, so each event is handled by one of them.
+func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *App, err error) {
+	if len(cfg.JWTKey) < 32 {
+		return nil, errors.New("serve needs JWT_KEY, the session signing key shared by every service, of at least 32 characters (e.g. `openssl rand -hex 32`)")
+	}
+	in, err := newInfra(cfg, log.With("service", name), []byte(cfg.JWTKey))
+	if err != nil {
+		return nil, err
+	}
+	app := &App{log: in.log}
+	defer func() {
+		if err != nil {
+			app.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if name == "gateway" {
+		h, err := gatewayProxy(cfg, in.log)
+		if err != nil {
+			return nil, err
+		}
+		if err := app.start(ctx, cfg.Addr, h); err != nil {
+			return nil, err
+		}
+		in.log.Info("serving", "addr", app.Addr(), "config", cfg)
+		return app, nil
+	}
+	var spec *partSpec
+	for _, s := range catalog() {
+		if s.name == name {
+			spec = &s
+		}
+	}
+	if spec == nil {
+		return nil, fmt.Errorf("serve: unknown part %q (want one of %s)", name, strings.Join(partNames(), ", "))
+	}
+	if cfg.NATSURL == "" {
+		return nil, errors.New("serve needs NATS_URL: every part of a deployment must share one NATS")
+	}
+	if cfg.DatabaseURL == "" {
+		in.log.Warn("DATABASE_URL is empty: using a SQLite file in the data dir (one replica only)")
+	}
+	if app.bus, err = connectBus(ctx, cfg, in.log); err != nil {
+		return nil, err
+	}
+	in.bus = app.bus
+	p, err := spec.build(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	app.parts = append(app.parts, p)
+	if err := app.start(ctx, cfg.Addr, in.handler(p, checks(app.bus, app.parts))); err != nil {
+		return nil, err
+	}
+	in.log.Info("serving", "addr", app.Addr(), "config", cfg)
+	return app, nil
+}
+
+func partNames() []string {
+	names := []string{"gateway"}
+	for _, s := range catalog() {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+// gatewayProxy routes by prefix to the services' URLs.
+func gatewayProxy(cfg Config, log *slog.Logger) (http.Handler, error) {
+	var routes []gateway.Route
+	for _, s := range catalog() {
+		if s.prefix == "" {
+			continue
+		}
+		raw := s.url(cfg)
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("gateway: bad URL %q for the %s service", raw, s.name)
+		}
+		routes = append(routes, gateway.Route{Prefix: s.prefix, Handler: gateway.Proxy(u, log)})
+	}
+	web, err := url.Parse(cfg.WebURL)
+	if err != nil || web.Host == "" {
+		return nil, fmt.Errorf("gateway: bad WEB_URL %q", cfg.WebURL)
+	}
+	mux := http.NewServeMux()
+	httpapi.Health(mux)
+	mux.Handle("/", gateway.New(routes, gateway.Proxy(web, log)))
+	return mux, nil
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/gateway"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+// infra is what every part is built from.
+type infra struct {
+	cfg     Config
+	log     *slog.Logger
+	bus     *natsbus.Bus // nil for parts that need none (gateway)
+	key     []byte
+	trusted []netip.Prefix
+}
+
+// part is one service as the wiring sees it, whatever runs it.
+type part struct {
+	name      string
+	db        *sqldb.DB
+	ob        *outbox.Outbox
+	routes    func(*http.ServeMux)
+	listeners []natsbus.Listener
+	close     func() error
+}
+
+// openDB opens the service's own database: a schema of DATABASE_URL, or
+// <data dir>/<service>.db.
+func (in infra) openDB(ctx context.Context, service string, migs ...sqldb.Migrations) (*sqldb.DB, error) {
+	db, err := sqldb.Open(ctx, sqldb.Config{
+		URL:        in.cfg.DatabaseURL,
+		Path:       filepath.Join(in.cfg.DataDir, service+".db"),
+		Schema:     service,
+		Migrations: migs,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s database: %w", service, err)
+	}
+	return db, nil
+}
+
+// checks are the readiness checks of the parts and the bus.
+func checks(bus *natsbus.Bus, parts []*part) []httpapi.Check {
+	var cs []httpapi.Check
+	if bus != nil {
+		cs = append(cs, httpapi.Check{Name: "nats", Check: bus.Ping})
+	}
+	for _, p := range parts {
+		if p.db != nil {
+			cs = append(cs, httpapi.Check{Name: p.name + "_db", Check: p.db.Ping})
+		}
+	}
+	return cs
+}
+
+// handler is a part's HTTP API with the edge middleware every service uses.
+func (in infra) handler(p *part, health []httpapi.Check) http.Handler {
+	mux := http.NewServeMux()
+	if p.routes != nil {
+		p.routes(mux)
+	}
+	if health != nil {
+		httpapi.Health(mux, health...)
+	}
+	return httpapi.Log(in.log.With("service", p.name))(
+		httpapi.CurrentUser(in.key, time.Now)(httpapi.JSONFallback(mux)))
+}
+
+// App is a running process: an HTTP server in front of some parts, their
+// consumers and relays, the bus and the databases.
+type App struct {
+	log       *slog.Logger
+	srv       *http.Server
+	ln        net.Listener
+	serveErr  chan error
+	bus       *natsbus.Bus
+	parts     []*part
+	listening []*natsbus.Listening
+	relays    sync.WaitGroup
+	stopRelay context.CancelFunc
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// start runs the parts' relays and consumers and serves h on addr.
+func (a *App) start(ctx context.Context, addr string, h http.Handler) error {
+	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopRelay = cancel
+	for _, p := range a.parts {
+		if p.ob != nil {
+			a.relays.Go(func() { p.ob.Run(relayCtx) })
+		}
+		if len(p.listeners) > 0 {
+			l, err := a.bus.Listen(ctx, p.name, p.listeners, natsbus.ListenConfig{})
+			if err != nil {
+				return fmt.Errorf("%s listeners: %w", p.name, err)
+			}
+			a.listening = append(a.listening, l)
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	a.ln = ln
+	a.srv = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	a.serveErr = make(chan error, 1)
+	go func() { a.serveErr <- a.srv.Serve(ln) }()
+	return nil
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Wait blocks until ctx is done or the server fails, then shuts down.
+func (a *App) Wait(ctx context.Context) error {
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-a.serveErr:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	return errors.Join(err, a.Close(shutdownCtx))
+}
+
+// Close shuts down in reverse order of dependence: stop accepting and finish
+// in-flight requests, finish in-flight messages, flush the outboxes, then
+// close the bus and the databases.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	if a.srv != nil {
+		if err := a.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	for _, l := range a.listening {
+		l.Stop()
+	}
+	if a.stopRelay != nil {
+		a.stopRelay()
+	}
+	a.relays.Wait()
+	for _, p := range a.parts {
+		if p.close != nil {
+			errs = append(errs, p.close())
+		}
+	}
+	if a.bus != nil {
+		a.bus.Close()
+	}
+	for _, p := range a.parts {
+		if p.db != nil {
+			errs = append(errs, p.db.Close())
+		}
+	}
+	a.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func connectBus(ctx context.Context, cfg Config, log *slog.Logger) (*natsbus.Bus, error) {
+	return natsbus.Connect(ctx, natsbus.Config{
+		URL:     cfg.NATSURL,
+		DataDir: cfg.DataDir,
+		Name:    "ticketing",
+		Stream: natsbus.StreamConfig{
+			Name:     events.Stream,
+			Subjects: events.StreamSubjects,
+			Replicas: cfg.StreamReplicas,
+		},
+	}, log)
+}
+
+// Up starts the whole system in one process: embedded NATS (unless NATS_URL
+// is set), a SQLite file per service (unless DATABASE_URL is set), every
+// service mounted in-process behind the gateway.
+func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
+	app := &App{log: log}
+	defer func() {
+		if err != nil {
+			app.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	key := []byte(cfg.JWTKey)
+	if len(key) == 0 {
+		if key, err = localJWTKey(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	in, err := newInfra(cfg, log, key)
+	if err != nil {
+		return nil, err
+	}
+	if app.bus, err = connectBus(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	in.bus = app.bus
+	var routes []gateway.Route
+	for _, spec := range catalog() {
+		p, err := spec.build(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		app.parts = append(app.parts, p)
+		if spec.prefix != "" {
+			routes = append(routes, gateway.Route{Prefix: spec.prefix, Handler: in.handler(p, nil)})
+		}
+	}
+	top := http.NewServeMux()
+	httpapi.Health(top, checks(app.bus, app.parts)...)
+	top.Handle("/", gateway.New(routes, fallback(in)))
+	if err := app.start(ctx, cfg.Addr, top); err != nil {
+		return nil, err
+	}
+	log.Info("ticketing up", "url", "http://"+app.Addr(), "config", cfg)
+	return app, nil
+}
+
+func newInfra(cfg Config, log *slog.Logger, key []byte) (infra, error) {
+	trusted, err := httpapi.ParsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return infra{}, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	return infra{cfg: cfg, log: log, key: key, trusted: trusted}, nil
+}
+
+// fallback answers what no service route matches. The web client takes this
+// place when it lands; until then unknown paths are a JSON 404.
+func fallback(in infra) http.Handler {
+	return httpapi.Log(in.log)(httpapi.JSONFallback(http.NewServeMux()))
+}
