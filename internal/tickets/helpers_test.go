@@ -61,6 +61,8 @@ func outboxEvents(tb testing.TB, db *sqldb.DB) []pending {
 	return out
 }
 
+type eventUpdated = events.TicketUpdated
+
 // updates returns the ticket.updated events among evs.
 func updates(evs []pending) []events.TicketUpdated {
 	var out []events.TicketUpdated

@@ -3,6 +3,8 @@ package tickets
 import (
 	"bytes"
 	"net/http"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ticketing/ticketing/internal/platform/fault"
@@ -83,10 +85,16 @@ func (in ticketRequest) fields() (Fields, error) {
 // first. An optional ?q= keeps those whose title contains q, ignoring case
 // (the web client's search box); % and _ in q are plain characters.
 func (s *Service) handleTicketList(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query().Get("q")
-	if utf8.RuneCountInString(q) > MaxTitle {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	switch {
+	case utf8.RuneCountInString(q) > MaxTitle:
 		httpapi.Error(w, r, &fault.Error{Kind: fault.Invalid, Field: "q",
 			Message: "Search text must be at most 200 characters"})
+		return
+	case !utf8.ValidString(q) || strings.ContainsFunc(q, unicode.IsControl):
+		// No title holds these, and PostgreSQL refuses a NUL outright.
+		httpapi.Error(w, r, &fault.Error{Kind: fault.Invalid, Field: "q",
+			Message: "Search text must be plain text"})
 		return
 	}
 	list, err := s.List(r.Context(), q)

@@ -25,8 +25,8 @@ func (s *Service) Listeners() []natsbus.Listener {
 // so the bus redelivers later (the other order's cancellation may still be
 // on its way) until its delivery bound.
 func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) error {
-	if ev.ID == "" || ev.Ticket.ID == "" {
-		return natsbus.Permanent(fmt.Errorf("order.created without order or ticket id"))
+	if !plausibleID(ev.ID) || !plausibleID(ev.Ticket.ID) {
+		return natsbus.Permanent(fmt.Errorf("order.created with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
 	}
 	err := s.reserve(ctx, ev.Ticket.ID, ev.ID)
 	if errors.Is(err, sqldb.ErrNotFound) {
@@ -42,8 +42,8 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 // if the order still holds it; otherwise it changes nothing and publishes
 // nothing.
 func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
-	if ev.ID == "" || ev.Ticket.ID == "" {
-		return natsbus.Permanent(fmt.Errorf("order.cancelled without order or ticket id"))
+	if !plausibleID(ev.ID) || !plausibleID(ev.Ticket.ID) {
+		return natsbus.Permanent(fmt.Errorf("order.cancelled with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
 	}
 	err := s.release(ctx, ev.Ticket.ID, ev.ID)
 	if errors.Is(err, sqldb.ErrNotFound) {

@@ -93,9 +93,22 @@ func (s *Service) Get(ctx context.Context, id string) (Ticket, error) {
 	return t, err
 }
 
-// plausibleID keeps junk (a megabyte of path) away from the database; any
-// id of ours is a 36-character UUID.
-func plausibleID(id string) bool { return id != "" && len(id) <= 64 }
+// plausibleID keeps junk away from the database: a megabyte of path, or a
+// NUL or invalid UTF-8, which PostgreSQL refuses with an error (a 500) where
+// the answer is simply "no such ticket". Ids are UUIDs; other services' ids
+// (orders, in events) are opaque but made of the same safe characters.
+func plausibleID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // Create lists a new ticket for userID at version 0 and announces it.
 func (s *Service) Create(ctx context.Context, userID string, f Fields) (Ticket, error) {

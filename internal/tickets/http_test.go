@@ -1,0 +1,291 @@
+package tickets
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/session"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+)
+
+var testKey = []byte("test-key-test-key-test-key-32byt")
+
+var (
+	seller   = session.User{ID: "seller-1", Email: "seller@example.com"}
+	stranger = session.User{ID: "stranger-1", Email: "stranger@example.com"}
+)
+
+// handler is the service's mux wrapped as the wiring wraps it.
+func handler(s *Service) http.Handler {
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	return httpapi.CurrentUser(testKey, time.Now)(httpapi.JSONFallback(mux))
+}
+
+type response struct {
+	status int
+	body   []byte
+}
+
+func do(tb testing.TB, h http.Handler, method, path string, user *session.User, body string) response {
+	tb.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	if user != nil {
+		tok, err := session.Issue(testKey, *user, time.Now(), time.Hour)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: tok})
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	b, _ := io.ReadAll(w.Result().Body)
+	return response{status: w.Code, body: b}
+}
+
+func (r response) ticket(tb testing.TB) map[string]any {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		tb.Fatalf("decode ticket %s: %v", r.body, err)
+	}
+	return m
+}
+
+// errorFields returns the fields of an error body ("" for a general error).
+func (r response) errorFields(tb testing.TB) []string {
+	tb.Helper()
+	var body httpapi.ErrorBody
+	if err := json.Unmarshal(r.body, &body); err != nil || len(body.Errors) == 0 {
+		tb.Fatalf("not an error body: %s (%v)", r.body, err)
+	}
+	var out []string
+	for _, e := range body.Errors {
+		if e.Message == "" {
+			tb.Fatalf("error without a message: %s", r.body)
+		}
+		out = append(out, e.Field)
+	}
+	return out
+}
+
+func TestHTTP(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		s := newTestService(t, db)
+		h := handler(s)
+		ctx := context.Background()
+
+		long := strings.Repeat("a", 201)
+		huge := `{"title":"` + strings.Repeat("a", httpapi.MaxBody) + `","price":1}`
+		tests := []struct {
+			name   string
+			method string
+			path   string // {mine} and {reserved} stand for fresh tickets' ids
+			user   *session.User
+			body   string
+			status int
+			fields []string // for errors: the fields named, "" for none
+			check  func(t *testing.T, r response, ids map[string]string)
+		}{
+			{name: "list", method: "GET", path: "/api/tickets", status: 200,
+				check: func(t *testing.T, r response, ids map[string]string) {
+					var list []map[string]any
+					if err := json.Unmarshal(r.body, &list); err != nil {
+						t.Fatal(err)
+					}
+					seen := map[string]bool{}
+					for _, tk := range list {
+						seen[tk["id"].(string)] = true
+						if _, ok := tk["orderId"]; ok {
+							t.Fatalf("listed a reserved ticket: %v", tk)
+						}
+					}
+					if !seen[ids["mine"]] || seen[ids["reserved"]] {
+						t.Fatalf("list %s: want mine, not reserved", r.body)
+					}
+					if list[0]["id"] != ids["mine"] {
+						t.Fatalf("newest first: first is %v, want %s", list[0]["id"], ids["mine"])
+					}
+				}},
+			{name: "list search", method: "GET", path: "/api/tickets?q=%25+off", status: 200,
+				check: func(t *testing.T, r response, ids map[string]string) {
+					var list []map[string]any
+					json.Unmarshal(r.body, &list)
+					if len(list) == 0 {
+						t.Fatalf("search found nothing: %s", r.body)
+					}
+					for _, tk := range list {
+						if !strings.Contains(strings.ToLower(tk["title"].(string)), "% off") {
+							t.Fatalf("search returned %v", tk)
+						}
+					}
+				}},
+			{name: "list search with NUL", method: "GET", path: "/api/tickets?q=a%00b", status: 400, fields: []string{"q"}},
+			{name: "list search invalid UTF-8", method: "GET", path: "/api/tickets?q=a%ffb", status: 400, fields: []string{"q"}},
+			{name: "list search too long", method: "GET", path: "/api/tickets?q=" + long, status: 400, fields: []string{"q"}},
+
+			{name: "create signed out", method: "POST", path: "/api/tickets", body: `{"title":"x","price":1}`, status: 401, fields: []string{""}},
+			{name: "create", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"  Concert  ","price":20.5}`, status: 201,
+				check: func(t *testing.T, r response, _ map[string]string) {
+					tk := r.ticket(t)
+					if tk["title"] != "Concert" || tk["price"] != 20.5 || tk["userId"] != seller.ID || tk["version"] != 0.0 || tk["id"] == "" {
+						t.Fatalf("created %s", r.body)
+					}
+					if _, ok := tk["orderId"]; ok {
+						t.Fatalf("orderId on a new ticket: %s", r.body)
+					}
+					evs := outboxEvents(t, db)
+					last := evs[len(evs)-1]
+					want := events.TicketCreated{ID: tk["id"].(string), Version: 0, Title: "Concert", Price: 2050, UserID: seller.ID}
+					if last.Subject != "ticket.created" || last.Created != want {
+						t.Fatalf("outbox has %+v, want %+v", last, want)
+					}
+				}},
+			{name: "create price as string", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":"20.50"}`, status: 201,
+				check: func(t *testing.T, r response, _ map[string]string) {
+					if p := r.ticket(t)["price"]; p != 20.5 {
+						t.Fatalf("price %v, want 20.5", p)
+					}
+					if !strings.Contains(string(r.body), `"price":20.5,`) {
+						t.Fatalf("price not a JSON number: %s", r.body)
+					}
+				}},
+			{name: "create max price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":1000000}`, status: 201},
+			{name: "create three decimals", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":20.505}`, status: 400, fields: []string{"price"}},
+			{name: "create three decimals string", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":"20.505"}`, status: 400, fields: []string{"price"}},
+			{name: "create negative", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":-1}`, status: 400, fields: []string{"price"}},
+			{name: "create zero", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":0}`, status: 400, fields: []string{"price"}},
+			{name: "create over max", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":1000000.01}`, status: 400, fields: []string{"price"}},
+			{name: "create missing price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x"}`, status: 400, fields: []string{"price"}},
+			{name: "create null price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":null}`, status: 400, fields: []string{"price"}},
+			{name: "create exponent price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":1e3}`, status: 400, fields: []string{"price"}},
+			{name: "create word price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":"ten"}`, status: 400, fields: []string{"price"}},
+			{name: "create boolean price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":true}`, status: 400, fields: []string{"price"}},
+			{name: "create object price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":{"usd":1}}`, status: 400, fields: []string{"price"}},
+			{name: "create empty title", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"","price":1}`, status: 400, fields: []string{"title"}},
+			{name: "create blank title", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"   ","price":1}`, status: 400, fields: []string{"title"}},
+			{name: "create missing title", method: "POST", path: "/api/tickets", user: &seller, body: `{"price":1}`, status: 400, fields: []string{"title"}},
+			{name: "create long title", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"` + long + `","price":1}`, status: 400, fields: []string{"title"}},
+			{name: "create control char title", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"a\u0007b","price":1}`, status: 400, fields: []string{"title"}},
+			{name: "create every field wrong", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"","price":"1.234"}`, status: 400, fields: []string{"price", "title"}},
+			{name: "create title not a string", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":5,"price":1}`, status: 400, fields: []string{"title"}},
+			{name: "create bad JSON", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x",`, status: 400, fields: []string{""}},
+			{name: "create not an object", method: "POST", path: "/api/tickets", user: &seller, body: `[1,2]`, status: 400, fields: []string{""}},
+			{name: "create empty body", method: "POST", path: "/api/tickets", user: &seller, body: ``, status: 400, fields: []string{""}},
+			{name: "create trailing data", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":1}{}`, status: 400, fields: []string{""}},
+			{name: "create unknown field", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":1,"userId":"me"}`, status: 400, fields: []string{"userId"}},
+			{name: "create huge body", method: "POST", path: "/api/tickets", user: &seller, body: huge, status: 413, fields: []string{""}},
+
+			{name: "get", method: "GET", path: "/api/tickets/{mine}", status: 200,
+				check: func(t *testing.T, r response, ids map[string]string) {
+					if tk := r.ticket(t); tk["id"] != ids["mine"] || tk["title"] != "50% off show" || tk["price"] != 12.0 {
+						t.Fatalf("got %s", r.body)
+					}
+				}},
+			{name: "get reserved shows its order", method: "GET", path: "/api/tickets/{reserved}", status: 200,
+				check: func(t *testing.T, r response, _ map[string]string) {
+					if tk := r.ticket(t); tk["orderId"] != "order-1" || tk["version"] != 1.0 {
+						t.Fatalf("got %s", r.body)
+					}
+				}},
+			{name: "get unknown", method: "GET", path: "/api/tickets/0190a8e4-0000-7000-8000-000000000000", status: 404, fields: []string{""}},
+			{name: "get malformed", method: "GET", path: "/api/tickets/not-an-id%25%00", status: 404, fields: []string{""}},
+			{name: "get absurdly long id", method: "GET", path: "/api/tickets/" + strings.Repeat("x", 5000), status: 404, fields: []string{""}},
+			{name: "delete not allowed", method: "DELETE", path: "/api/tickets/{mine}", user: &seller, status: 405, fields: []string{""}},
+
+			{name: "update", method: "PUT", path: "/api/tickets/{mine}", user: &seller, body: `{"title":"New title","price":"99.99"}`, status: 200,
+				check: func(t *testing.T, r response, ids map[string]string) {
+					tk := r.ticket(t)
+					if tk["title"] != "New title" || tk["price"] != 99.99 || tk["version"] != 1.0 {
+						t.Fatalf("updated %s", r.body)
+					}
+					evs := updates(outboxEvents(t, db))
+					want := events.TicketUpdated{ID: ids["mine"], Version: 1, Title: "New title", Price: 9999, UserID: seller.ID}
+					if evs[len(evs)-1] != want {
+						t.Fatalf("last ticket.updated %+v, want %+v", evs[len(evs)-1], want)
+					}
+					if got, _ := s.Get(ctx, ids["mine"]); got.Title != "New title" || got.Version != 1 {
+						t.Fatalf("stored %+v", got)
+					}
+				}},
+			{name: "update signed out", method: "PUT", path: "/api/tickets/{mine}", body: `{"title":"x","price":1}`, status: 401, fields: []string{""}},
+			{name: "update not the owner", method: "PUT", path: "/api/tickets/{mine}", user: &stranger, body: `{"title":"x","price":1}`, status: 401, fields: []string{""},
+				check: func(t *testing.T, _ response, ids map[string]string) {
+					if got, _ := s.Get(ctx, ids["mine"]); got.Title != "50% off show" || got.Version != 0 {
+						t.Fatalf("a stranger changed the ticket: %+v", got)
+					}
+				}},
+			{name: "update not the owner of a reserved ticket", method: "PUT", path: "/api/tickets/{reserved}", user: &stranger, body: `{"title":"x","price":1}`, status: 401, fields: []string{""}},
+			{name: "update reserved", method: "PUT", path: "/api/tickets/{reserved}", user: &seller, body: `{"title":"x","price":1}`, status: 400, fields: []string{""},
+				check: func(t *testing.T, _ response, ids map[string]string) {
+					if got, _ := s.Get(ctx, ids["reserved"]); got.Title != "reserved show" || got.Version != 1 {
+						t.Fatalf("reserved ticket changed: %+v", got)
+					}
+				}},
+			{name: "update unknown", method: "PUT", path: "/api/tickets/0190a8e4-0000-7000-8000-000000000000", user: &seller, body: `{"title":"x","price":1}`, status: 404, fields: []string{""}},
+			{name: "update invalid", method: "PUT", path: "/api/tickets/{mine}", user: &seller, body: `{"title":"","price":0}`, status: 400, fields: []string{"title", "price"}},
+			{name: "update bad price notation", method: "PUT", path: "/api/tickets/{mine}", user: &seller, body: `{"title":"ok","price":"20.505"}`, status: 400, fields: []string{"price"}},
+			{name: "update unknown field", method: "PUT", path: "/api/tickets/{mine}", user: &seller, body: `{"title":"x","price":1,"version":7}`, status: 400, fields: []string{"version"}},
+			{name: "update huge body", method: "PUT", path: "/api/tickets/{mine}", user: &seller, body: huge, status: 413, fields: []string{""}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				ids := map[string]string{
+					"reserved": mustCreate(t, s, seller.ID, "reserved show", 1500).ID,
+				}
+				if err := s.reserve(ctx, ids["reserved"], "order-1"); err != nil {
+					t.Fatal(err)
+				}
+				ids["mine"] = mustCreate(t, s, seller.ID, "50% off show", 1200).ID
+				path := strings.NewReplacer("{mine}", ids["mine"], "{reserved}", ids["reserved"]).Replace(tt.path)
+				before := len(outboxEvents(t, db))
+
+				r := do(t, h, tt.method, path, tt.user, tt.body)
+				if r.status != tt.status {
+					t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+				}
+				if tt.status >= 400 {
+					got := r.errorFields(t)
+					if strings.Join(got, ",") != strings.Join(tt.fields, ",") {
+						// Order of fields is not part of the contract.
+						if len(got) != len(tt.fields) || !sameSet(got, tt.fields) {
+							t.Fatalf("error fields %q, want %q: %s", got, tt.fields, r.body)
+						}
+					}
+					if after := len(outboxEvents(t, db)); after != before {
+						t.Fatalf("a refused request published %d events", after-before)
+					}
+				}
+				if tt.check != nil {
+					tt.check(t, r, ids)
+				}
+			})
+		}
+	}, migs...)
+}
+
+func sameSet(a, b []string) bool {
+	m := map[string]int{}
+	for _, s := range a {
+		m[s]++
+	}
+	for _, s := range b {
+		m[s]--
+	}
+	for _, n := range m {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}
