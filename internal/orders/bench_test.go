@@ -1,0 +1,111 @@
+package orders_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ticketing/ticketing/internal/orders"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+)
+
+// BenchmarkReserve measures the reservation path on SQLite (the `up`
+// default), many users over many tickets:
+//
+//	go test -run '^$' -bench BenchmarkReserve -benchtime 20000x ./internal/orders/
+//
+// service: Service.Reserve alone, each attempt on its own ticket (all win).
+// http:    the same through the real mux, cookie verification and JSON.
+// hot:     every attempt on one of 50 tickets: a flash sale where almost
+//
+//	every attempt loses on the unique index (400).
+func BenchmarkReserve(b *testing.B) {
+	b.Run("service", func(b *testing.B) {
+		f, tickets := benchFixture(b, b.N)
+		ctx := context.Background()
+		var next atomic.Int64
+		b.SetParallelism(8) // many requests in flight, as under load
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := next.Add(1) - 1
+				if _, err := f.svc.Reserve(ctx, benchUser(i), tickets[i]); err != nil {
+					b.Errorf("reserve %d: %v", i, err)
+				}
+			}
+		})
+	})
+	b.Run("http", func(b *testing.B) {
+		f, tickets := benchFixture(b, b.N)
+		toks := benchTokens(b, b.N)
+		var next atomic.Int64
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := next.Add(1) - 1
+				w := request(f.handler, "POST", "/api/orders", `{"ticketId":"`+tickets[i]+`"}`, toks[i/2])
+				if w.Code != http.StatusCreated {
+					b.Errorf("reserve %d: %d %s", i, w.Code, w.Body)
+				}
+			}
+		})
+	})
+	b.Run("hot", func(b *testing.B) {
+		const hot = 50
+		f, tickets := benchFixture(b, hot)
+		ctx := context.Background()
+		var next atomic.Int64
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := next.Add(1) - 1
+				_, err := f.svc.Reserve(ctx, benchUser(i), tickets[i%hot])
+				if err != nil && !errors.Is(err, orders.ErrTicketReserved) {
+					b.Errorf("reserve %d: %v", i, err)
+				}
+			}
+		})
+	})
+}
+
+// benchUser spreads attempts over many users, two attempts each, well under
+// the default MaxPending.
+func benchUser(i int64) string { return fmt.Sprintf("user-%d", i/2) }
+
+// benchFixture is a service on a fresh SQLite database holding n tickets,
+// inserted in one transaction so setup stays short.
+func benchFixture(b *testing.B, n int) (*fixture, []string) {
+	b.Helper()
+	db := sqldbtest.Open(b, sqldb.SQLite, migs...)
+	f := newFixture(b, db, orders.Config{})
+	tickets := make([]string, n)
+	err := db.WithTx(context.Background(), func(tx *sqldb.Tx) error {
+		for i := range tickets {
+			tickets[i] = fmt.Sprintf("ticket-%d", i)
+			if _, err := tx.Exec(`INSERT INTO tickets (id, title, price, version) VALUES ($1, $2, $3, 0)`,
+				tickets[i], "Show", 2500); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f, tickets
+}
+
+func benchTokens(b *testing.B, n int) []string {
+	b.Helper()
+	toks := make([]string, n/2+1)
+	for i := range toks {
+		toks[i] = token(b, benchUser(int64(2*i)))
+	}
+	return toks
+}
