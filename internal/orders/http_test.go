@@ -71,6 +71,8 @@ func TestHTTP(t *testing.T) {
 			{name: "create number ticketId", method: "POST", path: "/api/orders", body: `{"ticketId":12}`, tok: alice, want: 400, wantField: "ticketId"},
 			{name: "create array body", method: "POST", path: "/api/orders", body: `["t-free"]`, tok: alice, want: 400},
 			{name: "create unknown ticket", method: "POST", path: "/api/orders", body: `{"ticketId":"nope"}`, tok: alice, want: 404},
+			{name: "create NUL ticketId", method: "POST", path: "/api/orders", body: `{"ticketId":"a\u0000b"}`, tok: alice, want: 404},
+			{name: "create huge ticketId", method: "POST", path: "/api/orders", body: `{"ticketId":"` + strings.Repeat("x", 5000) + `"}`, tok: alice, want: 404},
 			{name: "create held ticket", method: "POST", path: "/api/orders", body: `{"ticketId":"t-held"}`, tok: bob, want: 400, wantMessage: "Ticket is already reserved"},
 			{name: "create paid ticket", method: "POST", path: "/api/orders", body: `{"ticketId":"t-paid"}`, tok: bob, want: 400, wantMessage: "Ticket is already reserved"},
 			{name: "create", method: "POST", path: "/api/orders", body: `{"ticketId":"t-free"}`, tok: bob, want: 201,
@@ -105,9 +107,13 @@ func TestHTTP(t *testing.T) {
 					}
 				}},
 			{name: "get unknown", method: "GET", path: "/api/orders/nope", tok: alice, want: 404},
+			{name: "get NUL id", method: "GET", path: "/api/orders/a%00b", tok: alice, want: 404},
+			{name: "get invalid UTF-8 id", method: "GET", path: "/api/orders/%FF%FE", tok: alice, want: 404},
 			{name: "get someone else's", method: "GET", path: "/api/orders/" + held.ID, tok: bob, want: 401},
 
 			{name: "cancel unknown", method: "DELETE", path: "/api/orders/nope", tok: alice, want: 404},
+			{name: "cancel NUL id", method: "DELETE", path: "/api/orders/a%00b", tok: alice, want: 404},
+			{name: "cancel invalid UTF-8 id", method: "DELETE", path: "/api/orders/%FF", tok: alice, want: 404},
 			{name: "cancel someone else's", method: "DELETE", path: "/api/orders/" + held.ID, tok: bob, want: 401},
 			{name: "cancel complete", method: "DELETE", path: "/api/orders/" + paid.ID, tok: alice, want: 400},
 			{name: "cancel", method: "DELETE", path: "/api/orders/" + held.ID, tok: alice, want: 204, wantCancelled: 1,

@@ -19,8 +19,8 @@ func (s *Service) Listeners() []natsbus.Listener {
 		natsbus.On(s.onExpirationComplete),
 		// TODO(payments): natsbus.On(s.onPaymentCreated) goes here once
 		// payments exists: mark the order complete (version+1) through an
-		// Order transition, and refund a payment for a cancelled order
-		// (DESIGN.md section 5, Pay).
+		// Order transition; a payment for an order already cancelled gets
+		// events.OrderRefundRequested instead (DESIGN.md section 5, Pay).
 	}
 }
 

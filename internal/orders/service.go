@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
@@ -92,12 +94,35 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	return &Service{db: db, store: NewStore(db), ob: ob, log: log, cfg: cfg}
 }
 
+// maxIDLen bounds ids: ours are UUIDs, and anything much longer is not an
+// id of any service.
+const maxIDLen = 200
+
+// wellFormed reports whether id can be an id at all. A malformed one is
+// simply unknown (404), and is refused before the database sees it:
+// PostgreSQL rejects NUL bytes and invalid UTF-8 in TEXT with an error that
+// would otherwise surface as a 500 (or a message retried until terminated).
+func wellFormed(id string) bool {
+	if id == "" || len(id) > maxIDLen || !utf8.ValidString(id) {
+		return false
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
 // Reserve creates an order holding ticketID for userID. It is the hot path
 // of a flash sale, so it is one short transaction: the ticket and the
 // user's unpaid count in one read, the INSERT, the event. The unique index
 // over active orders, not a read, decides who wins a ticket: a losing
 // INSERT is the ErrTicketReserved.
 func (s *Service) Reserve(ctx context.Context, userID, ticketID string) (Order, error) {
+	if !wellFormed(ticketID) {
+		return Order{}, ErrTicketNotFound
+	}
 	var o Order
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		if err := s.store.LockUser(ctx, tx, userID); err != nil {
@@ -139,6 +164,9 @@ func (s *Service) Orders(ctx context.Context, userID string) ([]Order, error) {
 
 // Order returns the order id if userID owns it.
 func (s *Service) Order(ctx context.Context, userID, id string) (Order, error) {
+	if !wellFormed(id) {
+		return Order{}, ErrNotFound
+	}
 	o, err := s.store.QueryOrder(ctx, id)
 	switch {
 	case errors.Is(err, sqldb.ErrNotFound):
@@ -176,6 +204,9 @@ func (s *Service) Expire(ctx context.Context, id string) error {
 // cancel cancels the order and publishes order.cancelled in one
 // transaction. A non-empty owner must own the order.
 func (s *Service) cancel(ctx context.Context, id, owner string) error {
+	if !wellFormed(id) {
+		return ErrNotFound
+	}
 	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		o, err := s.store.OrderForUpdate(ctx, tx, id)
 		switch {
