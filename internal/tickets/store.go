@@ -102,9 +102,10 @@ func (s *Store) ListOnSale(ctx context.Context, search string) ([]Ticket, error)
 	return out, nil
 }
 
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-func escapeLike(s string) string { return likeEscaper.Replace(s) }
+// escapeLike makes s match itself literally in a LIKE ... ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
 
 // Insert adds a new ticket.
 func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {

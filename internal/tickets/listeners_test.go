@@ -1,0 +1,338 @@
+package tickets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+)
+
+// harness runs the service as the wiring does: its listeners on durable
+// consumers of a real embedded JetStream, its outbox relayed to the same
+// stream, and a test consumer recording every ticket.updated on the stream.
+type harness struct {
+	t   *testing.T
+	bus *natsbus.Bus
+	db  *sqldb.DB
+	ob  *outbox.Outbox
+	s   *Service
+
+	created int64 // ticket.created events this harness caused
+
+	mu   sync.Mutex
+	seen []events.TicketUpdated
+}
+
+func newHarness(t *testing.T, db *sqldb.DB) *harness {
+	t.Helper()
+	bus := natsbustest.Embedded(t)
+	log := natsbustest.Logger(t)
+	ob := outbox.New(db, bus, log, outbox.Config{})
+	h := &harness{t: t, bus: bus, db: db, ob: ob, s: New(db, ob, log, Config{})}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	relayed := make(chan struct{})
+	go func() { ob.Run(ctx); close(relayed) }()
+	// A short constant backoff keeps the redelivery scenarios quick.
+	listening, err := bus.Listen(ctx, Name, h.s.Listeners(), natsbus.ListenConfig{
+		Backoff: func(uint64) time.Duration { return 20 * time.Millisecond },
+	})
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	cons, err := bus.JetStream().OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{string(events.SubjectTicketUpdated)},
+	})
+	if err != nil {
+		t.Fatalf("test consumer: %v", err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		var ev events.TicketUpdated
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			t.Errorf("decode ticket.updated: %v", err)
+		}
+		h.mu.Lock()
+		h.seen = append(h.seen, ev)
+		h.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatalf("test consume: %v", err)
+	}
+	t.Cleanup(func() {
+		cc.Stop()
+		listening.Stop()
+		cancel()
+		<-relayed
+	})
+	return h
+}
+
+func (h *harness) createTicket() Ticket {
+	h.t.Helper()
+	h.created++
+	return mustCreate(h.t, h.s, seller.ID, "show", 1000)
+}
+
+// publish puts the events on the stream in order, each with a new message
+// id: a second copy of an event is then a genuine redelivery, as when an ack
+// was lost, not something the stream's duplicate window drops.
+func (h *harness) publish(evs ...events.Event) {
+	h.t.Helper()
+	msgs := make([]natsbus.Outgoing, len(evs))
+	for i, ev := range evs {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		msgs[i] = natsbus.Outgoing{ID: uuid.Must(uuid.NewV7()).String(), Subject: string(ev.Subject()), Data: data}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, err := range h.bus.PublishBatch(ctx, msgs) {
+		if err != nil {
+			h.t.Fatalf("publish %s: %v", msgs[i].Subject, err)
+		}
+	}
+}
+
+func (h *harness) consumerInfo(subject events.Subject) *jetstream.ConsumerInfo {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := h.bus.JetStream().Consumer(ctx, events.Stream, natsbus.DurableName(Name, subject))
+	if err != nil {
+		h.t.Fatalf("consumer %s: %v", subject, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		h.t.Fatalf("consumer info %s: %v", subject, err)
+	}
+	return info
+}
+
+// settle waits until everything published has been handled and acked,
+// every event the service wrote has left its outbox, and the test consumer
+// has seen all of them; then it returns the ticket.updated events seen.
+func (h *harness) settle() []events.TicketUpdated {
+	h.t.Helper()
+	eventually(h.t, "listeners, outbox and test consumer to settle", func() bool {
+		for _, subj := range []events.Subject{events.SubjectOrderCreated, events.SubjectOrderCancelled} {
+			if info := h.consumerInfo(subj); info.NumPending > 0 || info.NumAckPending > 0 {
+				return false
+			}
+		}
+		var rows int
+		if err := h.db.Read().QueryRow(`SELECT COUNT(*) FROM outbox`).Scan(&rows); err != nil {
+			h.t.Fatal(err)
+		}
+		h.mu.Lock()
+		seen := int64(len(h.seen))
+		h.mu.Unlock()
+		return rows == 0 && h.ob.Published() == h.created+seen
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slicesClone(h.seen)
+}
+
+func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
+
+func (h *harness) ticket(id string) Ticket {
+	h.t.Helper()
+	tk, err := h.s.Get(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tk
+}
+
+func created(orderID, ticketID string) events.OrderCreated {
+	return events.OrderCreated{ID: orderID, Version: 0, Status: events.StatusCreated, UserID: "buyer",
+		ExpiresAt: time.Now().Add(15 * time.Minute).UTC(), Ticket: events.OrderTicket{ID: ticketID, Price: 1000}}
+}
+
+func cancelled(orderID, ticketID string) events.OrderCancelled {
+	return events.OrderCancelled{ID: orderID, Version: 1, Ticket: events.OrderTicket{ID: ticketID}}
+}
+
+// want describes a ticket.updated by the fields that matter here.
+type want struct {
+	version int64
+	orderID string
+}
+
+func check(t *testing.T, got []events.TicketUpdated, tk Ticket, wants ...want) {
+	t.Helper()
+	ok := len(got) == len(wants)
+	for i := 0; ok && i < len(got); i++ {
+		g := got[i]
+		ok = g.ID == tk.ID && g.Version == wants[i].version && g.OrderID == wants[i].orderID &&
+			g.Title == tk.Title && g.Price == int64(tk.Price) && g.UserID == tk.UserID
+	}
+	if !ok {
+		t.Fatalf("ticket.updated events:\n got %+v\nwant %+v", got, wants)
+	}
+}
+
+func TestListeners(t *testing.T) {
+	for _, engine := range sqldbtest.Engines(t) {
+		t.Run(engine.String(), func(t *testing.T) {
+			open := func(t *testing.T) *harness { return newHarness(t, sqldbtest.Open(t, engine, migs...)) }
+
+			t.Run("in order", func(t *testing.T) {
+				h := open(t)
+				tk := h.createTicket()
+				h.publish(created("A", tk.ID))
+				check(t, h.settle(), tk, want{1, "A"})
+				if got := h.ticket(tk.ID); got.OrderID != "A" || got.Version != 1 {
+					t.Fatalf("after order.created: %+v", got)
+				}
+				h.publish(cancelled("A", tk.ID))
+				check(t, h.settle(), tk, want{1, "A"}, want{2, ""})
+				if got := h.ticket(tk.ID); got.OrderID != "" || got.Version != 2 {
+					t.Fatalf("after order.cancelled: %+v", got)
+				}
+			})
+
+			t.Run("duplicated", func(t *testing.T) {
+				h := open(t)
+				tk := h.createTicket()
+				h.publish(created("A", tk.ID), created("A", tk.ID))
+				check(t, h.settle(), tk, want{1, "A"})
+				// Both cancellations, then order.created once more (its ack
+				// was lost): the ticket must not be held for a dead order.
+				h.publish(cancelled("A", tk.ID), cancelled("A", tk.ID))
+				check(t, h.settle(), tk, want{1, "A"}, want{2, ""})
+				h.publish(created("A", tk.ID))
+				check(t, h.settle(), tk, want{1, "A"}, want{2, ""})
+				if got := h.ticket(tk.ID); got.OrderID != "" || got.Version != 2 {
+					t.Fatalf("after duplicates: %+v", got)
+				}
+			})
+
+			t.Run("next order overtakes the cancellation of the previous", func(t *testing.T) {
+				h := open(t)
+				tk := h.createTicket()
+				h.publish(created("A", tk.ID))
+				check(t, h.settle(), tk, want{1, "A"})
+
+				// B's creation arrives while A still holds the ticket: it
+				// is nak'ed and comes back, and leaves the ticket alone.
+				h.publish(created("B", tk.ID))
+				eventually(t, "order.created B to be redelivered", func() bool {
+					return h.consumerInfo(events.SubjectOrderCreated).NumRedelivered > 0
+				})
+				if got := h.ticket(tk.ID); got.OrderID != "A" || got.Version != 1 {
+					t.Fatalf("B took the ticket from A: %+v", got)
+				}
+				// A's cancellation frees it, and B's redelivery takes it.
+				h.publish(cancelled("A", tk.ID))
+				check(t, h.settle(), tk, want{1, "A"}, want{2, ""}, want{3, "B"})
+				if got := h.ticket(tk.ID); got.OrderID != "B" || got.Version != 3 {
+					t.Fatalf("final: %+v", got)
+				}
+				// A late copy of A's cancellation does not free B's ticket.
+				h.publish(cancelled("A", tk.ID))
+				check(t, h.settle(), tk, want{1, "A"}, want{2, ""}, want{3, "B"})
+				if got := h.ticket(tk.ID); got.OrderID != "B" || got.Version != 3 {
+					t.Fatalf("after late cancellation: %+v", got)
+				}
+			})
+
+			t.Run("cancellation before creation of the same order", func(t *testing.T) {
+				h := open(t)
+				tk := h.createTicket()
+				h.publish(cancelled("A", tk.ID))
+				check(t, h.settle(), tk)
+				h.publish(created("A", tk.ID))
+				check(t, h.settle(), tk)
+				if got := h.ticket(tk.ID); got.OrderID != "" || got.Version != 0 {
+					t.Fatalf("ticket held by a cancelled order: %+v", got)
+				}
+			})
+		})
+	}
+}
+
+// isPermanent tells whether the bus would terminate rather than redeliver.
+// natsbus exports Permanent but no way to recognise its result, so this
+// reads the unexported type's name.
+func isPermanent(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if reflect.TypeOf(e).String() == "natsbus.permanentError" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestListenerOutcomes checks what each handler tells the bus (ack,
+// redeliver, terminate) and that refusals change and publish nothing.
+func TestListenerOutcomes(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newTestService(t, db)
+		const (
+			ack = iota
+			redeliver
+			terminate
+		)
+		held := mustCreate(t, s, seller.ID, "held", 100)
+		if err := s.reserve(ctx, held.ID, "A"); err != nil {
+			t.Fatal(err)
+		}
+		free := mustCreate(t, s, seller.ID, "free", 100)
+		tests := []struct {
+			name   string
+			handle func() error
+			want   int
+		}{
+			{"created: unknown ticket", func() error { return s.onOrderCreated(ctx, created("B", "no-such-ticket")) }, redeliver},
+			{"created: held by another order", func() error { return s.onOrderCreated(ctx, created("B", held.ID)) }, redeliver},
+			{"created: already held by this order", func() error { return s.onOrderCreated(ctx, created("A", held.ID)) }, ack},
+			{"created: no ticket id", func() error { return s.onOrderCreated(ctx, created("B", "")) }, terminate},
+			{"created: junk order id", func() error { return s.onOrderCreated(ctx, created("B\x00", free.ID)) }, terminate},
+			{"cancelled: unknown ticket", func() error { return s.onOrderCancelled(ctx, cancelled("B", "no-such-ticket")) }, ack},
+			{"cancelled: another order's ticket", func() error { return s.onOrderCancelled(ctx, cancelled("B", held.ID)) }, ack},
+			{"cancelled: free ticket", func() error { return s.onOrderCancelled(ctx, cancelled("C", free.ID)) }, ack},
+			{"cancelled: no order id", func() error { return s.onOrderCancelled(ctx, cancelled("", free.ID)) }, terminate},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := len(outboxEvents(t, db))
+				err := tt.handle()
+				got := ack
+				switch {
+				case isPermanent(err):
+					got = terminate
+				case err != nil:
+					got = redeliver
+				}
+				if got != tt.want {
+					t.Fatalf("outcome %d (err %v), want %d", got, err, tt.want)
+				}
+				if after := len(outboxEvents(t, db)); after != before {
+					t.Fatalf("published %d events", after-before)
+				}
+			})
+		}
+		if got, _ := s.Get(ctx, held.ID); got.OrderID != "A" || got.Version != 1 {
+			t.Fatalf("held ticket changed: %+v", got)
+		}
+		if got, _ := s.Get(ctx, free.ID); got.OrderID != "" || got.Version != 0 {
+			t.Fatalf("free ticket changed: %+v", got)
+		}
+	}, migs...)
+}
