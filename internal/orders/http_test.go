@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,11 @@ func TestHTTP(t *testing.T) {
 					}
 					if o.Ticket.ID != "t-free" || o.Ticket.Title != "Concert" || string(o.Ticket.Price) != "20.5" || o.Ticket.Version != 0 {
 						t.Errorf("ticket = %+v (price %s)", o.Ticket, o.Ticket.Price)
+					}
+					want := fmt.Sprintf(`{"id":%q,"version":0,"status":"created","userId":"bob","expiresAt":%q,"ticket":{"id":"t-free","price":2050}}`,
+						o.ID, o.ExpiresAt)
+					if !slices.Contains(outboxPayloads(t, db, events.SubjectOrderCreated), want) {
+						t.Errorf("no order.created %s in the outbox", want)
 					}
 				}},
 			{name: "create cancelled ticket again", method: "POST", path: "/api/orders", body: `{"ticketId":"t-gone"}`, tok: bob, want: 201},
