@@ -13,19 +13,22 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
 
-// BenchmarkReserve measures the reservation path on SQLite (the `up`
-// default), many users over many tickets:
+// BenchmarkReserve measures the reservation path, many users (two attempts
+// each) over many tickets:
 //
 //	go test -run '^$' -bench BenchmarkReserve -benchtime 20000x ./internal/orders/
 //
-// service: Service.Reserve alone, each attempt on its own ticket (all win).
-// http:    the same through the real mux, cookie verification and JSON.
-// hot:     every attempt on one of 50 tickets: a flash sale where almost
-//
-//	every attempt loses on the unique index (400).
+// Sub-benchmarks:
+//   - service: Service.Reserve on SQLite (the `up` default), each attempt on
+//     its own ticket, so every one wins.
+//   - http: the same through the real mux, cookie verification and JSON.
+//   - postgres: service on PostgreSQL; skipped unless
+//     TICKETING_TEST_POSTGRES_URL is set.
+//   - hot: SQLite, every attempt on one of 50 tickets: a flash sale in which
+//     almost every attempt loses on the unique index (the 400).
 func BenchmarkReserve(b *testing.B) {
 	b.Run("service", func(b *testing.B) {
-		f, tickets := benchFixture(b, b.N)
+		f, tickets := benchFixture(b, sqldb.SQLite, b.N)
 		ctx := context.Background()
 		var next atomic.Int64
 		b.SetParallelism(8) // many requests in flight, as under load
@@ -40,7 +43,7 @@ func BenchmarkReserve(b *testing.B) {
 		})
 	})
 	b.Run("http", func(b *testing.B) {
-		f, tickets := benchFixture(b, b.N)
+		f, tickets := benchFixture(b, sqldb.SQLite, b.N)
 		toks := benchTokens(b, b.N)
 		var next atomic.Int64
 		b.SetParallelism(8)
@@ -55,9 +58,26 @@ func BenchmarkReserve(b *testing.B) {
 			}
 		})
 	})
+	// The same as service on PostgreSQL, when TICKETING_TEST_POSTGRES_URL
+	// is set (skipped otherwise).
+	b.Run("postgres", func(b *testing.B) {
+		f, tickets := benchFixture(b, sqldb.Postgres, b.N)
+		ctx := context.Background()
+		var next atomic.Int64
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := next.Add(1) - 1
+				if _, err := f.svc.Reserve(ctx, benchUser(i), tickets[i]); err != nil {
+					b.Errorf("reserve %d: %v", i, err)
+				}
+			}
+		})
+	})
 	b.Run("hot", func(b *testing.B) {
 		const hot = 50
-		f, tickets := benchFixture(b, hot)
+		f, tickets := benchFixture(b, sqldb.SQLite, hot)
 		ctx := context.Background()
 		var next atomic.Int64
 		b.SetParallelism(8)
@@ -78,11 +98,11 @@ func BenchmarkReserve(b *testing.B) {
 // the default MaxPending.
 func benchUser(i int64) string { return fmt.Sprintf("user-%d", i/2) }
 
-// benchFixture is a service on a fresh SQLite database holding n tickets,
-// inserted in one transaction so setup stays short.
-func benchFixture(b *testing.B, n int) (*fixture, []string) {
+// benchFixture is a service on a fresh database holding n tickets, inserted
+// in one transaction so setup stays short.
+func benchFixture(b *testing.B, engine sqldb.Engine, n int) (*fixture, []string) {
 	b.Helper()
-	db := sqldbtest.Open(b, sqldb.SQLite, migs...)
+	db := sqldbtest.Open(b, engine, migs...)
 	f := newFixture(b, db, orders.Config{})
 	tickets := make([]string, n)
 	err := db.WithTx(context.Background(), func(tx *sqldb.Tx) error {
