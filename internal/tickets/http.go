@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"unicode"
@@ -52,13 +53,21 @@ type priceField struct {
 }
 
 func (p *priceField) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		*p = priceField{} // null is the same as leaving it out
+	// null, and the empty string of a form's untouched price box, are the
+	// same as leaving the price out.
+	if b = bytes.TrimSpace(b); bytes.Equal(b, []byte("null")) || isBlankString(b) {
+		*p = priceField{}
 		return nil
 	}
 	p.set = true
 	p.err = p.cents.UnmarshalJSON(b)
 	return nil
+}
+
+// isBlankString reports whether b is a JSON string of nothing but spaces.
+func isBlankString(b []byte) bool {
+	var s string
+	return len(b) > 0 && b[0] == '"' && json.Unmarshal(b, &s) == nil && strings.TrimSpace(s) == ""
 }
 
 // fields turns the request into Fields, reporting every field at fault.
@@ -68,16 +77,17 @@ func (in ticketRequest) fields() (Fields, error) {
 	if in.Title != nil {
 		f.Title = *in.Title
 	}
-	checkPrice := false
+	var priceProblem string
 	switch {
 	case !in.Price.set:
-		p.Add("price", "Price is required")
+		priceProblem = "Price is required"
 	case in.Price.err != nil:
-		p.Add("price", "Price must be a number with at most two decimals")
-	default:
-		checkPrice = true
+		priceProblem = "Price must be an amount of dollars with at most two decimals"
 	}
-	f.check(&p, checkPrice)
+	f.check(&p, priceProblem == "")
+	if priceProblem != "" {
+		p.Add("price", priceProblem)
+	}
 	return f, p.Err()
 }
 

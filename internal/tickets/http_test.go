@@ -168,6 +168,12 @@ func TestHTTP(t *testing.T) {
 			{name: "create over max", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":1000000.01}`, status: 400, fields: []string{"price"}},
 			{name: "create missing price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x"}`, status: 400, fields: []string{"price"}},
 			{name: "create null price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":null}`, status: 400, fields: []string{"price"}},
+			{name: "create empty string price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":" "}`, status: 400, fields: []string{"price"},
+				check: func(t *testing.T, r response, _ map[string]string) {
+					if !strings.Contains(string(r.body), "Price is required") {
+						t.Fatalf("want 'Price is required': %s", r.body)
+					}
+				}},
 			{name: "create exponent price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":1e3}`, status: 400, fields: []string{"price"}},
 			{name: "create word price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":"ten"}`, status: 400, fields: []string{"price"}},
 			{name: "create boolean price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":true}`, status: 400, fields: []string{"price"}},
