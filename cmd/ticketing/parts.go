@@ -4,6 +4,11 @@ import (
 	"context"
 
 	"github.com/ticketing/ticketing/internal/auth"
+	"github.com/ticketing/ticketing/internal/expiration"
+	"github.com/ticketing/ticketing/internal/orders"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/tickets"
 )
 
 // partSpec says how to build one part and where the gateway sends its
@@ -21,6 +26,9 @@ type partSpec struct {
 func catalog() []partSpec {
 	return []partSpec{
 		{name: "auth", prefix: "/api/users", url: func(c Config) string { return c.AuthURL }, build: buildAuth},
+		{name: "tickets", prefix: "/api/tickets", url: func(c Config) string { return c.TicketsURL }, build: buildTickets},
+		{name: "orders", prefix: "/api/orders", url: func(c Config) string { return c.OrdersURL }, build: buildOrders},
+		{name: "expiration", build: buildExpiration},
 	}
 }
 
@@ -36,4 +44,42 @@ func buildAuth(ctx context.Context, in infra) (*part, error) {
 		TrustedProxies: in.trusted,
 	})
 	return &part{name: "auth", db: db, routes: svc.Routes, close: svc.Close}, nil
+}
+
+// withOutbox opens a service's database with the outbox table beside its
+// own, and the outbox that relays its events.
+func (in infra) withOutbox(ctx context.Context, name string, migs sqldb.Migrations) (*sqldb.DB, *outbox.Outbox, error) {
+	db, err := in.openDB(ctx, name, outbox.Migrations, migs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, outbox.New(db, in.bus, in.log.With("service", name, "component", "outbox"), outbox.Config{}), nil
+}
+
+func buildTickets(ctx context.Context, in infra) (*part, error) {
+	db, ob, err := in.withOutbox(ctx, "tickets", tickets.Migrations)
+	if err != nil {
+		return nil, err
+	}
+	svc := tickets.New(db, ob, in.log.With("service", "tickets"), tickets.Config{})
+	return &part{name: "tickets", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
+}
+
+func buildOrders(ctx context.Context, in infra) (*part, error) {
+	db, ob, err := in.withOutbox(ctx, "orders", orders.Migrations)
+	if err != nil {
+		return nil, err
+	}
+	svc := orders.New(db, ob, in.log.With("service", "orders"), orders.Config{
+		Window:     in.cfg.ExpirationWindow,
+		MaxPending: in.cfg.MaxPendingOrders,
+	})
+	return &part{name: "orders", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
+}
+
+// buildExpiration needs no database: the pending expiries are JetStream
+// message schedules, kept by the bus itself.
+func buildExpiration(_ context.Context, in infra) (*part, error) {
+	svc := expiration.New(in.bus.JetStream(), in.log.With("service", "expiration"), expiration.Config{})
+	return &part{name: "expiration", listeners: svc.Listeners()}, nil
 }
