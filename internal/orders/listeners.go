@@ -17,10 +17,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 		natsbus.On(s.onTicketCreated),
 		natsbus.On(s.onTicketUpdated),
 		natsbus.On(s.onExpirationComplete),
-		// TODO(payments): natsbus.On(s.onPaymentCreated) goes here once
-		// payments exists: mark the order complete (version+1) through an
-		// Order transition; a payment for an order already cancelled gets
-		// events.OrderRefundRequested instead (DESIGN.md section 5, Pay).
+		natsbus.On(s.onPaymentCreated),
 	}
 }
 
@@ -40,6 +37,17 @@ func (s *Service) onTicketUpdated(ctx context.Context, ev events.TicketUpdated) 
 // message and logs it with its subject and id.
 func (s *Service) onExpirationComplete(ctx context.Context, ev events.ExpirationComplete) error {
 	err := s.Expire(ctx, ev.OrderID)
+	if errors.Is(err, ErrNotFound) {
+		return natsbus.Permanent(err)
+	}
+	return err
+}
+
+// onPaymentCreated completes the order, or asks for a refund when the order
+// was cancelled first. payments only charges orders it knows from
+// order.created, so an unknown order cannot become known: terminate.
+func (s *Service) onPaymentCreated(ctx context.Context, ev events.PaymentCreated) error {
+	err := s.Pay(ctx, ev.OrderID, Payment{ID: ev.ID, StripeID: ev.StripeID})
 	if errors.Is(err, ErrNotFound) {
 		return natsbus.Permanent(err)
 	}

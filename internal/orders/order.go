@@ -47,6 +47,9 @@ type Order struct {
 	// services replicating orders apply their events in order.
 	Version   int64
 	CreatedAt time.Time
+	// PaymentID is the payment that completed the order, or whose refund
+	// was requested because it came after the order was cancelled.
+	PaymentID string
 	Ticket    Ticket
 }
 
@@ -85,6 +88,51 @@ func (o *Order) Cancel() error {
 	o.Status = StatusCancelled
 	o.Version++
 	return nil
+}
+
+// Payment is what orders learns of a successful charge (payment.created).
+type Payment struct {
+	ID       string
+	StripeID string
+}
+
+// PaymentOutcome says what a payment did to an order.
+type PaymentOutcome int
+
+const (
+	// PaymentApplied: the order is now complete.
+	PaymentApplied PaymentOutcome = iota + 1
+	// PaymentSeen: this payment was handled before; nothing changes.
+	PaymentSeen
+	// PaymentRefund: the order was cancelled (the payment raced the expiry)
+	// or is paid by another payment; the money must go back.
+	PaymentRefund
+)
+
+// Pay records payment p. A pending order becomes complete; a cancelled one
+// stays cancelled and the payment is to be refunded, so no buyer pays for a
+// ticket they did not get. The same payment twice changes nothing.
+func (o *Order) Pay(p Payment) PaymentOutcome {
+	switch {
+	case o.PaymentID == p.ID:
+		return PaymentSeen
+	case o.Pending():
+		o.Status = StatusComplete
+		o.PaymentID = p.ID
+		o.Version++
+		return PaymentApplied
+	case o.Status == StatusCancelled && o.PaymentID == "":
+		// Remember it so a redelivery does not ask for a second refund.
+		o.PaymentID = p.ID
+		o.Version++
+		return PaymentRefund
+	}
+	return PaymentRefund // complete by another payment, or a second late one
+}
+
+// RefundRequested is the event asking payments to give p's money back.
+func (o *Order) RefundRequested(p Payment) events.OrderRefundRequested {
+	return events.OrderRefundRequested{OrderID: o.ID, PaymentID: p.ID, StripeID: p.StripeID}
 }
 
 // Created is the event announcing a new order.

@@ -231,6 +231,41 @@ func (s *Service) cancel(ctx context.Context, id, owner string) error {
 	})
 }
 
+// Pay applies a successful payment to its order: complete, or, when the
+// order was cancelled before the payment arrived, a refund request through
+// the outbox. An unknown order is ErrNotFound.
+func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
+	if !wellFormed(orderID) {
+		return ErrNotFound
+	}
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		o, err := s.store.OrderForUpdate(ctx, tx, orderID)
+		if errors.Is(err, sqldb.ErrNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		prev := o.Version
+		outcome := o.Pay(p)
+		if o.Version != prev {
+			if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
+				return err
+			}
+		}
+		if outcome == PaymentRefund {
+			s.log.Warn("payment for an order that cannot take it: refund requested",
+				"order_id", o.ID, "status", string(o.Status), "payment_id", p.ID)
+			return s.ob.Add(ctx, tx, o.RefundRequested(p))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pay: %w", err)
+	}
+	return nil
+}
+
 // AddTicket adds a listed ticket to the replica; adding it again is a no-op.
 func (s *Service) AddTicket(ctx context.Context, t Ticket) error {
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {

@@ -44,7 +44,7 @@ type scanner interface{ Scan(dest ...any) error }
 
 // orderColumns are read by scanOrder, in its order.
 const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
-	t.id, t.title, t.price, t.version`
+	COALESCE(o.payment_id, ''), t.id, t.title, t.price, t.version`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
@@ -53,7 +53,7 @@ func scanOrder(s scanner) (Order, error) {
 		expires, createdAt int64
 	)
 	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
-		&o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version)
+		&o.PaymentID, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version)
 	if err != nil {
 		return Order{}, err
 	}
@@ -129,11 +129,12 @@ func (s *Store) OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Or
 	return o, nil
 }
 
-// UpdateOrder writes o's status and version, provided the stored version is
-// still prev (a guard: the row lock already excludes other writers).
+// UpdateOrder writes o's status, version and payment, provided the stored
+// version is still prev (a guard: the row lock already excludes other
+// writers).
 func (s *Store) UpdateOrder(ctx context.Context, tx *sqldb.Tx, o Order, prev int64) error {
-	const q = `UPDATE orders SET status = $1, version = $2 WHERE id = $3 AND version = $4`
-	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.ID, prev)
+	const q = `UPDATE orders SET status = $1, version = $2, payment_id = NULLIF($3, '') WHERE id = $4 AND version = $5`
+	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.PaymentID, o.ID, prev)
 	if err != nil {
 		return fmt.Errorf("update order: %w", sqldb.Err(err))
 	}
