@@ -1,0 +1,216 @@
+package payments_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/money"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/session"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+var testKey = []byte("payments-test-key-payments-test!")
+
+// migs are what the service's database is opened with.
+var migs = []sqldb.Migrations{outbox.Migrations, payments.Migrations}
+
+// clock is a settable, goroutine-safe fake clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// nopPublisher stands in for the bus where the relay never runs: events
+// stay in the outbox table, where the tests count them.
+type nopPublisher struct{}
+
+func (nopPublisher) PublishBatch(_ context.Context, msgs []natsbus.Outgoing) []error {
+	return make([]error, len(msgs))
+}
+
+type fixture struct {
+	db      *sqldb.DB
+	svc     *payments.Service
+	sandbox *payments.Sandbox
+	clock   *clock
+	handler http.Handler
+}
+
+// newFixture builds a service over db with the wiring's middleware. A nil
+// provider is a fresh sandbox (kept in f.sandbox).
+func newFixture(tb testing.TB, db *sqldb.DB, provider payments.Provider) *fixture {
+	tb.Helper()
+	log := natsbustest.Logger(tb)
+	f := &fixture{db: db, clock: newClock()}
+	if provider == nil {
+		f.sandbox = payments.NewSandbox().(*payments.Sandbox)
+		provider = f.sandbox
+	}
+	ob := outbox.New(db, nopPublisher{}, log, outbox.Config{})
+	f.svc = payments.New(db, ob, log, payments.Config{Provider: provider, Now: f.clock.Now})
+	mux := http.NewServeMux()
+	f.svc.Routes(mux)
+	f.handler = httpapi.Log(log)(httpapi.CurrentUser(testKey, time.Now)(httpapi.JSONFallback(mux)))
+	return f
+}
+
+// addOrder puts an order of userID for cents into the replica, expiring
+// 15 minutes after the fixture's clock.
+func (f *fixture) addOrder(tb testing.TB, id, userID string, cents int64) {
+	tb.Helper()
+	err := f.svc.AddOrder(context.Background(), payments.Order{
+		ID: id, UserID: userID, Price: money.Cents(cents), Status: events.StatusCreated,
+		ExpiresAt: f.clock.Now().Add(15 * time.Minute),
+	})
+	if err != nil {
+		tb.Fatalf("add order: %v", err)
+	}
+}
+
+// pay posts a payment as the holder of tok.
+func (f *fixture) pay(orderID, token, tok string) *httptest.ResponseRecorder {
+	body, _ := json.Marshal(map[string]string{"orderId": orderID, "token": token})
+	return request(f.handler, http.MethodPost, "/api/payments", string(body), tok)
+}
+
+// token is a session cookie value for userID.
+func token(tb testing.TB, userID string) string {
+	tb.Helper()
+	tok, err := session.Issue(testKey, session.User{ID: userID, Email: userID + "@example.com"}, time.Now(), time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// request runs one request through h as the holder of tok ("" = signed out).
+func request(h http.Handler, method, path, body, tok string) *httptest.ResponseRecorder {
+	var r *http.Request
+	if body == "" {
+		r = httptest.NewRequest(method, path, nil)
+	} else {
+		r = httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: tok})
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// outboxPayloads returns the outbox payloads on subject.
+func outboxPayloads(tb testing.TB, db *sqldb.DB, subject string) []string {
+	tb.Helper()
+	rows, err := db.Read().Query(`SELECT payload FROM outbox WHERE subject = $1 ORDER BY id`, subject)
+	if err != nil {
+		tb.Fatalf("outbox: %v", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// count runs a count(*) query.
+func count(tb testing.TB, db *sqldb.DB, q string, args ...any) int {
+	tb.Helper()
+	var n int
+	if err := db.Read().QueryRow(q, args...).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+type errorBody struct {
+	Errors []struct {
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"errors"`
+}
+
+type idBody struct {
+	ID string `json:"id"`
+}
+
+func decode[T any](tb testing.TB, w *httptest.ResponseRecorder) T {
+	tb.Helper()
+	var v T
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		tb.Fatalf("decode %q: %v", w.Body.String(), err)
+	}
+	return v
+}
+
+// eventually waits until cond holds, failing the test after the deadline.
+func eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		<-tick.C
+	}
+}
+
+// hookProvider wraps a provider with hooks around Charge, to stage the
+// failures a real provider has: an unknown outcome, a slow charge.
+type hookProvider struct {
+	payments.Provider
+	// before runs first; a non-nil error is returned without charging.
+	before func(ctx context.Context, req payments.ChargeRequest) error
+	// after may replace the outcome of a charge that was made.
+	after func(ctx context.Context, req payments.ChargeRequest, c payments.Charge, err error) (payments.Charge, error)
+}
+
+func (h *hookProvider) Charge(ctx context.Context, req payments.ChargeRequest) (payments.Charge, error) {
+	if h.before != nil {
+		if err := h.before(ctx, req); err != nil {
+			return payments.Charge{}, err
+		}
+	}
+	c, err := h.Provider.Charge(ctx, req)
+	if h.after != nil {
+		return h.after(ctx, req, c, err)
+	}
+	return c, err
+}

@@ -1,0 +1,58 @@
+package payments
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/money"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+)
+
+// Listeners are the events the payments service consumes. The runner acks
+// a nil return, terminates a natsbus.Permanent error and naks anything
+// else with a delay, so a handler only has to say which case it is in.
+func (s *Service) Listeners() []natsbus.Listener {
+	return []natsbus.Listener{
+		natsbus.On(s.onOrderCreated),
+		natsbus.On(s.onOrderCancelled),
+		natsbus.On(s.onOrderRefundRequested),
+	}
+}
+
+func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) error {
+	return s.AddOrder(ctx, Order{
+		ID:        ev.ID,
+		UserID:    ev.UserID,
+		Price:     money.Cents(ev.Ticket.Price),
+		Status:    ev.Status,
+		Version:   ev.Version,
+		ExpiresAt: ev.ExpiresAt,
+	})
+}
+
+// onOrderCancelled returns CancelOrder's errReplicaBehind as a transient
+// error: the runner naks it with a delay until the version before it (or
+// the order.created) lands.
+func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
+	return s.CancelOrder(ctx, ev.ID, ev.Version)
+}
+
+// onOrderRefundRequested refunds the payment. An unknown or never-charged
+// payment, or a refund the provider refuses, cannot get better by
+// retrying: the runner terminates the message and logs it with its
+// subject and id, for a person to look at. Anything else (the provider
+// down, the database busy) is retried.
+func (s *Service) onOrderRefundRequested(ctx context.Context, ev events.OrderRefundRequested) error {
+	err := s.Refund(ctx, ev.PaymentID)
+	var fe *fault.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrPaymentNotFound), errors.Is(err, errPaymentPending),
+		errors.As(err, &fe) && (fe.Kind == fault.Invalid || fe.Kind == fault.Declined):
+		return natsbus.Permanent(err)
+	}
+	return err
+}

@@ -1,0 +1,357 @@
+// Package payments is the payments service: it charges buyers for their
+// orders and owns the payments, beside a replica of the orders it may
+// charge for.
+//
+// It serves POST /api/payments, keeps its order replica up to date from
+// order.created and order.cancelled, refunds on order.refund_requested, and
+// publishes payment.created through the outbox in the same transaction that
+// records the charge.
+//
+// A payment never charges twice. The payments table allows one row per
+// order: a request first claims the order in a short transaction (a
+// 'pending' row with an idempotency key and a lease), then charges outside
+// any transaction, then records the outcome. A concurrent request meets
+// the claim and is refused; a claim left behind by a crash or an unknown
+// outcome is taken over by the next request, which replays the very same
+// charge and key, so the provider returns the first result instead of
+// charging again. A declined claim is deleted, so the order stays payable.
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+const (
+	// chargeTimeout bounds one call to the provider.
+	chargeTimeout = 45 * time.Second
+	// claimLease keeps other requests off a claim while its charge may be
+	// in flight; longer than chargeTimeout, so a claim is only taken over
+	// once its charge has certainly ended.
+	claimLease = 2 * time.Minute
+)
+
+// errReplicaBehind means an order.cancelled arrived before the version it
+// follows (or before its order.created): returned as a plain (transient)
+// error, the bus redelivers it after a short delay.
+var errReplicaBehind = errors.New("order replica is behind the event")
+
+// errPaymentPending is a refund request for a payment whose charge was
+// never recorded: it was never announced, so orders cannot have asked.
+var errPaymentPending = errors.New("payment is still pending")
+
+// Config tunes the service.
+type Config struct {
+	// Provider charges and refunds; default the sandbox.
+	Provider Provider
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Storer is what the service needs from storage. Methods taking a tx run
+// inside the caller's transaction.
+type Storer interface {
+	InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) (bool, error)
+	UpdateOrderStatus(ctx context.Context, tx *sqldb.Tx, id string, status events.OrderStatus, version int64) (applied bool, stored int64, found bool, err error)
+	OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Order, error)
+	QueryOrder(ctx context.Context, id string) (Order, error)
+	SetAttempts(ctx context.Context, tx *sqldb.Tx, orderID string, attempts int64) error
+	PaymentByOrder(ctx context.Context, tx *sqldb.Tx, orderID string) (Payment, error)
+	QueryPayment(ctx context.Context, id string) (Payment, error)
+	InsertPayment(ctx context.Context, tx *sqldb.Tx, p Payment) error
+	Lease(ctx context.Context, tx *sqldb.Tx, id string, prev, until, now time.Time) (bool, error)
+	SetStatus(ctx context.Context, tx *sqldb.Tx, p Payment, from Status) (bool, error)
+	DeletePending(ctx context.Context, tx *sqldb.Tx, id string) error
+}
+
+// Service holds the payments use cases.
+type Service struct {
+	db    *sqldb.DB
+	store Storer
+	ob    *outbox.Outbox
+	log   *slog.Logger
+	cfg   Config
+}
+
+// New returns the service over db (opened with Migrations and
+// outbox.Migrations), publishing through ob.
+func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service {
+	if cfg.Provider == nil {
+		cfg.Provider = NewSandbox()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{db: db, store: NewStore(db), ob: ob, log: log, cfg: cfg}
+}
+
+// claim is a pending payment this request may charge.
+type claim struct {
+	Payment
+	// takeover: the claim was left by an earlier request (a crash or an
+	// unknown outcome); its charge is replayed, not the caller's.
+	takeover bool
+}
+
+// errStaleRefused means a taken-over claim turned out refused: the order
+// is payable again, with the caller's own token.
+var errStaleRefused = errors.New("earlier attempt was refused")
+
+// Pay charges userID the price of orderID with the card token and returns
+// the payment.
+func (s *Service) Pay(ctx context.Context, userID, orderID, token string) (Payment, error) {
+	// At most twice: a claim taken over from an earlier attempt that turns
+	// out declined leaves the order payable, and the caller's own card is
+	// tried next.
+	for range 2 {
+		c, err := s.claim(ctx, userID, orderID, token)
+		if err != nil {
+			return Payment{}, fmt.Errorf("pay: %w", err)
+		}
+		p, err := s.charge(ctx, c)
+		if errors.Is(err, errStaleRefused) {
+			continue
+		}
+		if err != nil {
+			return Payment{}, fmt.Errorf("pay: %w", err)
+		}
+		return p, nil
+	}
+	return Payment{}, fmt.Errorf("pay: %w", ErrInProgress)
+}
+
+// claim checks the order and takes the right to charge it, in one short
+// transaction: the order row (locked on PostgreSQL) and UNIQUE (order_id)
+// make sure one request at a time holds it.
+func (s *Service) claim(ctx context.Context, userID, orderID, token string) (claim, error) {
+	var c claim
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		now := s.cfg.Now()
+		o, err := s.store.OrderForUpdate(ctx, tx, orderID)
+		if errors.Is(err, sqldb.ErrNotFound) {
+			return ErrOrderNotFound
+		}
+		if err != nil {
+			return err
+		}
+		// A paid order is reported as paid even once its window has run out.
+		p, err := s.store.PaymentByOrder(ctx, tx, orderID)
+		switch {
+		case errors.Is(err, sqldb.ErrNotFound):
+		case err != nil:
+			return err
+		case o.UserID != userID:
+			return ErrNotOwner
+		case p.Status != StatusPending:
+			return ErrAlreadyPaid
+		case now.Before(p.ClaimedUntil):
+			return ErrInProgress
+		default:
+			// Left by a crash or an unknown outcome: replay it.
+			until := now.Add(claimLease)
+			ok, err := s.store.Lease(ctx, tx, p.ID, p.ClaimedUntil, until, now)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ErrInProgress
+			}
+			p.ClaimedUntil = until
+			c = claim{Payment: p, takeover: true}
+			return nil
+		}
+		if err := o.CheckPayable(userID, now); err != nil {
+			return err
+		}
+		o.Attempts++
+		if err := s.store.SetAttempts(ctx, tx, o.ID, o.Attempts); err != nil {
+			return err
+		}
+		c = claim{Payment: newClaim(o, token, o.Attempts, now, claimLease)}
+		if err := s.store.InsertPayment(ctx, tx, c.Payment); err != nil {
+			if errors.Is(err, sqldb.ErrConflict) {
+				return ErrInProgress
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return claim{}, fmt.Errorf("claim: %w", err)
+	}
+	return c, nil
+}
+
+// charge charges a claim and records the outcome. The charge and what
+// follows run to the end even if the caller goes away: a charge abandoned
+// half way is an outcome nobody knows.
+func (s *Service) charge(ctx context.Context, c claim) (Payment, error) {
+	ctx = context.WithoutCancel(ctx)
+	cctx, cancel := context.WithTimeout(ctx, chargeTimeout)
+	res, err := s.cfg.Provider.Charge(cctx, ChargeRequest{
+		Amount:         c.Amount,
+		Currency:       Currency,
+		Token:          c.Token,
+		IdempotencyKey: c.IdempotencyKey,
+		OrderID:        c.OrderID,
+	})
+	cancel()
+	var fe *fault.Error
+	switch {
+	case err == nil:
+		return s.succeed(ctx, c.Payment, res.ID)
+	case errors.As(err, &fe) && (fe.Kind == fault.Declined || fe.Kind == fault.Invalid):
+		// Nothing was charged: free the order for another card.
+		if derr := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+			return s.store.DeletePending(ctx, tx, c.ID)
+		}); derr != nil {
+			return Payment{}, fmt.Errorf("charge refused (%w), then: %w", err, derr)
+		}
+		if c.takeover {
+			return Payment{}, errStaleRefused
+		}
+		return Payment{}, err
+	}
+	// Unknown outcome: keep the claim, so the next attempt replays the same
+	// key and learns it, but release the lease, so that attempt need not
+	// wait for it to run out.
+	s.log.Warn("charge failed", "provider", s.cfg.Provider.Name(), "order_id", c.OrderID,
+		"payment_id", c.ID, "err", err)
+	if lerr := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		_, err := s.store.Lease(ctx, tx, c.ID, c.ClaimedUntil, time.Time{}, s.cfg.Now())
+		return err
+	}); lerr != nil {
+		s.log.Warn("release claim", "payment_id", c.ID, "err", lerr)
+	}
+	return Payment{}, fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
+}
+
+// succeed records a successful charge and announces it, in one
+// transaction.
+func (s *Service) succeed(ctx context.Context, p Payment, stripeID string) (Payment, error) {
+	p.Status, p.StripeID, p.UpdatedAt, p.ClaimedUntil = StatusSucceeded, stripeID, s.cfg.Now(), time.Time{}
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		ok, err := s.store.SetStatus(ctx, tx, p, StatusPending)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Someone took the claim over and replayed the same key: the
+			// same charge, recorded (and announced) already.
+			got, err := s.store.PaymentByOrder(ctx, tx, p.OrderID)
+			if err != nil {
+				return err
+			}
+			if got.ID != p.ID || got.Status == StatusPending {
+				return fmt.Errorf("payment %s of order %s: claim lost while charging", p.ID, p.OrderID)
+			}
+			p = got
+			return nil
+		}
+		return s.ob.Add(ctx, tx, p.Created())
+	})
+	if err != nil {
+		// The money moved: say so loudly, the claim keeps the key for the
+		// next attempt to replay.
+		s.log.Error("record charge", "order_id", p.OrderID, "payment_id", p.ID, "stripe_id", stripeID, "err", err)
+		return Payment{}, fmt.Errorf("record charge: %w", err)
+	}
+	return p, nil
+}
+
+// AddOrder adds a new order to the replica; adding it again is a no-op.
+func (s *Service) AddOrder(ctx context.Context, o Order) error {
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		_, err := s.store.InsertOrder(ctx, tx, o)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add order: %w", err)
+	}
+	return nil
+}
+
+// CancelOrder applies the cancellation of an order at version, only on
+// top of the version before it. One already applied is a no-op; one that
+// arrives early (or before its order) is errReplicaBehind, for the bus to
+// redeliver.
+func (s *Service) CancelOrder(ctx context.Context, id string, version int64) error {
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		applied, stored, found, err := s.store.UpdateOrderStatus(ctx, tx, id, events.StatusCancelled, version)
+		switch {
+		case err != nil:
+			return err
+		case applied, found && stored >= version:
+			return nil
+		case !found:
+			return fmt.Errorf("order %s version %d: not in the replica yet: %w", id, version, errReplicaBehind)
+		}
+		return fmt.Errorf("order %s version %d: replica has %d: %w", id, version, stored, errReplicaBehind)
+	})
+	if err != nil {
+		return fmt.Errorf("cancel order: %w", err)
+	}
+	return nil
+}
+
+// Order returns the replica of an order.
+func (s *Service) Order(ctx context.Context, id string) (Order, error) {
+	o, err := s.store.QueryOrder(ctx, id)
+	if errors.Is(err, sqldb.ErrNotFound) {
+		return Order{}, ErrOrderNotFound
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("order: %w", err)
+	}
+	return o, nil
+}
+
+// Payment returns a payment by id.
+func (s *Service) Payment(ctx context.Context, id string) (Payment, error) {
+	p, err := s.store.QueryPayment(ctx, id)
+	if errors.Is(err, sqldb.ErrNotFound) {
+		return Payment{}, ErrPaymentNotFound
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("payment: %w", err)
+	}
+	return p, nil
+}
+
+// Refund gives back the payment paymentID (orders asks for it when the
+// payment reached an order already cancelled). The provider refunds under
+// the key "refund-"+paymentID, so a refund requested twice, or replayed
+// after a crash, refunds once.
+func (s *Service) Refund(ctx context.Context, paymentID string) error {
+	p, err := s.Payment(ctx, paymentID)
+	if err != nil {
+		return fmt.Errorf("refund: %w", err)
+	}
+	switch p.Status {
+	case StatusRefunded:
+		return nil // done before
+	case StatusPending:
+		return fmt.Errorf("refund: payment %s: %w", p.ID, errPaymentPending)
+	}
+	err = s.cfg.Provider.Refund(ctx, RefundRequest{ChargeID: p.StripeID, IdempotencyKey: "refund-" + p.ID})
+	if err != nil && !errors.Is(err, ErrAlreadyRefunded) {
+		return fmt.Errorf("refund %s: %w", p.ID, err)
+	}
+	p.Status, p.UpdatedAt = StatusRefunded, s.cfg.Now()
+	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		_, err := s.store.SetStatus(ctx, tx, p, StatusSucceeded)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record refund %s: %w", p.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,235 @@
+package payments
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations creates the payments service's tables; pass it to sqldb.Open
+// beside outbox.Migrations.
+var Migrations = sqldb.Migrations{Name: "payments", FS: mustSub(migrationFiles, "migrations")}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // the directory is embedded above: only a typo gets here
+	}
+	return sub
+}
+
+// Store keeps payments and the order replica in the service's database.
+// Methods taking a *sqldb.Tx run inside the caller's transaction, so a
+// change and its outbox event commit together.
+type Store struct {
+	db *sqldb.DB
+}
+
+var _ Storer = (*Store)(nil)
+
+// NewStore returns a Store over db.
+func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+const orderColumns = `id, user_id, price, status, version, expires_at, charge_attempts`
+
+func scanOrder(s scanner) (Order, error) {
+	var (
+		o       Order
+		status  string
+		expires int64
+	)
+	if err := s.Scan(&o.ID, &o.UserID, &o.Price, &status, &o.Version, &expires, &o.Attempts); err != nil {
+		return Order{}, err
+	}
+	o.Status = events.OrderStatus(status)
+	if expires != 0 {
+		o.ExpiresAt = time.UnixMilli(expires).UTC()
+	}
+	return o, nil
+}
+
+const paymentColumns = `id, order_id, status, amount, token, idempotency_key, stripe_id,
+	claimed_until, created_at, updated_at`
+
+func scanPayment(s scanner) (Payment, error) {
+	var (
+		p                       Payment
+		status                  string
+		claimed, created, updtd int64
+	)
+	err := s.Scan(&p.ID, &p.OrderID, &status, &p.Amount, &p.Token, &p.IdempotencyKey, &p.StripeID,
+		&claimed, &created, &updtd)
+	if err != nil {
+		return Payment{}, err
+	}
+	p.Status = Status(status)
+	p.ClaimedUntil = time.UnixMilli(claimed).UTC()
+	p.CreatedAt = time.UnixMilli(created).UTC()
+	p.UpdatedAt = time.UnixMilli(updtd).UTC()
+	return p, nil
+}
+
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// InsertOrder adds an order to the replica; an order already there is left
+// as it is (a redelivered order.created), and inserted reports false.
+func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) (inserted bool, err error) {
+	const q = `INSERT INTO orders (id, user_id, price, status, version, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`
+	res, err := tx.ExecContext(ctx, q, o.ID, o.UserID, int64(o.Price), string(o.Status), o.Version, unixMilli(o.ExpiresAt))
+	if err != nil {
+		return false, fmt.Errorf("insert order: %w", sqldb.Err(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert order: %w", err)
+	}
+	return n == 1, nil
+}
+
+// UpdateOrderStatus sets an order's status and version, only on top of the
+// version before it. When it does not apply, stored is the replica's
+// version and found whether the order is there at all.
+func (s *Store) UpdateOrderStatus(ctx context.Context, tx *sqldb.Tx, id string, status events.OrderStatus, version int64) (applied bool, stored int64, found bool, err error) {
+	const q = `UPDATE orders SET status = $1, version = $2 WHERE id = $3 AND version = $4`
+	res, err := tx.ExecContext(ctx, q, string(status), version, id, version-1)
+	if err != nil {
+		return false, 0, false, fmt.Errorf("update order: %w", sqldb.Err(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, 0, false, fmt.Errorf("update order: %w", err)
+	} else if n == 1 {
+		return true, version, true, nil
+	}
+	err = tx.QueryRowContext(ctx, `SELECT version FROM orders WHERE id = $1`, id).Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, 0, false, nil
+	}
+	if err != nil {
+		return false, 0, false, fmt.Errorf("order version: %w", sqldb.Err(err))
+	}
+	return false, stored, true, nil
+}
+
+// OrderForUpdate reads an order inside tx and, on PostgreSQL, locks its row
+// until tx ends, so the claims of one order take turns. (SQLite's writer
+// is alone anyway.)
+func (s *Store) OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Order, error) {
+	q := `SELECT ` + orderColumns + ` FROM orders WHERE id = $1`
+	if tx.Engine() == sqldb.Postgres {
+		q += ` FOR UPDATE`
+	}
+	o, err := scanOrder(tx.QueryRowContext(ctx, q, id))
+	if err != nil {
+		return Order{}, fmt.Errorf("order for update: %w", sqldb.Err(err))
+	}
+	return o, nil
+}
+
+// QueryOrder reads one order of the replica.
+func (s *Store) QueryOrder(ctx context.Context, id string) (Order, error) {
+	o, err := scanOrder(s.db.Read().QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id))
+	if err != nil {
+		return Order{}, fmt.Errorf("query order: %w", sqldb.Err(err))
+	}
+	return o, nil
+}
+
+// SetAttempts records how many claims the order has had.
+func (s *Store) SetAttempts(ctx context.Context, tx *sqldb.Tx, orderID string, attempts int64) error {
+	const q = `UPDATE orders SET charge_attempts = $1 WHERE id = $2`
+	if _, err := tx.ExecContext(ctx, q, attempts, orderID); err != nil {
+		return fmt.Errorf("set attempts: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// PaymentByOrder reads the payment of an order inside tx.
+func (s *Store) PaymentByOrder(ctx context.Context, tx *sqldb.Tx, orderID string) (Payment, error) {
+	p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE order_id = $1`, orderID))
+	if err != nil {
+		return Payment{}, fmt.Errorf("payment by order: %w", sqldb.Err(err))
+	}
+	return p, nil
+}
+
+// QueryPayment reads one payment.
+func (s *Store) QueryPayment(ctx context.Context, id string) (Payment, error) {
+	p, err := scanPayment(s.db.Read().QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id))
+	if err != nil {
+		return Payment{}, fmt.Errorf("query payment: %w", sqldb.Err(err))
+	}
+	return p, nil
+}
+
+// InsertPayment stores a claim. A second payment of the same order breaks
+// UNIQUE (order_id): sqldb.ErrConflict.
+func (s *Store) InsertPayment(ctx context.Context, tx *sqldb.Tx, p Payment) error {
+	const q = `INSERT INTO payments (` + paymentColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	_, err := tx.ExecContext(ctx, q, p.ID, p.OrderID, string(p.Status), int64(p.Amount), p.Token,
+		p.IdempotencyKey, p.StripeID, unixMilli(p.ClaimedUntil), unixMilli(p.CreatedAt), unixMilli(p.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert payment: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// Lease moves the lease of a pending claim from prev to until (zero
+// releases it), provided nobody moved it since: ok is false otherwise.
+func (s *Store) Lease(ctx context.Context, tx *sqldb.Tx, id string, prev, until, now time.Time) (ok bool, err error) {
+	const q = `UPDATE payments SET claimed_until = $1, updated_at = $2
+		WHERE id = $3 AND status = 'pending' AND claimed_until = $4`
+	res, err := tx.ExecContext(ctx, q, unixMilli(until), now.UnixMilli(), id, unixMilli(prev))
+	if err != nil {
+		return false, fmt.Errorf("lease payment: %w", sqldb.Err(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("lease payment: %w", err)
+	}
+	return n == 1, nil
+}
+
+// SetStatus moves a payment from status from to p.Status, recording
+// p.StripeID; ok is false when the payment was no longer in from.
+func (s *Store) SetStatus(ctx context.Context, tx *sqldb.Tx, p Payment, from Status) (ok bool, err error) {
+	const q = `UPDATE payments SET status = $1, stripe_id = $2, claimed_until = 0, updated_at = $3
+		WHERE id = $4 AND status = $5`
+	res, err := tx.ExecContext(ctx, q, string(p.Status), p.StripeID, unixMilli(p.UpdatedAt), p.ID, string(from))
+	if err != nil {
+		return false, fmt.Errorf("set payment status: %w", sqldb.Err(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("set payment status: %w", err)
+	}
+	return n == 1, nil
+}
+
+// DeletePending deletes a pending claim (its charge was refused).
+func (s *Store) DeletePending(ctx context.Context, tx *sqldb.Tx, id string) error {
+	const q = `DELETE FROM payments WHERE id = $1 AND status = 'pending'`
+	if _, err := tx.ExecContext(ctx, q, id); err != nil {
+		return fmt.Errorf("delete claim: %w", sqldb.Err(err))
+	}
+	return nil
+}
