@@ -17,6 +17,7 @@ import (
 func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/tickets", s.handleTicketList)
 	mux.HandleFunc("POST /api/tickets", httpapi.RequireUser(s.handleTicketCreate))
+	mux.HandleFunc("GET /api/tickets/mine", httpapi.RequireUser(s.handleTicketMine))
 	mux.HandleFunc("GET /api/tickets/{id}", s.handleTicketGet)
 	mux.HandleFunc("PUT /api/tickets/{id}", httpapi.RequireUser(s.handleTicketUpdate))
 }
@@ -108,6 +109,18 @@ func (s *Service) handleTicketList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.List(r.Context(), q)
+	respondList(w, r, list, err)
+}
+
+// handleTicketMine answers GET /api/tickets/mine: the caller's own tickets,
+// on sale or reserved, newest first (the web client's "My listings").
+func (s *Service) handleTicketMine(w http.ResponseWriter, r *http.Request) {
+	user, _ := httpapi.UserFrom(r.Context()) // RequireUser made sure
+	list, err := s.Mine(r.Context(), user.ID)
+	respondList(w, r, list, err)
+}
+
+func respondList(w http.ResponseWriter, r *http.Request, list []Ticket, err error) {
 	if err != nil {
 		httpapi.Error(w, r, err)
 		return

@@ -192,6 +192,30 @@ func TestHTTP(t *testing.T) {
 			{name: "create unknown field", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":1,"userId":"me"}`, status: 400, fields: []string{"userId"}},
 			{name: "create huge body", method: "POST", path: "/api/tickets", user: &seller, body: huge, status: 413, fields: []string{""}},
 
+			{name: "mine lists the seller's tickets, reserved too", method: "GET", path: "/api/tickets/mine", user: &seller, status: 200,
+				check: func(t *testing.T, r response, ids map[string]string) {
+					var list []map[string]any
+					if err := json.Unmarshal(r.body, &list); err != nil {
+						t.Fatal(err)
+					}
+					seen := map[string]bool{}
+					for _, tk := range list {
+						if tk["userId"] != seller.ID {
+							t.Fatalf("mine lists someone else's ticket: %v", tk)
+						}
+						seen[tk["id"].(string)] = true
+					}
+					if !seen[ids["mine"]] || !seen[ids["reserved"]] || list[0]["id"] != ids["mine"] {
+						t.Fatalf("mine = %s, want the on-sale and the reserved ticket, newest first", r.body)
+					}
+				}},
+			{name: "mine of someone with no tickets", method: "GET", path: "/api/tickets/mine", user: &stranger, status: 200,
+				check: func(t *testing.T, r response, ids map[string]string) {
+					if strings.TrimSpace(string(r.body)) != "[]" {
+						t.Fatalf("mine = %s, want []", r.body)
+					}
+				}},
+			{name: "mine signed out", method: "GET", path: "/api/tickets/mine", status: 401, fields: []string{""}},
 			{name: "get", method: "GET", path: "/api/tickets/{mine}", status: 200,
 				check: func(t *testing.T, r response, ids map[string]string) {
 					if tk := r.ticket(t); tk["id"] != ids["mine"] || tk["title"] != "50% off show" || tk["price"] != 12.0 {

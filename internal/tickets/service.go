@@ -44,6 +44,7 @@ type Storer interface {
 	Get(ctx context.Context, id string) (Ticket, error)
 	GetTx(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error)
 	ListOnSale(ctx context.Context, search string) ([]Ticket, error)
+	ListBySeller(ctx context.Context, userID string) ([]Ticket, error)
 	Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error
 	Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error
 	RecordRelease(ctx context.Context, tx *sqldb.Tx, orderID, ticketID string, at time.Time) error
@@ -79,6 +80,12 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 // those whose title contains it, ignoring case.
 func (s *Service) List(ctx context.Context, search string) ([]Ticket, error) {
 	return s.store.ListOnSale(ctx, search)
+}
+
+// Mine returns the tickets userID listed, on sale or reserved, newest first
+// (the seller's "My listings").
+func (s *Service) Mine(ctx context.Context, userID string) ([]Ticket, error) {
+	return s.store.ListBySeller(ctx, userID)
 }
 
 // Get returns one ticket or ErrNotFound.

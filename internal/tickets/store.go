@@ -83,6 +83,17 @@ func (s *Store) ListOnSale(ctx context.Context, search string) ([]Ticket, error)
 		args = append(args, "%"+escapeLike(strings.ToLower(search))+"%")
 	}
 	q += ` ORDER BY created_at DESC, id DESC`
+	return s.list(ctx, q, args...)
+}
+
+// ListBySeller returns the tickets userID listed, on sale or reserved,
+// newest first.
+func (s *Store) ListBySeller(ctx context.Context, userID string) ([]Ticket, error) {
+	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE user_id = $1 ORDER BY created_at DESC, id DESC`
+	return s.list(ctx, q, userID)
+}
+
+func (s *Store) list(ctx context.Context, q string, args ...any) ([]Ticket, error) {
 	rows, err := s.db.Read().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tickets: %w", sqldb.Err(err))
