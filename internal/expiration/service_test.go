@@ -148,6 +148,7 @@ func TestSchedulesSurviveRestartOfEmbeddedServer(t *testing.T) {
 	}
 
 	bus := connect()
+	t.Cleanup(bus.Close) // if the test stops early; closing twice is harmless
 	l := listen(t, bus)
 	now := time.Now()
 	whileDown := now.Add(time.Second)
@@ -198,6 +199,13 @@ func TestSchedulesSurviveRestartOfExternalServer(t *testing.T) {
 	waitUntil(t, "the schedule of before", 5*time.Second, func() bool { return pendingSchedule(t, bus.JetStream(), "before") })
 
 	srv.Restart(t)
+	// A request sent before the client notices the old connection is gone
+	// is lost and waits for its deadline: go on once a round trip works.
+	waitUntil(t, "the bus to reconnect", 10*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		return bus.Ping(ctx) == nil
+	})
 	// The watcher starts after the restart and reads the stream from the
 	// start, so it sees the expiry whether it fired before it subscribed or
 	// after.
