@@ -20,7 +20,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 }
 
 func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) error {
-	return permanentIfInvalid(s.Schedule(ctx, ev.ID, ev.ExpiresAt))
+	return permanentIfInvalid(s.scheduleOrder(ctx, ev.ID, ev.ExpiresAt))
 }
 
 // onOrderCancelled drops the pending expiry of an order its buyer cancelled.
@@ -35,11 +35,11 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 // was cancelled by its expiry the schedule is already gone and the purge
 // does nothing.
 func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
-	return permanentIfInvalid(s.Unschedule(ctx, ev.ID))
+	return permanentIfInvalid(s.unschedule(ctx, ev.ID))
 }
 
 func permanentIfInvalid(err error) error {
-	if errors.Is(err, ErrInvalidOrder) {
+	if errors.Is(err, errInvalidOrder) {
 		return natsbus.Permanent(err)
 	}
 	return err

@@ -48,11 +48,11 @@ func New(js jetstream.JetStream, log *slog.Logger, cfg Config) *Service {
 	return &Service{js: js, log: log, now: cfg.Now}
 }
 
-// ErrInvalidOrder is returned for an order event that cannot be scheduled
+// errInvalidOrder marks an order event that cannot be scheduled
 // (no id, an id that is not a subject token, no expiresAt).
-var ErrInvalidOrder = errors.New("invalid order for expiration")
+var errInvalidOrder = errors.New("invalid order for expiration")
 
-// Schedule stores the expiry of an order: at expiresAt the NATS server
+// scheduleOrder stores the expiry of an order: at expiresAt the NATS server
 // publishes expiration.complete {orderId}. It returns once the stream has
 // stored the schedule, so a caller that acks afterwards loses nothing.
 //
@@ -62,7 +62,7 @@ var ErrInvalidOrder = errors.New("invalid order for expiration")
 // keeps one schedule per subject (it rolls the subject up). An expiresAt
 // already past is accepted by the server and fires at once (within its
 // 250 ms minimum timer), which TestPastExpiryFiresAtOnce checks.
-func (s *Service) Schedule(ctx context.Context, orderID string, expiresAt time.Time) error {
+func (s *Service) scheduleOrder(ctx context.Context, orderID string, expiresAt time.Time) error {
 	return s.schedule(ctx, orderID, expiresAt, scheduleMsgID(orderID))
 }
 
@@ -73,7 +73,7 @@ func (s *Service) schedule(ctx context.Context, orderID string, expiresAt time.T
 		return err
 	}
 	if expiresAt.IsZero() {
-		return fmt.Errorf("%w: order %s has no expiresAt", ErrInvalidOrder, orderID)
+		return fmt.Errorf("%w: order %s has no expiresAt", errInvalidOrder, orderID)
 	}
 	data, err := json.Marshal(events.ExpirationComplete{OrderID: orderID})
 	if err != nil {
@@ -98,10 +98,10 @@ func (s *Service) schedule(ctx context.Context, orderID string, expiresAt time.T
 	return nil
 }
 
-// Unschedule drops the pending expiry of an order, if any. Only the
+// unschedule drops the pending expiry of an order, if any. Only the
 // order's own schedule subject is purged; the expiration.complete messages
 // already fired stay in the stream.
-func (s *Service) Unschedule(ctx context.Context, orderID string) error {
+func (s *Service) unschedule(ctx context.Context, orderID string) error {
 	if err := checkOrderID(orderID); err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func scheduleMsgID(orderID string) string { return "expiration-schedule-" + orde
 // event logged with its id instead.
 func checkOrderID(id string) error {
 	if strings.ContainsAny(id, "*> \t\r\n") || slices.Contains(strings.Split(id, "."), "") {
-		return fmt.Errorf("%w: order id %q cannot be a subject token", ErrInvalidOrder, id)
+		return fmt.Errorf("%w: order id %q cannot be a subject token", errInvalidOrder, id)
 	}
 	return nil
 }

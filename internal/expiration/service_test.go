@@ -78,7 +78,7 @@ func TestRescheduleAfterDuplicateWindowReplaces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := svc.Schedule(ctx, "later", due.Add(time.Second)); err != nil {
+	if err := svc.scheduleOrder(ctx, "later", due.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -235,9 +235,9 @@ func TestInvalidOrdersAreRefused(t *testing.T) {
 		{"no expiresAt", "o1", time.Time{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := svc.Schedule(context.Background(), tc.id, tc.at)
-			if !errors.Is(err, ErrInvalidOrder) {
-				t.Fatalf("Schedule(%q, %v) = %v, want ErrInvalidOrder", tc.id, tc.at, err)
+			err := svc.scheduleOrder(context.Background(), tc.id, tc.at)
+			if !errors.Is(err, errInvalidOrder) {
+				t.Fatalf("scheduleOrder(%q, %v) = %v, want errInvalidOrder", tc.id, tc.at, err)
 			}
 		})
 	}
