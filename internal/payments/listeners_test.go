@@ -1,0 +1,218 @@
+package payments_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+)
+
+// listening starts the service's listeners on a fresh embedded bus, with
+// short redelivery delays so that out-of-order events settle fast.
+func listening(t *testing.T, f *fixture) *natsbus.Bus {
+	t.Helper()
+	bus := natsbustest.Embedded(t)
+	l, err := bus.Listen(context.Background(), "payments", f.svc.Listeners(), natsbus.ListenConfig{
+		Backoff: func(uint64) time.Duration { return 20 * time.Millisecond },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Stop)
+	return bus
+}
+
+// publish sends ev as a new message (its own message id, so the stream's
+// de-duplication lets a repeated event through, as a redelivery would).
+func publish(t *testing.T, bus *natsbus.Bus, ev events.Event) {
+	t.Helper()
+	data, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := natsbus.Outgoing{ID: uuid.NewString(), Subject: ev.Subject(), Data: data}
+	if err := bus.PublishBatch(context.Background(), []natsbus.Outgoing{msg})[0]; err != nil {
+		t.Fatalf("publish %s: %v", ev.Subject(), err)
+	}
+}
+
+// settled waits until the consumer of subject has had every message of
+// the stream delivered and acked (or terminated).
+func settled(t *testing.T, bus *natsbus.Bus, subject string) {
+	t.Helper()
+	ctx := context.Background()
+	name := natsbus.DurableName("payments", subject)
+	eventually(t, 10*time.Second, name+" to settle", func() bool {
+		c, err := bus.JetStream().Consumer(ctx, events.Stream, name)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0
+	})
+}
+
+func orderCreated(id, userID string, price int64) events.OrderCreated {
+	return events.OrderCreated{ID: id, Version: 0, Status: events.StatusCreated, UserID: userID,
+		ExpiresAt: time.Date(2030, 1, 2, 3, 30, 0, 0, time.UTC), Ticket: events.OrderTicket{ID: "t-" + id, Price: price}}
+}
+
+func TestOnOrderCreatedTwice(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, nil)
+		bus := listening(t, f)
+		ev := orderCreated("o-1", "alice", 2050)
+		publish(t, bus, ev)
+		publish(t, bus, ev)
+		settled(t, bus, events.SubjectOrderCreated)
+		if n := count(t, db, `SELECT count(*) FROM orders`); n != 1 {
+			t.Fatalf("%d replica rows, want 1", n)
+		}
+		o, err := f.svc.Order(context.Background(), "o-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := payments.Order{ID: "o-1", UserID: "alice", Price: 2050, Status: events.StatusCreated,
+			Version: 0, ExpiresAt: ev.ExpiresAt}
+		if o != want {
+			t.Errorf("replica = %+v, want %+v", o, want)
+		}
+	}, migs...)
+}
+
+// order.cancelled before its order.created is redelivered until the order
+// is there; a repeated or stale one changes nothing.
+func TestOnOrderCancelledOutOfOrder(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, nil)
+		bus := listening(t, f)
+		cancelled := events.OrderCancelled{ID: "o-1", Version: 1, Ticket: events.OrderTicket{ID: "t-o-1"}}
+		publish(t, bus, cancelled)
+		// Wait until the early event has been refused at least once, so
+		// the order really arrives after it.
+		eventually(t, 10*time.Second, "order.cancelled to be redelivered", func() bool {
+			c, err := bus.JetStream().Consumer(context.Background(), events.Stream,
+				natsbus.DurableName("payments", events.SubjectOrderCancelled))
+			if err != nil {
+				return false
+			}
+			info, err := c.Info(context.Background())
+			return err == nil && info.NumRedelivered > 0
+		})
+		publish(t, bus, orderCreated("o-1", "alice", 2000))
+		settled(t, bus, events.SubjectOrderCancelled)
+		settled(t, bus, events.SubjectOrderCreated)
+		publish(t, bus, cancelled) // a duplicate: acked, ignored
+		settled(t, bus, events.SubjectOrderCancelled)
+		o, err := f.svc.Order(context.Background(), "o-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Status != events.StatusCancelled || o.Version != 1 {
+			t.Errorf("replica = %+v, want cancelled at version 1", o)
+		}
+		if w := f.pay("o-1", "tok_visa", token(t, "alice")); w.Code != http.StatusBadRequest {
+			t.Errorf("pay a cancelled order: %d %s", w.Code, w.Body)
+		}
+	}, migs...)
+}
+
+func TestCancelOrderVersions(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, nil)
+		ctx := context.Background()
+		if err := f.svc.CancelOrder(ctx, "nope", 1); err == nil {
+			t.Error("cancel of an unknown order succeeded; want a transient error")
+		}
+		f.addOrder(t, "o-1", "alice", 2000)
+		if err := f.svc.CancelOrder(ctx, "o-1", 3); err == nil {
+			t.Error("cancel from the future applied; want a transient error")
+		}
+		for range 2 {
+			if err := f.svc.CancelOrder(ctx, "o-1", 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.svc.CancelOrder(ctx, "o-1", 0); err != nil {
+			t.Errorf("stale cancel: %v", err)
+		}
+		if o, _ := f.svc.Order(ctx, "o-1"); o.Status != events.StatusCancelled || o.Version != 1 {
+			t.Errorf("replica = %+v", o)
+		}
+	}, migs...)
+}
+
+// A refund requested twice refunds once.
+func TestOnOrderRefundRequestedTwice(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, nil)
+		bus := listening(t, f)
+		f.addOrder(t, "o-1", "alice", 2000)
+		w := f.pay("o-1", "tok_visa", token(t, "alice"))
+		if w.Code != http.StatusCreated {
+			t.Fatalf("pay: %d %s", w.Code, w.Body)
+		}
+		p, err := f.svc.Payment(context.Background(), decode[idBody](t, w).ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := events.OrderRefundRequested{OrderID: "o-1", PaymentID: p.ID, StripeID: p.StripeID}
+		publish(t, bus, ev)
+		publish(t, bus, ev)
+		// And one for a payment nobody knows: terminated, not retried.
+		publish(t, bus, events.OrderRefundRequested{OrderID: "o-2", PaymentID: "nope", StripeID: "x"})
+		settled(t, bus, events.SubjectOrderRefundRequested)
+		if n := f.sandbox.Refunds(); n != 1 {
+			t.Errorf("refunds = %d, want 1", n)
+		}
+		if !f.sandbox.Refunded(p.StripeID) {
+			t.Error("the charge was not refunded")
+		}
+		p, err = f.svc.Payment(context.Background(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status != payments.StatusRefunded {
+			t.Errorf("status = %s, want refunded", p.Status)
+		}
+		if w := f.pay("o-1", "tok_visa", token(t, "alice")); w.Code != http.StatusBadRequest {
+			t.Errorf("pay a refunded order: %d %s", w.Code, w.Body)
+		}
+	}, migs...)
+}
+
+// A refund that reached the provider but was not recorded (a crash) is
+// replayed under the same key: still one refund.
+func TestRefundReplayed(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, nil)
+		ctx := context.Background()
+		f.addOrder(t, "o-1", "alice", 2000)
+		p, err := f.svc.Pay(ctx, "alice", "o-1", "tok_visa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The provider refunded, the service never heard.
+		if err := f.sandbox.Refund(ctx, payments.RefundRequest{ChargeID: p.StripeID, IdempotencyKey: "refund-" + p.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Refund(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Refund(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.sandbox.Refunds(); n != 1 {
+			t.Errorf("refunds = %d, want 1", n)
+		}
+	}, migs...)
+}
