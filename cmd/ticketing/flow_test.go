@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -112,5 +113,59 @@ func TestUpSellReserveCancel(t *testing.T) {
 	// The ticket can be reserved again once orders has seen it released.
 	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
 		return seller.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil) == http.StatusCreated
+	})
+}
+
+// orderStatus reads the status of one of c's orders.
+func orderStatus(c *client, id string) string {
+	var o orderJSON
+	c.do("GET", "/api/orders/"+id, nil, &o)
+	return o.Status
+}
+
+// sellAndReserve lists a ticket as seller and reserves it as buyer, once
+// orders has learned it.
+func sellAndReserve(t *testing.T, seller, buyer *client, title string) (ticketJSON, orderJSON) {
+	t.Helper()
+	var tk ticketJSON
+	if got := seller.do("POST", "/api/tickets", map[string]any{"title": title, "price": 15}, &tk); got != http.StatusCreated {
+		t.Fatalf("create ticket = %d", got)
+	}
+	var o orderJSON
+	eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &o) == http.StatusCreated
+	})
+	return tk, o
+}
+
+// TestUpOrderExpires: with a short window an unpaid order is cancelled on
+// time and its ticket is on sale again; a restart of the whole system while
+// an order is pending still expires it, even when it fell due during the
+// downtime.
+func TestUpOrderExpires(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"EXPIRATION_WINDOW": "2s"}
+	base, app := startUp(t, dir, env)
+	seller := signUp(t, base, "seller@example.com")
+	buyer := signUp(t, base, "buyer@example.com")
+
+	tk, o := sellAndReserve(t, seller, buyer, "Expiring show")
+	eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
+	eventually(t, 5*time.Second, "the order expires", func() bool { return orderStatus(buyer, o.ID) == "cancelled" })
+	if late := time.Since(o.ExpiresAt); late > 3*time.Second {
+		t.Errorf("order cancelled %s after expiresAt", late)
+	}
+	eventually(t, 5*time.Second, "the expired order's ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
+
+	// Reserve again, stop everything, let the window pass, start again.
+	_, o2 := sellAndReserve(t, seller, buyer, "Restart show")
+	if err := app.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-time.After(time.Until(o2.ExpiresAt)) // the expiry falls due while the system is down
+	base2, _ := startUp(t, dir, env)
+	buyer.base = base2
+	eventually(t, 5*time.Second, "the order that fell due during the downtime expires", func() bool {
+		return orderStatus(buyer, o2.ID) == "cancelled"
 	})
 }
