@@ -1,0 +1,204 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/money"
+)
+
+// apiClient calls the HTTP API through the gateway on behalf of the person
+// whose request is being served.
+type apiClient struct {
+	base *url.URL
+	http *http.Client
+}
+
+func newAPIClient(base *url.URL, rt http.RoundTripper) *apiClient {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	return &apiClient{base: base, http: &http.Client{
+		Transport: rt,
+		Timeout:   15 * time.Second,
+		// The API never redirects; if something in between does, the page
+		// must see that answer rather than follow it with the cookie.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// sessionCookie is the API's session cookie (DESIGN.md section 3).
+const sessionCookie = "session"
+
+// fieldError is one entry of the API's {"errors":[...]} body.
+type fieldError struct {
+	Message string `json:"message"`
+	Field   string `json:"field"`
+}
+
+// apiError is an API answer that is not a success: a client error the page
+// shows to the person (400, 401, 402, 404, 429).
+type apiError struct {
+	Status     int
+	Errors     []fieldError
+	RetryAfter string
+}
+
+func (e *apiError) Error() string {
+	msgs := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		msgs[i] = fe.Message
+	}
+	return fmt.Sprintf("api: %d %s", e.Status, strings.Join(msgs, "; "))
+}
+
+// errUnavailable means the API could not be reached or answered 5xx: the
+// page cannot be built, and the person gets the "try again shortly" page.
+var errUnavailable = errors.New("api unavailable")
+
+// statusOf is the API status behind err, or 0.
+func statusOf(err error) int {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+// call sends one request to the API as the person behind r: only their
+// session cookie is forwarded (not the CSRF cookie, nor anything else the
+// browser holds), along with their address for the API's rate limits. A 2xx
+// answer is decoded into out; its Set-Cookie headers are returned for the
+// handlers that must pass them on (sign in, up and out).
+func (c *apiClient) call(r *http.Request, method, path string, body, out any) ([]string, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := *c.base
+	rel, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("path %q: %w", path, err)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + rel.Path
+	u.RawQuery = rel.RawQuery
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("request %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: ck.Value})
+	}
+	req.Header.Set("X-Forwarded-For", forwardedFor(r))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(r.Context().Err(), context.Canceled) {
+			return nil, r.Context().Err()
+		}
+		return nil, fmt.Errorf("%w: %s %s: %v", errUnavailable, method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read %s %s: %v", errUnavailable, method, path, err)
+	}
+	if resp.StatusCode >= 500 {
+		return nil, fmt.Errorf("%w: %s %s: status %d", errUnavailable, method, path, resp.StatusCode)
+	}
+	if resp.StatusCode >= 300 {
+		ae := &apiError{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+		var eb struct {
+			Errors []fieldError `json:"errors"`
+		}
+		if json.Unmarshal(raw, &eb) == nil {
+			ae.Errors = eb.Errors
+		}
+		return nil, ae
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return nil, fmt.Errorf("%w: decode %s %s: %v", errUnavailable, method, path, err)
+		}
+	}
+	return resp.Header.Values("Set-Cookie"), nil
+}
+
+// forwardedFor is the X-Forwarded-For chain for the API call: what reached
+// us, plus our direct peer. The API believes it only from trusted proxies.
+func forwardedFor(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", "); prior != "" {
+		return prior + ", " + host
+	}
+	return host
+}
+
+// The API's resources, as the pages use them.
+
+type user struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+type ticket struct {
+	ID      string      `json:"id"`
+	Title   string      `json:"title"`
+	Price   money.Cents `json:"price"`
+	UserID  string      `json:"userId"`
+	Version int64       `json:"version"`
+	OrderID string      `json:"orderId"`
+}
+
+type order struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"userId"`
+	Status    string    `json:"status"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	Version   int64     `json:"version"`
+	Ticket    struct {
+		ID    string      `json:"id"`
+		Title string      `json:"title"`
+		Price money.Cents `json:"price"`
+	} `json:"ticket"`
+}
+
+// Order statuses (DESIGN.md section 3).
+const (
+	statusCreated         = "created"
+	statusCancelled       = "cancelled"
+	statusAwaitingPayment = "awaiting:payment"
+	statusComplete        = "complete"
+)
+
+// currentUser asks the API who the caller is; nil when signed out.
+func (c *apiClient) currentUser(r *http.Request) (*user, error) {
+	var out struct {
+		CurrentUser *user `json:"currentUser"`
+	}
+	if _, err := c.call(r, http.MethodGet, "/api/users/currentuser", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.CurrentUser, nil
+}

@@ -1,0 +1,280 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+)
+
+// pageTemplate is one page: the shared layout plus the page's own file.
+type pageTemplate struct{ t *template.Template }
+
+// parsePages parses layout.html with each other template file; a page is
+// named after its file ("index" for index.html).
+func parsePages(funcs template.FuncMap) (map[string]*pageTemplate, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*pageTemplate{}
+	for _, name := range names {
+		base := strings.TrimSuffix(path.Base(name), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", name)
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", name, err)
+		}
+		pages[base] = &pageTemplate{t: t}
+	}
+	return pages, nil
+}
+
+func (s *Service) funcs() template.FuncMap {
+	return template.FuncMap{
+		"money":       formatMoney,
+		"iso":         isoTime,
+		"humanTime":   humanTime,
+		"asset":       s.asset,
+		"statusClass": statusClass,
+	}
+}
+
+// view is what every page template receives.
+type view struct {
+	Title string
+	// Nav marks the header link of the current section (aria-current).
+	Nav  string
+	User *user
+	CSRF string
+	// Flash is a one-line confirmation after a redirect.
+	Flash string
+	// Form holds what was typed and the errors beside each field.
+	Form *form
+	// Data is the page's own content.
+	Data any
+	// Bare hides the account links (error pages built without the API).
+	Bare bool
+	// Stripe is the publishable key when Stripe.js is in use.
+	Stripe string
+	// Scripts are extra scripts of the page (besides app.js).
+	Scripts []string
+}
+
+// form is a form's state when it is shown again: the values typed and the
+// problems the API found, by field; General holds those of no field.
+type form struct {
+	Values  url.Values
+	Errors  map[string]string
+	General []string
+}
+
+func newForm(values url.Values) *form {
+	if values == nil {
+		values = url.Values{}
+	}
+	return &form{Values: values, Errors: map[string]string{}}
+}
+
+// Value is what was typed in the field.
+func (f *form) Value(field string) string {
+	if f == nil {
+		return ""
+	}
+	return f.Values.Get(field)
+}
+
+// Err is the problem with the field, or "".
+func (f *form) Err(field string) string {
+	if f == nil {
+		return ""
+	}
+	return f.Errors[field]
+}
+
+// HasErrors reports whether anything is wrong.
+func (f *form) HasErrors() bool { return f != nil && (len(f.Errors) > 0 || len(f.General) > 0) }
+
+// addAPIError places the API's messages beside the fields the form has, in
+// a person's words; the rest go to the top of the form.
+func (f *form) addAPIError(err error, fields ...string) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		f.General = append(f.General, "Something went wrong. Please try again.")
+		return
+	}
+	if len(ae.Errors) == 0 {
+		f.General = append(f.General, humanize(ae.Status, fieldError{}))
+	}
+	for _, fe := range ae.Errors {
+		msg := humanize(ae.Status, fe)
+		placed := false
+		for _, name := range fields {
+			if fe.Field == name {
+				if _, dup := f.Errors[name]; !dup {
+					f.Errors[name] = msg
+				}
+				placed = true
+			}
+		}
+		if !placed {
+			f.General = append(f.General, msg)
+		}
+	}
+}
+
+// humanize rewords the API's terse messages where a person needs more.
+func humanize(status int, fe fieldError) string {
+	switch {
+	case status == http.StatusTooManyRequests && fe.Field == "":
+		if strings.Contains(fe.Message, "unpaid orders") {
+			return "You already hold the most unpaid orders allowed. Pay for or cancel one first."
+		}
+		return "Too many attempts. Please wait a minute and try again."
+	case status == http.StatusPaymentRequired:
+		return "Your card was declined. Nothing was charged; try another card."
+	case fe.Message == "Invalid credentials":
+		return "That email and password do not match an account."
+	case fe.Message == "Email in use":
+		return "An account with this email already exists. Sign in instead?"
+	case fe.Message == "Ticket is already reserved":
+		return "Someone else is buying this ticket right now. If they do not pay in time, it will be back on sale."
+	case fe.Message == "Cannot edit a reserved ticket":
+		return "This ticket is reserved by a buyer, so it cannot be changed right now."
+	case fe.Message == "":
+		return "Something went wrong. Please try again."
+	}
+	msg := fe.Message
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
+		msg += "."
+	}
+	return msg
+}
+
+// render executes a page into a buffer first, so a template failure is a
+// clean error page rather than half a page.
+func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+	p, ok := s.pages[name]
+	if !ok {
+		s.log.Error("web render", "page", name, "err", "no such page")
+		s.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return
+	}
+	var buf bytes.Buffer
+	if err := p.t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.Error("web render", "page", name, "err", err)
+		if name != "error" {
+			s.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		} else {
+			http.Error(w, "Something went wrong", http.StatusInternalServerError)
+		}
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	// Pages hold a person's data and their CSRF token: never cache them.
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+type errorData struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// renderError shows the friendly error page. It asks the API who the caller
+// is only for the header; when that fails too, the header stays bare.
+func (s *Service) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	v := &view{Title: heading, Data: errorData{Status: status, Heading: heading, Message: message}, Bare: true}
+	if status != http.StatusServiceUnavailable {
+		if u, err := s.api.currentUser(r); err == nil {
+			v.User, v.Bare = u, false
+			v.CSRF = s.csrfToken(w, r)
+		}
+	}
+	s.render(w, r, status, "error", v)
+}
+
+func (s *Service) notFound(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusNotFound, "Page not found",
+		"We could not find that page. The ticket or order may have been removed, or the link is mistyped.")
+}
+
+func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) { s.notFound(w, r) }
+
+// fail turns an error a page could not get past into the right answer: the
+// sign-in page for 401, the 404 page, or the "try again shortly" page.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return // the person left; nobody reads the answer
+	case errors.Is(err, errUnavailable):
+		s.log.Warn("web api unavailable", "path", r.URL.Path, "err", err)
+		s.renderError(w, r, http.StatusServiceUnavailable, "We will be right back",
+			"The marketplace is not answering right now. Please try again in a moment.")
+	case statusOf(err) == http.StatusUnauthorized:
+		s.toSignIn(w, r)
+	case statusOf(err) == http.StatusNotFound:
+		s.notFound(w, r)
+	default:
+		s.log.Error("web", "path", r.URL.Path, "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "Something went wrong",
+			"We could not finish that. Please try again in a moment.")
+	}
+}
+
+// toSignIn sends a signed-out person to sign in, and back here afterwards.
+func (s *Service) toSignIn(w http.ResponseWriter, r *http.Request) {
+	next := r.URL.Path
+	if r.Method != http.MethodGet {
+		next = r.Referer()
+		if u, err := url.Parse(next); err == nil {
+			next = u.Path
+		}
+	}
+	target := "/auth/signin"
+	if localPath(next) && next != "/" {
+		target += "?next=" + url.QueryEscape(next)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// localPath reports whether p is a path on this site, safe to redirect to
+// (not "//evil.example" nor "/\evil.example", which browsers treat as
+// another host).
+func localPath(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") &&
+		!strings.ContainsAny(p, "\r\n")
+}
+
+// flash is the fixed confirmation a redirect asks for with ?m=; the text
+// never comes from the URL.
+func flash(r *http.Request) string {
+	switch r.URL.Query().Get("m") {
+	case "welcome":
+		return "Welcome! Your account is ready."
+	case "signedin":
+		return "You are signed in."
+	case "signedout":
+		return "You are signed out."
+	case "listed":
+		return "Your ticket is on sale."
+	case "updated":
+		return "Your listing was updated."
+	case "paid":
+		return "Payment received. The ticket is yours!"
+	case "cancelled":
+		return "Order cancelled. The ticket is back on sale."
+	}
+	return ""
+}

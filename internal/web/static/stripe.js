@@ -1,0 +1,27 @@
+// Ticketing: the card form with Stripe.js, used only when a publishable key
+// is configured. It turns the card into a PaymentMethod in the browser and
+// posts its id as the token; the card number never reaches our servers.
+(function () {
+  'use strict';
+  var form = document.getElementById('pay-form');
+  if (!form || typeof Stripe === 'undefined') return;
+  var key = form.getAttribute('data-stripe-key');
+  if (!key) return;
+  var stripe = Stripe(key);
+  var card = stripe.elements().create('card');
+  card.mount('#card-element');
+  var errorEl = document.getElementById('card-error');
+  var token = document.getElementById('token');
+  form.addEventListener('submit', function (e) {
+    if (token.value) return;
+    e.preventDefault();
+    stripe.createPaymentMethod({ type: 'card', card: card }).then(function (res) {
+      if (res.error) {
+        errorEl.textContent = res.error.message;
+        return;
+      }
+      token.value = res.paymentMethod.id;
+      form.submit();
+    });
+  });
+})();

@@ -1,0 +1,202 @@
+// Package web is the server-rendered client of Ticketing: the pages a person
+// uses to buy and sell tickets (DESIGN.md section 6). It owns no data: every
+// page calls the HTTP API through the gateway with the caller's cookie, as
+// the original's Next.js getInitialProps did, and every form posts back here,
+// where the handler calls the API and redirects (post/redirect/get). So every
+// flow works without JavaScript; the small embedded script only runs the
+// order countdown and shows times in the reader's locale.
+//
+// Pages are html/template files and static assets embedded in the binary:
+// no Node toolchain, nothing loaded from another origin unless a Stripe
+// publishable key is configured.
+package web
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config is what the web client needs from its environment.
+type Config struct {
+	// APIBase is the base URL of the gateway, e.g. "http://gateway:8080".
+	APIBase string
+	// Transport carries the API calls; nil means http.DefaultTransport. In
+	// `up` it calls the gateway handler in the same process.
+	Transport http.RoundTripper
+	// StripePublishableKey switches the order page from the sandbox card
+	// form to Stripe.js; empty means nothing is loaded from outside.
+	StripePublishableKey string
+	// CookieSecure marks the CSRF cookie Secure (serve behind TLS).
+	CookieSecure bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service serves the pages.
+type Service struct {
+	log    *slog.Logger
+	cfg    Config
+	api    *apiClient
+	pages  map[string]*pageTemplate
+	static fs.FS
+	// assetVersion maps a static file name to a hash of its content, so
+	// pages can link /static/x.css?v=hash and browsers may cache it forever.
+	assetVersion map[string]string
+	csp          string
+}
+
+// New builds the web client. It panics if the embedded templates do not
+// parse: they are part of the binary, so that is a programming error caught
+// by the package's tests, never a runtime condition.
+func New(log *slog.Logger, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	base, err := url.Parse(strings.TrimSuffix(cfg.APIBase, "/"))
+	if err != nil {
+		panic("web: bad APIBase " + cfg.APIBase + ": " + err.Error())
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err)
+	}
+	s := &Service{
+		log:          log,
+		cfg:          cfg,
+		api:          newAPIClient(base, cfg.Transport),
+		static:       static,
+		assetVersion: hashAssets(static),
+		csp:          contentSecurityPolicy(cfg.StripePublishableKey != ""),
+	}
+	pages, err := parsePages(s.funcs())
+	if err != nil {
+		panic(err)
+	}
+	s.pages = pages
+	return s
+}
+
+// hashAssets reads every embedded static file once at start.
+func hashAssets(static fs.FS) map[string]string {
+	out := map[string]string{}
+	fs.WalkDir(static, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[path] = hex.EncodeToString(sum[:6])
+		return nil
+	})
+	return out
+}
+
+// Routes registers every page on mux. The catch-all "/" renders the HTML
+// 404 page, so a person never meets a JSON or plain-text error.
+func (s *Service) Routes(mux *http.ServeMux) {
+	page := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.secure(h))
+	}
+	// Forms are also checked for a same-origin request here, in case the web
+	// client is reached without the gateway in front (serve web).
+	form := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.secure(s.sameOrigin(s.checkCSRF(h))))
+	}
+	page("GET /{$}", s.handleIndex)
+	page("GET /auth/signup", s.handleSignUpForm)
+	form("POST /auth/signup", s.handleSignUp)
+	page("GET /auth/signin", s.handleSignInForm)
+	form("POST /auth/signin", s.handleSignIn)
+	page("GET /auth/signout", s.handleSignOutForm)
+	form("POST /auth/signout", s.handleSignOut)
+	page("GET /tickets/new", s.handleTicketNewForm)
+	form("POST /tickets/new", s.handleTicketCreate)
+	page("GET /tickets/{id}", s.handleTicketShow)
+	form("POST /tickets/{id}/purchase", s.handleTicketPurchase)
+	page("GET /tickets/{id}/edit", s.handleTicketEditForm)
+	form("POST /tickets/{id}/edit", s.handleTicketUpdate)
+	page("GET /orders", s.handleOrderList)
+	page("GET /orders/{id}", s.handleOrderShow)
+	form("POST /orders/{id}/pay", s.handleOrderPay)
+	form("POST /orders/{id}/cancel", s.handleOrderCancel)
+	page("GET /listings", s.handleListings)
+	page("GET /static/", s.handleStatic)
+	page("/", s.handleNotFound)
+}
+
+// contentSecurityPolicy allows nothing but this origin: no inline script or
+// style, no third-party asset. With Stripe configured the order page needs
+// Stripe.js, its frames and its API, and nothing else.
+func contentSecurityPolicy(stripe bool) string {
+	script, frame, connect := "'self'", "", ""
+	if stripe {
+		script += " https://js.stripe.com"
+		frame = "; frame-src https://js.stripe.com https://hooks.stripe.com"
+		connect = "; connect-src 'self' https://api.stripe.com"
+	}
+	return "default-src 'self'; script-src " + script + "; style-src 'self'; img-src 'self' data:" +
+		frame + connect + "; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// secure adds the security headers every response of the web client
+// carries, pages, assets and errors alike.
+func (s *Service) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", s.csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin refuses a form posted from another site (Sec-Fetch-Site,
+// Origin), with the friendly error page rather than a bare 403.
+func (s *Service) sameOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, http.StatusForbidden, "Request refused",
+			"This form was sent from another website, so we did not act on it.")
+	}))
+	return cop.Handler(next)
+}
+
+// handleStatic serves the embedded assets. A request carrying the current
+// content hash (?v=) may be cached for a year: a new build changes the hash
+// and so the URL.
+func (s *Service) handleStatic(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/static/")
+	v, ok := s.assetVersion[name]
+	if !ok {
+		s.handleNotFound(w, r)
+		return
+	}
+	if r.URL.Query().Get("v") == v {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+	}
+	http.ServeFileFS(w, r, s.static, name)
+}
+
+// asset is the URL of a static file, versioned by its content.
+func (s *Service) asset(name string) string {
+	return "/static/" + name + "?v=" + s.assetVersion[name]
+}

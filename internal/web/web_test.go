@@ -1,0 +1,465 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/money"
+)
+
+// These tests need no API. Pages that show data are tested end to end in
+// cmd/ticketing (web_test.go, browser_test.go) against the real system.
+
+// downTransport is a network on which the API cannot be reached.
+type downTransport struct{}
+
+func (downTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("connection refused")
+}
+
+var fixedNow = time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+
+func newTestService(t *testing.T, stripeKey string) (*Service, http.Handler) {
+	t.Helper()
+	s := New(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{
+		APIBase:              "http://api.invalid",
+		Transport:            downTransport{},
+		StripePublishableKey: stripeKey,
+		Now:                  func() time.Time { return fixedNow },
+	})
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	return s, mux
+}
+
+const strictCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+func checkSecurityHeaders(t *testing.T, h http.Header) {
+	t.Helper()
+	if got := h.Get("Content-Security-Policy"); got != strictCSP {
+		t.Errorf("CSP = %q, want %q", got, strictCSP)
+	}
+	if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q", got)
+	}
+	if got := h.Get("Referrer-Policy"); got != "same-origin" {
+		t.Errorf("Referrer-Policy = %q", got)
+	}
+}
+
+func get(t *testing.T, h http.Handler, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	return rec
+}
+
+func TestStaticAssets(t *testing.T) {
+	t.Parallel()
+	s, h := newTestService(t, "")
+	tests := []struct {
+		path, wantType string
+	}{
+		{"/static/style.css", "text/css"},
+		{"/static/app.js", "javascript"},
+		{"/static/countdown.js", "javascript"},
+		{"/static/favicon.svg", "image/svg+xml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			rec := get(t, h, tt.path)
+			if rec.Code != http.StatusOK || !strings.Contains(rec.Header().Get("Content-Type"), tt.wantType) {
+				t.Fatalf("GET %s = %d %q", tt.path, rec.Code, rec.Header().Get("Content-Type"))
+			}
+			checkSecurityHeaders(t, rec.Header())
+			if cc := rec.Header().Get("Cache-Control"); strings.Contains(cc, "immutable") {
+				t.Errorf("unversioned asset cached forever: %q", cc)
+			}
+			name := strings.TrimPrefix(tt.path, "/static/")
+			rec = get(t, h, s.asset(name))
+			if cc := rec.Header().Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+				t.Errorf("versioned %s Cache-Control = %q, want immutable", name, cc)
+			}
+		})
+	}
+	if rec := get(t, h, "/static/nope.css"); rec.Code != http.StatusNotFound {
+		t.Fatalf("unknown asset = %d, want 404", rec.Code)
+	}
+}
+
+func TestNotFoundIsAFriendlyPage(t *testing.T) {
+	t.Parallel()
+	_, h := newTestService(t, "")
+	for _, path := range []string{"/no/such/page", "/favicon.ico", "/tickets/x/nothing"} {
+		rec := get(t, h, path)
+		if rec.Code != http.StatusNotFound {
+			t.Fatalf("GET %s = %d, want 404", path, rec.Code)
+		}
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			t.Fatalf("GET %s Content-Type = %q, want HTML", path, ct)
+		}
+		if body := rec.Body.String(); !strings.Contains(body, "Page not found") || !strings.Contains(body, `href="/"`) {
+			t.Fatalf("GET %s body lacks the friendly message: %s", path, body)
+		}
+		checkSecurityHeaders(t, rec.Header())
+	}
+}
+
+func TestAPIDownIsAFriendlyPage(t *testing.T) {
+	t.Parallel()
+	_, h := newTestService(t, "")
+	for _, path := range []string{"/", "/tickets/abc", "/orders", "/auth/signin"} {
+		rec := get(t, h, path)
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("GET %s = %d, want 503", path, rec.Code)
+		}
+		body := rec.Body.String()
+		if !strings.Contains(body, "not answering right now") || strings.Contains(body, `{"errors"`) {
+			t.Fatalf("GET %s body = %s", path, body)
+		}
+		checkSecurityHeaders(t, rec.Header())
+	}
+}
+
+func TestSignOutWorksWithTheAPIDown(t *testing.T) {
+	t.Parallel()
+	_, h := newTestService(t, "")
+	tok := newCSRFToken()
+	req := httptest.NewRequest(http.MethodPost, "/auth/signout", strings.NewReader(url.Values{"csrf": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: "a.b.c"})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("signout = %d, want 303", rec.Code)
+	}
+	cleared := false
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == sessionCookie && c.MaxAge < 0 {
+			cleared = true
+		}
+	}
+	if !cleared {
+		t.Fatalf("session cookie not cleared: %v", rec.Header().Values("Set-Cookie"))
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	_, h := newTestService(t, "")
+	good := newCSRFToken()
+	other := newCSRFToken()
+	tests := []struct {
+		name          string
+		cookie, field string
+		origin        string
+		want          int
+	}{
+		{name: "no cookie no field", want: http.StatusForbidden},
+		{name: "field without cookie", field: good, want: http.StatusForbidden},
+		{name: "cookie without field", cookie: good, want: http.StatusForbidden},
+		{name: "mismatch", cookie: good, field: other, want: http.StatusForbidden},
+		{name: "short tokens", cookie: "abc", field: "abc", want: http.StatusForbidden},
+		{name: "cross-origin with matching tokens", cookie: good, field: good, origin: "https://evil.example", want: http.StatusForbidden},
+		// Past the CSRF check the handler calls the API, which is down here.
+		{name: "match", cookie: good, field: good, want: http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			form := url.Values{"email": {"a@example.com"}, "password": {"password1"}}
+			if tt.field != "" {
+				form.Set(csrfField, tt.field)
+			}
+			req := httptest.NewRequest(http.MethodPost, "/auth/signin", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tt.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: csrfCookie, Value: tt.cookie})
+			}
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+				req.Header.Set("Sec-Fetch-Site", "cross-site")
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.want, rec.Body)
+			}
+			checkSecurityHeaders(t, rec.Header())
+			if tt.want == http.StatusForbidden && !strings.Contains(rec.Header().Get("Content-Type"), "text/html") {
+				t.Fatalf("refusal is not an HTML page: %q", rec.Header().Get("Content-Type"))
+			}
+		})
+	}
+}
+
+func TestValidCSRF(t *testing.T) {
+	t.Parallel()
+	a, b := newCSRFToken(), newCSRFToken()
+	if len(a) != csrfLen || a == b {
+		t.Fatalf("tokens %q %q: want distinct %d-character tokens", a, b, csrfLen)
+	}
+	tests := []struct {
+		cookie, field string
+		want          bool
+	}{
+		{a, a, true},
+		{a, b, false},
+		{"", "", false},
+		{a, "", false},
+		{"", a, false},
+		{a[:csrfLen-1], a[:csrfLen-1], false},
+	}
+	for _, tt := range tests {
+		if got := validCSRF(tt.cookie, tt.field); got != tt.want {
+			t.Errorf("validCSRF(%q, %q) = %v, want %v", tt.cookie, tt.field, got, tt.want)
+		}
+	}
+}
+
+func TestCSRFCookieIsStrictAndHttpOnly(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestService(t, "")
+	s.cfg.CookieSecure = true
+	rec := httptest.NewRecorder()
+	s.setCSRF(rec)
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 || cs[0].Name != csrfCookie || !cs[0].HttpOnly || !cs[0].Secure ||
+		cs[0].SameSite != http.SameSiteStrictMode || cs[0].Path != "/" {
+		t.Fatalf("csrf cookie = %+v", cs)
+	}
+}
+
+func TestFormatMoney(t *testing.T) {
+	t.Parallel()
+	tests := map[money.Cents]string{
+		2050:        "$20.50",
+		2000:        "$20.00",
+		5:           "$0.05",
+		0:           "$0.00",
+		100000:      "$1,000.00",
+		12345678:    "$123,456.78",
+		100000000:   "$1,000,000.00",
+		-150:        "-$1.50",
+		99999999999: "$999,999,999.99",
+	}
+	for in, want := range tests {
+		if got := formatMoney(in); got != want {
+			t.Errorf("formatMoney(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPriceInput(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"20.50": "20.50", " $1,250.5 ": "1250.5", "$ 7": "7", "abc": "abc", "": "",
+	} {
+		if got := priceInput(in); got != want {
+			t.Errorf("priceInput(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTimes(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2030, 5, 1, 14, 3, 9, 0, time.FixedZone("CEST", 2*3600))
+	if got := isoTime(at); got != "2030-05-01T12:03:09Z" {
+		t.Errorf("isoTime = %q", got)
+	}
+	if got := humanTime(at); got != "1 May 2030, 12:03 UTC" {
+		t.Errorf("humanTime = %q", got)
+	}
+	clocks := map[time.Duration]string{
+		15 * time.Minute:                        "15:00",
+		14*time.Minute + 59*time.Second:         "14:59",
+		1500 * time.Millisecond:                 "0:02",
+		0:                                       "0:00",
+		-time.Minute:                            "0:00",
+		time.Hour + 2*time.Minute + time.Second: "1:02:01",
+	}
+	for d, want := range clocks {
+		if got := clock(d); got != want {
+			t.Errorf("clock(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestStatusLabel(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status  string
+		expired bool
+		want    string
+	}{
+		{statusCreated, false, "Awaiting payment"},
+		{statusCreated, true, "Expired"},
+		{statusAwaitingPayment, false, "Awaiting payment"},
+		{statusCancelled, false, "Cancelled"},
+		{statusComplete, false, "Complete"},
+	}
+	for _, tt := range tests {
+		if got := statusLabel(tt.status, tt.expired); got != tt.want {
+			t.Errorf("statusLabel(%q, %v) = %q, want %q", tt.status, tt.expired, got, tt.want)
+		}
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	t.Parallel()
+	for p, want := range map[string]bool{
+		"/tickets/1": true, "/": true, "": false, "//evil.example": false, `/\evil.example`: false,
+		"https://evil.example": false, "/a\r\nSet-Cookie: x": false, "tickets": false,
+	} {
+		if got := localPath(p); got != want {
+			t.Errorf("localPath(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestHumanize(t *testing.T) {
+	t.Parallel()
+	f := newForm(nil)
+	f.addAPIError(&apiError{Status: 400, Errors: []fieldError{
+		{Field: "email", Message: "Email in use"},
+		{Field: "password", Message: "Password must be between 8 and 128 characters"},
+		{Message: "Invalid credentials"},
+	}}, "email", "password")
+	if !strings.Contains(f.Err("email"), "already exists") || !strings.HasSuffix(f.Err("password"), "characters.") {
+		t.Fatalf("field errors = %v", f.Errors)
+	}
+	if len(f.General) != 1 || !strings.Contains(f.General[0], "do not match") {
+		t.Fatalf("general = %v", f.General)
+	}
+	f = newForm(nil)
+	f.addAPIError(&apiError{Status: 402, Errors: []fieldError{{Message: "Your card was declined."}}}, "token")
+	if len(f.General) != 1 || !strings.Contains(f.General[0], "declined") {
+		t.Fatalf("402 = %v %v", f.General, f.Errors)
+	}
+	// A field the form does not show goes to the top, not lost.
+	f = newForm(nil)
+	f.addAPIError(&apiError{Status: 400, Errors: []fieldError{{Field: "ticketId", Message: "Ticket id is required"}}})
+	if len(f.General) != 1 {
+		t.Fatalf("unknown field lost: %v", f.General)
+	}
+}
+
+func TestContentSecurityPolicy(t *testing.T) {
+	t.Parallel()
+	if got := contentSecurityPolicy(false); got != strictCSP || strings.Contains(got, "stripe") {
+		t.Fatalf("CSP without Stripe = %q", got)
+	}
+	got := contentSecurityPolicy(true)
+	for _, want := range []string{"script-src 'self' https://js.stripe.com", "frame-src https://js.stripe.com", "connect-src 'self' https://api.stripe.com", "frame-ancestors 'none'"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("CSP with Stripe = %q, lacks %q", got, want)
+		}
+	}
+}
+
+// inlineCode finds what a strict CSP would block, besides inline scripts:
+// style elements or attributes, event handler attributes, javascript: URLs.
+var (
+	inlineCode = regexp.MustCompile(`(?i)<style|\sstyle=|\son[a-z]+=|javascript:`)
+	scriptTag  = regexp.MustCompile(`(?is)<script([^>]*)>(.*?)</script>`)
+)
+
+// findInline returns the first piece of inline code in an HTML page.
+func findInline(body string) string {
+	for _, m := range scriptTag.FindAllStringSubmatch(body, -1) {
+		if !strings.Contains(m[1], " src=") || strings.TrimSpace(m[2]) != "" {
+			return m[0]
+		}
+	}
+	return inlineCode.FindString(body)
+}
+
+// TestPagesRender renders every page with representative data: the
+// templates parse and execute, user text is escaped, nothing inline.
+func TestPagesRender(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestService(t, "")
+	evil := `<script>alert("x")</script>`
+	u := &user{ID: "u1", Email: "ann@example.com"}
+	tk := ticket{ID: "t1", Title: evil, Price: 2050, UserID: "u2"}
+	o := order{ID: "o1", UserID: "u1", Status: statusCreated, ExpiresAt: fixedNow.Add(90 * time.Second)}
+	o.Ticket.ID, o.Ticket.Title, o.Ticket.Price = "t1", evil, 2050
+	failed := newForm(url.Values{"email": {evil}, "title": {evil}, "price": {"abc"}, "q": {evil}, "token": {"tok_chargeDeclined"}})
+	failed.Errors["email"] = "Email must be valid."
+	failed.Errors["price"] = "Price must be a number with at most two decimals."
+	failed.General = []string{"Your card was declined. Nothing was charged; try another card."}
+
+	tests := []struct {
+		name  string
+		page  string
+		v     view
+		wants []string
+	}{
+		{"index signed out", "index", view{Form: newForm(nil), Data: indexData{Tickets: []ticket{tk}}},
+			[]string{"Sign Up", "Sign In", "$20.50", `href="/tickets/t1"`}},
+		{"index signed in, empty search", "index", view{User: u, CSRF: "tok", Form: newForm(url.Values{"q": {evil}}), Data: indexData{Q: evil}},
+			[]string{"Sell Tickets", "My Listings", "My Orders", "Sign Out", "No tickets match", `name="csrf" value="tok"`}},
+		{"signup with errors", "auth", view{Form: failed, Data: authData{Action: "signup", Next: "/tickets/t1"}},
+			[]string{"Email must be valid.", `aria-invalid="true"`, `name="next" value="/tickets/t1"`, `action="/auth/signup"`}},
+		{"signin", "auth", view{Form: newForm(nil), Data: authData{Action: "signin"}}, []string{`action="/auth/signin"`, "current-password"}},
+		{"signout", "signout", view{User: u, CSRF: "tok"}, []string{`action="/auth/signout"`}},
+		{"sell with errors", "ticket_form", view{User: u, Form: failed, Data: ticketFormData{}},
+			[]string{"Price must be a number", `value="abc"`, `action="/tickets/new"`}},
+		{"edit", "ticket_form", view{User: u, Form: newForm(url.Values{"title": {"x"}, "price": {"20.50"}}), Data: ticketFormData{Ticket: &ticket{ID: "t9"}}},
+			[]string{`action="/tickets/t9/edit"`, `value="20.50"`}},
+		{"ticket to buy", "ticket", view{User: u, CSRF: "tok", Data: ticketData{Ticket: tk}},
+			[]string{"Purchase", `action="/tickets/t1/purchase"`}},
+		{"ticket signed out", "ticket", view{Data: ticketData{Ticket: tk}}, []string{"Sign in to purchase", "next=/tickets/t1"}},
+		{"own ticket", "ticket", view{User: u, Data: ticketData{Ticket: tk, Mine: true}}, []string{"You are selling this ticket", "/tickets/t1/edit"}},
+		{"reserved ticket", "ticket", view{User: u, Data: ticketData{Ticket: tk, Reserved: true}}, []string{"Someone is buying this ticket"}},
+		{"listings", "listings", view{User: u, Data: listingsData{Tickets: []ticket{tk, {ID: "t2", Title: "B", Price: 100, OrderID: "o"}}}},
+			[]string{"On sale", "Reserved", "/tickets/t1/edit"}},
+		{"orders", "orders", view{User: u, Data: ordersData{Orders: []orderRow{s.row(o), {order: order{ID: "o2", Status: statusComplete}, Label: "Complete"}}}},
+			[]string{"Awaiting payment", "Complete", `<time datetime="2030-05-01T12:01:30Z">`}},
+		{"order to pay", "order", view{User: u, CSRF: "tok", Form: failed, Data: orderData{Order: s.row(o), Payable: true, Left: "1:30", ServerAt: isoTime(fixedNow), Cards: sandboxCards()}},
+			[]string{"no money moves", "tok_visa", "tok_chargeDeclined", "payment succeeds", "card is declined", `id="countdown"`, ">1:30<",
+				`data-expires="2030-05-01T12:01:30Z"`, "Order expired", "Pay $20.50", "Cancel order", `value="tok_chargeDeclined" checked`, "declined"}},
+		{"order expired", "order", view{User: u, Data: orderData{Order: orderRow{order: o, Label: "Expired", Expired: true}}}, []string{"Order expired"}},
+		{"error", "error", view{Bare: true, Data: errorData{Status: 404, Heading: "Page not found", Message: "gone"}}, []string{"Error 404", "Page not found"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := tt.v
+			v.Title = evil
+			if v.Form == nil {
+				v.Form = newForm(nil)
+			}
+			rec := httptest.NewRecorder()
+			s.render(rec, httptest.NewRequest(http.MethodGet, "/", nil), http.StatusOK, tt.page, &v)
+			body := rec.Body.String()
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", rec.Code, body)
+			}
+			for _, want := range tt.wants {
+				if !strings.Contains(body, want) {
+					t.Errorf("page lacks %q", want)
+				}
+			}
+			if strings.Contains(body, evil) {
+				t.Errorf("user text not escaped")
+			}
+			if m := findInline(body); m != "" {
+				t.Errorf("page holds inline code a strict CSP blocks: %q", m)
+			}
+			if !strings.Contains(body, `<script src="/static/app.js?v=`) || !strings.Contains(body, `<html lang="en">`) {
+				t.Errorf("layout missing")
+			}
+			if testing.Verbose() && tt.page == "order" {
+				t.Log(body)
+			}
+		})
+	}
+}
