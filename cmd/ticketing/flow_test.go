@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
 type ticketJSON struct {
@@ -168,4 +172,116 @@ func TestUpOrderExpires(t *testing.T) {
 	eventually(t, 5*time.Second, "the order that fell due during the downtime expires", func() bool {
 		return orderStatus(buyer, o2.ID) == "cancelled"
 	})
+}
+
+// pay pays order id with token once payments has learned the order, and
+// returns the final status code.
+func pay(t *testing.T, c *client, orderID, token string) int {
+	t.Helper()
+	var status int
+	eventually(t, 5*time.Second, "payments knows the order", func() bool {
+		status = c.do("POST", "/api/payments", map[string]string{"orderId": orderID, "token": token}, nil)
+		return status != http.StatusNotFound
+	})
+	return status
+}
+
+// TestUpSeedFlow is the whole demo flow of the seed through the gateway of
+// `up`, with a short window: sell; reserve; the ticket leaves the list; the
+// window passes; the order is cancelled and the ticket is listed again;
+// reserve again; a declined card, then a good one; the order is complete,
+// the ticket stays off the list after the window, and it shows in the
+// buyer's orders.
+func TestUpSeedFlow(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3s"})
+	seller := signUp(t, base, "seller@example.com")
+	buyer := signUp(t, base, "buyer@example.com")
+
+	tk, first := sellAndReserve(t, seller, buyer, "Seed show")
+	eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
+	eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
+	eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	if got := buyer.do("POST", "/api/payments", map[string]string{"orderId": first.ID, "token": "tok_visa"}, nil); got != http.StatusBadRequest {
+		t.Fatalf("paying the expired order = %d, want 400", got)
+	}
+
+	var second orderJSON
+	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &second) == http.StatusCreated
+	})
+	if got := pay(t, buyer, second.ID, "tok_chargeDeclined"); got != http.StatusPaymentRequired {
+		t.Fatalf("declined card = %d, want 402", got)
+	}
+	if got := seller.do("POST", "/api/payments", map[string]string{"orderId": second.ID, "token": "tok_visa"}, nil); got != http.StatusUnauthorized {
+		t.Fatalf("paying someone else's order = %d, want 401", got)
+	}
+	if got := buyer.do("POST", "/api/payments", map[string]string{"orderId": second.ID, "token": "tok_visa"}, nil); got != http.StatusCreated {
+		t.Fatalf("good card = %d, want 201", got)
+	}
+	if got := buyer.do("POST", "/api/payments", map[string]string{"orderId": second.ID, "token": "tok_visa"}, nil); got != http.StatusBadRequest {
+		t.Fatalf("paying twice = %d, want 400", got)
+	}
+	eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, second.ID) == "complete" })
+
+	// Past the window the paid order stays complete and the ticket sold.
+	<-time.After(time.Until(second.ExpiresAt) + time.Second)
+	if got := orderStatus(buyer, second.ID); got != "complete" {
+		t.Fatalf("paid order after its window = %s, want complete", got)
+	}
+	if listed(buyer, tk.ID) {
+		t.Fatal("a sold ticket is back on the list")
+	}
+	var mine []orderJSON
+	buyer.do("GET", "/api/orders", nil, &mine)
+	if len(mine) != 2 || mine[0].ID != second.ID || mine[0].Status != "complete" || mine[1].Status != "cancelled" {
+		t.Fatalf("buyer's orders = %+v, want the complete one first, then the cancelled one", mine)
+	}
+	if got := buyer.do("DELETE", "/api/orders/"+second.ID, nil, nil); got != http.StatusBadRequest {
+		t.Fatalf("cancelling a paid order = %d, want 400", got)
+	}
+}
+
+// TestUpPaymentRacingExpiry pays at the very end of the window, many times
+// over: each race ends either complete (paid in time) or cancelled with the
+// ticket back on sale — never charged and cancelled without a refund.
+func TestUpPaymentRacingExpiry(t *testing.T) {
+	dir := t.TempDir()
+	base, _ := startUp(t, dir, map[string]string{"EXPIRATION_WINDOW": "2s"})
+	paymentsDB, err := sqldb.Open(context.Background(), sqldb.Config{Path: filepath.Join(dir, "payments.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer paymentsDB.Close()
+	// paymentStatus is the payments service's own record of the order's
+	// payment: "" (none), pending, succeeded or refunded.
+	paymentStatus := func(orderID string) string {
+		var s string
+		paymentsDB.Read().QueryRow(`SELECT status FROM payments WHERE order_id = $1`, orderID).Scan(&s)
+		return s
+	}
+	seller := signUp(t, base, "seller@example.com")
+	buyer := signUp(t, base, "buyer@example.com")
+	for i := range 3 {
+		tk, o := sellAndReserve(t, seller, buyer, fmt.Sprintf("Race %d", i))
+		eventually(t, 5*time.Second, "payments knows the order", func() bool {
+			return buyer.do("POST", "/api/payments", map[string]string{"orderId": o.ID, "token": "tok_fake"}, nil) != http.StatusNotFound
+		})
+		// Aim the payment at the expiry instant.
+		<-time.After(time.Until(o.ExpiresAt) - 5*time.Millisecond)
+		paid := buyer.do("POST", "/api/payments", map[string]string{"orderId": o.ID, "token": "tok_visa"}, nil)
+		eventually(t, 6*time.Second, "the race settles", func() bool {
+			s := orderStatus(buyer, o.ID)
+			return s == "complete" || (s == "cancelled" && listed(buyer, tk.ID))
+		})
+		switch s := orderStatus(buyer, o.ID); {
+		case s == "complete" && (paid != http.StatusCreated || paymentStatus(o.ID) != "succeeded"):
+			t.Fatalf("order complete, but the payment answered %d and is %q", paid, paymentStatus(o.ID))
+		case s == "cancelled" && paid == http.StatusCreated:
+			// Charged after all: the money must go back.
+			eventually(t, 5*time.Second, "the late payment is refunded", func() bool { return paymentStatus(o.ID) == "refunded" })
+		case s == "cancelled" && paymentStatus(o.ID) != "":
+			t.Fatalf("cancelled order with a %q payment, though the payment answered %d", paymentStatus(o.ID), paid)
+		}
+		t.Logf("race %d: payment answered %d, order %s, payment %q", i, paid, orderStatus(buyer, o.ID), paymentStatus(o.ID))
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/ticketing/ticketing/internal/auth"
 	"github.com/ticketing/ticketing/internal/expiration"
 	"github.com/ticketing/ticketing/internal/orders"
+	"github.com/ticketing/ticketing/internal/payments"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/tickets"
@@ -29,6 +30,7 @@ func catalog() []partSpec {
 		{name: "tickets", prefix: "/api/tickets", url: func(c Config) string { return c.TicketsURL }, build: buildTickets},
 		{name: "orders", prefix: "/api/orders", url: func(c Config) string { return c.OrdersURL }, build: buildOrders},
 		{name: "expiration", build: buildExpiration},
+		{name: "payments", prefix: "/api/payments", url: func(c Config) string { return c.PaymentsURL }, build: buildPayments},
 	}
 }
 
@@ -82,4 +84,21 @@ func buildOrders(ctx context.Context, in infra) (*part, error) {
 func buildExpiration(_ context.Context, in infra) (*part, error) {
 	svc := expiration.New(in.bus.JetStream(), in.log.With("service", "expiration"), expiration.Config{})
 	return &part{name: "expiration", listeners: svc.Listeners()}, nil
+}
+
+// buildPayments charges through Stripe when a secret key is set (pointed at
+// STRIPE_API_BASE, e.g. stripe-mock, when that is set too), and through the
+// sandbox provider otherwise: no money moves and the UI says so.
+func buildPayments(ctx context.Context, in infra) (*part, error) {
+	db, ob, err := in.withOutbox(ctx, "payments", payments.Migrations)
+	if err != nil {
+		return nil, err
+	}
+	provider := payments.NewSandbox()
+	if in.cfg.StripeSecretKey != "" {
+		provider = payments.NewStripe(in.cfg.StripeSecretKey, in.cfg.StripeAPIBase)
+	}
+	in.log.Info("payment provider", "provider", provider.Name())
+	svc := payments.New(db, ob, in.log.With("service", "payments"), payments.Config{Provider: provider})
+	return &part{name: "payments", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
 }

@@ -1,0 +1,373 @@
+package main
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These are the web client's page tests: real HTTP against the real `up`
+// (every service, embedded NATS, SQLite), with a client that behaves like a
+// browser without JavaScript — a cookie jar, forms posted with the CSRF
+// token found on the page, redirects looked at rather than followed blindly.
+
+const webStrictCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// webBrowser is a person's browser with JavaScript off.
+type webBrowser struct {
+	t    *testing.T
+	base string
+	http *http.Client
+	// last is the body of the last page fetched: forms take their CSRF
+	// token from it, as a real form would carry it.
+	last string
+}
+
+func newWebBrowser(t *testing.T, base string) *webBrowser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &webBrowser{t: t, base: base, http: &http.Client{
+		Jar:           jar,
+		Timeout:       20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// webPage is one answer.
+type webPage struct {
+	status   int
+	location string
+	body     string
+	header   http.Header
+}
+
+func (b *webBrowser) send(req *http.Request) webPage {
+	b.t.Helper()
+	resp, err := b.http.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	p := webPage{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(raw), header: resp.Header}
+	if resp.StatusCode != http.StatusNotFound || strings.HasPrefix(req.URL.Path, "/api/") == false {
+		webCheckHeaders(b.t, req.Method+" "+req.URL.Path, resp.Header)
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		b.last = p.body
+	}
+	return p
+}
+
+// get fetches a page without following a redirect.
+func (b *webBrowser) get(path string) webPage {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, b.base+path, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.send(req)
+}
+
+// open fetches a page and follows redirects to the end, as a browser does.
+func (b *webBrowser) open(path string) webPage {
+	b.t.Helper()
+	p := b.get(path)
+	for i := 0; p.status == http.StatusSeeOther || p.status == http.StatusFound; i++ {
+		if i > 5 {
+			b.t.Fatalf("GET %s: too many redirects", path)
+		}
+		p = b.get(p.location)
+	}
+	return p
+}
+
+// post submits a form with the CSRF token of the last page, as the form on
+// that page would.
+func (b *webBrowser) post(path string, form url.Values) webPage {
+	b.t.Helper()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(b.last)
+	if m == nil {
+		b.t.Fatalf("POST %s: the last page has no CSRF token:\n%s", path, b.last)
+	}
+	form.Set("csrf", html.UnescapeString(m[1]))
+	req, err := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.send(req)
+}
+
+func webCheckHeaders(t *testing.T, what string, h http.Header) {
+	t.Helper()
+	if got := h.Get("Content-Security-Policy"); got != webStrictCSP {
+		t.Errorf("%s: Content-Security-Policy = %q", what, got)
+	}
+	if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "same-origin" {
+		t.Errorf("%s: nosniff/Referrer-Policy missing: %v", what, h)
+	}
+}
+
+// webWant fails unless the page has the status and holds every string.
+func webWant(t *testing.T, what string, p webPage, status int, contains ...string) {
+	t.Helper()
+	if p.status != status {
+		t.Fatalf("%s = %d (Location %q), want %d:\n%s", what, p.status, p.location, status, p.body)
+	}
+	for _, s := range contains {
+		if !strings.Contains(p.body, s) {
+			t.Fatalf("%s lacks %q:\n%s", what, s, p.body)
+		}
+	}
+}
+
+// webRedirect fails unless the answer is a 303 to a path starting with
+// prefix, and returns the location.
+func webRedirect(t *testing.T, what string, p webPage, prefix string) string {
+	t.Helper()
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, prefix) {
+		t.Fatalf("%s = %d to %q, want 303 to %s…:\n%s", what, p.status, p.location, prefix, p.body)
+	}
+	return p.location
+}
+
+// webSignUp makes a new browser signed in as email.
+func webSignUp(t *testing.T, base, email string) *webBrowser {
+	t.Helper()
+	b := newWebBrowser(t, base)
+	b.get("/auth/signup")
+	webRedirect(t, "sign up "+email, b.post("/auth/signup", url.Values{"email": {email}, "password": {"correct horse"}}), "/")
+	return b
+}
+
+// webSell lists a ticket and returns its id.
+func webSell(t *testing.T, b *webBrowser, title, price string) string {
+	t.Helper()
+	b.get("/tickets/new")
+	loc := webRedirect(t, "sell "+title, b.post("/tickets/new", url.Values{"title": {title}, "price": {price}}), "/tickets/")
+	u, _ := url.Parse(loc)
+	return strings.TrimPrefix(u.Path, "/tickets/")
+}
+
+// webEventually polls cond until it holds or the deadline passes: events
+// take a moment to travel between services.
+func webEventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting for: %s", within, what)
+		case <-tick.C:
+		}
+	}
+}
+
+func TestWebAuthPages(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	b := newWebBrowser(t, base)
+
+	p := b.get("/")
+	webWant(t, "index signed out", p, http.StatusOK, `href="/auth/signup"`, `href="/auth/signin"`, "Tickets for sale")
+	if strings.Contains(p.body, "Sign Out") {
+		t.Fatal("signed-out header shows Sign Out")
+	}
+
+	webWant(t, "sign-up page", b.get("/auth/signup"), http.StatusOK, `<label for="email">`, `<label for="password">`, `action="/auth/signup"`)
+	p = b.post("/auth/signup", url.Values{"email": {"not-an-email"}, "password": {"short"}})
+	webWant(t, "bad sign up", p, http.StatusUnprocessableEntity, `id="email-error"`, `id="password-error"`, `value="not-an-email"`, `aria-invalid="true"`)
+	if strings.Contains(p.body, `value="short"`) {
+		t.Fatal("the password was written back into the page")
+	}
+
+	p = b.post("/auth/signup", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}})
+	webRedirect(t, "sign up", p, "/")
+	if !strings.Contains(strings.Join(p.header.Values("Set-Cookie"), "\n"), "session=") {
+		t.Fatalf("sign up passed no session cookie: %v", p.header.Values("Set-Cookie"))
+	}
+	webWant(t, "index signed in", b.open(p.location), http.StatusOK, "Sell Tickets", "My Listings", "My Orders", "Sign Out", "ann@example.com", "Welcome")
+	webRedirect(t, "sign-up page when signed in", b.get("/auth/signup"), "/")
+
+	other := newWebBrowser(t, base)
+	other.get("/auth/signup")
+	webWant(t, "email in use", other.post("/auth/signup", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}}),
+		http.StatusUnprocessableEntity, "already exists", `value="ann@example.com"`)
+
+	b.get("/")
+	webRedirect(t, "sign out", b.post("/auth/signout", url.Values{}), "/")
+	p = b.open("/")
+	webWant(t, "index after sign out", p, http.StatusOK, "Sign In", "You are signed out")
+	webWant(t, "sign-out page signed out", b.get("/auth/signout"), http.StatusSeeOther)
+
+	b.get("/auth/signin?next=/tickets/new")
+	webWant(t, "wrong password", b.post("/auth/signin", url.Values{"email": {"ann@example.com"}, "password": {"wrong horse"}, "next": {"/tickets/new"}}),
+		http.StatusUnprocessableEntity, "do not match", `value="ann@example.com"`, `name="next" value="/tickets/new"`)
+	webRedirect(t, "sign in with next", b.post("/auth/signin", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}, "next": {"/tickets/new"}}), "/tickets/new")
+	webWant(t, "sign-out page", b.get("/auth/signout"), http.StatusOK, `action="/auth/signout"`)
+
+	// A redirect target off this site is ignored.
+	c := newWebBrowser(t, base)
+	c.get("/auth/signin")
+	webRedirect(t, "sign in with foreign next", c.post("/auth/signin", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}, "next": {"//evil.example/"}}), "/?m=")
+}
+
+func TestWebSignedOutPagesAskToSignIn(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	b := newWebBrowser(t, base)
+	for _, path := range []string{"/tickets/new", "/orders", "/listings", "/orders/some-order"} {
+		webRedirect(t, "GET "+path, b.get(path), "/auth/signin?next="+url.QueryEscape(path))
+	}
+}
+
+func TestWebSellEditAndListings(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	seller := webSignUp(t, base, "seller@example.com")
+
+	webWant(t, "sell page", seller.get("/tickets/new"), http.StatusOK, `<label for="title">`, `<label for="price">`)
+	p := seller.post("/tickets/new", url.Values{"title": {"  "}, "price": {""}})
+	webWant(t, "empty sell form", p, http.StatusUnprocessableEntity, `id="title-error"`, "Title is required", `id="price-error"`, "Price is required")
+	p = seller.post("/tickets/new", url.Values{"title": {"Gig"}, "price": {"twenty"}})
+	webWant(t, "bad price", p, http.StatusUnprocessableEntity, `id="price-error"`, `value="twenty"`, `value="Gig"`)
+	if strings.Contains(p.body, `id="title-error"`) {
+		t.Fatal("a good title got an error")
+	}
+
+	evil := `<b>Gig</b> & "friends"`
+	id := webSell(t, seller, evil, "$1,250.5")
+	p = seller.open("/tickets/" + id + "?m=listed")
+	webWant(t, "own ticket", p, http.StatusOK, "$1,250.50", html.EscapeString(evil), "You are selling this ticket", "/tickets/"+id+"/edit", "Your ticket is on sale")
+	if strings.Contains(p.body, evil) || strings.Contains(p.body, "Purchase</button>") {
+		t.Fatal("title not escaped, or the seller is offered to buy their own ticket")
+	}
+
+	webWant(t, "listings", seller.get("/listings"), http.StatusOK, html.EscapeString(evil), "On sale", "$1,250.50")
+	webWant(t, "edit page", seller.get("/tickets/"+id+"/edit"), http.StatusOK, `value="1250.50"`, `action="/tickets/`+id+`/edit"`)
+	webWant(t, "bad edit", seller.post("/tickets/"+id+"/edit", url.Values{"title": {"Gig"}, "price": {"-3"}}),
+		http.StatusUnprocessableEntity, "Price must be greater than 0", `value="-3"`)
+	webRedirect(t, "edit", seller.post("/tickets/"+id+"/edit", url.Values{"title": {"Gig, row F"}, "price": {"99"}}), "/listings")
+	webWant(t, "listings after edit", seller.open("/listings?m=updated"), http.StatusOK, "Gig, row F", "$99.00", "Your listing was updated")
+
+	// The index and its search.
+	webSell(t, seller, "Opera night", "45")
+	anon := newWebBrowser(t, base)
+	webWant(t, "index", anon.get("/"), http.StatusOK, "Gig, row F", "Opera night", "$45.00")
+	p = anon.get("/?q=OPERA")
+	webWant(t, "search", p, http.StatusOK, "Opera night", `value="OPERA"`)
+	if strings.Contains(p.body, "Gig, row F") {
+		t.Fatal("search shows a ticket that does not match")
+	}
+	webWant(t, "search without match", anon.get("/?q=jazz"), http.StatusOK, "No tickets match", "jazz")
+
+	// Someone else cannot edit it.
+	other := webSignUp(t, base, "other@example.com")
+	webWant(t, "someone else's edit page", other.get("/tickets/"+id+"/edit"), http.StatusForbidden, "Only the seller")
+	other.get("/")
+	webWant(t, "someone else's edit", other.post("/tickets/"+id+"/edit", url.Values{"title": {"Mine now"}, "price": {"1"}}), http.StatusForbidden)
+	webWant(t, "their empty listings", other.get("/listings"), http.StatusOK, "not selling any tickets")
+}
+
+func TestWebPurchasePayAndCancel(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	seller := webSignUp(t, base, "seller@example.com")
+	gig := webSell(t, seller, "Gig", "20.50")
+	opera := webSell(t, seller, "Opera", "45")
+	buyer := webSignUp(t, base, "buyer@example.com")
+
+	webWant(t, "ticket page", buyer.get("/tickets/"+gig), http.StatusOK, "Gig", "$20.50", "Purchase")
+	loc := webRedirect(t, "purchase", buyer.post("/tickets/"+gig+"/purchase", url.Values{}), "/orders/")
+	orderID := strings.TrimPrefix(loc, "/orders/")
+
+	p := buyer.get(loc)
+	webWant(t, "order page", p, http.StatusOK, "Gig", `id="countdown"`, "countdown.js", "no money moves",
+		"tok_visa", "tok_chargeDeclined", "Pay $20.50", "Cancel order", "Awaiting payment")
+
+	// Someone else sees neither the order nor a Purchase button.
+	third := webSignUp(t, base, "third@example.com")
+	webWant(t, "someone else's order", third.get(loc), http.StatusNotFound, "Page not found")
+	webEventually(t, 10*time.Second, "the ticket shows as reserved", func() bool {
+		return strings.Contains(third.get("/tickets/"+gig).body, "Someone is buying this ticket")
+	})
+	third.get("/tickets/" + opera)
+	webWant(t, "purchase a reserved ticket", third.post("/tickets/"+gig+"/purchase", url.Values{}), http.StatusConflict, "Someone else is buying")
+
+	buyer.get(loc)
+	p = buyer.post(loc+"/pay", url.Values{"token": {"tok_chargeDeclined"}})
+	webWant(t, "declined card", p, http.StatusUnprocessableEntity, "declined", `value="tok_chargeDeclined" checked`)
+	webWant(t, "no card", buyer.post(loc+"/pay", url.Values{}), http.StatusUnprocessableEntity, "Choose a card")
+	webRedirect(t, "pay", buyer.post(loc+"/pay", url.Values{"token": {"tok_visa"}}), "/orders")
+	webEventually(t, 10*time.Second, "the order is complete on My Orders", func() bool {
+		p := buyer.get("/orders")
+		return strings.Contains(p.body, `data-status="complete"`) && strings.Contains(p.body, "/orders/"+orderID)
+	})
+	webWant(t, "paid order page", buyer.get(loc), http.StatusOK, "Complete", "The ticket is yours")
+	if p := buyer.get("/"); strings.Contains(p.body, "/tickets/"+gig) {
+		t.Fatal("a sold ticket is still on the index")
+	}
+
+	// Reserve the other ticket and cancel: it is back on sale.
+	buyer.get("/tickets/" + opera)
+	loc = webRedirect(t, "purchase opera", buyer.post("/tickets/"+opera+"/purchase", url.Values{}), "/orders/")
+	buyer.get(loc)
+	webRedirect(t, "cancel", buyer.post(loc+"/cancel", url.Values{}), "/orders")
+	webWant(t, "orders after cancel", buyer.open("/orders?m=cancelled"), http.StatusOK, "Cancelled", "Complete", "Order cancelled")
+	webEventually(t, 10*time.Second, "the cancelled ticket is back on the index", func() bool {
+		return strings.Contains(buyer.get("/").body, "/tickets/"+opera)
+	})
+	webWant(t, "cancelled order page", buyer.get(loc), http.StatusOK, "was cancelled")
+
+	// My listings shows the seller which are sold or reserved.
+	webWant(t, "seller's listings", seller.get("/listings"), http.StatusOK, "Reserved", "On sale")
+}
+
+func TestWebErrorsAndHeaders(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	b := webSignUp(t, base, "ann@example.com")
+	for _, path := range []string{"/no/such/page", "/tickets/no-such-ticket", "/orders/no-such-order", "/tickets/no-such-ticket/edit"} {
+		p := b.get(path)
+		webWant(t, "GET "+path, p, http.StatusNotFound, "Page not found", "Sign Out")
+		if !strings.HasPrefix(p.header.Get("Content-Type"), "text/html") {
+			t.Fatalf("GET %s is not HTML: %q", path, p.header.Get("Content-Type"))
+		}
+	}
+	// The API keeps answering JSON.
+	p := b.get("/api/nowhere")
+	if p.status != http.StatusNotFound || !strings.Contains(p.header.Get("Content-Type"), "json") {
+		t.Fatalf("GET /api/nowhere = %d %q, want JSON 404", p.status, p.header.Get("Content-Type"))
+	}
+
+	// A form without its token is refused, and nothing happens.
+	req, _ := http.NewRequest(http.MethodPost, base+"/tickets/new", strings.NewReader("title=Forged&price=1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	webWant(t, "form without CSRF token", b.send(req), http.StatusForbidden, "This form has expired")
+	// A form from another site is refused by the gateway before it gets here.
+	b.get("/tickets/new")
+	tok := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(b.last)[1]
+	req, _ = http.NewRequest(http.MethodPost, base+"/tickets/new", strings.NewReader("title=Forged&price=1&csrf="+url.QueryEscape(tok)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := b.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site form = %d, want 403", resp.StatusCode)
+	}
+	if p := b.get("/listings"); strings.Contains(p.body, "Forged") {
+		t.Fatal("a forged form listed a ticket")
+	}
+
+	webWant(t, "stylesheet", b.get("/static/style.css"), http.StatusOK, "--primary")
+}
