@@ -144,6 +144,12 @@ func (b *Bus) Ping(ctx context.Context) error {
 	if !b.nc.IsConnected() {
 		return errors.New("natsbus: not connected")
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		// FlushWithContext refuses a context without a deadline.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
 	return b.nc.FlushWithContext(ctx)
 }
 

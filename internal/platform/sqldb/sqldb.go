@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -186,10 +187,18 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	return &DB{engine: Postgres, write: pool, read: pool}, nil
 }
 
+// sqliteMigrating serializes SQLite migrations in this process: goose has no
+// SQLite locker, and two Opens of one file at once (replicas in tests) would
+// both see version 0 and both try to apply it.
+var sqliteMigrating sync.Mutex
+
 func (db *DB) migrate(ctx context.Context, sets []Migrations) error {
 	dialect := goose.DialectSQLite3
 	if db.engine == Postgres {
 		dialect = goose.DialectPostgres
+	} else {
+		sqliteMigrating.Lock()
+		defer sqliteMigrating.Unlock()
 	}
 	for _, m := range sets {
 		opts := []goose.ProviderOption{
@@ -198,7 +207,10 @@ func (db *DB) migrate(ctx context.Context, sets []Migrations) error {
 		}
 		if db.engine == Postgres {
 			// Replicas starting together take turns migrating.
-			locker, err := lock.NewPostgresSessionLocker()
+			// Retry every second, not goose's default 5s: every service
+			// shares the default lock id, so replicas starting together
+			// would each wait whole periods.
+			locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 			if err != nil {
 				return fmt.Errorf("sqldb: migration lock: %w", err)
 			}
@@ -254,7 +266,7 @@ func (tx *Tx) Engine() Engine { return tx.engine }
 func (tx *Tx) OnCommit(f func()) { tx.onCommit = append(tx.onCommit, f) }
 
 // WithTx runs fn in a write transaction: committed if fn returns nil, rolled
-// back otherwise. Keep fn short: on SQLite every writer waits for it.
+// back otherwise (fn's error is returned through Err). Keep fn short: on SQLite every writer waits for it.
 func (db *DB) WithTx(ctx context.Context, fn func(*Tx) error) (err error) {
 	stx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -269,7 +281,9 @@ func (db *DB) WithTx(ctx context.Context, fn func(*Tx) error) (err error) {
 	}()
 	if err := fn(tx); err != nil {
 		stx.Rollback()
-		return err
+		// fn's driver errors are translated too, so a service checking
+		// errors.Is(err, ErrConflict) after WithTx sees the conflict.
+		return Err(err)
 	}
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("sqldb: commit: %w", Err(err))

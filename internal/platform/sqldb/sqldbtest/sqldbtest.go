@@ -85,4 +85,3 @@ func Each(t *testing.T, fn func(t *testing.T, db *sqldb.DB), migrations ...sqldb
 		})
 	}
 }
-

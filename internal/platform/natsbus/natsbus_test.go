@@ -1,0 +1,407 @@
+package natsbus_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+)
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval, not synchronization
+	}
+}
+
+// tiny is a backoff that redelivers at once, so tests do not wait.
+func tiny(uint64) time.Duration { return time.Millisecond }
+
+func publish(tb testing.TB, b *natsbus.Bus, evs ...events.TicketCreated) {
+	tb.Helper()
+	msgs := make([]natsbus.Outgoing, len(evs))
+	for i, ev := range evs {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		msgs[i] = natsbus.Outgoing{ID: "evt-" + ev.ID, Subject: string(ev.Subject()), Data: data}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, err := range b.PublishBatch(ctx, msgs) {
+		if err != nil {
+			tb.Fatalf("publish %s: %v", msgs[i].ID, err)
+		}
+	}
+}
+
+func listen(tb testing.TB, b *natsbus.Bus, service string, cfg natsbus.ListenConfig, fn func(context.Context, events.TicketCreated) error) *natsbus.Listening {
+	tb.Helper()
+	l, err := b.Listen(context.Background(), service, []natsbus.Listener{natsbus.On(fn)}, cfg)
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	return l
+}
+
+// consumerInfo reads the durable consumer of service for ticket.created.
+func consumerInfo(tb testing.TB, b *natsbus.Bus, service string) *jetstream.ConsumerInfo {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := b.JetStream().Consumer(ctx, events.Stream, natsbus.DurableName(service, events.SubjectTicketCreated))
+	if err != nil {
+		tb.Fatalf("consumer: %v", err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		tb.Fatalf("consumer info: %v", err)
+	}
+	return info
+}
+
+// settled reports whether every message up to streamSeq has been acked or
+// terminated and nothing is pending or waiting for an ack.
+func settled(tb testing.TB, b *natsbus.Bus, service string, streamSeq uint64) func() bool {
+	return func() bool {
+		info := consumerInfo(tb, b, service)
+		return info.AckFloor.Stream >= streamSeq && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0
+	}
+}
+
+// calls counts handler calls per event id.
+type calls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *calls) add(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[id]++
+	return c.n[id]
+}
+
+func (c *calls) get(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[id]
+}
+
+func (c *calls) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := 0
+	for _, n := range c.n {
+		t += n
+	}
+	return t
+}
+
+func TestDurableName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		service string
+		subject events.Subject
+		want    string
+	}{
+		{"orders", events.SubjectTicketCreated, "orders-ticket-created"},
+		{"payments", events.SubjectOrderCancelled, "payments-order-cancelled"},
+		{"tickets", "a.b.c", "tickets-a-b-c"},
+	}
+	for _, tc := range tests {
+		if got := natsbus.DurableName(tc.service, tc.subject); got != tc.want {
+			t.Errorf("DurableName(%q, %q) = %q, want %q", tc.service, tc.subject, got, tc.want)
+		}
+	}
+}
+
+func TestDurableConsumerSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	var seen calls
+	handler := func(_ context.Context, ev events.TicketCreated) error { seen.add(ev.ID); return nil }
+	cfg := natsbus.ListenConfig{Backoff: tiny}
+
+	l := listen(t, b, "svc", cfg, handler)
+	publish(t, b, events.TicketCreated{ID: "1"})
+	waitFor(t, 5*time.Second, "first delivery", func() bool { return seen.get("1") == 1 })
+	waitFor(t, 5*time.Second, "first ack", settled(t, b, "svc", 1))
+	l.Stop()
+
+	publish(t, b, events.TicketCreated{ID: "2"})
+	if n := seen.get("2"); n != 0 {
+		t.Fatalf("delivered to a stopped listener %d times", n)
+	}
+	info := consumerInfo(t, b, "svc")
+	if info.Name != "svc-ticket-created" || info.Config.AckPolicy != jetstream.AckExplicitPolicy {
+		t.Errorf("consumer %q ack policy %v", info.Name, info.Config.AckPolicy)
+	}
+
+	l = listen(t, b, "svc", cfg, handler)
+	defer l.Stop()
+	waitFor(t, 5*time.Second, "message published while stopped", func() bool { return seen.get("2") == 1 })
+	waitFor(t, 5*time.Second, "second ack", settled(t, b, "svc", 2))
+	if n := seen.get("1"); n != 1 {
+		t.Errorf("acked message handled %d times, want 1", n)
+	}
+}
+
+func TestRedeliveryAfterError(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	var seen calls
+	var ids sync.Map
+	l := listen(t, b, "svc", natsbus.ListenConfig{Backoff: tiny}, func(ctx context.Context, ev events.TicketCreated) error {
+		ids.Store(natsbus.MessageID(ctx), true)
+		if seen.add(ev.ID) == 1 {
+			return errors.New("transient")
+		}
+		return nil
+	})
+	defer l.Stop()
+	publish(t, b, events.TicketCreated{ID: "1"})
+	waitFor(t, 5*time.Second, "redelivery", func() bool { return seen.get("1") == 2 })
+	waitFor(t, 5*time.Second, "ack after redelivery", settled(t, b, "svc", 1))
+	if n := seen.get("1"); n != 2 {
+		t.Errorf("handled %d times, want 2", n)
+	}
+	if _, ok := ids.Load("evt-1"); !ok {
+		t.Error("MessageID was not the Nats-Msg-Id")
+	}
+}
+
+func TestTerminatedAfterMaxDeliver(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		err       error
+		wantCalls int
+	}{
+		{"transient error bounded", errors.New("transient"), 3},
+		{"permanent error", natsbus.Permanent(errors.New("bad")), 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := natsbustest.Embedded(t)
+			var seen calls
+			l := listen(t, b, "svc", natsbus.ListenConfig{MaxDeliver: 3, Backoff: tiny}, func(_ context.Context, ev events.TicketCreated) error {
+				seen.add(ev.ID)
+				return tc.err
+			})
+			defer l.Stop()
+			publish(t, b, events.TicketCreated{ID: "1"})
+			waitFor(t, 5*time.Second, "handler calls", func() bool { return seen.get("1") >= tc.wantCalls })
+			// Terminated: the ack floor passes it and nothing is pending, so
+			// the server will not deliver it again.
+			waitFor(t, 5*time.Second, "termination", settled(t, b, "svc", 1))
+			if n := seen.get("1"); n != tc.wantCalls {
+				t.Errorf("handler called %d times, want %d", n, tc.wantCalls)
+			}
+			// A later message still flows, and the terminated one is not
+			// delivered with it.
+			publish(t, b, events.TicketCreated{ID: "ok"})
+			waitFor(t, 5*time.Second, "next message", func() bool { return seen.get("ok") >= 1 })
+			waitFor(t, 5*time.Second, "next settled", settled(t, b, "svc", 2))
+			if n := seen.get("1"); n != tc.wantCalls {
+				t.Errorf("handler called %d times after a later message, want %d", n, tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestUndecodablePayloadTerminated(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	var called atomic.Int32
+	l := listen(t, b, "svc", natsbus.ListenConfig{Backoff: tiny}, func(context.Context, events.TicketCreated) error {
+		called.Add(1)
+		return nil
+	})
+	defer l.Stop()
+	ctx := context.Background()
+	errs := b.PublishBatch(ctx, []natsbus.Outgoing{{ID: "bad", Subject: string(events.SubjectTicketCreated), Data: []byte("{not json")}})
+	if errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	waitFor(t, 5*time.Second, "termination", settled(t, b, "svc", 1))
+	if n := called.Load(); n != 0 {
+		t.Errorf("handler called %d times with an undecodable payload", n)
+	}
+	if info := consumerInfo(t, b, "svc"); info.Delivered.Consumer != 1 {
+		t.Errorf("delivered %d times, want 1", info.Delivered.Consumer)
+	}
+}
+
+func TestReplicasShareDurableConsumer(t *testing.T) {
+	t.Parallel()
+	srv := natsbustest.StartServer(t)
+	const n = 200
+	var seen calls
+	var perReplica [2]atomic.Int32
+	for i := range 2 {
+		b := srv.Connect(t)
+		l := listen(t, b, "svc", natsbus.ListenConfig{Backoff: tiny}, func(_ context.Context, ev events.TicketCreated) error {
+			seen.add(ev.ID)
+			perReplica[i].Add(1)
+			return nil
+		})
+		t.Cleanup(l.Stop)
+	}
+	pub := srv.Connect(t)
+	evs := make([]events.TicketCreated, n)
+	for i := range evs {
+		evs[i] = events.TicketCreated{ID: fmt.Sprint(i)}
+	}
+	publish(t, pub, evs...)
+	waitFor(t, 15*time.Second, "every message handled", func() bool { return seen.total() >= n })
+	waitFor(t, 10*time.Second, "every message acked", settled(t, pub, "svc", n))
+	for i := range evs {
+		if got := seen.get(evs[i].ID); got != 1 {
+			t.Errorf("event %s handled %d times, want 1", evs[i].ID, got)
+		}
+	}
+	if seen.total() != n {
+		t.Errorf("handled %d messages, want %d", seen.total(), n)
+	}
+	a, b := perReplica[0].Load(), perReplica[1].Load()
+	if a == 0 || b == 0 {
+		t.Errorf("replicas handled %d and %d: the work was not shared", a, b)
+	}
+}
+
+func TestStopWaitsForInFlightHandlers(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var finished atomic.Bool
+	l := listen(t, b, "svc", natsbus.ListenConfig{Backoff: tiny}, func(ctx context.Context, _ events.TicketCreated) error {
+		close(started)
+		<-release
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		finished.Store(true)
+		return nil
+	})
+	publish(t, b, events.TicketCreated{ID: "1"})
+	<-started
+	stopped := make(chan struct{})
+	go func() { l.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while a handler was running")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return after the handler finished")
+	}
+	if !finished.Load() {
+		t.Error("handler did not finish (or saw its context cancelled) before Stop returned")
+	}
+	waitFor(t, 5*time.Second, "the in-flight message acked", settled(t, b, "svc", 1))
+}
+
+func TestMessageID(t *testing.T) {
+	t.Parallel()
+	if id := natsbus.MessageID(context.Background()); id != "" {
+		t.Errorf("MessageID outside a handler = %q", id)
+	}
+	b := natsbustest.Embedded(t)
+	got := make(chan string, 1)
+	l := listen(t, b, "svc", natsbus.ListenConfig{}, func(ctx context.Context, _ events.TicketCreated) error {
+		got <- natsbus.MessageID(ctx)
+		return nil
+	})
+	defer l.Stop()
+	publish(t, b, events.TicketCreated{ID: "123"})
+	select {
+	case id := <-got:
+		if id != "evt-123" {
+			t.Errorf("MessageID = %q, want evt-123", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no delivery")
+	}
+}
+
+func TestPublishBatchDeduplicates(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	publish(t, b, events.TicketCreated{ID: "1"}, events.TicketCreated{ID: "1"})
+	publish(t, b, events.TicketCreated{ID: "1"}, events.TicketCreated{ID: "2"})
+	ctx := context.Background()
+	s, err := b.JetStream().Stream(ctx, events.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 2 {
+		t.Errorf("stream holds %d messages, want 2", info.State.Msgs)
+	}
+	// A subject outside the stream is an error, not a silent drop.
+	errs := b.PublishBatch(ctx, []natsbus.Outgoing{{ID: "x", Subject: "nowhere.at.all", Data: []byte("{}")}})
+	if errs[0] == nil {
+		t.Error("publish to a subject outside the stream succeeded")
+	}
+	if err := b.Ping(ctx); err != nil {
+		t.Errorf("ping: %v", err)
+	}
+}
+
+func TestListenManySubjects(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	created := make(chan string, 1)
+	cancelled := make(chan string, 1)
+	l, err := b.Listen(context.Background(), "payments", []natsbus.Listener{
+		natsbus.On(func(_ context.Context, ev events.OrderCreated) error { created <- ev.ID; return nil }),
+		natsbus.On(func(_ context.Context, ev events.OrderCancelled) error { cancelled <- ev.ID; return nil }),
+	}, natsbus.ListenConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	for _, ev := range []events.Event{events.OrderCreated{ID: "o1"}, events.OrderCancelled{ID: "o2"}} {
+		data, _ := json.Marshal(ev)
+		if errs := b.PublishBatch(context.Background(), []natsbus.Outgoing{{ID: fmt.Sprint(ev), Subject: string(ev.Subject()), Data: data}}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+	}
+	for ch, want := range map[chan string]string{created: "o1", cancelled: "o2"} {
+		select {
+		case id := <-ch:
+			if id != want {
+				t.Errorf("got %q, want %q", id, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no delivery of %s", want)
+		}
+	}
+}
