@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"flag"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+)
+
+// freshPostgres creates an empty database for one test and returns its URL,
+// or "" when no PostgreSQL is configured (then the parts use SQLite files).
+// A database of its own lets every part own the schema named after it, as
+// in a deployment, without meeting another test's.
+func freshPostgres(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv(sqldbtest.PostgresURLEnv)
+	if base == "" {
+		sqldbtest.Engines(t) // fails in CI, where PostgreSQL must be used
+		return ""
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := "ticketing_" + strings.ToLower(rand.Text()[:10])
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// TestServeSeedFlow runs every part as its own `serve` server, as a
+// deployment does — external NATS, PostgreSQL (when configured), one shared
+// JWT key, the gateway proxying to the others — and walks the seed flow
+// through the gateway.
+func TestServeSeedFlow(t *testing.T) {
+	ns := natsbustest.StartServer(t)
+	env := map[string]string{
+		"TICKETING_ADDR":       "127.0.0.1:0",
+		"TICKETING_DATA_DIR":   t.TempDir(),
+		"NATS_URL":             ns.ClientURL(),
+		"DATABASE_URL":         freshPostgres(t),
+		"JWT_KEY":              strings.Repeat("serve-test-key-", 3),
+		"COOKIE_SECURE":        "false", // the test talks plain HTTP
+		"AUTH_RATE_PER_MINUTE": "0",
+		"EXPIRATION_WINDOW":    "3s",
+	}
+	start := func(name string) string {
+		t.Helper()
+		cfg, err := parseConfig(flag.NewFlagSet(name, flag.ContinueOnError), nil, testEnv(env), modeServe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		app, err := Serve(ctx, name, cfg, natsbustest.Logger(t))
+		if err != nil {
+			t.Fatalf("serve %s: %v", name, err)
+		}
+		t.Cleanup(func() { app.Close(context.Background()) })
+		return "http://" + app.Addr()
+	}
+	for _, p := range []struct{ name, env string }{
+		{"auth", "AUTH_URL"}, {"tickets", "TICKETS_URL"}, {"orders", "ORDERS_URL"},
+		{"payments", "PAYMENTS_URL"}, {"expiration", ""},
+	} {
+		u := start(p.name)
+		if p.env != "" {
+			env[p.env] = u
+		}
+		if got := newClient(t, u).do("GET", "/readyz", nil, nil); got != http.StatusOK {
+			t.Fatalf("%s /readyz = %d", p.name, got)
+		}
+	}
+	env["WEB_URL"] = "http://127.0.0.1:1" // no web part here: its pages are tested elsewhere
+	base := start("gateway")
+
+	seller := signUp(t, base, "seller@example.com")
+	buyer := signUp(t, base, "buyer@example.com")
+	tk, first := sellAndReserve(t, seller, buyer, "Served show")
+	eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
+	eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	var second orderJSON
+	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &second) == http.StatusCreated
+	})
+	if got := pay(t, buyer, second.ID, "tok_visa"); got != http.StatusCreated {
+		t.Fatalf("pay = %d, want 201", got)
+	}
+	eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, second.ID) == "complete" })
+	if got := newClient(t, base).do("GET", "/", nil, nil); got != http.StatusServiceUnavailable {
+		t.Fatalf("gateway with its web part down = %d, want 503", got)
+	}
+}
