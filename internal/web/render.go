@@ -11,6 +11,9 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
 )
 
 // pageTemplate is one page: the shared layout plus the page's own file.
@@ -168,6 +171,9 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, nam
 		s.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 		return
 	}
+	if v.Form == nil {
+		v.Form = newForm(nil)
+	}
 	var buf bytes.Buffer
 	if err := p.t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.log.Error("web render", "page", name, "err", err)
@@ -210,7 +216,16 @@ func (s *Service) notFound(w http.ResponseWriter, r *http.Request) {
 		"We could not find that page. The ticket or order may have been removed, or the link is mistyped.")
 }
 
-func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) { s.notFound(w, r) }
+// handleNotFound answers every path no page matches. Under /api/ the
+// caller is a program that missed the API's routes: it gets the API's JSON
+// 404, not a page.
+func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
+		httpapi.Error(w, r, fault.New(fault.NotFound, "Not found"))
+		return
+	}
+	s.notFound(w, r)
+}
 
 // fail turns an error a page could not get past into the right answer: the
 // sign-in page for 401, the 404 page, or the "try again shortly" page.

@@ -113,6 +113,16 @@ func TestNotFoundIsAFriendlyPage(t *testing.T) {
 	}
 }
 
+func TestUnknownAPIPathIsJSON(t *testing.T) {
+	t.Parallel()
+	_, h := newTestService(t, "")
+	rec := get(t, h, "/api/nowhere")
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Header().Get("Content-Type"), "json") ||
+		!strings.Contains(rec.Body.String(), `"errors"`) {
+		t.Fatalf("GET /api/nowhere = %d %q %s, want the API's JSON 404", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+}
+
 func TestAPIDownIsAFriendlyPage(t *testing.T) {
 	t.Parallel()
 	_, h := newTestService(t, "")
