@@ -1,0 +1,375 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Browser tests: a person's whole story in real headless Chromium, driven
+// by chromedp, against the real `up` on a random port. They skip when no
+// Chromium is installed, except in CI (CI=true), where they must run.
+//
+// On failure a screenshot is saved to testdata/failures/<test>.png. With
+// UPDATE_SCREENSHOTS=1 the README's screenshots in docs/screenshots/ are
+// taken again.
+
+// findChromium returns the browser to drive, or skips (fails in CI).
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "no Chromium found (looked for $CHROMIUM, /usr/bin/chromium, chromium-browser, google-chrome); " +
+		"install it with `sudo apt-get install -y chromium` (Debian/Ubuntu) to run the browser tests"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// chrome is one browser tab, with the problems its pages reported.
+type chrome struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+
+	mu       sync.Mutex
+	problems []string
+}
+
+// startChrome starts a fresh headless Chromium (its own profile, no network
+// chatter of its own) with one tab.
+func startChrome(t *testing.T, base string) *chrome {
+	t.Helper()
+	path := findChromium(t)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelAlloc)
+	t.Cleanup(cancelTab)
+	// The first Do binds the browser's life to ctx, so it gets no timeout;
+	// every later step runs under its own.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium %s: %v", path, err)
+	}
+	c := &chrome{t: t, ctx: ctx, base: base}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			// A script error or anything the CSP refused is a bug of ours.
+			if m.IsException() || strings.Contains(m.Text, "Content Security Policy") || strings.Contains(m.Text, "Refused to") {
+				c.mu.Lock()
+				c.problems = append(c.problems, fmt.Sprintf("%s %s:%d %s", m.Type, m.URL, m.Line+1, m.Text))
+				c.mu.Unlock()
+			}
+		}
+	}()
+	// Cleanups run last-in first-out: this one, before the browser closes.
+	t.Cleanup(func() {
+		c.mu.Lock()
+		for _, p := range c.problems {
+			t.Errorf("the page reported: %s", p)
+		}
+		c.mu.Unlock()
+		if t.Failed() {
+			name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_")
+			path := filepath.Join("testdata", "failures", name+".png")
+			if err := c.saveScreenshot(path); err != nil {
+				t.Logf("failure screenshot: %v", err)
+			} else {
+				t.Logf("failure screenshot: %s", path)
+			}
+		}
+	})
+	return c
+}
+
+// do runs steps in the tab, failing the test with what was being done.
+func (c *chrome) do(what string, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		c.t.Fatalf("%s: %v (at %s)", what, err, c.location())
+	}
+}
+
+// run runs one action that returns a value.
+func chromeRun[T any](c *chrome, what string, a chromedp.Action[T]) T {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		c.t.Fatalf("%s: %v (at %s)", what, err, c.location())
+	}
+	return v
+}
+
+func (c *chrome) location() string {
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		return "unknown page"
+	}
+	return loc
+}
+
+func (c *chrome) text(sel string) string {
+	c.t.Helper()
+	return strings.TrimSpace(chromeRun(c, "read "+sel, chromedp.Text(chromedp.CSS(sel))))
+}
+
+// pageHas reports whether the main part of the page shows s.
+func (c *chrome) pageHas(s string) bool {
+	c.t.Helper()
+	return chromeRun(c, "read the page", chromedp.Evaluate[bool](
+		fmt.Sprintf(`document.querySelector("main").innerText.includes(%q)`, s)))
+}
+
+func (c *chrome) saveScreenshot(path string) error {
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, png, 0o644)
+}
+
+// readmeScreenshot saves a screenshot for the README when asked to.
+func (c *chrome) readmeScreenshot(name string) {
+	c.t.Helper()
+	if os.Getenv("UPDATE_SCREENSHOTS") != "1" {
+		return
+	}
+	path := filepath.Join("..", "..", "docs", "screenshots", name)
+	if err := c.saveScreenshot(path); err != nil {
+		c.t.Fatalf("screenshot %s: %v", path, err)
+	}
+	c.t.Logf("updated %s", path)
+}
+
+// eventually reloads a page until cond holds or the time is up: what it
+// waits for happens in another service, after an event.
+func (c *chrome) eventually(what string, within time.Duration, path, ready string, cond func() bool) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c.do("open "+path, 10*time.Second, chromedp.Navigate(c.base+path), chromedp.WaitVisible(chromedp.CSS(ready)))
+		if cond() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			c.t.Fatalf("timed out after %s waiting for: %s", within, what)
+		case <-tick.C:
+		}
+	}
+}
+
+const browserPassword = "correct horse"
+
+// The person's steps, as they would do them: from the header's links.
+
+func (c *chrome) signUp(email string) {
+	c.t.Helper()
+	c.do("sign up "+email, 15*time.Second,
+		chromedp.Navigate(c.base+"/"),
+		chromedp.Click(chromedp.CSS(`header a[href="/auth/signup"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), browserPassword),
+		chromedp.Click(chromedp.CSS(`main form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".nav-button")),
+	)
+	if got := c.text(".flash"); !strings.Contains(got, "Welcome") {
+		c.t.Fatalf("after sign up the page says %q", got)
+	}
+}
+
+func (c *chrome) signOut() {
+	c.t.Helper()
+	c.do("sign out", 10*time.Second,
+		chromedp.Click(chromedp.CSS(".nav-button")),
+		chromedp.WaitVisible(chromedp.CSS(`header a[href="/auth/signin"]`)),
+	)
+}
+
+func (c *chrome) sell(title, price string) {
+	c.t.Helper()
+	c.do("sell "+title, 15*time.Second,
+		chromedp.Click(chromedp.CSS(`header a[href="/tickets/new"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#title")),
+		chromedp.SendKeys(chromedp.CSS("#title"), title),
+		chromedp.SendKeys(chromedp.CSS("#price"), price),
+		chromedp.Click(chromedp.CSS(`main form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".ticket-detail .note")),
+	)
+	if got := c.text(".ticket-detail h1"); got != title {
+		c.t.Fatalf("after selling, the ticket page shows %q, want %q", got, title)
+	}
+}
+
+// purchase opens the ticket from the index and purchases it; it returns
+// on the order page.
+func (c *chrome) purchase(title string) {
+	c.t.Helper()
+	c.do("purchase "+title, 20*time.Second,
+		chromedp.Navigate(c.base+"/"),
+		chromedp.Click(fmt.Sprintf(`//main//a[normalize-space(.)=%q]`, title)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/purchase"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action$="/purchase"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#countdown")),
+	)
+}
+
+func TestBrowserBuyAndSell(t *testing.T) {
+	findChromium(t)
+	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3m"})
+	c := startChrome(t, base)
+
+	c.signUp("seller@example.com")
+	c.sell("Concert, row F", "20.50")
+	c.sell("Opera night, balcony", "45")
+	c.sell("Jazz festival day pass", "120")
+	c.signOut()
+
+	c.signUp("buyer@example.com")
+	c.do("open the index", 10*time.Second, chromedp.Navigate(c.base+"/"), chromedp.WaitVisible(chromedp.CSS(".ticket-grid")))
+	for _, want := range []string{"Concert, row F", "$20.50", "Opera night, balcony", "$45.00", "$120.00"} {
+		if !c.pageHas(want) {
+			t.Fatalf("the index does not show %q", want)
+		}
+	}
+	c.readmeScreenshot("index.png")
+
+	c.purchase("Concert, row F")
+	if got := c.text(".order h1"); got != "Concert, row F" {
+		t.Fatalf("the order page is for %q", got)
+	}
+	first := c.text("#countdown")
+	if !regexp.MustCompile(`^\d+:\d\d$`).MatchString(first) {
+		t.Fatalf("countdown shows %q, want m:ss", first)
+	}
+	chromeRun(c, "watch the countdown tick", chromedp.Poll[bool](
+		fmt.Sprintf(`document.getElementById("countdown").textContent !== %q`, first),
+		chromedp.WithPollingTimeout(5*time.Second)))
+	note := c.text("#sandbox-note")
+	for _, want := range []string{"Sandbox", "no money moves"} {
+		if !strings.Contains(note, want) {
+			t.Fatalf("the pay form does not say %q: %q", want, note)
+		}
+	}
+	cards := c.text("#pay-form fieldset")
+	for _, want := range []string{"tok_visa", "payment succeeds", "tok_chargeDeclined", "card is declined"} {
+		if !strings.Contains(cards, want) {
+			t.Fatalf("the pay form does not list %q: %q", want, cards)
+		}
+	}
+	c.readmeScreenshot("order.png")
+
+	c.do("pay with the declined card", 15*time.Second,
+		chromedp.Click(chromedp.CSS("#card-tok_chargeDeclined")),
+		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#form-errors")),
+	)
+	if got := c.text("#form-errors"); !strings.Contains(got, "declined") {
+		t.Fatalf("after a declined card the page says %q", got)
+	}
+	c.do("pay with the good card", 20*time.Second,
+		chromedp.WaitVisible(chromedp.CSS("#countdown")),
+		chromedp.Click(chromedp.CSS("#card-tok_visa")),
+		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+	)
+	if loc := c.location(); !strings.Contains(loc, "/orders") || strings.Contains(loc, "/orders/") {
+		t.Fatalf("after paying the browser is at %s, want My Orders", loc)
+	}
+	if got := c.text(".flash"); !strings.Contains(got, "Payment received") {
+		t.Fatalf("after paying the page says %q", got)
+	}
+	c.eventually("the order is complete on My Orders", 15*time.Second, "/orders", "h1", func() bool {
+		return chromeRun(c, "read the order status", chromedp.Evaluate[bool](
+			`[...document.querySelectorAll("tbody tr")].some(r => r.innerText.includes("Concert, row F") && r.querySelector('[data-status="complete"]') && r.innerText.includes("Complete"))`))
+	})
+
+	c.do("open the index", 10*time.Second, chromedp.Navigate(c.base+"/"), chromedp.WaitVisible(chromedp.CSS(".ticket-grid")))
+	if c.pageHas("Concert, row F") {
+		t.Fatal("the sold ticket is still on the index")
+	}
+	if !c.pageHas("Opera night, balcony") {
+		t.Fatal("the other tickets left the index")
+	}
+}
+
+func TestBrowserOrderExpires(t *testing.T) {
+	findChromium(t)
+	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "8s"})
+	seller := webSignUp(t, base, "seller@example.com")
+	webSell(t, seller, "Late show", "15")
+
+	c := startChrome(t, base)
+	c.signUp("buyer@example.com")
+	c.purchase("Late show")
+	c.do(`wait for "Order expired"`, 30*time.Second, chromedp.WaitVisible(chromedp.CSS("#order-expired")))
+	if got := c.text("#order-expired"); got != "Order expired" {
+		t.Fatalf("at zero the order page says %q", got)
+	}
+	hidden := chromeRun(c, "look at the pay form", chromedp.Evaluate[bool](`document.getElementById("pay-section").hidden`))
+	if !hidden {
+		t.Fatal("the pay form is still offered after expiry")
+	}
+	c.eventually("the ticket is back on the index", 30*time.Second, "/", "#q", func() bool {
+		return c.pageHas("Late show")
+	})
+	c.eventually("the order shows as cancelled", 15*time.Second, "/orders", "h1", func() bool {
+		return c.pageHas("Cancelled")
+	})
+}
