@@ -44,6 +44,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		problems fault.Problems
 		fe       *fault.Error
+		status   int
 	)
 	switch {
 	case errors.As(err, &problems):
@@ -52,11 +53,12 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 			body.Errors[i] = ErrorItem{Message: p.Message, Field: p.Field}
 		}
 		Respond(w, http.StatusBadRequest, body)
-	case errors.As(err, &fe) && fe.Kind != fault.Internal:
+	case errors.As(err, &fe) && statusOf[fe.Kind] != 0: // Internal and unknown kinds are 500s
+		status = statusOf[fe.Kind]
 		if fe.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(fe.RetryAfter.Seconds()))))
 		}
-		Respond(w, statusOf[fe.Kind], ErrorBody{Errors: []ErrorItem{{Message: fe.Message, Field: fe.Field}}})
+		Respond(w, status, ErrorBody{Errors: []ErrorItem{{Message: fe.Message, Field: fe.Field}}})
 	default:
 		recordError(r, err)
 		Respond(w, http.StatusInternalServerError, ErrorBody{Errors: []ErrorItem{{Message: "Something went wrong"}}})

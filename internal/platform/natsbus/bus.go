@@ -76,7 +76,10 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		return nil, fmt.Errorf("natsbus: connect %q: %w", url, err)
 	}
 	b.nc = nc
-	if b.js, err = jetstream.New(nc); err != nil {
+	// Bound every async publish ack: without a timeout a lost ack (a
+	// cluster leader change) leaves its future pending forever, and the
+	// outbox relay waiting on it with it. Well inside the relay's lease.
+	if b.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishAckTimeout)); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
 	}
@@ -167,6 +170,9 @@ func (b *Bus) shutdownServer() {
 		b.server.WaitForShutdown()
 	}
 }
+
+// publishAckTimeout bounds the wait for one stored-ack of PublishBatch.
+const publishAckTimeout = 10 * time.Second
 
 // Outgoing is one message to publish.
 type Outgoing struct {

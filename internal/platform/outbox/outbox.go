@@ -145,7 +145,9 @@ func (o *Outbox) drain(ctx context.Context) {
 	for ctx.Err() == nil {
 		n, err := o.relayBatch(ctx)
 		if err != nil {
-			o.log.Warn("outbox relay", "err", err)
+			if ctx.Err() == nil { // not a shutdown: the last pass follows
+				o.log.Warn("outbox relay", "err", err)
+			}
 			return
 		}
 		if n < o.cfg.Batch {

@@ -1,0 +1,64 @@
+package events_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/events"
+)
+
+// TestContracts pins every payload to the shape DESIGN.md section 4 gives,
+// and every subject to the stream.
+func TestContracts(t *testing.T) {
+	t.Parallel()
+	expires := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		ev      events.Event
+		subject events.Subject
+		want    string
+	}{
+		{events.TicketCreated{ID: "t", Version: 0, Title: "x", Price: 2050, UserID: "u"}, "ticket.created",
+			`{"id":"t","version":0,"title":"x","price":2050,"userId":"u"}`},
+		{events.TicketUpdated{ID: "t", Version: 1, Title: "x", Price: 2050, UserID: "u", OrderID: "o"}, "ticket.updated",
+			`{"id":"t","version":1,"title":"x","price":2050,"userId":"u","orderId":"o"}`},
+		{events.TicketUpdated{ID: "t", Version: 2, Title: "x", Price: 2050, UserID: "u"}, "ticket.updated",
+			`{"id":"t","version":2,"title":"x","price":2050,"userId":"u"}`},
+		{events.OrderCreated{ID: "o", Version: 0, Status: events.StatusCreated, UserID: "u", ExpiresAt: expires, Ticket: events.OrderTicket{ID: "t", Price: 2050}}, "order.created",
+			`{"id":"o","version":0,"status":"created","userId":"u","expiresAt":"2026-01-02T03:04:05Z","ticket":{"id":"t","price":2050}}`},
+		{events.OrderCancelled{ID: "o", Version: 1, Ticket: events.OrderTicket{ID: "t"}}, "order.cancelled",
+			`{"id":"o","version":1,"ticket":{"id":"t"}}`},
+		{events.ExpirationComplete{OrderID: "o"}, "expiration.complete", `{"orderId":"o"}`},
+		{events.PaymentCreated{ID: "p", OrderID: "o", StripeID: "pi_1"}, "payment.created", `{"id":"p","orderId":"o","stripeId":"pi_1"}`},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.subject), func(t *testing.T) {
+			t.Parallel()
+			if tc.ev.Subject() != tc.subject {
+				t.Errorf("subject %q, want %q", tc.ev.Subject(), tc.subject)
+			}
+			got, err := json.Marshal(tc.ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("payload\n got %s\nwant %s", got, tc.want)
+			}
+			// Decoding gives the event back.
+			back := reflect.New(reflect.TypeOf(tc.ev))
+			if err := json.Unmarshal(got, back.Interface()); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back.Elem().Interface(), tc.ev) {
+				t.Errorf("round trip %+v, want %+v", back.Elem().Interface(), tc.ev)
+			}
+			prefix := strings.SplitN(string(tc.subject), ".", 2)[0] + ".>"
+			if !slices.Contains(events.StreamSubjects, prefix) {
+				t.Errorf("%s is not captured by the stream subjects %v", tc.subject, events.StreamSubjects)
+			}
+		})
+	}
+}

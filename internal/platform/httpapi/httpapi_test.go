@@ -1,0 +1,475 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/session"
+)
+
+func decodeBody(t *testing.T, rec *httptest.ResponseRecorder) httpapi.ErrorBody {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var body httpapi.ErrorBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body %q: %v", rec.Body.String(), err)
+	}
+	return body
+}
+
+type signup struct {
+	Email string   `json:"email"`
+	Price int      `json:"price"`
+	Tags  []string `json:"tags"`
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	huge := `{"email":"` + strings.Repeat("a", httpapi.MaxBody) + `"}`
+	tests := []struct {
+		name       string
+		body       string
+		wantStatus int
+		wantField  string
+		wantMsg    string // substring
+		want       signup
+	}{
+		{name: "valid", body: `{"email":"a@b.c","price":3,"tags":["x"]}`, wantStatus: 200, want: signup{Email: "a@b.c", Price: 3, Tags: []string{"x"}}},
+		{name: "valid with trailing space", body: "{\"email\":\"a\"}\n  ", wantStatus: 200, want: signup{Email: "a"}},
+		{name: "empty", body: "", wantStatus: 400, wantMsg: "empty"},
+		{name: "bad JSON", body: `{"email":`, wantStatus: 400, wantMsg: "not valid JSON"},
+		{name: "syntax error", body: `{email}`, wantStatus: 400, wantMsg: "not valid JSON"},
+		{name: "wrong type", body: `{"email":12}`, wantStatus: 400, wantField: "email", wantMsg: "email must be a string"},
+		{name: "wrong type number", body: `{"price":"12"}`, wantStatus: 400, wantField: "price", wantMsg: "price must be a number"},
+		{name: "wrong type list", body: `{"tags":"x"}`, wantStatus: 400, wantField: "tags", wantMsg: "tags must be a list"},
+		{name: "not an object", body: `[1,2]`, wantStatus: 400, wantMsg: "must be a JSON object"},
+		{name: "unknown field", body: `{"email":"a","admin":true}`, wantStatus: 400, wantField: "admin", wantMsg: "Unknown field"},
+		{name: "two objects", body: `{"email":"a"}{"email":"b"}`, wantStatus: 400, wantMsg: "single JSON object"},
+		{name: "trailing garbage", body: `{"email":"a"} x`, wantStatus: 400, wantMsg: "single JSON object"},
+		{name: "too large", body: huge, wantStatus: 413, wantMsg: "larger than"},
+		{name: "too large after the object", body: `{"email":"a"}` + strings.Repeat(" ", httpapi.MaxBody), wantStatus: 413, wantMsg: "larger than"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got signup
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := httpapi.Decode(w, r, &got); err != nil {
+					httpapi.Error(w, r, err)
+					return
+				}
+				httpapi.Respond(w, http.StatusOK, got)
+			})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("POST", "/", strings.NewReader(tc.body)))
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.wantStatus, rec.Body)
+			}
+			if tc.wantStatus == 200 {
+				if !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("decoded %+v, want %+v", got, tc.want)
+				}
+				return
+			}
+			body := decodeBody(t, rec)
+			if len(body.Errors) != 1 {
+				t.Fatalf("errors = %+v, want one", body.Errors)
+			}
+			if e := body.Errors[0]; e.Field != tc.wantField || !strings.Contains(e.Message, tc.wantMsg) {
+				t.Errorf("error %+v, want field %q and message containing %q", e, tc.wantField, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestError(t *testing.T) {
+	t.Parallel()
+	var problems fault.Problems
+	problems.Add("email", "Email must be valid")
+	problems.Add("password", "Password must be between 8 and 128 characters")
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus int
+		wantItems  []httpapi.ErrorItem
+		retryAfter string
+	}{
+		{"invalid", fault.New(fault.Invalid, "Ticket is reserved"), 400, []httpapi.ErrorItem{{Message: "Ticket is reserved"}}, ""},
+		{"invalid field", &fault.Error{Kind: fault.Invalid, Field: "title", Message: "Title is required"}, 400, []httpapi.ErrorItem{{Message: "Title is required", Field: "title"}}, ""},
+		{"unauthorized", fault.New(fault.Unauthorized, "Not authorized"), 401, []httpapi.ErrorItem{{Message: "Not authorized"}}, ""},
+		{"not found", fault.New(fault.NotFound, "Order not found"), 404, []httpapi.ErrorItem{{Message: "Order not found"}}, ""},
+		{"wrapped not found", fmt.Errorf("load: %w", fault.New(fault.NotFound, "Order not found")), 404, []httpapi.ErrorItem{{Message: "Order not found"}}, ""},
+		{"too large", fault.New(fault.TooLarge, "Too large"), 413, []httpapi.ErrorItem{{Message: "Too large"}}, ""},
+		{"too many", &fault.Error{Kind: fault.TooMany, Message: "Slow down", RetryAfter: 1500 * time.Millisecond}, 429, []httpapi.ErrorItem{{Message: "Slow down"}}, "2"},
+		{"declined", fault.New(fault.Declined, "Card declined"), 402, []httpapi.ErrorItem{{Message: "Card declined"}}, ""},
+		{"unavailable", &fault.Error{Kind: fault.Unavailable, Message: "Try later", RetryAfter: 5 * time.Second}, 503, []httpapi.ErrorItem{{Message: "Try later"}}, "5"},
+		{"problems", problems, 400, []httpapi.ErrorItem{{Message: "Email must be valid", Field: "email"}, {Message: "Password must be between 8 and 128 characters", Field: "password"}}, ""},
+		{"wrapped problems", fmt.Errorf("validate: %w", problems.Err()), 400, []httpapi.ErrorItem{{Message: "Email must be valid", Field: "email"}, {Message: "Password must be between 8 and 128 characters", Field: "password"}}, ""},
+		{"internal fault", fault.New(fault.Internal, "db password is hunter2"), 500, []httpapi.ErrorItem{{Message: "Something went wrong"}}, ""},
+		{"unknown error", errors.New("pq: connection refused"), 500, []httpapi.ErrorItem{{Message: "Something went wrong"}}, ""},
+		{"unknown kind", &fault.Error{Kind: fault.Kind(99), Message: "secret"}, 500, []httpapi.ErrorItem{{Message: "Something went wrong"}}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := httptest.NewRecorder()
+			httpapi.Error(rec, httptest.NewRequest("GET", "/", nil), tc.err)
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status %d, want %d", rec.Code, tc.wantStatus)
+			}
+			if body := decodeBody(t, rec); !reflect.DeepEqual(body.Errors, tc.wantItems) {
+				t.Errorf("errors %+v, want %+v", body.Errors, tc.wantItems)
+			}
+			if got := rec.Header().Get("Retry-After"); got != tc.retryAfter {
+				t.Errorf("Retry-After %q, want %q", got, tc.retryAfter)
+			}
+			if strings.Contains(rec.Body.String(), `"field":""`) {
+				t.Errorf("empty field not omitted: %s", rec.Body)
+			}
+		})
+	}
+}
+
+func TestJSONFallback(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/things", func(w http.ResponseWriter, r *http.Request) { httpapi.Respond(w, 200, []string{}) })
+	mux.HandleFunc("POST /api/things", func(w http.ResponseWriter, r *http.Request) { httpapi.Respond(w, 201, map[string]string{}) })
+	mux.HandleFunc("GET /api/things/{id}", func(w http.ResponseWriter, r *http.Request) { httpapi.Respond(w, 200, r.PathValue("id")) })
+	h := httpapi.JSONFallback(mux)
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantAllow    []string
+		wantJSONErr  bool
+	}{
+		{"GET", "/api/things", 200, nil, false},
+		{"POST", "/api/things", 201, nil, false},
+		{"GET", "/api/things/42", 200, nil, false},
+		{"GET", "/nowhere", 404, nil, true},
+		{"GET", "/api/things/42/more", 404, nil, true},
+		{"DELETE", "/api/things", 405, []string{"GET", "HEAD", "POST"}, true},
+		{"PUT", "/api/things/42", 405, []string{"GET", "HEAD"}, true},
+		{"GET", "/api//things", 3, nil, false}, // a redirect (301 or 307 by Go version)
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			t.Parallel()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+			if tc.wantStatus == 3 && rec.Code/100 == 3 && rec.Header().Get("Location") == "/api/things" {
+				return
+			}
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.wantStatus, rec.Body)
+			}
+			if tc.wantJSONErr {
+				if body := decodeBody(t, rec); len(body.Errors) != 1 || body.Errors[0].Message == "" {
+					t.Errorf("body %s", rec.Body)
+				}
+			}
+			if tc.wantAllow != nil {
+				for _, m := range tc.wantAllow {
+					if !strings.Contains(rec.Header().Get("Allow"), m) {
+						t.Errorf("Allow %q lacks %s", rec.Header().Get("Allow"), m)
+					}
+				}
+			}
+		})
+	}
+}
+
+// logBuffer is a concurrency-safe buffer for a test logger.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestLog(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		handler    http.HandlerFunc
+		wantStatus int
+		wantLog    []string
+	}{
+		{"panic", func(http.ResponseWriter, *http.Request) { panic("kaboom") }, 500, []string{"level=ERROR", "kaboom"}},
+		{"panic after header", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusAccepted)
+			panic("late")
+		}, 202, []string{"level=ERROR", "late"}},
+		{"internal error", func(w http.ResponseWriter, r *http.Request) {
+			httpapi.Error(w, r, errors.New("disk on fire"))
+		}, 500, []string{"level=ERROR", "disk on fire", "status=500"}},
+		{"ok", func(w http.ResponseWriter, r *http.Request) { httpapi.Respond(w, 200, "hi") }, 200, []string{"status=200"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var buf logBuffer
+			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			rec := httptest.NewRecorder()
+			httpapi.Log(log)(tc.handler).ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
+			if rec.Code != tc.wantStatus {
+				t.Errorf("status %d, want %d", rec.Code, tc.wantStatus)
+			}
+			if tc.wantStatus == 500 {
+				if body := decodeBody(t, rec); len(body.Errors) != 1 || body.Errors[0].Message != "Something went wrong" {
+					t.Errorf("body %s", rec.Body)
+				}
+			}
+			for _, want := range tc.wantLog {
+				if !strings.Contains(buf.String(), want) {
+					t.Errorf("log %q lacks %q", buf.String(), want)
+				}
+			}
+		})
+	}
+
+	t.Run("abort handler", func(t *testing.T) {
+		t.Parallel()
+		log := slog.New(slog.NewTextHandler(&logBuffer{}, nil))
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Errorf("recovered %v, want http.ErrAbortHandler re-panicked", p)
+			}
+		}()
+		httpapi.Log(log)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })).
+			ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	})
+}
+
+func TestClientAddr(t *testing.T) {
+	t.Parallel()
+	trusted, err := httpapi.ParsePrefixes("10.0.0.0/8, ::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		remote  string
+		xff     []string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{"no proxies", "1.2.3.4:5555", nil, nil, "1.2.3.4"},
+		{"spoofed header, nothing trusted", "1.2.3.4:5555", []string{"9.9.9.9"}, nil, "1.2.3.4"},
+		{"spoofed header from untrusted peer", "5.5.5.5:5555", []string{"9.9.9.9"}, trusted, "5.5.5.5"},
+		{"one trusted proxy", "10.0.0.1:80", []string{"8.8.8.8"}, trusted, "8.8.8.8"},
+		{"client-supplied left entries ignored", "10.0.0.1:80", []string{"6.6.6.6, 8.8.8.8"}, trusted, "8.8.8.8"},
+		{"chain of trusted proxies", "10.0.0.1:80", []string{"6.6.6.6, 8.8.8.8, 10.0.0.7, 10.1.2.3"}, trusted, "8.8.8.8"},
+		{"several headers", "10.0.0.1:80", []string{"6.6.6.6", "8.8.8.8, 10.0.0.7"}, trusted, "8.8.8.8"},
+		{"trusted peer without header", "10.0.0.1:80", nil, trusted, "10.0.0.1"},
+		{"IPv6 proxy", "[::1]:80", []string{"2001:db8::1"}, trusted, "2001:db8::1"},
+		{"IPv4-mapped peer", "[::ffff:10.0.0.1]:80", []string{"8.8.8.8"}, trusted, "8.8.8.8"},
+		{"no port", "1.2.3.4", nil, nil, "1.2.3.4"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tc.remote
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := httpapi.ClientAddr(r, tc.trusted); got != tc.want {
+				t.Errorf("ClientAddr = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParsePrefixes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"", nil, false},
+		{" , ", nil, false},
+		{"10.0.0.0/8", []string{"10.0.0.0/8"}, false},
+		{"10.1.2.3/8, 192.168.1.1 ,::1", []string{"10.0.0.0/8", "192.168.1.1/32", "::1/128"}, false},
+		{"fd00::/8", []string{"fd00::/8"}, false},
+		{"nope", nil, true},
+		{"10.0.0.0/33", nil, true},
+		{"10.0.0.0/8,bad/8", nil, true},
+	}
+	for _, tc := range tests {
+		got, err := httpapi.ParsePrefixes(tc.in)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("ParsePrefixes(%q) err = %v, want error %v", tc.in, err, tc.wantErr)
+			continue
+		}
+		var s []string
+		for _, p := range got {
+			s = append(s, p.String())
+		}
+		if !reflect.DeepEqual(s, tc.want) {
+			t.Errorf("ParsePrefixes(%q) = %v, want %v", tc.in, s, tc.want)
+		}
+	}
+}
+
+func TestCurrentUser(t *testing.T) {
+	t.Parallel()
+	key := []byte("test-key-0123456789abcdef0123456789")
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	user := session.User{ID: "u1", Email: "a@b.c"}
+	issue := func(key []byte, at time.Time, ttl time.Duration) string {
+		tok, err := session.Issue(key, user, at, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	algNone := b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
+		b64([]byte(fmt.Sprintf(`{"sub":"u1","email":"a@b.c","exp":%d}`, now.Add(time.Hour).Unix()))) + "."
+	tests := []struct {
+		name     string
+		cookie   string
+		wantUser bool
+	}{
+		{"valid", issue(key, now, time.Hour), true},
+		{"expired", issue(key, now.Add(-2*time.Hour), time.Hour), false},
+		{"forged", issue([]byte("another-key-0123456789abcdef012345"), now, time.Hour), false},
+		{"alg none", algNone, false},
+		{"garbage", "not.a.token", false},
+		{"empty", "", false},
+		{"no cookie", "-", false},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		u, ok := httpapi.UserFrom(r.Context())
+		if !ok {
+			httpapi.Respond(w, 200, map[string]any{"currentUser": nil})
+			return
+		}
+		httpapi.Respond(w, 200, map[string]any{"currentUser": u})
+	})
+	mux.HandleFunc("POST /private", httpapi.RequireUser(func(w http.ResponseWriter, r *http.Request) {
+		httpapi.Respond(w, 201, map[string]string{})
+	}))
+	h := httpapi.CurrentUser(key, func() time.Time { return now })(mux)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := func(method, path string) *http.Request {
+				r := httptest.NewRequest(method, path, nil)
+				if tc.cookie != "-" {
+					r.AddCookie(&http.Cookie{Name: session.CookieName, Value: tc.cookie})
+				}
+				return r
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req("GET", "/me"))
+			var body struct {
+				CurrentUser *session.User `json:"currentUser"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantUser {
+				if body.CurrentUser == nil || *body.CurrentUser != user {
+					t.Errorf("currentUser = %+v, want %+v", body.CurrentUser, user)
+				}
+			} else if body.CurrentUser != nil {
+				t.Errorf("currentUser = %+v, want none", body.CurrentUser)
+			}
+			rec = httptest.NewRecorder()
+			h.ServeHTTP(rec, req("POST", "/private"))
+			want := map[bool]int{true: 201, false: 401}[tc.wantUser]
+			if rec.Code != want {
+				t.Errorf("RequireUser: status %d, want %d", rec.Code, want)
+			}
+			if rec.Code == 401 {
+				if b := decodeBody(t, rec); len(b.Errors) != 1 || b.Errors[0].Message != "Not authorized" {
+					t.Errorf("401 body %s", rec.Body)
+				}
+			}
+		})
+	}
+}
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		checks     []httpapi.Check
+		wantStatus int
+		wantFailed []string
+	}{
+		{"no checks", nil, 200, nil},
+		{"all pass", []httpapi.Check{{Name: "db", Check: func(context.Context) error { return nil }}}, 200, nil},
+		{"one fails", []httpapi.Check{
+			{Name: "db", Check: func(context.Context) error { return nil }},
+			{Name: "bus", Check: func(context.Context) error { return errors.New("not connected") }},
+		}, 503, []string{"bus"}},
+		{"slow check bounded", []httpapi.Check{{Name: "db", Check: func(ctx context.Context) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}}}, 503, []string{"db"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mux := http.NewServeMux()
+			httpapi.Health(mux, tc.checks...)
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+			if rec.Code != 200 {
+				t.Errorf("/healthz %d", rec.Code)
+			}
+			rec = httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			if rec.Code != tc.wantStatus {
+				t.Errorf("/readyz %d, want %d: %s", rec.Code, tc.wantStatus, rec.Body)
+			}
+			var body struct {
+				Status string            `json:"status"`
+				Failed map[string]string `json:"failed"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range tc.wantFailed {
+				if body.Failed[name] == "" {
+					t.Errorf("failed %v lacks %s", body.Failed, name)
+				}
+			}
+			if len(body.Failed) != len(tc.wantFailed) {
+				t.Errorf("failed %v, want %v", body.Failed, tc.wantFailed)
+			}
+		})
+	}
+}
