@@ -354,3 +354,38 @@ func TestFailedPublishIsRetried(t *testing.T) {
 		t.Errorf("Published() = %d, want 1", got)
 	}
 }
+
+func TestLeaseOfDeadRelayExpires(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		t.Parallel()
+		bus := natsbustest.Embedded(t)
+		var mu sync.Mutex
+		clock := time.Unix(1_800_000_000, 0)
+		now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+		ob := newOutbox(t, db, bus, outbox.Config{Scan: 10 * time.Millisecond, Lease: 30 * time.Second, Now: now})
+		commit(t, db, ob, ticket(1))
+		// A relay claimed t1 and died before publishing it.
+		err := db.WithTx(context.Background(), func(tx *sqldb.Tx) error {
+			_, err := tx.Exec(`UPDATE outbox SET claimed_until = $1`, now().Add(30*time.Second).UnixMilli())
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, ob)
+		commit(t, db, ob, ticket(2))
+		waitFor(t, 5*time.Second, "the unclaimed event", func() bool { return streamCount(t, bus) == 1 })
+		if msgs := streamMsgs(t, bus); msgs[0].ev.ID != "t2" {
+			t.Errorf("published %s while its lease was held", msgs[0].ev.ID)
+		}
+		if n := pending(t, db); n != 1 {
+			t.Errorf("%d rows pending, want the leased one", n)
+		}
+		mu.Lock()
+		clock = clock.Add(31 * time.Second)
+		mu.Unlock()
+		ob.Wake()
+		waitFor(t, 5*time.Second, "the event after its lease ran out", func() bool { return streamCount(t, bus) == 2 && pending(t, db) == 0 })
+	}, outbox.Migrations)
+}
