@@ -278,19 +278,32 @@ func (s *Service) handleTicketPurchase(w http.ResponseWriter, r *http.Request) {
 
 // reserve creates the order. Orders learns of a new ticket from an event,
 // so for a moment after it is listed the ticket exists but orders answers
-// 404: while tickets confirms it exists, ask again for a few seconds rather
-// than show a person a spurious "not found".
+// 404.
 func (s *Service) reserve(r *http.Request, ticketID string, o *order) error {
+	return s.untilKnown(r,
+		func() error {
+			_, err := s.api.call(r, http.MethodPost, "/api/orders", map[string]string{"ticketId": ticketID}, o)
+			return err
+		},
+		func() bool {
+			_, err := s.api.call(r, http.MethodGet, "/api/tickets/"+url.PathEscape(ticketID), nil, nil)
+			return err == nil
+		})
+}
+
+// untilKnown calls call until it answers something other than 404, for a
+// few seconds at most, as long as exists confirms that what it refers to is
+// real. Services learn of each other's records from events, a moment after
+// the fact: a person who acts in that moment should not see a spurious
+// "not found". Without exists (or when it says no) the first answer stands.
+func (s *Service) untilKnown(r *http.Request, call func() error, exists func() bool) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 4*time.Second)
 	defer cancel()
 	wait := 100 * time.Millisecond
 	for {
-		_, err := s.api.call(r, http.MethodPost, "/api/orders", map[string]string{"ticketId": ticketID}, o)
-		if statusOf(err) != http.StatusNotFound {
+		err := call()
+		if statusOf(err) != http.StatusNotFound || !exists() {
 			return err
-		}
-		if _, terr := s.api.call(r, http.MethodGet, "/api/tickets/"+url.PathEscape(ticketID), nil, nil); terr != nil {
-			return err // really unknown (or tickets is down): the first answer stands
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -474,7 +487,17 @@ func (s *Service) handleOrderPay(w http.ResponseWriter, r *http.Request) {
 		s.showOrder(w, r, f, http.StatusUnprocessableEntity)
 		return
 	}
-	_, err := s.api.call(r, http.MethodPost, "/api/payments", map[string]string{"orderId": id, "token": token}, nil)
+	// Payments learns of the order from an event: right after the purchase
+	// it may not know it yet.
+	err := s.untilKnown(r,
+		func() error {
+			_, err := s.api.call(r, http.MethodPost, "/api/payments", map[string]string{"orderId": id, "token": token}, nil)
+			return err
+		},
+		func() bool {
+			_, err := s.api.call(r, http.MethodGet, "/api/orders/"+url.PathEscape(id), nil, nil)
+			return err == nil
+		})
 	switch st := statusOf(err); {
 	case err == nil:
 		s.awaitComplete(r, id)
@@ -483,6 +506,12 @@ func (s *Service) handleOrderPay(w http.ResponseWriter, r *http.Request) {
 		f := newForm(r.PostForm)
 		f.addAPIError(err, "token")
 		s.showOrder(w, r, f, http.StatusUnprocessableEntity)
+	case st == http.StatusNotFound:
+		// The order exists (or showOrder renders the 404 page) but payments
+		// has not heard of it yet.
+		f := newForm(r.PostForm)
+		f.General = append(f.General, "This order was placed a moment ago and is not ready for payment yet. Please try again in a few seconds.")
+		s.showOrder(w, r, f, http.StatusConflict)
 	case st == http.StatusUnauthorized && s.signedIn(r):
 		s.notFound(w, r)
 	default:
