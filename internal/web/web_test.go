@@ -467,9 +467,35 @@ func TestPagesRender(t *testing.T) {
 			if !strings.Contains(body, `<script src="/static/app.js?v=`) || !strings.Contains(body, `<html lang="en">`) {
 				t.Errorf("layout missing")
 			}
-			if testing.Verbose() && tt.page == "order" {
-				t.Log(body)
+			if strings.Contains(body, "stripe.com") || strings.Contains(body, "https://") {
+				t.Errorf("page loads something from another origin")
 			}
 		})
+	}
+}
+
+// TestStripeOrderPage: with a publishable key the order page loads
+// Stripe.js (and only then), and the CSP allows exactly that.
+func TestStripeOrderPage(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestService(t, "pk_test_123")
+	o := order{ID: "o1", Status: statusCreated, ExpiresAt: fixedNow.Add(time.Minute)}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/orders/o1", nil)
+	v := &view{User: &user{ID: "u1"}, CSRF: "tok", Stripe: "pk_test_123",
+		Scripts: []string{s.asset("countdown.js"), "https://js.stripe.com/v3/", s.asset("stripe.js")},
+		Data:    orderData{Order: s.row(o), Payable: true, Left: "1:00", Cards: sandboxCards()}}
+	s.render(rec, req, http.StatusOK, "order", v)
+	body := rec.Body.String()
+	for _, want := range []string{`<script src="https://js.stripe.com/v3/" defer>`, `data-stripe-key="pk_test_123"`, `id="card-element"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("order page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "tok_chargeDeclined") {
+		t.Errorf("the sandbox cards are offered with Stripe on")
+	}
+	if !strings.Contains(s.csp, "https://js.stripe.com") {
+		t.Errorf("CSP = %q", s.csp)
 	}
 }
