@@ -19,24 +19,27 @@ import (
 // an environment variable (DESIGN.md section 2) and also a flag; a flag wins
 // over the variable, the variable over the default.
 type Config struct {
-	Addr              string
-	DataDir           string
-	NATSURL           string
-	DatabaseURL       string
-	JWTKey            string
-	ExpirationWindow  time.Duration
-	StripeSecretKey   string
-	StripeAPIBase     string
-	CookieSecure      bool
-	AuthRatePerMinute int
-	MaxPendingOrders  int
-	TrustedProxies    string
-	StreamReplicas    int
-	LogLevel          string
-	LogFormat         string
+	Addr                 string
+	DataDir              string
+	NATSURL              string
+	DatabaseURL          string
+	JWTKey               string
+	ExpirationWindow     time.Duration
+	StripeSecretKey      string
+	StripeAPIBase        string
+	StripePublishableKey string
+	CookieSecure         bool
+	AuthRatePerMinute    int
+	MaxPendingOrders     int
+	TrustedProxies       string
+	StreamReplicas       int
+	LogLevel             string
+	LogFormat            string
 
 	// Where `serve gateway` finds each service.
 	AuthURL, TicketsURL, OrdersURL, PaymentsURL, WebURL string
+	// Where `serve web` reaches the API.
+	GatewayURL string
 }
 
 // LogValue masks secrets so the config can be logged at start.
@@ -125,6 +128,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.DurationVar(&c.ExpirationWindow, "expiration-window", envDur("EXPIRATION_WINDOW", 15*time.Minute), "how long an order holds a ticket (EXPIRATION_WINDOW)")
 	fs.StringVar(&c.StripeSecretKey, "stripe-secret-key", env("STRIPE_SECRET_KEY", ""), "Stripe secret key; empty means the sandbox provider (STRIPE_SECRET_KEY)")
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("STRIPE_API_BASE", ""), "Stripe API base URL, e.g. stripe-mock (STRIPE_API_BASE)")
+	fs.StringVar(&c.StripePublishableKey, "stripe-publishable-key", env("STRIPE_PUBLISHABLE_KEY", ""), "Stripe publishable key: the order page uses Stripe.js (STRIPE_PUBLISHABLE_KEY)")
 	fs.BoolVar(&c.CookieSecure, "cookie-secure", envBool("COOKIE_SECURE", m == modeServe), "mark the session cookie Secure (COOKIE_SECURE)")
 	fs.IntVar(&c.AuthRatePerMinute, "auth-rate-per-minute", envInt("AUTH_RATE_PER_MINUTE", 30), "sign-in/up attempts per minute per address and per email; 0 = no limit (AUTH_RATE_PER_MINUTE)")
 	fs.IntVar(&c.MaxPendingOrders, "max-pending-orders", envInt("MAX_PENDING_ORDERS", 10), "unpaid orders one user may hold (MAX_PENDING_ORDERS)")
@@ -137,6 +141,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.StringVar(&c.OrdersURL, "orders-url", env("ORDERS_URL", "http://orders:8080"), "serve gateway: the orders service (ORDERS_URL)")
 	fs.StringVar(&c.PaymentsURL, "payments-url", env("PAYMENTS_URL", "http://payments:8080"), "serve gateway: the payments service (PAYMENTS_URL)")
 	fs.StringVar(&c.WebURL, "web-url", env("WEB_URL", "http://web:8080"), "serve gateway: the web client (WEB_URL)")
+	fs.StringVar(&c.GatewayURL, "gateway-url", env("GATEWAY_URL", "http://gateway:8080"), "serve web: the gateway the pages call the API through (GATEWAY_URL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/tickets"
+	"github.com/ticketing/ticketing/internal/web"
 )
 
 // partSpec says how to build one part and where the gateway sends its
@@ -17,6 +18,12 @@ import (
 type partSpec struct {
 	name   string
 	prefix string
+	// fallback marks the part that answers every path no prefix claims
+	// (the web client).
+	fallback bool
+	// events marks the parts that publish or consume events: `serve` connects
+	// them to NATS_URL.
+	events bool
 	// url is where `serve gateway` finds the part.
 	url   func(Config) string
 	build func(context.Context, infra) (*part, error)
@@ -27,10 +34,11 @@ type partSpec struct {
 func catalog() []partSpec {
 	return []partSpec{
 		{name: "auth", prefix: "/api/users", url: func(c Config) string { return c.AuthURL }, build: buildAuth},
-		{name: "tickets", prefix: "/api/tickets", url: func(c Config) string { return c.TicketsURL }, build: buildTickets},
-		{name: "orders", prefix: "/api/orders", url: func(c Config) string { return c.OrdersURL }, build: buildOrders},
-		{name: "expiration", build: buildExpiration},
-		{name: "payments", prefix: "/api/payments", url: func(c Config) string { return c.PaymentsURL }, build: buildPayments},
+		{name: "tickets", prefix: "/api/tickets", url: func(c Config) string { return c.TicketsURL }, events: true, build: buildTickets},
+		{name: "orders", prefix: "/api/orders", url: func(c Config) string { return c.OrdersURL }, events: true, build: buildOrders},
+		{name: "expiration", events: true, build: buildExpiration},
+		{name: "payments", prefix: "/api/payments", url: func(c Config) string { return c.PaymentsURL }, events: true, build: buildPayments},
+		{name: "web", fallback: true, url: func(c Config) string { return c.WebURL }, build: buildWeb},
 	}
 }
 
@@ -101,4 +109,16 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 	in.log.Info("payment provider", "provider", provider.Name())
 	svc := payments.New(db, ob, in.log.With("service", "payments"), payments.Config{Provider: provider})
 	return &part{name: "payments", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
+}
+
+// buildWeb is the server-rendered client. It calls the API through the
+// gateway: in `up` in-process (in.api), in `serve web` at GATEWAY_URL.
+func buildWeb(_ context.Context, in infra) (*part, error) {
+	svc := web.New(in.log.With("service", "web"), web.Config{
+		APIBase:              in.apiBase,
+		Transport:            in.api,
+		StripePublishableKey: in.cfg.StripePublishableKey,
+		CookieSecure:         in.cfg.CookieSecure,
+	})
+	return &part{name: "web", routes: svc.Routes, raw: true}, nil
 }

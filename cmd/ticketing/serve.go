@@ -50,16 +50,19 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 	if spec == nil {
 		return nil, fmt.Errorf("serve: unknown part %q (want one of %s)", name, strings.Join(partNames(), ", "))
 	}
-	if cfg.NATSURL == "" {
-		return nil, errors.New("serve needs NATS_URL: every part of a deployment must share one NATS")
+	if spec.events {
+		if cfg.NATSURL == "" {
+			return nil, errors.New("serve needs NATS_URL: every part of a deployment must share one NATS")
+		}
+		if app.bus, err = connectBus(ctx, cfg, in.log); err != nil {
+			return nil, err
+		}
+		in.bus = app.bus
 	}
-	if cfg.DatabaseURL == "" {
+	if cfg.DatabaseURL == "" && name != "web" && name != "expiration" {
 		in.log.Warn("DATABASE_URL is empty: using a SQLite file in the data dir (one replica only)")
 	}
-	if app.bus, err = connectBus(ctx, cfg, in.log); err != nil {
-		return nil, err
-	}
-	in.bus = app.bus
+	in.apiBase = cfg.GatewayURL // the web client reaches the API through the gateway
 	p, err := spec.build(ctx, in)
 	if err != nil {
 		return nil, err

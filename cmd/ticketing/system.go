@@ -27,6 +27,10 @@ type infra struct {
 	bus     *natsbus.Bus // nil for parts that need none (gateway)
 	key     []byte
 	trusted []netip.Prefix
+	// apiBase and api are how the web client reaches the gateway: in `up`
+	// an in-process transport, in `serve web` GATEWAY_URL over the network.
+	apiBase string
+	api     http.RoundTripper
 }
 
 // part is one service as the wiring sees it, whatever runs it.
@@ -37,6 +41,9 @@ type part struct {
 	routes    func(*http.ServeMux)
 	listeners []natsbus.Listener
 	close     func() error
+	// raw parts (the web client) serve HTML and handle their own 404s and
+	// sessions: they get only request logging, not the JSON API edge.
+	raw bool
 }
 
 // openDB opens the service's own database: a schema of DATABASE_URL, or
@@ -76,6 +83,9 @@ func (in infra) handler(p *part, health []httpapi.Check) http.Handler {
 	}
 	if health != nil {
 		httpapi.Health(mux, health...)
+	}
+	if p.raw {
+		return httpapi.Log(in.log.With("service", p.name))(mux)
 	}
 	return httpapi.Log(in.log.With("service", p.name))(
 		httpapi.CurrentUser(in.key, time.Now)(httpapi.JSONFallback(mux)))
@@ -217,20 +227,30 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 		return nil, err
 	}
 	in.bus = app.bus
+	// The web client calls the gateway in-process; the gateway is built
+	// after the parts, so the transport looks it up when called.
+	var gw http.Handler
+	in.apiBase = "http://ticketing.internal"
+	in.api = inProcess{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.ServeHTTP(w, r) })}
 	var routes []gateway.Route
+	fallback := in.handler(&part{name: "gateway"}, nil) // JSON 404 until a fallback part is built
 	for _, spec := range catalog() {
 		p, err := spec.build(ctx, in)
 		if err != nil {
 			return nil, err
 		}
 		app.parts = append(app.parts, p)
-		if spec.prefix != "" {
+		switch {
+		case spec.prefix != "":
 			routes = append(routes, gateway.Route{Prefix: spec.prefix, Handler: in.handler(p, nil)})
+		case spec.fallback:
+			fallback = in.handler(p, nil)
 		}
 	}
+	gw = gateway.New(routes, fallback)
 	top := http.NewServeMux()
 	httpapi.Health(top, checks(app.bus, app.parts)...)
-	top.Handle("/", gateway.New(routes, fallback(in)))
+	top.Handle("/", gw)
 	if err := app.start(ctx, cfg.Addr, top); err != nil {
 		return nil, err
 	}
@@ -244,10 +264,4 @@ func newInfra(cfg Config, log *slog.Logger, key []byte) (infra, error) {
 		return infra{}, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	return infra{cfg: cfg, log: log, key: key, trusted: trusted}, nil
-}
-
-// fallback answers what no service route matches. The web client takes this
-// place when it lands; until then unknown paths are a JSON 404.
-func fallback(in infra) http.Handler {
-	return httpapi.Log(in.log)(httpapi.JSONFallback(http.NewServeMux()))
 }

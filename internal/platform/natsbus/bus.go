@@ -156,7 +156,7 @@ func (b *Bus) Ping(ctx context.Context) error {
 	return b.nc.FlushWithContext(ctx)
 }
 
-// Close drains the connection and stops the embedded server, if any.
+// Close closes the connection and stops the embedded server, if any.
 func (b *Bus) Close() {
 	if b.nc != nil {
 		b.nc.Close()
