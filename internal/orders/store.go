@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -17,15 +16,7 @@ var migrationFiles embed.FS
 
 // Migrations creates the orders service's tables; pass it to sqldb.Open
 // beside outbox.Migrations.
-var Migrations = sqldb.Migrations{Name: "orders", FS: mustSub(migrationFiles, "migrations")}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err) // the directory is embedded above: only a typo gets here
-	}
-	return sub
-}
+var Migrations = sqldb.EmbeddedMigrations("orders", migrationFiles)
 
 // Store keeps orders and the ticket replica in the service's database.
 // Methods taking a *sqldb.Tx run inside the caller's transaction, so a

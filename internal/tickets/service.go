@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"time"
 
@@ -21,15 +20,7 @@ var migrations embed.FS
 
 // Migrations creates the service's tables; open the database with it and
 // outbox.Migrations.
-var Migrations = sqldb.Migrations{Name: Name, FS: mustSub(migrations, "migrations")}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err) // the directory is embedded above: cannot happen
-	}
-	return sub
-}
+var Migrations = sqldb.EmbeddedMigrations(Name, migrations)
 
 var (
 	// ErrNotFound is an unknown (or malformed) ticket id.

@@ -14,7 +14,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"slices"
 	"strings"
@@ -31,15 +30,7 @@ var migrations embed.FS
 
 // Migrations creates the outbox table; pass it to sqldb.Open beside the
 // service's own migrations.
-var Migrations = sqldb.Migrations{Name: "outbox", FS: mustSub(migrations, "migrations")}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+var Migrations = sqldb.EmbeddedMigrations("outbox", migrations)
 
 // Event is anything with a subject that encodes to JSON: the payloads of
 // package events.

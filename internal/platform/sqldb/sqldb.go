@@ -69,6 +69,16 @@ type Migrations struct {
 	FS   fs.FS
 }
 
+// EmbeddedMigrations is the set name kept in the migrations/ directory of
+// files, a package's `//go:embed migrations/*.sql`.
+func EmbeddedMigrations(name string, files fs.FS) Migrations {
+	sub, err := fs.Sub(files, "migrations")
+	if err != nil {
+		panic(err) // only for an invalid path, and "migrations" is valid
+	}
+	return Migrations{Name: name, FS: sub}
+}
+
 // Config says which database to open.
 type Config struct {
 	// URL is a PostgreSQL URL; empty means SQLite at Path.
