@@ -25,7 +25,8 @@ func (downTransport) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, errors.New("connection refused")
 }
 
-var fixedNow = time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+// fixedNow is the clock of these tests.
+func fixedNow() time.Time { return time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC) }
 
 func newTestService(t *testing.T, stripeKey string) (*Service, http.Handler) {
 	t.Helper()
@@ -33,7 +34,7 @@ func newTestService(t *testing.T, stripeKey string) (*Service, http.Handler) {
 		APIBase:              "http://api.invalid",
 		Transport:            downTransport{},
 		StripePublishableKey: stripeKey,
-		Now:                  func() time.Time { return fixedNow },
+		Now:                  fixedNow,
 	})
 	mux := http.NewServeMux()
 	s.Routes(mux)
@@ -375,15 +376,12 @@ func TestContentSecurityPolicy(t *testing.T) {
 	}
 }
 
-// inlineCode finds what a strict CSP would block, besides inline scripts:
-// style elements or attributes, event handler attributes, javascript: URLs.
-var (
-	inlineCode = regexp.MustCompile(`(?i)<style|\sstyle=|\son[a-z]+=|javascript:`)
-	scriptTag  = regexp.MustCompile(`(?is)<script([^>]*)>(.*?)</script>`)
-)
-
 // findInline returns the first piece of inline code in an HTML page.
 func findInline(body string) string {
+	// Besides inline scripts: style elements or attributes, event handler
+	// attributes, javascript: URLs.
+	inlineCode := regexp.MustCompile(`(?i)<style|\sstyle=|\son[a-z]+=|javascript:`)
+	scriptTag := regexp.MustCompile(`(?is)<script([^>]*)>(.*?)</script>`)
 	for _, m := range scriptTag.FindAllStringSubmatch(body, -1) {
 		if !strings.Contains(m[1], " src=") || strings.TrimSpace(m[2]) != "" {
 			return m[0]
@@ -400,7 +398,7 @@ func TestPagesRender(t *testing.T) {
 	evil := `<script>alert("x")</script>`
 	u := &user{ID: "u1", Email: "ann@example.com"}
 	tk := ticket{ID: "t1", Title: evil, Price: 2050, UserID: "u2"}
-	o := order{ID: "o1", UserID: "u1", Status: statusCreated, ExpiresAt: fixedNow.Add(90 * time.Second)}
+	o := order{ID: "o1", UserID: "u1", Status: statusCreated, ExpiresAt: fixedNow().Add(90 * time.Second)}
 	o.Ticket.ID, o.Ticket.Title, o.Ticket.Price = "t1", evil, 2050
 	failed := newForm(url.Values{"email": {evil}, "title": {evil}, "price": {"abc"}, "q": {evil}, "token": {"tok_chargeDeclined"}})
 	failed.Errors["email"] = "Email must be valid."
@@ -434,7 +432,7 @@ func TestPagesRender(t *testing.T) {
 			[]string{"On sale", "Reserved", "/tickets/t1/edit"}},
 		{"orders", "orders", view{User: u, Data: ordersData{Orders: []orderRow{s.row(o), {order: order{ID: "o2", Status: statusComplete}, Label: "Complete"}}}},
 			[]string{"Awaiting payment", "Complete", `<time datetime="2030-05-01T12:01:30Z">`}},
-		{"order to pay", "order", view{User: u, CSRF: "tok", Form: failed, Data: orderData{Order: s.row(o), Payable: true, Left: "1:30", ServerAt: isoTime(fixedNow), Cards: sandboxCards()}},
+		{"order to pay", "order", view{User: u, CSRF: "tok", Form: failed, Data: orderData{Order: s.row(o), Payable: true, Left: "1:30", ServerAt: isoTime(fixedNow()), Cards: sandboxCards()}},
 			[]string{"no money moves", "tok_visa", "tok_chargeDeclined", "payment succeeds", "card is declined", `id="countdown"`, ">1:30<",
 				`data-expires="2030-05-01T12:01:30Z"`, "Order expired", "Pay $20.50", "Cancel order", `value="tok_chargeDeclined" checked`, "declined"}},
 		{"order expired", "order", view{User: u, Data: orderData{Order: orderRow{order: o, Label: "Expired", Expired: true}}}, []string{"Order expired"}},
@@ -479,7 +477,7 @@ func TestPagesRender(t *testing.T) {
 func TestStripeOrderPage(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestService(t, "pk_test_123")
-	o := order{ID: "o1", Status: statusCreated, ExpiresAt: fixedNow.Add(time.Minute)}
+	o := order{ID: "o1", Status: statusCreated, ExpiresAt: fixedNow().Add(time.Minute)}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/orders/o1", nil)
 	v := &view{User: &user{ID: "u1"}, CSRF: "tok", Stripe: "pk_test_123",
