@@ -169,7 +169,7 @@ func TestUpOrderExpires(t *testing.T) {
 	<-time.After(time.Until(o2.ExpiresAt)) // the expiry falls due while the system is down
 	base2, _ := startUp(t, dir, env)
 	buyer.base = base2
-	eventually(t, 5*time.Second, "the order that fell due during the downtime expires", func() bool {
+	eventually(t, 15*time.Second, "the order that fell due during the downtime expires", func() bool {
 		return orderStatus(buyer, o2.ID) == "cancelled"
 	})
 }

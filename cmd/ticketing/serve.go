@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -31,7 +32,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 		}
 	}()
 	if name == "gateway" {
-		h, err := gatewayProxy(cfg, in.log)
+		h, err := gatewayProxy(cfg, in.trusted, in.log)
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +85,7 @@ func partNames() []string {
 }
 
 // gatewayProxy routes by prefix to the services' URLs.
-func gatewayProxy(cfg Config, log *slog.Logger) (http.Handler, error) {
+func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger) (http.Handler, error) {
 	var routes []gateway.Route
 	for _, s := range catalog() {
 		if s.prefix == "" {
@@ -95,7 +96,7 @@ func gatewayProxy(cfg Config, log *slog.Logger) (http.Handler, error) {
 		if err != nil || u.Host == "" {
 			return nil, fmt.Errorf("gateway: bad URL %q for the %s service", raw, s.name)
 		}
-		routes = append(routes, gateway.Route{Prefix: s.prefix, Handler: gateway.Proxy(u, log)})
+		routes = append(routes, gateway.Route{Prefix: s.prefix, Handler: gateway.Proxy(u, trusted, log)})
 	}
 	web, err := url.Parse(cfg.WebURL)
 	if err != nil || web.Host == "" {
@@ -103,6 +104,6 @@ func gatewayProxy(cfg Config, log *slog.Logger) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	httpapi.Health(mux)
-	mux.Handle("/", gateway.New(routes, gateway.Proxy(web, log)))
+	mux.Handle("/", gateway.New(routes, gateway.Proxy(web, trusted, log)))
 	return mux, nil
 }

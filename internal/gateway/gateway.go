@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -47,11 +48,17 @@ func New(routes []Route, fallback http.Handler) http.Handler {
 
 // Proxy forwards requests to target, adding X-Forwarded-For/-Host/-Proto so
 // the service can find the client's address (it must list the gateway in
-// TRUSTED_PROXIES). An unreachable service is a JSON 503.
-func Proxy(target *url.URL, log *slog.Logger) http.Handler {
+// TRUSTED_PROXIES). A client's own X-Forwarded-For is dropped unless the
+// client is itself a trusted proxy — the web client calling the API on a
+// browser's behalf, or a load balancer in front — so rate limits count
+// browsers, not the web server. An unreachable service is a JSON 503.
+func Proxy(target *url.URL, trusted []netip.Prefix, log *slog.Logger) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
+			if httpapi.PeerTrusted(pr.In, trusted) {
+				pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			}
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host
 		},

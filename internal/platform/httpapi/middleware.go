@@ -126,12 +126,8 @@ func Log(log *slog.Logger) func(http.Handler) http.Handler {
 // only when the direct peer is one of the trusted proxies; then the
 // right-most address not itself a trusted proxy is the client.
 func ClientAddr(r *http.Request, trusted []netip.Prefix) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil || !isTrusted(peer.Unmap(), trusted) {
+	host := peerHost(r)
+	if !PeerTrusted(r, trusted) {
 		return host
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -143,6 +139,21 @@ func ClientAddr(r *http.Request, trusted []netip.Prefix) string {
 		if !isTrusted(a.Unmap(), trusted) {
 			return a.Unmap().String()
 		}
+	}
+	return host
+}
+
+// PeerTrusted reports whether the direct peer of r is one of the trusted
+// proxies, whose X-Forwarded-For may be believed and passed on.
+func PeerTrusted(r *http.Request, trusted []netip.Prefix) bool {
+	peer, err := netip.ParseAddr(peerHost(r))
+	return err == nil && isTrusted(peer.Unmap(), trusted)
+}
+
+func peerHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
 	}
 	return host
 }
