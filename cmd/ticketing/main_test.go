@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"encoding/json"
 	"flag"
@@ -67,6 +68,16 @@ func newClient(t *testing.T, base string) *client {
 // do sends a JSON request and decodes a JSON answer into out (if not nil).
 func (c *client) do(method, path string, body any, out any) int {
 	c.t.Helper()
+	status, err := c.try(method, path, body, out)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return status
+}
+
+// try is do for a server that may be gone: a transport error is returned,
+// not fatal. It is safe to call from other goroutines.
+func (c *client) try(method, path string, body any, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -74,23 +85,26 @@ func (c *client) do(method, path string, body any, out any) int {
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
-		c.t.Fatal(err)
+		return 0, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
-			c.t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+			return resp.StatusCode, fmt.Errorf("decode %q: %w", raw, err)
 		}
 	}
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 type currentUser struct {

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+// runMainEnv makes the test binary act as the ticketing binary (see
+// TestMain), so crash tests can run `up` in a real process and SIGKILL it.
+const runMainEnv = "TICKETING_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// upProcess is `ticketing up` in a process of its own.
+type upProcess struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+// startUpProcess runs `up` on a free loopback port with the data dir and
+// waits until it is ready.
+func startUpProcess(t *testing.T, dir string, env ...string) *upProcess {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(os.Args[0], "up")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "TICKETING_ADDR="+addr, "TICKETING_DATA_DIR="+dir,
+		"AUTH_RATE_PER_MINUTE=0", "MAX_PENDING_ORDERS=1000000", "LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &upProcess{cmd: cmd, base: "http://" + addr}
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	c := &http.Client{Timeout: time.Second}
+	eventually(t, 30*time.Second, "up answers /readyz", func() bool {
+		resp, err := c.Get(p.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p
+}
+
+// kill ends the process with SIGKILL: no shutdown, no flush.
+func (p *upProcess) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+}
+
+// TestCrashLosesNothing kills `up` with SIGKILL in the middle of a flash
+// sale and starts it again: every reservation that was answered 201 before
+// the kill is still there, and its order.created still reaches the tickets
+// service (the ticket ends up carrying the order id), though the process died
+// between commit and publish for some of them.
+func TestCrashLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills processes")
+	}
+	dir := t.TempDir()
+	p := startUpProcess(t, dir)
+	seller := signUp(t, p.base, "seller@example.com")
+	const nTickets, nBuyers = 300, 20
+	ids := make([]string, nTickets)
+	for i := range ids {
+		var tk ticketJSON
+		if got := seller.do("POST", "/api/tickets", map[string]any{"title": fmt.Sprintf("Seat %d", i), "price": 10}, &tk); got != http.StatusCreated {
+			t.Fatalf("create ticket = %d", got)
+		}
+		ids[i] = tk.ID
+	}
+	buyers := make([]*client, nBuyers)
+	for i := range buyers {
+		buyers[i] = signUp(t, p.base, fmt.Sprintf("buyer%d@example.com", i))
+		buyers[i].http.Timeout = 5 * time.Second
+	}
+
+	// Every buyer reserves tickets in turn; the process is killed once
+	// enough reservations have been acknowledged, with requests in flight.
+	type won struct {
+		buyer   int
+		orderID string
+		ticket  string
+	}
+	var (
+		mu   sync.Mutex
+		wins []won
+		acks atomic.Int64
+		wg   sync.WaitGroup
+	)
+	killAt := int64(nTickets / 3)
+	for b := range buyers {
+		wg.Go(func() {
+			for i := b; i < nTickets; i += nBuyers {
+				var o orderJSON
+				status, err := buyers[b].try("POST", "/api/orders", map[string]string{"ticketId": ids[i]}, &o)
+				if err != nil {
+					return // the process is gone
+				}
+				if status == http.StatusCreated {
+					mu.Lock()
+					wins = append(wins, won{b, o.ID, ids[i]})
+					mu.Unlock()
+					acks.Add(1)
+				}
+			}
+		})
+	}
+	eventually(t, 60*time.Second, "enough reservations acknowledged", func() bool { return acks.Load() >= killAt })
+	p.kill(t)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("killed after %d acknowledged reservations; %d order events were still in the outbox",
+		len(wins), pendingOutbox(t, filepath.Join(dir, "orders.db")))
+
+	p2 := startUpProcess(t, dir)
+	for _, c := range buyers {
+		c.base = p2.base
+	}
+	// Committed changes: every acknowledged order is there.
+	mine := map[string]bool{}
+	for _, c := range buyers {
+		var list []orderJSON
+		if got := c.do("GET", "/api/orders", nil, &list); got != http.StatusOK {
+			t.Fatalf("orders after restart = %d", got)
+		}
+		for _, o := range list {
+			mine[o.ID] = true
+		}
+	}
+	for _, w := range wins {
+		if !mine[w.orderID] {
+			t.Errorf("acknowledged order %s is gone after the crash", w.orderID)
+		}
+	}
+	// Events: each acknowledged order's order.created reaches tickets.
+	for _, w := range wins {
+		eventually(t, 30*time.Second, "ticket "+w.ticket+" carries its order", func() bool {
+			var tk ticketJSON
+			buyers[w.buyer].do("GET", "/api/tickets/"+w.ticket, nil, &tk)
+			return tk.OrderID == w.orderID
+		})
+	}
+}
+
+// pendingOutbox counts the events a service committed but had not published.
+func pendingOutbox(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), sqldb.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.Read().QueryRow(`SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
