@@ -33,8 +33,11 @@ type Config struct {
 	MaxPendingOrders     int
 	TrustedProxies       string
 	StreamReplicas       int
-	LogLevel             string
-	LogFormat            string
+	// Fsync is "normal" (crash-safe) or "always" (power-loss safe) for the
+	// embedded NATS and SQLite of `up`.
+	Fsync     string
+	LogLevel  string
+	LogFormat string
 
 	// Where `serve gateway` finds each service.
 	AuthURL, TicketsURL, OrdersURL, PaymentsURL, WebURL string
@@ -134,6 +137,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.IntVar(&c.MaxPendingOrders, "max-pending-orders", envInt("MAX_PENDING_ORDERS", 10), "unpaid orders one user may hold (MAX_PENDING_ORDERS)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
+	fs.StringVar(&c.Fsync, "fsync", env("TICKETING_FSYNC", "normal"), "normal: a process crash loses nothing; always: a power loss neither, slower (TICKETING_FSYNC)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (LOG_FORMAT)")
 	fs.StringVar(&c.AuthURL, "auth-url", env("AUTH_URL", "http://auth:8080"), "serve gateway: the auth service (AUTH_URL)")
@@ -144,6 +148,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.StringVar(&c.GatewayURL, "gateway-url", env("GATEWAY_URL", "http://gateway:8080"), "serve web: the gateway the pages call the API through (GATEWAY_URL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.Fsync != "normal" && c.Fsync != "always" {
+		errs = append(errs, fmt.Errorf("TICKETING_FSYNC=%q: want normal or always", c.Fsync))
 	}
 	if c.ExpirationWindow <= 0 {
 		errs = append(errs, errors.New("-expiration-window must be positive"))

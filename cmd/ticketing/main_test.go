@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -195,6 +195,7 @@ func TestRun(t *testing.T) {
 		{name: "bad rate", args: []string{"up"}, env: map[string]string{"AUTH_RATE_PER_MINUTE": "-1"}, wantErr: "AUTH_RATE_PER_MINUTE"},
 		{name: "bad flag", args: []string{"up", "-no-such-flag"}, wantErr: "no-such-flag"},
 		{name: "bad log level", args: []string{"up", "-log-level", "loud"}, wantErr: "LOG_LEVEL"},
+		{name: "bad fsync", args: []string{"up"}, env: map[string]string{"TICKETING_FSYNC": "sometimes"}, wantErr: "TICKETING_FSYNC"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -54,6 +54,7 @@ func (in infra) openDB(ctx context.Context, service string, migs ...sqldb.Migrat
 		Path:       filepath.Join(in.cfg.DataDir, service+".db"),
 		Schema:     service,
 		Migrations: migs,
+		SyncFull:   in.cfg.Fsync == "always",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s database: %w", service, err)
@@ -192,9 +193,10 @@ func (a *App) Close(ctx context.Context) error {
 
 func connectBus(ctx context.Context, cfg Config, log *slog.Logger) (*natsbus.Bus, error) {
 	return natsbus.Connect(ctx, natsbus.Config{
-		URL:     cfg.NATSURL,
-		DataDir: cfg.DataDir,
-		Name:    "ticketing",
+		URL:        cfg.NATSURL,
+		DataDir:    cfg.DataDir,
+		SyncAlways: cfg.Fsync == "always",
+		Name:       "ticketing",
 		Stream: natsbus.StreamConfig{
 			Name:     events.Stream,
 			Subjects: events.StreamSubjects,

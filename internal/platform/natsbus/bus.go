@@ -32,6 +32,10 @@ type Config struct {
 	URL string
 	// DataDir is where the embedded server keeps its JetStream files.
 	DataDir string
+	// SyncAlways makes the embedded server fsync every stored message
+	// (power-loss safe). By default it syncs every two minutes, which a
+	// process crash cannot hurt (the OS has the data) but a power loss can.
+	SyncAlways bool
 	// Name identifies this connection in the server's monitoring.
 	Name   string
 	Stream StreamConfig
@@ -63,7 +67,7 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	}
 	url := cfg.URL
 	if url == "" {
-		ns, err := startEmbedded(cfg.DataDir)
+		ns, err := startEmbedded(cfg.DataDir, cfg.SyncAlways)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +94,7 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	return b, nil
 }
 
-func startEmbedded(dataDir string) (*server.Server, error) {
+func startEmbedded(dataDir string, syncAlways bool) (*server.Server, error) {
 	if dataDir == "" {
 		return nil, errors.New("natsbus: embedded server needs a data dir")
 	}
@@ -101,6 +105,7 @@ func startEmbedded(dataDir string) (*server.Server, error) {
 		StoreDir:   filepath.Join(dataDir, "nats"),
 		NoSigs:     true,
 		NoLog:      true,
+		SyncAlways: syncAlways,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
