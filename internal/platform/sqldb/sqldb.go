@@ -3,9 +3,10 @@
 //
 // It opens the database with the settings each engine needs, applies the
 // service's embedded migrations, runs transactions (with after-commit hooks),
-// and translates driver errors into ErrNotFound and ErrConflict so services
-// never see a driver error. The same SQL, written with $N placeholders, runs
-// on both engines; the few real differences go through Engine.
+// and translates driver errors into ErrNotFound, ErrConflict and
+// ErrInvalidText so services never see a driver error. The same SQL, written
+// with $N placeholders, runs on both engines; the few real differences go
+// through Engine.
 package sqldb
 
 import (
@@ -28,6 +29,8 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
 )
 
 // Engine is the kind of database behind a DB.
@@ -59,6 +62,13 @@ var (
 	ErrNotFound = errors.New("sqldb: not found")
 	// ErrConflict means a write broke a unique constraint.
 	ErrConflict = errors.New("sqldb: conflict")
+	// ErrInvalidText means the database refused a value the client sent: a
+	// NUL byte or invalid UTF-8, which PostgreSQL rejects in TEXT (SQLite
+	// stores them), or a string too big to store. It is a 400-class fault,
+	// so a lookup or write that no service thought to screen answers the
+	// caller with a clear 400, never a 500.
+	ErrInvalidText error = &fault.Error{Kind: fault.Invalid,
+		Message: "Text must be valid UTF-8 without NUL characters, and of a sensible length"}
 )
 
 // Migrations is one embedded set of goose SQL migrations. Each set keeps its
@@ -316,8 +326,9 @@ func (db *DB) WithTx(ctx context.Context, fn func(*Tx) error) (err error) {
 	return nil
 }
 
-// Err translates driver errors: no rows becomes ErrNotFound and a unique
-// violation ErrConflict (both wrapping the original); others pass through.
+// Err translates driver errors: no rows becomes ErrNotFound, a unique
+// violation ErrConflict and a refused value ErrInvalidText (all wrapping the
+// original); others pass through.
 func Err(err error) error {
 	switch {
 	case err == nil:
@@ -326,8 +337,31 @@ func Err(err error) error {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case isUnique(err):
 		return fmt.Errorf("%w: %w", ErrConflict, err)
+	case isInvalidText(err):
+		return fmt.Errorf("%w: %w", ErrInvalidText, err)
 	}
 	return err
+}
+
+// isInvalidText reports whether the database refused a value for what it
+// holds rather than for what the query does: PostgreSQL's
+// character_not_in_repertoire (22021: a NUL or invalid UTF-8 in TEXT),
+// untranslatable_character (22P05), string_data_right_truncation (22001)
+// and SQLite's SQLITE_TOOBIG.
+func isInvalidText(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "22021", "22P05", "22001":
+			return true
+		}
+		return false
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		return sqliteErr.Code() == sqlite3.SQLITE_TOOBIG
+	}
+	return false
 }
 
 func isUnique(err error) bool {
