@@ -93,7 +93,16 @@ func (c *apiClient) call(r *http.Request, method, path string, body, out any) ([
 	if err != nil {
 		return nil, fmt.Errorf("path %q: %w", path, err)
 	}
+	// An id from the person's URL can decode to "..", "." or hold an
+	// escaped slash: the API's router would answer such a path with a
+	// redirect to a cleaned one (another resource), which is no answer
+	// about this id. No id looks like that, so it names nothing: a 404.
+	if dotSegments(rel.Path) {
+		return nil, &apiError{Status: http.StatusNotFound, Errors: []fieldError{{Message: "Not found"}}}
+	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + rel.Path
+	// Keep the escapes (%2F inside an id), or the id would become segments.
+	u.RawPath = strings.TrimSuffix(c.base.EscapedPath(), "/") + rel.EscapedPath()
 	u.RawQuery = rel.RawQuery
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
@@ -140,6 +149,13 @@ func (c *apiClient) call(r *http.Request, method, path string, body, out any) ([
 		}
 	}
 	return resp.Header.Values("Set-Cookie"), nil
+}
+
+// dotSegments reports whether the decoded path p holds an empty, "." or
+// ".." segment, which a router cleans away.
+func dotSegments(p string) bool {
+	p += "/"
+	return strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../")
 }
 
 // forwardedFor is the X-Forwarded-For chain for the API call: what reached
