@@ -64,9 +64,16 @@ type ListenConfig struct {
 	// MaxDeliver bounds deliveries of one message; the runner terminates a
 	// message that fails on its last delivery. Default 20.
 	MaxDeliver int
-	// AckWait is how long a handler may run before the server redelivers.
-	// Default 30s.
+	// AckWait is how long the server waits for an ack before it redelivers.
+	// While a handler runs the runner reports it in progress every AckWait/2,
+	// so AckWait does not bound a handler: it bounds how long a message
+	// lost with a crashed process, or in flight to a consumer that was just
+	// stopped, waits before another replica (or the restarted process) gets
+	// it. Default 5s.
 	AckWait time.Duration
+	// HandlerTimeout bounds one run of a handler (its context's deadline).
+	// Default 1 minute.
+	HandlerTimeout time.Duration
 	// Workers is how many messages of one subject are handled at once.
 	// Default 4.
 	Workers int
@@ -80,7 +87,10 @@ func (c *ListenConfig) defaults() {
 		c.MaxDeliver = 20
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = 5 * time.Second
+	}
+	if c.HandlerTimeout <= 0 {
+		c.HandlerTimeout = time.Minute
 	}
 	if c.Workers <= 0 {
 		c.Workers = 4
@@ -106,7 +116,7 @@ type Listening struct {
 func (b *Bus) Listen(ctx context.Context, service string, listeners []Listener, cfg ListenConfig) (*Listening, error) {
 	cfg.defaults()
 	// Handlers outlive ctx's cancellation by design: Stop lets in-flight
-	// messages finish, and a handler gets at most AckWait.
+	// messages finish, and a handler gets at most HandlerTimeout.
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l := &Listening{cancel: cancel}
 	for _, li := range listeners {
@@ -173,8 +183,10 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 		return
 	}
 	id := m.Headers().Get(jetstream.MsgIDHeader)
-	hctx, cancel := context.WithTimeout(context.WithValue(ctx, msgIDKey{}, id), cfg.AckWait)
+	hctx, cancel := context.WithTimeout(context.WithValue(ctx, msgIDKey{}, id), cfg.HandlerTimeout)
+	stopBeat := inProgress(m, cfg.AckWait/2)
 	err = li.Handle(hctx, m.Data())
+	stopBeat()
 	cancel()
 	n := meta.NumDelivered
 	var perm permanentError
@@ -190,6 +202,34 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 	default:
 		b.log.Debug("message nak", "consumer", consumer, "msg_id", id, "deliveries", n, "err", err)
 		m.NakWithDelay(cfg.Backoff(n))
+	}
+}
+
+// inProgress tells the server every interval that m is still being handled,
+// so a slow handler is not redelivered to another replica meanwhile. A timer
+// rather than a goroutine: this runs for every message. A report racing the
+// ack after stop is harmless; the server ignores it for an acked message.
+func inProgress(m jetstream.Msg, every time.Duration) (stop func()) {
+	var (
+		mu      sync.Mutex // guards t and stopped
+		t       *time.Timer
+		stopped bool
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		m.InProgress()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(every)
+		}
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 

@@ -405,3 +405,30 @@ func TestListenManySubjects(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowHandlerIsNotRedelivered: a handler that runs for several times
+// AckWait keeps its message (the runner reports it in progress), so no
+// other replica gets it meanwhile and it is handled once.
+func TestSlowHandlerIsNotRedelivered(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	var seen calls
+	release := make(chan struct{})
+	l := listen(t, b, "svc", natsbus.ListenConfig{AckWait: 300 * time.Millisecond, Workers: 2}, func(ctx context.Context, ev events.TicketCreated) error {
+		if seen.add(ev.ID) == 1 {
+			<-release // held well past AckWait, while the server keeps counting
+		}
+		return nil
+	})
+	defer l.Stop()
+	publish(t, b, events.TicketCreated{ID: "slow"})
+	waitFor(t, 5*time.Second, "first delivery", func() bool { return seen.get("slow") == 1 })
+	// Four ack waits pass; without the in-progress reports the second
+	// worker would get the message again after the first.
+	<-time.After(4 * 300 * time.Millisecond)
+	close(release)
+	waitFor(t, 5*time.Second, "ack", settled(t, b, "svc", 1))
+	if n := seen.get("slow"); n != 1 {
+		t.Errorf("slow handler's message delivered %d times, want 1", n)
+	}
+}
