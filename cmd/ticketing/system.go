@@ -64,7 +64,8 @@ func (in infra) openDB(ctx context.Context, service string, migs ...sqldb.Migrat
 
 // checks are the readiness checks of the parts and the bus.
 func checks(bus *natsbus.Bus, parts []*part) []httpapi.Check {
-	var cs []httpapi.Check
+	// Never nil: a part with nothing to check (web) still answers /readyz.
+	cs := []httpapi.Check{}
 	if bus != nil {
 		cs = append(cs, httpapi.Check{Name: "nats", Check: bus.Ping})
 	}
