@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"io"
-	"net"
 	"crypto/rand"
 	"database/sql"
 	"flag"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
