@@ -195,6 +195,7 @@ func TestRun(t *testing.T) {
 		{name: "bad rate", args: []string{"up"}, env: map[string]string{"AUTH_RATE_PER_MINUTE": "-1"}, wantErr: "AUTH_RATE_PER_MINUTE"},
 		{name: "bad flag", args: []string{"up", "-no-such-flag"}, wantErr: "no-such-flag"},
 		{name: "bad log level", args: []string{"up", "-log-level", "loud"}, wantErr: "LOG_LEVEL"},
+		{name: "serve web with a bad GATEWAY_URL", args: []string{"serve", "web"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 32), "GATEWAY_URL": "gateway:8080"}, wantErr: "GATEWAY_URL"},
 		{name: "bad fsync", args: []string{"up"}, env: map[string]string{"TICKETING_FSYNC": "sometimes"}, wantErr: "TICKETING_FSYNC"},
 	}
 	for _, tt := range tests {

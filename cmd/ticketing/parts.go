@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 
 	"github.com/ticketing/ticketing/internal/auth"
 	"github.com/ticketing/ticketing/internal/expiration"
@@ -114,6 +116,9 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 // buildWeb is the server-rendered client. It calls the API through the
 // gateway: in `up` in-process (in.api), in `serve web` at GATEWAY_URL.
 func buildWeb(_ context.Context, in infra) (*part, error) {
+	if u, err := url.Parse(in.apiBase); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("web: GATEWAY_URL %q is not an http(s) URL", in.apiBase)
+	}
 	svc := web.New(in.log.With("service", "web"), web.Config{
 		APIBase:              in.apiBase,
 		Transport:            in.api,
