@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+)
+
+// freeAddr reserves a loopback address for a process about to start.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServeProcesses runs every part as its own `ticketing serve` process,
+// as a deployment does, walks a purchase through the gateway, then stops
+// each process with SIGTERM and expects a clean exit (graceful shutdown).
+func TestServeProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	ns := natsbustest.StartServer(t)
+	addrs := map[string]string{}
+	for _, p := range []string{"auth", "tickets", "orders", "expiration", "payments", "web", "gateway"} {
+		addrs[p] = freeAddr(t)
+	}
+	env := append(os.Environ(), runMainEnv+"=1",
+		"NATS_URL="+ns.ClientURL(),
+		"DATABASE_URL="+freshPostgres(t),
+		"TICKETING_DATA_DIR="+t.TempDir(),
+		"JWT_KEY="+strings.Repeat("process-test-key", 3),
+		"COOKIE_SECURE=false",
+		"AUTH_RATE_PER_MINUTE=0",
+		"LOG_LEVEL=warn",
+		"AUTH_URL=http://"+addrs["auth"], "TICKETS_URL=http://"+addrs["tickets"],
+		"ORDERS_URL=http://"+addrs["orders"], "PAYMENTS_URL=http://"+addrs["payments"],
+		"WEB_URL=http://"+addrs["web"], "GATEWAY_URL=http://"+addrs["gateway"],
+		"TRUSTED_PROXIES=127.0.0.1/32",
+	)
+	procs := map[string]*exec.Cmd{}
+	for name, addr := range addrs {
+		cmd := exec.Command(os.Args[0], "serve", name)
+		cmd.Env = append(env, "TICKETING_ADDR="+addr)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[name] = cmd
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+	probe := &http.Client{Timeout: time.Second}
+	for name, addr := range addrs {
+		eventually(t, 60*time.Second, name+" is ready", func() bool {
+			resp, err := probe.Get("http://" + addr + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+	}
+
+	base := "http://" + addrs["gateway"]
+	seller := signUp(t, base, "seller@example.com")
+	buyer := signUp(t, base, "buyer@example.com")
+	_, o := sellAndReserve(t, seller, buyer, "Process show")
+	if got := pay(t, buyer, o.ID, "tok_visa"); got != http.StatusCreated {
+		t.Fatalf("pay = %d, want 201", got)
+	}
+	eventually(t, 10*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, o.ID) == "complete" })
+
+	for name, cmd := range procs {
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				t.Errorf("%s exited with %v after SIGTERM, want a clean exit", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s did not stop within 30s of SIGTERM", name)
+		}
+	}
+}
