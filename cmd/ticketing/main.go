@@ -35,10 +35,11 @@ Run 'ticketing up -h' to list them.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "ticketing:", err)
-		}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h printed the flags: asked for, not a failure
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "ticketing:", err)
 		os.Exit(1)
 	}
 }
