@@ -56,8 +56,20 @@ func settled(t *testing.T, bus *natsbus.Bus, subject string) {
 		if err != nil {
 			return false
 		}
+		// NumPending alone can lag a publish (the server updates a filtered
+		// consumer's count asynchronously): also require that the consumer
+		// has been delivered the subject's last message.
+		stream, err := bus.JetStream().Stream(ctx, events.Stream)
+		if err != nil {
+			return false
+		}
+		last, err := stream.GetLastMsgForSubject(ctx, subject)
+		if err != nil {
+			return false
+		}
 		info, err := c.Info(ctx)
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0
+		return err == nil && info.Delivered.Stream >= last.Sequence &&
+			info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0
 	})
 }
 
