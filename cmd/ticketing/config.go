@@ -38,6 +38,9 @@ type Config struct {
 	Fsync     string
 	LogLevel  string
 	LogFormat string
+	// MetricsAddr, when set, serves /metrics on its own listener instead
+	// of the main one (so a public ingress never exposes it).
+	MetricsAddr string
 
 	// Where `serve gateway` finds each service.
 	AuthURL, TicketsURL, OrdersURL, PaymentsURL, WebURL string
@@ -60,6 +63,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("auth_rate_per_minute", c.AuthRatePerMinute),
 		slog.Int("max_pending_orders", c.MaxPendingOrders),
 		slog.String("trusted_proxies", c.TrustedProxies),
+		slog.String("metrics_addr", c.MetricsAddr),
 	)
 }
 
@@ -138,6 +142,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
 	fs.StringVar(&c.Fsync, "fsync", env("TICKETING_FSYNC", "normal"), "normal: a process crash loses nothing; always: a power loss neither, slower (TICKETING_FSYNC)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve /metrics on this address instead of the main one (METRICS_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (LOG_FORMAT)")
 	fs.StringVar(&c.AuthURL, "auth-url", env("AUTH_URL", "http://auth:8080"), "serve gateway: the auth service (AUTH_URL)")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ticketing/ticketing/internal/gateway"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/metrics"
 )
 
 // Serve runs one part in this process, against external NATS (NATS_URL) and
@@ -25,18 +26,18 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 	if err != nil {
 		return nil, err
 	}
-	app := &App{log: in.log}
+	app := &App{log: in.log, metrics: in.metrics}
 	defer func() {
 		if err != nil {
 			app.Close(context.WithoutCancel(ctx))
 		}
 	}()
 	if name == "gateway" {
-		h, err := gatewayProxy(cfg, in.trusted, in.log)
+		h, err := gatewayProxy(cfg, in.trusted, in.log, in.metrics)
 		if err != nil {
 			return nil, err
 		}
-		if err := app.start(ctx, cfg.Addr, h); err != nil {
+		if err := app.start(ctx, cfg, h); err != nil {
 			return nil, err
 		}
 		in.log.Info("serving", "addr", app.Addr(), "config", cfg)
@@ -69,7 +70,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 		return nil, err
 	}
 	app.parts = append(app.parts, p)
-	if err := app.start(ctx, cfg.Addr, in.handler(p, checks(app.bus, app.parts))); err != nil {
+	if err := app.start(ctx, cfg, in.handler(p, checks(app.bus, app.parts))); err != nil {
 		return nil, err
 	}
 	in.log.Info("serving", "addr", app.Addr(), "config", cfg)
@@ -85,7 +86,7 @@ func partNames() []string {
 }
 
 // gatewayProxy routes by prefix to the services' URLs.
-func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger) (http.Handler, error) {
+func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metrics.Metrics) (http.Handler, error) {
 	var routes []gateway.Route
 	for _, s := range catalog() {
 		if s.prefix == "" {
@@ -105,5 +106,5 @@ func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger) (http.Ha
 	mux := http.NewServeMux()
 	httpapi.Health(mux)
 	mux.Handle("/", gateway.New(routes, gateway.Proxy(web, trusted, log)))
-	return mux, nil
+	return httpapi.Observe(mux, m.Request("gateway")), nil
 }

@@ -139,4 +139,17 @@ func TestServeSeedFlow(t *testing.T) {
 	if !strings.Contains(string(page), "Tickets for sale") {
 		t.Fatalf("index through the gateway is not the ticket list:\n%s", page)
 	}
+	// Each process serves its own metrics.
+	text := scrapeText(t, env["ORDERS_URL"]+"/metrics")
+	for _, w := range []string{
+		`ticketing_http_requests_total{code="201",route="POST /api/orders",service="orders"} 2`,
+		`ticketing_events_handled_total{consumer="orders-expiration-complete",outcome="ack"} 1`,
+	} {
+		if !strings.Contains(text, w+"\n") {
+			t.Errorf("orders /metrics lacks %s", w)
+		}
+	}
+	if text := scrapeText(t, base+"/metrics"); !strings.Contains(text, `service="gateway"`) {
+		t.Errorf("gateway /metrics lacks its requests")
+	}
 }

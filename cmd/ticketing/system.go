@@ -15,6 +15,7 @@ import (
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/gateway"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/metrics"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -31,6 +32,7 @@ type infra struct {
 	// an in-process transport, in `serve web` GATEWAY_URL over the network.
 	apiBase string
 	api     http.RoundTripper
+	metrics *metrics.Metrics
 }
 
 // part is one service as the wiring sees it, whatever runs it.
@@ -86,19 +88,24 @@ func (in infra) handler(p *part, health []httpapi.Check) http.Handler {
 	if health != nil {
 		httpapi.Health(mux, health...)
 	}
+	observe := in.metrics.Request(p.name)
 	if p.raw {
-		return httpapi.Log(in.log.With("service", p.name))(mux)
+		return httpapi.Log(in.log.With("service", p.name))(httpapi.Observe(mux, observe))
 	}
 	return httpapi.Log(in.log.With("service", p.name))(
-		httpapi.CurrentUser(in.key, time.Now)(httpapi.JSONFallback(mux)))
+		httpapi.CurrentUser(in.key, time.Now)(httpapi.Observe(httpapi.JSONFallback(mux), observe)))
 }
 
 // App is a running process: an HTTP server in front of some parts, their
 // consumers and relays, the bus and the databases.
 type App struct {
-	log       *slog.Logger
-	srv       *http.Server
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	// servers serve the main address and, when METRICS_ADDR is set,
+	// /metrics on metricsLn.
+	servers   []*http.Server
 	ln        net.Listener
+	metricsLn net.Listener
 	serveErr  chan error
 	bus       *natsbus.Bus
 	parts     []*part
@@ -109,28 +116,49 @@ type App struct {
 	closeErr  error
 }
 
-// start runs the parts' relays and consumers and serves h on addr.
-func (a *App) start(ctx context.Context, addr string, h http.Handler) error {
+// start runs the parts' relays and consumers and serves h on cfg.Addr,
+// with /metrics there or on cfg.MetricsAddr.
+func (a *App) start(ctx context.Context, cfg Config, h http.Handler) error {
 	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopRelay = cancel
 	for _, p := range a.parts {
 		if p.ob != nil {
+			a.metrics.Outbox(p.name, p.ob.Published, p.ob.Pending)
 			a.relays.Go(func() { p.ob.Run(relayCtx) })
 		}
 		if len(p.listeners) > 0 {
-			l, err := a.bus.Listen(ctx, p.name, p.listeners, natsbus.ListenConfig{})
+			l, err := a.bus.Listen(ctx, p.name, p.listeners, natsbus.ListenConfig{Observe: a.metrics.Handled})
 			if err != nil {
 				return fmt.Errorf("%s listeners: %w", p.name, err)
 			}
 			a.listening = append(a.listening, l)
+			a.metrics.ConsumersPending(p.name, l.Pending)
 		}
 	}
+	a.serveErr = make(chan error, 1)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	if cfg.MetricsAddr != "" {
+		ln, err := a.listen(cfg.MetricsAddr, mux)
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		a.metricsLn = ln
+		mux = http.NewServeMux()
+	}
+	mux.Handle("/", h)
+	ln, err := a.listen(cfg.Addr, mux)
+	a.ln = ln
+	return err
+}
+
+// listen serves h on addr until Close.
+func (a *App) listen(addr string, h http.Handler) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	a.ln = ln
-	a.srv = &http.Server{
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -138,13 +166,28 @@ func (a *App) start(ctx context.Context, addr string, h http.Handler) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	a.serveErr = make(chan error, 1)
-	go func() { a.serveErr <- a.srv.Serve(ln) }()
-	return nil
+	a.servers = append(a.servers, srv)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			select {
+			case a.serveErr <- err:
+			default:
+			}
+		}
+	}()
+	return ln, nil
 }
 
 // Addr is the address the server listens on (useful with port 0).
 func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// MetricsAddr is where /metrics is served when METRICS_ADDR is set, else "".
+func (a *App) MetricsAddr() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return a.metricsLn.Addr().String()
+}
 
 // Wait blocks until ctx is done or the server fails, then shuts down.
 func (a *App) Wait(ctx context.Context) error {
@@ -163,8 +206,8 @@ func (a *App) Wait(ctx context.Context) error {
 // close the bus and the databases.
 func (a *App) Close(ctx context.Context) error {
 	var errs []error
-	if a.srv != nil {
-		if err := a.srv.Shutdown(ctx); err != nil {
+	for _, srv := range a.servers {
+		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
@@ -226,6 +269,7 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	app.metrics = in.metrics
 	if app.bus, err = connectBus(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -254,7 +298,7 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	top := http.NewServeMux()
 	httpapi.Health(top, checks(app.bus, app.parts)...)
 	top.Handle("/", gw)
-	if err := app.start(ctx, cfg.Addr, top); err != nil {
+	if err := app.start(ctx, cfg, top); err != nil {
 		return nil, err
 	}
 	log.Info("ticketing up", "url", "http://"+app.Addr(), "config", cfg)
@@ -266,5 +310,5 @@ func newInfra(cfg Config, log *slog.Logger, key []byte) (infra, error) {
 	if err != nil {
 		return infra{}, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
-	return infra{cfg: cfg, log: log, key: key, trusted: trusted}, nil
+	return infra{cfg: cfg, log: log, key: key, trusted: trusted, metrics: metrics.New()}, nil
 }

@@ -473,3 +473,36 @@ func TestHealth(t *testing.T) {
 		})
 	}
 }
+
+func TestObserve(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/things", func(w http.ResponseWriter, r *http.Request) { httpapi.Respond(w, 201, map[string]string{}) })
+	mux.HandleFunc("GET /api/things/{id}", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("GET /api/fail", func(w http.ResponseWriter, r *http.Request) { httpapi.Error(w, r, errors.New("boom")) })
+	tests := []struct {
+		method, path string
+		wantRoute    string
+		wantStatus   int
+	}{
+		{"POST", "/api/things", "POST /api/things", 201},
+		{"GET", "/api/things/42", "GET /api/things/{id}", 200}, // wrote nothing: an implicit 200
+		{"GET", "/api/things/43", "GET /api/things/{id}", 200}, // the same route, not a new label
+		{"GET", "/api/fail", "GET /api/fail", 500},
+		{"GET", "/nowhere/7", "none", 404},
+		{"DELETE", "/api/things", "none", 405},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			t.Parallel()
+			var route string
+			var status int
+			var took time.Duration
+			h := httpapi.Observe(httpapi.JSONFallback(mux), func(r string, s int, d time.Duration) { route, status, took = r, s, d })
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tc.method, tc.path, nil))
+			if route != tc.wantRoute || status != tc.wantStatus || took <= 0 {
+				t.Errorf("observed (%q, %d, %v), want (%q, %d, > 0)", route, status, took, tc.wantRoute, tc.wantStatus)
+			}
+		})
+	}
+}

@@ -192,3 +192,27 @@ func ParsePrefixes(list string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// Observe calls obs after next answers each request, with the route
+// pattern matched ("none" for a path no route claims), the status and the
+// time taken. The route is what an *http.ServeMux records on the request
+// it is given, so next must be the mux or pass the request on to it
+// unchanged (as JSONFallback does): the label set stays as small as the
+// route table.
+func Observe(next http.Handler, obs func(route string, status int, took time.Duration)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			route, status := r.Pattern, sw.status
+			if route == "" {
+				route = "none"
+			}
+			if status == 0 {
+				status = http.StatusOK
+			}
+			obs(route, status, time.Since(start))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}

@@ -80,6 +80,10 @@ type ListenConfig struct {
 	// Backoff is the nak delay after the n-th failed delivery (n from 1).
 	// Default: 100ms doubling up to 10s.
 	Backoff func(n uint64) time.Duration
+	// Observe, when set, is told of every delivery handled: the durable
+	// consumer, the outcome ("ack", "retry" or "terminated"), when the
+	// message was stored in the stream, and how long the handler took.
+	Observe func(consumer, outcome string, stored time.Time, took time.Duration)
 }
 
 func (c *ListenConfig) defaults() {
@@ -106,6 +110,7 @@ func (c *ListenConfig) defaults() {
 // Listening is a set of running consumers; Stop ends them.
 type Listening struct {
 	consumes []jetstream.ConsumeContext
+	durables []jetstream.Consumer
 	wg       sync.WaitGroup
 	cancel   context.CancelFunc
 }
@@ -157,6 +162,7 @@ func (l *Listening) start(ctx context.Context, b *Bus, name string, cons jetstre
 		return err
 	}
 	l.consumes = append(l.consumes, cc)
+	l.durables = append(l.durables, cons)
 	var workers sync.WaitGroup
 	for range cfg.Workers {
 		workers.Go(func() {
@@ -185,17 +191,27 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 	id := m.Headers().Get(jetstream.MsgIDHeader)
 	hctx, cancel := context.WithTimeout(context.WithValue(ctx, msgIDKey{}, id), cfg.HandlerTimeout)
 	stopBeat := inProgress(m, cfg.AckWait/2)
+	start := time.Now()
 	err = li.Handle(hctx, m.Data())
+	took := time.Since(start)
 	stopBeat()
 	cancel()
 	n := meta.NumDelivered
 	var perm permanentError
+	outcome := "retry"
+	defer func() {
+		if cfg.Observe != nil {
+			cfg.Observe(consumer, outcome, meta.Timestamp, took)
+		}
+	}()
 	switch {
 	case err == nil:
+		outcome = "ack"
 		if err := m.Ack(); err != nil {
 			b.log.Warn("ack", "consumer", consumer, "msg_id", id, "err", err)
 		}
 	case errors.As(err, &perm) || n >= uint64(cfg.MaxDeliver):
+		outcome = "terminated"
 		b.log.Error("message terminated", "consumer", consumer, "subject", m.Subject(),
 			"msg_id", id, "stream_seq", meta.Sequence.Stream, "deliveries", n, "err", err)
 		m.Term()
@@ -231,6 +247,22 @@ func inProgress(m jetstream.Msg, every time.Duration) (stop func()) {
 		stopped = true
 		t.Stop()
 	}
+}
+
+// Pending returns, for each durable consumer, how many messages of its
+// subject the server has not yet delivered to it: how far behind the
+// service is. It asks the server, so call it at scrape time, not per
+// message.
+func (l *Listening) Pending(ctx context.Context) (map[string]uint64, error) {
+	out := make(map[string]uint64, len(l.durables))
+	for _, c := range l.durables {
+		info, err := c.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("natsbus: consumer info: %w", err)
+		}
+		out[info.Name] = info.NumPending
+	}
+	return out, nil
 }
 
 // Stop stops fetching, lets in-flight and buffered messages finish, and

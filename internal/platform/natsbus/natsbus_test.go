@@ -432,3 +432,64 @@ func TestSlowHandlerIsNotRedelivered(t *testing.T) {
 		t.Errorf("slow handler's message delivered %d times, want 1", n)
 	}
 }
+
+func TestObserveOutcomes(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	var (
+		mu       sync.Mutex
+		outcomes = map[string]int{}
+		unstamp  int
+	)
+	observe := func(consumer, outcome string, stored time.Time, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		outcomes[consumer+" "+outcome]++
+		if stored.IsZero() {
+			unstamp++
+		}
+	}
+	var seen calls
+	l := listen(t, b, "svc", natsbus.ListenConfig{Backoff: tiny, Observe: observe}, func(_ context.Context, ev events.TicketCreated) error {
+		switch {
+		case ev.ID == "perm":
+			return natsbus.Permanent(errors.New("bad"))
+		case ev.ID == "flaky" && seen.add(ev.ID) == 1:
+			return errors.New("transient")
+		}
+		return nil
+	})
+	defer l.Stop()
+	publish(t, b, events.TicketCreated{ID: "ok"}, events.TicketCreated{ID: "flaky"}, events.TicketCreated{ID: "perm"})
+	want := map[string]int{"svc-ticket-created ack": 2, "svc-ticket-created retry": 1, "svc-ticket-created terminated": 1}
+	waitFor(t, 5*time.Second, "every outcome observed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Sprint(outcomes) == fmt.Sprint(want)
+	})
+	waitFor(t, 5*time.Second, "settled", settled(t, b, "svc", 3))
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(outcomes) != fmt.Sprint(want) {
+		t.Errorf("outcomes %v, want %v", outcomes, want)
+	}
+	if unstamp != 0 {
+		t.Errorf("%d observations without the stream's timestamp", unstamp)
+	}
+}
+
+func TestPendingCountsUndelivered(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	l := listen(t, b, "svc", natsbus.ListenConfig{}, func(context.Context, events.TicketCreated) error { return nil })
+	// Stopped, the durable consumer stays on the server and falls behind.
+	l.Stop()
+	publish(t, b, events.TicketCreated{ID: "1"}, events.TicketCreated{ID: "2"}, events.TicketCreated{ID: "3"})
+	got, err := l.Pending(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]uint64{"svc-ticket-created": 3}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Pending = %v, want %v", got, want)
+	}
+}

@@ -112,6 +112,16 @@ func (o *Outbox) Wake() {
 // Published reports how many events this relay has had stored by the bus.
 func (o *Outbox) Published() int64 { return o.published.Load() }
 
+// Pending counts the events committed and not yet published (for metrics;
+// it reads the table, so call it at scrape time, not per event).
+func (o *Outbox) Pending(ctx context.Context) (int, error) {
+	var n int
+	if err := o.db.Read().QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("outbox: count pending: %w", err)
+	}
+	return n, nil
+}
+
 // Run relays until ctx is done, then makes a last pass so that events
 // committed during shutdown go out (bounded by a few seconds).
 func (o *Outbox) Run(ctx context.Context) {

@@ -137,8 +137,8 @@ func TestPublishedAfterBusOutage(t *testing.T) {
 	srv.WaitForShutdown()
 	waitFor(t, 5*time.Second, "the bus to notice the outage", func() bool { return bus.Ping(context.Background()) != nil })
 	commit(t, db, ob, ticket(2))
-	if n := pending(t, db); n != 1 {
-		t.Errorf("during the outage: %d rows pending, want 1", n)
+	if n, err := ob.Pending(context.Background()); err != nil || n != 1 {
+		t.Errorf("during the outage: Pending = %d, %v; want 1", n, err)
 	}
 
 	srv.Restart(t)
