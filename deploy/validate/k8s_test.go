@@ -708,13 +708,36 @@ func checkPart(t *testing.T, m *manifests, p partInfo, d *appsv1.Deployment) {
 		t.Errorf("%s: set GATEWAY_URL", where)
 	}
 
-	// One port, the one TICKETING_ADDR listens on; probes on it by name.
+	// The port TICKETING_ADDR listens on, named http (probes use it by
+	// name), and, when METRICS_ADDR is set, its port named metrics: the
+	// pods are scraped there (prometheus.io annotations) and no Service
+	// exposes it, so the Ingress never shows /metrics.
 	port := servePort
 	if a, ok := env["TICKETING_ADDR"]; ok {
 		port = addrPort(t, where, a)
 	}
-	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || int(c.Ports[0].ContainerPort) != port {
-		t.Errorf("%s: want one container port named http on %d (TICKETING_ADDR), got %v", where, port, c.Ports)
+	wantPorts := []string{fmt.Sprintf("http:%d", port)}
+	if a, ok := env["METRICS_ADDR"]; ok {
+		mp := addrPort(t, where, a)
+		wantPorts = append(wantPorts, fmt.Sprintf("metrics:%d", mp))
+		ann := d.Spec.Template.Annotations
+		if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != strconv.Itoa(mp) || ann["prometheus.io/path"] != "/metrics" {
+			t.Errorf("%s: pod annotations %v do not point a scraper at /metrics on %d (METRICS_ADDR)", where, ann, mp)
+		}
+		if svc := m.services[p.name]; svc != nil {
+			for _, sp := range svc.Spec.Ports {
+				if sp.Port == int32(mp) || sp.TargetPort.String() == "metrics" || sp.TargetPort.IntValue() == mp {
+					t.Errorf("%s: Service %s exposes the metrics port %d", where, p.name, mp)
+				}
+			}
+		}
+	}
+	var gotPorts []string
+	for _, cp := range c.Ports {
+		gotPorts = append(gotPorts, fmt.Sprintf("%s:%d", cp.Name, cp.ContainerPort))
+	}
+	if !slices.Equal(gotPorts, wantPorts) {
+		t.Errorf("%s: container ports %v, want %v (TICKETING_ADDR, METRICS_ADDR)", where, gotPorts, wantPorts)
 	}
 	probe := func(kind string, pr *corev1.Probe, path string) {
 		switch {
