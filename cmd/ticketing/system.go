@@ -88,12 +88,11 @@ func (in infra) handler(p *part, health []httpapi.Check) http.Handler {
 	if health != nil {
 		httpapi.Health(mux, health...)
 	}
-	observe := in.metrics.Request(p.name)
+	log, observe := in.log.With("service", p.name), in.metrics.Request(p.name)
 	if p.raw {
-		return httpapi.Log(in.log.With("service", p.name))(httpapi.Observe(mux, observe))
+		return httpapi.Log(log)(httpapi.Observe(mux, observe))
 	}
-	return httpapi.Log(in.log.With("service", p.name))(
-		httpapi.CurrentUser(in.key, time.Now)(httpapi.Observe(httpapi.JSONFallback(mux), observe)))
+	return httpapi.Edge(mux, log, in.key, time.Now, observe)
 }
 
 // App is a running process: an HTTP server in front of some parts, their

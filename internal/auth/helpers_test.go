@@ -68,7 +68,7 @@ func newHarnessDB(tb testing.TB, db *sqldb.DB, cfg Config) *harness {
 	tb.Cleanup(func() { svc.Close() })
 	mux := http.NewServeMux()
 	svc.Routes(mux)
-	h := httpapi.Log(log)(httpapi.CurrentUser(cfg.Key, c.Now)(httpapi.JSONFallback(mux)))
+	h := httpapi.Edge(mux, log, cfg.Key, c.Now, nil)
 	return &harness{svc: svc, handler: h, clock: c}
 }
 

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/orders"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
@@ -59,36 +59,17 @@ func newFixture(tb testing.TB, db *sqldb.DB, cfg orders.Config) *fixture {
 	svc := orders.New(db, ob, log, cfg)
 	mux := http.NewServeMux()
 	svc.Routes(mux)
-	h := httpapi.Log(log)(httpapi.CurrentUser(testKey, time.Now)(httpapi.JSONFallback(mux)))
+	h := httpapi.Edge(mux, log, testKey, time.Now, nil)
 	return &fixture{db: db, svc: svc, handler: h}
 }
 
 // token is a session cookie value for userID.
 func token(tb testing.TB, userID string) string {
 	tb.Helper()
-	tok, err := session.Issue(testKey, session.User{ID: userID, Email: userID + "@example.com"}, time.Now(), time.Hour)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tok
+	return httpapitest.Token(tb, testKey, session.User{ID: userID, Email: userID + "@example.com"})
 }
 
-// request runs one request through h as the holder of tok ("" = signed out).
-func request(h http.Handler, method, path, body, tok string) *httptest.ResponseRecorder {
-	var r *http.Request
-	if body == "" {
-		r = httptest.NewRequest(method, path, nil)
-	} else {
-		r = httptest.NewRequest(method, path, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if tok != "" {
-		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: tok})
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
-}
+var request = httpapitest.Request
 
 func (f *fixture) addTicket(tb testing.TB, id, title string, cents int64) {
 	tb.Helper()

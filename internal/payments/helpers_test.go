@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/payments"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
@@ -76,7 +76,7 @@ func newFixture(tb testing.TB, db *sqldb.DB, provider payments.Provider) *fixtur
 	f.svc = payments.New(db, ob, log, payments.Config{Provider: provider, Now: f.clock.Now})
 	mux := http.NewServeMux()
 	f.svc.Routes(mux)
-	f.handler = httpapi.Log(log)(httpapi.CurrentUser(testKey, time.Now)(httpapi.JSONFallback(mux)))
+	f.handler = httpapi.Edge(mux, log, testKey, time.Now, nil)
 	return f
 }
 
@@ -102,29 +102,10 @@ func (f *fixture) pay(orderID, token, tok string) *httptest.ResponseRecorder {
 // token is a session cookie value for userID.
 func token(tb testing.TB, userID string) string {
 	tb.Helper()
-	tok, err := session.Issue(testKey, session.User{ID: userID, Email: userID + "@example.com"}, time.Now(), time.Hour)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tok
+	return httpapitest.Token(tb, testKey, session.User{ID: userID, Email: userID + "@example.com"})
 }
 
-// request runs one request through h as the holder of tok ("" = signed out).
-func request(h http.Handler, method, path, body, tok string) *httptest.ResponseRecorder {
-	var r *http.Request
-	if body == "" {
-		r = httptest.NewRequest(method, path, nil)
-	} else {
-		r = httptest.NewRequest(method, path, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if tok != "" {
-		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: tok})
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
-}
+var request = httpapitest.Request
 
 // outboxPayloads returns the outbox payloads on subject.
 func outboxPayloads(tb testing.TB, db *sqldb.DB, subject string) []string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
@@ -28,7 +30,7 @@ var (
 func handler(s *Service) http.Handler {
 	mux := http.NewServeMux()
 	s.Routes(mux)
-	return httpapi.CurrentUser(testKey, time.Now)(httpapi.JSONFallback(mux))
+	return httpapi.Edge(mux, slog.New(slog.DiscardHandler), testKey, time.Now, nil)
 }
 
 type response struct {
@@ -41,11 +43,7 @@ func do(tb testing.TB, h http.Handler, method, path string, user *session.User, 
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	if user != nil {
-		tok, err := session.Issue(testKey, *user, time.Now(), time.Hour)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: tok})
+		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: httpapitest.Token(tb, testKey, *user)})
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)

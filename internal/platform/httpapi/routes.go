@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -70,4 +71,16 @@ func Health(mux *http.ServeMux, checks ...Check) {
 		}
 		Respond(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+}
+
+// Edge is what stands in front of every service's JSON API, in the wiring
+// and in the services' tests alike: request logging with panic recovery,
+// the current user from the session cookie, route metrics when observe is
+// set, and JSON answers for unknown paths and wrong methods.
+func Edge(mux *http.ServeMux, log *slog.Logger, key []byte, now func() time.Time, observe func(route string, status int, took time.Duration)) http.Handler {
+	h := JSONFallback(mux)
+	if observe != nil {
+		h = Observe(h, observe)
+	}
+	return Log(log)(CurrentUser(key, now)(h))
 }
