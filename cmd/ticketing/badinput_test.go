@@ -168,6 +168,7 @@ type apiRoute struct {
 	auth         bool   // answers 401 to a signed-out caller before reading the body
 	decodes      bool   // reads a JSON body
 	fields       [][2]string
+	query        []string // the query parameters it reads
 }
 
 // badInputFixtures are the resources the sweep points at: the swept
@@ -183,7 +184,7 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "POST", path: "/api/users/signin", decodes: true, fields: [][2]string{{"email", q("owner@example.com")}, {"password", q("correct horse")}}},
 		{method: "POST", path: "/api/users/signout"},
 		{method: "GET", path: "/api/users/currentuser"},
-		{method: "GET", path: "/api/tickets"},
+		{method: "GET", path: "/api/tickets", query: []string{"q", "limit", "after"}},
 		{method: "POST", path: "/api/tickets", auth: true, decodes: true, fields: [][2]string{{"title", q("Sweep show")}, {"price", "10"}}},
 		{method: "GET", path: "/api/tickets/mine", auth: true},
 		{method: "GET", path: "/api/tickets/{id}"},
@@ -524,6 +525,21 @@ func sweepAPI(t *testing.T, base string, fx badInputFixtures, cookie string) {
 				})
 			}
 		}
+		// One query parameter at a time, then all of them at once.
+		for _, v := range hostileFormValues() {
+			all := make([]string, len(r.query))
+			for i, name := range r.query {
+				all[i] = name + "=" + string(v.b)
+				t.Run(fmt.Sprintf("%s %s/query %s/%s", r.method, r.path, name, v.name), func(t *testing.T) {
+					checkAPIAnswer(t, sendRaw(t, base, rawRequest{method: r.method, path: path + "?" + all[i], cookie: cookie}))
+				})
+			}
+			if len(all) > 1 {
+				t.Run(fmt.Sprintf("%s %s/query all/%s", r.method, r.path, v.name), func(t *testing.T) {
+					checkAPIAnswer(t, sendRaw(t, base, rawRequest{method: r.method, path: path + "?" + strings.Join(all, "&"), cookie: cookie}))
+				})
+			}
+		}
 		// Hostile ids, with a valid body.
 		if strings.Contains(r.path, "{id}") {
 			for _, id := range hostileIDs(fx) {
@@ -746,7 +762,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 			t.Run(fmt.Sprintf("GET %s/query %s", p, v.name), func(t *testing.T) {
 				path := p
 				if v.name != "absent" {
-					path += "?q=" + string(v.b) + "&next=" + string(v.b) + "&m=" + string(v.b)
+					path += "?q=" + string(v.b) + "&next=" + string(v.b) + "&m=" + string(v.b) + "&after=" + string(v.b)
 				}
 				checkWebAnswer(t, sendRaw(t, base, rawRequest{method: "GET", path: path, cookie: ws.cookie}))
 			})

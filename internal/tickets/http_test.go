@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -35,6 +36,7 @@ func handler(s *Service) http.Handler {
 
 type response struct {
 	status int
+	header http.Header
 	body   []byte
 }
 
@@ -48,7 +50,7 @@ func do(tb testing.TB, h http.Handler, method, path string, user *session.User, 
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	b, _ := io.ReadAll(w.Result().Body)
-	return response{status: w.Code, body: b}
+	return response{status: w.Code, header: w.Result().Header, body: b}
 }
 
 func (r response) ticket(tb testing.TB) map[string]any {
@@ -131,6 +133,17 @@ func TestHTTP(t *testing.T) {
 			{name: "list search with NUL", method: "GET", path: "/api/tickets?q=a%00b", status: 400, fields: []string{"q"}},
 			{name: "list search invalid UTF-8", method: "GET", path: "/api/tickets?q=a%ffb", status: 400, fields: []string{"q"}},
 			{name: "list search too long", method: "GET", path: "/api/tickets?q=" + long, status: 400, fields: []string{"q"}},
+			{name: "list limit zero", method: "GET", path: "/api/tickets?limit=0", status: 400, fields: []string{"limit"}},
+			{name: "list limit over the page size", method: "GET", path: "/api/tickets?limit=101", status: 400, fields: []string{"limit"}},
+			{name: "list limit not a number", method: "GET", path: "/api/tickets?limit=ten", status: 400, fields: []string{"limit"}},
+			{name: "list limit negative", method: "GET", path: "/api/tickets?limit=-1", status: 400, fields: []string{"limit"}},
+			{name: "list after junk", method: "GET", path: "/api/tickets?after=" + strings.Repeat("x", 5000), status: 400, fields: []string{"after"}},
+			{name: "list limit covers every ticket", method: "GET", path: "/api/tickets?limit=100", status: 200,
+				check: func(t *testing.T, r response, _ map[string]string) {
+					if link := r.header.Get("Link"); link != "" {
+						t.Fatalf("Link %q on the last page", link)
+					}
+				}},
 
 			{name: "create signed out", method: "POST", path: "/api/tickets", body: `{"title":"x","price":1}`, status: 401, fields: []string{""}},
 			{name: "create", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"  Concert  ","price":20.5}`, status: 201,
@@ -316,4 +329,61 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestHTTPListPages follows the Link headers of GET /api/tickets?limit=
+// from the first page to the last.
+func TestHTTPListPages(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		s := newTestService(t, db)
+		h := handler(s)
+		var want []string // newest first
+		for i := range 5 {
+			tk := mustCreate(t, s, seller.ID, fmt.Sprintf("Show %d", i), 100)
+			want = append([]string{tk.ID}, want...)
+		}
+		mustCreate(t, s, seller.ID, "Other", 100) // never matches q=show
+		tests := []struct {
+			name  string
+			first string
+			pages int
+		}{
+			{"two at a time", "/api/tickets?limit=2&q=show", 3},
+			{"exactly full pages", "/api/tickets?limit=5&q=show", 1},
+			{"one at a time", "/api/tickets?limit=1&q=Show", 5},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				var got []string
+				pages := 0
+				for path := tt.first; path != ""; pages++ {
+					if pages > 10 {
+						t.Fatalf("more than 10 pages: %v", got)
+					}
+					r := do(t, h, "GET", path, nil, "")
+					if r.status != 200 {
+						t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+					}
+					var list []map[string]any
+					if err := json.Unmarshal(r.body, &list); err != nil {
+						t.Fatal(err)
+					}
+					for _, tk := range list {
+						got = append(got, tk["id"].(string))
+					}
+					path = ""
+					if link := r.header.Get("Link"); link != "" {
+						next, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
+						if !ok {
+							t.Fatalf("Link %q", link)
+						}
+						path = next
+					}
+				}
+				if strings.Join(got, ",") != strings.Join(want, ",") || pages != tt.pages {
+					t.Fatalf("%d pages of %v, want %d pages of %v", pages, got, tt.pages, want)
+				}
+			})
+		}
+	}, migs...)
 }

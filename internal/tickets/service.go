@@ -28,13 +28,26 @@ var (
 	// ErrChanged is an edit that lost the race for the ticket twice in a
 	// row (see change): the caller should reload and try again.
 	ErrChanged = fault.New(fault.Invalid, "The ticket was changed meanwhile; reload it and try again")
+	// ErrBadCursor is an after= that no ticket id looks like.
+	ErrBadCursor = &fault.Error{Kind: fault.Invalid, Field: "after", Message: "after must be the id of a ticket from the previous page"}
 )
+
+// Listing says which tickets on sale to list.
+type Listing struct {
+	// Search keeps the tickets whose title contains it, ignoring case.
+	Search string
+	// After, a ticket id, starts the list after that ticket (the last one
+	// of the previous page), in newest-first order.
+	After string
+	// Limit is the most tickets returned; 0 means all.
+	Limit int
+}
 
 // Storer is what the service needs from storage.
 type Storer interface {
 	Get(ctx context.Context, id string) (Ticket, error)
 	GetTx(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error)
-	ListOnSale(ctx context.Context, search string) ([]Ticket, error)
+	ListOnSale(ctx context.Context, l Listing) ([]Ticket, error)
 	ListBySeller(ctx context.Context, userID string) ([]Ticket, error)
 	Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error
 	Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error
@@ -69,8 +82,11 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 
 // List returns the tickets on sale, newest first; a non-empty search keeps
 // those whose title contains it, ignoring case.
-func (s *Service) List(ctx context.Context, search string) ([]Ticket, error) {
-	return s.store.ListOnSale(ctx, search)
+func (s *Service) List(ctx context.Context, l Listing) ([]Ticket, error) {
+	if l.After != "" && !plausibleID(l.After) {
+		return nil, ErrBadCursor
+	}
+	return s.store.ListOnSale(ctx, l)
 }
 
 // Mine returns the tickets userID listed, on sale or reserved, newest first

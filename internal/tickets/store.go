@@ -71,18 +71,29 @@ func (s *Store) GetTx(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, err
 	return t, nil
 }
 
-// ListOnSale returns the tickets no order holds, newest first. A non-empty
-// search keeps those whose title contains it, ignoring case.
-func (s *Store) ListOnSale(ctx context.Context, search string) ([]Ticket, error) {
+// ListOnSale returns the tickets no order holds, newest first, as l asks.
+func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE order_id IS NULL`
 	var args []any
-	if search != "" {
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if l.Search != "" {
 		// The search text is a literal: its % and _ (and the escape
 		// character itself) must not act as wildcards.
-		q += ` AND title_search LIKE $1 ESCAPE '\'`
-		args = append(args, "%"+escapeLike(strings.ToLower(search))+"%")
+		q += ` AND title_search LIKE ` + arg("%"+escapeLike(strings.ToLower(l.Search))+"%") + ` ESCAPE '\'`
+	}
+	if l.After != "" {
+		// Keyset paging along the tickets_on_sale index: what comes after
+		// the cursor ticket in (created_at, id) order, even if that ticket
+		// has since been reserved. An unknown cursor matches nothing.
+		q += ` AND (created_at, id) < (SELECT created_at, id FROM tickets WHERE id = ` + arg(l.After) + `)`
 	}
 	q += ` ORDER BY created_at DESC, id DESC`
+	if l.Limit > 0 {
+		q += ` LIMIT ` + arg(l.Limit)
+	}
 	return s.list(ctx, q, args...)
 }
 

@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func TestStore(t *testing.T) {
 			if err := write(Ticket{ID: "v", Title: "first", Price: 2, Version: 2}, 1); err != nil {
 				t.Fatalf("release: %v", err)
 			}
-			list, _ := st.ListOnSale(ctx, "first")
+			list, _ := st.ListOnSale(ctx, Listing{Search: "first"})
 			if len(list) != 1 || list[0].ID != "v" || list[0].OrderID != "" {
 				t.Fatalf("released ticket not on sale: %+v", list)
 			}
@@ -128,7 +129,7 @@ func TestStoreListOnSale(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run("q="+tt.search, func(t *testing.T) {
-				list, err := st.ListOnSale(ctx, tt.search)
+				list, err := st.ListOnSale(ctx, Listing{Search: tt.search})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -143,6 +144,62 @@ func TestStoreListOnSale(t *testing.T) {
 					if ids[i] != tt.want[i] {
 						t.Fatalf("ids %v, want %v", ids, tt.want)
 					}
+				}
+			})
+		}
+	}, migs...)
+}
+
+func TestStoreListOnSalePages(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		st := NewStore(db)
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		// Newest first: g, f, then e/d/c listed in the same millisecond
+		// (ordered by id), b reserved, a.
+		seed := []struct {
+			id      string
+			minute  int
+			orderID string
+		}{{"a", 0, ""}, {"b", 1, "o1"}, {"c", 2, ""}, {"d", 2, ""}, {"e", 2, ""}, {"f", 3, ""}, {"g", 4, ""}}
+		for _, s := range seed {
+			tk := Ticket{ID: s.id, Title: "Show " + s.id, Price: 100, UserID: "u", OrderID: s.orderID,
+				CreatedAt: base.Add(time.Duration(s.minute) * time.Minute)}
+			if err := db.WithTx(ctx, func(tx *sqldb.Tx) error { return st.Insert(ctx, tx, tk) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids := func(l Listing) string {
+			t.Helper()
+			list, err := st.ListOnSale(ctx, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, tk := range list {
+				out = append(out, tk.ID)
+			}
+			return strings.Join(out, ",")
+		}
+		tests := []struct {
+			name string
+			l    Listing
+			want string
+		}{
+			{"all", Listing{}, "g,f,e,d,c,a"},
+			{"first page", Listing{Limit: 2}, "g,f"},
+			{"second page", Listing{After: "f", Limit: 2}, "e,d"},
+			{"within one millisecond, by id", Listing{After: "e", Limit: 2}, "d,c"},
+			{"last page", Listing{After: "c", Limit: 2}, "a"},
+			{"after the last", Listing{After: "a", Limit: 2}, ""},
+			{"after a ticket reserved since", Listing{After: "b"}, "a"},
+			{"after an unknown ticket", Listing{After: "zzz"}, ""},
+			{"with a search", Listing{Search: "show", After: "g", Limit: 1}, "f"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if got := ids(tt.l); got != tt.want {
+					t.Errorf("ids %q, want %q", got, tt.want)
 				}
 			})
 		}
