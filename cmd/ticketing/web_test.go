@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -371,4 +372,41 @@ func TestWebErrorsAndHeaders(t *testing.T) {
 	}
 
 	webWant(t, "stylesheet", b.get("/static/style.css"), http.StatusOK, "--primary")
+}
+
+// TestWebIndexPages: the index shows a page of tickets at a time, newest
+// first, with a link to the next page that keeps the search.
+func TestWebIndexPages(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	seller := signUp(t, base, "seller@example.com")
+	sell := func(title string) {
+		if got := seller.do("POST", "/api/tickets", map[string]any{"title": title, "price": 5}, nil); got != http.StatusCreated {
+			t.Fatalf("sell %s = %d", title, got)
+		}
+	}
+	for i := range 26 { // a page and two
+		sell(fmt.Sprintf("Show %02d", i))
+	}
+	sell("Jazz night")
+
+	anon := newWebBrowser(t, base)
+	p := anon.get("/?q=show")
+	webWant(t, "first page", p, http.StatusOK, "Show 25", "Show 02", ">More tickets<")
+	if strings.Contains(p.body, "Show 01<") || strings.Contains(p.body, "Jazz night") || strings.Contains(p.body, "Newest tickets") {
+		t.Fatalf("first page holds more than its 24 matches, or a link back:\n%s", p.body)
+	}
+	more := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(p.body)
+	if more == nil {
+		t.Fatal("no next-page link")
+	}
+	p = anon.get(html.UnescapeString(more[1]))
+	webWant(t, "second page", p, http.StatusOK, "Show 01", "Show 00", `href="/?q=show">Newest tickets<`)
+	if strings.Contains(p.body, "Show 02<") || strings.Contains(p.body, "More tickets") || strings.Contains(p.body, "Jazz night") {
+		t.Fatalf("second page repeats the first, lost the search, or offers a third:\n%s", p.body)
+	}
+	p = anon.get("/")
+	webWant(t, "index", p, http.StatusOK, "Jazz night", ">More tickets<")
+	if strings.Contains(p.body, "Show 02<") {
+		t.Fatal("the unfiltered first page holds more than 24 tickets")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,7 +50,13 @@ func passCookies(w http.ResponseWriter, cookies []string) {
 type indexData struct {
 	Q       string
 	Tickets []ticket
+	// More is the URL of the next page, First that of the first one; each
+	// is empty when there is no such page to go to.
+	More, First string
 }
+
+// indexPage is how many tickets one page of the index shows.
+const indexPage = 24
 
 func (s *Service) handleIndex(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.begin(w, r, "Tickets for sale", "home")
@@ -57,21 +64,47 @@ func (s *Service) handleIndex(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	after := r.URL.Query().Get("after")
 	v.Form = newForm(url.Values{"q": {q}})
-	path := "/api/tickets"
+	// One ticket more than the page says whether there is a next page.
+	query := url.Values{"limit": {strconv.Itoa(indexPage + 1)}}
 	if q != "" {
-		path += "?q=" + url.QueryEscape(q)
+		query.Set("q", q)
+	}
+	if after != "" {
+		query.Set("after", after)
 	}
 	var list []ticket
-	if _, err := s.api.call(r, http.MethodGet, path, nil, &list); err != nil {
+	if _, err := s.api.call(r, http.MethodGet, "/api/tickets?"+query.Encode(), nil, &list); err != nil {
 		if statusOf(err) != http.StatusBadRequest {
 			s.fail(w, r, err)
 			return
 		}
 		v.Form.addAPIError(err, "q")
 	}
-	v.Data = indexData{Q: q, Tickets: list}
+	d := indexData{Q: q, Tickets: list}
+	page := url.Values{}
+	if q != "" {
+		page.Set("q", q)
+	}
+	if after != "" {
+		d.First = indexURL(page)
+	}
+	if len(list) > indexPage {
+		d.Tickets = list[:indexPage]
+		page.Set("after", d.Tickets[indexPage-1].ID)
+		d.More = indexURL(page)
+	}
+	v.Data = d
 	s.render(w, r, http.StatusOK, "index", v)
+}
+
+// indexURL is the index page with query v.
+func indexURL(v url.Values) string {
+	if len(v) == 0 {
+		return "/"
+	}
+	return "/?" + v.Encode()
 }
 
 // ----- sign up, sign in, sign out -----
