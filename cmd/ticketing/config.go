@@ -138,7 +138,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.StringVar(&c.StripePublishableKey, "stripe-publishable-key", env("STRIPE_PUBLISHABLE_KEY", ""), "Stripe publishable key: the order page uses Stripe.js (STRIPE_PUBLISHABLE_KEY)")
 	fs.BoolVar(&c.CookieSecure, "cookie-secure", envBool("COOKIE_SECURE", m == modeServe), "mark the session cookie Secure (COOKIE_SECURE)")
 	fs.IntVar(&c.AuthRatePerMinute, "auth-rate-per-minute", envInt("AUTH_RATE_PER_MINUTE", 30), "sign-in/up attempts per minute per address and per email; 0 = no limit (AUTH_RATE_PER_MINUTE)")
-	fs.IntVar(&c.MaxPendingOrders, "max-pending-orders", envInt("MAX_PENDING_ORDERS", 10), "unpaid orders one user may hold (MAX_PENDING_ORDERS)")
+	fs.IntVar(&c.MaxPendingOrders, "max-pending-orders", envInt("MAX_PENDING_ORDERS", 10), "unpaid orders one user may hold, at least 1 (MAX_PENDING_ORDERS)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
 	fs.StringVar(&c.Fsync, "fsync", env("TICKETING_FSYNC", "normal"), "normal: a process crash loses nothing; always: a power loss neither, slower (TICKETING_FSYNC)")
@@ -159,6 +159,14 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	}
 	if c.ExpirationWindow <= 0 {
 		errs = append(errs, errors.New("-expiration-window must be positive"))
+	}
+	// 0 is "off" for the rate limit but not here: a marketplace without the
+	// bound lets one account hoard a sale; a load test sets a large number.
+	if c.MaxPendingOrders < 1 {
+		errs = append(errs, fmt.Errorf("MAX_PENDING_ORDERS=%d: want at least 1 (a large number for load tests)", c.MaxPendingOrders))
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		errs = append(errs, fmt.Errorf("NATS_STREAM_REPLICAS=%d: want 1 to 5 (JetStream's range)", c.StreamReplicas))
 	}
 	return c, errors.Join(errs...)
 }
