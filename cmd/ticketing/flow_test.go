@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/payments"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -241,24 +242,30 @@ func TestUpSeedFlow(t *testing.T) {
 	}
 }
 
+// paymentStatusIn reads the payments service's own record of an order's
+// payment in the SQLite files of up's data dir: "" (none), pending,
+// succeeded or refunded.
+func paymentStatusIn(t *testing.T, dir string) func(orderID string) string {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), sqldb.Config{Path: filepath.Join(dir, "payments.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return func(orderID string) string {
+		var s string
+		db.Read().QueryRow(`SELECT status FROM payments WHERE order_id = $1`, orderID).Scan(&s)
+		return s
+	}
+}
+
 // TestUpPaymentRacingExpiry pays at the very end of the window, many times
 // over: each race ends either complete (paid in time) or cancelled with the
 // ticket back on sale — never charged and cancelled without a refund.
 func TestUpPaymentRacingExpiry(t *testing.T) {
 	dir := t.TempDir()
 	base, _ := startUp(t, dir, map[string]string{"EXPIRATION_WINDOW": "2s"})
-	paymentsDB, err := sqldb.Open(context.Background(), sqldb.Config{Path: filepath.Join(dir, "payments.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer paymentsDB.Close()
-	// paymentStatus is the payments service's own record of the order's
-	// payment: "" (none), pending, succeeded or refunded.
-	paymentStatus := func(orderID string) string {
-		var s string
-		paymentsDB.Read().QueryRow(`SELECT status FROM payments WHERE order_id = $1`, orderID).Scan(&s)
-		return s
-	}
+	paymentStatus := paymentStatusIn(t, dir)
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
 	for i := range 3 {
@@ -284,4 +291,78 @@ func TestUpPaymentRacingExpiry(t *testing.T) {
 		}
 		t.Logf("race %d: payment answered %d, order %s, payment %q", i, paid, orderStatus(buyer, o.ID), paymentStatus(o.ID))
 	}
+}
+
+// heldProvider is the sandbox with its tok_visa charges held until release
+// is closed, so that a test decides who wins the race with the expiry.
+type heldProvider struct {
+	payments.Provider
+	charging chan struct{} // one value per held charge
+	release  chan struct{}
+}
+
+func (h heldProvider) Charge(ctx context.Context, req payments.ChargeRequest) (payments.Charge, error) {
+	if req.Token == "tok_visa" {
+		h.charging <- struct{}{}
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return payments.Charge{}, ctx.Err()
+		}
+	}
+	return h.Provider.Charge(ctx, req)
+}
+
+// TestUpLatePaymentIsRefunded forces the race's other ending: a payment
+// accepted before the order expired whose charge completes only after the
+// expiry has cancelled the order. The order stays cancelled, the ticket is
+// on sale again, and the charge is refunded.
+func TestUpLatePaymentIsRefunded(t *testing.T) {
+	dir := t.TempDir()
+	held := heldProvider{Provider: payments.NewSandbox(), charging: make(chan struct{}, 1), release: make(chan struct{})}
+	base, _ := startUpConfig(t, dir, map[string]string{"EXPIRATION_WINDOW": "2s"}, func(c *Config) { c.provider = held })
+	paymentStatus := paymentStatusIn(t, dir)
+	seller := signUp(t, base, "seller@example.com")
+	buyer := signUp(t, base, "buyer@example.com")
+	tk, o := sellAndReserve(t, seller, buyer, "Late payment")
+	eventually(t, 5*time.Second, "payments knows the order", func() bool {
+		return buyer.do("POST", "/api/payments", map[string]string{"orderId": o.ID, "token": "tok_fake"}, nil) != http.StatusNotFound
+	})
+
+	type answer struct {
+		status int
+		err    error
+	}
+	paid := make(chan answer, 1)
+	go func() {
+		status, err := buyer.try("POST", "/api/payments", map[string]string{"orderId": o.ID, "token": "tok_visa"}, nil)
+		paid <- answer{status, err}
+	}()
+	select {
+	case <-held.charging:
+	case a := <-paid:
+		t.Fatalf("the payment answered %d (%v) before charging", a.status, a.err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the charge never started")
+	}
+	if time.Now().After(o.ExpiresAt) {
+		t.Fatalf("the charge started after the order expired at %s", o.ExpiresAt)
+	}
+	eventually(t, 5*time.Second, "the expiry cancels the order while its charge is held", func() bool {
+		return orderStatus(buyer, o.ID) == "cancelled"
+	})
+	close(held.release)
+	select {
+	case a := <-paid:
+		if a.err != nil || a.status != http.StatusCreated {
+			t.Fatalf("the charge went through, but the payment answered %d (%v)", a.status, a.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the payment did not answer after its charge was released")
+	}
+	eventually(t, 5*time.Second, "the late payment is refunded", func() bool { return paymentStatus(o.ID) == "refunded" })
+	if s := orderStatus(buyer, o.ID); s != "cancelled" {
+		t.Fatalf("order %s after a late payment, want cancelled", s)
+	}
+	eventually(t, 5*time.Second, "the ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
 }

@@ -25,6 +25,13 @@ func testEnv(vars map[string]string) func(string) string {
 // (or the given one) and returns its base URL.
 func startUp(t *testing.T, dataDir string, vars map[string]string) (string, *App) {
 	t.Helper()
+	return startUpConfig(t, dataDir, vars, nil)
+}
+
+// startUpConfig is startUp with edit applied to the parsed configuration,
+// for what no variable sets.
+func startUpConfig(t *testing.T, dataDir string, vars map[string]string, edit func(*Config)) (string, *App) {
+	t.Helper()
 	env := map[string]string{
 		"TICKETING_ADDR":       "127.0.0.1:0",
 		"TICKETING_DATA_DIR":   dataDir,
@@ -36,6 +43,9 @@ func startUp(t *testing.T, dataDir string, vars map[string]string) (string, *App
 	cfg, err := parseConfig(flag.NewFlagSet("test", flag.ContinueOnError), nil, testEnv(env), modeUp)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {

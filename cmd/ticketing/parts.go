@@ -104,9 +104,13 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 	if err != nil {
 		return nil, err
 	}
-	provider := payments.NewSandbox()
-	if in.cfg.StripeSecretKey != "" {
+	provider := in.cfg.provider
+	switch {
+	case provider != nil:
+	case in.cfg.StripeSecretKey != "":
 		provider = payments.NewStripe(in.cfg.StripeSecretKey, in.cfg.StripeAPIBase)
+	default:
+		provider = payments.NewSandbox()
 	}
 	in.log.Info("payment provider", "provider", provider.Name())
 	svc := payments.New(db, ob, in.log.With("service", "payments"), payments.Config{Provider: provider})
