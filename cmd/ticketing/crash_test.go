@@ -185,3 +185,26 @@ func pendingOutbox(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// TestCrashStillExpires kills `up` with SIGKILL while an order is pending
+// and starts it again only after the order fell due: the expiry fires as
+// soon as the system is back, and the ticket is on sale again.
+func TestCrashStillExpires(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills processes")
+	}
+	dir := t.TempDir()
+	p := startUpProcess(t, dir, "EXPIRATION_WINDOW=3s")
+	seller := signUp(t, p.base, "seller@example.com")
+	buyer := signUp(t, p.base, "buyer@example.com")
+	tk, o := sellAndReserve(t, seller, buyer, "Crash expiry")
+	p.kill(t)
+
+	<-time.After(time.Until(o.ExpiresAt)) // let it fall due while nothing runs
+	p2 := startUpProcess(t, dir, "EXPIRATION_WINDOW=3s")
+	ready := time.Now()
+	buyer.base = p2.base
+	eventually(t, 10*time.Second, "the overdue order is cancelled", func() bool { return orderStatus(buyer, o.ID) == "cancelled" })
+	t.Logf("cancelled %s after the restart was ready", time.Since(ready).Round(time.Millisecond))
+	eventually(t, 10*time.Second, "the ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
+}
