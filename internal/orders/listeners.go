@@ -25,10 +25,15 @@ func (s *Service) onTicketCreated(ctx context.Context, ev events.TicketCreated) 
 	return s.AddTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
 }
 
-// onTicketUpdated returns UpdateTicket's errReplicaBehind as a transient
-// error: the runner naks it with a delay until the version before it lands.
+// onTicketUpdated returns UpdateTicket's errReplicaBehind as an early
+// message: the runner naks it with a delay until the version before it
+// (or the ticket.created, on its own consumer) lands.
 func (s *Service) onTicketUpdated(ctx context.Context, ev events.TicketUpdated) error {
-	return s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
+	err := s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
+	if errors.Is(err, errReplicaBehind) {
+		return natsbus.Early(err)
+	}
+	return err
 }
 
 // onExpirationComplete cancels the order unless it was paid. An unknown

@@ -32,11 +32,15 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 	})
 }
 
-// onOrderCancelled returns CancelOrder's errReplicaBehind as a transient
-// error: the runner naks it with a delay until the version before it (or
-// the order.created) lands.
+// onOrderCancelled returns CancelOrder's errReplicaBehind as an early
+// message: the runner naks it with a delay until the version before it (or
+// the order.created, on its own consumer) lands.
 func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
-	return s.CancelOrder(ctx, ev.ID, ev.Version)
+	err := s.CancelOrder(ctx, ev.ID, ev.Version)
+	if errors.Is(err, errReplicaBehind) {
+		return natsbus.Early(err)
+	}
+	return err
 }
 
 // onOrderRefundRequested refunds the payment. An unknown or never-charged

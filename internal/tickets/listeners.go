@@ -21,9 +21,9 @@ func (s *Service) Listeners() []natsbus.Listener {
 
 // onOrderCreated reserves the ticket for the order (version+1,
 // ticket.updated). Already reserved by this order: done, nothing published.
-// Reserved by another order, or a ticket not (yet) known: a transient error,
-// so the bus redelivers later (the other order's cancellation may still be
-// on its way) until its delivery bound.
+// Reserved by another order: an early message, redelivered until that
+// order's cancellation (on its own consumer) has released the ticket. A
+// ticket not known: a transient error, redelivered up to the usual bound.
 func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) error {
 	if !plausibleID(ev.ID) || !plausibleID(ev.Ticket.ID) {
 		return natsbus.Permanent(fmt.Errorf("order.created with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
@@ -31,6 +31,9 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 	err := s.reserve(ctx, ev.Ticket.ID, ev.ID)
 	if errors.Is(err, sqldb.ErrNotFound) {
 		return fmt.Errorf("reserve ticket %s for order %s: unknown ticket", ev.Ticket.ID, ev.ID)
+	}
+	if errors.Is(err, errHeldByOtherOrder) {
+		return natsbus.Early(fmt.Errorf("reserve ticket %s for order %s: %w", ev.Ticket.ID, ev.ID, err))
 	}
 	if err != nil {
 		return fmt.Errorf("reserve ticket %s for order %s: %w", ev.Ticket.ID, ev.ID, err)

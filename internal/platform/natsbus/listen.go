@@ -43,6 +43,20 @@ func (p permanentError) Unwrap() error { return p.err }
 // terminated (logged, never redelivered) instead of nak'ed.
 func Permanent(err error) error { return permanentError{err} }
 
+type earlyError struct{ err error }
+
+func (e earlyError) Error() string { return e.err.Error() }
+func (e earlyError) Unwrap() error { return e.err }
+
+// Early marks err as a message that arrived before one it depends on (the
+// version before it, the record it updates), typically still waiting on
+// another consumer. It is nak'ed with the backoff like any transient
+// error, but bounded by ListenConfig.MaxEarlyDeliver instead of MaxDeliver:
+// after an outage the message it waits for may be minutes behind in
+// another consumer's backlog, and terminating the successor then would
+// leave a replica behind for good.
+func Early(err error) error { return earlyError{err} }
+
 type msgIDKey struct{}
 
 // MessageID returns the event id (Nats-Msg-Id) of the message a handler is
@@ -64,6 +78,12 @@ type ListenConfig struct {
 	// MaxDeliver bounds deliveries of one message; the runner terminates a
 	// message that fails on its last delivery. Default 20.
 	MaxDeliver int
+	// MaxEarlyDeliver bounds the deliveries of a message whose handler
+	// says it came early (Early). Default 400: with the default backoff,
+	// over an hour of waiting while the service runs. The count is the
+	// server's, of all deliveries: a message that waited past MaxDeliver
+	// and then fails otherwise is terminated at that failure.
+	MaxEarlyDeliver int
 	// AckWait is how long the server waits for an ack before it redelivers.
 	// While a handler runs the runner reports it in progress every AckWait/2,
 	// so AckWait does not bound a handler: it bounds how long a message
@@ -89,6 +109,9 @@ type ListenConfig struct {
 func (c *ListenConfig) defaults() {
 	if c.MaxDeliver <= 0 {
 		c.MaxDeliver = 20
+	}
+	if c.MaxEarlyDeliver <= 0 {
+		c.MaxEarlyDeliver = 400
 	}
 	if c.AckWait <= 0 {
 		c.AckWait = 5 * time.Second
@@ -133,8 +156,8 @@ func (b *Bus) Listen(ctx context.Context, service string, listeners []Listener, 
 			AckWait:       cfg.AckWait,
 			// The server's own bound is a backstop for messages whose
 			// handler never returns (a crash each time); the runner
-			// terminates at cfg.MaxDeliver before that.
-			MaxDeliver:    cfg.MaxDeliver + 2,
+			// terminates at its own bounds before that.
+			MaxDeliver:    max(cfg.MaxDeliver, cfg.MaxEarlyDeliver) + 2,
 			MaxAckPending: 1000,
 		})
 		if err != nil {
@@ -197,7 +220,14 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 	stopBeat()
 	cancel()
 	n := meta.NumDelivered
-	var perm permanentError
+	var (
+		perm  permanentError
+		early earlyError
+	)
+	bound := uint64(cfg.MaxDeliver)
+	if errors.As(err, &early) {
+		bound = uint64(cfg.MaxEarlyDeliver)
+	}
 	outcome := "retry"
 	defer func() {
 		if cfg.Observe != nil {
@@ -210,7 +240,7 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 		if err := m.Ack(); err != nil {
 			b.log.Warn("ack", "consumer", consumer, "msg_id", id, "err", err)
 		}
-	case errors.As(err, &perm) || n >= uint64(cfg.MaxDeliver):
+	case errors.As(err, &perm) || n >= bound:
 		outcome = "terminated"
 		b.log.Error("message terminated", "consumer", consumer, "subject", m.Subject(),
 			"msg_id", id, "stream_seq", meta.Sequence.Stream, "deliveries", n, "err", err)

@@ -198,13 +198,14 @@ func TestTerminatedAfterMaxDeliver(t *testing.T) {
 	}{
 		{"transient error bounded", errors.New("transient"), 3},
 		{"permanent error", natsbus.Permanent(errors.New("bad")), 1},
+		{"early message bounded by MaxEarlyDeliver", natsbus.Early(errors.New("version 3 before 2")), 7},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := natsbustest.Embedded(t)
 			var seen calls
-			l := listen(t, b, "svc", natsbus.ListenConfig{MaxDeliver: 3, Backoff: tiny}, func(_ context.Context, ev events.TicketCreated) error {
+			l := listen(t, b, "svc", natsbus.ListenConfig{MaxDeliver: 3, MaxEarlyDeliver: 7, Backoff: tiny}, func(_ context.Context, ev events.TicketCreated) error {
 				seen.add(ev.ID)
 				return tc.err
 			})
@@ -226,6 +227,32 @@ func TestTerminatedAfterMaxDeliver(t *testing.T) {
 				t.Errorf("handler called %d times after a later message, want %d", n, tc.wantCalls)
 			}
 		})
+	}
+}
+
+// TestEarlyMessageWaitsPastMaxDeliver: a message that came before the one
+// it depends on is redelivered beyond MaxDeliver and handled once that one
+// has arrived.
+func TestEarlyMessageWaitsPastMaxDeliver(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	var seen calls
+	var arrived atomic.Bool
+	l := listen(t, b, "svc", natsbus.ListenConfig{MaxDeliver: 3, MaxEarlyDeliver: 100, Backoff: tiny}, func(_ context.Context, ev events.TicketCreated) error {
+		n := seen.add(ev.ID)
+		if ev.ID == "2" && !arrived.Load() {
+			if n == 10 {
+				arrived.Store(true) // its predecessor lands meanwhile
+			}
+			return natsbus.Early(errors.New("2 before 1"))
+		}
+		return nil
+	})
+	defer l.Stop()
+	publish(t, b, events.TicketCreated{ID: "2"})
+	waitFor(t, 5*time.Second, "the early message handled", settled(t, b, "svc", 1))
+	if n := seen.get("2"); n != 11 {
+		t.Errorf("handled %d times, want 10 early deliveries and 1 that succeeds", n)
 	}
 }
 
