@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -518,5 +522,61 @@ func TestPendingCountsUndelivered(t *testing.T) {
 	}
 	if want := map[string]uint64{"svc-ticket-created": 3}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Pending = %v, want %v", got, want)
+	}
+}
+
+// TestRefusesServerWithoutSchedules connects to a NATS server too old for
+// message schedules (Debian's 2.9, which CI's machine has): it accepts the
+// stream flag silently and would never fire an expiry, so Connect must
+// refuse it with a message saying what to run instead.
+func TestRefusesServerWithoutSchedules(t *testing.T) {
+	t.Parallel()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		bin = "/usr/sbin/nats-server" // Debian's, outside a user's PATH
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI's machine has Debian's nats-server; %s: %v", bin, err)
+		}
+		t.Skip("no nats-server binary to try an old server with")
+	}
+	version := strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(string(out), "nats-server:")), "v")
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("version %q of %s: %v", out, bin, err)
+	}
+	if major > 2 || major == 2 && minor >= 12 {
+		t.Skipf("%s is %s, new enough for schedules", bin, version)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	srv := exec.Command(bin, "-a", "127.0.0.1", "-p", port, "-js", "-sd", t.TempDir())
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+
+	url := "nats://127.0.0.1:" + port
+	var b *natsbus.Bus
+	waitFor(t, 10*time.Second, "the old server to answer", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		b, err = natsbus.Connect(ctx, natsbus.Config{URL: url, Name: t.Name(), Stream: natsbustest.Stream}, natsbustest.Logger(t))
+		return err == nil || strings.Contains(err.Error(), "schedules")
+	})
+	if err == nil {
+		b.Close()
+		t.Fatalf("Connect accepted nats-server %s, which never fires a schedule", version)
+	}
+	for _, want := range []string{version, "does not support message schedules", "2.12 or later"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }
