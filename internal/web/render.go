@@ -143,7 +143,13 @@ func humanize(status int, fe fieldError) string {
 		}
 		return "Too many attempts. Please wait a minute and try again."
 	case status == http.StatusPaymentRequired:
-		return "Your card was declined. Nothing was charged; try another card."
+		// The provider's reason ("Your card has insufficient funds.") tells
+		// the person what to do about it; the rest says the money is safe.
+		reason := sentence(fe.Message)
+		if reason == "" {
+			reason = "Your card was declined."
+		}
+		return reason + " Nothing was charged; try another card."
 	case fe.Message == "Invalid credentials":
 		return "That email and password do not match an account."
 	case fe.Message == "Email in use":
@@ -155,8 +161,13 @@ func humanize(status int, fe fieldError) string {
 	case fe.Message == "":
 		return "Something went wrong. Please try again."
 	}
-	msg := fe.Message
-	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
+	return sentence(fe.Message)
+}
+
+// sentence is msg trimmed and ending with a full stop ("" stays "").
+func sentence(msg string) string {
+	msg = strings.TrimSpace(msg)
+	if msg != "" && !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
 		msg += "."
 	}
 	return msg

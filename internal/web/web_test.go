@@ -350,10 +350,17 @@ func TestHumanize(t *testing.T) {
 	if len(f.General) != 1 || !strings.Contains(f.General[0], "do not match") {
 		t.Fatalf("general = %v", f.General)
 	}
-	f = newForm(nil)
-	f.addAPIError(&apiError{Status: 402, Errors: []fieldError{{Message: "Your card was declined."}}}, "token")
-	if len(f.General) != 1 || !strings.Contains(f.General[0], "declined") {
-		t.Fatalf("402 = %v %v", f.General, f.Errors)
+	declines := []struct{ reason, want string }{
+		{"Your card was declined.", "Your card was declined. Nothing was charged; try another card."},
+		{"Your card has insufficient funds", "Your card has insufficient funds. Nothing was charged; try another card."},
+		{"", "Your card was declined. Nothing was charged; try another card."},
+	}
+	for _, d := range declines {
+		f = newForm(nil)
+		f.addAPIError(&apiError{Status: 402, Errors: []fieldError{{Message: d.reason}}}, "token")
+		if len(f.General) != 1 || f.General[0] != d.want {
+			t.Errorf("402 %q = %q, want %q", d.reason, f.General, d.want)
+		}
 	}
 	// A field the form does not show goes to the top, not lost.
 	f = newForm(nil)
