@@ -26,7 +26,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // TestServeProcesses runs every part as its own `ticketing serve` process,
-// as a deployment does, walks a purchase through the gateway, then stops
+// as a deployment does, walks a purchase and an expiry through the gateway, then stops
 // each process with SIGTERM and expects a clean exit (graceful shutdown).
 func TestServeProcesses(t *testing.T) {
 	if testing.Short() {
@@ -44,6 +44,7 @@ func TestServeProcesses(t *testing.T) {
 		"JWT_KEY="+strings.Repeat("process-test-key", 3),
 		"COOKIE_SECURE=false",
 		"AUTH_RATE_PER_MINUTE=0",
+		"EXPIRATION_WINDOW=4s",
 		"LOG_LEVEL=warn",
 		"AUTH_URL=http://"+addrs["auth"], "TICKETS_URL=http://"+addrs["tickets"],
 		"ORDERS_URL=http://"+addrs["orders"], "PAYMENTS_URL=http://"+addrs["payments"],
@@ -76,11 +77,20 @@ func TestServeProcesses(t *testing.T) {
 	base := "http://" + addrs["gateway"]
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
+	left, unpaid := sellAndReserve(t, seller, buyer, "Unpaid show")
 	_, o := sellAndReserve(t, seller, buyer, "Process show")
 	if got := pay(t, buyer, o.ID, "tok_visa"); got != http.StatusCreated {
 		t.Fatalf("pay = %d, want 201", got)
 	}
 	eventually(t, 10*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, o.ID) == "complete" })
+	// The unpaid one expires through the expiration process's schedule.
+	eventually(t, time.Until(unpaid.ExpiresAt)+10*time.Second, "the unpaid order is cancelled", func() bool {
+		return orderStatus(buyer, unpaid.ID) == "cancelled"
+	})
+	eventually(t, 10*time.Second, "its ticket is on sale again", func() bool { return listed(buyer, left.ID) })
+	if s := orderStatus(buyer, o.ID); s != "complete" {
+		t.Fatalf("the paid order is %s after the window, want complete", s)
+	}
 
 	for name, cmd := range procs {
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
