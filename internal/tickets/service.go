@@ -80,8 +80,9 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	return &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now}
 }
 
-// List returns the tickets on sale, newest first; a non-empty search keeps
-// those whose title contains it, ignoring case.
+// List returns the tickets on sale, newest first, filtered and paged as l
+// asks. A cursor that cannot be a ticket id is ErrBadCursor; one that names
+// no ticket gives an empty page.
 func (s *Service) List(ctx context.Context, l Listing) ([]Ticket, error) {
 	if l.After != "" && !plausibleID(l.After) {
 		return nil, ErrBadCursor
