@@ -32,13 +32,13 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 	if errors.Is(err, sqldb.ErrNotFound) {
 		return fmt.Errorf("reserve ticket %s for order %s: unknown ticket", ev.Ticket.ID, ev.ID)
 	}
-	if errors.Is(err, errHeldByOtherOrder) {
-		return natsbus.Early(fmt.Errorf("reserve ticket %s for order %s: %w", ev.Ticket.ID, ev.ID, err))
-	}
 	if err != nil {
-		return fmt.Errorf("reserve ticket %s for order %s: %w", ev.Ticket.ID, ev.ID, err)
+		err = fmt.Errorf("reserve ticket %s for order %s: %w", ev.Ticket.ID, ev.ID, err)
 	}
-	return nil
+	if errors.Is(err, errHeldByOtherOrder) {
+		return natsbus.Early(err)
+	}
+	return err
 }
 
 // onOrderCancelled puts the ticket back on sale (version+1, ticket.updated)
