@@ -33,8 +33,9 @@ func TestServeProcesses(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	ns := natsbustest.StartServer(t)
+	parts := []string{"auth", "tickets", "orders", "expiration", "payments", "web", "gateway"}
 	addrs := map[string]string{}
-	for _, p := range []string{"auth", "tickets", "orders", "expiration", "payments", "web", "gateway"} {
+	for _, p := range parts {
 		addrs[p] = freeAddr(t)
 	}
 	env := append(os.Environ(), runMainEnv+"=1",
@@ -51,8 +52,14 @@ func TestServeProcesses(t *testing.T) {
 		"WEB_URL=http://"+addrs["web"], "GATEWAY_URL=http://"+addrs["gateway"],
 		"TRUSTED_PROXIES=127.0.0.1/32",
 	)
+	// One at a time, each ready before the next starts: the NATS server
+	// runs in this test process under the race detector, and nats-server
+	// itself races a stream update (every part's start) against a consumer
+	// creation (another part's) in its file store.
 	procs := map[string]*exec.Cmd{}
-	for name, addr := range addrs {
+	probe := &http.Client{Timeout: time.Second}
+	for _, name := range parts {
+		addr := addrs[name]
 		cmd := exec.Command(os.Args[0], "serve", name)
 		cmd.Env = append(env, "TICKETING_ADDR="+addr)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -61,9 +68,6 @@ func TestServeProcesses(t *testing.T) {
 		}
 		procs[name] = cmd
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	}
-	probe := &http.Client{Timeout: time.Second}
-	for name, addr := range addrs {
 		eventually(t, 60*time.Second, name+" is ready", func() bool {
 			resp, err := probe.Get("http://" + addr + "/readyz")
 			if err != nil {
