@@ -387,6 +387,13 @@ func badInputWorld(t *testing.T, base string) (owner, other *client, fx badInput
 	eventually(t, 5*time.Second, "payments knows the order", func() bool {
 		return owner.do("POST", "/api/payments", map[string]string{"orderId": o.ID, "token": "tok_visa"}, nil) == http.StatusUnauthorized
 	})
+	// And tickets must have taken the reserved ticket off sale, or the
+	// sweep's snapshot of the list still counts it and the count drops
+	// under the sweep's feet.
+	eventually(t, 5*time.Second, "tickets holds the reserved ticket for the order", func() bool {
+		var got ticketJSON
+		return other.do("GET", "/api/tickets/"+reserved.ID, nil, &got) == http.StatusOK && got.OrderID == o.ID
+	})
 	return owner, other, badInputFixtures{myTicket: mine.ID, otherTicket: theirs.ID, reservedTicket: reserved.ID, otherOrder: o.ID}
 }
 
