@@ -55,7 +55,10 @@ type Config struct {
 	provider payments.Provider
 }
 
-// LogValue masks secrets so the config can be logged at start.
+// LogValue logs every exported field once, so an operator sees at start
+// exactly what the process runs with; secrets show only whether they are
+// set, and URLs hide their passwords. TestConfigLogValueCoversEveryField
+// fails when a new field is not logged here.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("addr", c.Addr),
@@ -66,11 +69,22 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("expiration_window", c.ExpirationWindow),
 		slog.Bool("stripe", c.StripeSecretKey != ""),
 		slog.String("stripe_api_base", c.StripeAPIBase),
+		slog.Bool("stripe_publishable_key_set", c.StripePublishableKey != ""),
 		slog.Bool("cookie_secure", c.CookieSecure),
 		slog.Int("auth_rate_per_minute", c.AuthRatePerMinute),
 		slog.Int("max_pending_orders", c.MaxPendingOrders),
 		slog.String("trusted_proxies", c.TrustedProxies),
+		slog.Int("stream_replicas", c.StreamReplicas),
+		slog.String("fsync", c.Fsync),
+		slog.String("log_level", c.LogLevel),
+		slog.String("log_format", c.LogFormat),
 		slog.String("metrics_addr", c.MetricsAddr),
+		slog.String("auth_url", maskURL(c.AuthURL)),
+		slog.String("tickets_url", maskURL(c.TicketsURL)),
+		slog.String("orders_url", maskURL(c.OrdersURL)),
+		slog.String("payments_url", maskURL(c.PaymentsURL)),
+		slog.String("web_url", maskURL(c.WebURL)),
+		slog.String("gateway_url", maskURL(c.GatewayURL)),
 	)
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +157,9 @@ func TestUpAuthThroughGatewaySurvivesRestart(t *testing.T) {
 	if err := app.Close(context.Background()); err != nil {
 		t.Fatalf("close: %v", err)
 	}
+	if err := app.Close(context.Background()); err != nil {
+		t.Fatalf("second close: %v, want the first one's nil", err)
+	}
 	base2, _ := startUp(t, dir, nil)
 	c.base = base2
 	cu = currentUser{}
@@ -243,5 +247,20 @@ func TestConfigFlagBeatsEnvAndMasksSecrets(t *testing.T) {
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("cfg", "config", cfg)
 	if strings.Contains(buf.String(), "secret") || !strings.Contains(buf.String(), "u:***@db") {
 		t.Fatalf("logged config leaks or hides too much: %s", buf.String())
+	}
+}
+
+// TestConfigLogValueCoversEveryField: the start-up log line names every
+// setting, so a field added to Config without a line in LogValue fails here.
+func TestConfigLogValueCoversEveryField(t *testing.T) {
+	t.Parallel()
+	exported := 0
+	for f := range reflect.TypeFor[Config]().Fields() {
+		if f.IsExported() {
+			exported++
+		}
+	}
+	if got := len(Config{}.LogValue().Group()); got != exported {
+		t.Errorf("LogValue logs %d fields, Config has %d exported: log the new one (masked if secret)", got, exported)
 	}
 }

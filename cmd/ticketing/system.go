@@ -203,7 +203,15 @@ func (a *App) Wait(ctx context.Context) error {
 // Close shuts down in reverse order of dependence: stop accepting and finish
 // in-flight requests, finish in-flight messages, flush the outboxes, then
 // close the bus and the databases.
+//
+// Close is idempotent: a test's cleanup and a signal may both call it, and
+// the second call returns the first one's result.
 func (a *App) Close(ctx context.Context) error {
+	a.closeOnce.Do(func() { a.closeErr = a.close(ctx) })
+	return a.closeErr
+}
+
+func (a *App) close(ctx context.Context) error {
 	var errs []error
 	for _, srv := range a.servers {
 		if err := srv.Shutdown(ctx); err != nil {
