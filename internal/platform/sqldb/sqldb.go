@@ -333,6 +333,11 @@ func Err(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrInvalidText):
+		// Already translated (WithTx translates what its function returns,
+		// and a store may have done so inside it): wrapping again would log
+		// "sqldb: conflict: insert user: sqldb: conflict: …".
+		return err
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case isUnique(err):

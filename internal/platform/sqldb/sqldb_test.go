@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -113,6 +114,12 @@ func TestErrorTranslation(t *testing.T) {
 			// Services check the error WithTx returns.
 			if !errors.Is(err, sqldb.ErrConflict) {
 				t.Errorf("%s: WithTx returned %v, not ErrConflict", tc.name, err)
+			}
+			// Translating a translated error, wrapped on its way up, names
+			// the kind once.
+			wrapped := fmt.Errorf("insert item: %w", sqldb.Err(err))
+			if got := sqldb.Err(wrapped); got != wrapped || strings.Count(got.Error(), sqldb.ErrConflict.Error()) != 1 {
+				t.Errorf("%s: Err(Err(e)) = %q, want it unchanged with the kind once", tc.name, got)
 			}
 		}
 		other := errors.New("other")
