@@ -26,10 +26,10 @@ import (
 
 // Errors the use cases return.
 var (
-	ErrEmailInUse = &fault.Error{Kind: fault.Invalid, Field: "email", Message: "Email in use"}
+	ErrEmailInUse = &fault.Error{Kind: fault.Invalid, Code: "email_in_use", Field: "email", Message: "Email in use"}
 	// ErrInvalidCredentials is the answer for an unknown email and for a
 	// wrong password alike, so sign-in does not tell which emails exist.
-	ErrInvalidCredentials = fault.New(fault.Invalid, "Invalid credentials")
+	ErrInvalidCredentials = fault.Coded(fault.Invalid, "invalid_credentials", "Invalid credentials")
 )
 
 // Config is what the service needs from its environment.

@@ -22,10 +22,10 @@ const (
 
 var (
 	// ErrOrderComplete is a cancellation of an order that has been paid for.
-	ErrOrderComplete = fault.New(fault.Invalid, "Order is already complete and cannot be cancelled")
+	ErrOrderComplete = fault.Coded(fault.Invalid, "order_complete", "Order is already complete and cannot be cancelled")
 	// ErrAlreadyCancelled is a cancellation of a cancelled order. The use
 	// cases treat it as done (idempotent), so callers never see it.
-	ErrAlreadyCancelled = fault.New(fault.Invalid, "Order is already cancelled")
+	ErrAlreadyCancelled = fault.Coded(fault.Invalid, "order_cancelled", "Order is already cancelled")
 )
 
 // Ticket is the orders service's replica of a ticket: only the fields an

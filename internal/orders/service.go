@@ -29,9 +29,9 @@ var (
 	// ErrTicketNotFound is a ticket the replica does not hold.
 	ErrTicketNotFound = fault.New(fault.NotFound, "Ticket not found")
 	// ErrTicketReserved is a ticket held by an active order.
-	ErrTicketReserved = fault.New(fault.Invalid, "Ticket is already reserved")
+	ErrTicketReserved = fault.Coded(fault.Invalid, "ticket_reserved", "Ticket is already reserved")
 	// ErrTooManyPending is a user already holding MaxPending unpaid orders.
-	ErrTooManyPending = fault.New(fault.TooMany, "You already hold the most unpaid orders allowed; pay for or cancel one first")
+	ErrTooManyPending = fault.Coded(fault.TooMany, "too_many_pending_orders", "You already hold the most unpaid orders allowed; pay for or cancel one first")
 )
 
 // errReplicaBehind means a ticket.updated arrived before the version it

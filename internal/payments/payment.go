@@ -17,15 +17,15 @@ var (
 	ErrNotOwner = fault.New(fault.Unauthorized, "Not authorized")
 	// ErrOrderCancelled is an order that was cancelled (by its buyer or by
 	// expiry): its ticket may already be someone else's.
-	ErrOrderCancelled = fault.New(fault.Invalid, "Cannot pay for a cancelled order")
+	ErrOrderCancelled = fault.Coded(fault.Invalid, "order_cancelled", "Cannot pay for a cancelled order")
 	// ErrOrderExpired is an order whose window has run out; its
 	// cancellation is on its way, and charging now would only be refunded.
-	ErrOrderExpired = fault.New(fault.Invalid, "Cannot pay for an expired order")
+	ErrOrderExpired = fault.Coded(fault.Invalid, "order_expired", "Cannot pay for an expired order")
 	// ErrAlreadyPaid is an order with a successful payment.
-	ErrAlreadyPaid = fault.New(fault.Invalid, "Order has already been paid")
+	ErrAlreadyPaid = fault.Coded(fault.Invalid, "order_paid", "Order has already been paid")
 	// ErrInProgress is an order whose payment another request is making
 	// right now.
-	ErrInProgress = fault.New(fault.Invalid, "Payment already in progress")
+	ErrInProgress = fault.Coded(fault.Invalid, "payment_in_progress", "Payment already in progress")
 	// ErrProviderUnavailable is a charge whose outcome is unknown (the
 	// provider failed or did not answer). The claim stays, and the next
 	// attempt replays the same idempotency key, so retrying never charges

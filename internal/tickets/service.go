@@ -27,7 +27,7 @@ var (
 	ErrNotFound = fault.New(fault.NotFound, "Ticket not found")
 	// ErrChanged is an edit that lost the race for the ticket twice in a
 	// row (see change): the caller should reload and try again.
-	ErrChanged = fault.New(fault.Invalid, "The ticket was changed meanwhile; reload it and try again")
+	ErrChanged = fault.Coded(fault.Invalid, "ticket_changed", "The ticket was changed meanwhile; reload it and try again")
 	// ErrBadCursor is an after= that no ticket id looks like.
 	ErrBadCursor = &fault.Error{Kind: fault.Invalid, Field: "after", Message: "after must be the id of a ticket from the previous page"}
 )

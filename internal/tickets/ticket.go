@@ -85,7 +85,7 @@ var (
 	// ErrNotOwner is an edit by someone other than the seller.
 	ErrNotOwner = fault.New(fault.Unauthorized, "Not authorized")
 	// ErrReserved is an edit of a ticket an order holds.
-	ErrReserved = fault.New(fault.Invalid, "Cannot edit a reserved ticket")
+	ErrReserved = fault.Coded(fault.Invalid, "ticket_reserved_locked", "Cannot edit a reserved ticket")
 	// errHeldByOtherOrder is an order.created for a ticket another order
 	// still holds. It is transient on purpose: orders lets a second order
 	// exist only once the first is cancelled, so that cancellation is on its

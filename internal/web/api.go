@@ -43,6 +43,7 @@ const sessionCookie = "session"
 type fieldError struct {
 	Message string `json:"message"`
 	Field   string `json:"field"`
+	Code    string `json:"code"`
 }
 
 // apiError is an API answer that is not a success: a client error the page

@@ -137,10 +137,9 @@ func (f *form) addAPIError(err error, fields ...string) {
 // humanize rewords the API's terse messages where a person needs more.
 func humanize(status int, fe fieldError) string {
 	switch {
+	case fe.Code == "too_many_pending_orders":
+		return "You already hold the most unpaid orders allowed. Pay for or cancel one first."
 	case status == http.StatusTooManyRequests && fe.Field == "":
-		if strings.Contains(fe.Message, "unpaid orders") {
-			return "You already hold the most unpaid orders allowed. Pay for or cancel one first."
-		}
 		return "Too many attempts. Please wait a minute and try again."
 	case status == http.StatusPaymentRequired:
 		// The provider's reason ("Your card has insufficient funds.") tells
@@ -150,13 +149,13 @@ func humanize(status int, fe fieldError) string {
 			reason = "Your card was declined."
 		}
 		return reason + " Nothing was charged; try another card."
-	case fe.Message == "Invalid credentials":
+	case fe.Code == "invalid_credentials":
 		return "That email and password do not match an account."
-	case fe.Message == "Email in use":
+	case fe.Code == "email_in_use":
 		return "An account with this email already exists. Sign in instead?"
-	case fe.Message == "Ticket is already reserved":
+	case fe.Code == "ticket_reserved":
 		return "Someone else is buying this ticket right now. If they do not pay in time, it will be back on sale."
-	case fe.Message == "Cannot edit a reserved ticket":
+	case fe.Code == "ticket_reserved_locked":
 		return "This ticket is reserved by a buyer, so it cannot be changed right now."
 	case fe.Message == "":
 		return "Something went wrong. Please try again."

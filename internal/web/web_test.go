@@ -340,9 +340,10 @@ func TestHumanize(t *testing.T) {
 	t.Parallel()
 	f := newForm(nil)
 	f.addAPIError(&apiError{Status: 400, Errors: []fieldError{
-		{Field: "email", Message: "Email in use"},
-		{Field: "password", Message: "Password must be between 8 and 128 characters"},
-		{Message: "Invalid credentials"},
+		// Matched by code: the API may reword its messages.
+		{Field: "email", Message: "That email is taken", Code: "email_in_use"},
+		{Field: "password", Message: "Password must be between 8 and 128 characters", Code: "invalid"},
+		{Message: "Wrong email or password", Code: "invalid_credentials"},
 	}}, "email", "password")
 	if !strings.Contains(f.Err("email"), "already exists") || !strings.HasSuffix(f.Err("password"), "characters.") {
 		t.Fatalf("field errors = %v", f.Errors)

@@ -37,6 +37,10 @@ const (
 type Error struct {
 	Kind    Kind
 	Message string
+	// Code is a stable machine-readable name a client matches on, since
+	// messages may be reworded (DESIGN.md section 3). Empty means the
+	// kind's own code (CodeOf).
+	Code string
 	// Field names the input field at fault, for validation errors.
 	Field string
 	// RetryAfter, when set, tells the caller when trying again can succeed.
@@ -44,6 +48,31 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// codeOf is each kind's code, for an error that names none of its own.
+var codeOf = map[Kind]string{
+	Internal:     "internal",
+	Invalid:      "invalid",
+	Unauthorized: "unauthorized",
+	NotFound:     "not_found",
+	TooLarge:     "too_large",
+	TooMany:      "rate_limited",
+	Declined:     "declined",
+	Unavailable:  "unavailable",
+}
+
+// CodeOf is the code a client sees for e: its own, or its kind's.
+func (e *Error) CodeOf() string {
+	if e.Code != "" {
+		return e.Code
+	}
+	return codeOf[e.Kind]
+}
+
+// Coded returns an Error of the kind with a code of its own and the message.
+func Coded(kind Kind, code, message string) *Error {
+	return &Error{Kind: kind, Code: code, Message: message}
+}
 
 // New returns an Error of the kind with the message.
 func New(kind Kind, message string) *Error {

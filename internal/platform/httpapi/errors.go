@@ -19,6 +19,7 @@ import (
 type ErrorItem struct {
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	Code    string `json:"code"`
 }
 
 // ErrorBody is the body of every error response.
@@ -50,7 +51,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &problems):
 		body := ErrorBody{Errors: make([]ErrorItem, len(problems))}
 		for i, p := range problems {
-			body.Errors[i] = ErrorItem{Message: p.Message, Field: p.Field}
+			body.Errors[i] = ErrorItem{Message: p.Message, Field: p.Field, Code: "invalid"}
 		}
 		Respond(w, http.StatusBadRequest, body)
 	case errors.As(err, &fe) && statusOf[fe.Kind] != 0: // Internal and unknown kinds are 500s
@@ -58,10 +59,10 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		if fe.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(fe.RetryAfter.Seconds()))))
 		}
-		Respond(w, status, ErrorBody{Errors: []ErrorItem{{Message: fe.Message, Field: fe.Field}}})
+		Respond(w, status, ErrorBody{Errors: []ErrorItem{{Message: fe.Message, Field: fe.Field, Code: fe.CodeOf()}}})
 	default:
 		recordError(r, err)
-		Respond(w, http.StatusInternalServerError, ErrorBody{Errors: []ErrorItem{{Message: "Something went wrong"}}})
+		Respond(w, http.StatusInternalServerError, ErrorBody{Errors: []ErrorItem{{Message: "Something went wrong", Code: "internal"}}})
 	}
 }
 

@@ -111,20 +111,21 @@ func TestError(t *testing.T) {
 		wantItems  []httpapi.ErrorItem
 		retryAfter string
 	}{
-		{"invalid", fault.New(fault.Invalid, "Ticket is reserved"), 400, []httpapi.ErrorItem{{Message: "Ticket is reserved"}}, ""},
-		{"invalid field", &fault.Error{Kind: fault.Invalid, Field: "title", Message: "Title is required"}, 400, []httpapi.ErrorItem{{Message: "Title is required", Field: "title"}}, ""},
-		{"unauthorized", fault.New(fault.Unauthorized, "Not authorized"), 401, []httpapi.ErrorItem{{Message: "Not authorized"}}, ""},
-		{"not found", fault.New(fault.NotFound, "Order not found"), 404, []httpapi.ErrorItem{{Message: "Order not found"}}, ""},
-		{"wrapped not found", fmt.Errorf("load: %w", fault.New(fault.NotFound, "Order not found")), 404, []httpapi.ErrorItem{{Message: "Order not found"}}, ""},
-		{"too large", fault.New(fault.TooLarge, "Too large"), 413, []httpapi.ErrorItem{{Message: "Too large"}}, ""},
-		{"too many", &fault.Error{Kind: fault.TooMany, Message: "Slow down", RetryAfter: 1500 * time.Millisecond}, 429, []httpapi.ErrorItem{{Message: "Slow down"}}, "2"},
-		{"declined", fault.New(fault.Declined, "Card declined"), 402, []httpapi.ErrorItem{{Message: "Card declined"}}, ""},
-		{"unavailable", &fault.Error{Kind: fault.Unavailable, Message: "Try later", RetryAfter: 5 * time.Second}, 503, []httpapi.ErrorItem{{Message: "Try later"}}, "5"},
-		{"problems", problems, 400, []httpapi.ErrorItem{{Message: "Email must be valid", Field: "email"}, {Message: "Password must be between 8 and 128 characters", Field: "password"}}, ""},
-		{"wrapped problems", fmt.Errorf("validate: %w", problems.Err()), 400, []httpapi.ErrorItem{{Message: "Email must be valid", Field: "email"}, {Message: "Password must be between 8 and 128 characters", Field: "password"}}, ""},
-		{"internal fault", fault.New(fault.Internal, "db password is hunter2"), 500, []httpapi.ErrorItem{{Message: "Something went wrong"}}, ""},
-		{"unknown error", errors.New("pq: connection refused"), 500, []httpapi.ErrorItem{{Message: "Something went wrong"}}, ""},
-		{"unknown kind", &fault.Error{Kind: fault.Kind(99), Message: "secret"}, 500, []httpapi.ErrorItem{{Message: "Something went wrong"}}, ""},
+		{"invalid", fault.New(fault.Invalid, "Ticket is reserved"), 400, []httpapi.ErrorItem{{Message: "Ticket is reserved", Code: "invalid"}}, ""},
+		{"invalid field", &fault.Error{Kind: fault.Invalid, Field: "title", Message: "Title is required"}, 400, []httpapi.ErrorItem{{Message: "Title is required", Field: "title", Code: "invalid"}}, ""},
+		{"unauthorized", fault.New(fault.Unauthorized, "Not authorized"), 401, []httpapi.ErrorItem{{Message: "Not authorized", Code: "unauthorized"}}, ""},
+		{"not found", fault.New(fault.NotFound, "Order not found"), 404, []httpapi.ErrorItem{{Message: "Order not found", Code: "not_found"}}, ""},
+		{"wrapped not found", fmt.Errorf("load: %w", fault.New(fault.NotFound, "Order not found")), 404, []httpapi.ErrorItem{{Message: "Order not found", Code: "not_found"}}, ""},
+		{"too large", fault.New(fault.TooLarge, "Too large"), 413, []httpapi.ErrorItem{{Message: "Too large", Code: "too_large"}}, ""},
+		{"too many", &fault.Error{Kind: fault.TooMany, Message: "Slow down", RetryAfter: 1500 * time.Millisecond}, 429, []httpapi.ErrorItem{{Message: "Slow down", Code: "rate_limited"}}, "2"},
+		{"declined", fault.New(fault.Declined, "Card declined"), 402, []httpapi.ErrorItem{{Message: "Card declined", Code: "declined"}}, ""},
+		{"unavailable", &fault.Error{Kind: fault.Unavailable, Message: "Try later", RetryAfter: 5 * time.Second}, 503, []httpapi.ErrorItem{{Message: "Try later", Code: "unavailable"}}, "5"},
+		{"problems", problems, 400, []httpapi.ErrorItem{{Message: "Email must be valid", Field: "email", Code: "invalid"}, {Message: "Password must be between 8 and 128 characters", Field: "password", Code: "invalid"}}, ""},
+		{"wrapped problems", fmt.Errorf("validate: %w", problems.Err()), 400, []httpapi.ErrorItem{{Message: "Email must be valid", Field: "email", Code: "invalid"}, {Message: "Password must be between 8 and 128 characters", Field: "password", Code: "invalid"}}, ""},
+		{"internal fault", fault.New(fault.Internal, "db password is hunter2"), 500, []httpapi.ErrorItem{{Message: "Something went wrong", Code: "internal"}}, ""},
+		{"unknown error", errors.New("pq: connection refused"), 500, []httpapi.ErrorItem{{Message: "Something went wrong", Code: "internal"}}, ""},
+		{"unknown kind", &fault.Error{Kind: fault.Kind(99), Message: "secret"}, 500, []httpapi.ErrorItem{{Message: "Something went wrong", Code: "internal"}}, ""},
+		{"own code", fault.Coded(fault.Invalid, "ticket_reserved", "Ticket is reserved"), 400, []httpapi.ErrorItem{{Message: "Ticket is reserved", Code: "ticket_reserved"}}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
