@@ -150,7 +150,7 @@ func TestSignIn(t *testing.T) {
 	// An unknown email and a wrong password must be indistinguishable.
 	wrong := readBody(t, h.do(t, "POST", "/api/users/signin", creds("ann@example.com", "wrong password")))
 	unknown := readBody(t, h.do(t, "POST", "/api/users/signin", creds("nobody@example.com", "wrong password")))
-	if wrong != unknown || wrong != `{"errors":[{"message":"Invalid credentials"}]}`+"\n" {
+	if wrong != unknown || wrong != `{"errors":[{"message":"Invalid credentials","code":"invalid_credentials"}]}`+"\n" {
 		t.Errorf("wrong password answered %q, unknown email %q; want both Invalid credentials", wrong, unknown)
 	}
 }
