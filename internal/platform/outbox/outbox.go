@@ -2,7 +2,7 @@
 //
 // A service calls Add inside the transaction that changes its data; the event
 // becomes a row of the service's own outbox table and commits or rolls back
-// with the change. The Relay publishes pending rows to JetStream with the
+// with the change. Run, the relay, publishes pending rows to JetStream with the
 // event id as Nats-Msg-Id, and deletes them only after the server stored
 // them. A crash anywhere loses nothing: an unpublished row is published
 // later, and a row published twice is dropped by the server's duplicate
