@@ -175,6 +175,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if err := checkJWTKey(c.JWTKey, m); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Fsync != "normal" && c.Fsync != "always" {
 		errs = append(errs, fmt.Errorf("TICKETING_FSYNC=%q: want normal or always", c.Fsync))
 	}
@@ -190,6 +193,29 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 		errs = append(errs, fmt.Errorf("NATS_STREAM_REPLICAS=%d: want 1 to 5 (JetStream's range)", c.StreamReplicas))
 	}
 	return c, errors.Join(errs...)
+}
+
+// minJWTKey is the shortest session signing key accepted, given or
+// generated: HS256 wants a key at least as long as its 32-byte hash, and a
+// short one can be guessed offline from any session cookie.
+const minJWTKey = 32
+
+// checkJWTKey is the one rule for JWT_KEY in `up` and `serve`: at least
+// minJWTKey characters when set; `serve` must have it (every part shares
+// it), while `up` generates one into the data dir when it is empty.
+func checkJWTKey(key string, m mode) error {
+	const how = "(e.g. `openssl rand -hex 32`)"
+	switch {
+	case key == "" && m == modeServe:
+		return fmt.Errorf("serve needs JWT_KEY, the session signing key shared by every service, of at least %d characters %s", minJWTKey, how)
+	case key != "" && len(key) < minJWTKey:
+		hint := ""
+		if m == modeUp {
+			hint = ", or leave it empty to have one generated into the data dir"
+		}
+		return fmt.Errorf("JWT_KEY is %d characters: want at least %d %s%s", len(key), minJWTKey, how, hint)
+	}
+	return nil
 }
 
 // newLogger builds the process logger from the config.
@@ -209,16 +235,21 @@ func newLogger(w io.Writer, c Config) (*slog.Logger, error) {
 }
 
 // localJWTKey returns the key kept in the data dir, generating it on the
-// first run, so sessions survive a restart of `up`.
+// first run, so sessions survive a restart of `up`. A key file others can
+// read (made by hand, or by an older version) is made owner-only.
 func localJWTKey(dataDir string) ([]byte, error) {
 	path := filepath.Join(dataDir, "jwt.key")
 	if b, err := os.ReadFile(path); err == nil {
-		if k := strings.TrimSpace(string(b)); len(k) >= 32 {
-			return []byte(k), nil
+		k := strings.TrimSpace(string(b))
+		if len(k) < minJWTKey {
+			return nil, fmt.Errorf("%s is shorter than %d characters: delete it to get a new one", path, minJWTKey)
 		}
-		return nil, fmt.Errorf("%s is shorter than 32 characters: delete it to get a new one", path)
+		if err := tighten(path, 0o600); err != nil {
+			return nil, err
+		}
+		return []byte(k), nil
 	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	key := make([]byte, 32)
@@ -237,4 +268,40 @@ func localJWTKey(dataDir string) ([]byte, error) {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	return []byte(k), f.Sync()
+}
+
+// prepareDataDir creates the data dir of `up` readable by its owner alone:
+// it holds password hashes (auth.db) and the session signing key. An
+// existing directory that others may read is reported, not changed: the
+// operator chose it and may share it on purpose (TICKETING_DATA_DIR=/srv),
+// and what lies in it is owner-only anyway (the SQLite files, jwt.key and
+// the NATS store are made 0600/0700 whatever the directory's mode).
+func prepareDataDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("data dir %s is not a directory", dir)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		log.Warn("the data dir can be listed by other users; its files are owner-only, and `chmod 700` on it hides their names too",
+			"path", dir, "mode", fmt.Sprintf("%#o", perm))
+	}
+	return nil
+}
+
+// tighten sets a file's mode to perm when it is anything else.
+func tighten(path string, perm os.FileMode) error {
+	fi, err := os.Stat(path)
+	if err == nil && fi.Mode().Perm() != perm {
+		err = os.Chmod(path, perm)
+	}
+	if err != nil {
+		return fmt.Errorf("make %s owner-only: %w", path, err)
+	}
+	return nil
 }

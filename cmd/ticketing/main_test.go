@@ -213,6 +213,8 @@ func TestRun(t *testing.T) {
 		{name: "no pending orders allowed", args: []string{"up"}, env: map[string]string{"MAX_PENDING_ORDERS": "0"}, wantErr: "MAX_PENDING_ORDERS"},
 		{name: "no pending orders allowed by flag", args: []string{"up", "-max-pending-orders", "0"}, wantErr: "MAX_PENDING_ORDERS"},
 		{name: "stream replicas out of range", args: []string{"up"}, env: map[string]string{"NATS_STREAM_REPLICAS": "7"}, wantErr: "NATS_STREAM_REPLICAS"},
+		{name: "up short JWT_KEY", args: []string{"up"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 31)}, wantErr: "JWT_KEY is 31 characters: want at least 32"},
+		{name: "up short JWT_KEY by flag", args: []string{"up", "-jwt-key", "short"}, wantErr: "JWT_KEY is 5 characters"},
 		{name: "bad fsync", args: []string{"up"}, env: map[string]string{"TICKETING_FSYNC": "sometimes"}, wantErr: "TICKETING_FSYNC"},
 	}
 	for _, tt := range tests {
@@ -235,7 +237,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestConfigFlagBeatsEnvAndMasksSecrets(t *testing.T) {
-	env := testEnv(map[string]string{"TICKETING_ADDR": "env:1", "DATABASE_URL": "postgres://u:secret@db/x", "JWT_KEY": "topsecret"})
+	env := testEnv(map[string]string{"TICKETING_ADDR": "env:1", "DATABASE_URL": "postgres://u:secret@db/x", "JWT_KEY": strings.Repeat("topsecret", 4)})
 	cfg, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"-addr", "flag:2"}, env, modeServe)
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,8 @@ import (
 // its own PostgreSQL schema (DATABASE_URL). Replicas of a part share their
 // durable consumers, so each event is handled by one of them.
 func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *App, err error) {
-	if len(cfg.JWTKey) < 32 {
-		return nil, errors.New("serve needs JWT_KEY, the session signing key shared by every service, of at least 32 characters (e.g. `openssl rand -hex 32`)")
+	if err := checkJWTKey(cfg.JWTKey, modeServe); err != nil {
+		return nil, err // parseConfig has said so already; a Config built by hand meets it here
 	}
 	in, err := newInfra(cfg, log.With("service", name), []byte(cfg.JWTKey))
 	if err != nil {

@@ -139,6 +139,20 @@ func TestServeSeedFlow(t *testing.T) {
 	if !strings.Contains(string(page), "Tickets for sale") {
 		t.Fatalf("index through the gateway is not the ticket list:\n%s", page)
 	}
+	// A form posted from another site reaches the web part, which answers
+	// with its error page, not the gateway's JSON.
+	req, _ := http.NewRequest(http.MethodPost, base+"/tickets/new", strings.NewReader("title=Forged&price=1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(page), "Request refused") {
+		t.Fatalf("cross-site form through the gateway = %d:\n%s", resp.StatusCode, page)
+	}
 	// Each process serves its own metrics.
 	text := scrapeText(t, env["ORDERS_URL"]+"/metrics")
 	for _, w := range []string{

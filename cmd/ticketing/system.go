@@ -266,6 +266,16 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 			app.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	if err := checkJWTKey(cfg.JWTKey, modeUp); err != nil {
+		return nil, err
+	}
+	// The data dir holds whatever is not elsewhere: the SQLite files, the
+	// embedded NATS store, the generated key.
+	if cfg.DatabaseURL == "" || cfg.NATSURL == "" || cfg.JWTKey == "" {
+		if err := prepareDataDir(cfg.DataDir, log); err != nil {
+			return nil, err
+		}
+	}
 	key := []byte(cfg.JWTKey)
 	if len(key) == 0 {
 		if key, err = localJWTKey(cfg.DataDir); err != nil {

@@ -1,7 +1,7 @@
 // Package gateway is the system's front door (the ingress of the original):
 // it routes /api/users to auth, /api/tickets to tickets, /api/orders to
 // orders, /api/payments to payments and everything else to web, and refuses
-// state-changing requests that come from another origin.
+// state-changing API requests that come from another origin.
 //
 // In `ticketing up` the routes point at the services' handlers in the same
 // process; in `ticketing serve gateway` they are reverse proxies to the
@@ -27,23 +27,27 @@ type Route struct {
 }
 
 // New returns the gateway: the routes by path prefix (the longest match
-// wins), then fallback. Cross-origin POST, PUT, DELETE… are refused with a
-// JSON 403 (the standard library's CrossOriginProtection, which reads
-// Sec-Fetch-Site and Origin).
+// wins), then fallback. A cross-origin POST, PUT, DELETE… to a route is
+// refused with a JSON 403 (the standard library's CrossOriginProtection,
+// which reads Sec-Fetch-Site and Origin). The fallback, the web client,
+// gets its requests as they came: it refuses a form posted from another
+// site itself, with the same check, on its error page: a person should
+// meet a page, not JSON.
 func New(routes []Route, fallback http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	for _, r := range routes {
-		p := strings.TrimSuffix(r.Prefix, "/")
-		mux.Handle(p, r.Handler)
-		mux.Handle(p+"/", r.Handler)
-	}
-	mux.Handle("/", fallback)
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpapi.Respond(w, http.StatusForbidden, httpapi.ErrorBody{Errors: []httpapi.ErrorItem{{
 			Message: "Cross-origin request refused"}}})
 	}))
-	return cop.Handler(mux)
+	mux := http.NewServeMux()
+	for _, r := range routes {
+		p := strings.TrimSuffix(r.Prefix, "/")
+		h := cop.Handler(r.Handler)
+		mux.Handle(p, h)
+		mux.Handle(p+"/", h)
+	}
+	mux.Handle("/", fallback)
+	return mux
 }
 
 // Proxy forwards requests to target, adding X-Forwarded-For/-Host/-Proto so

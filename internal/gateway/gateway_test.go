@@ -40,6 +40,12 @@ func TestRouting(t *testing.T) {
 		{"POST", "/api/users/signup", "https://evil.example", "cross-site", 403, ""},
 		{"DELETE", "/api/tickets/1", "https://evil.example", "", 403, ""},
 		{"GET", "/api/tickets", "https://evil.example", "cross-site", 200, "tickets"}, // reads are not refused
+		{"POST", "/api/users", "https://evil.example", "cross-site", 403, ""},
+		{"PUT", "/api/tickets/1", "", "cross-site", 403, ""},
+		// The web client refuses a cross-site form itself, with its HTML
+		// error page: the gateway hands it over.
+		{"POST", "/tickets/new", "https://evil.example", "cross-site", 200, "web"},
+		{"POST", "/auth/signin", "https://evil.example", "", 200, "web"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path+" "+tt.fetchSite, func(t *testing.T) {
@@ -59,6 +65,9 @@ func TestRouting(t *testing.T) {
 				var body struct{ Errors []struct{ Message string } }
 				if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || len(body.Errors) != 1 {
 					t.Fatalf("403 body = %q, want a JSON error", w.Body)
+				}
+				if w.Header().Get("X-Content-Type-Options") != "nosniff" || w.Header().Get("Cache-Control") != "no-store" {
+					t.Fatalf("403 headers = %v, want nosniff and no-store", w.Header())
 				}
 				return
 			}

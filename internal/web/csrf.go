@@ -11,8 +11,8 @@ import (
 // HttpOnly, SameSite=Strict cookie and in a hidden field of every form that
 // changes state; a POST is served only when the two match. Another site can
 // make a browser send the cookie (not even that, with Strict) but cannot read
-// it to fill the field. The gateway's cross-origin refusal is a second,
-// independent guard.
+// it to fill the field. The cross-origin refusal every form also passes
+// (sameOrigin, web.go) is a second, independent guard.
 const (
 	csrfCookie = "csrf"
 	csrfField  = "csrf"

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode"
 
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
@@ -274,12 +275,28 @@ func (s *Service) toSignIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// localPath reports whether p is a path on this site, safe to redirect to
-// (not "//evil.example" nor "/\evil.example", which browsers treat as
-// another host).
+// localPath reports whether p is a path on this site, safe to redirect to.
+// Browsers are lenient where a check by prefix is not: they drop tabs and
+// newlines anywhere in a URL ("/\t/evil.example" becomes "//evil.example"),
+// read a backslash as a slash, and take "//host" as another site. So p must
+// parse as a URL with no scheme, host or user, start with exactly one slash
+// both as written and once decoded ("/%2f/evil.example"), and hold no
+// control character or backslash either way.
 func localPath(p string) bool {
-	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "/\\") &&
-		!strings.ContainsAny(p, "\r\n")
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || unsafeInPath(p) {
+		return false
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	return strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(u.Path, "//") && !unsafeInPath(u.Path)
+}
+
+// unsafeInPath reports a backslash or a control character (tab, newline,
+// NUL, DEL, C1), which a browser may drop or reinterpret.
+func unsafeInPath(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r == '\\' || unicode.IsControl(r) })
 }
 
 // flash is the fixed confirmation a redirect asks for with ?m=; the text

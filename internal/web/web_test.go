@@ -324,14 +324,64 @@ func TestStatusLabel(t *testing.T) {
 	}
 }
 
+// TestLocalPath is the table of known open-redirect bypasses: each must
+// be refused (the caller then falls back to "/"), while paths of this site
+// pass unchanged.
 func TestLocalPath(t *testing.T) {
 	t.Parallel()
-	for p, want := range map[string]bool{
-		"/tickets/1": true, "/": true, "": false, "//evil.example": false, `/\evil.example`: false,
-		"https://evil.example": false, "/a\r\nSet-Cookie: x": false, "tickets": false,
-	} {
-		if got := localPath(p); got != want {
-			t.Errorf("localPath(%q) = %v, want %v", p, got, want)
+	tests := []struct {
+		next string
+		want bool
+	}{
+		{"/", true},
+		{"/tickets/1", true},
+		{"/orders/abc", true},
+		{"/ok?x=1", true},
+		{"/?q=jazz&after=t1", true},
+		{"/tickets/new#form", true},
+		{"/tickets/%E2%9C%93", true}, // an encoded non-ASCII path is still this site's
+		{"/caf\u00e9", true},
+
+		{"", false},
+		{"evil.example", false},   // relative
+		{"tickets/1", false},      // relative
+		{"./evil.example", false}, // relative
+		{" /evil.example", false}, // leading space: browsers strip it
+		{"//evil.example", false},
+		{"///evil.example", false},
+		{"////evil.example", false},
+		{"/\\evil.example", false},
+		{"\\/evil.example", false},
+		{"\\\\evil.example", false},
+		{"/\t/evil.example", false}, // /%09/ once decoded: browsers drop the tab
+		{"/\n/evil.example", false},
+		{"/\r/evil.example", false},
+		{"/\x00/evil.example", false},
+		{"/\x7f/evil.example", false},
+		{"/\u0085/evil.example", false}, // C1 control
+		{"/a\r\nSet-Cookie: x=1", false},
+		{"/%09/evil.example", false}, // encoded twice in the query
+		{"/%0a/evil.example", false},
+		{"/%0d%0a/evil.example", false},
+		{"/%2f/evil.example", false},
+		{"/%2F%2Fevil.example", false},
+		{"/%5c/evil.example", false},
+		{"/%5C%5Cevil.example", false},
+		{"https://evil.example", false},
+		{"https://evil.example/ok", false},
+		{"http:evil.example", false},
+		{"http:/evil.example", false},
+		{"HTTPS://evil.example", false},
+		{"javascript:alert(1)", false},
+		{"JavaScript:alert(1)", false},
+		{"data:text/html,<script>alert(1)</script>", false},
+		{"//user@evil.example", false},
+		{"/%", false}, // does not parse
+		{"/%zz", false},
+	}
+	for _, tt := range tests {
+		if got := localPath(tt.next); got != tt.want {
+			t.Errorf("localPath(%q) = %v, want %v", tt.next, got, tt.want)
 		}
 	}
 }

@@ -67,7 +67,19 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // Respond writes v as JSON with the status. A nil v writes no body.
+//
+// Every answer says nosniff, so no browser runs a JSON body that holds a
+// user's text as HTML or script, and no-store: API answers carry a
+// person's data (orders, account) or change with every reservation (the
+// ticket list), and a cache keyed on the URL alone would serve one
+// person's answer to another, or a sold ticket as on sale. A handler that
+// wants its answer cached sets Cache-Control before calling Respond.
 func Respond(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store")
+	}
 	if v == nil {
 		w.WriteHeader(status)
 		return

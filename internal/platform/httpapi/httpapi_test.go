@@ -27,6 +27,9 @@ func decodeBody(t *testing.T, rec *httptest.ResponseRecorder) httpapi.ErrorBody 
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
+	if h := rec.Header(); h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store" {
+		t.Errorf("headers %v, want nosniff and no-store", h)
+	}
 	var body httpapi.ErrorBody
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 		t.Fatalf("body %q: %v", rec.Body.String(), err)
@@ -143,6 +146,44 @@ func TestError(t *testing.T) {
 			}
 			if strings.Contains(rec.Body.String(), `"field":""`) {
 				t.Errorf("empty field not omitted: %s", rec.Body)
+			}
+		})
+	}
+}
+
+// TestRespond: every JSON answer says nosniff and, unless its handler chose
+// otherwise, no-store, with a body or without.
+func TestRespond(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		status    int
+		body      any
+		cache     string // Cache-Control the handler set first
+		wantCache string
+		wantBody  string
+	}{
+		{"user data", 200, map[string]string{"email": "<b>ann@example.com</b>"}, "", "no-store", `{"email":"\u003cb\u003eann@example.com\u003c/b\u003e"}` + "\n"},
+		{"no body", 204, nil, "", "no-store", ""},
+		{"handler's own caching", 200, []int{1}, "public, max-age=60", "public, max-age=60", "[1]\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := httptest.NewRecorder()
+			if tt.cache != "" {
+				rec.Header().Set("Cache-Control", tt.cache)
+			}
+			httpapi.Respond(rec, tt.status, tt.body)
+			h := rec.Header()
+			if rec.Code != tt.status || rec.Body.String() != tt.wantBody {
+				t.Fatalf("answer %d %q, want %d %q", rec.Code, rec.Body, tt.status, tt.wantBody)
+			}
+			if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+			}
+			if got := h.Get("Cache-Control"); got != tt.wantCache {
+				t.Errorf("Cache-Control = %q, want %q", got, tt.wantCache)
 			}
 		})
 	}

@@ -156,8 +156,11 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqldb: no PostgreSQL URL and no SQLite path")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqldb: create data dir: %w", err)
+	}
+	if err := ownerOnly(path); err != nil {
+		return nil, err
 	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + sqlitePragmas + synchronous(syncFull)
 	// Write transactions begin IMMEDIATE: they take the write lock at BEGIN,
@@ -181,6 +184,32 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	return &DB{engine: SQLite, write: write, read: read}, nil
+}
+
+// ownerOnly creates the database file readable by its owner alone, before
+// SQLite would create it 0644 (it holds password hashes, orders, payments),
+// and tightens a file, WAL or shared-memory index an older version left
+// open. SQLite gives the -wal and -shm files it creates the database file's
+// mode (whatever the umask), so they follow.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqldb: create %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil && fi.Mode().Perm() != 0o600 {
+			err = os.Chmod(p, 0o600)
+		}
+		if err != nil {
+			return fmt.Errorf("sqldb: make %s owner-only: %w", p, err)
+		}
+	}
+	return nil
 }
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
