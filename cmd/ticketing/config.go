@@ -158,7 +158,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("STRIPE_API_BASE", ""), "Stripe API base URL, e.g. stripe-mock (STRIPE_API_BASE)")
 	fs.StringVar(&c.StripePublishableKey, "stripe-publishable-key", env("STRIPE_PUBLISHABLE_KEY", ""), "Stripe publishable key: the order page uses Stripe.js (STRIPE_PUBLISHABLE_KEY)")
 	fs.BoolVar(&c.CookieSecure, "cookie-secure", envBool("COOKIE_SECURE", m == modeServe), "mark the session cookie Secure (COOKIE_SECURE)")
-	fs.IntVar(&c.AuthRatePerMinute, "auth-rate-per-minute", envInt("AUTH_RATE_PER_MINUTE", 30), "sign-in/up attempts per minute per address and per email; 0 = no limit (AUTH_RATE_PER_MINUTE)")
+	fs.IntVar(&c.AuthRatePerMinute, "auth-rate-per-minute", envInt("AUTH_RATE_PER_MINUTE", 30), "failed sign-ins and sign-up attempts per minute per address, failed sign-ins per email; 0 = no limit (AUTH_RATE_PER_MINUTE)")
 	fs.IntVar(&c.MaxPendingOrders, "max-pending-orders", envInt("MAX_PENDING_ORDERS", 10), "unpaid orders one user may hold, at least 1 (MAX_PENDING_ORDERS)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")

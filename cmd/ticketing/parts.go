@@ -128,6 +128,7 @@ func buildWeb(_ context.Context, in infra) (*part, error) {
 		Transport:            in.api,
 		StripePublishableKey: in.cfg.StripePublishableKey,
 		CookieSecure:         in.cfg.CookieSecure,
+		TrustedProxies:       in.trusted,
 	})
 	return &part{name: "web", routes: svc.Routes, raw: true}, nil
 }

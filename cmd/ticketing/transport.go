@@ -18,10 +18,11 @@ func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
 	r = r.Clone(r.Context())
 	r.RequestURI = r.URL.RequestURI()
-	// The web client names the browser's address in X-Forwarded-For. The
-	// caller is this process, so the header is trusted by construction: it
-	// becomes the peer address the services see (rate limits are per
-	// browser, not per web server).
+	// The web client names the browser's address in X-Forwarded-For, found
+	// with the trusted-proxy rule from what reached it (a load balancer's
+	// header included). The caller is this process, so the header is trusted
+	// by construction: it becomes the peer address the services see (rate
+	// limits are per browser, not per web server or load balancer).
 	r.RemoteAddr = "127.0.0.1:0"
 	if hops := strings.Split(r.Header.Get("X-Forwarded-For"), ","); hops[0] != "" {
 		if a, err := netip.ParseAddr(strings.TrimSpace(hops[len(hops)-1])); err == nil {

@@ -12,7 +12,7 @@ func TestInProcessCarriesTheBrowserAddress(t *testing.T) {
 	tests := []struct{ xff, wantPeer string }{
 		{"", "127.0.0.1:0"},
 		{"203.0.113.7", "203.0.113.7:0"},
-		{"1.2.3.4, 203.0.113.7", "203.0.113.7:0"}, // the browser's own claim comes first; the web appended the real peer
+		{"1.2.3.4, 203.0.113.7", "203.0.113.7:0"}, // the web names one address; were there more, the last is the nearest
 		{"2001:db8::1", "[2001:db8::1]:0"},
 		{"not an address", "127.0.0.1:0"},
 	}

@@ -42,6 +42,7 @@ func (c *clock) Add(d time.Duration) {
 // harness is the auth service behind its routes, wrapped as the wiring
 // wraps them.
 type harness struct {
+	tb      testing.TB
 	svc     *Service
 	handler http.Handler
 	clock   *clock
@@ -69,7 +70,7 @@ func newHarnessDB(tb testing.TB, db *sqldb.DB, cfg Config) *harness {
 	mux := http.NewServeMux()
 	svc.Routes(mux)
 	h := httpapi.Edge(mux, log, cfg.Key, c.Now, nil)
-	return &harness{svc: svc, handler: h, clock: c}
+	return &harness{tb: tb, svc: svc, handler: h, clock: c}
 }
 
 // reqOpt adjusts a request before it is served.

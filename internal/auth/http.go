@@ -38,18 +38,7 @@ func (s *Service) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	email := NormalizeEmail(req.Email)
-	// Validate before spending an attempt: a typo costs the database and
-	// the hasher nothing, so it need not count against the caller.
-	if err := checkSignUp(email, req.Password); err != nil {
-		httpapi.Error(w, r, err)
-		return
-	}
-	if err := s.allowAttempt(httpapi.ClientAddr(r, s.cfg.TrustedProxies), email); err != nil {
-		httpapi.Error(w, r, err)
-		return
-	}
-	u, err := s.SignUp(r.Context(), email, req.Password)
+	u, err := s.SignUp(r.Context(), httpapi.ClientAddr(r, s.cfg.TrustedProxies), req.Email, req.Password)
 	if err != nil {
 		httpapi.Error(w, r, err)
 		return
@@ -63,16 +52,7 @@ func (s *Service) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	email := NormalizeEmail(req.Email)
-	if err := checkSignIn(email, req.Password); err != nil {
-		httpapi.Error(w, r, err)
-		return
-	}
-	if err := s.allowAttempt(httpapi.ClientAddr(r, s.cfg.TrustedProxies), email); err != nil {
-		httpapi.Error(w, r, err)
-		return
-	}
-	u, err := s.SignIn(r.Context(), email, req.Password)
+	u, err := s.SignIn(r.Context(), httpapi.ClientAddr(r, s.cfg.TrustedProxies), req.Email, req.Password)
 	if err != nil {
 		httpapi.Error(w, r, err)
 		return

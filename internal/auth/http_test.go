@@ -3,7 +3,9 @@ package auth
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -307,23 +309,39 @@ func itoa(n int64) string {
 }
 
 func TestRateLimit(t *testing.T) {
-	retryAfter := func(t *testing.T, resp *http.Response) {
+	// wantTooMany fails unless resp is a 429 whose Retry-After is
+	// retryAfter seconds.
+	wantTooMany := func(t *testing.T, resp *http.Response, retryAfter string) {
 		t.Helper()
 		body := readBody(t, resp)
 		if resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("status = %d, want 429; body %s", resp.StatusCode, body)
 		}
 		errorBody(t, body)
-		// 2 a minute: one attempt comes back every 30 s.
-		if got := resp.Header.Get("Retry-After"); got != "30" {
-			t.Errorf("Retry-After = %q, want 30", got)
+		if got := resp.Header.Get("Retry-After"); got != retryAfter {
+			t.Errorf("Retry-After = %q, want %s", got, retryAfter)
 		}
+	}
+	// 2 a minute: one attempt comes back every 30 s.
+	retryAfter := func(t *testing.T, resp *http.Response) {
+		t.Helper()
+		wantTooMany(t, resp, "30")
 	}
 	status := func(t *testing.T, resp *http.Response, want int) {
 		t.Helper()
 		if body := readBody(t, resp); resp.StatusCode != want {
 			t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, want, body)
 		}
+	}
+	signIn := func(h *harness, email, password, addr string) *http.Response {
+		return h.do(h.tb, "POST", "/api/users/signin", creds(email, password), from(addr+":1"))
+	}
+	// newVictim is an account signed up from an address of its own.
+	newVictim := func(t *testing.T) *harness {
+		t.Helper()
+		h := newHarness(t, Config{RatePerMinute: 2})
+		status(t, h.do(t, "POST", "/api/users/signup", creds("victim@example.com", "right password"), from("192.0.2.200:1")), 201)
+		return h
 	}
 
 	t.Run("per address", func(t *testing.T) {
@@ -337,18 +355,123 @@ func TestRateLimit(t *testing.T) {
 		status(t, h.do(t, "POST", "/api/users/signin", creds("a5@example.com", "password1"), from("192.0.2.2:1234")), 400)
 		// Validation errors cost nothing and are answered even when limited.
 		status(t, h.do(t, "POST", "/api/users/signup", creds("bad", "password1"), addr), 400)
-		// One attempt comes back after 30 s.
+		// One attempt comes back after 30 s. Signing in does not spend it:
+		// only failures count.
 		h.clock.Add(30 * time.Second)
 		status(t, h.do(t, "POST", "/api/users/signin", creds("a2@example.com", "password1"), addr), 200)
+		status(t, h.do(t, "POST", "/api/users/signin", creds("a2@example.com", "password1"), addr), 200)
+		status(t, h.do(t, "POST", "/api/users/signin", creds("a2@example.com", "wrong pass"), addr), 400)
 		retryAfter(t, h.do(t, "POST", "/api/users/signin", creds("a2@example.com", "password1"), addr))
 	})
 
-	t.Run("per email from many addresses", func(t *testing.T) {
-		h := newHarness(t, Config{RatePerMinute: 2})
-		status(t, h.do(t, "POST", "/api/users/signin", creds("victim@example.com", "guess0001"), from("198.51.100.1:1")), 400)
-		status(t, h.do(t, "POST", "/api/users/signin", creds("Victim@Example.com", "guess0002"), from("198.51.100.2:1")), 400)
-		retryAfter(t, h.do(t, "POST", "/api/users/signin", creds(" VICTIM@example.com ", "guess0003"), from("198.51.100.3:1")))
-		retryAfter(t, h.do(t, "POST", "/api/users/signup", creds("victim@example.com", "password1"), from("198.51.100.4:1")))
+	// The lockout this design prevents: a guesser failing every 2 s on the
+	// victim's email from one address neither locks the victim out (they
+	// sign in from theirs with the right password) nor gets more than the
+	// budget of guesses.
+	t.Run("a guesser cannot lock the owner out", func(t *testing.T) {
+		h := newVictim(t)
+		guesses := 0
+		for i := range 90 { // three minutes
+			resp := signIn(h, "victim@example.com", fmt.Sprintf("guess%04d", i), "198.51.100.66")
+			switch body := readBody(t, resp); resp.StatusCode {
+			case http.StatusBadRequest:
+				guesses++
+			case http.StatusTooManyRequests:
+				if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 1 || ra > 60 {
+					t.Fatalf("guess %d: Retry-After %q", i, resp.Header.Get("Retry-After"))
+				}
+			default:
+				t.Fatalf("guess %d: status %d %s", i, resp.StatusCode, body)
+			}
+			if i%10 == 5 {
+				status(t, signIn(h, " Victim@Example.com", "right password", "203.0.113.7"), 200)
+			}
+			h.clock.Add(2 * time.Second)
+		}
+		// 2 at once, then 2 a minute.
+		if guesses < 2 || guesses > 2+2*3 {
+			t.Errorf("the guesser got %d guesses in three minutes, want 2 + 2 a minute at most", guesses)
+		}
+	})
+
+	// Failures of an email from many addresses put it under attack: an
+	// address that has failed on it waits (a minute at most), one that has
+	// not may still try. The right password from a fresh address gets in.
+	t.Run("an email under attack", func(t *testing.T) {
+		h := newVictim(t)
+		status(t, signIn(h, "victim@example.com", "guess0001", "198.51.100.1"), 400)
+		status(t, signIn(h, "victim@example.com", "guess0002", "198.51.100.2"), 400)
+		// The email's next attempt is 30 s away, this address's 60 s.
+		retryAfter(t, signIn(h, "victim@example.com", "guess0003", "198.51.100.1"))
+		// A fresh address may try, once a minute while the attack lasts.
+		status(t, signIn(h, "victim@example.com", "guess0004", "198.51.100.3"), 400)
+		retryAfter(t, signIn(h, "victim@example.com", "right password", "198.51.100.3"))
+		status(t, signIn(h, "victim@example.com", "right password", "203.0.113.7"), 200)
+		// Other emails from the failing addresses are not affected.
+		status(t, signIn(h, "someone@example.com", "password1", "198.51.100.1"), 400)
+		// Failures go on, so the email stays under attack past its first
+		// 30 s: 20 s later a failure pushes its next attempt 20 s on.
+		h.clock.Add(20 * time.Second)
+		status(t, signIn(h, "victim@example.com", "guess0005", "198.51.100.4"), 400)
+		h.clock.Add(20 * time.Second)
+		wantTooMany(t, signIn(h, "victim@example.com", "guess0006", "198.51.100.1"), "10")
+		h.clock.Add(10 * time.Second)
+		status(t, signIn(h, "victim@example.com", "right password", "198.51.100.1"), 200)
+	})
+
+	t.Run("sign-ups count per address only", func(t *testing.T) {
+		h := newVictim(t)
+		for i := range 4 {
+			resp := h.do(t, "POST", "/api/users/signup", creds("victim@example.com", "password1"), from(fmt.Sprintf("198.51.100.%d:1", i+1)))
+			if body := readBody(t, resp); resp.StatusCode != 400 || !strings.Contains(body, "Email in use") {
+				t.Fatalf("sign-up %d = %d %s, want 400 Email in use", i, resp.StatusCode, body)
+			}
+		}
+		status(t, signIn(h, "victim@example.com", "right password", "203.0.113.7"), 200)
+		addr := from("198.51.100.9:1")
+		status(t, h.do(t, "POST", "/api/users/signup", creds("b1@example.com", "password1"), addr), 201)
+		status(t, h.do(t, "POST", "/api/users/signup", creds("b1@example.com", "password1"), addr), 400)
+		retryAfter(t, h.do(t, "POST", "/api/users/signup", creds("b2@example.com", "password1"), addr))
+	})
+
+	// Successful sign-ins cost no failure, but each one hashes: an address
+	// may cause four times as many hashes as failures.
+	t.Run("hashes per address", func(t *testing.T) {
+		h := newVictim(t)
+		for range 8 {
+			status(t, signIn(h, "victim@example.com", "right password", "203.0.113.7"), 200)
+		}
+		// 8 a minute: one comes back every 7.5 s.
+		wantTooMany(t, signIn(h, "victim@example.com", "right password", "203.0.113.7"), "8")
+		status(t, signIn(h, "victim@example.com", "right password", "203.0.113.8"), 200)
+	})
+
+	// The budget is reserved before the hash, so guesses sent at once
+	// cannot all pass the check before any has failed.
+	t.Run("concurrent guesses", func(t *testing.T) {
+		h := newVictim(t)
+		const n = 10
+		var wg sync.WaitGroup
+		codes := make([]int, n)
+		for i := range n {
+			wg.Go(func() {
+				resp := signIn(h, "victim@example.com", fmt.Sprintf("guess%04d", i), "198.51.100.1")
+				resp.Body.Close()
+				codes[i] = resp.StatusCode
+			})
+		}
+		wg.Wait()
+		failed := 0
+		for _, c := range codes {
+			if c == http.StatusBadRequest {
+				failed++
+			} else if c != http.StatusTooManyRequests {
+				t.Fatalf("status %d", c)
+			}
+		}
+		if failed != 2 {
+			t.Errorf("%d concurrent guesses were checked, want 2: %v", failed, codes)
+		}
 	})
 
 	t.Run("X-Forwarded-For from a trusted proxy", func(t *testing.T) {

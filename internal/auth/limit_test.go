@@ -29,6 +29,42 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
+// A refund gives one attempt back; spend records one even when none is
+// left, but the bucket never goes into debt.
+func TestLimiterRefundAndSpend(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(3, 100)
+	for range 3 {
+		l.take("k", now)
+	}
+	l.refund("k", now)
+	if ok, _ := l.take("k", now); !ok {
+		t.Fatal("refused after a refund")
+	}
+	for range 5 {
+		l.spend("k", now)
+	}
+	if ok, wait := l.take("k", now); ok || wait != 20*time.Second {
+		t.Fatalf("after spending past empty: ok=%v wait=%v, want refused for 20s (no debt)", ok, wait)
+	}
+	// Refunds never fill past full, nor keep an entry for a full bucket.
+	l.refund("other", now)
+	for range 5 {
+		l.refund("k", now)
+	}
+	if n := l.len(); n != 0 {
+		t.Fatalf("len = %d after refunding everything, want 0", n)
+	}
+	for i := range 3 {
+		if ok, _ := l.take("k", now); !ok {
+			t.Fatalf("attempt %d refused after refunds", i+1)
+		}
+	}
+	if ok, _ := l.take("k", now); ok {
+		t.Fatal("refunds filled the bucket past its size")
+	}
+}
+
 func TestLimiterSweep(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := newLimiter(2, 100)

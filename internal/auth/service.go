@@ -40,9 +40,10 @@ type Config struct {
 	TokenTTL time.Duration
 	// CookieSecure marks the session cookie Secure (COOKIE_SECURE).
 	CookieSecure bool
-	// RatePerMinute is how many sign-in and sign-up attempts one client
-	// address, and separately one email, may make per minute
-	// (AUTH_RATE_PER_MINUTE); 0 turns the limit off.
+	// RatePerMinute is how many failed sign-ins and sign-up attempts one
+	// client address, and failed sign-ins of one email, are allowed per
+	// minute (AUTH_RATE_PER_MINUTE; limits in limit.go); 0 turns the limits
+	// off.
 	RatePerMinute int
 	// TrustedProxies are the peers whose X-Forwarded-For is believed
 	// (TRUSTED_PROXIES).
@@ -66,8 +67,8 @@ type Service struct {
 	// that sign-in takes as long whether or not the account exists.
 	dummyHash func() (string, error)
 
-	// byAddr and byEmail are nil when rate limiting is off.
-	byAddr, byEmail *limiter
+	// limits is nil when rate limiting is off.
+	limits *limits
 }
 
 // New returns the service over db, whose migrations must include
@@ -93,14 +94,11 @@ func New(db *sqldb.DB, log *slog.Logger, cfg Config) *Service {
 		// OWASP's argon2id recommendation: m=19 MiB, t=2, p=1.
 		params:  argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32},
 		hashers: semaphore.NewWeighted(int64(runtime.GOMAXPROCS(0))),
+		limits:  newLimits(cfg.RatePerMinute),
 	}
 	s.dummyHash = sync.OnceValues(func() (string, error) {
 		return argon2id.CreateHash(rand.Text(), &s.params)
 	})
-	if cfg.RatePerMinute > 0 {
-		s.byAddr = newLimiter(cfg.RatePerMinute, maxLimiterKeys)
-		s.byEmail = newLimiter(cfg.RatePerMinute, maxLimiterKeys)
-	}
 	return s
 }
 
@@ -108,18 +106,20 @@ func New(db *sqldb.DB, log *slog.Logger, cfg Config) *Service {
 // of its own, so calling Close is optional; it is safe to call more than
 // once, and the service keeps working after it (with fresh limits).
 func (s *Service) Close() error {
-	if s.byAddr != nil {
-		s.byAddr.reset()
-		s.byEmail.reset()
-	}
+	s.limits.reset()
 	return nil
 }
 
 // SignUp creates an account for email and password and returns it. The
 // email is normalised first; ErrEmailInUse when another account has it.
-func (s *Service) SignUp(ctx context.Context, email, password string) (User, error) {
+// addr is the client's address, which the rate limits count by; a request
+// refused by validation costs it nothing.
+func (s *Service) SignUp(ctx context.Context, addr, email, password string) (User, error) {
 	email = NormalizeEmail(email)
 	if err := checkSignUp(email, password); err != nil {
+		return User{}, err
+	}
+	if err := s.admitSignUp(addr); err != nil {
 		return User{}, err
 	}
 	hash, err := s.hash(ctx, password)
@@ -145,11 +145,24 @@ func (s *Service) SignUp(ctx context.Context, email, password string) (User, err
 
 // SignIn returns the account of email when password is its password, and
 // ErrInvalidCredentials otherwise (unknown email or wrong password alike).
-func (s *Service) SignIn(ctx context.Context, email, password string) (User, error) {
+// addr is the client's address: the rate limits count failures by it and
+// by email (limit.go); a request refused by validation costs nothing.
+func (s *Service) SignIn(ctx context.Context, addr, email, password string) (User, error) {
 	email = NormalizeEmail(email)
 	if err := checkSignIn(email, password); err != nil {
 		return User{}, err
 	}
+	at, err := s.admitSignIn(addr, email)
+	if err != nil {
+		return User{}, err
+	}
+	u, err := s.checkPassword(ctx, email, password)
+	at.done(err)
+	return u, err
+}
+
+// checkPassword is SignIn past validation and the rate limits.
+func (s *Service) checkPassword(ctx context.Context, email, password string) (User, error) {
 	u, err := s.store.byEmail(ctx, email)
 	if errors.Is(err, sqldb.ErrNotFound) {
 		// Spend the same work as for a real account, then refuse.
@@ -173,31 +186,6 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (User, err
 		return User{}, ErrInvalidCredentials
 	}
 	return u, nil
-}
-
-// allowAttempt spends one sign-in or sign-up attempt of the client address
-// and of the (normalised) email. The address is checked first, so a caller
-// already over its own limit cannot add entries to the email limiter.
-func (s *Service) allowAttempt(addr, email string) error {
-	if s.byAddr == nil {
-		return nil
-	}
-	now := s.cfg.Now()
-	if ok, wait := s.byAddr.take(addrKey(addr), now); !ok {
-		s.log.Warn("auth rate limited", "by", "client_addr", "client_addr", addr)
-		return tooMany(wait)
-	}
-	if ok, wait := s.byEmail.take(email, now); !ok {
-		// The email itself is not logged: it is personal data, and the
-		// address of whoever is hammering it is what an operator acts on.
-		s.log.Warn("auth rate limited", "by", "email", "client_addr", addr)
-		return tooMany(wait)
-	}
-	return nil
-}
-
-func tooMany(wait time.Duration) error {
-	return &fault.Error{Kind: fault.TooMany, Message: "Too many attempts, try again later", RetryAfter: wait}
 }
 
 // hash computes the argon2id PHC string of password, waiting for a free

@@ -13,7 +13,7 @@ import (
 
 func TestPasswordHashParams(t *testing.T) {
 	h := newHarness(t, Config{})
-	u, err := h.svc.SignUp(context.Background(), "Ann@Example.com", "password1")
+	u, err := h.svc.SignUp(context.Background(), "192.0.2.1", "Ann@Example.com", "password1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestPasswordHashParams(t *testing.T) {
 	if err != nil || len(salt) != 16 || len(key) != 32 || p.Memory != 19*1024 || p.Iterations != 2 || p.Parallelism != 1 {
 		t.Errorf("hash %q: params %+v, salt %d bytes, key %d bytes (%v)", u.PasswordHash, p, len(salt), len(key), err)
 	}
-	if _, err := h.svc.SignIn(context.Background(), "ann@example.com", "password1"); err != nil {
+	if _, err := h.svc.SignIn(context.Background(), "192.0.2.1", "ann@example.com", "password1"); err != nil {
 		t.Errorf("sign in: %v", err)
 	}
 }
@@ -38,7 +38,7 @@ func TestPasswordHashParams(t *testing.T) {
 // same argon2id work as for a real account.
 func TestHasherCap(t *testing.T) {
 	h := newHarness(t, Config{})
-	if _, err := h.svc.SignUp(context.Background(), "ann@example.com", "password1"); err != nil {
+	if _, err := h.svc.SignUp(context.Background(), "192.0.2.1", "ann@example.com", "password1"); err != nil {
 		t.Fatal(err)
 	}
 	n := int64(runtime.GOMAXPROCS(0))
@@ -50,15 +50,15 @@ func TestHasherCap(t *testing.T) {
 		call func(ctx context.Context) error
 	}{
 		{"sign-up", func(ctx context.Context) error {
-			_, err := h.svc.SignUp(ctx, "bob@example.com", "password1")
+			_, err := h.svc.SignUp(ctx, "192.0.2.1", "bob@example.com", "password1")
 			return err
 		}},
 		{"sign-in known email", func(ctx context.Context) error {
-			_, err := h.svc.SignIn(ctx, "ann@example.com", "password1")
+			_, err := h.svc.SignIn(ctx, "192.0.2.1", "ann@example.com", "password1")
 			return err
 		}},
 		{"sign-in unknown email", func(ctx context.Context) error {
-			_, err := h.svc.SignIn(ctx, "nobody@example.com", "password1")
+			_, err := h.svc.SignIn(ctx, "192.0.2.1", "nobody@example.com", "password1")
 			return err
 		}},
 	}
@@ -78,7 +78,7 @@ func TestHasherCap(t *testing.T) {
 	}
 
 	h.svc.hashers.Release(n)
-	if _, err := h.svc.SignIn(context.Background(), "bob@example.com", "password1"); !errors.Is(err, ErrInvalidCredentials) {
+	if _, err := h.svc.SignIn(context.Background(), "192.0.2.1", "bob@example.com", "password1"); !errors.Is(err, ErrInvalidCredentials) {
 		t.Errorf("bob was stored though his sign-up gave up: err = %v", err)
 	}
 }

@@ -50,20 +50,21 @@ func New(routes []Route, fallback http.Handler) http.Handler {
 	return mux
 }
 
-// Proxy forwards requests to target, adding X-Forwarded-For/-Host/-Proto so
-// the service can find the client's address (it must list the gateway in
-// TRUSTED_PROXIES). A client's own X-Forwarded-For is dropped unless the
-// client is itself a trusted proxy — the web client calling the API on a
-// browser's behalf, or a load balancer in front — so rate limits count
-// browsers, not the web server. An unreachable service is a JSON 503.
+// Proxy forwards requests to target, adding X-Forwarded-Host/-Proto and an
+// X-Forwarded-For that names the client alone (the service must list the
+// gateway in TRUSTED_PROXIES). The client is found with the gateway's own
+// trusted proxies (httpapi.ClientAddr): a load balancer in front, or the
+// web client calling the API on a browser's behalf, may name it; anyone
+// else's X-Forwarded-For is ignored. Naming one address rather than passing
+// the chain on means the services need trust only the gateway and the web
+// client, not the load balancer, and still count browsers, not proxies. An
+// unreachable service is a JSON 503.
 func Proxy(target *url.URL, trusted []netip.Prefix, log *slog.Logger) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			if httpapi.PeerTrusted(pr.In, trusted) {
-				pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
-			}
 			pr.SetXForwarded()
+			pr.Out.Header.Set("X-Forwarded-For", httpapi.ClientAddr(pr.In, trusted))
 			pr.Out.Host = pr.In.Host
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

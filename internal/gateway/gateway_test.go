@@ -94,7 +94,8 @@ func TestProxyForwardedFor(t *testing.T) {
 	}{
 		{"no header", "198.51.100.9:4000", "", "198.51.100.9"},
 		{"spoofed by an untrusted client", "198.51.100.9:4000", "1.2.3.4", "198.51.100.9"},
-		{"passed on from a trusted proxy", "10.1.2.3:4000", "203.0.113.7", "203.0.113.7, 10.1.2.3"},
+		{"named by a trusted proxy", "10.1.2.3:4000", "203.0.113.7", "203.0.113.7"},
+		{"through trusted proxies, after a forged hop", "10.1.2.3:4000", "1.2.3.4, 203.0.113.7, 10.9.9.9", "203.0.113.7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

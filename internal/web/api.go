@@ -7,27 +7,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/money"
 )
 
 // apiClient calls the HTTP API through the gateway on behalf of the person
 // whose request is being served.
 type apiClient struct {
-	base *url.URL
-	http *http.Client
+	base    *url.URL
+	http    *http.Client
+	trusted []netip.Prefix
 }
 
-func newAPIClient(base *url.URL, rt http.RoundTripper) *apiClient {
+func newAPIClient(base *url.URL, rt http.RoundTripper, trusted []netip.Prefix) *apiClient {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	return &apiClient{base: base, http: &http.Client{
+	return &apiClient{base: base, trusted: trusted, http: &http.Client{
 		Transport: rt,
 		Timeout:   15 * time.Second,
 		// The API never redirects; if something in between does, the page
@@ -77,7 +79,10 @@ func statusOf(err error) int {
 
 // call sends one request to the API as the person behind r: only their
 // session cookie is forwarded (not the CSRF cookie, nor anything else the
-// browser holds), along with their address for the API's rate limits. A 2xx
+// browser holds), along with their address for the API's rate limits: the
+// one client address httpapi.ClientAddr finds, never the browser's own
+// X-Forwarded-For, so a browser can neither pose as another address nor
+// make all browsers one (the web server's or a proxy's). A 2xx
 // answer is decoded into out; its Set-Cookie headers are returned for the
 // handlers that must pass them on (sign in, up and out).
 func (c *apiClient) call(r *http.Request, method, path string, body, out any) ([]string, error) {
@@ -118,7 +123,7 @@ func (c *apiClient) call(r *http.Request, method, path string, body, out any) ([
 	if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
 		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: ck.Value})
 	}
-	req.Header.Set("X-Forwarded-For", forwardedFor(r))
+	req.Header.Set("X-Forwarded-For", httpapi.ClientAddr(r, c.trusted))
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if errors.Is(r.Context().Err(), context.Canceled) {
@@ -157,19 +162,6 @@ func (c *apiClient) call(r *http.Request, method, path string, body, out any) ([
 func dotSegments(p string) bool {
 	p += "/"
 	return strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../")
-}
-
-// forwardedFor is the X-Forwarded-For chain for the API call: what reached
-// us, plus our direct peer. The API believes it only from trusted proxies.
-func forwardedFor(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	if prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", "); prior != "" {
-		return prior + ", " + host
-	}
-	return host
 }
 
 // The API's resources, as the pages use them.

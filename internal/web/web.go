@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -41,6 +42,10 @@ type Config struct {
 	StripePublishableKey string
 	// CookieSecure marks the CSRF cookie Secure (serve behind TLS).
 	CookieSecure bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES: the gateway and any load balancer in front): the
+	// browser's address found with them is what the API calls name.
+	TrustedProxies []netip.Prefix
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -76,7 +81,7 @@ func New(log *slog.Logger, cfg Config) *Service {
 	s := &Service{
 		log:          log,
 		cfg:          cfg,
-		api:          newAPIClient(base, cfg.Transport),
+		api:          newAPIClient(base, cfg.Transport, cfg.TrustedProxies),
 		static:       static,
 		assetVersion: hashAssets(static),
 		csp:          contentSecurityPolicy(cfg.StripePublishableKey != ""),

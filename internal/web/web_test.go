@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/money"
 )
 
@@ -559,5 +560,46 @@ func TestStripeOrderPage(t *testing.T) {
 	}
 	if !strings.Contains(s.csp, "https://js.stripe.com") {
 		t.Errorf("CSP = %q", s.csp)
+	}
+}
+
+// The API calls name one client address, found with the trusted-proxy rule:
+// the API then counts browsers, not the web server or a proxy, and a
+// browser's own X-Forwarded-For cannot make it someone else.
+func TestAPICallNamesTheClientAddress(t *testing.T) {
+	t.Parallel()
+	seen := make(chan string, 1)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- strings.Join(r.Header.Values("X-Forwarded-For"), " | ")
+		io.WriteString(w, `{"currentUser":null}`)
+	}))
+	defer api.Close()
+	trusted, err := httpapi.ParsePrefixes("10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := url.Parse(api.URL)
+	c := newAPIClient(base, nil, trusted)
+	tests := []struct{ name, peer, xff, want string }{
+		{"a browser", "192.0.2.1:5555", "", "192.0.2.1"},
+		{"a browser claiming another address", "192.0.2.1:5555", "203.0.113.9", "192.0.2.1"},
+		{"a browser behind a trusted proxy", "10.0.0.5:5555", "203.0.113.9", "203.0.113.9"},
+		{"through two trusted proxies, after a forged hop", "10.0.0.5:5555", "6.6.6.6, 203.0.113.9, 10.0.0.7", "203.0.113.9"},
+		{"an IPv6 browser", "[2001:db8::1]:5555", "203.0.113.9", "2001:db8::1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = tt.peer
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if _, err := c.currentUser(r); err != nil {
+				t.Fatal(err)
+			}
+			if got := <-seen; got != tt.want {
+				t.Errorf("the API saw X-Forwarded-For %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
