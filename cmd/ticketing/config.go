@@ -53,6 +53,9 @@ type Config struct {
 	// No variable sets it: tests hand in the sandbox wrapped so that a
 	// charge can be held back and lose its race with the expiry on purpose.
 	provider payments.Provider
+	// reconcileEvery and reconcileAfter, when set, replace the payments
+	// reconciler's defaults (30 s, 2 min): tests shorten them.
+	reconcileEvery, reconcileAfter time.Duration
 }
 
 // LogValue logs every exported field once, so an operator sees at start

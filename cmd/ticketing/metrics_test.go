@@ -66,6 +66,7 @@ func TestUpMetrics(t *testing.T) {
 				`ticketing_outbox_pending{service="tickets"} 0`,
 				`ticketing_events_handled_total{consumer="orders-ticket-created",outcome="ack"} 1`,
 				`ticketing_consumer_pending{consumer="orders-ticket-created",service="orders"} 0`,
+				`ticketing_payments_pending_claims{service="payments"} 0`,
 			}
 			var text string
 			eventually(t, 10*time.Second, "the sale in the metrics", func() bool {

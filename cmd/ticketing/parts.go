@@ -98,7 +98,9 @@ func buildExpiration(_ context.Context, in infra) (*part, error) {
 
 // buildPayments charges through Stripe when a secret key is set (pointed at
 // STRIPE_API_BASE, e.g. stripe-mock, when that is set too), and through the
-// sandbox provider otherwise: no money moves and the UI says so.
+// sandbox provider otherwise: no money moves and the UI says so. Its
+// reconciler runs in the background, in every replica (a claim's lease
+// decides which one replays it).
 func buildPayments(ctx context.Context, in infra) (*part, error) {
 	db, ob, err := in.withOutbox(ctx, "payments", payments.Migrations)
 	if err != nil {
@@ -113,8 +115,20 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 		provider = payments.NewSandbox()
 	}
 	in.log.Info("payment provider", "provider", provider.Name())
-	svc := payments.New(db, ob, in.log.With("service", "payments"), payments.Config{Provider: provider})
-	return &part{name: "payments", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
+	svc := payments.New(db, ob, in.log.With("service", "payments"), payments.Config{
+		Provider:       provider,
+		ReconcileEvery: in.cfg.reconcileEvery,
+		ReconcileAfter: in.cfg.reconcileAfter,
+	})
+	in.metrics.Gauge("payments", "ticketing_payments_pending_claims",
+		"Payments whose charge outcome is still unknown past the reconciler's delay (2 min) after their claim: "+
+			"the reconciler replays them. One that stays means the provider keeps failing, "+
+			"or the claim is too old to replay (an error log names it).",
+		func(ctx context.Context) (float64, error) {
+			n, err := svc.PendingClaims(ctx)
+			return float64(n), err
+		})
+	return &part{name: "payments", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), run: svc.RunReconciler}, nil
 }
 
 // buildWeb is the server-rendered client. It calls the API through the

@@ -42,7 +42,10 @@ type part struct {
 	ob        *outbox.Outbox
 	routes    func(*http.ServeMux)
 	listeners []natsbus.Listener
-	close     func() error
+	// run is a background loop of the part (the payments reconciler),
+	// stopped by cancelling its context before the relays stop.
+	run   func(context.Context)
+	close func() error
 	// raw parts (the web client) serve HTML and handle their own 404s and
 	// sessions: they get only request logging, not the JSON API edge.
 	raw bool
@@ -111,6 +114,8 @@ type App struct {
 	listening []*natsbus.Listening
 	relays    sync.WaitGroup
 	stopRelay context.CancelFunc
+	runs      sync.WaitGroup
+	stopRuns  context.CancelFunc
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -120,10 +125,15 @@ type App struct {
 func (a *App) start(ctx context.Context, cfg Config, h http.Handler) error {
 	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopRelay = cancel
+	runCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopRuns = stopRuns
 	for _, p := range a.parts {
 		if p.ob != nil {
 			a.metrics.Outbox(p.name, p.ob.Published, p.ob.Pending)
 			a.relays.Go(func() { p.ob.Run(relayCtx) })
+		}
+		if p.run != nil {
+			a.runs.Go(func() { p.run(runCtx) })
 		}
 		if len(p.listeners) > 0 {
 			l, err := a.bus.Listen(ctx, p.name, p.listeners, natsbus.ListenConfig{Observe: a.metrics.Handled})
@@ -201,8 +211,8 @@ func (a *App) Wait(ctx context.Context) error {
 }
 
 // Close shuts down in reverse order of dependence: stop accepting and finish
-// in-flight requests, finish in-flight messages, flush the outboxes, then
-// close the bus and the databases.
+// in-flight requests, finish in-flight messages, stop the background loops,
+// flush the outboxes, then close the bus and the databases.
 //
 // Close is idempotent: a test's cleanup and a signal may both call it, and
 // the second call returns the first one's result.
@@ -221,6 +231,10 @@ func (a *App) close(ctx context.Context) error {
 	for _, l := range a.listening {
 		l.Stop()
 	}
+	if a.stopRuns != nil {
+		a.stopRuns()
+	}
+	a.runs.Wait()
 	if a.stopRelay != nil {
 		a.stopRelay()
 	}

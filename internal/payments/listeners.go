@@ -34,13 +34,19 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 
 // onOrderCancelled returns CancelOrder's errReplicaBehind as an early
 // message: the runner naks it with a delay until the version before it (or
-// the order.created, on its own consumer) lands.
+// the order.created, on its own consumer) lands. A claim the order left
+// pending is resolved at once: if its charge went through, the money goes
+// back now, not at the reconciler's next round.
 func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
 	err := s.CancelOrder(ctx, ev.ID, ev.Version)
 	if errors.Is(err, errReplicaBehind) {
 		return natsbus.Early(err)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	s.reconcileCancelled(ctx, ev.ID)
+	return nil
 }
 
 // onOrderRefundRequested refunds the payment. An unknown or never-charged

@@ -15,6 +15,8 @@
 // outcome is taken over by the next request, which replays the very same
 // charge and key, so the provider returns the first result instead of
 // charging again. A declined claim is deleted, so the order stays payable.
+// The buyer may never come back: the reconciler (reconcile.go) replays a
+// claim left pending, and does so at once when its order is cancelled.
 package payments
 
 import (
@@ -54,6 +56,13 @@ type Config struct {
 	Provider Provider
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// ReconcileEvery is how often the reconciler looks for claims left
+	// pending with an unknown outcome; default 30 s.
+	ReconcileEvery time.Duration
+	// ReconcileAfter is how long after a claim's last attempt the
+	// reconciler replays it; default the claim lease, so a buyer retrying
+	// after a 503 goes first.
+	ReconcileAfter time.Duration
 }
 
 // Storer is what the service needs from storage. Methods taking a tx run
@@ -70,6 +79,9 @@ type Storer interface {
 	Lease(ctx context.Context, tx *sqldb.Tx, id string, prev, until, now time.Time) (bool, error)
 	SetStatus(ctx context.Context, tx *sqldb.Tx, p Payment, from Status) (bool, error)
 	DeletePending(ctx context.Context, tx *sqldb.Tx, id string) error
+	DueClaims(ctx context.Context, now time.Time, minAge, maxWait time.Duration, limit int) ([]Payment, error)
+	PendingOf(ctx context.Context, orderID string) (bool, error)
+	CountPending(ctx context.Context, before time.Time) (int, error)
 }
 
 // Service holds the payments use cases.
@@ -89,6 +101,12 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ReconcileEvery <= 0 {
+		cfg.ReconcileEvery = 30 * time.Second
+	}
+	if cfg.ReconcileAfter <= 0 {
+		cfg.ReconcileAfter = claimLease
 	}
 	return &Service{db: db, store: NewStore(db), ob: ob, log: log, cfg: cfg}
 }
@@ -116,7 +134,7 @@ func (s *Service) Pay(ctx context.Context, userID, orderID, token string) (Payme
 		if err != nil {
 			return Payment{}, fmt.Errorf("pay: %w", err)
 		}
-		p, err := s.charge(ctx, c)
+		p, err := s.charge(context.WithoutCancel(ctx), c)
 		if errors.Is(err, errStaleRefused) {
 			continue
 		}
@@ -190,11 +208,12 @@ func (s *Service) claim(ctx context.Context, userID, orderID, token string) (cla
 	return c, nil
 }
 
-// charge charges a claim and records the outcome. The charge and what
-// follows run to the end even if the caller goes away: a charge abandoned
-// half way is an outcome nobody knows.
+// charge charges a claim and records the outcome. Pay runs the charge to
+// the end even if its caller goes away (a charge abandoned half way is an
+// outcome nobody knows, and the buyer's answer would be a 503); the
+// reconciler lets a shutdown cut it short, keeping the claim for its next
+// round. Recording the outcome always runs to the end.
 func (s *Service) charge(ctx context.Context, c claim) (Payment, error) {
-	ctx = context.WithoutCancel(ctx)
 	cctx, cancel := context.WithTimeout(ctx, chargeTimeout)
 	res, err := s.cfg.Provider.Charge(cctx, ChargeRequest{
 		Amount:         c.Amount,
@@ -204,6 +223,7 @@ func (s *Service) charge(ctx context.Context, c claim) (Payment, error) {
 		OrderID:        c.OrderID,
 	})
 	cancel()
+	ctx = context.WithoutCancel(ctx)
 	var fe *fault.Error
 	switch {
 	case err == nil:

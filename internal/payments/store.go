@@ -224,3 +224,54 @@ func (s *Store) DeletePending(ctx context.Context, tx *sqldb.Tx, id string) erro
 	}
 	return nil
 }
+
+// DueClaims lists, oldest attempt first, at most limit pending claims
+// nobody holds whose last attempt (updated_at) ended long enough ago: at
+// least minAge, and at least as long as the claim had lived by then,
+// capped at maxWait. The wait thus doubles with each attempt that leaves
+// the outcome unknown, without a counter to keep.
+func (s *Store) DueClaims(ctx context.Context, now time.Time, minAge, maxWait time.Duration, limit int) ([]Payment, error) {
+	const q = `SELECT ` + paymentColumns + ` FROM payments
+		WHERE status = 'pending' AND claimed_until <= $1 AND updated_at <= $2
+		AND (updated_at <= $3 OR 2 * updated_at - created_at <= $1)
+		ORDER BY updated_at LIMIT $4`
+	ms := now.UnixMilli()
+	rows, err := s.db.Read().QueryContext(ctx, q, ms, ms-minAge.Milliseconds(), ms-maxWait.Milliseconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due claims: %w", sqldb.Err(err))
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("due claims: %w", sqldb.Err(err))
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("due claims: %w", sqldb.Err(err))
+	}
+	return out, nil
+}
+
+// CountPending counts the pending claims made at or before before.
+func (s *Store) CountPending(ctx context.Context, before time.Time) (int, error) {
+	const q = `SELECT count(*) FROM payments WHERE status = 'pending' AND created_at <= $1`
+	var n int
+	if err := s.db.Read().QueryRowContext(ctx, q, before.UnixMilli()).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count pending: %w", sqldb.Err(err))
+	}
+	return n, nil
+}
+
+// PendingOf says whether the order has a pending claim (read outside any
+// transaction: a cheap look before taking one).
+func (s *Store) PendingOf(ctx context.Context, orderID string) (bool, error) {
+	const q = `SELECT count(*) FROM payments WHERE order_id = $1 AND status = 'pending'`
+	var n int
+	if err := s.db.Read().QueryRowContext(ctx, q, orderID).Scan(&n); err != nil {
+		return false, fmt.Errorf("pending of order: %w", sqldb.Err(err))
+	}
+	return n > 0, nil
+}

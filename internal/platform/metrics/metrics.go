@@ -143,6 +143,19 @@ func (m *Metrics) ConsumersPending(service string, pending func(context.Context)
 	})
 }
 
+// Gauge reports one value of a service read at scrape time through read
+// (a count in its database, say), so that nothing keeps it up to date.
+func (m *Metrics) Gauge(service, name, help string, read func(context.Context) (float64, error)) {
+	m.reg.MustRegister(&funcGauge{
+		desc: prometheus.NewDesc(name, help, nil, prometheus.Labels{"service": service}),
+		read: func(ctx context.Context) (map[string]float64, error) {
+			v, err := read(ctx)
+			return map[string]float64{"": v}, err
+		},
+		limit: m.scrapeLimit,
+	})
+}
+
 // funcGauge is a gauge read at scrape time through a call that may fail or
 // be slow (a query, a request to the server): a failure yields an invalid
 // metric, which the scrape reports, instead of a stale value.

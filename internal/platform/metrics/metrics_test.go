@@ -83,6 +83,17 @@ func TestScrape(t *testing.T) {
 			notWant: []string{"ticketing_outbox_pending{", "ticketing_consumer_pending{"},
 		},
 		{
+			name: "a service's gauge, read at scrape time",
+			record: func(m *metrics.Metrics) {
+				m.Gauge("payments", "ticketing_payments_pending_claims", "Claims.",
+					func(context.Context) (float64, error) { return 2, nil })
+				m.Gauge("payments", "ticketing_unreadable", "Down.",
+					func(context.Context) (float64, error) { return 0, errors.New("database is closed") })
+			},
+			want:    []string{`ticketing_payments_pending_claims{service="payments"} 2`},
+			notWant: []string{"ticketing_unreadable{"},
+		},
+		{
 			name: "consumers pending",
 			record: func(m *metrics.Metrics) {
 				m.ConsumersPending("orders", func(context.Context) (map[string]uint64, error) {
