@@ -99,7 +99,8 @@ func TestUpPriceEditRacesReservation(t *testing.T) {
 	const n = 50
 	for _, engine := range sqldbtest.Engines(t) {
 		t.Run(engine.String(), func(t *testing.T) {
-			env := map[string]string{"MAX_PENDING_ORDERS": fmt.Sprint(2 * n)}
+			// One buyer, from one address, holds all n orders for a moment.
+			env := map[string]string{"MAX_PENDING_ORDERS": fmt.Sprint(2 * n), "MAX_PENDING_ORDERS_PER_ADDRESS": fmt.Sprint(2 * n)}
 			if engine == sqldb.Postgres {
 				env["DATABASE_URL"] = freshPostgres(t)
 			}
