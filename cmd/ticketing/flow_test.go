@@ -22,11 +22,12 @@ type ticketJSON struct {
 }
 
 type orderJSON struct {
-	ID        string     `json:"id"`
-	Status    string     `json:"status"`
-	ExpiresAt time.Time  `json:"expiresAt"`
-	Version   int64      `json:"version"`
-	Ticket    ticketJSON `json:"ticket"`
+	ID          string     `json:"id"`
+	Status      string     `json:"status"`
+	ExpiresAt   time.Time  `json:"expiresAt"`
+	Version     int64      `json:"version"`
+	CancelledBy string     `json:"cancelledBy"`
+	Ticket      ticketJSON `json:"ticket"`
 }
 
 // signUp makes a new signed-in client.

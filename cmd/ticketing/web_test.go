@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ticketing/ticketing/internal/payments"
 )
 
 // These are the web client's page tests: real HTTP against the real `up`
@@ -326,7 +328,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	webEventually(t, 10*time.Second, "the cancelled ticket is back on the index", func() bool {
 		return strings.Contains(buyer.get("/").body, "/tickets/"+opera)
 	})
-	webWant(t, "cancelled order page", buyer.get(loc), http.StatusOK, "was cancelled")
+	webWant(t, "cancelled order page", buyer.get(loc), http.StatusOK, "Cancelled by you")
 
 	// My listings shows the seller which are sold or reserved.
 	webWant(t, "seller's listings", seller.get("/listings"), http.StatusOK, "Reserved", "On sale")
@@ -409,4 +411,83 @@ func TestWebIndexPages(t *testing.T) {
 	if strings.Contains(p.body, "Show 02<") {
 		t.Fatal("the unfiltered first page holds more than 24 tickets")
 	}
+}
+
+// TestWebPaymentAfterExpiryIsRefunded: a payment whose charge completes
+// only after the expiry has cancelled the order is refunded, and the page
+// says so; it never says the ticket is the buyer's.
+func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
+	held := heldProvider{Provider: payments.NewSandbox(), charging: make(chan struct{}, 1), release: make(chan struct{})}
+	base, _ := startUpConfig(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3s"}, func(c *Config) { c.provider = held })
+	seller := webSignUp(t, base, "seller@example.com")
+	gig := webSell(t, seller, "Gig", "20.50")
+	buyer := webSignUp(t, base, "buyer@example.com")
+	api := newClient(t, base)
+	if got := api.do("POST", "/api/users/signin", map[string]string{"email": "buyer@example.com", "password": "correct horse"}, nil); got != http.StatusOK {
+		t.Fatalf("signin = %d", got)
+	}
+
+	buyer.get("/tickets/" + gig)
+	loc := webRedirect(t, "purchase", buyer.post("/tickets/"+gig+"/purchase", url.Values{}), "/orders/")
+	orderID := strings.TrimPrefix(loc, "/orders/")
+	webEventually(t, 5*time.Second, "payments knows the order", func() bool {
+		return api.do("POST", "/api/payments", map[string]string{"orderId": orderID, "token": "tok_fake"}, nil) != http.StatusNotFound
+	})
+
+	// Pay on the page; the charge is held until the expiry has cancelled
+	// the order.
+	buyer.get(loc)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(buyer.last)
+	if m == nil {
+		t.Fatal("the order page has no CSRF token")
+	}
+	form := url.Values{"csrf": {html.UnescapeString(m[1])}, "token": {"tok_visa"}}
+	req, err := http.NewRequest(http.MethodPost, base+loc+"/pay", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	type answer struct {
+		status   int
+		location string
+		err      error
+	}
+	paid := make(chan answer, 1)
+	go func() {
+		resp, err := buyer.http.Do(req)
+		if err != nil {
+			paid <- answer{err: err}
+			return
+		}
+		resp.Body.Close()
+		paid <- answer{status: resp.StatusCode, location: resp.Header.Get("Location")}
+	}()
+	select {
+	case <-held.charging:
+	case a := <-paid:
+		t.Fatalf("the payment answered %d %q (%v) before charging", a.status, a.location, a.err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the charge never started")
+	}
+	webEventually(t, 10*time.Second, "the expiry cancels the order while its charge is held", func() bool {
+		return orderStatus(api, orderID) == "cancelled"
+	})
+	close(held.release)
+	var a answer
+	select {
+	case a = <-paid:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the payment did not answer after its charge was released")
+	}
+	if a.err != nil || a.status != http.StatusSeeOther || a.location != loc+"?m=refunded" {
+		t.Fatalf("pay = %d to %q (%v), want 303 to %s?m=refunded", a.status, a.location, a.err, loc)
+	}
+	p := buyer.get(a.location)
+	webWant(t, "order page after a late payment", p, http.StatusOK, "Your payment is being refunded in full", "Expired: the reservation ran out")
+	if strings.Contains(p.body, "The ticket is yours") {
+		t.Fatalf("a refunded order says the ticket is the buyer's:\n%s", p.body)
+	}
+	webEventually(t, 10*time.Second, "the order page shows the refund", func() bool {
+		return strings.Contains(buyer.get(loc).body, "Your payment of $20.50 is being refunded in full")
+	})
 }

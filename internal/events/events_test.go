@@ -16,6 +16,7 @@ import (
 func TestContracts(t *testing.T) {
 	t.Parallel()
 	expires := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	v0, v3 := int64(0), int64(3)
 	tests := []struct {
 		ev      events.Event
 		subject events.Subject
@@ -27,10 +28,15 @@ func TestContracts(t *testing.T) {
 			`{"id":"t","version":1,"title":"x","price":2050,"userId":"u","orderId":"o"}`},
 		{events.TicketUpdated{ID: "t", Version: 2, Title: "x", Price: 2050, UserID: "u"}, "ticket.updated",
 			`{"id":"t","version":2,"title":"x","price":2050,"userId":"u"}`},
-		{events.OrderCreated{ID: "o", Version: 0, Status: events.StatusCreated, UserID: "u", ExpiresAt: expires, Ticket: events.OrderTicket{ID: "t", Price: 2050}}, "order.created",
-			`{"id":"o","version":0,"status":"created","userId":"u","expiresAt":"2026-01-02T03:04:05Z","ticket":{"id":"t","price":2050}}`},
-		{events.OrderCancelled{ID: "o", Version: 1, Ticket: events.OrderTicket{ID: "t"}}, "order.cancelled",
-			`{"id":"o","version":1,"ticket":{"id":"t"}}`},
+		{events.OrderCreated{ID: "o", Version: 0, Status: events.StatusCreated, UserID: "u", ExpiresAt: expires, Ticket: events.OrderTicket{ID: "t", Price: 2050, Version: &v3}}, "order.created",
+			`{"id":"o","version":0,"status":"created","userId":"u","expiresAt":"2026-01-02T03:04:05Z","ticket":{"id":"t","price":2050,"version":3}}`},
+		// Version 0 is a version, not an absent one.
+		{events.OrderCreated{ID: "o", Version: 0, Status: events.StatusCreated, UserID: "u", ExpiresAt: expires, Ticket: events.OrderTicket{ID: "t", Price: 2050, Version: &v0}}, "order.created",
+			`{"id":"o","version":0,"status":"created","userId":"u","expiresAt":"2026-01-02T03:04:05Z","ticket":{"id":"t","price":2050,"version":0}}`},
+		{events.OrderCancelled{ID: "o", Version: 1, Ticket: events.OrderTicket{ID: "t"}, CancelledBy: events.CancelledByExpiry}, "order.cancelled",
+			`{"id":"o","version":1,"ticket":{"id":"t"},"cancelledBy":"expiry"}`},
+		{events.TicketReservationRefused{TicketID: "t", OrderID: "o", Reason: events.RefusedPriceChange}, "ticket.reservation_refused",
+			`{"ticketId":"t","orderId":"o","reason":"price_change"}`},
 		{events.ExpirationComplete{OrderID: "o"}, "expiration.complete", `{"orderId":"o"}`},
 		{events.PaymentCreated{ID: "p", OrderID: "o", StripeID: "pi_1"}, "payment.created", `{"id":"p","orderId":"o","stripeId":"pi_1"}`},
 	}

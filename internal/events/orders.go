@@ -21,6 +21,12 @@ const (
 type OrderTicket struct {
 	ID    string `json:"id"`
 	Price int64  `json:"price,omitempty"` // cents; only in order.created
+	// Version is the version of the ticket the order reserved (the one its
+	// Price is from); only in order.created. tickets refuses the
+	// reservation when the seller has edited the ticket since. It is a
+	// pointer because 0 is a real version and an order.created from before
+	// the field existed has none.
+	Version *int64 `json:"version,omitempty"`
 }
 
 // OrderCreated is published by orders when a buyer reserves a ticket.
@@ -34,12 +40,23 @@ type OrderCreated struct {
 }
 
 // OrderCancelled is published by orders when an order is cancelled by its
-// buyer or expires; the ticket goes back on sale.
+// buyer, expires, or is refused by tickets; the ticket goes back on sale.
 type OrderCancelled struct {
 	ID      string      `json:"id"`
 	Version int64       `json:"version"`
 	Ticket  OrderTicket `json:"ticket"`
+	// CancelledBy says why: CancelledByBuyer, CancelledByExpiry, or the
+	// reason of a ticket.reservation_refused.
+	CancelledBy string `json:"cancelledBy,omitempty"`
 }
+
+// Why an order was cancelled: order.cancelled's cancelledBy and the order's
+// cancelledBy in the API. A refused reservation uses the refusal's reason
+// (RefusedPriceChange, ...).
+const (
+	CancelledByBuyer  = "buyer"
+	CancelledByExpiry = "expiry"
+)
 
 func (OrderCreated) Subject() Subject   { return SubjectOrderCreated }
 func (OrderCancelled) Subject() Subject { return SubjectOrderCancelled }

@@ -1,8 +1,9 @@
 package events
 
 const (
-	SubjectTicketCreated Subject = "ticket.created"
-	SubjectTicketUpdated Subject = "ticket.updated"
+	SubjectTicketCreated            Subject = "ticket.created"
+	SubjectTicketUpdated            Subject = "ticket.updated"
+	SubjectTicketReservationRefused Subject = "ticket.reservation_refused"
 )
 
 // TicketCreated is published by tickets when a ticket is listed (version 0).
@@ -27,3 +28,28 @@ type TicketUpdated struct {
 
 func (TicketCreated) Subject() Subject { return SubjectTicketCreated }
 func (TicketUpdated) Subject() Subject { return SubjectTicketUpdated }
+
+// TicketReservationRefused is tickets' answer to an order.created it cannot
+// apply: the seller changed the ticket after the version the order
+// reserved, or the ticket is not available. orders cancels the order with
+// Reason as its cancelledBy (or, if it was paid meanwhile, refunds it).
+type TicketReservationRefused struct {
+	TicketID string `json:"ticketId"`
+	OrderID  string `json:"orderId"`
+	Reason   string `json:"reason"`
+}
+
+func (TicketReservationRefused) Subject() Subject { return SubjectTicketReservationRefused }
+
+// The reasons of a ticket.reservation_refused.
+const (
+	// RefusedPriceChange: the seller changed the price after the version
+	// the order reserved.
+	RefusedPriceChange = "price_change"
+	// RefusedTicketChanged: the seller changed the ticket (its title) after
+	// the version the order reserved, though not its price.
+	RefusedTicketChanged = "ticket_changed"
+	// RefusedNotAvailable: the ticket cannot be reserved at all (tickets
+	// does not know it).
+	RefusedNotAvailable = "not_available"
+)

@@ -114,7 +114,10 @@ type orderBody struct {
 	Status    string `json:"status"`
 	ExpiresAt string `json:"expiresAt"`
 	Version   int64  `json:"version"`
-	Ticket    struct {
+	// CancelledBy and PaymentID are omitted when empty.
+	CancelledBy string `json:"cancelledBy"`
+	PaymentID   string `json:"paymentId"`
+	Ticket      struct {
 		ID      string          `json:"id"`
 		Title   string          `json:"title"`
 		Price   json.RawMessage `json:"price"`

@@ -27,21 +27,29 @@ type ticketJSON struct {
 }
 
 type orderJSON struct {
-	ID        string     `json:"id"`
-	UserID    string     `json:"userId"`
-	Status    string     `json:"status"`
-	ExpiresAt time.Time  `json:"expiresAt"` // RFC 3339, UTC
-	Version   int64      `json:"version"`
-	Ticket    ticketJSON `json:"ticket"`
+	ID        string    `json:"id"`
+	UserID    string    `json:"userId"`
+	Status    string    `json:"status"`
+	ExpiresAt time.Time `json:"expiresAt"` // RFC 3339, UTC
+	Version   int64     `json:"version"`
+	// CancelledBy is why a cancelled order was cancelled.
+	CancelledBy string `json:"cancelledBy,omitempty"`
+	// PaymentID is the payment that completed the order or, on a cancelled
+	// order, the payment being refunded.
+	PaymentID string `json:"paymentId,omitempty"`
+	// Ticket's price and version are the order's snapshot.
+	Ticket ticketJSON `json:"ticket"`
 }
 
 func toJSON(o Order) orderJSON {
 	return orderJSON{
-		ID:        o.ID,
-		UserID:    o.UserID,
-		Status:    string(o.Status),
-		ExpiresAt: o.ExpiresAt.UTC(),
-		Version:   o.Version,
+		ID:          o.ID,
+		UserID:      o.UserID,
+		Status:      string(o.Status),
+		ExpiresAt:   o.ExpiresAt.UTC(),
+		Version:     o.Version,
+		CancelledBy: o.CancelledBy,
+		PaymentID:   o.PaymentID,
 		Ticket: ticketJSON{
 			ID: o.Ticket.ID, Title: o.Ticket.Title, Price: o.Ticket.Price, Version: o.Ticket.Version,
 		},

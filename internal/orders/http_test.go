@@ -94,7 +94,7 @@ func TestHTTP(t *testing.T) {
 					if o.Ticket.ID != "t-free" || o.Ticket.Title != "Concert" || string(o.Ticket.Price) != "20.5" || o.Ticket.Version != 0 {
 						t.Errorf("ticket = %+v (price %s)", o.Ticket, o.Ticket.Price)
 					}
-					want := fmt.Sprintf(`{"id":%q,"version":0,"status":"created","userId":"bob","expiresAt":%q,"ticket":{"id":"t-free","price":2050}}`,
+					want := fmt.Sprintf(`{"id":%q,"version":0,"status":"created","userId":"bob","expiresAt":%q,"ticket":{"id":"t-free","price":2050,"version":0}}`,
 						o.ID, o.ExpiresAt)
 					if !slices.Contains(outboxPayloads(t, db, events.SubjectOrderCreated), want) {
 						t.Errorf("no order.created %s in the outbox", want)
@@ -125,8 +125,8 @@ func TestHTTP(t *testing.T) {
 			{name: "cancel", method: "DELETE", path: "/api/orders/" + held.ID, tok: alice, want: 204, wantCancelled: 1,
 				check: func(t *testing.T, _ *httptest.ResponseRecorder) {
 					o := decode[orderBody](t, request(f.handler, "GET", "/api/orders/"+held.ID, "", alice))
-					if o.Status != "cancelled" || o.Version != 1 {
-						t.Errorf("after cancel: status %s version %d, want cancelled 1", o.Status, o.Version)
+					if o.Status != "cancelled" || o.Version != 1 || o.CancelledBy != "buyer" {
+						t.Errorf("after cancel: status %s version %d by %q, want cancelled 1 by buyer", o.Status, o.Version, o.CancelledBy)
 					}
 				}},
 			{name: "cancel again", method: "DELETE", path: "/api/orders/" + held.ID, tok: alice, want: 204, wantCancelled: 0},
@@ -248,6 +248,36 @@ func TestMaxPending(t *testing.T) {
 		}
 		if w := request(f.handler, "POST", "/api/orders", `{"ticketId":"t0"}`, alice); w.Code != http.StatusTooManyRequests {
 			t.Fatalf("pending full again = %d %s, want 429", w.Code, w.Body)
+		}
+	}, migs...)
+}
+
+// TestOrderShowsItsSnapshot: the order shows the price and version of the
+// ticket it reserved, not the replica's later ones (a seller's edit that
+// tickets applied just before the reservation reached it), in GET one and
+// GET all alike.
+func TestOrderShowsItsSnapshot(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, orders.Config{})
+		f.addTicket(t, "t1", "Show", 1000)
+		o, err := f.svc.Reserve(ctx, "alice", "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.UpdateTicket(ctx, orders.Ticket{ID: "t1", Title: "Show, front row", Price: 100000, Version: 1}); err != nil {
+			t.Fatal(err)
+		}
+		alice := token(t, "alice")
+		one := decode[orderBody](t, request(f.handler, "GET", "/api/orders/"+o.ID, "", alice))
+		all := decode[[]orderBody](t, request(f.handler, "GET", "/api/orders", "", alice))
+		if len(all) != 1 {
+			t.Fatalf("list = %+v", all)
+		}
+		for what, got := range map[string]orderBody{"GET one": one, "GET all": all[0]} {
+			if string(got.Ticket.Price) != "10" || got.Ticket.Version != 0 || got.Ticket.Title != "Show, front row" {
+				t.Errorf("%s: ticket %+v (price %s), want the snapshot's price 10 and version 0 (and the current title)", what, got.Ticket, got.Ticket.Price)
+			}
 		}
 	}, migs...)
 }

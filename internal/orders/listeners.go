@@ -18,6 +18,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 		natsbus.On(s.onTicketUpdated),
 		natsbus.On(s.onExpirationComplete),
 		natsbus.On(s.onPaymentCreated),
+		natsbus.On(s.onTicketReservationRefused),
 	}
 }
 
@@ -53,6 +54,18 @@ func (s *Service) onExpirationComplete(ctx context.Context, ev events.Expiration
 // order.created, so an unknown order cannot become known: terminate.
 func (s *Service) onPaymentCreated(ctx context.Context, ev events.PaymentCreated) error {
 	err := s.Pay(ctx, ev.OrderID, Payment{ID: ev.ID, StripeID: ev.StripeID})
+	if errors.Is(err, ErrNotFound) {
+		return natsbus.Permanent(err)
+	}
+	return err
+}
+
+// onTicketReservationRefused cancels the order tickets would not reserve
+// (or refunds it, if it was paid meanwhile). tickets only answers
+// order.created events, which orders published, so an unknown order
+// cannot become known: terminate.
+func (s *Service) onTicketReservationRefused(ctx context.Context, ev events.TicketReservationRefused) error {
+	err := s.Refuse(ctx, ev.OrderID, ev.Reason)
 	if errors.Is(err, ErrNotFound) {
 		return natsbus.Permanent(err)
 	}

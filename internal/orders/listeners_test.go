@@ -232,7 +232,7 @@ func TestExpirationComplete(t *testing.T) {
 				t.Errorf("order = %s v%d, want cancelled v1", got.Status, got.Version)
 			}
 			payloads := outboxPayloads(t, db, events.SubjectOrderCancelled)
-			want := mustJSON(t, events.OrderCancelled{ID: o.ID, Version: 1, Ticket: events.OrderTicket{ID: "t1"}})
+			want := mustJSON(t, events.OrderCancelled{ID: o.ID, Version: 1, Ticket: events.OrderTicket{ID: "t1"}, CancelledBy: events.CancelledByExpiry})
 			if len(payloads) != 1 || payloads[0] != want {
 				t.Errorf("order.cancelled events = %v, want one %s", payloads, want)
 			}

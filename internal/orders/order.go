@@ -29,7 +29,10 @@ var (
 )
 
 // Ticket is the orders service's replica of a ticket: only the fields an
-// order shows. Its Version is always the one tickets published.
+// order shows. Its Version is always the one tickets published. On an
+// Order, Price and Version are the snapshot taken at reservation (what the
+// buyer is shown and charged, whatever the seller does later); Title is the
+// replica's current one.
 type Ticket struct {
 	ID      string
 	Title   string
@@ -48,9 +51,15 @@ type Order struct {
 	Version   int64
 	CreatedAt time.Time
 	// PaymentID is the payment that completed the order, or whose refund
-	// was requested because it came after the order was cancelled.
+	// was requested because it came after the order was cancelled (or the
+	// order was refused after it was paid); StripeID is its provider id.
 	PaymentID string
-	Ticket    Ticket
+	StripeID  string
+	// CancelledBy says why a cancelled order was cancelled:
+	// events.CancelledByBuyer, events.CancelledByExpiry, or the reason
+	// tickets refused the reservation (events.RefusedPriceChange, ...).
+	CancelledBy string
+	Ticket      Ticket
 }
 
 // NewOrder reserves t for userID from now until now+window. Times are kept
@@ -76,9 +85,10 @@ func (o *Order) Pending() bool {
 }
 
 // Cancel releases the ticket, whether the buyer asked or the window ran
-// out. A paid order cannot be cancelled; a cancelled one is left as it is
-// (ErrAlreadyCancelled), so a repeated request or event changes nothing.
-func (o *Order) Cancel() error {
+// out; by says which (events.CancelledByBuyer, ...). A paid order cannot be
+// cancelled; a cancelled one is left as it is (ErrAlreadyCancelled), so a
+// repeated request or event changes nothing.
+func (o *Order) Cancel(by string) error {
 	switch o.Status {
 	case StatusComplete:
 		return ErrOrderComplete
@@ -86,8 +96,41 @@ func (o *Order) Cancel() error {
 		return ErrAlreadyCancelled
 	}
 	o.Status = StatusCancelled
+	o.CancelledBy = by
 	o.Version++
 	return nil
+}
+
+// RefusalOutcome says what tickets' refusal of the reservation did to an
+// order.
+type RefusalOutcome int
+
+const (
+	// RefusalIgnored: the order was cancelled already; nothing changes.
+	RefusalIgnored RefusalOutcome = iota + 1
+	// RefusalCancelled: the unpaid order is now cancelled.
+	RefusalCancelled
+	// RefusalRefund: the order was paid in the moment before the refusal
+	// arrived; it is now cancelled and its payment must be refunded.
+	RefusalRefund
+)
+
+// Refuse applies tickets' refusal to hold the ticket for the order, for
+// reason (events.RefusedPriceChange, ...): the buyer never had the ticket,
+// so the order is cancelled with that reason, and a payment it already took
+// is to be given back. A cancelled order stays as it is (the refusal came
+// after the buyer or the expiry, or it is a redelivery).
+func (o *Order) Refuse(reason string) RefusalOutcome {
+	if o.Status == StatusCancelled {
+		return RefusalIgnored
+	}
+	paid := o.Status == StatusComplete
+	o.Status, o.CancelledBy = StatusCancelled, reason
+	o.Version++
+	if paid {
+		return RefusalRefund
+	}
+	return RefusalCancelled
 }
 
 // Payment is what orders learns of a successful charge (payment.created).
@@ -118,12 +161,12 @@ func (o *Order) Pay(p Payment) PaymentOutcome {
 		return PaymentSeen
 	case o.Pending():
 		o.Status = StatusComplete
-		o.PaymentID = p.ID
+		o.PaymentID, o.StripeID = p.ID, p.StripeID
 		o.Version++
 		return PaymentApplied
 	case o.Status == StatusCancelled && o.PaymentID == "":
 		// Remember it so a redelivery does not ask for a second refund.
-		o.PaymentID = p.ID
+		o.PaymentID, o.StripeID = p.ID, p.StripeID
 		o.Version++
 		return PaymentRefund
 	}
@@ -135,19 +178,21 @@ func (o *Order) RefundRequested(p Payment) events.OrderRefundRequested {
 	return events.OrderRefundRequested{OrderID: o.ID, PaymentID: p.ID, StripeID: p.StripeID}
 }
 
-// Created is the event announcing a new order.
+// Created is the event announcing a new order. It carries the snapshot:
+// the price payments charges and the ticket version tickets checks.
 func (o *Order) Created() events.OrderCreated {
+	v := o.Ticket.Version
 	return events.OrderCreated{
 		ID:        o.ID,
 		Version:   o.Version,
 		Status:    o.Status,
 		UserID:    o.UserID,
 		ExpiresAt: o.ExpiresAt,
-		Ticket:    events.OrderTicket{ID: o.Ticket.ID, Price: int64(o.Ticket.Price)},
+		Ticket:    events.OrderTicket{ID: o.Ticket.ID, Price: int64(o.Ticket.Price), Version: &v},
 	}
 }
 
 // Cancelled is the event announcing that the order released its ticket.
 func (o *Order) Cancelled() events.OrderCancelled {
-	return events.OrderCancelled{ID: o.ID, Version: o.Version, Ticket: events.OrderTicket{ID: o.Ticket.ID}}
+	return events.OrderCancelled{ID: o.ID, Version: o.Version, Ticket: events.OrderTicket{ID: o.Ticket.ID}, CancelledBy: o.CancelledBy}
 }

@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -25,11 +26,15 @@ func TestOrderCancel(t *testing.T) {
 		t.Run(string(tt.from), func(t *testing.T) {
 			t.Parallel()
 			o := orders.Order{ID: "o1", Status: tt.from, Version: 3, Ticket: orders.Ticket{ID: "t1"}}
-			if err := o.Cancel(); !errors.Is(err, tt.wantErr) {
+			if err := o.Cancel(events.CancelledByBuyer); !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Cancel() = %v, want %v", err, tt.wantErr)
 			}
-			if o.Status != tt.wantStatus || o.Version != tt.wantVersion {
-				t.Errorf("after Cancel: %s v%d, want %s v%d", o.Status, o.Version, tt.wantStatus, tt.wantVersion)
+			wantBy := ""
+			if tt.wantErr == nil {
+				wantBy = events.CancelledByBuyer
+			}
+			if o.Status != tt.wantStatus || o.Version != tt.wantVersion || o.CancelledBy != wantBy {
+				t.Errorf("after Cancel: %s v%d by %q, want %s v%d by %q", o.Status, o.Version, o.CancelledBy, tt.wantStatus, tt.wantVersion, wantBy)
 			}
 		})
 	}
@@ -47,13 +52,43 @@ func TestNewOrderEvents(t *testing.T) {
 	}
 	c := o.Created()
 	if c.ID != o.ID || c.Version != 0 || c.Status != events.StatusCreated || c.UserID != "u1" ||
-		!c.ExpiresAt.Equal(wantExp) || c.Ticket != (events.OrderTicket{ID: "t1", Price: 2050}) {
-		t.Errorf("order.created = %+v", c)
+		!c.ExpiresAt.Equal(wantExp) || c.Ticket.ID != "t1" || c.Ticket.Price != 2050 || c.Ticket.Version == nil || *c.Ticket.Version != 2 {
+		t.Errorf("order.created = %+v, want the ticket's price and version 2", c)
 	}
-	if err := o.Cancel(); err != nil {
+	if err := o.Cancel(events.CancelledByExpiry); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := o.Cancelled(), (events.OrderCancelled{ID: o.ID, Version: 1, Ticket: events.OrderTicket{ID: "t1"}}); got != want {
+	want := events.OrderCancelled{ID: o.ID, Version: 1, Ticket: events.OrderTicket{ID: "t1"}, CancelledBy: events.CancelledByExpiry}
+	if got := o.Cancelled(); !reflect.DeepEqual(got, want) {
 		t.Errorf("order.cancelled = %+v, want %+v", got, want)
+	}
+}
+
+func TestOrderRefuse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		order       orders.Order
+		want        orders.RefusalOutcome
+		wantBy      string
+		wantVersion int64
+	}{
+		{"created is cancelled", orders.Order{Status: orders.StatusCreated, Version: 0}, orders.RefusalCancelled, events.RefusedPriceChange, 1},
+		{"awaiting payment is cancelled", orders.Order{Status: orders.StatusAwaitingPayment, Version: 2}, orders.RefusalCancelled, events.RefusedPriceChange, 3},
+		{"paid meanwhile is cancelled and refunded", orders.Order{Status: orders.StatusComplete, Version: 1, PaymentID: "p1"}, orders.RefusalRefund, events.RefusedPriceChange, 2},
+		{"cancelled by the buyer stays so", orders.Order{Status: orders.StatusCancelled, Version: 1, CancelledBy: events.CancelledByBuyer}, orders.RefusalIgnored, events.CancelledByBuyer, 1},
+		{"refused before stays so", orders.Order{Status: orders.StatusCancelled, Version: 1, CancelledBy: events.RefusedPriceChange}, orders.RefusalIgnored, events.RefusedPriceChange, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := tt.order
+			if got := o.Refuse(events.RefusedPriceChange); got != tt.want {
+				t.Errorf("Refuse = %v, want %v", got, tt.want)
+			}
+			if o.Status != orders.StatusCancelled || o.CancelledBy != tt.wantBy || o.Version != tt.wantVersion || o.PaymentID != tt.order.PaymentID {
+				t.Errorf("order = %+v, want cancelled by %s v%d", o, tt.wantBy, tt.wantVersion)
+			}
+		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -182,7 +183,7 @@ func (s *Service) Order(ctx context.Context, userID, id string) (Order, error) {
 // Cancel cancels the order id on its buyer's request. Cancelling a
 // cancelled order succeeds and publishes nothing.
 func (s *Service) Cancel(ctx context.Context, userID, id string) error {
-	if err := s.cancel(ctx, id, userID); err != nil {
+	if err := s.cancel(ctx, id, userID, events.CancelledByBuyer); err != nil {
 		return fmt.Errorf("cancel: %w", err)
 	}
 	return nil
@@ -191,7 +192,7 @@ func (s *Service) Cancel(ctx context.Context, userID, id string) error {
 // Expire cancels the order id because its window ran out; a complete or
 // already cancelled order is left alone. An unknown order is ErrNotFound.
 func (s *Service) Expire(ctx context.Context, id string) error {
-	err := s.cancel(ctx, id, "")
+	err := s.cancel(ctx, id, "", events.CancelledByExpiry)
 	if errors.Is(err, ErrOrderComplete) {
 		return nil // paid in time: nothing expires
 	}
@@ -201,9 +202,9 @@ func (s *Service) Expire(ctx context.Context, id string) error {
 	return nil
 }
 
-// cancel cancels the order and publishes order.cancelled in one
-// transaction. A non-empty owner must own the order.
-func (s *Service) cancel(ctx context.Context, id, owner string) error {
+// cancel cancels the order for the reason by and publishes order.cancelled
+// in one transaction. A non-empty owner must own the order.
+func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
 	if !wellFormed(id) {
 		return ErrNotFound
 	}
@@ -218,7 +219,7 @@ func (s *Service) cancel(ctx context.Context, id, owner string) error {
 			return ErrNotOwner
 		}
 		prev := o.Version
-		if err := o.Cancel(); err != nil {
+		if err := o.Cancel(by); err != nil {
 			if errors.Is(err, ErrAlreadyCancelled) {
 				return nil // done before: same state, no new event
 			}
@@ -262,6 +263,51 @@ func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
 	})
 	if err != nil {
 		return fmt.Errorf("pay: %w", err)
+	}
+	return nil
+}
+
+// Refuse applies tickets' refusal to hold the ticket for the order
+// (ticket.reservation_refused), in one transaction: an unpaid order is
+// cancelled with reason as its cancelledBy and order.cancelled published;
+// one paid in the moment between is cancelled too and its payment's refund
+// requested (order.refund_requested, the path of a payment that raced the
+// expiry). A cancelled order is left alone, so a redelivery publishes
+// nothing. An unknown order is ErrNotFound.
+//
+// The paid case publishes no order.cancelled: tickets never held the
+// ticket for the order, expiration finds it cancelled when its schedule
+// fires, and payments, whose replica never saw the completion, learns of
+// the refund from order.refund_requested.
+func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
+	if !wellFormed(orderID) {
+		return ErrNotFound
+	}
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		o, err := s.store.OrderForUpdate(ctx, tx, orderID)
+		if errors.Is(err, sqldb.ErrNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		prev := o.Version
+		outcome := o.Refuse(reason)
+		if outcome == RefusalIgnored {
+			return nil
+		}
+		if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
+			return err
+		}
+		if outcome == RefusalRefund {
+			s.log.Warn("reservation refused after payment: refund requested",
+				"order_id", o.ID, "reason", reason, "payment_id", o.PaymentID)
+			return s.ob.Add(ctx, tx, o.RefundRequested(Payment{ID: o.PaymentID, StripeID: o.StripeID}))
+		}
+		return s.ob.Add(ctx, tx, o.Cancelled())
+	})
+	if err != nil {
+		return fmt.Errorf("refuse: %w", err)
 	}
 	return nil
 }

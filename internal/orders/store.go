@@ -34,8 +34,10 @@ func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 type scanner interface{ Scan(dest ...any) error }
 
 // orderColumns are read by scanOrder, in its order.
+// The ticket's price and version are the order's own snapshot; only the
+// title comes from the replica.
 const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
-	COALESCE(o.payment_id, ''), t.id, t.title, t.price, t.version`
+	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
@@ -44,7 +46,7 @@ func scanOrder(s scanner) (Order, error) {
 		expires, createdAt int64
 	)
 	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
-		&o.PaymentID, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version)
+		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version)
 	if err != nil {
 		return Order{}, err
 	}
@@ -90,13 +92,14 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 	return t, pending, nil
 }
 
-// InsertOrder stores a new order. A second active order for the same
-// ticket breaks orders_active_ticket: sqldb.ErrConflict.
+// InsertOrder stores a new order with its snapshot of the ticket's price
+// and version. A second active order for the same ticket breaks
+// orders_active_ticket: sqldb.ErrConflict.
 func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
-	const q = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	const q = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	_, err := tx.ExecContext(ctx, q, o.ID, o.UserID, o.Ticket.ID, string(o.Status),
-		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli())
+		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli(), int64(o.Ticket.Price), o.Ticket.Version)
 	if err != nil {
 		return fmt.Errorf("insert order: %w", sqldb.Err(err))
 	}
@@ -120,12 +123,13 @@ func (s *Store) OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Or
 	return o, nil
 }
 
-// UpdateOrder writes o's status, version and payment, provided the stored
-// version is still prev (a guard: the row lock already excludes other
-// writers).
+// UpdateOrder writes o's status, version, payment and cancellation reason,
+// provided the stored version is still prev (a guard: the row lock already
+// excludes other writers).
 func (s *Store) UpdateOrder(ctx context.Context, tx *sqldb.Tx, o Order, prev int64) error {
-	const q = `UPDATE orders SET status = $1, version = $2, payment_id = NULLIF($3, '') WHERE id = $4 AND version = $5`
-	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.PaymentID, o.ID, prev)
+	const q = `UPDATE orders SET status = $1, version = $2, payment_id = NULLIF($3, ''), stripe_id = $4,
+		cancelled_by = $5 WHERE id = $6 AND version = $7`
+	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.PaymentID, o.StripeID, o.CancelledBy, o.ID, prev)
 	if err != nil {
 		return fmt.Errorf("update order: %w", sqldb.Err(err))
 	}

@@ -29,6 +29,7 @@ type pending struct {
 	Subject string
 	Created events.TicketCreated
 	Updated events.TicketUpdated
+	Refused events.TicketReservationRefused
 }
 
 // outboxEvents returns the events waiting in db's outbox, oldest first.
@@ -47,8 +48,11 @@ func outboxEvents(tb testing.TB, db *sqldb.DB) []pending {
 		}
 		p := pending{Subject: subject}
 		var target any = &p.Updated
-		if subject == string(events.SubjectTicketCreated) {
+		switch subject {
+		case events.SubjectTicketCreated:
 			target = &p.Created
+		case events.SubjectTicketReservationRefused:
+			target = &p.Refused
 		}
 		if err := json.Unmarshal([]byte(payload), target); err != nil {
 			tb.Fatalf("decode %s: %v", subject, err)
@@ -69,6 +73,18 @@ func updates(evs []pending) []events.TicketUpdated {
 	for _, e := range evs {
 		if e.Subject == string(events.SubjectTicketUpdated) {
 			out = append(out, e.Updated)
+		}
+	}
+	return out
+}
+
+// refusals returns the ticket.reservation_refused events among evs for
+// ticketID.
+func refusals(evs []pending, ticketID string) []events.TicketReservationRefused {
+	var out []events.TicketReservationRefused
+	for _, e := range evs {
+		if e.Subject == events.SubjectTicketReservationRefused && e.Refused.TicketID == ticketID {
+			out = append(out, e.Refused)
 		}
 	}
 	return out
@@ -95,4 +111,11 @@ func mustCreate(tb testing.TB, s *Service, userID, title string, cents int64) Ti
 		tb.Fatalf("create: %v", err)
 	}
 	return t
+}
+
+// reservation is what an order.created of orderID asks when the order
+// reserved tk as it is: its version and its price.
+func reservation(orderID string, tk Ticket) Reservation {
+	v := tk.Version
+	return Reservation{OrderID: orderID, Version: &v, Price: tk.Price}
 }

@@ -281,10 +281,9 @@ func TestHTTP(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				ids := map[string]string{
-					"reserved": mustCreate(t, s, seller.ID, "reserved show", 1500).ID,
-				}
-				if err := s.reserve(ctx, ids["reserved"], "order-1"); err != nil {
+				reserved := mustCreate(t, s, seller.ID, "reserved show", 1500)
+				ids := map[string]string{"reserved": reserved.ID}
+				if err := s.reserve(ctx, reserved.ID, reservation("order-1", reserved)); err != nil {
 					t.Fatal(err)
 				}
 				ids["mine"] = mustCreate(t, s, seller.ID, "50% off show", 1200).ID

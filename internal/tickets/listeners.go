@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -20,18 +21,17 @@ func (s *Service) Listeners() []natsbus.Listener {
 }
 
 // onOrderCreated reserves the ticket for the order (version+1,
-// ticket.updated). Already reserved by this order: done, nothing published.
-// Reserved by another order: an early message, redelivered until that
-// order's cancellation (on its own consumer) has released the ticket. A
-// ticket not known: a transient error, redelivered up to the usual bound.
+// ticket.updated). Already reserved by this order, or the order already
+// cancelled or refused: done, nothing published. The seller changed the
+// ticket after the version the order reserved, or the ticket is unknown:
+// ticket.reservation_refused, acked (an answer, not a retry). Reserved by
+// another order: an early message, redelivered until that order's
+// cancellation (on its own consumer) has released the ticket.
 func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) error {
 	if !plausibleID(ev.ID) || !plausibleID(ev.Ticket.ID) {
 		return natsbus.Permanent(fmt.Errorf("order.created with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
 	}
-	err := s.reserve(ctx, ev.Ticket.ID, ev.ID)
-	if errors.Is(err, sqldb.ErrNotFound) {
-		return fmt.Errorf("reserve ticket %s for order %s: unknown ticket", ev.Ticket.ID, ev.ID)
-	}
+	err := s.reserve(ctx, ev.Ticket.ID, Reservation{OrderID: ev.ID, Version: ev.Ticket.Version, Price: money.Cents(ev.Ticket.Price)})
 	if err != nil {
 		err = fmt.Errorf("reserve ticket %s for order %s: %w", ev.Ticket.ID, ev.ID, err)
 	}

@@ -31,8 +31,9 @@ type harness struct {
 
 	created int64 // ticket.created events this harness caused
 
-	mu   sync.Mutex
-	seen []events.TicketUpdated
+	mu      sync.Mutex
+	seen    []events.TicketUpdated
+	refused []events.TicketReservationRefused
 }
 
 func newHarness(t *testing.T, db *sqldb.DB) *harness {
@@ -56,19 +57,27 @@ func newHarness(t *testing.T, db *sqldb.DB) *harness {
 		t.Fatalf("listen: %v", err)
 	}
 	cons, err := bus.JetStream().OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{string(events.SubjectTicketUpdated)},
+		FilterSubjects: []string{events.SubjectTicketUpdated, events.SubjectTicketReservationRefused},
 	})
 	if err != nil {
 		t.Fatalf("test consumer: %v", err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if m.Subject() == events.SubjectTicketReservationRefused {
+			var ev events.TicketReservationRefused
+			if err := json.Unmarshal(m.Data(), &ev); err != nil {
+				t.Errorf("decode ticket.reservation_refused: %v", err)
+			}
+			h.refused = append(h.refused, ev)
+			return
+		}
 		var ev events.TicketUpdated
 		if err := json.Unmarshal(m.Data(), &ev); err != nil {
 			t.Errorf("decode ticket.updated: %v", err)
 		}
-		h.mu.Lock()
 		h.seen = append(h.seen, ev)
-		h.mu.Unlock()
 	})
 	if err != nil {
 		t.Fatalf("test consume: %v", err)
@@ -125,14 +134,37 @@ func (h *harness) consumerInfo(subject events.Subject) *jetstream.ConsumerInfo {
 	return info
 }
 
+// lastSeq is the stream sequence of the last message on subject, 0 if none.
+func (h *harness) lastSeq(subject events.Subject) uint64 {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := h.bus.JetStream().Stream(ctx, events.Stream)
+	if err != nil {
+		h.t.Fatalf("stream: %v", err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0
+	}
+	if err != nil {
+		h.t.Fatalf("last message on %s: %v", subject, err)
+	}
+	return m.Sequence
+}
+
 // settle waits until everything published has been handled and acked,
 // every event the service wrote has left its outbox, and the test consumer
-// has seen all of them; then it returns the ticket.updated events seen.
+// has seen all of them; then it returns the ticket.updated events seen
+// (refusals returns the ticket.reservation_refused ones).
 func (h *harness) settle() []events.TicketUpdated {
 	h.t.Helper()
 	eventually(h.t, "listeners, outbox and test consumer to settle", func() bool {
 		for _, subj := range []events.Subject{events.SubjectOrderCreated, events.SubjectOrderCancelled} {
-			if info := h.consumerInfo(subj); info.NumPending > 0 || info.NumAckPending > 0 {
+			// The ack floor, not only the pending counts: right after a
+			// publish the server may report neither pending nor in flight.
+			info := h.consumerInfo(subj)
+			if info.NumPending > 0 || info.NumAckPending > 0 || info.AckFloor.Stream < h.lastSeq(subj) {
 				return false
 			}
 		}
@@ -141,13 +173,21 @@ func (h *harness) settle() []events.TicketUpdated {
 			h.t.Fatal(err)
 		}
 		h.mu.Lock()
-		seen := int64(len(h.seen))
+		seen := int64(len(h.seen) + len(h.refused))
 		h.mu.Unlock()
 		return rows == 0 && h.ob.Published() == h.created+seen
 	})
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slicesClone(h.seen)
+}
+
+// refusals returns the ticket.reservation_refused events seen so far; call
+// it after settle.
+func (h *harness) refusals() []events.TicketReservationRefused {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slicesClone(h.refused)
 }
 
 func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
@@ -161,9 +201,11 @@ func (h *harness) ticket(id string) Ticket {
 	return tk
 }
 
-func created(orderID, ticketID string) events.OrderCreated {
+// created is the order.created of an order that reserved version v of a
+// ticket at 1000 cents (the price createTicket lists at).
+func created(orderID, ticketID string, v int64) events.OrderCreated {
 	return events.OrderCreated{ID: orderID, Version: 0, Status: events.StatusCreated, UserID: "buyer",
-		ExpiresAt: time.Now().Add(15 * time.Minute).UTC(), Ticket: events.OrderTicket{ID: ticketID, Price: 1000}}
+		ExpiresAt: time.Now().Add(15 * time.Minute).UTC(), Ticket: events.OrderTicket{ID: ticketID, Price: 1000, Version: &v}}
 }
 
 func cancelled(orderID, ticketID string) events.OrderCancelled {
@@ -197,7 +239,7 @@ func TestListeners(t *testing.T) {
 			t.Run("in order", func(t *testing.T) {
 				h := open(t)
 				tk := h.createTicket()
-				h.publish(created("A", tk.ID))
+				h.publish(created("A", tk.ID, 0))
 				check(t, h.settle(), tk, want{1, "A"})
 				if got := h.ticket(tk.ID); got.OrderID != "A" || got.Version != 1 {
 					t.Fatalf("after order.created: %+v", got)
@@ -212,13 +254,13 @@ func TestListeners(t *testing.T) {
 			t.Run("duplicated", func(t *testing.T) {
 				h := open(t)
 				tk := h.createTicket()
-				h.publish(created("A", tk.ID), created("A", tk.ID))
+				h.publish(created("A", tk.ID, 0), created("A", tk.ID, 0))
 				check(t, h.settle(), tk, want{1, "A"})
 				// Both cancellations, then order.created once more (its ack
 				// was lost): the ticket must not be held for a dead order.
 				h.publish(cancelled("A", tk.ID), cancelled("A", tk.ID))
 				check(t, h.settle(), tk, want{1, "A"}, want{2, ""})
-				h.publish(created("A", tk.ID))
+				h.publish(created("A", tk.ID, 0))
 				check(t, h.settle(), tk, want{1, "A"}, want{2, ""})
 				if got := h.ticket(tk.ID); got.OrderID != "" || got.Version != 2 {
 					t.Fatalf("after duplicates: %+v", got)
@@ -228,12 +270,12 @@ func TestListeners(t *testing.T) {
 			t.Run("next order overtakes the cancellation of the previous", func(t *testing.T) {
 				h := open(t)
 				tk := h.createTicket()
-				h.publish(created("A", tk.ID))
+				h.publish(created("A", tk.ID, 0))
 				check(t, h.settle(), tk, want{1, "A"})
 
 				// B's creation arrives while A still holds the ticket: it
 				// is nak'ed and comes back, and leaves the ticket alone.
-				h.publish(created("B", tk.ID))
+				h.publish(created("B", tk.ID, 1))
 				eventually(t, "order.created B to be redelivered", func() bool {
 					return h.consumerInfo(events.SubjectOrderCreated).NumRedelivered > 0
 				})
@@ -254,12 +296,67 @@ func TestListeners(t *testing.T) {
 				}
 			})
 
+			t.Run("edit lands before the reservation", func(t *testing.T) {
+				h := open(t)
+				tk := h.createTicket()
+				edited, err := h.s.Update(context.Background(), seller.ID, tk.ID, Fields{Title: tk.Title, Price: 2000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The order reserved v0 at 1000: refused, once, however
+				// often it is delivered; the ticket stays on sale at 2000.
+				h.publish(created("A", tk.ID, 0), created("A", tk.ID, 0))
+				check(t, h.settle(), edited, want{1, ""})
+				h.publish(created("A", tk.ID, 0))
+				check(t, h.settle(), edited, want{1, ""})
+				wantRefused := []events.TicketReservationRefused{{TicketID: tk.ID, OrderID: "A", Reason: events.RefusedPriceChange}}
+				if got := h.refusals(); !reflect.DeepEqual(got, wantRefused) {
+					t.Fatalf("refusals %+v, want %+v", got, wantRefused)
+				}
+				// The order's cancellation that follows changes nothing.
+				h.publish(cancelled("A", tk.ID))
+				check(t, h.settle(), edited, want{1, ""})
+				if got := h.ticket(tk.ID); got.OrderID != "" || got.Version != 1 || got.Price != 2000 {
+					t.Fatalf("ticket after a refused reservation: %+v", got)
+				}
+				// An order that saw the edit gets the ticket.
+				ev := created("B", tk.ID, 1)
+				ev.Ticket.Price = 2000
+				h.publish(ev)
+				check(t, h.settle(), edited, want{1, ""}, want{2, "B"})
+				if got := h.refusals(); len(got) != 1 {
+					t.Fatalf("refusals %+v, want still one", got)
+				}
+			})
+
+			t.Run("stale reservation of a ticket another order holds is refused, not early", func(t *testing.T) {
+				h := open(t)
+				tk := h.createTicket()
+				edited, err := h.s.Update(context.Background(), seller.ID, tk.ID, Fields{Title: "new title", Price: 1000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.publish(created("A", tk.ID, 1))
+				check(t, h.settle(), edited, want{1, ""}, want{2, "A"})
+				// B reserved v0, before the edit: whoever holds the ticket,
+				// B can never have what it saw, so it gets its answer now.
+				h.publish(created("B", tk.ID, 0))
+				check(t, h.settle(), edited, want{1, ""}, want{2, "A"})
+				wantRefused := []events.TicketReservationRefused{{TicketID: tk.ID, OrderID: "B", Reason: events.RefusedTicketChanged}}
+				if got := h.refusals(); !reflect.DeepEqual(got, wantRefused) {
+					t.Fatalf("refusals %+v, want %+v", got, wantRefused)
+				}
+				if n := h.consumerInfo(events.SubjectOrderCreated).NumRedelivered; n != 0 {
+					t.Fatalf("%d order.created redelivered, want none", n)
+				}
+			})
+
 			t.Run("cancellation before creation of the same order", func(t *testing.T) {
 				h := open(t)
 				tk := h.createTicket()
 				h.publish(cancelled("A", tk.ID))
 				check(t, h.settle(), tk)
-				h.publish(created("A", tk.ID))
+				h.publish(created("A", tk.ID, 0))
 				check(t, h.settle(), tk)
 				if got := h.ticket(tk.ID); got.OrderID != "" || got.Version != 0 {
 					t.Fatalf("ticket held by a cancelled order: %+v", got)
@@ -282,7 +379,8 @@ func isPermanent(err error) bool {
 }
 
 // TestListenerOutcomes checks what each handler tells the bus (ack,
-// redeliver, terminate) and that refusals change and publish nothing.
+// redeliver, terminate) and what it publishes: a refused reservation one
+// ticket.reservation_refused, once; anything else nothing.
 func TestListenerOutcomes(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
@@ -292,25 +390,33 @@ func TestListenerOutcomes(t *testing.T) {
 			redeliver
 			terminate
 		)
-		held := mustCreate(t, s, seller.ID, "held", 100)
-		if err := s.reserve(ctx, held.ID, "A"); err != nil {
+		held := mustCreate(t, s, seller.ID, "held", 1000)
+		if err := s.reserve(ctx, held.ID, reservation("A", held)); err != nil {
 			t.Fatal(err)
 		}
-		free := mustCreate(t, s, seller.ID, "free", 100)
+		free := mustCreate(t, s, seller.ID, "free", 1000)
+		edited := mustCreate(t, s, seller.ID, "edited", 1000)
+		if _, err := s.Update(ctx, seller.ID, edited.ID, Fields{Title: "edited", Price: 1500}); err != nil {
+			t.Fatal(err)
+		}
 		tests := []struct {
-			name   string
-			handle func() error
-			want   int
+			name    string
+			handle  func() error
+			want    int
+			publish int // events written
 		}{
-			{"created: unknown ticket", func() error { return s.onOrderCreated(ctx, created("B", "no-such-ticket")) }, redeliver},
-			{"created: held by another order", func() error { return s.onOrderCreated(ctx, created("B", held.ID)) }, redeliver},
-			{"created: already held by this order", func() error { return s.onOrderCreated(ctx, created("A", held.ID)) }, ack},
-			{"created: no ticket id", func() error { return s.onOrderCreated(ctx, created("B", "")) }, terminate},
-			{"created: junk order id", func() error { return s.onOrderCreated(ctx, created("B\x00", free.ID)) }, terminate},
-			{"cancelled: unknown ticket", func() error { return s.onOrderCancelled(ctx, cancelled("B", "no-such-ticket")) }, ack},
-			{"cancelled: another order's ticket", func() error { return s.onOrderCancelled(ctx, cancelled("B", held.ID)) }, ack},
-			{"cancelled: free ticket", func() error { return s.onOrderCancelled(ctx, cancelled("C", free.ID)) }, ack},
-			{"cancelled: no order id", func() error { return s.onOrderCancelled(ctx, cancelled("", free.ID)) }, terminate},
+			{"created: unknown ticket is refused", func() error { return s.onOrderCreated(ctx, created("B", "no-such-ticket", 0)) }, ack, 1},
+			{"created: unknown ticket again publishes nothing", func() error { return s.onOrderCreated(ctx, created("B", "no-such-ticket", 0)) }, ack, 0},
+			{"created: edited since is refused", func() error { return s.onOrderCreated(ctx, created("C", edited.ID, 0)) }, ack, 1},
+			{"created: edited since, again, publishes nothing", func() error { return s.onOrderCreated(ctx, created("C", edited.ID, 0)) }, ack, 0},
+			{"created: held by another order", func() error { return s.onOrderCreated(ctx, created("D", held.ID, 1)) }, redeliver, 0},
+			{"created: already held by this order", func() error { return s.onOrderCreated(ctx, created("A", held.ID, 0)) }, ack, 0},
+			{"created: no ticket id", func() error { return s.onOrderCreated(ctx, created("B", "", 0)) }, terminate, 0},
+			{"created: junk order id", func() error { return s.onOrderCreated(ctx, created("B\x00", free.ID, 0)) }, terminate, 0},
+			{"cancelled: unknown ticket", func() error { return s.onOrderCancelled(ctx, cancelled("B", "no-such-ticket")) }, ack, 0},
+			{"cancelled: another order's ticket", func() error { return s.onOrderCancelled(ctx, cancelled("B", held.ID)) }, ack, 0},
+			{"cancelled: free ticket", func() error { return s.onOrderCancelled(ctx, cancelled("C", free.ID)) }, ack, 0},
+			{"cancelled: no order id", func() error { return s.onOrderCancelled(ctx, cancelled("", free.ID)) }, terminate, 0},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -326,8 +432,8 @@ func TestListenerOutcomes(t *testing.T) {
 				if got != tt.want {
 					t.Fatalf("outcome %d (err %v), want %d", got, err, tt.want)
 				}
-				if after := len(outboxEvents(t, db)); after != before {
-					t.Fatalf("published %d events", after-before)
+				if after := len(outboxEvents(t, db)); after-before != tt.publish {
+					t.Fatalf("published %d events, want %d", after-before, tt.publish)
 				}
 			})
 		}
@@ -336,6 +442,13 @@ func TestListenerOutcomes(t *testing.T) {
 		}
 		if got, _ := s.Get(ctx, free.ID); got.OrderID != "" || got.Version != 0 {
 			t.Fatalf("free ticket changed: %+v", got)
+		}
+		if got, _ := s.Get(ctx, edited.ID); got.OrderID != "" || got.Version != 1 {
+			t.Fatalf("edited ticket changed: %+v", got)
+		}
+		wantRefused := []events.TicketReservationRefused{{TicketID: "no-such-ticket", OrderID: "B", Reason: events.RefusedNotAvailable}}
+		if got := refusals(outboxEvents(t, db), "no-such-ticket"); !reflect.DeepEqual(got, wantRefused) {
+			t.Fatalf("refusals %+v, want %+v", got, wantRefused)
 		}
 	}, migs...)
 }

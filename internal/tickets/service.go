@@ -52,7 +52,8 @@ type Storer interface {
 	Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error
 	Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error
 	RecordRelease(ctx context.Context, tx *sqldb.Tx, orderID, ticketID string, at time.Time) error
-	Released(ctx context.Context, tx *sqldb.Tx, orderID string) (bool, error)
+	RecordRefusal(ctx context.Context, tx *sqldb.Tx, orderID, ticketID, reason string, at time.Time) error
+	Settled(ctx context.Context, tx *sqldb.Tx, orderID string) (bool, error)
 }
 
 // Config tunes the service. Zero values get defaults.
@@ -173,20 +174,54 @@ func (s *Service) Update(ctx context.Context, userID, id string, f Fields) (Tick
 	return t, err
 }
 
-// reserve lets orderID hold ticketID (order.created). Applying it again, or
-// for an order already cancelled, changes nothing.
-func (s *Service) reserve(ctx context.Context, ticketID, orderID string) error {
+// reserve lets the order hold ticketID (order.created). Applying it again,
+// or for an order already cancelled or refused, changes nothing. An order
+// that reserved what the ticket no longer is (see Ticket.Reserve), or a
+// ticket tickets does not know, is refused: the refusal is recorded and
+// ticket.reservation_refused written in one transaction, so a redelivered
+// order.created publishes nothing new.
+func (s *Service) reserve(ctx context.Context, ticketID string, r Reservation) error {
 	_, err := s.change(ctx, ticketID, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
-		released, err := s.store.Released(ctx, tx, orderID)
-		if err != nil || released {
+		settled, err := s.store.Settled(ctx, tx, r.OrderID)
+		if err != nil || settled {
 			// The order's cancellation was handled already (it overtook
-			// this event, or this is a redelivery after it): holding the
-			// ticket for a dead order would keep it off sale forever.
+			// this event, or this is a redelivery after it), or the order
+			// was refused before: holding the ticket for a dead order
+			// would keep it off sale forever.
 			return false, err
 		}
-		return t.Reserve(orderID)
+		changed, err := t.Reserve(r)
+		var ref refusal
+		if errors.As(err, &ref) {
+			return false, s.refuse(ctx, tx, ticketID, r.OrderID, ref.reason)
+		}
+		return changed, err
 	})
+	if errors.Is(err, sqldb.ErrNotFound) {
+		// Tickets is the source of truth and orders learns of a ticket
+		// only from its ticket.created: a ticket not here never becomes
+		// known, so the order gets an answer rather than retries.
+		return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+			settled, err := s.store.Settled(ctx, tx, r.OrderID)
+			if err != nil || settled {
+				return err
+			}
+			return s.refuse(ctx, tx, ticketID, r.OrderID, events.RefusedNotAvailable)
+		})
+	}
 	return err
+}
+
+// refuse records that orderID may not have ticketID and announces it, in
+// the caller's transaction. Recording is a plain INSERT: of two deliveries
+// of one order.created refused at once, the second fails on the primary key
+// and is redelivered, to find the refusal recorded.
+func (s *Service) refuse(ctx context.Context, tx *sqldb.Tx, ticketID, orderID, reason string) error {
+	if err := s.store.RecordRefusal(ctx, tx, orderID, ticketID, reason, s.now()); err != nil {
+		return err
+	}
+	s.log.Info("reservation refused", "order_id", orderID, "ticket_id", ticketID, "reason", reason)
+	return s.ob.Add(ctx, tx, events.TicketReservationRefused{TicketID: ticketID, OrderID: orderID, Reason: reason})
 }
 
 // release puts ticketID back on sale if orderID still holds it

@@ -27,7 +27,7 @@ func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 // errStale means the row changed since it was read: its version moved on.
 var errStale = errors.New("ticket changed since it was read")
 
-const ticketColumns = `id, title, price, user_id, version, order_id, created_at`
+const ticketColumns = `id, title, price, user_id, version, order_id, created_at, edited_version`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -38,7 +38,7 @@ func scanTicket(row scanner) (Ticket, error) {
 		orderID sql.NullString
 		created int64
 	)
-	if err := row.Scan(&t.ID, &t.Title, &price, &t.UserID, &t.Version, &orderID, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Title, &price, &t.UserID, &t.Version, &orderID, &created, &t.EditedVersion); err != nil {
 		return Ticket{}, sqldb.Err(err)
 	}
 	t.Price = money.Cents(price)
@@ -131,10 +131,10 @@ func escapeLike(s string) string {
 
 // Insert adds a new ticket.
 func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
-	const q = `INSERT INTO tickets (id, title, title_search, price, user_id, version, order_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	const q = `INSERT INTO tickets (id, title, title_search, price, user_id, version, order_id, created_at, edited_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	_, err := tx.ExecContext(ctx, q, t.ID, t.Title, strings.ToLower(t.Title), int64(t.Price),
-		t.UserID, t.Version, nullable(t.OrderID), t.CreatedAt.UnixMilli())
+		t.UserID, t.Version, nullable(t.OrderID), t.CreatedAt.UnixMilli(), t.EditedVersion)
 	if err != nil {
 		return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
 	}
@@ -146,10 +146,10 @@ func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
 // This is the optimistic lock: of two writers that read the same version,
 // only one moves it on.
 func (s *Store) Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error {
-	const q = `UPDATE tickets SET title = $1, title_search = $2, price = $3, version = $4, order_id = $5
-		WHERE id = $6 AND version = $7`
+	const q = `UPDATE tickets SET title = $1, title_search = $2, price = $3, version = $4, order_id = $5,
+		edited_version = $6 WHERE id = $7 AND version = $8`
 	res, err := tx.ExecContext(ctx, q, t.Title, strings.ToLower(t.Title), int64(t.Price),
-		t.Version, nullable(t.OrderID), t.ID, readVersion)
+		t.Version, nullable(t.OrderID), t.EditedVersion, t.ID, readVersion)
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", sqldb.Err(err))
 	}
@@ -174,9 +174,23 @@ func (s *Store) RecordRelease(ctx context.Context, tx *sqldb.Tx, orderID, ticket
 	return nil
 }
 
-// Released reports whether orderID's cancellation was handled.
-func (s *Store) Released(ctx context.Context, tx *sqldb.Tx, orderID string) (bool, error) {
-	const q = `SELECT 1 FROM released_orders WHERE order_id = $1`
+// RecordRefusal notes that orderID was refused ticketID. A second refusal
+// of the same order is sqldb.ErrConflict: the caller's transaction, and
+// the event it carries, roll back.
+func (s *Store) RecordRefusal(ctx context.Context, tx *sqldb.Tx, orderID, ticketID, reason string, at time.Time) error {
+	const q = `INSERT INTO refused_orders (order_id, ticket_id, reason, refused_at) VALUES ($1, $2, $3, $4)`
+	if _, err := tx.ExecContext(ctx, q, orderID, ticketID, reason, at.UnixMilli()); err != nil {
+		return fmt.Errorf("record refusal: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// Settled reports whether orderID is done with as far as reserving goes:
+// its cancellation was handled, or its reservation was refused. One
+// statement for both, as it runs on every order.created.
+func (s *Store) Settled(ctx context.Context, tx *sqldb.Tx, orderID string) (bool, error) {
+	const q = `SELECT 1 FROM released_orders WHERE order_id = $1
+		UNION ALL SELECT 1 FROM refused_orders WHERE order_id = $1 LIMIT 1`
 	var one int
 	switch err := sqldb.Err(tx.QueryRowContext(ctx, q, orderID).Scan(&one)); {
 	case err == nil:
@@ -184,6 +198,6 @@ func (s *Store) Released(ctx context.Context, tx *sqldb.Tx, orderID string) (boo
 	case errors.Is(err, sqldb.ErrNotFound):
 		return false, nil
 	default:
-		return false, fmt.Errorf("released: %w", err)
+		return false, fmt.Errorf("settled: %w", err)
 	}
 }

@@ -71,23 +71,37 @@ func TestStore(t *testing.T) {
 			}
 		})
 
-		t.Run("released orders", func(t *testing.T) {
-			var released bool
-			err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
-				var err error
-				if released, err = st.Released(ctx, tx, "o9"); err != nil || released {
+		t.Run("settled orders", func(t *testing.T) {
+			settled := func(orderID string) bool {
+				t.Helper()
+				var got bool
+				if err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
+					var err error
+					got, err = st.Settled(ctx, tx, orderID)
 					return err
+				}); err != nil {
+					t.Fatal(err)
 				}
-				for range 2 { // recording twice is a no-op
-					if err := st.RecordRelease(ctx, tx, "o9", "t9", at); err != nil {
-						return err
-					}
+				return got
+			}
+			if settled("o9") || settled("o10") {
+				t.Fatal("settled before anything was recorded")
+			}
+			for range 2 { // recording a release twice is a no-op
+				if err := db.WithTx(ctx, func(tx *sqldb.Tx) error { return st.RecordRelease(ctx, tx, "o9", "t9", at) }); err != nil {
+					t.Fatal(err)
 				}
-				released, err = st.Released(ctx, tx, "o9")
-				return err
-			})
-			if err != nil || !released {
-				t.Fatalf("Released after RecordRelease = %v, %v", released, err)
+			}
+			if err := db.WithTx(ctx, func(tx *sqldb.Tx) error { return st.RecordRefusal(ctx, tx, "o10", "t9", "price_change", at) }); err != nil {
+				t.Fatal(err)
+			}
+			// A second refusal of one order fails, so its event rolls back.
+			err := db.WithTx(ctx, func(tx *sqldb.Tx) error { return st.RecordRefusal(ctx, tx, "o10", "t9", "price_change", at) })
+			if !errors.Is(err, sqldb.ErrConflict) {
+				t.Fatalf("second refusal = %v, want ErrConflict", err)
+			}
+			if !settled("o9") || !settled("o10") || settled("o11") {
+				t.Fatal("Settled does not see the release and the refusal")
 			}
 		})
 	}, migs...)

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/money"
 )
@@ -35,6 +36,10 @@ type Ticket struct {
 	UserID  string
 	Version int64
 	OrderID string
+	// EditedVersion is the version the seller's last change of title or
+	// price produced (0: as listed). An order that reserved an older
+	// version saw other fields than the ticket has now and is refused.
+	EditedVersion int64
 	// CreatedAt orders the list, newest first.
 	CreatedAt time.Time
 }
@@ -93,6 +98,12 @@ var (
 	errHeldByOtherOrder = errors.New("ticket is held by another order")
 )
 
+// refusal is an order.created the ticket cannot take, for good: the answer
+// is ticket.reservation_refused with reason, not a retry.
+type refusal struct{ reason string }
+
+func (r refusal) Error() string { return "reservation refused: " + r.reason }
+
 // Edit applies the seller's new fields. Only the seller may edit, and only
 // while no order holds the ticket.
 func (t *Ticket) Edit(userID string, f Fields) error {
@@ -102,21 +113,51 @@ func (t *Ticket) Edit(userID string, f Fields) error {
 	if t.OrderID != "" {
 		return ErrReserved
 	}
+	if t.Title != f.Title || t.Price != f.Price {
+		// The write lands at version+1 (see Service.change); an edit that
+		// changes nothing does not invalidate reservations of what is still
+		// the same offer.
+		t.EditedVersion = t.Version + 1
+	}
 	t.Title, t.Price = f.Title, f.Price
 	return nil
 }
 
-// Reserve lets orderID hold the ticket. It reports whether anything changed:
-// false when that order already holds it (an event applied twice).
-func (t *Ticket) Reserve(orderID string) (bool, error) {
-	switch t.OrderID {
-	case "":
-		t.OrderID = orderID
-		return true, nil
-	case orderID:
+// Reservation is what an order.created asks of a ticket.
+type Reservation struct {
+	OrderID string
+	// Version is the ticket version the order reserved; nil for an event
+	// from before order.created carried it (then Price alone is checked).
+	Version *int64
+	// Price is what the order will charge, the price of that version.
+	Price money.Cents
+}
+
+// Reserve lets the order hold the ticket. It reports whether anything
+// changed: false when that order already holds it (an event applied twice).
+//
+// The order must have reserved what the ticket still is: a seller's edit
+// after the version the order reserved (or a price that differs from the
+// order's) is a refusal, whoever holds the ticket now. Only then is a
+// ticket held by another order errHeldByOtherOrder (its cancellation is on
+// its way). Reservations and releases also move the version on, so a
+// version older than the current one is fine as long as no edit came
+// after it.
+func (t *Ticket) Reserve(r Reservation) (bool, error) {
+	if t.OrderID == r.OrderID {
 		return false, nil
 	}
-	return false, errHeldByOtherOrder
+	if (r.Version != nil && t.EditedVersion > *r.Version) || t.Price != r.Price {
+		if t.Price != r.Price {
+			return false, refusal{events.RefusedPriceChange}
+		}
+		return false, refusal{events.RefusedTicketChanged}
+	}
+	if t.OrderID != "" {
+		return false, errHeldByOtherOrder
+	}
+	t.OrderID = r.OrderID
+	return true, nil
 }
 
 // Release puts the ticket back on sale if orderID still holds it, and

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/money"
 )
@@ -90,14 +91,15 @@ func TestTicketEdit(t *testing.T) {
 
 func TestTicketReserveRelease(t *testing.T) {
 	t.Parallel()
-	var tk Ticket
-	if changed, err := tk.Reserve("a"); !changed || err != nil || tk.OrderID != "a" {
+	tk := Ticket{Price: 1000}
+	as := func(orderID string) Reservation { return reservation(orderID, Ticket{Price: 1000}) }
+	if changed, err := tk.Reserve(as("a")); !changed || err != nil || tk.OrderID != "a" {
 		t.Fatalf("first reserve: %v %v %+v", changed, err, tk)
 	}
-	if changed, err := tk.Reserve("a"); changed || err != nil {
+	if changed, err := tk.Reserve(as("a")); changed || err != nil {
 		t.Fatalf("same order again: %v %v", changed, err)
 	}
-	if changed, err := tk.Reserve("b"); changed || !errors.Is(err, errHeldByOtherOrder) || tk.OrderID != "a" {
+	if changed, err := tk.Reserve(as("b")); changed || !errors.Is(err, errHeldByOtherOrder) || tk.OrderID != "a" {
 		t.Fatalf("other order: %v %v %+v", changed, err, tk)
 	}
 	if tk.Release("b") || tk.OrderID != "a" {
@@ -108,5 +110,64 @@ func TestTicketReserveRelease(t *testing.T) {
 	}
 	if tk.Release("a") {
 		t.Fatal("second release reported a change")
+	}
+}
+
+// TestTicketReserveChecksVersion: an order reserves the version it saw. A
+// seller's edit after that version refuses it, whoever holds the ticket;
+// reservations and releases after it do not.
+func TestTicketReserveChecksVersion(t *testing.T) {
+	t.Parallel()
+	v := func(n int64) *int64 { return &n }
+	tests := []struct {
+		name        string
+		tk          Ticket
+		r           Reservation
+		wantChanged bool
+		wantErr     error  // errHeldByOtherOrder, or nil
+		wantRefusal string // the refusal's reason, or ""
+	}{
+		{"as listed", Ticket{Price: 1000}, Reservation{OrderID: "b", Version: v(0), Price: 1000}, true, nil, ""},
+		{"reserved and released since", Ticket{Price: 1000, Version: 2}, Reservation{OrderID: "b", Version: v(1), Price: 1000}, true, nil, ""},
+		{"edited, then the order saw the edit", Ticket{Price: 2000, Version: 1, EditedVersion: 1}, Reservation{OrderID: "b", Version: v(1), Price: 2000}, true, nil, ""},
+		{"held by another order", Ticket{Price: 1000, Version: 1, OrderID: "a"}, Reservation{OrderID: "b", Version: v(1), Price: 1000}, false, errHeldByOtherOrder, ""},
+		{"held by another order, seen before it was", Ticket{Price: 1000, Version: 1, OrderID: "a"}, Reservation{OrderID: "b", Version: v(0), Price: 1000}, false, errHeldByOtherOrder, ""},
+		{"price edited after the order's version", Ticket{Price: 2000, Version: 1, EditedVersion: 1}, Reservation{OrderID: "b", Version: v(0), Price: 1000}, false, nil, events.RefusedPriceChange},
+		{"title edited after the order's version", Ticket{Title: "new", Price: 1000, Version: 1, EditedVersion: 1}, Reservation{OrderID: "b", Version: v(0), Price: 1000}, false, nil, events.RefusedTicketChanged},
+		{"edited, then held by another order", Ticket{Price: 2000, Version: 2, EditedVersion: 1, OrderID: "a"}, Reservation{OrderID: "b", Version: v(0), Price: 1000}, false, nil, events.RefusedPriceChange},
+		{"a price that is not the ticket's", Ticket{Price: 2000}, Reservation{OrderID: "b", Version: v(0), Price: 1000}, false, nil, events.RefusedPriceChange},
+		{"no version (an older order.created), same price", Ticket{Price: 1000, Version: 3, EditedVersion: 3}, Reservation{OrderID: "b", Price: 1000}, true, nil, ""},
+		{"no version (an older order.created), other price", Ticket{Price: 2000, Version: 3, EditedVersion: 3}, Reservation{OrderID: "b", Price: 1000}, false, nil, events.RefusedPriceChange},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tk := tt.tk
+			changed, err := tk.Reserve(tt.r)
+			var ref refusal
+			gotRefusal := ""
+			if errors.As(err, &ref) {
+				gotRefusal, err = ref.reason, nil
+			}
+			if changed != tt.wantChanged || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) || gotRefusal != tt.wantRefusal {
+				t.Fatalf("Reserve = %v, %v (refusal %q); want %v, %v (refusal %q)", changed, err, gotRefusal, tt.wantChanged, tt.wantErr, tt.wantRefusal)
+			}
+			if changed && tk.OrderID != tt.r.OrderID || !changed && tk.OrderID != tt.tk.OrderID {
+				t.Fatalf("order after Reserve = %q", tk.OrderID)
+			}
+		})
+	}
+}
+
+// TestEditMovesEditedVersion: an edit that changes the offer marks the
+// version it will be written at; one that changes nothing does not.
+func TestEditMovesEditedVersion(t *testing.T) {
+	t.Parallel()
+	tk := Ticket{UserID: "seller", Title: "show", Price: 1000, Version: 4, EditedVersion: 0}
+	if err := tk.Edit("seller", Fields{Title: "show", Price: 1000}); err != nil || tk.EditedVersion != 0 {
+		t.Fatalf("same fields: %v, edited version %d, want 0", err, tk.EditedVersion)
+	}
+	if err := tk.Edit("seller", Fields{Title: "show", Price: 1200}); err != nil || tk.EditedVersion != 5 {
+		t.Fatalf("new price: %v, edited version %d, want 5", err, tk.EditedVersion)
 	}
 }

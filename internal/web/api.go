@@ -186,6 +186,11 @@ type order struct {
 	Status    string    `json:"status"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	Version   int64     `json:"version"`
+	// CancelledBy says why a cancelled order was (buyer, expiry,
+	// price_change, ...).
+	CancelledBy string `json:"cancelledBy"`
+	// PaymentID on a cancelled order is a payment being refunded.
+	PaymentID string `json:"paymentId"`
 	Ticket    struct {
 		ID    string      `json:"id"`
 		Title string      `json:"title"`

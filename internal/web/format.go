@@ -74,6 +74,26 @@ func statusLabel(status string, expired bool) string {
 	return status
 }
 
+// cancelReason says in words why an order was cancelled (its cancelledBy);
+// "" for an order cancelled before the reason was kept.
+func cancelReason(by string) string {
+	switch by {
+	case "buyer":
+		return "Cancelled by you. The ticket is back on sale."
+	case "expiry":
+		return "Expired: the reservation ran out before it was paid. The ticket is back on sale."
+	case "price_change":
+		return "The seller changed the price before your reservation went through, so this order was cancelled."
+	case "ticket_changed":
+		return "The seller changed the ticket before your reservation went through, so this order was cancelled."
+	case "not_available":
+		return "The ticket was no longer available, so this order was cancelled."
+	case "":
+		return ""
+	}
+	return "This order was cancelled."
+}
+
 // statusClass names the badge style for a status label.
 func statusClass(label string) string {
 	switch label {

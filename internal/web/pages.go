@@ -422,12 +422,18 @@ type orderRow struct {
 	order
 	Label   string
 	Expired bool
+	// Reason is why a cancelled order was cancelled, in words.
+	Reason string
 }
 
 func (s *Service) row(o order) orderRow {
 	open := o.Status == statusCreated || o.Status == statusAwaitingPayment
 	expired := open && !s.cfg.Now().Before(o.ExpiresAt)
-	return orderRow{order: o, Label: statusLabel(o.Status, expired), Expired: expired}
+	r := orderRow{order: o, Label: statusLabel(o.Status, expired), Expired: expired}
+	if o.Status == statusCancelled {
+		r.Reason = cancelReason(o.CancelledBy)
+	}
+	return r
 }
 
 type ordersData struct{ Orders []orderRow }
@@ -533,8 +539,18 @@ func (s *Service) handleOrderPay(w http.ResponseWriter, r *http.Request) {
 		})
 	switch st := statusOf(err); {
 	case err == nil:
-		s.awaitComplete(r, id)
-		seeOther(w, r, "/orders?m=paid")
+		// Charged; but only a complete order means the ticket is the
+		// buyer's. An order cancelled meanwhile (the payment came after
+		// the expiry, or the seller's edit overtook the reservation) has
+		// its payment refunded, and the buyer must hear that instead.
+		switch s.awaitSettled(r, id) {
+		case statusComplete:
+			seeOther(w, r, "/orders?m=paid")
+		case statusCancelled:
+			seeOther(w, r, "/orders/"+url.PathEscape(id)+"?m=refunded")
+		default:
+			seeOther(w, r, "/orders/"+url.PathEscape(id)+"?m=paying")
+		}
 	case st == http.StatusBadRequest || st == http.StatusPaymentRequired:
 		f := newForm(r.PostForm)
 		f.addAPIError(err, "token")
@@ -559,23 +575,28 @@ func (s *Service) signedIn(r *http.Request) bool {
 	return err == nil && u != nil
 }
 
-// awaitComplete waits, briefly, until orders has applied the payment, so My
-// Orders shows the order complete rather than a stale "awaiting payment".
-// If it takes longer, the page shows the truth of the moment anyway.
-func (s *Service) awaitComplete(r *http.Request, orderID string) {
+// awaitSettled waits, briefly, until orders has applied the payment, and
+// returns the order's status then: complete, or cancelled when the payment
+// came too late (it is refunded). If it takes longer, it returns the
+// status of the moment (or "" when the order cannot be read), and the
+// page shows the truth of the moment.
+func (s *Service) awaitSettled(r *http.Request, orderID string) string {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	wait := 50 * time.Millisecond
 	for {
 		var o order
-		if _, err := s.api.call(r, http.MethodGet, "/api/orders/"+url.PathEscape(orderID), nil, &o); err != nil || o.Status == statusComplete {
-			return
+		if _, err := s.api.call(r, http.MethodGet, "/api/orders/"+url.PathEscape(orderID), nil, &o); err != nil {
+			return ""
+		}
+		if o.Status == statusComplete || o.Status == statusCancelled {
+			return o.Status
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return o.Status
 		case <-t.C:
 		}
 		wait = min(2*wait, 500*time.Millisecond)

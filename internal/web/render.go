@@ -315,6 +315,10 @@ func flash(r *http.Request) string {
 		return "Your listing was updated."
 	case "paid":
 		return "Payment received. The ticket is yours!"
+	case "paying":
+		return "Payment received. Your order will show as complete in a moment."
+	case "refunded":
+		return "This order was cancelled before your payment could complete it, so the ticket is not yours. Your payment is being refunded in full."
 	case "cancelled":
 		return "Order cancelled. The ticket is back on sale."
 	}

@@ -325,6 +325,32 @@ func TestStatusLabel(t *testing.T) {
 	}
 }
 
+// cancelled is o cancelled by by, with paymentID (a payment being
+// refunded) if not "".
+func cancelled(o order, by, paymentID string) order {
+	o.Status, o.CancelledBy, o.PaymentID = statusCancelled, by, paymentID
+	return o
+}
+
+// TestPaymentFlashes: after a payment only a complete order says the ticket
+// is the buyer's.
+func TestPaymentFlashes(t *testing.T) {
+	t.Parallel()
+	for m, want := range map[string]string{
+		"paid":     "The ticket is yours!",
+		"paying":   "will show as complete in a moment",
+		"refunded": "refunded in full",
+	} {
+		got := flash(httptest.NewRequest(http.MethodGet, "/orders/o1?m="+m, nil))
+		if !strings.Contains(got, want) {
+			t.Errorf("flash %s = %q, want it to say %q", m, got, want)
+		}
+		if m != "paid" && strings.Contains(got, "yours!") {
+			t.Errorf("flash %s = %q claims the ticket", m, got)
+		}
+	}
+}
+
 // TestLocalPath is the table of known open-redirect bypasses: each must
 // be refused (the caller then falls back to "/"), while paths of this site
 // pass unchanged.
@@ -501,6 +527,14 @@ func TestPagesRender(t *testing.T) {
 			[]string{"no money moves", "tok_visa", "tok_chargeDeclined", "payment succeeds", "card is declined", `id="countdown"`, ">1:30<",
 				`data-expires="2030-05-01T12:01:30Z"`, "Order expired", "Pay $20.50", "Cancel order", `value="tok_chargeDeclined" checked`, "declined"}},
 		{"order expired", "order", view{User: u, Data: orderData{Order: orderRow{order: o, Label: "Expired", Expired: true}}}, []string{"Order expired"}},
+		{"order cancelled by the buyer", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "buyer", ""))}}, []string{"Cancelled by you"}},
+		{"order expired and cancelled", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", ""))}}, []string{"Expired: the reservation ran out"}},
+		{"order paid after it expired", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", "p1"))}},
+			[]string{"Expired: the reservation ran out", "Your payment of $20.50 is being refunded in full"}},
+		{"order refused for a price change", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "price_change", ""))}},
+			[]string{"The seller changed the price before your reservation went through", "Nothing was charged"}},
+		{"order refused after it was paid", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "price_change", "p1"))}},
+			[]string{"The seller changed the price", "is being refunded in full"}},
 		{"error", "error", view{Bare: true, Data: errorData{Status: 404, Heading: "Page not found", Message: "gone"}}, []string{"Error 404", "Page not found"}},
 	}
 	for _, tt := range tests {
