@@ -807,7 +807,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 	}{
 		{"/auth/signup", []string{"email", "password", "next"}},
 		{"/auth/signin", []string{"email", "password", "next"}},
-		{"/auth/signout", nil},
+		{"/auth/signout", []string{"everywhere"}},
 		{"/tickets/new", []string{"title", "price"}},
 		{"/tickets/{id}/purchase", nil},
 		{"/tickets/{id}/edit", []string{"title", "price"}},
@@ -815,7 +815,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		{"/orders/{id}/cancel", nil},
 	}
 	valid := map[string]string{"email": "webuser%40example.com", "password": "correct+horse", "next": "%2F",
-		"title": "Web+show", "price": "10", "token": "tok_visa"}
+		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1"}
 	formBody := func(fields []string, field, value string) []byte {
 		vals := []string{"csrf=" + url.QueryEscape(ws.csrf)}
 		for _, f := range fields {

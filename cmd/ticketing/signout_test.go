@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/session"
 )
 
 // withCookie sends one request carrying cookie (a Cookie header, as
@@ -191,4 +193,32 @@ func TestServeSignOutReachesEveryProcess(t *testing.T) {
 			t.Errorf("a new orders process accepts %s: %d, want 401", name, got)
 		}
 	}
+}
+
+// TestUpWebSignOutEverywhere: the web client's "Sign out everywhere" ends
+// the account's sessions in other browsers too, and the page's own.
+func TestUpWebSignOutEverywhere(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	b := newWebBrowser(t, base)
+	b.get("/auth/signup")
+	webRedirect(t, "sign up", b.post("/auth/signup", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}}), "/")
+	u, _ := url.Parse(base)
+	var mine string
+	for _, c := range b.http.Jar.Cookies(u) {
+		if c.Name == session.CookieName {
+			mine = session.CookieName + "=" + c.Value
+		}
+	}
+	phone := newClient(t, base)
+	if got := phone.do("POST", "/api/users/signin", map[string]string{"email": "ann@example.com", "password": "correct horse"}, nil); got != http.StatusOK {
+		t.Fatalf("signin = %d", got)
+	}
+	onPhone := sessionOf(t, phone)
+
+	webWant(t, "sign-out page", b.get("/auth/signout"), http.StatusOK, "Sign out everywhere", `name="everywhere" value="1"`)
+	webRedirect(t, "sign out everywhere", b.post("/auth/signout", url.Values{"everywhere": {"1"}}), "/?m=signedout")
+	eventually(t, time.Second, "the phone's and the page's sessions are refused", func() bool {
+		return withCookie(t, base, "GET", "/api/orders", onPhone) == http.StatusUnauthorized &&
+			withCookie(t, base, "GET", "/api/orders", mine) == http.StatusUnauthorized
+	})
 }
