@@ -167,8 +167,12 @@ type apiRoute struct {
 	method, path string // path may hold {id}
 	auth         bool   // answers 401 to a signed-out caller before reading the body
 	decodes      bool   // reads a JSON body
-	fields       [][2]string
-	query        []string // the query parameters it reads
+	// endsSession revokes the caller's session: the sweep sends it a
+	// session of its own each time (disposable), or the first request would
+	// sign the swept user out of every later one.
+	endsSession bool
+	fields      [][2]string
+	query       []string // the query parameters it reads
 }
 
 // badInputFixtures are the resources the sweep points at: the swept
@@ -182,7 +186,8 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 	return []apiRoute{
 		{method: "POST", path: "/api/users/signup", decodes: true, fields: [][2]string{{"email", q("sweep@example.com")}, {"password", q("correct horse")}}},
 		{method: "POST", path: "/api/users/signin", decodes: true, fields: [][2]string{{"email", q("owner@example.com")}, {"password", q("correct horse")}}},
-		{method: "POST", path: "/api/users/signout"},
+		{method: "POST", path: "/api/users/signout", endsSession: true},
+		{method: "POST", path: "/api/users/signout-all", auth: true, endsSession: true},
 		{method: "GET", path: "/api/users/currentuser"},
 		{method: "GET", path: "/api/tickets", query: []string{"q", "limit", "after"}},
 		{method: "POST", path: "/api/tickets", auth: true, decodes: true, fields: [][2]string{{"title", q("Sweep show")}, {"price", "10"}}},
@@ -397,6 +402,21 @@ func badInputWorld(t *testing.T, base string) (owner, other *client, fx badInput
 	return owner, other, badInputFixtures{myTicket: mine.ID, otherTicket: theirs.ID, reservedTicket: reserved.ID, otherOrder: o.ID}
 }
 
+// disposable returns a Cookie header with a session of a user of its own,
+// for requests that revoke the caller's session (sign out everywhere ends
+// every session of the user): the swept users must stay signed in. The
+// swept system signs with badInputKey, so the test can mint one; auth
+// revokes a session without looking the user up.
+func disposable(tb testing.TB) string {
+	tb.Helper()
+	id := "disposable-" + rand.Text()
+	tok, err := session.Issue([]byte(badInputKey), session.User{ID: id, Email: id + "@example.com"}, time.Now(), time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return session.CookieName + "=" + tok
+}
+
 // sessionOf is the Cookie header that carries c's session.
 func sessionOf(t *testing.T, c *client) string {
 	t.Helper()
@@ -502,9 +522,16 @@ func TestBadInputAPI(t *testing.T) {
 	})
 }
 
-func sweepAPI(t *testing.T, base string, fx badInputFixtures, cookie string) {
-	signedIn := cookie != ""
+func sweepAPI(t *testing.T, base string, fx badInputFixtures, owner string) {
+	signedIn := owner != ""
 	for _, r := range apiRoutes(fx) {
+		// A route that revokes the session gets a new one each request.
+		cookie := func() string {
+			if r.endsSession && signedIn {
+				return disposable(t)
+			}
+			return owner
+		}
 		path := strings.ReplaceAll(r.path, "{id}", "0123456789abcdef0123456789")
 		// Whole bodies, under several content types.
 		for _, body := range hostileBodies() {
@@ -513,7 +540,7 @@ func sweepAPI(t *testing.T, base string, fx badInputFixtures, cookie string) {
 					continue // the content type is ignored: a few bodies show it
 				}
 				t.Run(fmt.Sprintf("%s %s/body %s/type %q", r.method, r.path, body.name, ct), func(t *testing.T) {
-					a := sendRaw(t, base, rawRequest{method: r.method, path: path, body: body.b, contentType: ct, cookie: cookie})
+					a := sendRaw(t, base, rawRequest{method: r.method, path: path, body: body.b, contentType: ct, cookie: cookie()})
 					checkAPIAnswer(t, a)
 					if strings.HasPrefix(body.name, "just over") || strings.HasPrefix(body.name, "over the cap") {
 						if r.decodes && (signedIn || !r.auth) && a.status != http.StatusRequestEntityTooLarge {
@@ -528,7 +555,7 @@ func sweepAPI(t *testing.T, base string, fx badInputFixtures, cookie string) {
 			for _, v := range hostileValues() {
 				t.Run(fmt.Sprintf("%s %s/field %s/%s", r.method, r.path, f[0], v.name), func(t *testing.T) {
 					checkAPIAnswer(t, sendRaw(t, base, rawRequest{method: r.method, path: path,
-						body: bodyWith(r, f[0], v.b), contentType: "application/json", cookie: cookie}))
+						body: bodyWith(r, f[0], v.b), contentType: "application/json", cookie: cookie()}))
 				})
 			}
 		}
@@ -538,12 +565,12 @@ func sweepAPI(t *testing.T, base string, fx badInputFixtures, cookie string) {
 			for i, name := range r.query {
 				all[i] = name + "=" + string(v.b)
 				t.Run(fmt.Sprintf("%s %s/query %s/%s", r.method, r.path, name, v.name), func(t *testing.T) {
-					checkAPIAnswer(t, sendRaw(t, base, rawRequest{method: r.method, path: path + "?" + all[i], cookie: cookie}))
+					checkAPIAnswer(t, sendRaw(t, base, rawRequest{method: r.method, path: path + "?" + all[i], cookie: cookie()}))
 				})
 			}
 			if len(all) > 1 {
 				t.Run(fmt.Sprintf("%s %s/query all/%s", r.method, r.path, v.name), func(t *testing.T) {
-					checkAPIAnswer(t, sendRaw(t, base, rawRequest{method: r.method, path: path + "?" + strings.Join(all, "&"), cookie: cookie}))
+					checkAPIAnswer(t, sendRaw(t, base, rawRequest{method: r.method, path: path + "?" + strings.Join(all, "&"), cookie: cookie()}))
 				})
 			}
 		}
@@ -552,7 +579,7 @@ func sweepAPI(t *testing.T, base string, fx badInputFixtures, cookie string) {
 			for _, id := range hostileIDs(fx) {
 				t.Run(fmt.Sprintf("%s %s/id %s", r.method, r.path, id.name), func(t *testing.T) {
 					a := sendRaw(t, base, rawRequest{method: r.method, path: strings.ReplaceAll(r.path, "{id}", string(id.b)),
-						body: validBody(r), contentType: "application/json", cookie: cookie})
+						body: validBody(r), contentType: "application/json", cookie: cookie()})
 					checkAPIAnswer(t, a)
 					if signedIn && r.method == "PUT" && id.name == "other's ticket" && a.status != http.StatusUnauthorized {
 						t.Errorf("PUT on someone else's ticket = %d, want 401", a.status)
@@ -578,9 +605,14 @@ func sweepCookies(t *testing.T, base, valid string) {
 		{"POST", "/api/tickets", `{"title":"Cookie show","price":5}`},
 		{"POST", "/api/users/signout", ""},
 	}
-	for _, ck := range hostileCookies(t, strings.TrimPrefix(valid, "session=")) {
+	for i, ck := range hostileCookies(t, strings.TrimPrefix(valid, "session=")) {
 		for _, r := range routes {
 			t.Run(fmt.Sprintf("%s %s/cookie %s", r.method, r.path, ck.name), func(t *testing.T) {
+				if r.path == "/api/users/signout" {
+					// The same hostile cookie around a session of its own:
+					// one that is read would be revoked.
+					ck = hostileCookies(t, strings.TrimPrefix(disposable(t), "session="))[i]
+				}
 				var body []byte
 				if r.body != "" {
 					body = []byte(r.body)
@@ -782,7 +814,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 	}{
 		{"/auth/signup", []string{"email", "password", "next"}},
 		{"/auth/signin", []string{"email", "password", "next"}},
-		{"/auth/signout", nil},
+		{"/auth/signout", []string{"everywhere"}},
 		{"/tickets/new", []string{"title", "price"}},
 		{"/tickets/{id}/purchase", nil},
 		{"/tickets/{id}/edit", []string{"title", "price"}},
@@ -790,7 +822,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		{"/orders/{id}/cancel", nil},
 	}
 	valid := map[string]string{"email": "webuser%40example.com", "password": "correct+horse", "next": "%2F",
-		"title": "Web+show", "price": "10", "token": "tok_visa"}
+		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1"}
 	formBody := func(fields []string, field, value string) []byte {
 		vals := []string{"csrf=" + url.QueryEscape(ws.csrf)}
 		for _, f := range fields {
@@ -804,6 +836,11 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 	}
 	const formType = "application/x-www-form-urlencoded"
 	for _, f := range forms {
+		ws := ws
+		if f.path == "/auth/signout" && strings.Contains(ws.cookie, "session=") {
+			// Signing out revokes the session: sweep it with one of its own.
+			ws.cookie = "csrf=" + ws.csrf + "; " + disposable(t)
+		}
 		// The swept ids include the other user's order and the reserved
 		// ticket is not among them, so no purchase or payment can succeed.
 		pathIDs := []namedBytes{{"none", nil}}
@@ -895,7 +932,10 @@ func FuzzAPI(f *testing.F) {
 	f.Fuzz(func(t *testing.T, route uint8, id string, body []byte, signedIn bool) {
 		r := routes[int(route)%len(routes)]
 		cookie := ""
-		if signedIn {
+		switch {
+		case signedIn && r.endsSession:
+			cookie = disposable(t)
+		case signedIn:
 			cookie = owner
 		}
 		// PathEscape puts any bytes on the wire; the server unescapes them

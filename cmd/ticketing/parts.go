@@ -23,7 +23,8 @@ type partSpec struct {
 	// fallback marks the part that answers every path no prefix claims
 	// (the web client).
 	fallback bool
-	// events marks the parts that publish or consume events: `serve` connects
+	// events marks the parts that publish or consume events, and the parts
+	// with an API, which follow session.revoked: `serve` connects
 	// them to NATS_URL.
 	events bool
 	// url is where `serve gateway` finds the part.
@@ -35,7 +36,7 @@ type partSpec struct {
 // one of them. Both build them with the same functions.
 func catalog() []partSpec {
 	return []partSpec{
-		{name: "auth", prefix: "/api/users", url: func(c Config) string { return c.AuthURL }, build: buildAuth},
+		{name: "auth", prefix: "/api/users", url: func(c Config) string { return c.AuthURL }, events: true, build: buildAuth},
 		{name: "tickets", prefix: "/api/tickets", url: func(c Config) string { return c.TicketsURL }, events: true, build: buildTickets},
 		{name: "orders", prefix: "/api/orders", url: func(c Config) string { return c.OrdersURL }, events: true, build: buildOrders},
 		{name: "expiration", events: true, build: buildExpiration},
@@ -45,17 +46,18 @@ func catalog() []partSpec {
 }
 
 func buildAuth(ctx context.Context, in infra) (*part, error) {
-	db, err := in.openDB(ctx, "auth", auth.Migrations)
+	db, ob, err := in.withOutbox(ctx, "auth", auth.Migrations)
 	if err != nil {
 		return nil, err
 	}
-	svc := auth.New(db, in.log.With("service", "auth"), auth.Config{
+	svc := auth.New(db, ob, in.log.With("service", "auth"), auth.Config{
 		Key:            in.key,
 		CookieSecure:   in.cfg.CookieSecure,
 		RatePerMinute:  in.cfg.AuthRatePerMinute,
 		TrustedProxies: in.trusted,
+		Revoked:        in.revoked,
 	})
-	return &part{name: "auth", db: db, routes: svc.Routes, close: svc.Close}, nil
+	return &part{name: "auth", db: db, ob: ob, routes: svc.Routes, close: svc.Close}, nil
 }
 
 // withOutbox opens a service's database with the outbox table beside its

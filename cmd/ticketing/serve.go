@@ -70,6 +70,11 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 		return nil, err
 	}
 	app.parts = append(app.parts, p)
+	if spec.prefix != "" { // an API: its edge verifies sessions
+		if app.following, err = followRevocations(ctx, app.bus, in.revoked); err != nil {
+			return nil, err
+		}
+	}
 	if err := app.start(ctx, cfg, in.handler(p, checks(app.bus, app.parts))); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/metrics"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -33,6 +34,9 @@ type infra struct {
 	apiBase string
 	api     http.RoundTripper
 	metrics *metrics.Metrics
+	// revoked is this process's set of signed-out sessions, which every
+	// part's edge checks (fed by followRevocations).
+	revoked *session.Revocations
 }
 
 // part is one service as the wiring sees it, whatever runs it.
@@ -95,7 +99,7 @@ func (in infra) handler(p *part, health []httpapi.Check) http.Handler {
 	if p.raw {
 		return httpapi.Log(log)(httpapi.Observe(mux, observe))
 	}
-	return httpapi.Edge(mux, log, in.key, time.Now, observe)
+	return httpapi.EdgeVerifying(mux, log, session.Verifier{Key: in.key, Now: time.Now, Revoked: in.revoked}, observe)
 }
 
 // App is a running process: an HTTP server in front of some parts, their
@@ -112,6 +116,7 @@ type App struct {
 	bus       *natsbus.Bus
 	parts     []*part
 	listening []*natsbus.Listening
+	following *natsbus.Following // session.revoked, when the process verifies sessions
 	relays    sync.WaitGroup
 	stopRelay context.CancelFunc
 	runs      sync.WaitGroup
@@ -231,6 +236,9 @@ func (a *App) close(ctx context.Context) error {
 	for _, l := range a.listening {
 		l.Stop()
 	}
+	if a.following != nil {
+		a.following.Stop()
+	}
 	if a.stopRuns != nil {
 		a.stopRuns()
 	}
@@ -326,6 +334,9 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 		}
 	}
 	gw = gateway.New(routes, fallback)
+	if app.following, err = followRevocations(ctx, app.bus, in.revoked); err != nil {
+		return nil, err
+	}
 	top := http.NewServeMux()
 	httpapi.Health(top, checks(app.bus, app.parts)...)
 	top.Handle("/", gw)
@@ -341,5 +352,5 @@ func newInfra(cfg Config, log *slog.Logger, key []byte) (infra, error) {
 	if err != nil {
 		return infra{}, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
-	return infra{cfg: cfg, log: log, key: key, trusted: trusted, metrics: metrics.New()}, nil
+	return infra{cfg: cfg, log: log, key: key, trusted: trusted, metrics: metrics.New(), revoked: session.NewRevocations()}, nil
 }

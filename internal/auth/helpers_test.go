@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
@@ -46,13 +49,22 @@ type harness struct {
 	svc     *Service
 	handler http.Handler
 	clock   *clock
+	db      *sqldb.DB
+}
+
+// nopPublisher stands in for the bus where the relay never runs: events
+// stay in the outbox table, where the tests read them.
+type nopPublisher struct{}
+
+func (nopPublisher) PublishBatch(_ context.Context, msgs []natsbus.Outgoing) []error {
+	return make([]error, len(msgs))
 }
 
 // newHarness opens a fresh SQLite database; cfg's zero Key and Now get test
 // values.
 func newHarness(tb testing.TB, cfg Config) *harness {
 	tb.Helper()
-	return newHarnessDB(tb, sqldbtest.Open(tb, sqldb.SQLite, Migrations), cfg)
+	return newHarnessDB(tb, sqldbtest.Open(tb, sqldb.SQLite, outbox.Migrations, Migrations), cfg)
 }
 
 func newHarnessDB(tb testing.TB, db *sqldb.DB, cfg Config) *harness {
@@ -64,13 +76,17 @@ func newHarnessDB(tb testing.TB, db *sqldb.DB, cfg Config) *harness {
 	if cfg.Now == nil {
 		cfg.Now = c.Now
 	}
+	if cfg.Revoked == nil {
+		cfg.Revoked = session.NewRevocations()
+	}
 	log := slog.New(slog.DiscardHandler)
-	svc := New(db, log, cfg)
+	ob := outbox.New(db, nopPublisher{}, log, outbox.Config{})
+	svc := New(db, ob, log, cfg)
 	tb.Cleanup(func() { svc.Close() })
 	mux := http.NewServeMux()
 	svc.Routes(mux)
-	h := httpapi.Edge(mux, log, cfg.Key, c.Now, nil)
-	return &harness{tb: tb, svc: svc, handler: h, clock: c}
+	h := httpapi.EdgeVerifying(mux, log, session.Verifier{Key: cfg.Key, Now: c.Now, Revoked: cfg.Revoked}, nil)
+	return &harness{tb: tb, svc: svc, handler: h, clock: c, db: db}
 }
 
 // reqOpt adjusts a request before it is served.

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -15,6 +16,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/users/signup", s.handleSignUp)
 	mux.HandleFunc("POST /api/users/signin", s.handleSignIn)
 	mux.HandleFunc("POST /api/users/signout", s.handleSignOut)
+	mux.HandleFunc("POST /api/users/signout-all", httpapi.RequireUser(s.handleSignOutAll))
 	mux.HandleFunc("GET /api/users/currentuser", s.handleCurrentUser)
 }
 
@@ -60,11 +62,30 @@ func (s *Service) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	s.startSession(w, r, http.StatusOK, u)
 }
 
+// handleSignOut clears the cookie and revokes its token everywhere. Without
+// a valid session there is nothing to revoke: still 200.
 func (s *Service) handleSignOut(w http.ResponseWriter, r *http.Request) {
+	s.endSession(w, r, s.SignOut)
+}
+
+// handleSignOutAll revokes every session of the caller, this one included.
+func (s *Service) handleSignOutAll(w http.ResponseWriter, r *http.Request) {
+	s.endSession(w, r, s.SignOutEverywhere)
+}
+
+func (s *Service) endSession(w http.ResponseWriter, r *http.Request, revoke func(context.Context, session.Token) error) {
 	// MaxAge -1 sends Max-Age=0: the browser drops the cookie at once. The
 	// flags must match the ones it was set with, or some browsers keep it.
+	// Cleared even when the revocation fails: this browser is signed out
+	// either way, and the error tells the client the token may live on.
 	http.SetCookie(w, s.cookie("", -1))
 	w.Header().Set("Cache-Control", "no-store")
+	if t, ok := httpapi.TokenFrom(r.Context()); ok {
+		if err := revoke(r.Context(), t); err != nil {
+			httpapi.Error(w, r, fmt.Errorf("revoke session: %w", err))
+			return
+		}
+	}
 	httpapi.Respond(w, http.StatusOK, struct{}{})
 }
 

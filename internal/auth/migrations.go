@@ -9,5 +9,6 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrations creates the users table; pass it to sqldb.Open.
+// Migrations creates the users and revocations tables; pass it to
+// sqldb.Open beside outbox.Migrations.
 var Migrations = sqldb.EmbeddedMigrations("auth", migrationFiles)

@@ -1,8 +1,9 @@
 // Package auth owns the users of Ticketing: signing up, signing in and out,
 // and telling a caller who they are. It stores accounts (email and argon2id
 // password hash) in its own database and issues the session cookie, a JWT
-// that every other service verifies on its own with the shared key. It
-// publishes no events.
+// that every other service verifies on its own with the shared key. A
+// sign-out revokes the token before it expires: auth records it and
+// publishes session.revoked, which every process keeps in memory.
 package auth
 
 import (
@@ -21,6 +22,8 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -36,7 +39,8 @@ var (
 type Config struct {
 	// Key is the HMAC key of session tokens (JWT_KEY); it must not be empty.
 	Key []byte
-	// TokenTTL is how long a session lasts (default 24h).
+	// TokenTTL is how long a session lasts (default and at most
+	// session.MaxTTL, 24h).
 	TokenTTL time.Duration
 	// CookieSecure marks the session cookie Secure (COOKIE_SECURE).
 	CookieSecure bool
@@ -50,11 +54,15 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
+	// Revoked, when set, is this process's set of revoked sessions: a
+	// sign-out is added to it as it commits, before the bus brings it back.
+	Revoked *session.Revocations
 }
 
 // Service runs the auth use cases and serves its HTTP routes.
 type Service struct {
 	store store
+	ob    *outbox.Outbox
 	log   *slog.Logger
 	cfg   Config
 
@@ -72,14 +80,17 @@ type Service struct {
 }
 
 // New returns the service over db, whose migrations must include
-// Migrations. It panics when cfg.Key is empty: HS256 signs with an empty
-// key without complaint, and anyone could then forge a session.
-func New(db *sqldb.DB, log *slog.Logger, cfg Config) *Service {
+// outbox.Migrations and Migrations; ob publishes its events. It panics when
+// cfg.Key is empty: HS256 signs with an empty key without complaint, and
+// anyone could then forge a session.
+func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service {
 	if len(cfg.Key) == 0 {
 		panic("auth: Config.Key is empty")
 	}
-	if cfg.TokenTTL <= 0 {
-		cfg.TokenTTL = 24 * time.Hour
+	// Processes replay revocations of the last session.MaxTTL only: a
+	// longer-lived token could outlive its revocation.
+	if cfg.TokenTTL <= 0 || cfg.TokenTTL > session.MaxTTL {
+		cfg.TokenTTL = session.MaxTTL
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -89,6 +100,7 @@ func New(db *sqldb.DB, log *slog.Logger, cfg Config) *Service {
 	}
 	s := &Service{
 		store: store{db: db},
+		ob:    ob,
 		log:   log,
 		cfg:   cfg,
 		// OWASP's argon2id recommendation: m=19 MiB, t=2, p=1.

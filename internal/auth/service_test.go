@@ -102,5 +102,5 @@ func TestNewRefusesEmptyKey(t *testing.T) {
 			t.Error("New with an empty key did not panic")
 		}
 	}()
-	New(nil, nil, Config{})
+	New(nil, nil, nil, Config{})
 }

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
-// store keeps users in the service's database. Errors come out translated
+// store keeps users and revoked sessions in the service's database. Errors come out translated
 // by sqldb.Err: sqldb.ErrNotFound, sqldb.ErrConflict.
 type store struct {
 	db *sqldb.DB
@@ -41,4 +42,32 @@ func (st store) byEmail(ctx context.Context, email string) (User, error) {
 	}
 	u.CreatedAt = time.UnixMilli(createdAt).UTC()
 	return u, nil
+}
+
+// addRevocation records rv inside tx under id and reports whether it is
+// new (false: a revocation with that id is already recorded). Revocations
+// that have stopped mattering are swept out in the same transaction.
+func (st store) addRevocation(ctx context.Context, tx *sqldb.Tx, id string, rv session.Revocation, now time.Time) (bool, error) {
+	const sweep = `DELETE FROM revocations WHERE expires_at <= $1`
+	if _, err := tx.ExecContext(ctx, sweep, now.UnixMilli()); err != nil {
+		return false, fmt.Errorf("sweep revocations: %w", sqldb.Err(err))
+	}
+	const q = `INSERT INTO revocations (id, user_id, token_id, not_before, expires_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`
+	var tokenID, notBefore any // NULL unless set
+	if rv.TokenID != "" {
+		tokenID = rv.TokenID
+	}
+	if !rv.NotBefore.IsZero() {
+		notBefore = rv.NotBefore.UnixMilli()
+	}
+	res, err := tx.ExecContext(ctx, q, id, rv.UserID, tokenID, notBefore, rv.ExpiresAt.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("insert revocation: %w", sqldb.Err(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert revocation: %w", err)
+	}
+	return n == 1, nil
 }

@@ -11,7 +11,7 @@ package events
 const Stream = "TICKETING"
 
 // StreamSubjects are the subjects the stream captures.
-var StreamSubjects = []string{"ticket.>", "order.>", "expiration.>", "payment.>"}
+var StreamSubjects = []string{"ticket.>", "order.>", "expiration.>", "payment.>", "session.>"}
 
 // Subject is a NATS subject an event is published on. It is an alias of
 // string so that the platform packages (outbox, natsbus) can accept any

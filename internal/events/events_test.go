@@ -17,6 +17,7 @@ func TestContracts(t *testing.T) {
 	t.Parallel()
 	expires := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	v0, v3 := int64(0), int64(3)
+	notBefore := expires.Add(-24 * time.Hour)
 	tests := []struct {
 		ev      events.Event
 		subject events.Subject
@@ -39,6 +40,10 @@ func TestContracts(t *testing.T) {
 			`{"ticketId":"t","orderId":"o","reason":"price_change"}`},
 		{events.ExpirationComplete{OrderID: "o"}, "expiration.complete", `{"orderId":"o"}`},
 		{events.PaymentCreated{ID: "p", OrderID: "o", StripeID: "pi_1"}, "payment.created", `{"id":"p","orderId":"o","stripeId":"pi_1"}`},
+		{events.SessionRevoked{UserID: "u", TokenID: "j", ExpiresAt: expires}, "session.revoked",
+			`{"userId":"u","tokenId":"j","expiresAt":"2026-01-02T03:04:05Z"}`},
+		{events.SessionRevoked{UserID: "u", NotBefore: &notBefore, ExpiresAt: expires}, "session.revoked",
+			`{"userId":"u","notBefore":"2026-01-01T03:04:05Z","expiresAt":"2026-01-02T03:04:05Z"}`},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.subject), func(t *testing.T) {

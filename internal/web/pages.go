@@ -194,9 +194,14 @@ func (s *Service) handleSignOutForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleSignOut always signs the browser out: if the API cannot be reached,
-// the session cookie is cleared here.
+// the session cookie is cleared here. With everywhere=1 it ends every
+// session of the account.
 func (s *Service) handleSignOut(w http.ResponseWriter, r *http.Request) {
-	cookies, err := s.api.call(r, http.MethodPost, "/api/users/signout", nil, nil)
+	path := "/api/users/signout"
+	if r.PostForm.Get("everywhere") == "1" {
+		path = "/api/users/signout-all"
+	}
+	cookies, err := s.api.call(r, http.MethodPost, path, nil, nil)
 	if err != nil || len(cookies) == 0 {
 		if err != nil {
 			s.log.Warn("web signout", "err", err)

@@ -509,7 +509,7 @@ func TestPagesRender(t *testing.T) {
 		{"signup with errors", "auth", view{Form: failed, Data: authData{Action: "signup", Next: "/tickets/t1"}},
 			[]string{"Email must be valid.", `aria-invalid="true"`, `name="next" value="/tickets/t1"`, `action="/auth/signup"`}},
 		{"signin", "auth", view{Form: newForm(nil), Data: authData{Action: "signin"}}, []string{`action="/auth/signin"`, "current-password"}},
-		{"signout", "signout", view{User: u, CSRF: "tok"}, []string{`action="/auth/signout"`}},
+		{"signout", "signout", view{User: u, CSRF: "tok"}, []string{`action="/auth/signout"`, `name="everywhere" value="1"`, "Sign out everywhere"}},
 		{"sell with errors", "ticket_form", view{User: u, Form: failed, Data: ticketFormData{}},
 			[]string{"Price must be a number", `value="abc"`, `action="/tickets/new"`}},
 		{"edit", "ticket_form", view{User: u, Form: newForm(url.Values{"title": {"x"}, "price": {"20.50"}}), Data: ticketFormData{Ticket: &ticket{ID: "t9"}}},

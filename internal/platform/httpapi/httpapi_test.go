@@ -397,6 +397,20 @@ func TestCurrentUser(t *testing.T) {
 	b64 := base64.RawURLEncoding.EncodeToString
 	algNone := b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
 		b64([]byte(fmt.Sprintf(`{"sub":"u1","email":"a@b.c","exp":%d}`, now.Add(time.Hour).Unix()))) + "."
+	// One token signed out, and every token of another user issued before
+	// now; valid tokens otherwise.
+	revoked := session.NewRevocations()
+	signedOut := issue(key, now, time.Hour)
+	tok, err := session.Parse(key, signedOut, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked.Add(session.Revocation{UserID: user.ID, TokenID: tok.ID, ExpiresAt: tok.ExpiresAt}, now)
+	everywhere, err := session.Issue(key, session.User{ID: "u2", Email: "b@b.c"}, now.Add(-time.Minute), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked.Add(session.Revocation{UserID: "u2", NotBefore: now, ExpiresAt: now.Add(time.Hour)}, now)
 	tests := []struct {
 		name     string
 		cookie   string
@@ -409,6 +423,8 @@ func TestCurrentUser(t *testing.T) {
 		{"garbage", "not.a.token", false},
 		{"empty", "", false},
 		{"no cookie", "-", false},
+		{"signed out", signedOut, false},
+		{"signed out everywhere", everywhere, false},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
@@ -422,7 +438,7 @@ func TestCurrentUser(t *testing.T) {
 	mux.HandleFunc("POST /private", httpapi.RequireUser(func(w http.ResponseWriter, r *http.Request) {
 		httpapi.Respond(w, 201, map[string]string{})
 	}))
-	h := httpapi.CurrentUser(key, func() time.Time { return now })(mux)
+	h := httpapi.CurrentUser(session.Verifier{Key: key, Now: func() time.Time { return now }, Revoked: revoked})(mux)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

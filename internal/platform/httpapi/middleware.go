@@ -13,28 +13,43 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/session"
 )
 
-type userKey struct{}
+type tokenKey struct{}
 
 // UserFrom returns the signed-in caller, if any.
 func UserFrom(ctx context.Context) (session.User, bool) {
-	u, ok := ctx.Value(userKey{}).(session.User)
-	return u, ok
+	t, ok := TokenFrom(ctx)
+	return t.User, ok
 }
 
-// WithUser returns ctx carrying u (used by CurrentUser, and by tests).
+// TokenFrom returns the caller's verified session token, if any (sign-out
+// revokes it by its id).
+func TokenFrom(ctx context.Context) (session.Token, bool) {
+	t, ok := ctx.Value(tokenKey{}).(session.Token)
+	return t, ok
+}
+
+// WithUser returns ctx carrying u, as if signed in with a token of no id
+// (for tests).
 func WithUser(ctx context.Context, u session.User) context.Context {
-	return context.WithValue(ctx, userKey{}, u)
+	return WithToken(ctx, session.Token{User: u})
+}
+
+// WithToken returns ctx carrying the verified token t (used by
+// CurrentUser).
+func WithToken(ctx context.Context, t session.Token) context.Context {
+	return context.WithValue(ctx, tokenKey{}, t)
 }
 
 // CurrentUser verifies the session cookie, when there is one, and puts the
-// user in the request context. A missing, forged or expired token is simply
-// no user: routes that need one answer 401 through RequireUser.
-func CurrentUser(key []byte, now func() time.Time) func(http.Handler) http.Handler {
+// user in the request context. A missing, forged, expired or signed-out
+// token is simply no user: routes that need one answer 401 through
+// RequireUser.
+func CurrentUser(v session.Verifier) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if c, err := r.Cookie(session.CookieName); err == nil && c.Value != "" {
-				if u, err := session.Verify(key, c.Value, now()); err == nil {
-					r = r.WithContext(WithUser(r.Context(), u))
+				if t, err := v.Verify(c.Value); err == nil {
+					r = r.WithContext(WithToken(r.Context(), t))
 				}
 			}
 			next.ServeHTTP(w, r)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/session"
 )
 
 // JSONFallback wraps mux so that a request no route matches gets a JSON
@@ -76,11 +77,18 @@ func Health(mux *http.ServeMux, checks ...Check) {
 // Edge is what stands in front of every service's JSON API, in the wiring
 // and in the services' tests alike: request logging with panic recovery,
 // the current user from the session cookie, route metrics when observe is
-// set, and JSON answers for unknown paths and wrong methods.
+// set, and JSON answers for unknown paths and wrong methods. It knows of no
+// revoked session; the wiring uses EdgeVerifying with the process's set.
 func Edge(mux *http.ServeMux, log *slog.Logger, key []byte, now func() time.Time, observe func(route string, status int, took time.Duration)) http.Handler {
+	return EdgeVerifying(mux, log, session.Verifier{Key: key, Now: now}, observe)
+}
+
+// EdgeVerifying is Edge with the session verifier given, revocations
+// included.
+func EdgeVerifying(mux *http.ServeMux, log *slog.Logger, v session.Verifier, observe func(route string, status int, took time.Duration)) http.Handler {
 	h := JSONFallback(mux)
 	if observe != nil {
 		h = Observe(h, observe)
 	}
-	return Log(log)(CurrentUser(key, now)(h))
+	return Log(log)(CurrentUser(v)(h))
 }

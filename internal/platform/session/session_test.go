@@ -37,7 +37,7 @@ func TestIssueVerify(t *testing.T) {
 		}
 		return tok
 	}
-	exp := now.Add(time.Hour).Unix()
+	exp, iat := now.Add(time.Hour).Unix(), now.Unix()
 	hs256 := `{"alg":"HS256","typ":"JWT"}`
 	tests := []struct {
 		name    string
@@ -56,9 +56,15 @@ func TestIssueVerify(t *testing.T) {
 			// Right key, other algorithm: only HS256 is accepted.
 			return sign(`{"alg":"HS384","typ":"JWT"}`, fmt.Sprintf(`{"sub":"u1","exp":%d}`, exp), key)
 		}(), wantErr: true},
-		{name: "hand-made HS256 is valid", key: key, token: sign(hs256, fmt.Sprintf(`{"sub":"u1","email":"a@b.c","exp":%d}`, exp), key), want: user},
-		{name: "missing exp", key: key, token: sign(hs256, `{"sub":"u1","email":"a@b.c"}`, key), wantErr: true},
-		{name: "missing sub", key: key, token: sign(hs256, fmt.Sprintf(`{"email":"a@b.c","exp":%d}`, exp), key), wantErr: true},
+		{name: "hand-made HS256 is valid", key: key, token: sign(hs256, fmt.Sprintf(`{"sub":"u1","email":"a@b.c","jti":"j","iat":%d,"exp":%d}`, iat, exp), key), want: user},
+		{name: "iat with fractions", key: key, token: sign(hs256, fmt.Sprintf(`{"sub":"u1","email":"a@b.c","jti":"j","iat":%d.25,"exp":%d}`, iat, exp), key), want: user},
+		{name: "iat not a number", key: key, token: sign(hs256, fmt.Sprintf(`{"sub":"u1","email":"a@b.c","jti":"j","iat":"x","exp":%d}`, exp), key), wantErr: true},
+		{name: "iat null", key: key, token: sign(hs256, fmt.Sprintf(`{"sub":"u1","email":"a@b.c","jti":"j","iat":null,"exp":%d}`, exp), key), wantErr: true},
+		{name: "missing exp", key: key, token: sign(hs256, fmt.Sprintf(`{"sub":"u1","email":"a@b.c","jti":"j","iat":%d}`, iat), key), wantErr: true},
+		{name: "missing sub", key: key, token: sign(hs256, fmt.Sprintf(`{"email":"a@b.c","jti":"j","iat":%d,"exp":%d}`, iat, exp), key), wantErr: true},
+		// Every accepted token must be revocable: no id, no session.
+		{name: "missing jti", key: key, token: sign(hs256, fmt.Sprintf(`{"sub":"u1","email":"a@b.c","iat":%d,"exp":%d}`, iat, exp), key), wantErr: true},
+		{name: "missing iat", key: key, token: sign(hs256, fmt.Sprintf(`{"sub":"u1","email":"a@b.c","jti":"j","exp":%d}`, exp), key), wantErr: true},
 		{name: "tampered payload", key: key, token: func() string {
 			tok := sign(hs256, fmt.Sprintf(`{"sub":"u1","exp":%d}`, exp), key)
 			other := sign(hs256, fmt.Sprintf(`{"sub":"admin","exp":%d}`, exp), []byte("x"))
@@ -93,4 +99,132 @@ func TestIssueRefusesEmptyKey(t *testing.T) {
 	if tok, err := session.Issue(nil, user, now, time.Hour); err == nil {
 		t.Errorf("Issue with an empty key = %q, want an error", tok)
 	}
+}
+
+// TestParseGivesTheTokenItsID: each token has its own id, and its issue
+// time to the millisecond (sign out everywhere compares it).
+func TestParseGivesTheTokenItsID(t *testing.T) {
+	t.Parallel()
+	ids := map[string]bool{}
+	for i := range 3 {
+		at := now.Add(time.Duration(i)*time.Millisecond + 123456*time.Microsecond) // x.123456 s: .123 is kept
+		tok, err := session.Issue(key, user, at, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := session.Parse(key, tok, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.User != user || len(got.ID) < 16 || !got.IssuedAt.Equal(at.Truncate(time.Millisecond)) ||
+			!got.ExpiresAt.Equal(at.Add(time.Hour).Truncate(time.Second)) {
+			t.Fatalf("Parse = %+v, want %+v with an id, issued at %s, expiring an hour later", got, user, at)
+		}
+		ids[got.ID] = true
+	}
+	if len(ids) != 3 {
+		t.Errorf("three sign-ins share token ids: %v", ids)
+	}
+}
+
+func TestRevocations(t *testing.T) {
+	t.Parallel()
+	// A token issued at `at` by user u, with id id.
+	token := func(u, id string, at time.Time) session.Token {
+		return session.Token{User: session.User{ID: u}, ID: id, IssuedAt: at, ExpiresAt: at.Add(time.Hour)}
+	}
+	signOut := func(u, id string) session.Revocation {
+		return session.Revocation{UserID: u, TokenID: id, ExpiresAt: now.Add(time.Hour)}
+	}
+	everywhere := func(u string, nb time.Time) session.Revocation {
+		return session.Revocation{UserID: u, NotBefore: nb, ExpiresAt: nb.Add(session.MaxTTL)}
+	}
+	tests := []struct {
+		name  string
+		added []session.Revocation
+		token session.Token
+		want  bool
+	}{
+		{name: "nothing revoked", token: token("u1", "a", now)},
+		{name: "this token signed out", added: []session.Revocation{signOut("u1", "a")}, token: token("u1", "a", now), want: true},
+		{name: "another token signed out", added: []session.Revocation{signOut("u1", "b")}, token: token("u1", "a", now)},
+		{name: "issued a millisecond before sign out everywhere", added: []session.Revocation{everywhere("u1", now)}, token: token("u1", "a", now.Add(-time.Millisecond)), want: true},
+		{name: "issued at the instant of sign out everywhere", added: []session.Revocation{everywhere("u1", now)}, token: token("u1", "a", now)},
+		{name: "issued a millisecond after sign out everywhere", added: []session.Revocation{everywhere("u1", now)}, token: token("u1", "a", now.Add(time.Millisecond))},
+		{name: "another user signed out everywhere", added: []session.Revocation{everywhere("u2", now)}, token: token("u1", "a", now.Add(-time.Second))},
+		{name: "the later sign out everywhere wins", added: []session.Revocation{everywhere("u1", now), everywhere("u1", now.Add(-time.Hour))},
+			token: token("u1", "a", now.Add(-time.Minute)), want: true},
+		{name: "a revocation that no longer matters is ignored", added: []session.Revocation{{UserID: "u1", TokenID: "a", ExpiresAt: now}},
+			token: token("u1", "a", now.Add(-time.Hour))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := session.NewRevocations()
+			for _, rv := range tc.added {
+				r.Add(rv, now)
+			}
+			if got := r.Revoked(tc.token); got != tc.want {
+				t.Errorf("Revoked = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRevocationsForgetWhatExpired(t *testing.T) {
+	t.Parallel()
+	r := session.NewRevocations()
+	r.Add(session.Revocation{UserID: "u1", TokenID: "a", ExpiresAt: now.Add(time.Minute)}, now)
+	r.Add(session.Revocation{UserID: "u2", NotBefore: now, ExpiresAt: now.Add(time.Minute)}, now)
+	if r.Len() != 2 {
+		t.Fatalf("Len = %d, want 2", r.Len())
+	}
+	// The next revocation, an hour on, sweeps out the two that expired.
+	r.Add(session.Revocation{UserID: "u3", TokenID: "c", ExpiresAt: now.Add(2 * time.Hour)}, now.Add(time.Hour))
+	if r.Len() != 1 {
+		t.Errorf("Len = %d after the others expired, want 1", r.Len())
+	}
+}
+
+func TestVerifierRefusesRevokedTokens(t *testing.T) {
+	t.Parallel()
+	revoked := session.NewRevocations()
+	v := session.Verifier{Key: key, Now: func() time.Time { return now }, Revoked: revoked}
+	tok, err := session.Issue(key, user, now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.Verify(tok)
+	if err != nil || got.User != user {
+		t.Fatalf("Verify before sign-out = %+v, %v", got, err)
+	}
+	revoked.Add(session.Revocation{UserID: user.ID, TokenID: got.ID, ExpiresAt: got.ExpiresAt}, now)
+	if got, err := v.Verify(tok); !errors.Is(err, session.ErrRevoked) || !errors.Is(err, session.ErrInvalid) || got != (session.Token{}) {
+		t.Errorf("Verify after sign-out = %+v, %v; want ErrRevoked (an ErrInvalid)", got, err)
+	}
+	// Without a set nothing is revoked (a service's own tests).
+	if _, err := (session.Verifier{Key: key, Now: v.Now}).Verify(tok); err != nil {
+		t.Errorf("Verify without revocations = %v", err)
+	}
+}
+
+// BenchmarkVerify is the cost every request pays for its session: the HMAC
+// and the revocation lookup among 100,000 revoked tokens.
+func BenchmarkVerify(b *testing.B) {
+	revoked := session.NewRevocations()
+	for i := range 100_000 {
+		revoked.Add(session.Revocation{UserID: "u", TokenID: fmt.Sprint(i), ExpiresAt: now.Add(time.Hour)}, now)
+	}
+	v := session.Verifier{Key: key, Now: func() time.Time { return now }, Revoked: revoked}
+	tok, err := session.Issue(key, user, now, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := v.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

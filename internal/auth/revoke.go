@@ -1,0 +1,58 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/session"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+)
+
+// SignOut revokes the token t (the caller's) in every service: it is
+// recorded and session.revoked goes out through the outbox in one
+// transaction, so a crash cannot keep the record and lose the event.
+// Signing out a token twice publishes once.
+func (s *Service) SignOut(ctx context.Context, t session.Token) error {
+	if t.ID == "" {
+		return nil // not a token Verify accepts: nothing to revoke
+	}
+	return s.revoke(ctx, t.ID, session.Revocation{UserID: t.User.ID, TokenID: t.ID, ExpiresAt: t.ExpiresAt})
+}
+
+// SignOutEverywhere revokes every token of t's user issued before now (to
+// the millisecond, as tokens carry their issue time), t included: a
+// sign-in right after has a session again.
+func (s *Service) SignOutEverywhere(ctx context.Context, t session.Token) error {
+	nb := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	// No token issued before nb, nor t (issued at nb at the latest),
+	// outlives nb + MaxTTL: auth issues none longer.
+	return s.revoke(ctx, uuid.Must(uuid.NewV7()).String(), session.Revocation{
+		UserID: t.User.ID, TokenID: t.ID, NotBefore: nb, ExpiresAt: nb.Add(session.MaxTTL),
+	})
+}
+
+func (s *Service) revoke(ctx context.Context, id string, rv session.Revocation) error {
+	now := s.cfg.Now()
+	return s.store.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		added, err := s.store.addRevocation(ctx, tx, id, rv, now)
+		if err != nil || !added {
+			return err
+		}
+		ev := events.SessionRevoked{UserID: rv.UserID, TokenID: rv.TokenID, ExpiresAt: rv.ExpiresAt.UTC()}
+		if !rv.NotBefore.IsZero() {
+			nb := rv.NotBefore.UTC()
+			ev.NotBefore = &nb
+		}
+		if err := s.ob.Add(ctx, tx, ev); err != nil {
+			return err
+		}
+		// Auth's own answers (currentuser) need not wait for the bus.
+		if s.cfg.Revoked != nil {
+			tx.OnCommit(func() { s.cfg.Revoked.Add(rv, now) })
+		}
+		return nil
+	})
+}

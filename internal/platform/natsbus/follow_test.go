@@ -1,0 +1,148 @@
+package natsbus_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+)
+
+// publishOn publishes one message per id on subject.
+func publishOn(tb testing.TB, b *natsbus.Bus, subject string, ids ...string) {
+	tb.Helper()
+	msgs := make([]natsbus.Outgoing, len(ids))
+	for i, id := range ids {
+		msgs[i] = natsbus.Outgoing{ID: id, Subject: subject, Data: []byte(id)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, err := range b.PublishBatch(ctx, msgs) {
+		if err != nil {
+			tb.Fatalf("publish %s: %v", ids[i], err)
+		}
+	}
+}
+
+// seenLog collects what a follower was handed, in order.
+type seenLog struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (s *seenLog) handle(data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ids = append(s.ids, string(data))
+	return nil
+}
+
+func (s *seenLog) get() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.ids)
+}
+
+func follow(tb testing.TB, b *natsbus.Bus, subject string, since time.Time, s *seenLog) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f, err := b.Follow(ctx, subject, since, s.handle)
+	if err != nil {
+		tb.Fatalf("follow: %v", err)
+	}
+	tb.Cleanup(f.Stop)
+}
+
+// TestFollowEveryProcessSeesEverything: unlike a durable consumer, which
+// replicas share, every follower gets every message: first the ones stored
+// since the given time (all of them before Follow returns), then new ones.
+func TestFollowEveryProcessSeesEverything(t *testing.T) {
+	t.Parallel()
+	srv := natsbustest.StartServer(t)
+	pub := srv.Connect(t)
+	const subject = "session.revoked"
+	publishOn(t, pub, subject, "old")
+	since := time.Now()
+	publishOn(t, pub, subject, "a", "b")
+	publishOn(t, pub, "ticket.created", "not-followed")
+
+	var followers [2]seenLog
+	for i := range followers {
+		follow(t, srv.Connect(t), subject, since, &followers[i])
+		// Caught up when Follow returns: no waiting needed.
+		if got := followers[i].get(); !slices.Equal(got, []string{"a", "b"}) {
+			t.Fatalf("follower %d had %v when Follow returned, want [a b] (not the message before since)", i, got)
+		}
+	}
+	publishOn(t, pub, subject, "c")
+	for i := range followers {
+		waitFor(t, 5*time.Second, fmt.Sprintf("follower %d gets the new message", i), func() bool {
+			return slices.Equal(followers[i].get(), []string{"a", "b", "c"})
+		})
+	}
+}
+
+func TestFollowNothingToReplay(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	var s seenLog
+	follow(t, b, "session.revoked", time.Now().Add(-time.Hour), &s)
+	publishOn(t, b, "session.revoked", "x")
+	waitFor(t, 5*time.Second, "the message published after Follow", func() bool { return slices.Equal(s.get(), []string{"x"}) })
+}
+
+// TestFollowResumesAfterServerRestart: the ordered consumer lives in the
+// server's memory; after a restart it is recreated and goes on after the
+// last message it handed over, without repeating it.
+func TestFollowResumesAfterServerRestart(t *testing.T) {
+	t.Parallel()
+	srv := natsbustest.StartServer(t)
+	b := srv.Connect(t)
+	var s seenLog
+	publishOn(t, b, "session.revoked", "before")
+	follow(t, b, "session.revoked", time.Now().Add(-time.Hour), &s)
+	srv.Restart(t)
+	waitFor(t, 10*time.Second, "reconnected", func() bool { return b.Ping(context.Background()) == nil })
+	publishOn(t, b, "session.revoked", "after")
+	waitFor(t, 15*time.Second, "the message after the restart", func() bool {
+		return slices.Equal(s.get(), []string{"before", "after"})
+	})
+}
+
+// TestConnectAddsNewSubjectsToTheStream: a stream created by an older
+// version (without session.>) gains the new subjects when the next version
+// connects, so its events are stored rather than refused.
+func TestConnectAddsNewSubjectsToTheStream(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	connect := func(subjects []string) *natsbus.Bus {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b, err := natsbus.Connect(ctx, natsbus.Config{DataDir: filepath.Join(dir), Name: t.Name(),
+			Stream: natsbus.StreamConfig{Name: events.Stream, Subjects: subjects}}, natsbustest.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	old := connect([]string{"ticket.>", "order.>", "expiration.>", "payment.>"})
+	publishOn(t, old, "ticket.created", "t1")
+	old.Close()
+	b := connect(events.StreamSubjects)
+	defer b.Close()
+	publishOn(t, b, "session.revoked", "s1")
+	info, err := b.JetStream().Stream(context.Background(), events.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.CachedInfo().State.Msgs; got != 2 {
+		t.Errorf("stream holds %d messages, want the old one and the new", got)
+	}
+}
