@@ -97,6 +97,7 @@ func TestServeWebSignInLimitsEachBrowser(t *testing.T) {
 		"TICKETING_ADDR":       "127.0.0.1:0",
 		"TICKETING_DATA_DIR":   t.TempDir(),
 		"DATABASE_URL":         freshPostgres(t),
+		"NATS_URL":             natsbustest.StartServer(t).ClientURL(), // auth publishes sign-outs
 		"JWT_KEY":              strings.Repeat("serve-test-key-", 3),
 		"COOKIE_SECURE":        "false", // the test talks plain HTTP
 		"AUTH_RATE_PER_MINUTE": "2",
