@@ -215,7 +215,7 @@ func TestServeDeployPermissions(t *testing.T) {
 	start := func(name string) string {
 		t.Helper()
 		partEnv := maps.Clone(env)
-		if _, ok := natsUsers[name]; ok && name != "auth" {
+		if _, ok := natsUsers[name]; ok {
 			partEnv["NATS_USER"], partEnv["NATS_PASSWORD"] = name, passwords[name]
 		}
 		partEnv["DATABASE_URL"] = dbURLs[name]
