@@ -254,9 +254,14 @@ func TestServeDeployPermissions(t *testing.T) {
 	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &second) == http.StatusCreated
 	})
+	// Cancel once tickets has reserved the ticket: tickets handles
+	// order.created and order.cancelled on separate consumers, and a
+	// cancellation handled first would leave order.created waiting.
+	eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
 	if got := buyer.do("DELETE", "/api/orders/"+second.ID, nil, nil); got != http.StatusNoContent {
 		t.Fatalf("cancel = %d, want 204", got)
 	}
+	eventually(t, 5*time.Second, "the cancelled order's ticket is listed again", func() bool { return listed(buyer, tk.ID) })
 	var third orderJSON
 	eventually(t, 5*time.Second, "the ticket can be reserved a third time", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &third) == http.StatusCreated
@@ -276,7 +281,17 @@ func TestServeDeployPermissions(t *testing.T) {
 		}
 		return true
 	})
-	eventually(t, 10*time.Second, "every consumer has handled every message", func() bool { return allHandled(t, ns) })
+	// A message that came early waits out its nak backoff (up to 10 s).
+	var busy []string
+	defer func() {
+		if len(busy) > 0 {
+			t.Logf("consumers not done: %v", busy)
+		}
+	}()
+	eventually(t, 30*time.Second, "every consumer has handled every message", func() bool {
+		busy = unhandled(t, ns)
+		return len(busy) == 0
+	})
 
 	t.Run("no part publishes another's events", func(t *testing.T) {
 		before := subjectCounts(t, tickets.js)
@@ -330,6 +345,15 @@ func TestServeDeployPermissions(t *testing.T) {
 			t.Errorf("tickets created or updated %s", durable)
 		}
 		c.waitViolation(t, "Publish to \"$JS.API.CONSUMER.CREATE.TICKETING."+durable)
+		// Nor its own durable on another part's subject.
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel2()
+		if _, err := c.js.CreateOrUpdateConsumer(ctx2, events.Stream, jetstream.ConsumerConfig{
+			Durable: "tickets-order-created", FilterSubject: events.SubjectPaymentCreated, AckPolicy: jetstream.AckExplicitPolicy,
+		}); err == nil {
+			t.Error("tickets moved its order.created durable to payment.created")
+		}
+		c.waitViolation(t, "Publish to \"$JS.API.CONSUMER.CREATE.TICKETING.tickets-order-created.payment.created\"")
 	})
 
 	t.Run("no unknown user", func(t *testing.T) {
@@ -452,22 +476,23 @@ func subjectCounts(t *testing.T, js jetstream.JetStream) map[string]uint64 {
 	return info.State.Subjects
 }
 
-// allHandled reports whether every durable consumer of the TICKETING
-// stream has been handed and has acked every message, asked of the server
-// itself (no user of auth.conf may see the others' consumers).
-func allHandled(t *testing.T, ns *server.Server) bool {
+// unhandled lists the durable consumers of the TICKETING stream that have
+// messages not yet handed out or not yet acked, asked of the server itself
+// (no user of auth.conf may see the others' consumers).
+func unhandled(t *testing.T, ns *server.Server) []string {
 	t.Helper()
 	jsz, err := ns.Jsz(&server.JSzOptions{Accounts: true, Streams: true, Consumer: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var n int
+	var busy []string
 	for _, acc := range jsz.AccountDetails {
 		for _, s := range acc.Streams {
 			for _, c := range s.Consumer {
 				n++
 				if s.Name == events.Stream && (c.NumPending > 0 || c.NumAckPending > 0) {
-					return false
+					busy = append(busy, fmt.Sprintf("%s (%d pending, %d unacked, %d redelivered)", c.Name, c.NumPending, c.NumAckPending, c.NumRedelivered))
 				}
 			}
 		}
@@ -475,5 +500,5 @@ func allHandled(t *testing.T, ns *server.Server) bool {
 	if n == 0 {
 		t.Fatal("no consumers")
 	}
-	return true
+	return busy
 }

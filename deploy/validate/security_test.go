@@ -255,8 +255,24 @@ func checkNATSUsers(t *testing.T, where string, opts *natsserver.Options) {
 			}
 		}
 		for _, s := range perms.Publish.Allow {
-			if s == ">" || strings.HasPrefix(s, "$JS.API.>") || strings.HasPrefix(s, "$JS.API.CONSUMER.>") || strings.HasPrefix(s, "$JS.ACK.>") {
+			if s == ">" || strings.HasPrefix(s, "$JS.>") || strings.HasPrefix(s, "$JS.API.>") || strings.HasPrefix(s, "$JS.API.CONSUMER.>") || strings.HasPrefix(s, "$JS.ACK.>") {
 				t.Errorf("%s: user %s may publish %s, which reaches other parts' consumers", where, u.Username, s)
+			}
+			// Consumers and acks: only the user's own durables
+			// (natsbus.DurableName), each created on its own subject.
+			for _, prefix := range []string{"$JS.API.CONSUMER.CREATE.TICKETING.", "$JS.API.CONSUMER.INFO.TICKETING.", "$JS.API.CONSUMER.MSG.NEXT.TICKETING.", "$JS.ACK.TICKETING."} {
+				rest, ok := strings.CutPrefix(s, prefix)
+				if !ok {
+					continue
+				}
+				durable, filter, _ := strings.Cut(rest, ".")
+				own, ok := strings.CutPrefix(durable, u.Username+"-")
+				switch {
+				case !ok || strings.ContainsAny(durable, "*>"):
+					t.Errorf("%s: user %s may publish %s: not a durable of its own (%s-<subject>)", where, u.Username, s, u.Username)
+				case prefix == "$JS.API.CONSUMER.CREATE.TICKETING." && strings.ReplaceAll(filter, ".", "-") != own:
+					t.Errorf("%s: user %s may create %s on %q, not on its subject", where, u.Username, durable, filter)
+				}
 			}
 		}
 	}
