@@ -44,6 +44,10 @@ type Config struct {
 	// of the main one (so a public ingress never exposes it).
 	MetricsAddr string
 
+	// NATSUser, NATSPassword and NATSCAFile: the part's own NATS user
+	// and the CA of a tls:// NATS_URL (deploy/README.md).
+	NATSUser, NATSPassword, NATSCAFile string
+
 	// Where `serve gateway` finds each service.
 	AuthURL, TicketsURL, OrdersURL, PaymentsURL, WebURL string
 	// Where `serve web` reaches the API.
@@ -67,6 +71,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("addr", c.Addr),
 		slog.String("data_dir", c.DataDir),
 		slog.String("nats_url", maskURL(c.NATSURL)),
+		slog.String("nats_user", c.NATSUser),
+		slog.Bool("nats_password_set", c.NATSPassword != ""),
+		slog.String("nats_ca_file", c.NATSCAFile),
 		slog.String("database_url", maskURL(c.DatabaseURL)),
 		slog.Bool("jwt_key_set", c.JWTKey != ""),
 		slog.Duration("expiration_window", c.ExpirationWindow),
@@ -154,6 +161,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.StringVar(&c.Addr, "addr", env("TICKETING_ADDR", defAddr), "listen address (TICKETING_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("TICKETING_DATA_DIR", "./data"), "where embedded NATS and SQLite keep data (TICKETING_DATA_DIR)")
 	fs.StringVar(&c.NATSURL, "nats-url", env("NATS_URL", ""), "external NATS; empty means embedded (NATS_URL)")
+	fs.StringVar(&c.NATSUser, "nats-user", env("NATS_USER", ""), "user for NATS_URL, one per part (NATS_USER)")
+	fs.StringVar(&c.NATSPassword, "nats-password", env("NATS_PASSWORD", ""), "password of NATS_USER (NATS_PASSWORD)")
+	fs.StringVar(&c.NATSCAFile, "nats-ca-file", env("NATS_CA_FILE", ""), "PEM CA that signed the NATS server's certificate, for tls:// (NATS_CA_FILE)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "PostgreSQL URL; empty means SQLite files in the data dir (DATABASE_URL)")
 	fs.StringVar(&c.JWTKey, "jwt-key", env("JWT_KEY", ""), "HMAC key for session tokens; required by serve (JWT_KEY)")
 	fs.DurationVar(&c.ExpirationWindow, "expiration-window", envDur("EXPIRATION_WINDOW", 15*time.Minute), "how long an order holds a ticket (EXPIRATION_WINDOW)")

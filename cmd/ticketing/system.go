@@ -270,6 +270,9 @@ func connectBus(ctx context.Context, cfg Config, log *slog.Logger) (*natsbus.Bus
 		DataDir:    cfg.DataDir,
 		SyncAlways: cfg.Fsync == "always",
 		Name:       "ticketing",
+		User:       cfg.NATSUser,
+		Password:   cfg.NATSPassword,
+		CAFile:     cfg.NATSCAFile,
 		Stream: natsbus.StreamConfig{
 			Name:     events.Stream,
 			Subjects: events.StreamSubjects,

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	yamlv3 "gopkg.in/yaml.v3"
 )
 
@@ -78,10 +80,15 @@ func loadCompose(t *testing.T) composeFile {
 }
 
 // interpolate applies compose's ${VAR:-default} with an empty environment:
-// what a fresh checkout runs with.
+// what a fresh checkout runs with. A required ${VAR:?message} (compose
+// refuses to start without it) becomes ${VAR}.
 func interpolate(s string) string {
+	s = regexp.MustCompile(`\$\{([A-Z_][A-Z0-9_]*):\?[^}]*\}`).ReplaceAllString(s, "$${${1}}")
 	return regexp.MustCompile(`\$\{[A-Z_]+:?-([^}]*)\}`).ReplaceAllString(s, "$1")
 }
+
+// required is what interpolate makes of a required variable.
+func required(name string) string { return "${" + name + "}" }
 
 func TestCompose(t *testing.T) {
 	c := loadCompose(t)
@@ -159,9 +166,11 @@ func TestCompose(t *testing.T) {
 		checkEnvNames(t, where, names)
 		env := func(n string) string { return interpolate(s.Environment[n]) }
 		info := parts[slices.IndexFunc(parts, func(p partInfo) bool { return p.name == part })]
-		if len(env("JWT_KEY")) < 32 {
-			t.Errorf("%s: JWT_KEY (with no .env) shorter than 32 characters: serve refuses to start", where)
+		// No default for a secret: compose refuses to start without it.
+		if env("JWT_KEY") != required("JWT_KEY") {
+			t.Errorf("%s: JWT_KEY=%q; want ${JWT_KEY:?...}, no default key", where, s.Environment["JWT_KEY"])
 		}
+		checkComposeNATSUser(t, c, where, info, env)
 		if env("COOKIE_SECURE") != "false" {
 			t.Errorf("%s: COOKIE_SECURE must be false: compose serves plain HTTP", where)
 		}
@@ -173,19 +182,19 @@ func TestCompose(t *testing.T) {
 			}
 		}
 		if info.db {
-			u, err := url.Parse(env("DATABASE_URL"))
-			if err != nil || c.Services[u.Hostname()].Image != postgresImage {
-				t.Errorf("%s: DATABASE_URL %q is not the postgres service", where, env("DATABASE_URL"))
-			} else {
-				pg := c.Services[u.Hostname()].Environment
-				pass, _ := u.User.Password()
-				if u.User.Username() != pg["POSTGRES_USER"] || pass != pg["POSTGRES_PASSWORD"] || strings.TrimPrefix(u.Path, "/") != pg["POSTGRES_DB"] {
-					t.Errorf("%s: DATABASE_URL's user, password or database differ from the postgres service's", where)
-				}
-				if s.DependsOn[u.Hostname()].Condition != "service_healthy" {
-					t.Errorf("%s: wait for %s to be healthy", where, u.Hostname())
-				}
+			// The part's own role (k8s/postgres/roles.sql), its password the
+			// one the postgres service gives the role.
+			pw := strings.ToUpper(part) + "_DB_PASSWORD"
+			pg := c.Services["postgres"].Environment
+			want := "postgres://" + part + ":" + required(pw) + "@postgres:5432/" + pg["POSTGRES_DB"] + "?sslmode=disable"
+			if env("DATABASE_URL") != want || interpolate(pg[pw]) != required(pw) {
+				t.Errorf("%s: DATABASE_URL=%q; want %q, with %s set (required) on the postgres service", where, env("DATABASE_URL"), want, pw)
 			}
+			if s.DependsOn["postgres"].Condition != "service_healthy" {
+				t.Errorf("%s: wait for postgres to be healthy", where)
+			}
+		} else if env("DATABASE_URL") != "" {
+			t.Errorf("%s: the part has no database; do not hand it a role", where)
 		}
 		for v, target := range partURLs {
 			if raw := env(v); raw != "" {
@@ -233,8 +242,9 @@ func TestCompose(t *testing.T) {
 			t.Errorf("%s: healthcheck asks %s, want /readyz on port %d", where, hc.Test[2], port)
 		}
 		if part == "gateway" {
-			if !slices.Equal(s.Ports, []string{strconv.Itoa(servePort) + ":" + strconv.Itoa(port)}) {
-				t.Errorf("%s: publish %d:%d, got %v", where, servePort, port, s.Ports)
+			// On the loopback only: plain HTTP, COOKIE_SECURE=false.
+			if !slices.Equal(s.Ports, []string{"127.0.0.1:" + strconv.Itoa(servePort) + ":" + strconv.Itoa(port)}) {
+				t.Errorf("%s: publish 127.0.0.1:%d:%d, got %v", where, servePort, port, s.Ports)
 			}
 			for _, p := range parts {
 				if p.name != "gateway" && p.name != "expiration" && s.DependsOn[p.name].Condition != "service_healthy" {
@@ -251,14 +261,20 @@ func TestCompose(t *testing.T) {
 
 	nats := c.Services["nats"]
 	checkNATSImage(t, "compose.yaml: service nats", nats.Image)
-	if !slices.Contains(nats.Command, "-js") {
-		t.Error("compose.yaml: nats must run with -js (JetStream)")
-	}
+	checkComposeNATS(t, nats)
 	if nats.Healthcheck == nil {
 		t.Error("compose.yaml: nats has no healthcheck")
 	}
 	if pg := c.Services["postgres"]; pg.Image != postgresImage || pg.Healthcheck == nil {
 		t.Errorf("compose.yaml: postgres must be %s with a healthcheck", postgresImage)
+	} else {
+		if interpolate(pg.Environment["POSTGRES_PASSWORD"]) != required("POSTGRES_PASSWORD") {
+			t.Error("compose.yaml: postgres: POSTGRES_PASSWORD must be ${POSTGRES_PASSWORD:?...}, no default")
+		}
+		if !slices.Contains(pg.Volumes, "./k8s/postgres/roles.sql:/docker-entrypoint-initdb.d/roles.sql:ro") {
+			t.Error("compose.yaml: postgres must run k8s/postgres/roles.sql at its first start (/docker-entrypoint-initdb.d)")
+		}
+		checkRolesSQL(t, string(readFile(t, filepath.Join(root, "deploy", "k8s", "postgres", "roles.sql"))))
 	}
 	if sm, ok := c.Services["stripe-mock"]; ok && len(sm.Profiles) == 0 {
 		t.Error("compose.yaml: stripe-mock must be optional (a profile)")
@@ -278,4 +294,69 @@ func TestComposeAndManifestsAgree(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(repoRoot(t), "deploy", "Dockerfile")); err != nil {
 		t.Error(err)
 	}
+}
+
+// checkComposeNATSUser: a part that uses events connects as its own user,
+// with the password the nats service gives that user; another has none.
+func checkComposeNATSUser(t *testing.T, c composeFile, where string, info partInfo, env func(string) string) {
+	t.Helper()
+	pw := strings.ToUpper(info.name) + "_NATS_PASSWORD"
+	if !info.events {
+		if env("NATS_USER") != "" || env("NATS_PASSWORD") != "" {
+			t.Errorf("%s: the part does not use NATS; do not hand it a NATS user", where)
+		}
+		return
+	}
+	if env("NATS_USER") != info.name || env("NATS_PASSWORD") != required(pw) {
+		t.Errorf("%s: NATS_USER=%q NATS_PASSWORD=%q; want %s and ${%s:?...}", where, env("NATS_USER"), env("NATS_PASSWORD"), info.name, pw)
+	}
+	if interpolate(c.Services["nats"].Environment[pw]) != required(pw) {
+		t.Errorf("compose.yaml: nats must set %s (required) for auth.conf", pw)
+	}
+}
+
+// checkComposeNATS parses the compose server's configuration, with
+// k8s/nats/auth.conf beside it as the service mounts them, with the
+// nats-server the tests embed.
+func checkComposeNATS(t *testing.T, nats composeService) {
+	t.Helper()
+	var conf string
+	for i, a := range nats.Command {
+		if (a == "--config" || a == "-c") && i+1 < len(nats.Command) {
+			conf = nats.Command[i+1]
+		}
+	}
+	mounts := map[string]string{} // container path -> file under deploy/
+	for _, v := range nats.Volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 && strings.HasPrefix(parts[0], "./") {
+			mounts[parts[1]] = parts[0]
+		}
+	}
+	if conf == "" || mounts[conf] == "" {
+		t.Fatalf("compose.yaml: nats must run --config with a file mounted from deploy/, got %v and %v", nats.Command, nats.Volumes)
+	}
+	if mounts[path.Join(path.Dir(conf), "auth.conf")] != "./k8s/nats/auth.conf" {
+		t.Errorf("compose.yaml: nats must mount ./k8s/nats/auth.conf beside %s (the users the Kubernetes servers have)", conf)
+	}
+	dir := t.TempDir()
+	for target, src := range mounts {
+		if path.Dir(target) != path.Dir(conf) {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, path.Base(target)), readFile(t, filepath.Join(repoRoot(t), "deploy", src)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name := range nats.Environment {
+		t.Setenv(name, "validate-"+name)
+	}
+	opts, err := natsserver.ProcessConfigFile(filepath.Join(dir, path.Base(conf)))
+	if err != nil {
+		t.Fatalf("compose.yaml: nats %s: %v", conf, err)
+	}
+	if !opts.JetStream {
+		t.Error("compose.yaml: nats: JetStream is off")
+	}
+	checkNATSUsers(t, "compose.yaml nats", opts)
 }

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"testing"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -115,6 +114,7 @@ type manifests struct {
 	statefulSets map[string]*appsv1.StatefulSet
 	pdbs         map[string]*policyv1.PodDisruptionBudget
 	ingresses    map[string]*networkingv1.Ingress
+	policies     map[string]*networkingv1.NetworkPolicy
 }
 
 // kustomization is the part of kustomize's Kustomization these files use;
@@ -134,6 +134,10 @@ type kustomization struct {
 		NewName string `json:"newName"`
 		NewTag  string `json:"newTag"`
 	} `json:"images"`
+	ConfigMapGenerator []struct {
+		Name  string   `json:"name"`
+		Files []string `json:"files"`
+	} `json:"configMapGenerator"`
 }
 
 func k8sDir(t *testing.T) string { return filepath.Join(repoRoot(t), "deploy", "k8s") }
@@ -158,6 +162,7 @@ func loadManifests(t *testing.T) *manifests {
 		statefulSets: map[string]*appsv1.StatefulSet{},
 		pdbs:         map[string]*policyv1.PodDisruptionBudget{},
 		ingresses:    map[string]*networkingv1.Ingress{},
+		policies:     map[string]*networkingv1.NetworkPolicy{},
 	}
 	dec := decoder()
 	paths, err := filepath.Glob(filepath.Join(k8sDir(t), "*"))
@@ -175,6 +180,9 @@ func loadManifests(t *testing.T) *manifests {
 		file := filepath.Base(path)
 		if file == "kustomization.yaml" {
 			continue
+		}
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			continue // files of the configMapGenerator, added below
 		}
 		if filepath.Ext(file) != ".yaml" {
 			t.Errorf("%s: deploy/k8s holds only .yaml manifests", file)
@@ -216,10 +224,25 @@ func loadManifests(t *testing.T) *manifests {
 				m.pdbs[o.Name] = o
 			case *networkingv1.Ingress:
 				m.ingresses[o.Name] = o
+			case *networkingv1.NetworkPolicy:
+				m.policies[o.Name] = o
 			default:
 				t.Errorf("%s: %s %q: no check knows this kind; add one to deploy/validate", file, kind, meta.GetName())
 			}
 		}
+	}
+	// The ConfigMaps kustomize generates, under the names the manifests use
+	// (kustomize adds a hash and rewrites the references).
+	for _, g := range loadKustomization(t).ConfigMapGenerator {
+		if m.configMaps[g.Name] != nil {
+			t.Errorf("kustomization.yaml: configMapGenerator %s: a ConfigMap of that name is in the manifests too", g.Name)
+		}
+		cm := &corev1.ConfigMap{Data: map[string]string{}}
+		cm.Name, cm.Namespace = g.Name, namespace
+		for _, f := range g.Files {
+			cm.Data[filepath.Base(f)] = string(readFile(t, filepath.Join(k8sDir(t), f)))
+		}
+		m.configMaps[g.Name] = cm
 	}
 	if t.Failed() {
 		t.FailNow()
@@ -238,6 +261,23 @@ func TestKustomizationListsEveryFile(t *testing.T) {
 	for _, l := range k.Labels {
 		if l.IncludeSelectors {
 			t.Error("kustomization.yaml: labels with includeSelectors change the selectors of live objects, which Kubernetes refuses")
+		}
+	}
+	// Files in subdirectories are the configMapGenerator's, each listed.
+	var generated []string
+	for _, g := range k.ConfigMapGenerator {
+		generated = append(generated, g.Files...)
+	}
+	filepath.WalkDir(k8sDir(t), func(path string, d os.DirEntry, err error) error {
+		rel, _ := filepath.Rel(k8sDir(t), path)
+		if err == nil && !d.IsDir() && strings.Contains(rel, string(filepath.Separator)) && !slices.Contains(generated, filepath.ToSlash(rel)) {
+			t.Errorf("kustomization.yaml: no configMapGenerator lists %s", rel)
+		}
+		return nil
+	})
+	for _, f := range generated {
+		if _, err := os.Stat(filepath.Join(k8sDir(t), f)); err != nil {
+			t.Errorf("kustomization.yaml: configMapGenerator file %s: %v", f, err)
 		}
 	}
 	paths, _ := filepath.Glob(filepath.Join(k8sDir(t), "*.yaml"))
@@ -382,6 +422,13 @@ func TestManifests(t *testing.T) {
 
 	checkNATS(t, m)
 	checkPostgres(t, m)
+	checkNetworkPolicies(t, m, parts)
+	// No Secret ships here: a placeholder would run unchanged. The
+	// operator creates them (operatorSecrets), and a pod that needs a
+	// missing one does not start.
+	for name := range m.secrets {
+		t.Errorf("Secret %s is in deploy/k8s; the operator creates Secrets (deploy/README.md)", name)
+	}
 
 	// The Ingress sends everything to the gateway, over TLS.
 	if len(m.ingresses) != 1 {
@@ -485,8 +532,8 @@ func checkPod(t *testing.T, where string, pod *corev1.PodTemplateSpec, claims []
 		if v.ConfigMap != nil && m.configMaps[v.ConfigMap.Name] == nil {
 			t.Errorf("%s: volume %s: no ConfigMap %s", where, v.Name, v.ConfigMap.Name)
 		}
-		if v.Secret != nil && m.secrets[v.Secret.SecretName] == nil {
-			t.Errorf("%s: volume %s: no Secret %s", where, v.Name, v.Secret.SecretName)
+		if v.Secret != nil {
+			checkSecretVolume(t, where, v)
 		}
 	}
 	for _, c := range claims {
@@ -543,8 +590,8 @@ func checkPod(t *testing.T, where string, pod *corev1.PodTemplateSpec, claims []
 			if ef.ConfigMapRef != nil && m.configMaps[ef.ConfigMapRef.Name] == nil {
 				t.Errorf("%s: envFrom: no ConfigMap %s", cw, ef.ConfigMapRef.Name)
 			}
-			if ef.SecretRef != nil && m.secrets[ef.SecretRef.Name] == nil {
-				t.Errorf("%s: envFrom: no Secret %s", cw, ef.SecretRef.Name)
+			if ef.SecretRef != nil {
+				t.Errorf("%s: envFrom Secret %s: name each key (env secretKeyRef), so a missing one stops the pod", cw, ef.SecretRef.Name)
 			}
 		}
 		for _, e := range c.Env {
@@ -552,9 +599,7 @@ func checkPod(t *testing.T, where string, pod *corev1.PodTemplateSpec, claims []
 				continue
 			}
 			if r := e.ValueFrom.SecretKeyRef; r != nil {
-				if s := m.secrets[r.Name]; s == nil || !hasKey(s.StringData, s.Data, r.Key) {
-					t.Errorf("%s: env %s: no key %s in Secret %s", cw, e.Name, r.Key, r.Name)
-				}
+				checkSecretRef(t, cw+" env "+e.Name, r)
 			}
 			if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
 				if cm := m.configMaps[r.Name]; cm == nil || !hasKey(cm.Data, nil, r.Key) {
@@ -599,13 +644,8 @@ func containerEnv(m *manifests, c corev1.Container) map[string]string {
 		case e.ValueFrom == nil:
 			env[e.Name] = e.Value
 		case e.ValueFrom.SecretKeyRef != nil:
-			if s := m.secrets[e.ValueFrom.SecretKeyRef.Name]; s != nil {
-				if v, ok := s.StringData[e.ValueFrom.SecretKeyRef.Key]; ok {
-					env[e.Name] = v
-				} else {
-					env[e.Name] = string(s.Data[e.ValueFrom.SecretKeyRef.Key])
-				}
-			}
+			// The operator's Secrets hold the values (operatorSecrets).
+			env[e.Name] = "(secret " + e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key + ")"
 		case e.ValueFrom.ConfigMapKeyRef != nil:
 			if cm := m.configMaps[e.ValueFrom.ConfigMapKeyRef.Name]; cm != nil {
 				env[e.Name] = cm.Data[e.ValueFrom.ConfigMapKeyRef.Key]
@@ -661,17 +701,9 @@ func checkPart(t *testing.T, m *manifests, p partInfo, d *appsv1.Deployment) {
 		names = append(names, n)
 	}
 	checkEnvNames(t, where, names)
-	if len(env["JWT_KEY"]) < 32 {
-		t.Errorf("%s: JWT_KEY missing or shorter than 32 characters: serve refuses to start", where)
-	}
+	checkPartSecrets(t, m, p, d)
 	if p.events && env["NATS_URL"] == "" {
 		t.Errorf("%s: the part uses events but has no NATS_URL", where)
-	}
-	if p.db && env["DATABASE_URL"] == "" {
-		t.Errorf("%s: the part has a database but no DATABASE_URL (it would fall back to a SQLite file on a read-only disk)", where)
-	}
-	if !p.db && env["DATABASE_URL"] != "" {
-		t.Errorf("%s: the part has no database; do not hand it the database password", where)
 	}
 	if _, ok := env["STRIPE_SECRET_KEY"]; ok && p.name != "payments" {
 		t.Errorf("%s: only payments needs STRIPE_SECRET_KEY", where)
@@ -847,15 +879,7 @@ func checkNATS(t *testing.T, m *manifests) {
 	if !ok || cm.Data[key] == "" {
 		t.Fatalf("StatefulSet nats: --config %q is not a key of the ConfigMap %s mounted at %s", confFile, cm.Name, confMount)
 	}
-	path := filepath.Join(t.TempDir(), key)
-	if err := os.WriteFile(path, []byte(cm.Data[key]), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("POD_NAME", "nats-0")
-	opts, err := natsserver.ProcessConfigFile(path)
-	if err != nil {
-		t.Fatalf("nats.conf: %v", err)
-	}
+	opts := parseNATSConf(t, sts, cm, key)
 	if opts.ServerName != "nats-0" {
 		t.Errorf("nats.conf: server_name %q; want the pod's name (POD_NAME)", opts.ServerName)
 	}
@@ -897,8 +921,8 @@ func checkNATS(t *testing.T, m *manifests) {
 	// NATS_URL names the client Service.
 	u, err := url.Parse(m.configMaps["ticketing-config"].Data["NATS_URL"])
 	port, _ := strconv.Atoi(u.Port())
-	if err != nil || u.Scheme != "nats" || m.services[u.Hostname()] == nil || servicePort(m.services[u.Hostname()], "", int32(port)) == 0 {
-		t.Errorf("NATS_URL %q is not nats://<a Service>:<its port>", u)
+	if err != nil || u.Scheme != "tls" || m.services[u.Hostname()] == nil || servicePort(m.services[u.Hostname()], "", int32(port)) == 0 {
+		t.Errorf("NATS_URL %q is not tls://<a Service>:<its port>: the parts reach NATS over TLS", u)
 	} else if sel := m.services[u.Hostname()].Spec.Selector; sel["app.kubernetes.io/name"] != "nats" {
 		t.Errorf("NATS_URL's Service %s does not select the NATS servers", u.Hostname())
 	}
@@ -915,19 +939,7 @@ func checkPostgres(t *testing.T, m *manifests) {
 		t.Errorf("StatefulSet postgres: image %q, want %q (as in compose.yaml)", c.Image, postgresImage)
 	}
 	env := containerEnv(m, c)
-	db := m.secrets["ticketing-secrets"].StringData["DATABASE_URL"]
-	u, err := url.Parse(db)
-	if err != nil {
-		t.Fatalf("DATABASE_URL: %v", err)
-	}
-	pass, _ := u.User.Password()
-	port, _ := strconv.Atoi(u.Port())
-	if u.Hostname() != "postgres" || servicePort(m.services["postgres"], "", int32(port)) == 0 {
-		t.Errorf("DATABASE_URL's host %s is not the postgres Service and its port", u.Host)
-	}
-	if u.User.Username() != env["POSTGRES_USER"] || pass != env["POSTGRES_PASSWORD"] || strings.TrimPrefix(u.Path, "/") != env["POSTGRES_DB"] {
-		t.Error("DATABASE_URL's user, password and database differ from the PostgreSQL StatefulSet's POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DB")
-	}
+	checkRoles(t, m, sts)
 	for n := range env {
 		if !slices.Contains(runtimeEnv, n) {
 			t.Errorf("StatefulSet postgres: unexpected variable %s", n)

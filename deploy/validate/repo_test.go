@@ -36,7 +36,11 @@ var dbParts = []string{"auth", "tickets", "orders", "payments"}
 
 // runtimeEnv are variables the deploy files may set that belong to the
 // images they run, not to ticketing (PostgreSQL's image, NATS' config).
-var runtimeEnv = []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGDATA", "POD_NAME"}
+// The roles' and NATS users' passwords are the images' too: roles.sql and
+// auth.conf read them.
+var runtimeEnv = []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGDATA", "POD_NAME",
+	"AUTH_DB_PASSWORD", "TICKETS_DB_PASSWORD", "ORDERS_DB_PASSWORD", "PAYMENTS_DB_PASSWORD",
+	"AUTH_NATS_PASSWORD", "TICKETS_NATS_PASSWORD", "ORDERS_NATS_PASSWORD", "EXPIRATION_NATS_PASSWORD", "PAYMENTS_NATS_PASSWORD"}
 
 func repoRoot(t *testing.T) string {
 	t.Helper()

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -37,7 +38,16 @@ type Config struct {
 	// process crash cannot hurt (the OS has the data) but a power loss can.
 	SyncAlways bool
 	// Name identifies this connection in the server's monitoring.
-	Name   string
+	Name string
+	// User and Password authenticate to an external server whose
+	// authorization gives each part its own user (deploy/k8s/nats/auth.conf).
+	// With a user, replies come to _INBOX.<user>.> instead of _INBOX.>, so
+	// the server can let each user read its own replies only: a part
+	// allowed _INBOX.> could read every other part's JetStream traffic.
+	User, Password string
+	// CAFile is a PEM file of the CA that signed the server's certificate,
+	// for a tls:// URL whose server the system's roots do not vouch for.
+	CAFile string
 	Stream StreamConfig
 }
 
@@ -64,6 +74,16 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
+	}
+	if cfg.User != "" {
+		// A subject token: no dots, wildcards or spaces.
+		if strings.ContainsAny(cfg.User, ".*> \t\r\n") {
+			return nil, fmt.Errorf("natsbus: user %q cannot be a subject token (its replies come to _INBOX.<user>)", cfg.User)
+		}
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password), nats.CustomInboxPrefix("_INBOX."+cfg.User))
+	}
+	if cfg.CAFile != "" {
+		opts = append(opts, nats.RootCAs(cfg.CAFile))
 	}
 	url := cfg.URL
 	if url == "" {

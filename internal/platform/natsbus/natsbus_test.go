@@ -585,3 +585,16 @@ func TestRefusesServerWithoutSchedules(t *testing.T) {
 		}
 	}
 }
+
+// TestUserMustBeSubjectToken: a user's replies come to _INBOX.<user>, so a
+// user that is no subject token is refused before connecting, with a
+// message naming it.
+func TestUserMustBeSubjectToken(t *testing.T) {
+	t.Parallel()
+	for _, user := range []string{"tickets.admin", "*", "a>b", "with space"} {
+		_, err := natsbus.Connect(context.Background(), natsbus.Config{URL: "nats://127.0.0.1:1", User: user, Stream: natsbustest.Stream}, natsbustest.Logger(t))
+		if err == nil || !strings.Contains(err.Error(), "subject token") {
+			t.Errorf("user %q: %v, want refused as no subject token", user, err)
+		}
+	}
+}

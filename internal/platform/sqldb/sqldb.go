@@ -228,7 +228,15 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: connect postgres: %w", err)
 	}
-	_, err = conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+cfg.Schema)
+	// Only when it is missing: CREATE SCHEMA IF NOT EXISTS needs the
+	// right to create schemas in the database even when the schema exists,
+	// and a deployment gives each part a role that owns its schema and may
+	// create no other (deploy/k8s/postgres/roles.sql).
+	var exists bool
+	err = conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", cfg.Schema).Scan(&exists)
+	if err == nil && !exists {
+		_, err = conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+cfg.Schema)
+	}
 	conn.Close(ctx)
 	if err != nil && !isUnique(err) { // two replicas creating it at once
 		return nil, fmt.Errorf("sqldb: create schema %s: %w", cfg.Schema, err)

@@ -2,9 +2,13 @@ package sqldb_test
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -394,5 +398,57 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatal("Open succeeded")
 			}
 		})
+	}
+}
+
+// TestOpenAsSchemaOwner opens PostgreSQL as a deployment's part does
+// (deploy/k8s/postgres/roles.sql): a login role that owns its schema and
+// may create no other. Open, migrations included, must work without the
+// right to create schemas; a schema the role has not been given fails with
+// the server's refusal.
+func TestOpenAsSchemaOwner(t *testing.T) {
+	if !slices.Contains(sqldbtest.Engines(t), sqldb.Postgres) {
+		t.Skipf("%s not set", sqldbtest.PostgresURLEnv)
+	}
+	t.Parallel()
+	base := os.Getenv(sqldbtest.PostgresURLEnv)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	role := "test_role_" + strings.ToLower(rand.Text()[:10])
+	password := rand.Text()
+	for _, q := range []string{
+		fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", role, password),
+		fmt.Sprintf("CREATE SCHEMA %s AUTHORIZATION %s", role, role),
+	} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		admin.Exec("DROP SCHEMA IF EXISTS " + role + " CASCADE")
+		admin.Exec("DROP ROLE IF EXISTS " + role)
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(role, password)
+
+	db := sqldbtest.OpenConfig(t, sqldb.Config{URL: u.String(), Schema: role, Migrations: []sqldb.Migrations{items}})
+	insert(t, db, "a", "apple")
+	if n := count(t, db); n != 1 {
+		t.Errorf("%d rows, want 1", n)
+	}
+	_, err = sqldb.Open(context.Background(), sqldb.Config{URL: u.String(), Schema: role + "_other", Migrations: []sqldb.Migrations{items}})
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("open a schema the role does not own: %v, want permission denied", err)
 	}
 }

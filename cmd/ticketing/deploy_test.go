@@ -1,0 +1,504 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"database/sql"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+)
+
+// deployDir is deploy/ seen from this package.
+const deployDir = "../../deploy"
+
+// natsUsers are the users of deploy/k8s/nats/auth.conf and what each may
+// publish of the events (DESIGN.md section 1). expiration publishes its
+// schedules; the server, not expiration, publishes expiration.complete.
+var natsUsers = map[string][]string{
+	"auth":       {"session.revoked"},
+	"tickets":    {events.SubjectTicketCreated, events.SubjectTicketUpdated},
+	"orders":     {events.SubjectOrderCreated, events.SubjectOrderCancelled, events.SubjectOrderRefundRequested},
+	"expiration": {events.ScheduleSubject("o1")},
+	"payments":   {events.SubjectPaymentCreated},
+}
+
+// testCA writes a CA and a server certificate it signs for 127.0.0.1 into
+// dir, as cert-manager or the README's openssl commands would for the NATS
+// Service, and returns the files.
+func testCA(t *testing.T, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	write := func(name, typ string, der []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	caKey, srvKey := newKey(), newKey()
+	now := time.Now()
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ticketing test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "nats"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srv, ca, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return write("ca.crt", "CERTIFICATE", caDER), write("tls.crt", "CERTIFICATE", srvDER), write("tls.key", "EC PRIVATE KEY", keyDER)
+}
+
+// deployNATS starts a NATS server with JetStream and TLS whose
+// authorization is deploy/k8s/nats/auth.conf as the deploy files ship it,
+// with a fresh password per user in the environment it reads them from.
+func deployNATS(t *testing.T) (ns *server.Server, passwords map[string]string, caFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	auth, err := os.ReadFile(filepath.Join(deployDir, "k8s", "nats", "auth.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "auth.conf"), auth, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	caFile, certFile, keyFile := testCA(t, dir)
+	conf := fmt.Sprintf(`
+host: 127.0.0.1
+port: -1
+jetstream { store_dir: %q }
+tls { cert_file: %q, key_file: %q }
+include ./auth.conf
+`, filepath.Join(dir, "js"), certFile, keyFile)
+	confFile := filepath.Join(dir, "nats.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	passwords = map[string]string{}
+	for user := range natsUsers {
+		passwords[user] = rand.Text()
+		t.Setenv(strings.ToUpper(user)+"_NATS_PASSWORD", passwords[user])
+	}
+	opts, err := server.ProcessConfigFile(confFile)
+	if err != nil {
+		t.Fatalf("nats.conf with deploy/k8s/nats/auth.conf: %v", err)
+	}
+	opts.NoSigs, opts.NoLog = true, true
+	ns, err = server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	return ns, passwords, caFile
+}
+
+// deployRoles applies deploy/k8s/postgres/roles.sql with psql to a fresh
+// database, as the PostgreSQL image does at its first start, and returns
+// the DATABASE_URL of each part's role. Empty without PostgreSQL (the
+// parts then use SQLite files). The roles are the server's, not the
+// database's: they are dropped when the test ends.
+func deployRoles(t *testing.T) map[string]string {
+	t.Helper()
+	base := freshPostgres(t)
+	if base == "" {
+		return nil
+	}
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		t.Fatalf("PostgreSQL tests need psql to run deploy/k8s/postgres/roles.sql: %v", err)
+	}
+	parts := []string{"auth", "tickets", "orders", "payments"}
+	urls := map[string]string{}
+	cmd := exec.Command(psql, "-X", "-q", "-d", base, "-f", filepath.Join(deployDir, "k8s", "postgres", "roles.sql"))
+	cmd.Env = os.Environ()
+	for _, p := range parts {
+		pw := rand.Text()
+		cmd.Env = append(cmd.Env, strings.ToUpper(p)+"_DB_PASSWORD="+pw)
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(p, pw)
+		urls[p] = u.String()
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("pgx", os.Getenv(sqldbtest.PostgresURLEnv))
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		u, _ := url.Parse(base)
+		admin.Exec("DROP DATABASE IF EXISTS " + strings.TrimPrefix(u.Path, "/") + " WITH (FORCE)")
+		for _, p := range parts {
+			admin.Exec("DROP ROLE IF EXISTS " + p)
+		}
+	})
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("psql -f roles.sql: %v\n%s", err, out)
+	}
+	return urls
+}
+
+// TestServeDeployPermissions runs every part as `serve` does in
+// Kubernetes: NATS over TLS (NATS_CA_FILE) with the authorization of
+// deploy/k8s/nats/auth.conf, each part with its own NATS user, and, with
+// PostgreSQL, each part with its own role from deploy/k8s/postgres/roles.sql.
+// The whole seed flow works (every part creates its consumers, publishes
+// its events, schedules and drops expiries), and then no part can publish
+// another's events, subscribe to them or to another's replies, take over
+// another's consumer, or read another's tables.
+func TestServeDeployPermissions(t *testing.T) {
+	ns, passwords, caFile := deployNATS(t)
+	dbURLs := deployRoles(t)
+	natsURL := fmt.Sprintf("tls://127.0.0.1:%d", ns.Addr().(*net.TCPAddr).Port)
+	env := map[string]string{
+		"TICKETING_ADDR":       "127.0.0.1:0",
+		"TICKETING_DATA_DIR":   t.TempDir(),
+		"NATS_URL":             natsURL,
+		"NATS_CA_FILE":         caFile,
+		"JWT_KEY":              strings.Repeat("serve-test-key-", 3),
+		"COOKIE_SECURE":        "false",
+		"AUTH_RATE_PER_MINUTE": "0",
+		"EXPIRATION_WINDOW":    "3s",
+	}
+	start := func(name string) string {
+		t.Helper()
+		partEnv := maps.Clone(env)
+		if _, ok := natsUsers[name]; ok {
+			partEnv["NATS_USER"], partEnv["NATS_PASSWORD"] = name, passwords[name]
+		}
+		partEnv["DATABASE_URL"] = dbURLs[name]
+		cfg, err := parseConfig(flag.NewFlagSet(name, flag.ContinueOnError), nil, testEnv(partEnv), modeServe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		app, err := Serve(ctx, name, cfg, natsbustest.Logger(t))
+		if err != nil {
+			t.Fatalf("serve %s: %v", name, err)
+		}
+		t.Cleanup(func() { app.Close(context.Background()) })
+		return "http://" + app.Addr()
+	}
+	for _, p := range []struct{ name, env string }{
+		{"auth", "AUTH_URL"}, {"tickets", "TICKETS_URL"}, {"orders", "ORDERS_URL"},
+		{"payments", "PAYMENTS_URL"}, {"expiration", ""},
+	} {
+		u := start(p.name)
+		if p.env != "" {
+			env[p.env] = u
+		}
+	}
+	env["WEB_URL"] = "http://127.0.0.1:1" // the flow below uses the API only
+	base := start("gateway")
+
+	seller := signUp(t, base, "seller@example.com")
+	buyer := signUp(t, base, "buyer@example.com")
+	tk, first := sellAndReserve(t, seller, buyer, "Deployed show")
+	eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
+	eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	// A cancelled order drops its expiry (expiration purges its schedule).
+	var second orderJSON
+	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &second) == http.StatusCreated
+	})
+	// Cancel once tickets has reserved the ticket: tickets handles
+	// order.created and order.cancelled on separate consumers, and a
+	// cancellation handled first would leave order.created waiting.
+	eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
+	if got := buyer.do("DELETE", "/api/orders/"+second.ID, nil, nil); got != http.StatusNoContent {
+		t.Fatalf("cancel = %d, want 204", got)
+	}
+	eventually(t, 5*time.Second, "the cancelled order's ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	var third orderJSON
+	eventually(t, 5*time.Second, "the ticket can be reserved a third time", func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &third) == http.StatusCreated
+	})
+	if got := pay(t, buyer, third.ID, "tok_visa"); got != http.StatusCreated {
+		t.Fatalf("pay = %d, want 201", got)
+	}
+	eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, third.ID) == "complete" })
+	// Every handler succeeded: one refused a permission (a purge, an ack)
+	// would leave its message pending for a retry.
+	tickets := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
+	eventually(t, 10*time.Second, "no expiry is pending", func() bool {
+		for subject := range subjectCounts(t, tickets.js) {
+			if strings.HasPrefix(subject, "expiration.schedule.") {
+				return false
+			}
+		}
+		return true
+	})
+	// A message that came early waits out its nak backoff (up to 10 s).
+	var busy []string
+	defer func() {
+		if len(busy) > 0 {
+			t.Logf("consumers not done: %v", busy)
+		}
+	}()
+	eventually(t, 30*time.Second, "every consumer has handled every message", func() bool {
+		busy = unhandled(t, ns)
+		return len(busy) == 0
+	})
+
+	t.Run("no part publishes another's events", func(t *testing.T) {
+		before := subjectCounts(t, tickets.js)
+		var all []string
+		for _, subjects := range natsUsers {
+			all = append(all, subjects...)
+		}
+		all = append(all, events.SubjectExpirationComplete) // the server's own
+		var wg sync.WaitGroup
+		for user, own := range natsUsers {
+			c := dialNATS(t, natsURL, caFile, user, passwords[user])
+			for _, subject := range all {
+				if slices.Contains(own, subject) {
+					continue
+				}
+				wg.Go(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					defer cancel()
+					if _, err := c.js.Publish(ctx, subject, []byte(`{"id":"forged","orderId":"`+third.ID+`"}`)); err == nil {
+						t.Errorf("%s published %s", user, subject)
+					}
+					c.waitViolation(t, "Publish to \""+subject+"\"")
+				})
+			}
+		}
+		wg.Wait()
+		if after := subjectCounts(t, tickets.js); !maps.Equal(after, before) {
+			t.Errorf("the stream's messages per subject went from %v to %v: a forged event was stored", before, after)
+		}
+		if got := orderStatus(buyer, third.ID); got != "complete" {
+			t.Errorf("order %s is %s after the forged events", third.ID, got)
+		}
+	})
+
+	t.Run("no part reads another's events or replies", func(t *testing.T) {
+		c := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
+		for _, subject := range []string{events.SubjectPaymentCreated, "order.>", "_INBOX.orders.>", "_INBOX.>", ">"} {
+			if _, err := c.nc.SubscribeSync(subject); err != nil {
+				t.Fatal(err)
+			}
+			c.waitViolation(t, "Subscription to \""+subject+"\"")
+		}
+		// payments' durable would hand tickets the order events meant for
+		// payments, acked away before payments sees them.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		durable := "payments-order-created"
+		if _, err := c.js.CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{
+			Durable: durable, FilterSubject: events.SubjectOrderCreated, AckPolicy: jetstream.AckExplicitPolicy,
+		}); err == nil {
+			t.Errorf("tickets created or updated %s", durable)
+		}
+		c.waitViolation(t, "Publish to \"$JS.API.CONSUMER.CREATE.TICKETING."+durable)
+		// Nor its own durable on another part's subject.
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel2()
+		if _, err := c.js.CreateOrUpdateConsumer(ctx2, events.Stream, jetstream.ConsumerConfig{
+			Durable: "tickets-order-created", FilterSubject: events.SubjectPaymentCreated, AckPolicy: jetstream.AckExplicitPolicy,
+		}); err == nil {
+			t.Error("tickets moved its order.created durable to payment.created")
+		}
+		c.waitViolation(t, "Publish to \"$JS.API.CONSUMER.CREATE.TICKETING.tickets-order-created.payment.created\"")
+	})
+
+	t.Run("no unknown user", func(t *testing.T) {
+		for _, opts := range [][]nats.Option{
+			{nats.RootCAs(caFile)},
+			{nats.RootCAs(caFile), nats.UserInfo("tickets", "wrong")},
+			{nats.RootCAs(caFile), nats.UserInfo("admin", "")},
+		} {
+			if nc, err := nats.Connect(natsURL, append(opts, nats.MaxReconnects(0))...); err == nil {
+				nc.Close()
+				t.Error("connected without the right credentials")
+			}
+		}
+		if nc, err := nats.Connect(natsURL, nats.UserInfo("tickets", passwords["tickets"])); err == nil {
+			nc.Close()
+			t.Error("connected without trusting the test CA: the certificate is not checked")
+		}
+	})
+
+	if dbURLs == nil {
+		return
+	}
+	t.Run("no part reads another's tables", func(t *testing.T) {
+		db, err := sql.Open("pgx", dbURLs["tickets"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, q := range []string{
+			"SELECT count(*) FROM orders.orders",
+			"SELECT count(*) FROM payments.payments",
+			"SELECT count(*) FROM auth.users",
+			"CREATE SCHEMA stolen",
+			"CREATE TABLE public.stolen (id int)",
+		} {
+			if _, err := db.Exec(q); err == nil || !strings.Contains(err.Error(), "permission denied") {
+				t.Errorf("tickets: %s: %v, want permission denied", q, err)
+			}
+		}
+		var owner string
+		if err := db.QueryRow("SELECT tableowner FROM pg_tables WHERE schemaname = 'tickets' AND tablename = 'tickets'").Scan(&owner); err != nil || owner != "tickets" {
+			t.Errorf("tickets.tickets is owned by %q (%v), want the tickets role", owner, err)
+		}
+	})
+}
+
+// natsClient is a raw connection as one part's user, with the
+// permission violations the server reported on it.
+type natsClient struct {
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	mu         sync.Mutex
+	violations []string
+	changed    chan struct{}
+}
+
+func dialNATS(t *testing.T, natsURL, caFile, user, password string) *natsClient {
+	t.Helper()
+	c := &natsClient{changed: make(chan struct{})}
+	nc, err := nats.Connect(natsURL, nats.RootCAs(caFile), nats.UserInfo(user, password),
+		nats.CustomInboxPrefix("_INBOX."+user),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if !errors.Is(err, nats.ErrPermissionViolation) {
+				return
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.violations = append(c.violations, err.Error())
+			close(c.changed)
+			c.changed = make(chan struct{})
+		}))
+	if err != nil {
+		t.Fatalf("connect as %s: %v", user, err)
+	}
+	t.Cleanup(nc.Close)
+	c.nc = nc
+	if c.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitViolation waits until the server has refused something whose
+// description contains what.
+func (c *natsClient) waitViolation(t *testing.T, what string) {
+	t.Helper()
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		found := slices.ContainsFunc(c.violations, func(v string) bool { return strings.Contains(v, what) })
+		changed, got := c.changed, slices.Clone(c.violations)
+		c.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Errorf("no permissions violation for %s; the server reported %q", what, got)
+			return
+		}
+	}
+}
+
+// subjectCounts is how many messages the TICKETING stream holds per
+// subject (every part may ask for the stream's info).
+func subjectCounts(t *testing.T, js jetstream.JetStream) map[string]uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream, err := js.Stream(ctx, events.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(">"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects
+}
+
+// unhandled lists the durable consumers of the TICKETING stream that have
+// messages not yet handed out or not yet acked, asked of the server itself
+// (no user of auth.conf may see the others' consumers).
+func unhandled(t *testing.T, ns *server.Server) []string {
+	t.Helper()
+	jsz, err := ns.Jsz(&server.JSzOptions{Accounts: true, Streams: true, Consumer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var busy []string
+	for _, acc := range jsz.AccountDetails {
+		for _, s := range acc.Streams {
+			for _, c := range s.Consumer {
+				n++
+				if s.Name == events.Stream && (c.NumPending > 0 || c.NumAckPending > 0) {
+					busy = append(busy, fmt.Sprintf("%s (%d pending, %d unacked, %d redelivered)", c.Name, c.NumPending, c.NumAckPending, c.NumRedelivered))
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no consumers")
+	}
+	return busy
+}
