@@ -1,11 +1,12 @@
 package auth
 
 import (
-	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
 )
 
 // maxLimiterKeys bounds each limiter's map (about 200 bytes an entry, so
@@ -93,18 +94,6 @@ func (l *limiter) len() int {
 	return len(l.keys)
 }
 
-// addrKey is the limiter key of a client address. An IPv6 client usually
-// holds a whole /64, so it counts as one: otherwise it could rotate through
-// 2^64 addresses, each with a fresh budget.
-func addrKey(addr string) string {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return addr
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
-}
+// addrKey is the limiter key of a client address: IPv6 counted per /64,
+// the rule every per-address limit shares (httpapi.AddrKey).
+func addrKey(addr string) string { return httpapi.AddrKey(addr) }
