@@ -138,10 +138,15 @@ func (f *form) addAPIError(err error, fields ...string) {
 func humanize(status int, fe fieldError) string {
 	switch {
 	case status == http.StatusTooManyRequests && fe.Field == "":
-		if strings.Contains(fe.Message, "unpaid orders") {
+		switch {
+		case strings.Contains(fe.Message, "unpaid orders"):
 			return "You already hold the most unpaid orders allowed. Pay for or cancel one first."
+		case strings.HasPrefix(fe.Message, "Too many attempts"):
+			return "Too many attempts. Please wait a minute and try again."
 		}
-		return "Too many attempts. Please wait a minute and try again."
+		// The holds of orders and the listings cap say what to do, and
+		// when, themselves.
+		return sentence(fe.Message)
 	case status == http.StatusPaymentRequired:
 		// The provider's reason ("Your card has insufficient funds.") tells
 		// the person what to do about it; the rest says the money is safe.
