@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -110,4 +111,15 @@ func TestUpHoardingLimits(t *testing.T) {
 	if got, _ := reserveStatus(t, bob, ids[4]); got != http.StatusCreated {
 		t.Fatalf("bob reserves another ticket = %d, want 201", got)
 	}
+}
+
+// TestWebListingsCap: the sell form past MAX_LISTINGS says why, keeping
+// what the seller typed.
+func TestWebListingsCap(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), map[string]string{"MAX_LISTINGS": "1"})
+	seller := webSignUp(t, base, "seller@example.com")
+	webSell(t, seller, "Gig", "20")
+	seller.get("/tickets/new")
+	webWant(t, "sell past the cap", seller.post("/tickets/new", url.Values{"title": {"Another gig"}, "price": {"20"}}),
+		http.StatusTooManyRequests, "You already have the most tickets on sale allowed", `value="Another gig"`)
 }
