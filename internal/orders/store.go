@@ -23,12 +23,22 @@ var Migrations = sqldb.EmbeddedMigrations("orders", migrationFiles)
 // change and its outbox event commit together.
 type Store struct {
 	db *sqldb.DB
+	// forReserve is TicketForReserve's statement compiled once, or nil
+	// when that failed (then it is compiled on each use, correct but
+	// slower).
+	forReserve *sql.Stmt
 }
 
 var _ Storer = (*Store)(nil)
 
 // NewStore returns a Store over db.
-func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
+func NewStore(db *sqldb.DB) *Store {
+	s := &Store{db: db}
+	// The reservation's read is the longest statement of the flash-sale
+	// hot path: on SQLite compiling it took more time than running it.
+	s.forReserve, _ = db.Prepare(context.Background(), ticketForReserveQuery)
+	return s
+}
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -119,7 +129,29 @@ func (s *Store) LockBuyer(ctx context.Context, tx *sqldb.Tx, userID, addr string
 // hot path, and a round trip saved there is saved on every attempt of a
 // flash sale. Each part is answered from its own partial index.
 func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, userID, addr string) (Ticket, Holds, error) {
-	const q = `SELECT t.id, t.title, t.price, t.version, u.n, u.first, a.n, a.first,
+	var (
+		t                              Ticket
+		h                              Holds
+		userFirst, addrFirst, lastDone sql.NullInt64
+		row                            *sql.Row
+	)
+	args := []any{ticketID, userID, orNull(addr)}
+	if s.forReserve != nil {
+		row = tx.StmtContext(ctx, s.forReserve).QueryRowContext(ctx, args...)
+	} else {
+		row = tx.QueryRowContext(ctx, ticketForReserveQuery, args...)
+	}
+	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version,
+		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone)
+	if err != nil {
+		return Ticket{}, Holds{}, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
+	}
+	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
+	return t, h, nil
+}
+
+// ticketForReserveQuery is TicketForReserve's one statement.
+const ticketForReserveQuery = `SELECT t.id, t.title, t.price, t.version, u.n, u.first, a.n, a.first,
 		(SELECT max(c.cancelled_at) FROM orders c
 		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled')
 		FROM tickets t
@@ -128,19 +160,6 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
 			WHERE o.client_addr = $3 AND o.status IN ('created', 'awaiting:payment')) a
 		WHERE t.id = $1`
-	var (
-		t                              Ticket
-		h                              Holds
-		userFirst, addrFirst, lastDone sql.NullInt64
-	)
-	err := tx.QueryRowContext(ctx, q, ticketID, userID, orNull(addr)).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
-		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone)
-	if err != nil {
-		return Ticket{}, Holds{}, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
-	}
-	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
-	return t, h, nil
-}
 
 // InsertOrder stores a new order. A second active order for the same
 // ticket breaks orders_active_ticket: sqldb.ErrConflict.
