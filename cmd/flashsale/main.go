@@ -6,7 +6,8 @@
 //
 // Start the system with the auth rate limit off, then run the sale:
 //
-//	AUTH_RATE_PER_MINUTE=0 MAX_PENDING_ORDERS=1000000 go run ./cmd/ticketing up &
+//	AUTH_RATE_PER_MINUTE=0 MAX_PENDING_ORDERS=1000000 MAX_PENDING_ORDERS_PER_ADDRESS=1000000 \
+//	MAX_LISTINGS=1000000 go run ./cmd/ticketing up &
 //	go run ./cmd/flashsale -url http://localhost:8080 -buyers 200 -tickets 100 -duration 10s
 //
 // It sends traffic only to the URL it is given, and stops by itself.

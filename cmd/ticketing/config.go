@@ -33,6 +33,11 @@ type Config struct {
 	CookieSecure         bool
 	AuthRatePerMinute    int
 	MaxPendingOrders     int
+	// MaxPendingPerAddress bounds the unpaid orders of all the accounts
+	// of one client address together; MaxListings a seller's tickets on
+	// sale.
+	MaxPendingPerAddress int
+	MaxListings          int
 	TrustedProxies       string
 	StreamReplicas       int
 	// Fsync is "normal" (crash-safe) or "always" (power-loss safe) for the
@@ -83,6 +88,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("cookie_secure", c.CookieSecure),
 		slog.Int("auth_rate_per_minute", c.AuthRatePerMinute),
 		slog.Int("max_pending_orders", c.MaxPendingOrders),
+		slog.Int("max_pending_orders_per_address", c.MaxPendingPerAddress),
+		slog.Int("max_listings", c.MaxListings),
 		slog.String("trusted_proxies", c.TrustedProxies),
 		slog.Int("stream_replicas", c.StreamReplicas),
 		slog.String("fsync", c.Fsync),
@@ -173,6 +180,8 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.BoolVar(&c.CookieSecure, "cookie-secure", envBool("COOKIE_SECURE", m == modeServe), "mark the session cookie Secure (COOKIE_SECURE)")
 	fs.IntVar(&c.AuthRatePerMinute, "auth-rate-per-minute", envInt("AUTH_RATE_PER_MINUTE", 30), "failed sign-ins and sign-up attempts per minute per address, failed sign-ins per email; 0 = no limit (AUTH_RATE_PER_MINUTE)")
 	fs.IntVar(&c.MaxPendingOrders, "max-pending-orders", envInt("MAX_PENDING_ORDERS", 10), "unpaid orders one user may hold, at least 1 (MAX_PENDING_ORDERS)")
+	fs.IntVar(&c.MaxPendingPerAddress, "max-pending-orders-per-address", envInt("MAX_PENDING_ORDERS_PER_ADDRESS", 30), "unpaid orders the accounts of one client address may hold together, at least 1 (MAX_PENDING_ORDERS_PER_ADDRESS)")
+	fs.IntVar(&c.MaxListings, "max-listings", envInt("MAX_LISTINGS", 200), "tickets one seller may have on sale at once, at least 1 (MAX_LISTINGS)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
 	fs.StringVar(&c.Fsync, "fsync", env("TICKETING_FSYNC", "normal"), "normal: a process crash loses nothing; always: a power loss neither, slower (TICKETING_FSYNC)")
@@ -201,6 +210,12 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	// bound lets one account hoard a sale; a load test sets a large number.
 	if c.MaxPendingOrders < 1 {
 		errs = append(errs, fmt.Errorf("MAX_PENDING_ORDERS=%d: want at least 1 (a large number for load tests)", c.MaxPendingOrders))
+	}
+	if c.MaxPendingPerAddress < 1 {
+		errs = append(errs, fmt.Errorf("MAX_PENDING_ORDERS_PER_ADDRESS=%d: want at least 1 (a large number for load tests)", c.MaxPendingPerAddress))
+	}
+	if c.MaxListings < 1 {
+		errs = append(errs, fmt.Errorf("MAX_LISTINGS=%d: want at least 1", c.MaxListings))
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		errs = append(errs, fmt.Errorf("NATS_STREAM_REPLICAS=%d: want 1 to 5 (JetStream's range)", c.StreamReplicas))

@@ -46,7 +46,8 @@ func startUpProcess(t *testing.T, dir string, env ...string) *upProcess {
 	ln.Close()
 	cmd := exec.Command(os.Args[0], "up")
 	cmd.Env = append(os.Environ(), runMainEnv+"=1", "TICKETING_ADDR="+addr, "TICKETING_DATA_DIR="+dir,
-		"AUTH_RATE_PER_MINUTE=0", "MAX_PENDING_ORDERS=1000000", "LOG_LEVEL=warn")
+		"AUTH_RATE_PER_MINUTE=0", "MAX_PENDING_ORDERS=1000000", "MAX_PENDING_ORDERS_PER_ADDRESS=1000000", "MAX_LISTINGS=1000000",
+		"LOG_LEVEL=warn")
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {

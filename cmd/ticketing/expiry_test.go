@@ -19,7 +19,7 @@ func TestUpExpiryP99(t *testing.T) {
 		t.Skip("waits for expiries")
 	}
 	dir := t.TempDir()
-	env := map[string]string{"EXPIRATION_WINDOW": "3s", "MAX_PENDING_ORDERS": "1000"}
+	env := map[string]string{"EXPIRATION_WINDOW": "3s", "MAX_PENDING_ORDERS": "1000", "MAX_PENDING_ORDERS_PER_ADDRESS": "1000"}
 	base, app := startUp(t, dir, env)
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")

@@ -116,7 +116,11 @@ func TestUpSellReserveCancel(t *testing.T) {
 	if len(mine) != 1 || mine[0].Status != "cancelled" {
 		t.Fatalf("buyer's orders = %+v, want one cancelled", mine)
 	}
-	// The ticket can be reserved again once orders has seen it released.
+	// The buyer who cancelled waits one window before reserving it again.
+	if got := buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil); got != http.StatusTooManyRequests {
+		t.Fatalf("the buyer reserving again at once = %d, want 429", got)
+	}
+	// Anyone else can reserve it once orders has seen it released.
 	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
 		return seller.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil) == http.StatusCreated
 	})
@@ -207,8 +211,10 @@ func TestUpSeedFlow(t *testing.T) {
 		t.Fatalf("paying the expired order = %d, want 400", got)
 	}
 
+	// The buyer whose order expired waits one window (3 s) to reserve the
+	// same ticket again.
 	var second orderJSON
-	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
+	eventually(t, 10*time.Second, "the ticket can be reserved again", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &second) == http.StatusCreated
 	})
 	if got := pay(t, buyer, second.ID, "tok_chargeDeclined"); got != http.StatusPaymentRequired {

@@ -212,6 +212,8 @@ func TestRun(t *testing.T) {
 		{name: "serve web with a bad GATEWAY_URL", args: []string{"serve", "web"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 32), "GATEWAY_URL": "gateway:8080"}, wantErr: "GATEWAY_URL"},
 		{name: "no pending orders allowed", args: []string{"up"}, env: map[string]string{"MAX_PENDING_ORDERS": "0"}, wantErr: "MAX_PENDING_ORDERS"},
 		{name: "no pending orders allowed by flag", args: []string{"up", "-max-pending-orders", "0"}, wantErr: "MAX_PENDING_ORDERS"},
+		{name: "no pending orders per address allowed", args: []string{"up"}, env: map[string]string{"MAX_PENDING_ORDERS_PER_ADDRESS": "0"}, wantErr: "MAX_PENDING_ORDERS_PER_ADDRESS"},
+		{name: "no listings allowed", args: []string{"up", "-max-listings", "0"}, wantErr: "MAX_LISTINGS"},
 		{name: "stream replicas out of range", args: []string{"up"}, env: map[string]string{"NATS_STREAM_REPLICAS": "7"}, wantErr: "NATS_STREAM_REPLICAS"},
 		{name: "up short JWT_KEY", args: []string{"up"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 31)}, wantErr: "JWT_KEY is 31 characters: want at least 32"},
 		{name: "up short JWT_KEY by flag", args: []string{"up", "-jwt-key", "short"}, wantErr: "JWT_KEY is 5 characters"},

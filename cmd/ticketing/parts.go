@@ -75,7 +75,7 @@ func buildTickets(ctx context.Context, in infra) (*part, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := tickets.New(db, ob, in.log.With("service", "tickets"), tickets.Config{})
+	svc := tickets.New(db, ob, in.log.With("service", "tickets"), tickets.Config{MaxListings: in.cfg.MaxListings})
 	return &part{name: "tickets", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
 }
 
@@ -85,8 +85,10 @@ func buildOrders(ctx context.Context, in infra) (*part, error) {
 		return nil, err
 	}
 	svc := orders.New(db, ob, in.log.With("service", "orders"), orders.Config{
-		Window:     in.cfg.ExpirationWindow,
-		MaxPending: in.cfg.MaxPendingOrders,
+		Window:               in.cfg.ExpirationWindow,
+		MaxPending:           in.cfg.MaxPendingOrders,
+		MaxPendingPerAddress: in.cfg.MaxPendingPerAddress,
+		TrustedProxies:       in.trusted,
 	})
 	return &part{name: "orders", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
 }

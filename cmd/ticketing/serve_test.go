@@ -118,8 +118,10 @@ func TestServeSeedFlow(t *testing.T) {
 	tk, first := sellAndReserve(t, seller, buyer, "Served show")
 	eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
 	eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	// The buyer whose order expired waits one window (3 s) to reserve the
+	// same ticket again.
 	var second orderJSON
-	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
+	eventually(t, 10*time.Second, "the ticket can be reserved again", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &second) == http.StatusCreated
 	})
 	if got := pay(t, buyer, second.ID, "tok_visa"); got != http.StatusCreated {

@@ -329,6 +329,9 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 		return strings.Contains(buyer.get("/").body, "/tickets/"+opera)
 	})
 	webWant(t, "cancelled order page", buyer.get(loc), http.StatusOK, "Cancelled by you")
+	buyer.get("/tickets/" + opera)
+	webWant(t, "purchase again after cancelling", buyer.post("/tickets/"+opera+"/purchase", url.Values{}),
+		http.StatusConflict, "you can reserve it again in 15 minutes")
 
 	// My listings shows the seller which are sold or reserved.
 	webWant(t, "seller's listings", seller.get("/listings"), http.StatusOK, "Reserved", "On sale")

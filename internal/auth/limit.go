@@ -3,11 +3,11 @@ package auth
 import (
 	"errors"
 	"hash/maphash"
-	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
 )
 
 // maxLimiterKeys bounds each limiter's map (keys are 64-bit hashes, so
@@ -298,18 +298,6 @@ func (l *limiter) len() int {
 	return len(l.full)
 }
 
-// addrKey is the limiter key of a client address. An IPv6 client usually
-// holds a whole /64, so it counts as one: otherwise it could rotate through
-// 2^64 addresses, each with a fresh budget.
-func addrKey(addr string) string {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return addr
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
-}
+// addrKey is the limiter key of a client address: IPv6 counted per /64,
+// the rule every per-address limit shares (httpapi.AddrKey).
+func addrKey(addr string) string { return httpapi.AddrKey(addr) }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/ticketing/ticketing/internal/orders"
+	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -21,7 +24,8 @@ import (
 // Sub-benchmarks:
 //   - service: Service.Reserve on SQLite (the `up` default), each attempt on
 //     its own ticket, so every one wins.
-//   - http: the same through the real mux, cookie verification and JSON.
+//   - http: the same through the real mux, cookie verification and JSON,
+//     each user from its own client address.
 //   - postgres: service on PostgreSQL; skipped unless
 //     TICKETING_TEST_POSTGRES_URL is set.
 //   - hot: SQLite, every attempt on one of 50 tickets: a flash sale in which
@@ -36,7 +40,7 @@ func BenchmarkReserve(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				i := next.Add(1) - 1
-				if _, err := f.svc.Reserve(ctx, benchUser(i), tickets[i]); err != nil {
+				if _, err := f.svc.Reserve(ctx, benchUser(i), tickets[i], benchAddr(i)); err != nil {
 					b.Errorf("reserve %d: %v", i, err)
 				}
 			}
@@ -51,7 +55,12 @@ func BenchmarkReserve(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				i := next.Add(1) - 1
-				w := request(f.handler, "POST", "/api/orders", `{"ticketId":"`+tickets[i]+`"}`, toks[i/2])
+				r := httptest.NewRequest("POST", "/api/orders", strings.NewReader(`{"ticketId":"`+tickets[i]+`"}`))
+				r.Header.Set("Content-Type", "application/json")
+				r.AddCookie(&http.Cookie{Name: session.CookieName, Value: toks[i/2]})
+				r.RemoteAddr = benchAddr(i) + ":1234"
+				w := httptest.NewRecorder()
+				f.handler.ServeHTTP(w, r)
 				if w.Code != http.StatusCreated {
 					b.Errorf("reserve %d: %d %s", i, w.Code, w.Body)
 				}
@@ -69,7 +78,7 @@ func BenchmarkReserve(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				i := next.Add(1) - 1
-				if _, err := f.svc.Reserve(ctx, benchUser(i), tickets[i]); err != nil {
+				if _, err := f.svc.Reserve(ctx, benchUser(i), tickets[i], benchAddr(i)); err != nil {
 					b.Errorf("reserve %d: %v", i, err)
 				}
 			}
@@ -85,7 +94,7 @@ func BenchmarkReserve(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				i := next.Add(1) - 1
-				_, err := f.svc.Reserve(ctx, benchUser(i), tickets[i%hot])
+				_, err := f.svc.Reserve(ctx, benchUser(i), tickets[i%hot], benchAddr(i))
 				if err != nil && !errors.Is(err, orders.ErrTicketReserved) {
 					b.Errorf("reserve %d: %v", i, err)
 				}
@@ -97,6 +106,13 @@ func BenchmarkReserve(b *testing.B) {
 // benchUser spreads attempts over many users, two attempts each, well under
 // the default MaxPending.
 func benchUser(i int64) string { return fmt.Sprintf("user-%d", i/2) }
+
+// benchAddr gives each user its own client address, so the per-address
+// count is read (as on every real reservation) without reaching its bound.
+func benchAddr(i int64) string {
+	u := i / 2
+	return fmt.Sprintf("10.%d.%d.%d", u>>16&0xff, u>>8&0xff, u&0xff)
+}
 
 // benchFixture is a service on a fresh database holding n tickets, inserted
 // in one transaction so setup stays short.

@@ -89,7 +89,7 @@ func (s *Service) handleOrderCreate(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	o, err := s.Reserve(r.Context(), u.ID, req.TicketID)
+	o, err := s.Reserve(r.Context(), u.ID, req.TicketID, httpapi.ClientAddr(r, s.cfg.TrustedProxies))
 	if err != nil {
 		httpapi.Error(w, r, err)
 		return

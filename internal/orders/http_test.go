@@ -26,11 +26,11 @@ func TestHTTP(t *testing.T) {
 		f.addTicket(t, "t-held", "Play", 1000)
 		f.addTicket(t, "t-paid", "Match", 3000)
 		f.addTicket(t, "t-gone", "Opera", 4000)
-		held, err := f.svc.Reserve(ctx, "alice", "t-held")
+		held, err := f.svc.Reserve(ctx, "alice", "t-held", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		paid, err := f.svc.Reserve(ctx, "alice", "t-paid")
+		paid, err := f.svc.Reserve(ctx, "alice", "t-paid", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +41,7 @@ func TestHTTP(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		gone, err := f.svc.Reserve(ctx, "alice", "t-gone")
+		gone, err := f.svc.Reserve(ctx, "alice", "t-gone", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +261,7 @@ func TestOrderShowsItsSnapshot(t *testing.T) {
 		ctx := context.Background()
 		f := newFixture(t, db, orders.Config{})
 		f.addTicket(t, "t1", "Show", 1000)
-		o, err := f.svc.Reserve(ctx, "alice", "t1")
+		o, err := f.svc.Reserve(ctx, "alice", "t1", "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -215,7 +215,7 @@ func TestExpirationComplete(t *testing.T) {
 		bus, sp := listening(t, f)
 		f.addTicket(t, "t1", "Show", 1000)
 		f.addTicket(t, "t2", "Show", 1000)
-		o, err := f.svc.Reserve(ctx, "alice", "t1")
+		o, err := f.svc.Reserve(ctx, "alice", "t1", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +239,7 @@ func TestExpirationComplete(t *testing.T) {
 		})
 
 		t.Run("complete order is left alone", func(t *testing.T) {
-			paid, err := f.svc.Reserve(ctx, "alice", "t2")
+			paid, err := f.svc.Reserve(ctx, "alice", "t2", "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,8 @@
 package orders
 
 import (
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,6 +62,11 @@ type Order struct {
 	// tickets refused the reservation (events.RefusedPriceChange, ...).
 	CancelledBy string
 	Ticket      Ticket
+	// CancelledAt is when the order was cancelled (zero while it is not).
+	CancelledAt time.Time
+	// ClientAddr is the per-address limit's key of the client that made
+	// the order (httpapi.AddrKey), "" when unknown.
+	ClientAddr string
 }
 
 // NewOrder reserves t for userID from now until now+window. Times are kept
@@ -76,6 +83,96 @@ func NewOrder(userID string, t Ticket, now time.Time, window time.Duration) Orde
 		CreatedAt: now,
 		Ticket:    t,
 	}
+}
+
+// Holds is what a reservation is checked against besides its ticket: the
+// unpaid orders of the buyer and of the client address, and the buyer's
+// latest cancelled order for the ticket. The store reads it in the same
+// statement as the ticket.
+type Holds struct {
+	// UserPending is the buyer's unpaid orders; UserFirstExpiry when the
+	// first of them expires.
+	UserPending     int
+	UserFirstExpiry time.Time
+	// AddrPending is the unpaid orders made from the client address (of
+	// every account); AddrFirstExpiry when the first of them expires.
+	AddrPending     int
+	AddrFirstExpiry time.Time
+	// LastCancelled is when the buyer's latest cancelled order for this
+	// ticket was cancelled; zero when there is none.
+	LastCancelled time.Time
+}
+
+// Limits are the bounds a reservation must stay within.
+type Limits struct {
+	// MaxPending is the unpaid orders one user may hold (MAX_PENDING_ORDERS).
+	MaxPending int
+	// MaxPerAddress is the unpaid orders one client address may hold,
+	// across accounts (MAX_PENDING_ORDERS_PER_ADDRESS).
+	MaxPerAddress int
+	// Window is the expiration window, which is also how long a buyer
+	// waits before reserving a ticket they released again.
+	Window time.Duration
+}
+
+// Allow returns nil when a new order may be made at now, or the refusal,
+// a TooMany fault with the time until trying again can succeed. A buyer at
+// their own limit is refused first (even for a ticket that is reserved),
+// then an address at its limit, then a buyer who released this very
+// ticket less than a window ago: cancelling and reserving again would
+// otherwise hold a ticket for ever without paying.
+func (h Holds) Allow(now time.Time, l Limits) error {
+	switch {
+	case h.UserPending >= l.MaxPending:
+		return refuse(ErrTooManyPending, ErrTooManyPending.Message, h.UserFirstExpiry.Sub(now))
+	case h.AddrPending >= l.MaxPerAddress:
+		wait := h.AddrFirstExpiry.Sub(now)
+		return refuse(ErrTooManyFromAddress, fmt.Sprintf(
+			"Too many tickets are on hold from your network; try again in %s, when the first of those holds ends",
+			inWords(wait)), wait)
+	case !h.LastCancelled.IsZero() && now.Before(h.LastCancelled.Add(l.Window)):
+		again := h.LastCancelled.Add(l.Window)
+		wait := again.Sub(now)
+		return refuse(ErrReleasedRecently, fmt.Sprintf(
+			"Your last order for this ticket was cancelled or expired; you can reserve it again in %s (at %s)",
+			inWords(wait), again.UTC().Format("2006-01-02 15:04 UTC")), wait)
+	}
+	return nil
+}
+
+// refusal is a sentinel fault with this attempt's message and Retry-After.
+// errors.As finds the copy (with RetryAfter) first; errors.Is still
+// matches the sentinel.
+type refusal struct {
+	fault    *fault.Error
+	sentinel error
+}
+
+func (r *refusal) Error() string   { return r.fault.Message }
+func (r *refusal) Unwrap() []error { return []error{r.fault, r.sentinel} }
+
+// refuse returns sentinel with msg and a Retry-After of wait (at least a
+// second: an expiry lands a moment after its time, and "0" would invite a
+// retry loop).
+func refuse(sentinel *fault.Error, msg string, wait time.Duration) error {
+	e := *sentinel
+	e.Message = msg
+	e.RetryAfter = max(wait, time.Second)
+	return &refusal{fault: &e, sentinel: sentinel}
+}
+
+// inWords is a wait as a person reads it: whole minutes, rounded up, or
+// seconds under a minute.
+func inWords(d time.Duration) string {
+	switch {
+	case d <= time.Second:
+		return "a second"
+	case d < time.Minute:
+		return fmt.Sprintf("%d seconds", int(math.Ceil(d.Seconds())))
+	case d <= time.Minute:
+		return "a minute"
+	}
+	return fmt.Sprintf("%d minutes", int(math.Ceil(d.Minutes())))
 }
 
 // Pending reports whether the order holds its ticket and still waits for

@@ -52,7 +52,7 @@ func TestPaymentCreated(t *testing.T) {
 		f.addTicket(t, "t2", "Show", 1000)
 
 		t.Run("twice completes once", func(t *testing.T) {
-			o, err := f.svc.Reserve(ctx, "alice", "t1")
+			o, err := f.svc.Reserve(ctx, "alice", "t1", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +76,7 @@ func TestPaymentCreated(t *testing.T) {
 		})
 
 		t.Run("after expiry refunds once", func(t *testing.T) {
-			o, err := f.svc.Reserve(ctx, "bob", "t2")
+			o, err := f.svc.Reserve(ctx, "bob", "t2", "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -105,3 +105,30 @@ func TestMaxPendingRace(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxPendingPerAddressRace: many accounts from one address at once, on
+// two replicas, never hold more than the address's bound.
+func TestMaxPendingPerAddressRace(t *testing.T) {
+	const (
+		attempts = 40
+		perAddr  = 5
+	)
+	for _, engine := range sqldbtest.Engines(t) {
+		t.Run(engine.String(), func(t *testing.T) {
+			a, b := replicas(t, engine, orders.Config{MaxPendingPerAddress: perAddr})
+			for i := range attempts {
+				a.addTicket(t, fmt.Sprintf("t%d", i), "Show", 100)
+			}
+			// Every request comes from the test's one client address.
+			codes := race(t, attempts, []*fixture{a, b}, func(i int) (string, string) {
+				return fmt.Sprintf(`{"ticketId":"t%d"}`, i), token(t, fmt.Sprintf("account-%d", i))
+			})
+			if codes[http.StatusCreated] != perAddr || codes[http.StatusTooManyRequests] != attempts-perAddr {
+				t.Errorf("statuses = %v, want %d 201 and %d 429", codes, perAddr, attempts-perAddr)
+			}
+			if n := outboxCount(t, a.db, events.SubjectOrderCreated); n != perAddr {
+				t.Errorf("order.created events = %d, want %d", n, perAddr)
+			}
+		})
+	}
+}

@@ -42,7 +42,7 @@ func TestReservationRefused(t *testing.T) {
 		}
 
 		t.Run("unpaid order is cancelled", func(t *testing.T) {
-			o, err := f.svc.Reserve(ctx, "alice", "t1")
+			o, err := f.svc.Reserve(ctx, "alice", "t1", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,7 +60,7 @@ func TestReservationRefused(t *testing.T) {
 		})
 
 		t.Run("order paid meanwhile is refunded", func(t *testing.T) {
-			o, err := f.svc.Reserve(ctx, "bob", "t2")
+			o, err := f.svc.Reserve(ctx, "bob", "t2", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,13 +88,13 @@ func TestReservationRefused(t *testing.T) {
 				t.Errorf("refund requests = %d, want still 1", n)
 			}
 			// The buyer never had the ticket: someone else may order it.
-			if _, err := f.svc.Reserve(ctx, "carol", "t2"); err != nil {
+			if _, err := f.svc.Reserve(ctx, "carol", "t2", ""); err != nil {
 				t.Errorf("reserve the refused order's ticket: %v", err)
 			}
 		})
 
 		t.Run("order the buyer cancelled first stays so", func(t *testing.T) {
-			o, err := f.svc.Reserve(ctx, "dave", "t3")
+			o, err := f.svc.Reserve(ctx, "dave", "t3", "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -33,6 +35,12 @@ var (
 	ErrTicketReserved = fault.Coded(fault.Invalid, "ticket_reserved", "Ticket is already reserved")
 	// ErrTooManyPending is a user already holding MaxPending unpaid orders.
 	ErrTooManyPending = fault.Coded(fault.TooMany, "too_many_pending_orders", "You already hold the most unpaid orders allowed; pay for or cancel one first")
+	// ErrTooManyFromAddress is a client address whose accounts together
+	// hold MaxPerAddress unpaid orders (one person with many accounts).
+	ErrTooManyFromAddress = fault.Coded(fault.TooMany, "too_many_from_address", "Too many tickets are on hold from your network")
+	// ErrReleasedRecently is a buyer reserving again a ticket whose order
+	// they cancelled, or let expire, less than a window ago.
+	ErrReleasedRecently = fault.Coded(fault.TooMany, "released_recently", "You released this ticket a moment ago; try again later")
 )
 
 // errReplicaBehind means a ticket.updated arrived before the version it
@@ -42,8 +50,9 @@ var errReplicaBehind = errors.New("ticket replica is behind the event")
 
 // Defaults for the zero values of Config.
 const (
-	DefaultWindow     = 15 * time.Minute
-	DefaultMaxPending = 10
+	DefaultWindow               = 15 * time.Minute
+	DefaultMaxPending           = 10
+	DefaultMaxPendingPerAddress = 30
 )
 
 // Config tunes the service. Zero values get the defaults.
@@ -53,6 +62,12 @@ type Config struct {
 	// MaxPending is how many unpaid orders one user may hold at once
 	// (MAX_PENDING_ORDERS).
 	MaxPending int
+	// MaxPendingPerAddress is how many unpaid orders the accounts of one
+	// client address may hold together (MAX_PENDING_ORDERS_PER_ADDRESS).
+	MaxPendingPerAddress int
+	// TrustedProxies are the peers whose X-Forwarded-For is believed for
+	// the client address (TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -60,8 +75,8 @@ type Config struct {
 // Storer is what the service needs from storage. Methods taking a tx run
 // inside the caller's transaction.
 type Storer interface {
-	LockUser(ctx context.Context, tx *sqldb.Tx, userID string) error
-	TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, userID string) (Ticket, int, error)
+	LockBuyer(ctx context.Context, tx *sqldb.Tx, userID, addr string) error
+	TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, userID, addr string) (Ticket, Holds, error)
 	InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error
 	OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Order, error)
 	UpdateOrder(ctx context.Context, tx *sqldb.Tx, o Order, prev int64) error
@@ -78,6 +93,8 @@ type Service struct {
 	ob    *outbox.Outbox
 	log   *slog.Logger
 	cfg   Config
+	// limits are cfg's bounds on a reservation.
+	limits Limits
 }
 
 // New returns the service over db (opened with Migrations and
@@ -89,10 +106,14 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = DefaultMaxPending
 	}
+	if cfg.MaxPendingPerAddress <= 0 {
+		cfg.MaxPendingPerAddress = DefaultMaxPendingPerAddress
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{db: db, store: NewStore(db), ob: ob, log: log, cfg: cfg}
+	limits := Limits{MaxPending: cfg.MaxPending, MaxPerAddress: cfg.MaxPendingPerAddress, Window: cfg.Window}
+	return &Service{db: db, store: NewStore(db), ob: ob, log: log, cfg: cfg, limits: limits}
 }
 
 // maxIDLen bounds ids: ours are UUIDs, and anything much longer is not an
@@ -115,31 +136,35 @@ func wellFormed(id string) bool {
 	return true
 }
 
-// Reserve creates an order holding ticketID for userID. It is the hot path
-// of a flash sale, so it is one short transaction: the ticket and the
-// user's unpaid count in one read, the INSERT, the event. The unique index
-// over active orders, not a read, decides who wins a ticket: a losing
-// INSERT is the ErrTicketReserved.
-func (s *Service) Reserve(ctx context.Context, userID, ticketID string) (Order, error) {
+// Reserve creates an order holding ticketID for userID, who calls from
+// client address addr ("" when unknown: no per-address limit). It is the
+// hot path of a flash sale, so it is one short transaction: the ticket and
+// the holds it is checked against (Holds.Allow) in one read, the INSERT,
+// the event. The unique index over active orders, not a read, decides who
+// wins a ticket: a losing INSERT is the ErrTicketReserved.
+func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (Order, error) {
 	if !wellFormed(ticketID) {
 		return Order{}, ErrTicketNotFound
 	}
+	addr = httpapi.AddrKey(addr)
 	var o Order
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		if err := s.store.LockUser(ctx, tx, userID); err != nil {
+		if err := s.store.LockBuyer(ctx, tx, userID, addr); err != nil {
 			return err
 		}
-		t, pending, err := s.store.TicketForReserve(ctx, tx, ticketID, userID)
+		t, holds, err := s.store.TicketForReserve(ctx, tx, ticketID, userID, addr)
 		if errors.Is(err, sqldb.ErrNotFound) {
 			return ErrTicketNotFound
 		}
 		if err != nil {
 			return err
 		}
-		if pending >= s.cfg.MaxPending {
-			return ErrTooManyPending
+		now := s.cfg.Now()
+		if err := holds.Allow(now, s.limits); err != nil {
+			return err
 		}
-		o = NewOrder(userID, t, s.cfg.Now(), s.cfg.Window)
+		o = NewOrder(userID, t, now, s.cfg.Window)
+		o.ClientAddr = addr
 		if err := s.store.InsertOrder(ctx, tx, o); err != nil {
 			if errors.Is(err, sqldb.ErrConflict) {
 				return ErrTicketReserved
@@ -225,6 +250,7 @@ func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
 			}
 			return err
 		}
+		o.CancelledAt = s.cfg.Now().UTC().Truncate(time.Millisecond)
 		if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
 			return err
 		}
@@ -296,6 +322,7 @@ func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
 		if outcome == RefusalIgnored {
 			return nil
 		}
+		o.CancelledAt = s.cfg.Now().UTC().Truncate(time.Millisecond)
 		if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
 			return err
 		}

@@ -23,12 +23,22 @@ var Migrations = sqldb.EmbeddedMigrations("orders", migrationFiles)
 // change and its outbox event commit together.
 type Store struct {
 	db *sqldb.DB
+	// forReserve is TicketForReserve's statement compiled once, or nil
+	// when that failed (then it is compiled on each use, correct but
+	// slower).
+	forReserve *sql.Stmt
 }
 
 var _ Storer = (*Store)(nil)
 
 // NewStore returns a Store over db.
-func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
+func NewStore(db *sqldb.DB) *Store {
+	s := &Store{db: db}
+	// The reservation's read is the longest statement of the flash-sale
+	// hot path: on SQLite compiling it took more time than running it.
+	s.forReserve, _ = db.Prepare(context.Background(), ticketForReserveQuery)
+	return s
+}
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -37,69 +47,133 @@ type scanner interface{ Scan(dest ...any) error }
 // The ticket's price and version are the order's own snapshot; only the
 // title comes from the replica.
 const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
-	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version`
+	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version,
+	o.cancelled_at, COALESCE(o.client_addr, '')`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
 		o                  Order
 		status             string
 		expires, createdAt int64
+		cancelledAt        sql.NullInt64
 	)
 	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
-		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version)
+		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version,
+		&cancelledAt, &o.ClientAddr)
 	if err != nil {
 		return Order{}, err
 	}
 	o.Status = Status(status)
 	o.ExpiresAt = time.UnixMilli(expires).UTC()
 	o.CreatedAt = time.UnixMilli(createdAt).UTC()
+	o.CancelledAt = fromMillis(cancelledAt)
 	return o, nil
 }
 
-// LockUser serialises, until tx ends, the reservations of one user, so two
-// concurrent ones cannot both pass the MaxPending count. PostgreSQL needs
-// it (READ COMMITTED lets two transactions count before either inserts);
-// SQLite has one writer at a time, so there it is a no-op and costs no
-// round trip.
-func (s *Store) LockUser(ctx context.Context, tx *sqldb.Tx, userID string) error {
+// fromMillis is a nullable unix-ms column as a time; NULL is the zero time.
+func fromMillis(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms.Int64).UTC()
+}
+
+// toMillis is t for a nullable unix-ms column; the zero time is NULL.
+func toMillis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// orNull stores "" as NULL.
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// lockSpaceAddr is the advisory-lock class (the first key of PostgreSQL's
+// two-key form) of client addresses, so an address never shares a lock
+// with a user (single-key form) and no two kinds of key can take each
+// other's locks in opposite orders.
+const lockSpaceAddr = 1
+
+// LockBuyer serialises, until tx ends, the reservations of one user and
+// those of one client address (addr "" takes no address lock), so two
+// concurrent ones cannot both pass the MaxPending or the per-address
+// count. PostgreSQL needs it (READ COMMITTED lets two transactions count
+// before either inserts); SQLite has one writer at a time, so there it is a
+// no-op and costs no round trip. Every reservation takes the user's lock
+// before the address's, in one statement, so two never wait on each other
+// in a cycle.
+func (s *Store) LockBuyer(ctx context.Context, tx *sqldb.Tx, userID, addr string) error {
 	if tx.Engine() != sqldb.Postgres {
 		return nil
 	}
-	// hashtext collisions only make two users take turns, never wrong.
-	const q = `SELECT pg_advisory_xact_lock(hashtext($1))`
-	if _, err := tx.ExecContext(ctx, q, userID); err != nil {
-		return fmt.Errorf("lock user: %w", sqldb.Err(err))
+	// hashtext collisions only make two users (or addresses) take turns,
+	// never wrong.
+	q, args := `SELECT pg_advisory_xact_lock(hashtext($1))`, []any{userID}
+	if addr != "" {
+		q, args = `SELECT pg_advisory_xact_lock(hashtext($1)), pg_advisory_xact_lock($2, hashtext($3))`,
+			[]any{userID, lockSpaceAddr, addr}
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("lock buyer: %w", sqldb.Err(err))
 	}
 	return nil
 }
 
-// TicketForReserve reads the ticket and counts the user's unpaid orders in
-// one statement: the reservation is the hot path, and a round trip saved
-// there is saved on every attempt of a flash sale.
-func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, userID string) (Ticket, int, error) {
-	const q = `SELECT t.id, t.title, t.price, t.version,
-		(SELECT count(*) FROM orders o
-		 WHERE o.user_id = $2 AND o.status IN ('created', 'awaiting:payment'))
-		FROM tickets t WHERE t.id = $1`
+// TicketForReserve reads the ticket and the holds a reservation is checked
+// against (the user's and the address's unpaid orders, the user's latest
+// cancelled order for the ticket) in one statement: the reservation is the
+// hot path, and a round trip saved there is saved on every attempt of a
+// flash sale. Each part is answered from its own partial index.
+func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, userID, addr string) (Ticket, Holds, error) {
 	var (
-		t       Ticket
-		pending int
+		t                              Ticket
+		h                              Holds
+		userFirst, addrFirst, lastDone sql.NullInt64
+		row                            *sql.Row
 	)
-	err := tx.QueryRowContext(ctx, q, ticketID, userID).Scan(&t.ID, &t.Title, &t.Price, &t.Version, &pending)
-	if err != nil {
-		return Ticket{}, 0, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
+	args := []any{ticketID, userID, orNull(addr)}
+	if s.forReserve != nil {
+		row = tx.StmtContext(ctx, s.forReserve).QueryRowContext(ctx, args...)
+	} else {
+		row = tx.QueryRowContext(ctx, ticketForReserveQuery, args...)
 	}
-	return t, pending, nil
+	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version,
+		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone)
+	if err != nil {
+		return Ticket{}, Holds{}, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
+	}
+	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
+	return t, h, nil
 }
+
+// ticketForReserveQuery is TicketForReserve's one statement. The pause
+// counts only what the buyer did (cancelled, or let expire): a reservation
+// tickets refused (price_change, ...) was not the buyer's doing.
+const ticketForReserveQuery = `SELECT t.id, t.title, t.price, t.version, u.n, u.first, a.n, a.first,
+		(SELECT max(c.cancelled_at) FROM orders c
+		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled'
+		   AND c.cancelled_by IN ('buyer', 'expiry'))
+		FROM tickets t
+		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
+			WHERE o.user_id = $2 AND o.status IN ('created', 'awaiting:payment')) u
+		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
+			WHERE o.client_addr = $3 AND o.status IN ('created', 'awaiting:payment')) a
+		WHERE t.id = $1`
 
 // InsertOrder stores a new order with its snapshot of the ticket's price
 // and version. A second active order for the same ticket breaks
 // orders_active_ticket: sqldb.ErrConflict.
 func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
-	const q = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	const q = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version, client_addr)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	_, err := tx.ExecContext(ctx, q, o.ID, o.UserID, o.Ticket.ID, string(o.Status),
-		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli(), int64(o.Ticket.Price), o.Ticket.Version)
+		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli(), int64(o.Ticket.Price), o.Ticket.Version, orNull(o.ClientAddr))
 	if err != nil {
 		return fmt.Errorf("insert order: %w", sqldb.Err(err))
 	}
@@ -123,13 +197,13 @@ func (s *Store) OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Or
 	return o, nil
 }
 
-// UpdateOrder writes o's status, version, payment and cancellation reason,
-// provided the stored version is still prev (a guard: the row lock already
-// excludes other writers).
+// UpdateOrder writes o's status, version, payment, cancellation reason and
+// time, provided the stored version is still prev (a guard: the row lock
+// already excludes other writers).
 func (s *Store) UpdateOrder(ctx context.Context, tx *sqldb.Tx, o Order, prev int64) error {
 	const q = `UPDATE orders SET status = $1, version = $2, payment_id = NULLIF($3, ''), stripe_id = $4,
-		cancelled_by = $5 WHERE id = $6 AND version = $7`
-	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.PaymentID, o.StripeID, o.CancelledBy, o.ID, prev)
+		cancelled_by = $5, cancelled_at = $8 WHERE id = $6 AND version = $7`
+	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.PaymentID, o.StripeID, o.CancelledBy, o.ID, prev, toMillis(o.CancelledAt))
 	if err != nil {
 		return fmt.Errorf("update order: %w", sqldb.Err(err))
 	}

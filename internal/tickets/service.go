@@ -30,7 +30,14 @@ var (
 	ErrChanged = fault.Coded(fault.Invalid, "ticket_changed", "The ticket was changed meanwhile; reload it and try again")
 	// ErrBadCursor is an after= that no ticket id looks like.
 	ErrBadCursor = &fault.Error{Kind: fault.Invalid, Field: "after", Message: "after must be the id of a ticket from the previous page"}
+	// ErrTooManyListings is a seller who already has MaxListings tickets on
+	// sale. It carries no Retry-After: a listing leaves sale when someone
+	// buys it, which no one can predict.
+	ErrTooManyListings = fault.Coded(fault.TooMany, "too_many_listings", "You already have the most tickets on sale allowed; list more once some have sold")
 )
+
+// DefaultMaxListings is Config.MaxListings' default.
+const DefaultMaxListings = 200
 
 // Listing says which tickets on sale to list.
 type Listing struct {
@@ -50,6 +57,8 @@ type Storer interface {
 	ListOnSale(ctx context.Context, l Listing) ([]Ticket, error)
 	ListBySeller(ctx context.Context, userID string) ([]Ticket, error)
 	Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error
+	LockSeller(ctx context.Context, tx *sqldb.Tx, userID string) error
+	CountOnSale(ctx context.Context, tx *sqldb.Tx, userID string) (int, error)
 	Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error
 	RecordRelease(ctx context.Context, tx *sqldb.Tx, orderID, ticketID string, at time.Time) error
 	RecordRefusal(ctx context.Context, tx *sqldb.Tx, orderID, ticketID, reason string, at time.Time) error
@@ -60,6 +69,9 @@ type Storer interface {
 type Config struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// MaxListings is how many tickets one seller may have on sale at once
+	// (MAX_LISTINGS); default DefaultMaxListings.
+	MaxListings int
 }
 
 // Service lists, edits, reserves and releases tickets. Every change is
@@ -70,6 +82,8 @@ type Service struct {
 	ob    *outbox.Outbox
 	log   *slog.Logger
 	now   func() time.Time
+	// maxListings bounds a seller's tickets on sale.
+	maxListings int
 }
 
 // New returns the service over db (opened with Migrations and
@@ -78,7 +92,10 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now}
+	if cfg.MaxListings <= 0 {
+		cfg.MaxListings = DefaultMaxListings
+	}
+	return &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now, maxListings: cfg.MaxListings}
 }
 
 // List returns the tickets on sale, newest first, filtered and paged as l
@@ -126,7 +143,9 @@ func plausibleID(id string) bool {
 	return true
 }
 
-// Create lists a new ticket for userID at version 0 and announces it.
+// Create lists a new ticket for userID at version 0 and announces it, unless
+// the seller already has maxListings tickets on sale (ErrTooManyListings):
+// free accounts must not be able to flood the list without end.
 func (s *Service) Create(ctx context.Context, userID string, f Fields) (Ticket, error) {
 	if err := f.Validate(); err != nil {
 		return Ticket{}, err
@@ -140,6 +159,16 @@ func (s *Service) Create(ctx context.Context, userID string, f Fields) (Ticket, 
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond),
 	}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		if err := s.store.LockSeller(ctx, tx, userID); err != nil {
+			return err
+		}
+		n, err := s.store.CountOnSale(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if n >= s.maxListings {
+			return ErrTooManyListings
+		}
 		if err := s.store.Insert(ctx, tx, t); err != nil {
 			return err
 		}

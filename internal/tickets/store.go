@@ -141,6 +141,38 @@ func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
 	return nil
 }
 
+// lockSpaceSeller is the advisory-lock class (the first key of
+// PostgreSQL's two-key form) of sellers, apart from every other kind of
+// key that services sharing the database lock.
+const lockSpaceSeller = 2
+
+// LockSeller serialises, until tx ends, the new listings of one seller, so
+// two concurrent ones cannot both pass the MaxListings count. PostgreSQL
+// needs it (READ COMMITTED lets both count before either inserts); SQLite
+// has one writer at a time, so there it is a no-op and costs no round trip.
+func (s *Store) LockSeller(ctx context.Context, tx *sqldb.Tx, userID string) error {
+	if tx.Engine() != sqldb.Postgres {
+		return nil
+	}
+	// hashtext collisions only make two sellers take turns, never wrong.
+	const q = `SELECT pg_advisory_xact_lock($1, hashtext($2))`
+	if _, err := tx.ExecContext(ctx, q, lockSpaceSeller, userID); err != nil {
+		return fmt.Errorf("lock seller: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// CountOnSale counts the seller's tickets on sale (from the partial index
+// tickets_on_sale_seller, so at most MaxListings entries are read).
+func (s *Store) CountOnSale(ctx context.Context, tx *sqldb.Tx, userID string) (int, error) {
+	const q = `SELECT count(*) FROM tickets WHERE user_id = $1 AND order_id IS NULL`
+	var n int
+	if err := tx.QueryRowContext(ctx, q, userID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count on sale: %w", sqldb.Err(err))
+	}
+	return n, nil
+}
+
 // Update writes t over the row only if the row is still at readVersion, the
 // version t was read at; otherwise it returns errStale and writes nothing.
 // This is the optimistic lock: of two writers that read the same version,

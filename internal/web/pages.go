@@ -243,7 +243,8 @@ func ticketBody(r *http.Request) map[string]any {
 func (s *Service) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
 	var t ticket
 	_, err := s.api.call(r, http.MethodPost, "/api/tickets", ticketBody(r), &t)
-	if statusOf(err) == http.StatusBadRequest {
+	// 400: a field to fix; 429: the seller has the most listings allowed.
+	if st := statusOf(err); st == http.StatusBadRequest || st == http.StatusTooManyRequests {
 		v, ok := s.beginSignedIn(w, r, "Sell a ticket", "sell")
 		if !ok {
 			return
@@ -251,7 +252,11 @@ func (s *Service) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
 		v.Form = newForm(r.PostForm)
 		v.Form.addAPIError(err, "title", "price")
 		v.Data = ticketFormData{}
-		s.render(w, r, http.StatusUnprocessableEntity, "ticket_form", v)
+		status := http.StatusUnprocessableEntity
+		if st == http.StatusTooManyRequests {
+			status = st
+		}
+		s.render(w, r, status, "ticket_form", v)
 		return
 	}
 	if err != nil {

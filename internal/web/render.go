@@ -141,7 +141,12 @@ func humanize(status int, fe fieldError) string {
 	case fe.Code == "too_many_pending_orders":
 		return "You already hold the most unpaid orders allowed. Pay for or cancel one first."
 	case status == http.StatusTooManyRequests && fe.Field == "":
-		return "Too many attempts. Please wait a minute and try again."
+		// Only the sign-in limits are "wait a minute"; the holds of orders
+		// and the listings cap say what to do, and when, themselves.
+		if fe.Code == "rate_limited" {
+			return "Too many attempts. Please wait a minute and try again."
+		}
+		return sentence(fe.Message)
 	case status == http.StatusPaymentRequired:
 		// The provider's reason ("Your card has insufficient funds.") tells
 		// the person what to do about it; the rest says the money is safe.

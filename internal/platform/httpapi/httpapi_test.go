@@ -350,6 +350,24 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
+func TestAddrKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ addr, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"192.0.2.2", "192.0.2.2"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"not an address", "not an address"},
+	}
+	for _, tc := range tests {
+		if got := httpapi.AddrKey(tc.addr); got != tc.want {
+			t.Errorf("AddrKey(%q) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
 func TestParsePrefixes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -158,6 +158,24 @@ func ClientAddr(r *http.Request, trusted []netip.Prefix) string {
 	return host
 }
 
+// AddrKey is the key by which per-address limits count a client address
+// (as ClientAddr returns it). An IPv6 client usually holds a whole /64, so
+// it counts as one: otherwise it could rotate through 2^64 addresses, each
+// with a fresh budget. An IPv4 address (or an IPv4-mapped IPv6 one) is
+// itself; anything unparsable is returned as it is.
+func AddrKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
 // PeerTrusted reports whether the direct peer of r is one of the trusted
 // proxies, whose X-Forwarded-For may be believed and passed on.
 func PeerTrusted(r *http.Request, trusted []netip.Prefix) bool {

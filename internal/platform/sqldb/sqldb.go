@@ -299,6 +299,19 @@ func (db *DB) migrate(ctx context.Context, sets []Migrations) error {
 // Engine reports which database this is.
 func (db *DB) Engine() Engine { return db.engine }
 
+// Prepare compiles q once on the writing connections, for a hot statement:
+// run it in a transaction through tx.StmtContext, and database/sql reuses
+// the compiled form on each connection (compiling it again only on a new
+// one). SQLite otherwise compiles every statement on each use, which for a
+// short statement costs more than running it.
+func (db *DB) Prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	st, err := db.write.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: prepare: %w", Err(err))
+	}
+	return st, nil
+}
+
 // Read is for queries outside a transaction. On SQLite its connections are
 // read-only and run beside the writer.
 func (db *DB) Read() *sql.DB { return db.read }

@@ -89,6 +89,48 @@ func TestPlaceholdersBindByNumber(t *testing.T) {
 	}, items)
 }
 
+// TestPrepare: a statement prepared once runs in every later transaction,
+// sees that transaction's own writes, and a rolled-back transaction does
+// not close it.
+func TestPrepare(t *testing.T) {
+	t.Parallel()
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		st, err := db.Prepare(ctx, `SELECT count(*) FROM items WHERE name <> $1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errRollback := errors.New("roll back")
+		// banana's transaction is rolled back: cherry's sees apple and itself.
+		for _, tc := range []struct {
+			name     string
+			want     int
+			rollback bool
+		}{{"apple", 1, false}, {"banana", 2, true}, {"cherry", 2, false}} {
+			err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
+				if _, err := tx.Exec(`INSERT INTO items (id, name) VALUES ($1, $2)`, tc.name, tc.name); err != nil {
+					return err
+				}
+				var n int
+				if err := tx.StmtContext(ctx, st).QueryRowContext(ctx, "none").Scan(&n); err != nil {
+					return err
+				}
+				if n != tc.want {
+					t.Errorf("%s's transaction counts %d items, want %d", tc.name, n, tc.want)
+				}
+				if tc.rollback {
+					return errRollback
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, errRollback) {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+		}
+	}, items)
+}
+
 func TestErrorTranslation(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
