@@ -491,3 +491,31 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 		return strings.Contains(buyer.get(loc).body, "Your payment of $20.50 is being refunded in full")
 	})
 }
+
+// A decimal comma is a decimal comma, on the sell form and the edit form
+// alike; a comma that could mean either is refused beside the field, never
+// read as a thousands separator (20,50 was once listed at $2,050.00).
+func TestWebSellPriceNotation(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	seller := webSignUp(t, base, "seller@example.com")
+
+	id := webSell(t, seller, "Gig", "20,50")
+	webWant(t, "ticket sold at 20,50", seller.get("/tickets/"+id), http.StatusOK, "$20.50")
+
+	seller.get("/tickets/new")
+	for _, price := range []string{"1,234", "12,34.50"} {
+		p := seller.post("/tickets/new", url.Values{"title": {"Opera"}, "price": {price}})
+		webWant(t, "sell at "+price, p, http.StatusUnprocessableEntity, `id="price-error"`, `value="`+price+`"`, `value="Opera"`)
+	}
+	webWant(t, "ambiguous price", seller.post("/tickets/new", url.Values{"title": {"Opera"}, "price": {"1,234"}}),
+		http.StatusUnprocessableEntity, "Write 1234 or 1234.00")
+
+	seller.get("/tickets/" + id + "/edit")
+	webWant(t, "edit to an ambiguous price", seller.post("/tickets/"+id+"/edit", url.Values{"title": {"Gig"}, "price": {"1,234"}}),
+		http.StatusUnprocessableEntity, `id="price-error"`, "Write 1234 or 1234.00")
+	for price, want := range map[string]string{"1.234,50": "$1,234.50", "1,234.5": "$1,234.50", "7,5": "$7.50"} {
+		seller.get("/tickets/" + id + "/edit")
+		webRedirect(t, "edit to "+price, seller.post("/tickets/"+id+"/edit", url.Values{"title": {"Gig"}, "price": {price}}), "/listings")
+		webWant(t, "listing at "+price, seller.get("/tickets/"+id), http.StatusOK, want)
+	}
+}

@@ -272,12 +272,54 @@ func TestFormatMoney(t *testing.T) {
 
 func TestPriceInput(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
-		"20.50": "20.50", " $1,250.5 ": "1250.5", "$ 7": "7", "abc": "abc", "": "",
-	} {
-		if got := priceInput(in); got != want {
-			t.Errorf("priceInput(%q) = %q, want %q", in, got, want)
+	const ambiguous, unreadable = "could separate thousands", "with a point or a comma before the cents"
+	tests := []struct {
+		in, want string
+		problem  string // a part of the message; "" when accepted
+	}{
+		// No comma: as typed, for the API to judge.
+		{"20.50", "20.50", ""},
+		{" $ 7 ", "7", ""},
+		{"abc", "abc", ""},
+		{"", "", ""},
+		{"1.234", "1.234", ""}, // the API refuses three decimals
+		// A decimal comma.
+		{"20,50", "20.50", ""},
+		{"20,5", "20.5", ""},
+		{"$20,50", "20.50", ""},
+		{",50", ".50", ""},
+		{"-3,50", "-3.50", ""}, // the API refuses a negative price itself
+		// Thousands separators.
+		{" $1,250.5 ", "1250.5", ""},
+		{"1,234.50", "1234.50", ""},
+		{"12,345,678.00", "12345678.00", ""},
+		{"1,234,567", "1234567", ""},
+		{"1.234,50", "1234.50", ""},
+		{"1.234.567,5", "1234567.5", ""},
+		// Ambiguous: a thousand, or one and a bit?
+		{"1,234", "", ambiguous},
+		{"$123,456", "", ambiguous},
+		// Not a way anyone writes a price.
+		{"20,505", "", ambiguous},
+		{"1,23,456", "", unreadable},
+		{"12,34.50", "", unreadable},
+		{"1234,567.00", "", unreadable},
+		{"1.234,567", "", unreadable},
+		{"12.34,50", "", unreadable},
+		{"20,50,1", "", unreadable},
+		{"20,", "", unreadable},
+		{",", "", unreadable},
+		{"1 234,50", "", unreadable},
+		{"20,5a", "", unreadable},
+	}
+	for _, tt := range tests {
+		got, problem := priceInput(tt.in)
+		if got != tt.want || (tt.problem == "") != (problem == "") || !strings.Contains(problem, tt.problem) {
+			t.Errorf("priceInput(%q) = %q, %q; want %q with a problem saying %q", tt.in, got, problem, tt.want, tt.problem)
 		}
+	}
+	if _, problem := priceInput("1,234"); !strings.Contains(problem, "Write 1234 or 1234.00") {
+		t.Errorf("the ambiguous price's message does not say what to write: %q", problem)
 	}
 }
 
