@@ -59,7 +59,11 @@ type Order struct {
 	// events.CancelledByBuyer, events.CancelledByExpiry, or the reason
 	// tickets refused the reservation (events.RefusedPriceChange, ...).
 	CancelledBy string
-	Ticket      Ticket
+	// EndedAt is when the order was paid (complete) or cancelled; zero
+	// while it waits for payment, and for orders that ended before it was
+	// kept.
+	EndedAt time.Time
+	Ticket  Ticket
 }
 
 // NewOrder reserves t for userID from now until now+window. Times are kept

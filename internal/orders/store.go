@@ -37,22 +37,27 @@ type scanner interface{ Scan(dest ...any) error }
 // The ticket's price and version are the order's own snapshot; only the
 // title comes from the replica.
 const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
-	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version`
+	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version,
+	COALESCE(o.ended_at, 0)`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
-		o                  Order
-		status             string
-		expires, createdAt int64
+		o                           Order
+		status                      string
+		expires, createdAt, endedAt int64
 	)
 	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
-		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version)
+		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version,
+		&endedAt)
 	if err != nil {
 		return Order{}, err
 	}
 	o.Status = Status(status)
 	o.ExpiresAt = time.UnixMilli(expires).UTC()
 	o.CreatedAt = time.UnixMilli(createdAt).UTC()
+	if endedAt != 0 {
+		o.EndedAt = time.UnixMilli(endedAt).UTC()
+	}
 	return o, nil
 }
 
@@ -123,13 +128,17 @@ func (s *Store) OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Or
 	return o, nil
 }
 
-// UpdateOrder writes o's status, version, payment and cancellation reason,
-// provided the stored version is still prev (a guard: the row lock already
-// excludes other writers).
+// UpdateOrder writes o's status, version, payment, cancellation reason and
+// end time, provided the stored version is still prev (a guard: the row
+// lock already excludes other writers).
 func (s *Store) UpdateOrder(ctx context.Context, tx *sqldb.Tx, o Order, prev int64) error {
 	const q = `UPDATE orders SET status = $1, version = $2, payment_id = NULLIF($3, ''), stripe_id = $4,
-		cancelled_by = $5 WHERE id = $6 AND version = $7`
-	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.PaymentID, o.StripeID, o.CancelledBy, o.ID, prev)
+		cancelled_by = $5, ended_at = $8 WHERE id = $6 AND version = $7`
+	var ended sql.NullInt64 // NULL while the order waits
+	if !o.EndedAt.IsZero() {
+		ended = sql.NullInt64{Int64: o.EndedAt.UnixMilli(), Valid: true}
+	}
+	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.PaymentID, o.StripeID, o.CancelledBy, o.ID, prev, ended)
 	if err != nil {
 		return fmt.Errorf("update order: %w", sqldb.Err(err))
 	}
