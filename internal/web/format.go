@@ -182,3 +182,50 @@ func statusClass(label string) string {
 	}
 	return "badge-muted"
 }
+
+// orderWhen is what My Orders says of an order beside its status, the one
+// moment that matters for it: until when an unpaid order holds its ticket,
+// when a paid one was paid, when and why one ended without a sale.
+type orderWhen struct {
+	// What happened or holds: "Reserved until", "Paid", "Expired", ...
+	What string
+	// At is the moment; zero when not known (an order that ended before
+	// the API kept it).
+	At time.Time
+	// Why follows the time, for an order that ended without a sale.
+	Why string
+	// Pay offers the way to pay.
+	Pay bool
+}
+
+func whenOf(r orderRow) orderWhen {
+	switch {
+	case r.Status == statusComplete:
+		return orderWhen{What: "Paid", At: r.PaidAt}
+	case r.Status != statusCancelled && r.Expired,
+		r.Status == statusCancelled && r.CancelledBy == "expiry":
+		// The reservation ran out at expiresAt; the cancellation that
+		// follows comes a moment later.
+		return orderWhen{What: "Expired", At: r.ExpiresAt, Why: "not paid in time"}
+	case r.Status != statusCancelled:
+		return orderWhen{What: "Reserved until", At: r.ExpiresAt, Pay: true}
+	}
+	w := orderWhen{What: "Cancelled", At: r.CancelledAt}
+	switch r.CancelledBy {
+	case "buyer":
+		w.What = "Cancelled by you"
+	case "price_change":
+		w.Why = "the seller changed the price first"
+	case "ticket_changed":
+		w.Why = "the seller changed the ticket first"
+	case "not_available":
+		w.Why = "the ticket was no longer available"
+	}
+	if r.PaymentID != "" {
+		if w.Why != "" {
+			w.Why += "; "
+		}
+		w.Why += "your payment is being refunded"
+	}
+	return w
+}

@@ -498,6 +498,60 @@ func TestStatusLabel(t *testing.T) {
 	}
 }
 
+// My Orders says, beside each status, the moment that matters for it:
+// never "Reserved until" for an order that is no longer reserved.
+func TestOrdersPageSaysWhenPerStatus(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestService(t, "")
+	o := order{ID: "o1", UserID: "u1", Status: statusCreated, ExpiresAt: fixedNow().Add(90 * time.Second)}
+	o.Ticket.Title, o.Ticket.Price = "Gig", 2050
+	at := func(o order, paid, cancelled time.Time) order { o.PaidAt, o.CancelledAt = paid, cancelled; return o }
+	paidAt := fixedNow().Add(-time.Hour)
+	endedAt := fixedNow().Add(-2 * time.Hour)
+	stale := o
+	stale.ExpiresAt = fixedNow().Add(-time.Minute)
+	var never time.Time
+	tests := []struct {
+		name string
+		o    order
+		want string // the When cell, tags stripped
+		pay  bool
+	}{
+		{"awaiting payment", o, "Reserved until 1 May 2030, 12:01 UTC · Pay now", true},
+		{"awaiting payment past its expiry", stale, "Expired 1 May 2030, 11:59 UTC: not paid in time", false},
+		{"paid", at(func() order { o := o; o.Status = statusComplete; return o }(), paidAt, never), "Paid 1 May 2030, 11:00 UTC", false},
+		{"paid before the time was kept", func() order { o := o; o.Status = statusComplete; return o }(), "Paid", false},
+		{"cancelled by the buyer", at(cancelled(o, "buyer", ""), never, endedAt), "Cancelled by you 1 May 2030, 10:00 UTC", false},
+		{"expired", at(cancelled(o, "expiry", ""), never, endedAt), "Expired 1 May 2030, 12:01 UTC: not paid in time", false},
+		{"expired, a late payment refunded", at(cancelled(o, "expiry", "p1"), never, endedAt),
+			"Expired 1 May 2030, 12:01 UTC: not paid in time", false},
+		{"price changed", at(cancelled(o, "price_change", ""), never, endedAt), "Cancelled 1 May 2030, 10:00 UTC: the seller changed the price first", false},
+		{"refused after payment", at(cancelled(o, "not_available", "p1"), never, endedAt),
+			"Cancelled 1 May 2030, 10:00 UTC: the ticket was no longer available; your payment is being refunded", false},
+		{"cancelled before the reason was kept", cancelled(o, "", ""), "Cancelled", false},
+	}
+	cell := regexp.MustCompile(`(?s)<td class="order-when">(.*?)</td>`)
+	tags := regexp.MustCompile(`<[^>]+>`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			v := view{User: &user{ID: "u1"}, Form: newForm(nil), Data: ordersData{Orders: []orderRow{s.row(tt.o)}}}
+			s.render(rec, httptest.NewRequest(http.MethodGet, "/orders", nil), http.StatusOK, "orders", &v)
+			m := cell.FindStringSubmatch(rec.Body.String())
+			if m == nil {
+				t.Fatalf("no When cell:\n%s", rec.Body)
+			}
+			got := strings.Join(strings.Fields(tags.ReplaceAllString(m[1], "")), " ")
+			if got != tt.want {
+				t.Errorf("When = %q, want %q", got, tt.want)
+			}
+			if strings.Contains(m[1], `href="/orders/o1"`) != tt.pay {
+				t.Errorf("Pay now offered: %v, want %v", !tt.pay, tt.pay)
+			}
+		})
+	}
+}
+
 // cancelled is o cancelled by by, with paymentID (a payment being
 // refunded) if not "".
 func cancelled(o order, by, paymentID string) order {
