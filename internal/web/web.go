@@ -140,6 +140,7 @@ func hashAssets(static fs.FS) staticAssets {
 // browser accepts (zstd preferred), through klauspost/compress's gzhttp.
 // Any other type (an image already compressed, should one be added) is
 // sent as it is.
+//
 // Pages carry a CSRF token beside text a person typed: the token is masked
 // afresh in every response (csrf.go), so compression has no secret to
 // reveal (BREACH); docs/ARCHITECTURE.md says why that suffices.
