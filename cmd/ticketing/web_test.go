@@ -293,7 +293,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	orderID := strings.TrimPrefix(loc, "/orders/")
 
 	p := buyer.get(loc)
-	webWant(t, "order page", p, http.StatusOK, "Gig", `id="countdown"`, "countdown.js", "no money moves",
+	webWant(t, "order page", p, http.StatusOK, "Gig", `id="countdown"`, `src="/static/countdown.`, "no money moves",
 		"tok_visa", "tok_chargeDeclined", "Pay $20.50", "Cancel order", "Awaiting payment")
 
 	// Someone else sees neither the order nor a Purchase button.
@@ -376,7 +376,7 @@ func TestWebErrorsAndHeaders(t *testing.T) {
 		t.Fatal("a forged form listed a ticket")
 	}
 
-	webWant(t, "stylesheet", b.get("/static/style.css"), http.StatusOK, "--primary")
+	webWant(t, "stylesheet", b.open("/static/style.css"), http.StatusOK, "--primary")
 }
 
 // TestWebIndexPages: the index shows a page of tickets at a time, newest
@@ -493,4 +493,77 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 	webEventually(t, 10*time.Second, "the order page shows the refund", func() bool {
 		return strings.Contains(buyer.get(loc).body, "Your payment of $20.50 is being refunded in full")
 	})
+}
+
+// A decimal comma is a decimal comma, on the sell form and the edit form
+// alike; a comma that could mean either is refused beside the field, never
+// read as a thousands separator (20,50 was once listed at $2,050.00).
+func TestWebSellPriceNotation(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	seller := webSignUp(t, base, "seller@example.com")
+
+	id := webSell(t, seller, "Gig", "20,50")
+	webWant(t, "ticket sold at 20,50", seller.get("/tickets/"+id), http.StatusOK, "$20.50")
+
+	seller.get("/tickets/new")
+	for _, price := range []string{"1,234", "12,34.50"} {
+		p := seller.post("/tickets/new", url.Values{"title": {"Opera"}, "price": {price}})
+		webWant(t, "sell at "+price, p, http.StatusUnprocessableEntity, `id="price-error"`, `value="`+price+`"`, `value="Opera"`)
+	}
+	webWant(t, "ambiguous price", seller.post("/tickets/new", url.Values{"title": {"Opera"}, "price": {"1,234"}}),
+		http.StatusUnprocessableEntity, "Write 1234 or 1234.00")
+
+	seller.get("/tickets/" + id + "/edit")
+	webWant(t, "edit to an ambiguous price", seller.post("/tickets/"+id+"/edit", url.Values{"title": {"Gig"}, "price": {"1,234"}}),
+		http.StatusUnprocessableEntity, `id="price-error"`, "Write 1234 or 1234.00")
+	for price, want := range map[string]string{"1.234,50": "$1,234.50", "1,234.5": "$1,234.50", "7,5": "$7.50"} {
+		seller.get("/tickets/" + id + "/edit")
+		webRedirect(t, "edit to "+price, seller.post("/tickets/"+id+"/edit", url.Values{"title": {"Gig"}, "price": {price}}), "/listings")
+		webWant(t, "listing at "+price, seller.get("/tickets/"+id), http.StatusOK, want)
+	}
+}
+
+// Pages and their styles are compressed through the real wiring, static
+// files are named by their content and cached for a year, and the CSRF
+// token is written differently in every page (so compression reveals
+// nothing of it) yet accepted.
+func TestWebCompressionAndAssets(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	b := webSignUp(t, base, "ann@example.com")
+
+	fetch := func(path, accept string) webPage {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", accept)
+		return b.send(req)
+	}
+	plain := fetch("/", "identity")
+	webWant(t, "index", plain, http.StatusOK)
+	if p := fetch("/", "gzip"); p.header.Get("Content-Encoding") != "gzip" || len(p.body) >= len(plain.body)/2 {
+		t.Fatalf("index with gzip: Content-Encoding %q, %d bytes of %d", p.header.Get("Content-Encoding"), len(p.body), len(plain.body))
+	}
+
+	css := regexp.MustCompile(`href="(/static/style\.[0-9a-f]{12}\.css)"`).FindStringSubmatch(plain.body)
+	if css == nil {
+		t.Fatalf("the page links no hashed stylesheet:\n%s", plain.body)
+	}
+	p := fetch(css[1], "gzip")
+	if p.status != http.StatusOK || p.header.Get("Cache-Control") != "public, max-age=31536000, immutable" || p.header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("GET %s = %d, Cache-Control %q, Content-Encoding %q", css[1], p.status, p.header.Get("Cache-Control"), p.header.Get("Content-Encoding"))
+	}
+	if p := b.get("/static/style.css"); p.status != http.StatusFound || p.location != css[1] {
+		t.Fatalf("the plain name = %d to %q, want 302 to %s", p.status, p.location, css[1])
+	}
+	webWant(t, "another hash", b.get("/static/style.0123456789ab.css"), http.StatusNotFound)
+
+	token := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	first := token.FindStringSubmatch(b.get("/").body)
+	second := token.FindStringSubmatch(b.get("/").body)
+	if first == nil || second == nil || first[1] == second[1] {
+		t.Fatalf("the CSRF field is the same in two pages: %v, %v", first, second)
+	}
+	webRedirect(t, "sign out with the latest page's token", b.post("/auth/signout", url.Values{}), "/")
 }

@@ -125,3 +125,47 @@ func TestProxyUnreachableIs503(t *testing.T) {
 		t.Fatalf("unreachable service = %d %q, want a JSON 503", w.Code, w.Body)
 	}
 }
+
+// sized answers with n bytes of content type ct.
+func sized(ct string, n int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", ct)
+		io.WriteString(w, strings.Repeat("a", n))
+	})
+}
+
+func TestCompressesAPIJSON(t *testing.T) {
+	t.Parallel()
+	gw := New([]Route{
+		{Prefix: "/api/big", Handler: sized("application/json", 8<<10)},
+		{Prefix: "/api/small", Handler: sized("application/json", 200)},
+		{Prefix: "/api/png", Handler: sized("image/png", 8<<10)},
+	}, sized("text/html; charset=utf-8", 8<<10))
+	tests := []struct {
+		path, accept, want string
+	}{
+		{"/api/big", "gzip", "gzip"},
+		{"/api/big", "gzip, deflate, br, zstd", "zstd"},
+		{"/api/big", "", ""},
+		{"/api/small", "gzip", ""},
+		{"/api/png", "gzip", ""},
+		// The web client compresses its own answers.
+		{"/", "gzip", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+" "+tt.accept, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			if tt.accept != "" {
+				r.Header.Set("Accept-Encoding", tt.accept)
+			}
+			w := httptest.NewRecorder()
+			gw.ServeHTTP(w, r)
+			if got := w.Header().Get("Content-Encoding"); got != tt.want {
+				t.Fatalf("Content-Encoding = %q, want %q", got, tt.want)
+			}
+			if tt.want != "" && w.Body.Len() >= 1024 {
+				t.Fatalf("8 KiB compressed to %d bytes", w.Body.Len())
+			}
+		})
+	}
+}

@@ -37,12 +37,26 @@ type orderJSON struct {
 	// PaymentID is the payment that completed the order or, on a cancelled
 	// order, the payment being refunded.
 	PaymentID string `json:"paymentId,omitempty"`
+	// PaidAt is when a complete order was paid, CancelledAt when a
+	// cancelled one was cancelled (RFC 3339, UTC); each absent otherwise,
+	// and for orders that ended before the time was kept.
+	PaidAt      time.Time `json:"paidAt,omitzero"`
+	CancelledAt time.Time `json:"cancelledAt,omitzero"`
 	// Ticket's price and version are the order's snapshot.
 	Ticket ticketJSON `json:"ticket"`
 }
 
 func toJSON(o Order) orderJSON {
+	var paid, cancelled time.Time
+	switch o.Status {
+	case StatusComplete:
+		paid = o.EndedAt
+	case StatusCancelled:
+		cancelled = o.EndedAt
+	}
 	return orderJSON{
+		PaidAt:      paid,
+		CancelledAt: cancelled,
 		ID:          o.ID,
 		UserID:      o.UserID,
 		Status:      string(o.Status),

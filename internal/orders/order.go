@@ -61,9 +61,11 @@ type Order struct {
 	// events.CancelledByBuyer, events.CancelledByExpiry, or the reason
 	// tickets refused the reservation (events.RefusedPriceChange, ...).
 	CancelledBy string
-	Ticket      Ticket
-	// CancelledAt is when the order was cancelled (zero while it is not).
-	CancelledAt time.Time
+	// EndedAt is when the order was paid (complete) or cancelled; zero
+	// while it waits for payment. A cancellation's time also starts the
+	// buyer's re-reserve pause for the ticket.
+	EndedAt time.Time
+	Ticket  Ticket
 	// ClientAddr is the per-address limit's key of the client that made
 	// the order (httpapi.AddrKey), "" when unknown.
 	ClientAddr string

@@ -243,14 +243,14 @@ func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
 		case owner != "" && o.UserID != owner:
 			return ErrNotOwner
 		}
-		prev := o.Version
+		prev, before := o.Version, o.Status
 		if err := o.Cancel(by); err != nil {
 			if errors.Is(err, ErrAlreadyCancelled) {
 				return nil // done before: same state, no new event
 			}
 			return err
 		}
-		o.CancelledAt = s.cfg.Now().UTC().Truncate(time.Millisecond)
+		s.stamp(&o, before)
 		if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
 			return err
 		}
@@ -273,8 +273,9 @@ func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
 		if err != nil {
 			return err
 		}
-		prev := o.Version
+		prev, before := o.Version, o.Status
 		outcome := o.Pay(p)
+		s.stamp(&o, before)
 		if o.Version != prev {
 			if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
 				return err
@@ -317,12 +318,12 @@ func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
 		if err != nil {
 			return err
 		}
-		prev := o.Version
+		prev, before := o.Version, o.Status
 		outcome := o.Refuse(reason)
 		if outcome == RefusalIgnored {
 			return nil
 		}
-		o.CancelledAt = s.cfg.Now().UTC().Truncate(time.Millisecond)
+		s.stamp(&o, before)
 		if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
 			return err
 		}
@@ -337,6 +338,15 @@ func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
 		return fmt.Errorf("refuse: %w", err)
 	}
 	return nil
+}
+
+// stamp records the moment o took a new status (paid, cancelled), which the
+// buyer's list shows; before is its status when read. A change that keeps
+// the status (a late payment recorded for its refund) keeps the moment.
+func (s *Service) stamp(o *Order, before Status) {
+	if o.Status != before {
+		o.EndedAt = s.cfg.Now().UTC().Truncate(time.Millisecond)
+	}
 }
 
 // AddTicket adds a listed ticket to the replica; adding it again is a no-op.

@@ -48,25 +48,26 @@ type scanner interface{ Scan(dest ...any) error }
 // title comes from the replica.
 const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
 	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version,
-	o.cancelled_at, COALESCE(o.client_addr, '')`
+	COALESCE(o.ended_at, 0), COALESCE(o.client_addr, '')`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
-		o                  Order
-		status             string
-		expires, createdAt int64
-		cancelledAt        sql.NullInt64
+		o                           Order
+		status                      string
+		expires, createdAt, endedAt int64
 	)
 	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
 		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version,
-		&cancelledAt, &o.ClientAddr)
+		&endedAt, &o.ClientAddr)
 	if err != nil {
 		return Order{}, err
 	}
 	o.Status = Status(status)
 	o.ExpiresAt = time.UnixMilli(expires).UTC()
 	o.CreatedAt = time.UnixMilli(createdAt).UTC()
-	o.CancelledAt = fromMillis(cancelledAt)
+	if endedAt != 0 {
+		o.EndedAt = time.UnixMilli(endedAt).UTC()
+	}
 	return o, nil
 }
 
@@ -76,14 +77,6 @@ func fromMillis(ms sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms.Int64).UTC()
-}
-
-// toMillis is t for a nullable unix-ms column; the zero time is NULL.
-func toMillis(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMilli()
 }
 
 // orNull stores "" as NULL.
@@ -156,7 +149,7 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 // counts only what the buyer did (cancelled, or let expire): a reservation
 // tickets refused (price_change, ...) was not the buyer's doing.
 const ticketForReserveQuery = `SELECT t.id, t.title, t.price, t.version, u.n, u.first, a.n, a.first,
-		(SELECT max(c.cancelled_at) FROM orders c
+		(SELECT max(c.ended_at) FROM orders c
 		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled'
 		   AND c.cancelled_by IN ('buyer', 'expiry'))
 		FROM tickets t
@@ -198,12 +191,16 @@ func (s *Store) OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Or
 }
 
 // UpdateOrder writes o's status, version, payment, cancellation reason and
-// time, provided the stored version is still prev (a guard: the row lock
-// already excludes other writers).
+// end time, provided the stored version is still prev (a guard: the row
+// lock already excludes other writers).
 func (s *Store) UpdateOrder(ctx context.Context, tx *sqldb.Tx, o Order, prev int64) error {
 	const q = `UPDATE orders SET status = $1, version = $2, payment_id = NULLIF($3, ''), stripe_id = $4,
-		cancelled_by = $5, cancelled_at = $8 WHERE id = $6 AND version = $7`
-	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.PaymentID, o.StripeID, o.CancelledBy, o.ID, prev, toMillis(o.CancelledAt))
+		cancelled_by = $5, ended_at = $8 WHERE id = $6 AND version = $7`
+	var ended sql.NullInt64 // NULL while the order waits
+	if !o.EndedAt.IsZero() {
+		ended = sql.NullInt64{Int64: o.EndedAt.UnixMilli(), Valid: true}
+	}
+	res, err := tx.ExecContext(ctx, q, string(o.Status), o.Version, o.PaymentID, o.StripeID, o.CancelledBy, o.ID, prev, ended)
 	if err != nil {
 		return fmt.Errorf("update order: %w", sqldb.Err(err))
 	}

@@ -191,7 +191,11 @@ type order struct {
 	CancelledBy string `json:"cancelledBy"`
 	// PaymentID on a cancelled order is a payment being refunded.
 	PaymentID string `json:"paymentId"`
-	Ticket    struct {
+	// PaidAt (complete) and CancelledAt (cancelled) are when the order
+	// took its status; zero when not known.
+	PaidAt      time.Time `json:"paidAt"`
+	CancelledAt time.Time `json:"cancelledAt"`
+	Ticket      struct {
 		ID    string      `json:"id"`
 		Title string      `json:"title"`
 		Price money.Cents `json:"price"`

@@ -27,14 +27,92 @@ func formatMoney(c money.Cents) string {
 	return sign + "$" + b.String() + "." + frac
 }
 
-// priceInput turns what a person typed into the API's decimal notation:
-// "$1,250.5" is "1250.5". What is still not a number is passed on as typed,
-// so the API's message about it is the one shown.
-func priceInput(s string) string {
+// priceInput turns what a person typed into the API's decimal notation, or
+// returns the problem to show beside the field. People write prices with a decimal comma as well as a
+// decimal point, and with thousands separators; the API takes neither (it
+// refuses "20,50"), and stripping every comma would list 20,50 at 2050. The
+// rule, after a leading "$" and surrounding spaces are dropped:
+//
+//   - No comma: passed on as typed ("20.50", "1250", "abc"): the API says
+//     what is wrong with it, if anything.
+//   - One comma followed by one or two digits at the end, only digits before
+//     it: a decimal comma. "20,50" and "20,5" are 20.50 and 20.50.
+//   - Commas between groups of exactly three digits (the first group has one
+//     to three) are thousands separators when they cannot be a decimal
+//     comma: before a decimal point ("1,234.50") or two or more of them
+//     ("1,234,567").
+//   - The European form of the same, dots between groups of three and a
+//     decimal comma ("1.234,50"), has one reading too: 1234.50.
+//   - One comma before exactly three digits ("1,234") is a thousand to some
+//     and a decimal to others: refused, asking for 1234 or 1234.00.
+//   - Any other comma is refused.
+//
+// A sign is kept for the API to refuse with its own message.
+func priceInput(s string) (price, problem string) {
 	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "$")
-	s = strings.ReplaceAll(s, ",", "")
-	return strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.TrimPrefix(s, "$"))
+	if !strings.Contains(s, ",") {
+		return s, ""
+	}
+	sign := ""
+	if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
+		sign, s = s[:1], s[1:]
+	}
+	comma, dot := strings.LastIndex(s, ","), strings.LastIndex(s, ".")
+	switch {
+	case dot > comma: // 1,234.50
+		if whole, ok := ungroup(s[:dot], ","); ok {
+			return sign + whole + s[dot:], ""
+		}
+	case dot >= 0: // 1.234,50
+		whole, ok := ungroup(s[:comma], ".")
+		if frac := s[comma+1:]; ok && (len(frac) == 1 || len(frac) == 2) && allDigits(frac) {
+			return sign + whole + "." + frac, ""
+		}
+	case strings.Count(s, ",") == 1:
+		whole, frac := s[:comma], s[comma+1:]
+		switch {
+		case (whole == "" || allDigits(whole)) && (len(frac) == 1 || len(frac) == 2) && allDigits(frac):
+			return sign + whole + "." + frac, "" // 20,50
+		case len(whole) >= 1 && len(whole) <= 3 && allDigits(whole) && len(frac) == 3 && allDigits(frac):
+			return "", fmt.Sprintf("Write %s%s or %s%s.00: the comma in %s could separate thousands or mark the cents.",
+				whole, frac, whole, frac, s)
+		}
+	default: // 1,234,567
+		if whole, ok := ungroup(s, ","); ok {
+			return sign + whole, ""
+		}
+	}
+	return "", "Write the price as digits with a point or a comma before the cents, e.g. 1234.50 or 1234,50."
+}
+
+// ungroup joins digits written in groups of three separated by sep
+// ("1,234,567"): the first group has one to three digits, every other
+// exactly three. ok is false for anything else.
+func ungroup(s, sep string) (digits string, ok bool) {
+	groups := strings.Split(s, sep)
+	if len(groups) < 2 {
+		return "", false
+	}
+	for i, g := range groups {
+		if !allDigits(g) || len(g) > 3 || g == "" || (i > 0 && len(g) != 3) {
+			return "", false
+		}
+	}
+	return strings.Join(groups, ""), true
+}
+
+// allDigits reports whether s is one or more ASCII digits.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // isoTime is the machine-readable form of t in a <time datetime>: UTC, RFC
@@ -103,4 +181,51 @@ func statusClass(label string) string {
 		return "badge-warn"
 	}
 	return "badge-muted"
+}
+
+// orderWhen is what My Orders says of an order beside its status, the one
+// moment that matters for it: until when an unpaid order holds its ticket,
+// when a paid one was paid, when and why one ended without a sale.
+type orderWhen struct {
+	// What happened or holds: "Reserved until", "Paid", "Expired", ...
+	What string
+	// At is the moment; zero when not known (an order that ended before
+	// the API kept it).
+	At time.Time
+	// Why follows the time, for an order that ended without a sale.
+	Why string
+	// Pay offers the way to pay.
+	Pay bool
+}
+
+func whenOf(r orderRow) orderWhen {
+	switch {
+	case r.Status == statusComplete:
+		return orderWhen{What: "Paid", At: r.PaidAt}
+	case r.Status != statusCancelled && r.Expired,
+		r.Status == statusCancelled && r.CancelledBy == "expiry":
+		// The reservation ran out at expiresAt; the cancellation that
+		// follows comes a moment later.
+		return orderWhen{What: "Expired", At: r.ExpiresAt, Why: "not paid in time"}
+	case r.Status != statusCancelled:
+		return orderWhen{What: "Reserved until", At: r.ExpiresAt, Pay: true}
+	}
+	w := orderWhen{What: "Cancelled", At: r.CancelledAt}
+	switch r.CancelledBy {
+	case "buyer":
+		w.What = "Cancelled by you"
+	case "price_change":
+		w.Why = "the seller changed the price first"
+	case "ticket_changed":
+		w.Why = "the seller changed the ticket first"
+	case "not_available":
+		w.Why = "the ticket was no longer available"
+	}
+	if r.PaymentID != "" {
+		if w.Why != "" {
+			w.Why += "; "
+		}
+		w.Why += "your payment is being refunded"
+	}
+	return w
 }

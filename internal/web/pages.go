@@ -232,17 +232,27 @@ func (s *Service) handleTicketNewForm(w http.ResponseWriter, r *http.Request) {
 
 // ticketBody is the API body from the form. An empty price is left out so
 // the API says "Price is required" rather than complaining about notation.
-func ticketBody(r *http.Request) map[string]any {
+// A price whose separators cannot be read (priceInput) is refused here,
+// as the API's 400 on the price field would be, so both forms show it the
+// same way, beside the field.
+func ticketBody(r *http.Request) (map[string]any, error) {
 	body := map[string]any{"title": r.PostForm.Get("title")}
-	if p := priceInput(r.PostForm.Get("price")); p != "" {
+	p, problem := priceInput(r.PostForm.Get("price"))
+	if problem != "" {
+		return nil, &apiError{Status: http.StatusBadRequest, Errors: []fieldError{{Field: "price", Message: problem, Code: "invalid"}}}
+	}
+	if p != "" {
 		body["price"] = p
 	}
-	return body
+	return body, nil
 }
 
 func (s *Service) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
 	var t ticket
-	_, err := s.api.call(r, http.MethodPost, "/api/tickets", ticketBody(r), &t)
+	body, err := ticketBody(r)
+	if err == nil {
+		_, err = s.api.call(r, http.MethodPost, "/api/tickets", body, &t)
+	}
 	// 400: a field to fix; 429: the seller has the most listings allowed.
 	if st := statusOf(err); st == http.StatusBadRequest || st == http.StatusTooManyRequests {
 		v, ok := s.beginSignedIn(w, r, "Sell a ticket", "sell")
@@ -390,7 +400,10 @@ func (s *Service) editTicket(w http.ResponseWriter, r *http.Request, f *form, st
 
 func (s *Service) handleTicketUpdate(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	_, err := s.api.call(r, http.MethodPut, "/api/tickets/"+url.PathEscape(id), ticketBody(r), nil)
+	body, err := ticketBody(r)
+	if err == nil {
+		_, err = s.api.call(r, http.MethodPut, "/api/tickets/"+url.PathEscape(id), body, nil)
+	}
 	switch statusOf(err) {
 	case 0:
 		if err != nil {

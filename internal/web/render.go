@@ -49,6 +49,7 @@ func (s *Service) funcs() template.FuncMap {
 		"humanTime":   humanTime,
 		"asset":       s.asset,
 		"statusClass": statusClass,
+		"orderWhen":   whenOf,
 	}
 }
 

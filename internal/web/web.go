@@ -20,8 +20,11 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/gzhttp"
 )
 
 //go:embed templates/*.html
@@ -57,10 +60,19 @@ type Service struct {
 	api    *apiClient
 	pages  map[string]*pageTemplate
 	static fs.FS
-	// assetVersion maps a static file name to a hash of its content, so
-	// pages can link /static/x.css?v=hash and browsers may cache it forever.
-	assetVersion map[string]string
-	csp          string
+	// assets names every static file by its content: "style.css" is served
+	// as "style.1a2b3c4d5e6f.css", so a browser may keep it for a year and a
+	// new build, which changes the name, is fetched at once.
+	assets   staticAssets
+	csp      string
+	compress func(http.Handler) http.HandlerFunc
+}
+
+// staticAssets maps the embedded files' names to their hashed names and
+// back.
+type staticAssets struct {
+	hashed map[string]string // "style.css" → "style.1a2b3c4d5e6f.css"
+	file   map[string]string // "style.1a2b3c4d5e6f.css" → "style.css"
 }
 
 // New builds the web client. It panics if the embedded templates do not
@@ -78,13 +90,18 @@ func New(log *slog.Logger, cfg Config) *Service {
 	if err != nil {
 		panic(err)
 	}
+	compress, err := newCompressor()
+	if err != nil {
+		panic(err)
+	}
 	s := &Service{
-		log:          log,
-		cfg:          cfg,
-		api:          newAPIClient(base, cfg.Transport, cfg.TrustedProxies),
-		static:       static,
-		assetVersion: hashAssets(static),
-		csp:          contentSecurityPolicy(cfg.StripePublishableKey != ""),
+		log:      log,
+		cfg:      cfg,
+		api:      newAPIClient(base, cfg.Transport, cfg.TrustedProxies),
+		static:   static,
+		assets:   hashAssets(static),
+		csp:      contentSecurityPolicy(cfg.StripePublishableKey != ""),
+		compress: compress,
 	}
 	pages, err := parsePages(s.funcs())
 	if err != nil {
@@ -94,34 +111,55 @@ func New(log *slog.Logger, cfg Config) *Service {
 	return s
 }
 
-// hashAssets reads every embedded static file once at start.
-func hashAssets(static fs.FS) map[string]string {
-	out := map[string]string{}
-	fs.WalkDir(static, ".", func(path string, d fs.DirEntry, err error) error {
+// hashAssets reads every embedded static file once at start and names it
+// by the first 48 bits of its SHA-256: "style.css" becomes
+// "style.1a2b3c4d5e6f.css" (the extension stays last, so the type is still
+// known by it).
+func hashAssets(static fs.FS) staticAssets {
+	a := staticAssets{hashed: map[string]string{}, file: map[string]string{}}
+	fs.WalkDir(static, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(static, path)
+		b, err := fs.ReadFile(static, name)
 		if err != nil {
 			return err
 		}
 		sum := sha256.Sum256(b)
-		out[path] = hex.EncodeToString(sum[:6])
+		ext := path.Ext(name)
+		h := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:6]) + ext
+		a.hashed[name], a.file[h] = h, name
 		return nil
 	})
-	return out
+	return a
+}
+
+// newCompressor compresses the answers worth it, the pages, their styles and
+// scripts, the SVG icon and JSON (the API's 404 under /api), from 1 KiB up
+// (below that the headers outweigh the saving), with zstd or gzip as the
+// browser accepts (zstd preferred), through klauspost/compress's gzhttp.
+// Any other type (an image already compressed, should one be added) is
+// sent as it is.
+//
+// Pages carry a CSRF token beside text a person typed: the token is masked
+// afresh in every response (csrf.go), so compression has no secret to
+// reveal (BREACH); docs/ARCHITECTURE.md says why that suffices.
+func newCompressor() (func(http.Handler) http.HandlerFunc, error) {
+	return gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.ContentTypes([]string{
+		"text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml", "application/json",
+	}))
 }
 
 // Routes registers every page on mux. The catch-all "/" renders the HTML
 // 404 page, so a person never meets a JSON or plain-text error.
 func (s *Service) Routes(mux *http.ServeMux) {
 	page := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.secure(h))
+		mux.Handle(pattern, s.compress(s.secure(h)))
 	}
 	// Forms are also checked for a same-origin request here, in case the web
 	// client is reached without the gateway in front (serve web).
 	form := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.secure(s.sameOrigin(s.checkCSRF(h))))
+		mux.Handle(pattern, s.compress(s.secure(s.sameOrigin(s.checkCSRF(h)))))
 	}
 	page("GET /{$}", s.handleIndex)
 	page("GET /auth/signup", s.handleSignUpForm)
@@ -183,25 +221,31 @@ func (s *Service) sameOrigin(next http.Handler) http.Handler {
 	return cop.Handler(next)
 }
 
-// handleStatic serves the embedded assets. A request carrying the current
-// content hash (?v=) may be cached for a year: a new build changes the hash
-// and so the URL.
+// handleStatic serves the embedded assets by their hashed names, to be
+// cached for a year: a new build changes the name. A hash that is not the
+// current one is a 404 (there is no older file to serve). The plain name
+// ("/static/style.css", or the "?v=" links of earlier versions) redirects to
+// the current hashed one, temporarily: the target changes with each build.
 func (s *Service) handleStatic(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/static/")
-	v, ok := s.assetVersion[name]
-	if !ok {
-		s.handleNotFound(w, r)
+	if file, ok := s.assets.file[name]; ok {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		http.ServeFileFS(w, r, s.static, file)
 		return
 	}
-	if r.URL.Query().Get("v") == v {
-		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		w.Header().Set("Cache-Control", "public, max-age=300")
+	if _, ok := s.assets.hashed[name]; ok {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.Redirect(w, r, s.asset(name), http.StatusFound)
+		return
 	}
-	http.ServeFileFS(w, r, s.static, name)
+	s.handleNotFound(w, r)
 }
 
-// asset is the URL of a static file, versioned by its content.
+// asset is the URL of a static file, named by its content (the template
+// function "asset").
 func (s *Service) asset(name string) string {
-	return "/static/" + name + "?v=" + s.assetVersion[name]
+	if h, ok := s.assets.hashed[name]; ok {
+		return "/static/" + h
+	}
+	return "/static/" + name // no such file: a 404, as the page tests would show
 }

@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/money"
 )
@@ -68,32 +72,139 @@ func TestStaticAssets(t *testing.T) {
 	t.Parallel()
 	s, h := newTestService(t, "")
 	tests := []struct {
-		path, wantType string
+		name, wantType string
 	}{
-		{"/static/style.css", "text/css"},
-		{"/static/app.js", "javascript"},
-		{"/static/countdown.js", "javascript"},
-		{"/static/favicon.svg", "image/svg+xml"},
+		{"style.css", "text/css"},
+		{"app.js", "javascript"},
+		{"countdown.js", "javascript"},
+		{"stripe.js", "javascript"},
+		{"favicon.svg", "image/svg+xml"},
 	}
+	hashed := regexp.MustCompile(`^/static/([a-z]+)\.([0-9a-f]{12})\.(css|js|svg)$`)
 	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			rec := get(t, h, tt.path)
-			if rec.Code != http.StatusOK || !strings.Contains(rec.Header().Get("Content-Type"), tt.wantType) {
-				t.Fatalf("GET %s = %d %q", tt.path, rec.Code, rec.Header().Get("Content-Type"))
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := fs.ReadFile(s.static, tt.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := s.asset(tt.name)
+			m := hashed.FindStringSubmatch(u)
+			if m == nil || m[1]+"."+m[3] != strings.Split(tt.name, ".")[0]+"."+m[3] {
+				t.Fatalf("asset(%q) = %q, want /static/name.<hash>.ext", tt.name, u)
+			}
+			rec := get(t, h, u)
+			if rec.Code != http.StatusOK || !strings.Contains(rec.Header().Get("Content-Type"), tt.wantType) || rec.Body.String() != string(want) {
+				t.Fatalf("GET %s = %d %q, %d bytes", u, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len())
 			}
 			checkSecurityHeaders(t, rec.Header())
-			if cc := rec.Header().Get("Cache-Control"); strings.Contains(cc, "immutable") {
-				t.Errorf("unversioned asset cached forever: %q", cc)
+			if cc := rec.Header().Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
+				t.Errorf("GET %s Cache-Control = %q, want a year, immutable", u, cc)
 			}
-			name := strings.TrimPrefix(tt.path, "/static/")
-			rec = get(t, h, s.asset(name))
-			if cc := rec.Header().Get("Cache-Control"); !strings.Contains(cc, "immutable") {
-				t.Errorf("versioned %s Cache-Control = %q, want immutable", name, cc)
+
+			// Another hash names no file this build has.
+			wrong := strings.Replace(u, m[2], "000000000000", 1)
+			if rec := get(t, h, wrong); rec.Code != http.StatusNotFound || strings.Contains(rec.Header().Get("Cache-Control"), "immutable") {
+				t.Errorf("GET %s = %d %q, want a 404 not cached", wrong, rec.Code, rec.Header().Get("Cache-Control"))
+			}
+			// The plain name, and the ?v= links of earlier versions, lead
+			// to the current file, by a redirect not cached for long.
+			for _, plain := range []string{"/static/" + tt.name, "/static/" + tt.name + "?v=abc"} {
+				rec := get(t, h, plain)
+				if rec.Code != http.StatusFound || rec.Header().Get("Location") != u || rec.Header().Get("Cache-Control") != "no-cache" {
+					t.Errorf("GET %s = %d to %q (%q), want 302 to %s, no-cache", plain, rec.Code,
+						rec.Header().Get("Location"), rec.Header().Get("Cache-Control"), u)
+				}
 			}
 		})
 	}
-	if rec := get(t, h, "/static/nope.css"); rec.Code != http.StatusNotFound {
-		t.Fatalf("unknown asset = %d, want 404", rec.Code)
+	for _, path := range []string{"/static/nope.css", "/static/nope.000000000000.css", "/static/", "/static/style"} {
+		if rec := get(t, h, path); rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", path, rec.Code)
+		}
+	}
+	// Pages link the hashed names.
+	rec := get(t, h, "/no/such/page")
+	for _, name := range []string{"style.css", "app.js", "favicon.svg"} {
+		if !strings.Contains(rec.Body.String(), `"`+s.asset(name)+`"`) {
+			t.Errorf("the page does not link %s as %s:\n%s", name, s.asset(name), rec.Body)
+		}
+	}
+}
+
+// compressed fetches target with the Accept-Encoding given and returns the
+// answer with its body decoded.
+func compressed(t *testing.T, h http.Handler, target, accept string) (*httptest.ResponseRecorder, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	if accept != "" {
+		req.Header.Set("Accept-Encoding", accept)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var body []byte
+	var err error
+	switch rec.Header().Get("Content-Encoding") {
+	case "":
+		body = rec.Body.Bytes()
+	case "gzip":
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(bytes.NewReader(rec.Body.Bytes())); err == nil {
+			body, err = io.ReadAll(zr)
+		}
+	case "zstd":
+		var zr *zstd.Decoder
+		if zr, err = zstd.NewReader(bytes.NewReader(rec.Body.Bytes())); err == nil {
+			body, err = io.ReadAll(zr)
+			zr.Close()
+		}
+	default:
+		t.Fatalf("GET %s: Content-Encoding %q", target, rec.Header().Get("Content-Encoding"))
+	}
+	if err != nil {
+		t.Fatalf("GET %s: decode %s: %v", target, rec.Header().Get("Content-Encoding"), err)
+	}
+	return rec, string(body)
+}
+
+func TestCompression(t *testing.T) {
+	t.Parallel()
+	s, h := newTestService(t, "")
+	css, _ := fs.ReadFile(s.static, "style.css")
+	_, page := compressed(t, h, "/", "")
+	tests := []struct {
+		name, target, accept string
+		wantEncoding         string
+		want                 string // the decoded body; "" to skip
+	}{
+		{"stylesheet gzip", s.asset("style.css"), "gzip", "gzip", string(css)},
+		{"stylesheet as Chromium asks", s.asset("style.css"), "gzip, deflate, br, zstd", "zstd", string(css)},
+		{"script", s.asset("countdown.js"), "gzip", "gzip", ""},
+		{"page", "/", "gzip", "gzip", page},
+		{"the 404 page", "/no/such/page", "gzip", "gzip", ""},
+		{"not asked", s.asset("style.css"), "", "", string(css)},
+		{"only identity", s.asset("style.css"), "identity", "", string(css)},
+		{"gzip refused", s.asset("style.css"), "gzip;q=0", "", string(css)},
+		// Under 1 KiB the headers would outweigh the saving.
+		{"small script", s.asset("app.js"), "gzip", "", ""},
+		{"small JSON", "/api/nowhere", "gzip", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, body := compressed(t, h, tt.target, tt.accept)
+			if got := rec.Header().Get("Content-Encoding"); got != tt.wantEncoding {
+				t.Fatalf("GET %s (Accept-Encoding %q): Content-Encoding %q, want %q", tt.target, tt.accept, got, tt.wantEncoding)
+			}
+			if tt.want != "" && body != tt.want {
+				t.Fatalf("GET %s: the decoded body differs from the original", tt.target)
+			}
+			if !strings.Contains(rec.Header().Get("Vary"), "Accept-Encoding") {
+				t.Errorf("GET %s: Vary = %q, want Accept-Encoding (a cache must keep each encoding apart)", tt.target, rec.Header().Get("Vary"))
+			}
+			if tt.wantEncoding != "" && rec.Body.Len() >= len(body)*2/3 {
+				t.Errorf("GET %s: %d bytes compressed from %d: not smaller by a third", tt.target, rec.Body.Len(), len(body))
+			}
+			checkSecurityHeaders(t, rec.Header())
+		})
 	}
 }
 
@@ -182,8 +293,10 @@ func TestCSRF(t *testing.T) {
 		{name: "mismatch", cookie: good, field: other, want: http.StatusForbidden},
 		{name: "short tokens", cookie: "abc", field: "abc", want: http.StatusForbidden},
 		{name: "cross-origin with matching tokens", cookie: good, field: good, origin: "https://evil.example", want: http.StatusForbidden},
+		{name: "masked mismatch", cookie: good, field: maskCSRF(other), want: http.StatusForbidden},
 		// Past the CSRF check the handler calls the API, which is down here.
 		{name: "match", cookie: good, field: good, want: http.StatusServiceUnavailable},
+		{name: "masked match", cookie: good, field: maskCSRF(good), want: http.StatusServiceUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,12 +342,30 @@ func TestValidCSRF(t *testing.T) {
 		{a, "", false},
 		{"", a, false},
 		{a[:csrfLen-1], a[:csrfLen-1], false},
+		{a, maskCSRF(a), true},
+		{a, maskCSRF(b), false},
+		{maskCSRF(a), maskCSRF(a), false},
+		{a, tamper(maskCSRF(a)), false},
+		{a, strings.Repeat("A", csrfMaskedLen), false},
+	}
+	// The same token is written differently in every page.
+	if m1, m2 := maskCSRF(a), maskCSRF(a); m1 == m2 || len(m1) != csrfMaskedLen || strings.Contains(m1, a) {
+		t.Errorf("maskCSRF(%q) = %q, then %q: want two different %d-character masks", a, m1, m2, csrfMaskedLen)
 	}
 	for _, tt := range tests {
 		if got := validCSRF(tt.cookie, tt.field); got != tt.want {
 			t.Errorf("validCSRF(%q, %q) = %v, want %v", tt.cookie, tt.field, got, tt.want)
 		}
 	}
+}
+
+// tamper changes one character in the middle of a token.
+func tamper(tok string) string {
+	c := byte('A')
+	if tok[50] == c {
+		c = 'B'
+	}
+	return tok[:50] + string(c) + tok[51:]
 }
 
 func TestCSRFCookieIsStrictAndHttpOnly(t *testing.T) {
@@ -272,12 +403,54 @@ func TestFormatMoney(t *testing.T) {
 
 func TestPriceInput(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
-		"20.50": "20.50", " $1,250.5 ": "1250.5", "$ 7": "7", "abc": "abc", "": "",
-	} {
-		if got := priceInput(in); got != want {
-			t.Errorf("priceInput(%q) = %q, want %q", in, got, want)
+	const ambiguous, unreadable = "could separate thousands", "with a point or a comma before the cents"
+	tests := []struct {
+		in, want string
+		problem  string // a part of the message; "" when accepted
+	}{
+		// No comma: as typed, for the API to judge.
+		{"20.50", "20.50", ""},
+		{" $ 7 ", "7", ""},
+		{"abc", "abc", ""},
+		{"", "", ""},
+		{"1.234", "1.234", ""}, // the API refuses three decimals
+		// A decimal comma.
+		{"20,50", "20.50", ""},
+		{"20,5", "20.5", ""},
+		{"$20,50", "20.50", ""},
+		{",50", ".50", ""},
+		{"-3,50", "-3.50", ""}, // the API refuses a negative price itself
+		// Thousands separators.
+		{" $1,250.5 ", "1250.5", ""},
+		{"1,234.50", "1234.50", ""},
+		{"12,345,678.00", "12345678.00", ""},
+		{"1,234,567", "1234567", ""},
+		{"1.234,50", "1234.50", ""},
+		{"1.234.567,5", "1234567.5", ""},
+		// Ambiguous: a thousand, or one and a bit?
+		{"1,234", "", ambiguous},
+		{"$123,456", "", ambiguous},
+		// Not a way anyone writes a price.
+		{"20,505", "", ambiguous},
+		{"1,23,456", "", unreadable},
+		{"12,34.50", "", unreadable},
+		{"1234,567.00", "", unreadable},
+		{"1.234,567", "", unreadable},
+		{"12.34,50", "", unreadable},
+		{"20,50,1", "", unreadable},
+		{"20,", "", unreadable},
+		{",", "", unreadable},
+		{"1 234,50", "", unreadable},
+		{"20,5a", "", unreadable},
+	}
+	for _, tt := range tests {
+		got, problem := priceInput(tt.in)
+		if got != tt.want || (tt.problem == "") != (problem == "") || !strings.Contains(problem, tt.problem) {
+			t.Errorf("priceInput(%q) = %q, %q; want %q with a problem saying %q", tt.in, got, problem, tt.want, tt.problem)
 		}
+	}
+	if _, problem := priceInput("1,234"); !strings.Contains(problem, "Write 1234 or 1234.00") {
+		t.Errorf("the ambiguous price's message does not say what to write: %q", problem)
 	}
 }
 
@@ -322,6 +495,60 @@ func TestStatusLabel(t *testing.T) {
 		if got := statusLabel(tt.status, tt.expired); got != tt.want {
 			t.Errorf("statusLabel(%q, %v) = %q, want %q", tt.status, tt.expired, got, tt.want)
 		}
+	}
+}
+
+// My Orders says, beside each status, the moment that matters for it:
+// never "Reserved until" for an order that is no longer reserved.
+func TestOrdersPageSaysWhenPerStatus(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestService(t, "")
+	o := order{ID: "o1", UserID: "u1", Status: statusCreated, ExpiresAt: fixedNow().Add(90 * time.Second)}
+	o.Ticket.Title, o.Ticket.Price = "Gig", 2050
+	at := func(o order, paid, cancelled time.Time) order { o.PaidAt, o.CancelledAt = paid, cancelled; return o }
+	paidAt := fixedNow().Add(-time.Hour)
+	endedAt := fixedNow().Add(-2 * time.Hour)
+	stale := o
+	stale.ExpiresAt = fixedNow().Add(-time.Minute)
+	var never time.Time
+	tests := []struct {
+		name string
+		o    order
+		want string // the When cell, tags stripped
+		pay  bool
+	}{
+		{"awaiting payment", o, "Reserved until 1 May 2030, 12:01 UTC · Pay now", true},
+		{"awaiting payment past its expiry", stale, "Expired 1 May 2030, 11:59 UTC: not paid in time", false},
+		{"paid", at(func() order { o := o; o.Status = statusComplete; return o }(), paidAt, never), "Paid 1 May 2030, 11:00 UTC", false},
+		{"paid before the time was kept", func() order { o := o; o.Status = statusComplete; return o }(), "Paid", false},
+		{"cancelled by the buyer", at(cancelled(o, "buyer", ""), never, endedAt), "Cancelled by you 1 May 2030, 10:00 UTC", false},
+		{"expired", at(cancelled(o, "expiry", ""), never, endedAt), "Expired 1 May 2030, 12:01 UTC: not paid in time", false},
+		{"expired, a late payment refunded", at(cancelled(o, "expiry", "p1"), never, endedAt),
+			"Expired 1 May 2030, 12:01 UTC: not paid in time", false},
+		{"price changed", at(cancelled(o, "price_change", ""), never, endedAt), "Cancelled 1 May 2030, 10:00 UTC: the seller changed the price first", false},
+		{"refused after payment", at(cancelled(o, "not_available", "p1"), never, endedAt),
+			"Cancelled 1 May 2030, 10:00 UTC: the ticket was no longer available; your payment is being refunded", false},
+		{"cancelled before the reason was kept", cancelled(o, "", ""), "Cancelled", false},
+	}
+	cell := regexp.MustCompile(`(?s)<td class="order-when">(.*?)</td>`)
+	tags := regexp.MustCompile(`<[^>]+>`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			v := view{User: &user{ID: "u1"}, Form: newForm(nil), Data: ordersData{Orders: []orderRow{s.row(tt.o)}}}
+			s.render(rec, httptest.NewRequest(http.MethodGet, "/orders", nil), http.StatusOK, "orders", &v)
+			m := cell.FindStringSubmatch(rec.Body.String())
+			if m == nil {
+				t.Fatalf("no When cell:\n%s", rec.Body)
+			}
+			got := strings.Join(strings.Fields(tags.ReplaceAllString(m[1], "")), " ")
+			if got != tt.want {
+				t.Errorf("When = %q, want %q", got, tt.want)
+			}
+			if strings.Contains(m[1], `href="/orders/o1"`) != tt.pay {
+				t.Errorf("Pay now offered: %v, want %v", !tt.pay, tt.pay)
+			}
+		})
 	}
 }
 
@@ -561,7 +788,7 @@ func TestPagesRender(t *testing.T) {
 			if m := findInline(body); m != "" {
 				t.Errorf("page holds inline code a strict CSP blocks: %q", m)
 			}
-			if !strings.Contains(body, `<script src="/static/app.js?v=`) || !strings.Contains(body, `<html lang="en">`) {
+			if !strings.Contains(body, `<script src="`+s.asset("app.js")+`"`) || !strings.Contains(body, `<html lang="en">`) {
 				t.Errorf("layout missing")
 			}
 			if strings.Contains(body, "stripe.com") || strings.Contains(body, "https://") {
