@@ -214,7 +214,7 @@ type errorData struct {
 func (s *Service) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
 	v := &view{Title: heading, Data: errorData{Status: status, Heading: heading, Message: message}, Bare: true}
 	if status != http.StatusServiceUnavailable {
-		if u, err := s.api.currentUser(r); err == nil {
+		if u, err := s.api.CurrentUser(r); err == nil {
 			v.User, v.Bare = u, false
 			v.CSRF = s.csrfToken(w, r)
 		}

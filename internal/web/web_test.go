@@ -628,7 +628,7 @@ func TestAPICallNamesTheClientAddress(t *testing.T) {
 			if tt.xff != "" {
 				r.Header.Set("X-Forwarded-For", tt.xff)
 			}
-			if _, err := c.currentUser(r); err != nil {
+			if _, err := c.CurrentUser(r); err != nil {
 				t.Fatal(err)
 			}
 			if got := <-seen; got != tt.want {

@@ -1,0 +1,239 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// The ticket pages: the index of tickets on sale, selling, a ticket and its
+// purchase, editing, and the seller's listings.
+
+type indexData struct {
+	Q       string
+	Tickets []ticket
+	// More is the URL of the next page, First that of the first one; each
+	// is empty when there is no such page to go to.
+	More, First string
+}
+
+// indexPage is how many tickets one page of the index shows.
+const indexPage = 24
+
+func (s *Service) handleIndex(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.begin(w, r, "Tickets for sale", "home")
+	if !ok {
+		return
+	}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	after := r.URL.Query().Get("after")
+	v.Form = newForm(url.Values{"q": {q}})
+	// One ticket more than the page says whether there is a next page.
+	list, err := s.api.Tickets(r, ticketQuery{Q: q, After: after, Limit: indexPage + 1})
+	if err != nil {
+		if statusOf(err) != http.StatusBadRequest {
+			s.fail(w, r, err)
+			return
+		}
+		v.Form.addAPIError(err, "q")
+	}
+	d := indexData{Q: q, Tickets: list}
+	page := url.Values{}
+	if q != "" {
+		page.Set("q", q)
+	}
+	if after != "" {
+		d.First = indexURL(page)
+	}
+	if len(list) > indexPage {
+		d.Tickets = list[:indexPage]
+		page.Set("after", d.Tickets[indexPage-1].ID)
+		d.More = indexURL(page)
+	}
+	v.Data = d
+	s.render(w, r, http.StatusOK, "index", v)
+}
+
+// indexURL is the index page with query v.
+func indexURL(v url.Values) string {
+	if len(v) == 0 {
+		return "/"
+	}
+	return "/?" + v.Encode()
+}
+
+type ticketFormData struct {
+	Ticket *ticket // nil when selling a new one
+}
+
+func (s *Service) handleTicketNewForm(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.beginSignedIn(w, r, "Sell a ticket", "sell")
+	if !ok {
+		return
+	}
+	v.Form = newForm(nil)
+	v.Data = ticketFormData{}
+	s.render(w, r, http.StatusOK, "ticket_form", v)
+}
+
+// ticketForm is the ticket the form describes. An empty price is left out
+// so the API says "Price is required" rather than complaining about
+// notation.
+func ticketForm(r *http.Request) ticketInput {
+	return ticketInput{Title: r.PostForm.Get("title"), Price: priceInput(r.PostForm.Get("price"))}
+}
+
+func (s *Service) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
+	t, err := s.api.CreateTicket(r, ticketForm(r))
+	if statusOf(err) == http.StatusBadRequest {
+		v, ok := s.beginSignedIn(w, r, "Sell a ticket", "sell")
+		if !ok {
+			return
+		}
+		v.Form = newForm(r.PostForm)
+		v.Form.addAPIError(err, "title", "price")
+		v.Data = ticketFormData{}
+		s.render(w, r, http.StatusUnprocessableEntity, "ticket_form", v)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	seeOther(w, r, "/tickets/"+url.PathEscape(t.ID)+"?m=listed")
+}
+
+type ticketData struct {
+	Ticket   ticket
+	Mine     bool
+	Reserved bool
+}
+
+func (s *Service) handleTicketShow(w http.ResponseWriter, r *http.Request) {
+	s.showTicket(w, r, nil, http.StatusOK)
+}
+
+// showTicket renders the ticket page, with the problems of a purchase that
+// did not go through when f is set.
+func (s *Service) showTicket(w http.ResponseWriter, r *http.Request, f *form, status int) {
+	v, ok := s.begin(w, r, "Ticket", "")
+	if !ok {
+		return
+	}
+	t, err := s.api.Ticket(r, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.Title = t.Title
+	v.Form = f
+	v.Data = ticketData{Ticket: t, Mine: v.User != nil && v.User.ID == t.UserID, Reserved: t.OrderID != ""}
+	s.render(w, r, status, "ticket", v)
+}
+
+// handleTicketPurchase reserves the ticket with a new order and shows it.
+func (s *Service) handleTicketPurchase(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	o, err := s.reserve(r, id)
+	switch st := statusOf(err); {
+	case err == nil:
+		seeOther(w, r, "/orders/"+url.PathEscape(o.ID))
+	case st == http.StatusUnauthorized:
+		http.Redirect(w, r, "/auth/signin?next="+url.QueryEscape("/tickets/"+id), http.StatusSeeOther)
+	case st == http.StatusBadRequest || st == http.StatusTooManyRequests || st == http.StatusNotFound:
+		f := newForm(nil)
+		if st == http.StatusNotFound {
+			// The ticket exists (or showTicket renders the 404 page) but the
+			// orders service has not heard of it yet.
+			f.General = append(f.General, "This ticket was listed a moment ago and is not ready to buy yet. Please try again in a few seconds.")
+		} else {
+			f.addAPIError(err)
+		}
+		s.showTicket(w, r, f, http.StatusConflict)
+	default:
+		s.fail(w, r, err)
+	}
+}
+
+// reserve creates the order. Orders learns of a new ticket from an event,
+// so for a moment after it is listed the ticket exists but orders answers
+// 404.
+func (s *Service) reserve(r *http.Request, ticketID string) (order, error) {
+	var o order
+	err := s.untilKnown(r,
+		func() (err error) {
+			o, err = s.api.Reserve(r, ticketID)
+			return err
+		},
+		func() bool {
+			_, err := s.api.Ticket(r, ticketID)
+			return err == nil
+		})
+	return o, err
+}
+
+func (s *Service) handleTicketEditForm(w http.ResponseWriter, r *http.Request) {
+	s.editTicket(w, r, nil, http.StatusOK)
+}
+
+func (s *Service) editTicket(w http.ResponseWriter, r *http.Request, f *form, status int) {
+	v, ok := s.beginSignedIn(w, r, "Edit listing", "listings")
+	if !ok {
+		return
+	}
+	t, err := s.api.Ticket(r, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if t.UserID != v.User.ID {
+		s.renderError(w, r, http.StatusForbidden, "Not your ticket", "Only the seller can edit this ticket.")
+		return
+	}
+	if f == nil {
+		f = newForm(url.Values{"title": {t.Title}, "price": {t.Price.String()}})
+	}
+	if t.OrderID != "" && len(f.General) == 0 {
+		f.General = append(f.General, "This ticket is reserved by a buyer, so it cannot be changed right now.")
+	}
+	v.Form = f
+	v.Data = ticketFormData{Ticket: &t}
+	s.render(w, r, status, "ticket_form", v)
+}
+
+func (s *Service) handleTicketUpdate(w http.ResponseWriter, r *http.Request) {
+	err := s.api.UpdateTicket(r, r.PathValue("id"), ticketForm(r))
+	switch statusOf(err) {
+	case 0:
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		seeOther(w, r, "/listings?m=updated")
+	case http.StatusBadRequest:
+		f := newForm(r.PostForm)
+		f.addAPIError(err, "title", "price")
+		s.editTicket(w, r, f, http.StatusUnprocessableEntity)
+	case http.StatusUnauthorized:
+		// Signed out, or not the owner: editTicket tells which.
+		s.editTicket(w, r, nil, http.StatusForbidden)
+	default:
+		s.fail(w, r, err)
+	}
+}
+
+type listingsData struct{ Tickets []ticket }
+
+func (s *Service) handleListings(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.beginSignedIn(w, r, "My listings", "listings")
+	if !ok {
+		return
+	}
+	list, err := s.api.MyTickets(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.Data = listingsData{Tickets: list}
+	s.render(w, r, http.StatusOK, "listings", v)
+}
