@@ -78,6 +78,16 @@ func statusOf(err error) int {
 	return 0
 }
 
+// errorCode is the stable code of the API's first error behind err
+// (docs/ARCHITECTURE.md lists them), or "".
+func errorCode(err error) string {
+	var ae *apiError
+	if errors.As(err, &ae) && len(ae.Errors) > 0 {
+		return ae.Errors[0].Code
+	}
+	return ""
+}
+
 // call sends one request to the API as the person behind r: only their
 // session cookie is forwarded (not the CSRF cookie, nor anything else the
 // browser holds), along with their address for the API's rate limits: the

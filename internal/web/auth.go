@@ -22,14 +22,14 @@ func nextParam(r *http.Request) string {
 }
 
 func (s *Service) handleSignUpForm(w http.ResponseWriter, r *http.Request) {
-	s.authForm(w, r, "signup", nil, http.StatusOK)
+	s.authForm(w, r, "signup")
 }
 
 func (s *Service) handleSignInForm(w http.ResponseWriter, r *http.Request) {
-	s.authForm(w, r, "signin", nil, http.StatusOK)
+	s.authForm(w, r, "signin")
 }
 
-func (s *Service) authForm(w http.ResponseWriter, r *http.Request, action string, f *form, status int) {
+func (s *Service) authForm(w http.ResponseWriter, r *http.Request, action string) {
 	title := "Sign up"
 	if action == "signin" {
 		title = "Sign in"
@@ -38,16 +38,12 @@ func (s *Service) authForm(w http.ResponseWriter, r *http.Request, action string
 	if !ok {
 		return
 	}
-	if v.User != nil && f == nil {
+	if v.User != nil && v.Form == nil {
 		seeOther(w, r, "/")
 		return
 	}
-	if f == nil {
-		f = newForm(nil)
-	}
-	v.Form = f
 	v.Data = authData{Action: action, Next: nextParam(r)}
-	s.render(w, r, status, "auth", v)
+	s.render(w, r, http.StatusOK, "auth", v)
 }
 
 func (s *Service) handleSignUp(w http.ResponseWriter, r *http.Request) { s.authSubmit(w, r, "signup") }
@@ -63,6 +59,7 @@ func (s *Service) authSubmit(w http.ResponseWriter, r *http.Request, action stri
 	} else {
 		cookies, err = s.api.SignIn(r, email, password)
 	}
+	next := nextParam(r)
 	if err != nil {
 		if st := statusOf(err); st == 0 || st >= 500 || st == http.StatusNotFound {
 			s.fail(w, r, err)
@@ -71,19 +68,23 @@ func (s *Service) authSubmit(w http.ResponseWriter, r *http.Request, action stri
 		// Keep the email; a password is never written back into a page.
 		f := newForm(url.Values{"email": {email}})
 		f.addAPIError(err, "email", "password")
-		s.authForm(w, r, action, f, http.StatusUnprocessableEntity)
+		back := "/auth/" + action
+		if next != "" {
+			back += "?next=" + url.QueryEscape(next)
+		}
+		s.redirect(w, r, back, "", f)
 		return
 	}
 	passCookies(w, cookies)
 	s.setCSRF(w)
-	to := nextParam(r)
-	if to == "" {
-		to = "/?m=signedin"
-		if action == "signup" {
-			to = "/?m=welcome"
-		}
+	switch {
+	case next != "":
+		s.redirect(w, r, next, "", nil)
+	case action == "signup":
+		s.redirect(w, r, "/", "welcome", nil)
+	default:
+		s.redirect(w, r, "/", "signedin", nil)
 	}
-	seeOther(w, r, to)
 }
 
 func (s *Service) handleSignOutForm(w http.ResponseWriter, r *http.Request) {
@@ -112,5 +113,5 @@ func (s *Service) handleSignOut(w http.ResponseWriter, r *http.Request) {
 	}
 	passCookies(w, cookies)
 	s.setCSRF(w)
-	seeOther(w, r, "/?m=signedout")
+	s.redirect(w, r, "/", "signedout", nil)
 }

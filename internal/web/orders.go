@@ -70,10 +70,6 @@ type orderData struct {
 }
 
 func (s *Service) handleOrderShow(w http.ResponseWriter, r *http.Request) {
-	s.showOrder(w, r, nil, http.StatusOK)
-}
-
-func (s *Service) showOrder(w http.ResponseWriter, r *http.Request, f *form, status int) {
 	v, ok := s.beginSignedIn(w, r, "Your order", "orders")
 	if !ok {
 		return
@@ -88,12 +84,11 @@ func (s *Service) showOrder(w http.ResponseWriter, r *http.Request, f *form, sta
 		s.fail(w, r, err)
 		return
 	}
-	if f == nil {
-		f = newForm(url.Values{"token": {"tok_visa"}})
+	if v.Form == nil {
+		v.Form = newForm(url.Values{"token": {"tok_visa"}})
 	}
 	now := s.cfg.Now()
 	row := s.row(o)
-	v.Form = f
 	v.Data = orderData{
 		Order:    row,
 		Payable:  (o.Status == statusCreated || o.Status == statusAwaitingPayment) && !row.Expired,
@@ -106,16 +101,17 @@ func (s *Service) showOrder(w http.ResponseWriter, r *http.Request, f *form, sta
 		v.Stripe = s.cfg.StripePublishableKey
 		v.Scripts = append(v.Scripts, "https://js.stripe.com/v3/", s.asset("stripe.js"))
 	}
-	s.render(w, r, status, "order", v)
+	s.render(w, r, http.StatusOK, "order", v)
 }
 
 func (s *Service) handleOrderPay(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	page := "/orders/" + url.PathEscape(id)
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	if token == "" {
-		f := newForm(r.PostForm)
+		f := newForm(nil)
 		f.Errors["token"] = "Choose a card to pay with."
-		s.showOrder(w, r, f, http.StatusUnprocessableEntity)
+		s.redirect(w, r, page, "", f)
 		return
 	}
 	// Payments learns of the order from an event: right after the purchase
@@ -126,34 +122,53 @@ func (s *Service) handleOrderPay(w http.ResponseWriter, r *http.Request) {
 			_, err := s.api.Order(r, id)
 			return err == nil
 		})
-	switch st := statusOf(err); {
-	case err == nil:
-		// Charged; but only a complete order means the ticket is the
-		// buyer's. An order cancelled meanwhile (the payment came after
-		// the expiry, or the seller's edit overtook the reservation) has
-		// its payment refunded, and the buyer must hear that instead.
-		switch s.awaitSettled(r, id) {
-		case statusComplete:
-			seeOther(w, r, "/orders?m=paid")
-		case statusCancelled:
-			seeOther(w, r, "/orders/"+url.PathEscape(id)+"?m=refunded")
-		default:
-			seeOther(w, r, "/orders/"+url.PathEscape(id)+"?m=paying")
-		}
+	switch st, code := statusOf(err), errorCode(err); {
+	case err == nil, code == "order_paid":
+		// Charged; or paid by an earlier submission of the same form, and
+		// this one lands where that one did.
+		s.afterPayment(w, r, id, "paying")
+	case code == "payment_in_progress":
+		// The form sent again while an earlier submission is charging:
+		// wait for that one's outcome rather than call it an error.
+		s.afterPayment(w, r, id, "processing")
 	case st == http.StatusBadRequest || st == http.StatusPaymentRequired:
-		f := newForm(r.PostForm)
+		f := newForm(nil)
+		if st == http.StatusBadRequest {
+			// A declined card is not offered again as the choice.
+			f.Values.Set("token", token)
+		}
 		f.addAPIError(err, "token")
-		s.showOrder(w, r, f, http.StatusUnprocessableEntity)
+		s.redirect(w, r, page, "", f)
 	case st == http.StatusNotFound:
-		// The order exists (or showOrder renders the 404 page) but payments
-		// has not heard of it yet.
-		f := newForm(r.PostForm)
+		// The order exists (or the order page is the 404 page) but
+		// payments has not heard of it yet.
+		f := newForm(url.Values{"token": {token}})
 		f.General = append(f.General, "This order was placed a moment ago and is not ready for payment yet. Please try again in a few seconds.")
-		s.showOrder(w, r, f, http.StatusConflict)
+		s.redirect(w, r, page, "", f)
 	case st == http.StatusUnauthorized && s.signedIn(r):
-		s.notFound(w, r)
+		// Someone else's order: its page says no more than for an
+		// unknown one.
+		seeOther(w, r, page)
 	default:
 		s.fail(w, r, err)
+	}
+}
+
+// afterPayment sends the buyer where the payment's outcome is told. Only a
+// complete order means the ticket is theirs: an order cancelled meanwhile
+// (the payment came after the expiry, or the seller's edit overtook the
+// reservation) has its payment refunded, and the buyer must hear that
+// instead. While orders has not settled it yet, the order page says
+// pending (a flashText name).
+func (s *Service) afterPayment(w http.ResponseWriter, r *http.Request, id, pending string) {
+	page := "/orders/" + url.PathEscape(id)
+	switch s.awaitSettled(r, id) {
+	case statusComplete:
+		s.redirect(w, r, "/orders", "paid", nil)
+	case statusCancelled:
+		s.redirect(w, r, page, "refunded", nil)
+	default:
+		s.redirect(w, r, page, pending, nil)
 	}
 }
 
@@ -177,16 +192,17 @@ func (s *Service) awaitSettled(r *http.Request, orderID string) string {
 }
 
 func (s *Service) handleOrderCancel(w http.ResponseWriter, r *http.Request) {
+	page := "/orders/" + url.PathEscape(r.PathValue("id"))
 	err := s.api.CancelOrder(r, r.PathValue("id"))
 	switch st := statusOf(err); {
 	case err == nil:
-		seeOther(w, r, "/orders?m=cancelled")
+		s.redirect(w, r, "/orders", "cancelled", nil)
 	case st == http.StatusBadRequest:
 		f := newForm(nil)
 		f.addAPIError(err)
-		s.showOrder(w, r, f, http.StatusConflict)
+		s.redirect(w, r, page, "", f)
 	case st == http.StatusUnauthorized && s.signedIn(r):
-		s.notFound(w, r)
+		seeOther(w, r, page) // someone else's order: its page is the 404 page
 	default:
 		s.fail(w, r, err)
 	}

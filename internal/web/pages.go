@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -18,7 +19,14 @@ func (s *Service) begin(w http.ResponseWriter, r *http.Request, title, nav strin
 		s.fail(w, r, err)
 		return nil, false
 	}
-	return &view{Title: title, Nav: nav, User: u, CSRF: s.csrfToken(w, r), Flash: flash(r)}, true
+	v := &view{Title: title, Nav: nav, User: u, CSRF: s.csrfToken(w, r)}
+	// What the form that redirected here left: a confirmation, or the form
+	// as typed with its problems. A page with a form of its own fills
+	// v.Form only when this left none.
+	if fl := s.takeFlash(w, r); fl != nil {
+		v.Flash, v.Form = flashText(fl.Msg), fl.form()
+	}
+	return v, true
 }
 
 // beginSignedIn is begin for pages that need an account: a signed-out
@@ -43,6 +51,19 @@ func passCookies(w http.ResponseWriter, cookies []string) {
 	for _, c := range cookies {
 		w.Header().Add("Set-Cookie", c)
 	}
+}
+
+// typed is what the person typed in the named fields of the posted form
+// (and nothing else, the CSRF token included), to show the form again as it
+// was.
+func typed(r *http.Request, fields ...string) url.Values {
+	out := url.Values{}
+	for _, f := range fields {
+		if v, ok := r.PostForm[f]; ok {
+			out[f] = v
+		}
+	}
+	return out
 }
 
 // signedIn reports whether the caller has a valid session, as the API sees

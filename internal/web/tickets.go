@@ -71,7 +71,6 @@ func (s *Service) handleTicketNewForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v.Form = newForm(nil)
 	v.Data = ticketFormData{}
 	s.render(w, r, http.StatusOK, "ticket_form", v)
 }
@@ -86,21 +85,16 @@ func ticketForm(r *http.Request) ticketInput {
 func (s *Service) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
 	t, err := s.api.CreateTicket(r, ticketForm(r))
 	if statusOf(err) == http.StatusBadRequest {
-		v, ok := s.beginSignedIn(w, r, "Sell a ticket", "sell")
-		if !ok {
-			return
-		}
-		v.Form = newForm(r.PostForm)
-		v.Form.addAPIError(err, "title", "price")
-		v.Data = ticketFormData{}
-		s.render(w, r, http.StatusUnprocessableEntity, "ticket_form", v)
+		f := newForm(typed(r, "title", "price"))
+		f.addAPIError(err, "title", "price")
+		s.redirect(w, r, "/tickets/new", "", f)
 		return
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	seeOther(w, r, "/tickets/"+url.PathEscape(t.ID)+"?m=listed")
+	s.redirect(w, r, "/tickets/"+url.PathEscape(t.ID), "listed", nil)
 }
 
 type ticketData struct {
@@ -109,13 +103,9 @@ type ticketData struct {
 	Reserved bool
 }
 
+// handleTicketShow renders the ticket page, with the problems of a
+// purchase that did not go through when its redirect left them.
 func (s *Service) handleTicketShow(w http.ResponseWriter, r *http.Request) {
-	s.showTicket(w, r, nil, http.StatusOK)
-}
-
-// showTicket renders the ticket page, with the problems of a purchase that
-// did not go through when f is set.
-func (s *Service) showTicket(w http.ResponseWriter, r *http.Request, f *form, status int) {
 	v, ok := s.begin(w, r, "Ticket", "")
 	if !ok {
 		return
@@ -126,9 +116,8 @@ func (s *Service) showTicket(w http.ResponseWriter, r *http.Request, f *form, st
 		return
 	}
 	v.Title = t.Title
-	v.Form = f
 	v.Data = ticketData{Ticket: t, Mine: v.User != nil && v.User.ID == t.UserID, Reserved: t.OrderID != ""}
-	s.render(w, r, status, "ticket", v)
+	s.render(w, r, http.StatusOK, "ticket", v)
 }
 
 // handleTicketPurchase reserves the ticket with a new order and shows it.
@@ -143,13 +132,13 @@ func (s *Service) handleTicketPurchase(w http.ResponseWriter, r *http.Request) {
 	case st == http.StatusBadRequest || st == http.StatusTooManyRequests || st == http.StatusNotFound:
 		f := newForm(nil)
 		if st == http.StatusNotFound {
-			// The ticket exists (or showTicket renders the 404 page) but the
-			// orders service has not heard of it yet.
+			// The ticket exists (or the ticket page is the 404 page) but
+			// the orders service has not heard of it yet.
 			f.General = append(f.General, "This ticket was listed a moment ago and is not ready to buy yet. Please try again in a few seconds.")
 		} else {
 			f.addAPIError(err)
 		}
-		s.showTicket(w, r, f, http.StatusConflict)
+		s.redirect(w, r, "/tickets/"+url.PathEscape(id), "", f)
 	default:
 		s.fail(w, r, err)
 	}
@@ -173,10 +162,6 @@ func (s *Service) reserve(r *http.Request, ticketID string) (order, error) {
 }
 
 func (s *Service) handleTicketEditForm(w http.ResponseWriter, r *http.Request) {
-	s.editTicket(w, r, nil, http.StatusOK)
-}
-
-func (s *Service) editTicket(w http.ResponseWriter, r *http.Request, f *form, status int) {
 	v, ok := s.beginSignedIn(w, r, "Edit listing", "listings")
 	if !ok {
 		return
@@ -190,18 +175,18 @@ func (s *Service) editTicket(w http.ResponseWriter, r *http.Request, f *form, st
 		s.renderError(w, r, http.StatusForbidden, "Not your ticket", "Only the seller can edit this ticket.")
 		return
 	}
-	if f == nil {
-		f = newForm(url.Values{"title": {t.Title}, "price": {t.Price.String()}})
+	if v.Form == nil {
+		v.Form = newForm(url.Values{"title": {t.Title}, "price": {t.Price.String()}})
 	}
-	if t.OrderID != "" && len(f.General) == 0 {
-		f.General = append(f.General, "This ticket is reserved by a buyer, so it cannot be changed right now.")
+	if t.OrderID != "" && len(v.Form.General) == 0 {
+		v.Form.General = append(v.Form.General, "This ticket is reserved by a buyer, so it cannot be changed right now.")
 	}
-	v.Form = f
 	v.Data = ticketFormData{Ticket: &t}
-	s.render(w, r, status, "ticket_form", v)
+	s.render(w, r, http.StatusOK, "ticket_form", v)
 }
 
 func (s *Service) handleTicketUpdate(w http.ResponseWriter, r *http.Request) {
+	edit := "/tickets/" + url.PathEscape(r.PathValue("id")) + "/edit"
 	err := s.api.UpdateTicket(r, r.PathValue("id"), ticketForm(r))
 	switch statusOf(err) {
 	case 0:
@@ -209,14 +194,14 @@ func (s *Service) handleTicketUpdate(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		seeOther(w, r, "/listings?m=updated")
+		s.redirect(w, r, "/listings", "updated", nil)
 	case http.StatusBadRequest:
-		f := newForm(r.PostForm)
+		f := newForm(typed(r, "title", "price"))
 		f.addAPIError(err, "title", "price")
-		s.editTicket(w, r, f, http.StatusUnprocessableEntity)
+		s.redirect(w, r, edit, "", f)
 	case http.StatusUnauthorized:
-		// Signed out, or not the owner: editTicket tells which.
-		s.editTicket(w, r, nil, http.StatusForbidden)
+		// Signed out, or not the owner: the edit page tells which.
+		s.redirect(w, r, edit, "", nil)
 	default:
 		s.fail(w, r, err)
 	}

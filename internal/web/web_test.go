@@ -337,11 +337,12 @@ func cancelled(o order, by, paymentID string) order {
 func TestPaymentFlashes(t *testing.T) {
 	t.Parallel()
 	for m, want := range map[string]string{
-		"paid":     "The ticket is yours!",
-		"paying":   "will show as complete in a moment",
-		"refunded": "refunded in full",
+		"paid":       "The ticket is yours!",
+		"paying":     "will show as complete in a moment",
+		"refunded":   "refunded in full",
+		"processing": "being processed",
 	} {
-		got := flash(httptest.NewRequest(http.MethodGet, "/orders/o1?m="+m, nil))
+		got := flashText(m)
 		if !strings.Contains(got, want) {
 			t.Errorf("flash %s = %q, want it to say %q", m, got, want)
 		}
