@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -214,6 +216,28 @@ func (c *chrome) eventually(what string, within time.Duration, path, ready strin
 	}
 }
 
+// timezone makes the tab's clock that of zone (an IANA name), as a
+// reader's there would be.
+func (c *chrome) timezone(zone string) {
+	c.t.Helper()
+	c.do("set the time zone to "+zone, 5*time.Second, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone})
+		return err
+	}))
+}
+
+// checked reports whether the input sel is checked.
+func (c *chrome) checked(sel string) bool {
+	c.t.Helper()
+	return chromeRun(c, "look at "+sel, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q).checked`, sel)))
+}
+
+// exists reports whether the page has an element sel.
+func (c *chrome) exists(sel string) bool {
+	c.t.Helper()
+	return chromeRun(c, "look for "+sel, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q) !== null`, sel)))
+}
+
 const browserPassword = "correct horse"
 
 // The person's steps, as they would do them: from the header's links.
@@ -274,6 +298,7 @@ func TestBrowserBuyAndSell(t *testing.T) {
 	findChromium(t)
 	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3m"})
 	c := startChrome(t, base)
+	c.timezone("America/New_York")
 
 	c.signUp("seller@example.com")
 	c.sell("Concert, row F", "20.50")
@@ -313,7 +338,13 @@ func TestBrowserBuyAndSell(t *testing.T) {
 			t.Fatalf("the pay form does not list %q: %q", want, cards)
 		}
 	}
+	// Times name their zone once the script has put them in the reader's.
+	until := c.text("#countdown-box time")
+	if !regexp.MustCompile(`\b(EST|EDT|GMT-5|GMT-4)$`).MatchString(until) {
+		t.Fatalf("the reservation's end reads %q, want New York time with its zone", until)
+	}
 	c.readmeScreenshot("order.png")
+	orderURL := c.location()
 
 	c.do("pay with the declined card", 15*time.Second,
 		chromedp.Click(chromedp.CSS("#card-tok_chargeDeclined")),
@@ -323,17 +354,37 @@ func TestBrowserBuyAndSell(t *testing.T) {
 	if got := c.text("#form-errors"); !strings.Contains(got, "declined") {
 		t.Fatalf("after a declined card the page says %q", got)
 	}
+	// Post/redirect/get: the decline is told on the order page itself, so
+	// a reload fetches it again (and no form is sent again).
+	if loc := c.location(); loc != orderURL {
+		t.Fatalf("after a decline the browser is at %s, want the order page %s", loc, orderURL)
+	}
+	if c.checked("#card-tok_chargeDeclined") {
+		t.Fatal("the declined card is still selected")
+	}
+	c.do("reload after the decline", 10*time.Second, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#countdown")))
+	if c.exists("#form-errors") || c.location() != orderURL {
+		t.Fatalf("a reload after the decline shows it again, at %s", c.location())
+	}
 	c.do("pay with the good card", 20*time.Second,
 		chromedp.WaitVisible(chromedp.CSS("#countdown")),
 		chromedp.Click(chromedp.CSS("#card-tok_visa")),
 		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".flash")),
 	)
-	if loc := c.location(); !strings.Contains(loc, "/orders") || strings.Contains(loc, "/orders/") {
+	if loc := c.location(); loc != c.base+"/orders" {
 		t.Fatalf("after paying the browser is at %s, want My Orders", loc)
 	}
 	if got := c.text(".flash"); !strings.Contains(got, "Payment received") {
 		t.Fatalf("after paying the page says %q", got)
+	}
+	c.do("reload after paying", 10*time.Second, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if c.exists(".flash") || c.location() != c.base+"/orders" {
+		t.Fatalf("a reload after paying repeats its message, or left My Orders for %s", c.location())
+	}
+	c.do("go back after paying", 10*time.Second, chromedp.NavigateBack(), chromedp.WaitVisible(chromedp.CSS(".order h1")))
+	if loc := c.location(); loc != orderURL || !c.pageHas("The ticket is yours") {
+		t.Fatalf("back after paying shows %s without the paid order", loc)
 	}
 	c.eventually("the order is complete on My Orders", 15*time.Second, "/orders", "h1", func() bool {
 		return chromeRun(c, "read the order status", chromedp.Evaluate[bool](
@@ -346,6 +397,50 @@ func TestBrowserBuyAndSell(t *testing.T) {
 	}
 	if !c.pageHas("Opera night, balcony") {
 		t.Fatal("the other tickets left the index")
+	}
+
+	// Cancelling an order takes a second, deliberate step.
+	c.purchase("Opera night, balcony")
+	visible := func() bool {
+		return chromeRun(c, "look at the cancel button", chromedp.Evaluate[bool](`document.getElementById("cancel-confirm").checkVisibility()`))
+	}
+	if visible() {
+		t.Fatal("the order can be cancelled with one click")
+	}
+	c.do("open the cancel confirmation", 5*time.Second, chromedp.Click(chromedp.CSS("#cancel-order summary")), chromedp.WaitVisible(chromedp.CSS("#cancel-confirm")))
+	c.do("confirm the cancel", 10*time.Second, chromedp.Click(chromedp.CSS("#cancel-confirm")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := c.text(".flash"); !strings.Contains(got, "Order cancelled") || c.location() != c.base+"/orders" {
+		t.Fatalf("after cancelling the page at %s says %q", c.location(), got)
+	}
+}
+
+// TestBrowserPayOnce: once Pay is pressed, the button is disabled and the
+// form is not sent again. (A second submission that does reach the server
+// lands on the same success: TestWebPurchasePayAndCancel.) The page keeps
+// its document here: Chromium answers no script while a form's answer is
+// pending, so a test listener, registered after the page's own, holds the
+// navigation back and records what the page's script decided.
+func TestBrowserPayOnce(t *testing.T) {
+	findChromium(t)
+	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3m"})
+	seller := webSignUp(t, base, "seller@example.com")
+	webSell(t, seller, "Gig", "20.50")
+
+	c := startChrome(t, base)
+	c.signUp("buyer@example.com")
+	c.purchase("Gig")
+	chromeRun(c, "hold submissions back", chromedp.Evaluate[bool](
+		`window.sent = []; window.addEventListener("submit", e => { window.sent.push(!e.defaultPrevented); e.preventDefault(); }); true`))
+	c.do("press Pay", 5*time.Second, chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)))
+	got := chromeRun(c, "press Pay again", chromedp.Evaluate[string](
+		`(() => {
+			const f = document.getElementById("pay-form"), b = f.querySelector('button[type="submit"]');
+			const disabled = b.disabled;
+			f.requestSubmit();
+			return "disabled=" + disabled + " sent=" + JSON.stringify(window.sent);
+		})()`))
+	if want := "disabled=true sent=[true,false]"; got != want {
+		t.Fatalf("after pressing Pay and submitting again: %s, want %s (the first submission sent, the second not)", got, want)
 	}
 }
 

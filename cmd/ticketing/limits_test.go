@@ -61,19 +61,20 @@ func webSignInLimitsEachBrowser(t *testing.T, base string) {
 	// Two browsers behind the load balancer.
 	x := browserAt(t, base, lbAddr, "203.0.113.1")
 	for range 2 {
-		webWant(t, "wrong password", signIn(x, "ann@example.com", "wrong horse"), http.StatusUnprocessableEntity, "do not match")
+		webWant(t, "wrong password", x.follow("wrong password", signIn(x, "ann@example.com", "wrong horse"), "/auth/signin"), http.StatusOK, "do not match")
 	}
-	webWant(t, "third wrong password", signIn(x, "ann@example.com", "wrong horse"), http.StatusUnprocessableEntity, tooMany)
+	webWant(t, "third wrong password", x.follow("third wrong password", signIn(x, "ann@example.com", "wrong horse"), "/auth/signin"), http.StatusOK, tooMany)
 	y := browserAt(t, base, lbAddr, "203.0.113.2")
 	webRedirect(t, "another browser behind the proxy signs in", signIn(y, "ann@example.com", "correct horse"), "/")
 
 	// A browser reaching us directly cannot rotate its address.
 	for _, claim := range []string{"203.0.113.10", "203.0.113.11"} {
 		s := browserAt(t, base, "127.0.0.2", claim)
-		webWant(t, "wrong password", signIn(s, "nobody@example.com", "wrong horse"), http.StatusUnprocessableEntity, "do not match")
+		webWant(t, "wrong password", s.follow("wrong password", signIn(s, "nobody@example.com", "wrong horse"), "/auth/signin"), http.StatusOK, "do not match")
 	}
 	s := browserAt(t, base, "127.0.0.2", "203.0.113.12")
-	webWant(t, "third wrong password under another claimed address", signIn(s, "nobody@example.com", "wrong horse"), http.StatusUnprocessableEntity, tooMany)
+	webWant(t, "third wrong password under another claimed address",
+		s.follow("third wrong password", signIn(s, "nobody@example.com", "wrong horse"), "/auth/signin"), http.StatusOK, tooMany)
 	z := browserAt(t, base, "127.0.0.3", "")
 	webRedirect(t, "a browser at another address signs in", signIn(z, "ann@example.com", "correct horse"), "/")
 }

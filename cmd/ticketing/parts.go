@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"fmt"
 	"net/url"
 
@@ -141,11 +143,19 @@ func buildWeb(_ context.Context, in infra) (*part, error) {
 	if u, err := url.Parse(in.apiBase); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("web: GATEWAY_URL %q is not an http(s) URL", in.apiBase)
 	}
+	// The web signs its own cookie (the flash after a form) with a key
+	// derived from JWT_KEY: every replica derives the same one, and the
+	// web never holds the key that signs sessions.
+	cookieKey, err := hkdf.Key(sha256.New, in.key, nil, "ticketing web cookies", 32)
+	if err != nil {
+		return nil, fmt.Errorf("web cookie key: %w", err)
+	}
 	svc := web.New(in.log.With("service", "web"), web.Config{
 		APIBase:              in.apiBase,
 		Transport:            in.api,
 		StripePublishableKey: in.cfg.StripePublishableKey,
 		CookieSecure:         in.cfg.CookieSecure,
+		CookieKey:            cookieKey,
 		TrustedProxies:       in.trusted,
 	})
 	return &part{name: "web", routes: svc.Routes, raw: true}, nil

@@ -18,7 +18,7 @@ import (
 func TestWebSignInRedirectStaysOnSite(t *testing.T) {
 	base, _ := startUp(t, t.TempDir(), nil)
 	webSignUp(t, base, "ann@example.com")
-	const signedIn = "/?m=signedin" // where a refused target falls back to
+	const signedIn = "/" // where a refused target falls back to
 	hidden := regexp.MustCompile(`name="next" value="([^"]*)"`)
 	tests := []struct {
 		query string // the next parameter as written in the link

@@ -216,7 +216,7 @@ func TestUpWebSignOutEverywhere(t *testing.T) {
 	onPhone := sessionOf(t, phone)
 
 	webWant(t, "sign-out page", b.get("/auth/signout"), http.StatusOK, "Sign out everywhere", `name="everywhere" value="1"`)
-	webRedirect(t, "sign out everywhere", b.post("/auth/signout", url.Values{"everywhere": {"1"}}), "/?m=signedout")
+	webRedirect(t, "sign out everywhere", b.post("/auth/signout", url.Values{"everywhere": {"1"}}), "/")
 	eventually(t, time.Second, "the phone's and the page's sessions are refused", func() bool {
 		return withCookie(t, base, "GET", "/api/orders", onPhone) == http.StatusUnauthorized &&
 			withCookie(t, base, "GET", "/api/orders", mine) == http.StatusUnauthorized

@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
-	"github.com/ticketing/ticketing/internal/gateway"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/metrics"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
@@ -21,6 +17,9 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
+
+// What `up` (up.go) and `serve` (serve.go) both build a process from; the
+// running process itself is App (app.go).
 
 // infra is what every part is built from.
 type infra struct {
@@ -102,168 +101,6 @@ func (in infra) handler(p *part, health []httpapi.Check) http.Handler {
 	return httpapi.EdgeVerifying(mux, log, session.Verifier{Key: in.key, Now: time.Now, Revoked: in.revoked}, observe)
 }
 
-// App is a running process: an HTTP server in front of some parts, their
-// consumers and relays, the bus and the databases.
-type App struct {
-	log     *slog.Logger
-	metrics *metrics.Metrics
-	// servers serve the main address and, when METRICS_ADDR is set,
-	// /metrics on metricsLn.
-	servers   []*http.Server
-	ln        net.Listener
-	metricsLn net.Listener
-	serveErr  chan error
-	bus       *natsbus.Bus
-	parts     []*part
-	listening []*natsbus.Listening
-	following *natsbus.Following // session.revoked, when the process verifies sessions
-	relays    sync.WaitGroup
-	stopRelay context.CancelFunc
-	runs      sync.WaitGroup
-	stopRuns  context.CancelFunc
-	closeOnce sync.Once
-	closeErr  error
-}
-
-// start runs the parts' relays and consumers and serves h on cfg.Addr,
-// with /metrics there or on cfg.MetricsAddr.
-func (a *App) start(ctx context.Context, cfg Config, h http.Handler) error {
-	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopRelay = cancel
-	runCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopRuns = stopRuns
-	for _, p := range a.parts {
-		if p.ob != nil {
-			a.metrics.Outbox(p.name, p.ob.Published, p.ob.Pending)
-			a.relays.Go(func() { p.ob.Run(relayCtx) })
-		}
-		if p.run != nil {
-			a.runs.Go(func() { p.run(runCtx) })
-		}
-		if len(p.listeners) > 0 {
-			l, err := a.bus.Listen(ctx, p.name, p.listeners, natsbus.ListenConfig{Observe: a.metrics.Handled})
-			if err != nil {
-				return fmt.Errorf("%s listeners: %w", p.name, err)
-			}
-			a.listening = append(a.listening, l)
-			a.metrics.ConsumersPending(p.name, l.Pending)
-		}
-	}
-	a.serveErr = make(chan error, 1)
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", a.metrics.Handler())
-	if cfg.MetricsAddr != "" {
-		ln, err := a.listen(cfg.MetricsAddr, mux)
-		if err != nil {
-			return fmt.Errorf("METRICS_ADDR: %w", err)
-		}
-		a.metricsLn = ln
-		mux = http.NewServeMux()
-	}
-	mux.Handle("/", h)
-	ln, err := a.listen(cfg.Addr, mux)
-	a.ln = ln
-	return err
-}
-
-// listen serves h on addr until Close.
-func (a *App) listen(addr string, h http.Handler) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
-	a.servers = append(a.servers, srv)
-	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			select {
-			case a.serveErr <- err:
-			default:
-			}
-		}
-	}()
-	return ln, nil
-}
-
-// Addr is the address the server listens on (useful with port 0).
-func (a *App) Addr() string { return a.ln.Addr().String() }
-
-// MetricsAddr is where /metrics is served when METRICS_ADDR is set, else "".
-func (a *App) MetricsAddr() string {
-	if a.metricsLn == nil {
-		return ""
-	}
-	return a.metricsLn.Addr().String()
-}
-
-// Wait blocks until ctx is done or the server fails, then shuts down.
-func (a *App) Wait(ctx context.Context) error {
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-a.serveErr:
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-	defer cancel()
-	return errors.Join(err, a.Close(shutdownCtx))
-}
-
-// Close shuts down in reverse order of dependence: stop accepting and finish
-// in-flight requests, finish in-flight messages, stop the background loops,
-// flush the outboxes, then close the bus and the databases.
-//
-// Close is idempotent: a test's cleanup and a signal may both call it, and
-// the second call returns the first one's result.
-func (a *App) Close(ctx context.Context) error {
-	a.closeOnce.Do(func() { a.closeErr = a.close(ctx) })
-	return a.closeErr
-}
-
-func (a *App) close(ctx context.Context) error {
-	var errs []error
-	for _, srv := range a.servers {
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
-	}
-	for _, l := range a.listening {
-		l.Stop()
-	}
-	if a.following != nil {
-		a.following.Stop()
-	}
-	if a.stopRuns != nil {
-		a.stopRuns()
-	}
-	a.runs.Wait()
-	if a.stopRelay != nil {
-		a.stopRelay()
-	}
-	a.relays.Wait()
-	for _, p := range a.parts {
-		if p.close != nil {
-			errs = append(errs, p.close())
-		}
-	}
-	if a.bus != nil {
-		a.bus.Close()
-	}
-	for _, p := range a.parts {
-		if p.db != nil {
-			errs = append(errs, p.db.Close())
-		}
-	}
-	a.log.Info("stopped")
-	return errors.Join(errs...)
-}
-
 func connectBus(ctx context.Context, cfg Config, log *slog.Logger) (*natsbus.Bus, error) {
 	return natsbus.Connect(ctx, natsbus.Config{
 		URL:        cfg.NATSURL,
@@ -279,75 +116,6 @@ func connectBus(ctx context.Context, cfg Config, log *slog.Logger) (*natsbus.Bus
 			Replicas: cfg.StreamReplicas,
 		},
 	}, log)
-}
-
-// Up starts the whole system in one process: embedded NATS (unless NATS_URL
-// is set), a SQLite file per service (unless DATABASE_URL is set), every
-// service mounted in-process behind the gateway.
-func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
-	app := &App{log: log}
-	defer func() {
-		if err != nil {
-			app.Close(context.WithoutCancel(ctx))
-		}
-	}()
-	if err := checkJWTKey(cfg.JWTKey, modeUp); err != nil {
-		return nil, err
-	}
-	// The data dir holds whatever is not elsewhere: the SQLite files, the
-	// embedded NATS store, the generated key.
-	if cfg.DatabaseURL == "" || cfg.NATSURL == "" || cfg.JWTKey == "" {
-		if err := prepareDataDir(cfg.DataDir, log); err != nil {
-			return nil, err
-		}
-	}
-	key := []byte(cfg.JWTKey)
-	if len(key) == 0 {
-		if key, err = localJWTKey(cfg.DataDir); err != nil {
-			return nil, err
-		}
-	}
-	in, err := newInfra(cfg, log, key)
-	if err != nil {
-		return nil, err
-	}
-	app.metrics = in.metrics
-	if app.bus, err = connectBus(ctx, cfg, log); err != nil {
-		return nil, err
-	}
-	in.bus = app.bus
-	// The web client calls the gateway in-process; the gateway is built
-	// after the parts, so the transport looks it up when called.
-	var gw http.Handler
-	in.apiBase = "http://ticketing.internal"
-	in.api = inProcess{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.ServeHTTP(w, r) })}
-	var routes []gateway.Route
-	fallback := in.handler(&part{name: "gateway"}, nil) // JSON 404 until a fallback part is built
-	for _, spec := range catalog() {
-		p, err := spec.build(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		app.parts = append(app.parts, p)
-		switch {
-		case spec.prefix != "":
-			routes = append(routes, gateway.Route{Prefix: spec.prefix, Handler: in.handler(p, nil)})
-		case spec.fallback:
-			fallback = in.handler(p, nil)
-		}
-	}
-	gw = gateway.New(routes, fallback)
-	if app.following, err = followRevocations(ctx, app.bus, in.revoked); err != nil {
-		return nil, err
-	}
-	top := http.NewServeMux()
-	httpapi.Health(top, checks(app.bus, app.parts)...)
-	top.Handle("/", gw)
-	if err := app.start(ctx, cfg, top); err != nil {
-		return nil, err
-	}
-	log.Info("ticketing up", "url", "http://"+app.Addr(), "config", cfg)
-	return app, nil
 }
 
 func newInfra(cfg Config, log *slog.Logger, key []byte) (infra, error) {

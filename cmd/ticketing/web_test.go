@@ -142,6 +142,14 @@ func webRedirect(t *testing.T, what string, p webPage, prefix string) string {
 	return p.location
 }
 
+// follow checks that a form's answer is a 303 to a path starting with
+// prefix and opens it, as a browser does: every form is answered with a
+// redirect, and what it did is told on the page it leads to.
+func (b *webBrowser) follow(what string, p webPage, prefix string) webPage {
+	b.t.Helper()
+	return b.open(webRedirect(b.t, what, p, prefix))
+}
+
 // webSignUp makes a new browser signed in as email.
 func webSignUp(t *testing.T, base, email string) *webBrowser {
 	t.Helper()
@@ -188,10 +196,20 @@ func TestWebAuthPages(t *testing.T) {
 	}
 
 	webWant(t, "sign-up page", b.get("/auth/signup"), http.StatusOK, `<label for="email">`, `<label for="password">`, `action="/auth/signup"`)
-	p = b.post("/auth/signup", url.Values{"email": {"not-an-email"}, "password": {"short"}})
-	webWant(t, "bad sign up", p, http.StatusUnprocessableEntity, `id="email-error"`, `id="password-error"`, `value="not-an-email"`, `aria-invalid="true"`)
+	p = b.follow("bad sign up", b.post("/auth/signup", url.Values{"email": {"not-an-email"}, "password": {"short"}}), "/auth/signup")
+	webWant(t, "bad sign up", p, http.StatusOK, `id="email-error"`, `id="password-error"`, `value="not-an-email"`, `aria-invalid="true"`)
 	if strings.Contains(p.body, `value="short"`) {
 		t.Fatal("the password was written back into the page")
+	}
+	// The error says what the hint says: the page shows one of them.
+	if n := strings.Count(p.body, "128 characters"); n != 1 || strings.Contains(p.body, `id="password-hint"`) {
+		t.Fatalf("the password's hint and error both show (%d times \"128 characters\"):\n%s", n, p.body)
+	}
+	// What the failed form left is shown once: a reload shows the empty form.
+	p = b.get("/auth/signup")
+	webWant(t, "sign-up page reloaded", p, http.StatusOK, `id="password-hint"`)
+	if strings.Contains(p.body, "not-an-email") || strings.Contains(p.body, `id="email-error"`) {
+		t.Fatalf("a reload shows the failed form again:\n%s", p.body)
 	}
 
 	p = b.post("/auth/signup", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}})
@@ -200,12 +218,15 @@ func TestWebAuthPages(t *testing.T) {
 		t.Fatalf("sign up passed no session cookie: %v", p.header.Values("Set-Cookie"))
 	}
 	webWant(t, "index signed in", b.open(p.location), http.StatusOK, "Sell Tickets", "My Listings", "My Orders", "Sign Out", "ann@example.com", "Welcome")
+	if p := b.get("/"); strings.Contains(p.body, "Welcome") {
+		t.Fatal("a reload repeats the welcome")
+	}
 	webRedirect(t, "sign-up page when signed in", b.get("/auth/signup"), "/")
 
 	other := newWebBrowser(t, base)
 	other.get("/auth/signup")
-	webWant(t, "email in use", other.post("/auth/signup", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}}),
-		http.StatusUnprocessableEntity, "already exists", `value="ann@example.com"`)
+	webWant(t, "email in use", other.follow("email in use", other.post("/auth/signup", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}}), "/auth/signup"),
+		http.StatusOK, "already exists", `value="ann@example.com"`)
 
 	b.get("/")
 	p = b.post("/auth/signout", url.Values{})
@@ -215,15 +236,43 @@ func TestWebAuthPages(t *testing.T) {
 	webWant(t, "sign-out page signed out", b.get("/auth/signout"), http.StatusSeeOther)
 
 	b.get("/auth/signin?next=/tickets/new")
-	webWant(t, "wrong password", b.post("/auth/signin", url.Values{"email": {"ann@example.com"}, "password": {"wrong horse"}, "next": {"/tickets/new"}}),
-		http.StatusUnprocessableEntity, "do not match", `value="ann@example.com"`, `name="next" value="/tickets/new"`)
+	webWant(t, "wrong password", b.follow("wrong password", b.post("/auth/signin", url.Values{"email": {"ann@example.com"}, "password": {"wrong horse"}, "next": {"/tickets/new"}}), "/auth/signin?next="),
+		http.StatusOK, "do not match", `value="ann@example.com"`, `name="next" value="/tickets/new"`)
 	webRedirect(t, "sign in with next", b.post("/auth/signin", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}, "next": {"/tickets/new"}}), "/tickets/new")
 	webWant(t, "sign-out page", b.get("/auth/signout"), http.StatusOK, `action="/auth/signout"`)
 
 	// A redirect target off this site is ignored.
 	c := newWebBrowser(t, base)
 	c.get("/auth/signin")
-	webRedirect(t, "sign in with foreign next", c.post("/auth/signin", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}, "next": {"//evil.example/"}}), "/?m=")
+	webRedirect(t, "sign in with foreign next", c.post("/auth/signin", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}, "next": {"//evil.example/"}}), "/")
+}
+
+// TestWebFlashIsOneTime: a confirmation comes from the form that asked for
+// it, never from the URL, and shows once.
+func TestWebFlashIsOneTime(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	anon := newWebBrowser(t, base)
+	for _, m := range []string{"welcome", "paid", "signedin"} {
+		p := anon.get("/?m=" + m)
+		webWant(t, "index with ?m="+m, p, http.StatusOK)
+		if strings.Contains(p.body, `class="flash"`) {
+			t.Fatalf("a link showed a message:\n%s", p.body)
+		}
+	}
+	b := newWebBrowser(t, base)
+	b.get("/auth/signup")
+	p := b.post("/auth/signup", url.Values{"email": {"ann@example.com"}, "password": {"correct horse"}})
+	if loc := webRedirect(t, "sign up", p, "/"); loc != "/" {
+		t.Fatalf("sign up redirects to %q, want /: the message is no part of the URL", loc)
+	}
+	// Another page does not take it: it is for the one redirected to.
+	if p := b.get("/orders"); strings.Contains(p.body, "Welcome") {
+		t.Fatal("another page showed the welcome")
+	}
+	webWant(t, "index after sign up", b.get("/"), http.StatusOK, "Welcome! Your account is ready.")
+	if p := b.get("/"); strings.Contains(p.body, "Welcome") {
+		t.Fatal("the welcome repeats")
+	}
 }
 
 func TestWebSignedOutPagesAskToSignIn(t *testing.T) {
@@ -239,17 +288,17 @@ func TestWebSellEditAndListings(t *testing.T) {
 	seller := webSignUp(t, base, "seller@example.com")
 
 	webWant(t, "sell page", seller.get("/tickets/new"), http.StatusOK, `<label for="title">`, `<label for="price">`)
-	p := seller.post("/tickets/new", url.Values{"title": {"  "}, "price": {""}})
-	webWant(t, "empty sell form", p, http.StatusUnprocessableEntity, `id="title-error"`, "Title is required", `id="price-error"`, "Price is required")
-	p = seller.post("/tickets/new", url.Values{"title": {"Gig"}, "price": {"twenty"}})
-	webWant(t, "bad price", p, http.StatusUnprocessableEntity, `id="price-error"`, `value="twenty"`, `value="Gig"`)
+	p := seller.follow("empty sell form", seller.post("/tickets/new", url.Values{"title": {"  "}, "price": {""}}), "/tickets/new")
+	webWant(t, "empty sell form", p, http.StatusOK, `id="title-error"`, "Title is required", `id="price-error"`, "Price is required")
+	p = seller.follow("bad price", seller.post("/tickets/new", url.Values{"title": {"Gig"}, "price": {"twenty"}}), "/tickets/new")
+	webWant(t, "bad price", p, http.StatusOK, `id="price-error"`, `value="twenty"`, `value="Gig"`)
 	if strings.Contains(p.body, `id="title-error"`) {
 		t.Fatal("a good title got an error")
 	}
 
 	evil := `<b>Gig</b> & "friends"`
 	id := webSell(t, seller, evil, "$1,250.5")
-	p = seller.open("/tickets/" + id + "?m=listed")
+	p = seller.open("/tickets/" + id)
 	webWant(t, "own ticket", p, http.StatusOK, "$1,250.50", html.EscapeString(evil), "You are selling this ticket", "/tickets/"+id+"/edit", "Your ticket is on sale")
 	if strings.Contains(p.body, evil) || strings.Contains(p.body, "Purchase</button>") {
 		t.Fatal("title not escaped, or the seller is offered to buy their own ticket")
@@ -257,10 +306,10 @@ func TestWebSellEditAndListings(t *testing.T) {
 
 	webWant(t, "listings", seller.get("/listings"), http.StatusOK, html.EscapeString(evil), "On sale", "$1,250.50")
 	webWant(t, "edit page", seller.get("/tickets/"+id+"/edit"), http.StatusOK, `value="1250.50"`, `action="/tickets/`+id+`/edit"`)
-	webWant(t, "bad edit", seller.post("/tickets/"+id+"/edit", url.Values{"title": {"Gig"}, "price": {"-3"}}),
-		http.StatusUnprocessableEntity, "Price must be greater than 0", `value="-3"`)
-	webRedirect(t, "edit", seller.post("/tickets/"+id+"/edit", url.Values{"title": {"Gig, row F"}, "price": {"99"}}), "/listings")
-	webWant(t, "listings after edit", seller.open("/listings?m=updated"), http.StatusOK, "Gig, row F", "$99.00", "Your listing was updated")
+	webWant(t, "bad edit", seller.follow("bad edit", seller.post("/tickets/"+id+"/edit", url.Values{"title": {"Gig"}, "price": {"-3"}}), "/tickets/"+id+"/edit"),
+		http.StatusOK, "Price must be greater than 0", `value="-3"`)
+	webWant(t, "listings after edit", seller.follow("edit", seller.post("/tickets/"+id+"/edit", url.Values{"title": {"Gig, row F"}, "price": {"99"}}), "/listings"),
+		http.StatusOK, "Gig, row F", "$99.00", "Your listing was updated")
 
 	// The index and its search.
 	webSell(t, seller, "Opera night", "45")
@@ -277,7 +326,7 @@ func TestWebSellEditAndListings(t *testing.T) {
 	other := webSignUp(t, base, "other@example.com")
 	webWant(t, "someone else's edit page", other.get("/tickets/"+id+"/edit"), http.StatusForbidden, "Only the seller")
 	other.get("/")
-	webWant(t, "someone else's edit", other.post("/tickets/"+id+"/edit", url.Values{"title": {"Mine now"}, "price": {"1"}}), http.StatusForbidden)
+	webWant(t, "someone else's edit", other.follow("someone else's edit", other.post("/tickets/"+id+"/edit", url.Values{"title": {"Mine now"}, "price": {"1"}}), "/tickets/"+id+"/edit"), http.StatusForbidden)
 	webWant(t, "their empty listings", other.get("/listings"), http.StatusOK, "not selling any tickets")
 }
 
@@ -295,6 +344,12 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	p := buyer.get(loc)
 	webWant(t, "order page", p, http.StatusOK, "Gig", `id="countdown"`, `src="/static/countdown.`, "no money moves",
 		"tok_visa", "tok_chargeDeclined", "Pay $20.50", "Cancel order", "Awaiting payment")
+	// Cancelling is confirmed, apart from Pay, without a script: the
+	// cancel form sits inside a closed disclosure.
+	cancel := regexp.MustCompile(`(?s)<details class="cancel-order"[^>]*>\s*<summary>Cancel order</summary>.*?<form method="post" action="/orders/[^"]+/cancel".*?Yes, cancel this order.*?</form>\s*</details>`)
+	if !cancel.MatchString(p.body) || strings.Contains(p.body, "<details open") {
+		t.Fatalf("the cancel form is not behind a closed confirmation:\n%s", p.body)
+	}
 
 	// Someone else sees neither the order nor a Purchase button.
 	third := webSignUp(t, base, "third@example.com")
@@ -303,13 +358,31 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 		return strings.Contains(third.get("/tickets/"+gig).body, "Someone is buying this ticket")
 	})
 	third.get("/tickets/" + opera)
-	webWant(t, "purchase a reserved ticket", third.post("/tickets/"+gig+"/purchase", url.Values{}), http.StatusConflict, "Someone else is buying")
+	webWant(t, "purchase a reserved ticket", third.follow("purchase a reserved ticket", third.post("/tickets/"+gig+"/purchase", url.Values{}), "/tickets/"+gig),
+		http.StatusOK, "Someone else is buying")
 
 	buyer.get(loc)
-	p = buyer.post(loc+"/pay", url.Values{"token": {"tok_chargeDeclined"}})
-	webWant(t, "declined card", p, http.StatusUnprocessableEntity, "declined", `value="tok_chargeDeclined" checked`)
-	webWant(t, "no card", buyer.post(loc+"/pay", url.Values{}), http.StatusUnprocessableEntity, "Choose a card")
+	p = buyer.follow("declined card", buyer.post(loc+"/pay", url.Values{"token": {"tok_chargeDeclined"}}), loc)
+	webWant(t, "declined card", p, http.StatusOK, "declined", "Pay $20.50")
+	if regexp.MustCompile(`value="tok_\w+" checked`).MatchString(p.body) {
+		t.Fatalf("after a decline a card is still chosen:\n%s", p.body)
+	}
+	webWant(t, "no card", buyer.follow("no card", buyer.post(loc+"/pay", url.Values{}), loc), http.StatusOK, "Choose a card")
+	page := buyer.get(loc) // the order page, as it stays in the browser's history
 	webRedirect(t, "pay", buyer.post(loc+"/pay", url.Values{"token": {"tok_visa"}}), "/orders")
+	webWant(t, "orders after paying", buyer.open("/orders"), http.StatusOK, "Payment received")
+	// The same form sent again (a second click, or the old page's form):
+	// it lands where the first did, not on an error.
+	buyer.last = page.body
+	p = buyer.post(loc+"/pay", url.Values{"token": {"tok_visa"}})
+	if p.status != http.StatusSeeOther || p.location != "/orders" {
+		t.Fatalf("paying again = %d to %q, want 303 to /orders as the first time", p.status, p.location)
+	}
+	p = buyer.open(p.location)
+	webWant(t, "orders after paying again", p, http.StatusOK, "Payment received")
+	if strings.Contains(p.body, `id="form-errors"`) {
+		t.Fatalf("paying again shows an error:\n%s", p.body)
+	}
 	webEventually(t, 10*time.Second, "the order is complete on My Orders", func() bool {
 		p := buyer.get("/orders")
 		return strings.Contains(p.body, `data-status="complete"`) && strings.Contains(p.body, "/orders/"+orderID)
@@ -323,8 +396,8 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	buyer.get("/tickets/" + opera)
 	loc = webRedirect(t, "purchase opera", buyer.post("/tickets/"+opera+"/purchase", url.Values{}), "/orders/")
 	buyer.get(loc)
-	webRedirect(t, "cancel", buyer.post(loc+"/cancel", url.Values{}), "/orders")
-	webWant(t, "orders after cancel", buyer.open("/orders?m=cancelled"), http.StatusOK, "Cancelled", "Complete", "Order cancelled")
+	webWant(t, "orders after cancel", buyer.follow("cancel", buyer.post(loc+"/cancel", url.Values{}), "/orders"),
+		http.StatusOK, "Cancelled", "Complete", "Order cancelled")
 	webEventually(t, 10*time.Second, "the cancelled ticket is back on the index", func() bool {
 		return strings.Contains(buyer.get("/").body, "/tickets/"+opera)
 	})
@@ -482,8 +555,8 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the payment did not answer after its charge was released")
 	}
-	if a.err != nil || a.status != http.StatusSeeOther || a.location != loc+"?m=refunded" {
-		t.Fatalf("pay = %d to %q (%v), want 303 to %s?m=refunded", a.status, a.location, a.err, loc)
+	if a.err != nil || a.status != http.StatusSeeOther || a.location != loc {
+		t.Fatalf("pay = %d to %q (%v), want 303 to %s", a.status, a.location, a.err, loc)
 	}
 	p := buyer.get(a.location)
 	webWant(t, "order page after a late payment", p, http.StatusOK, "Your payment is being refunded in full", "Expired: the reservation ran out")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +76,16 @@ func statusOf(err error) int {
 		return ae.Status
 	}
 	return 0
+}
+
+// errorCode is the stable code of the API's first error behind err
+// (docs/ARCHITECTURE.md lists them), or "".
+func errorCode(err error) string {
+	var ae *apiError
+	if errors.As(err, &ae) && len(ae.Errors) > 0 {
+		return ae.Errors[0].Code
+	}
+	return ""
 }
 
 // call sends one request to the API as the person behind r: only their
@@ -210,8 +221,12 @@ const (
 	statusComplete        = "complete"
 )
 
-// currentUser asks the API who the caller is; nil when signed out.
-func (c *apiClient) currentUser(r *http.Request) (*user, error) {
+// The API's endpoints as typed calls, so a page handler names what it
+// wants and never an API path. Each takes the request being served: the
+// call is made as that person (see call).
+
+// CurrentUser asks the API who the caller is; nil when signed out.
+func (c *apiClient) CurrentUser(r *http.Request) (*user, error) {
 	var out struct {
 		CurrentUser *user `json:"currentUser"`
 	}
@@ -219,4 +234,123 @@ func (c *apiClient) currentUser(r *http.Request) (*user, error) {
 		return nil, err
 	}
 	return out.CurrentUser, nil
+}
+
+// SignUp creates an account and signs in; SignIn signs in. Both return the
+// session's Set-Cookie headers for the browser.
+func (c *apiClient) SignUp(r *http.Request, email, password string) ([]string, error) {
+	return c.call(r, http.MethodPost, "/api/users/signup", map[string]string{"email": email, "password": password}, nil)
+}
+
+func (c *apiClient) SignIn(r *http.Request, email, password string) ([]string, error) {
+	return c.call(r, http.MethodPost, "/api/users/signin", map[string]string{"email": email, "password": password}, nil)
+}
+
+// SignOut ends the caller's session, or with everywhere every session of
+// the account; it returns the Set-Cookie headers that clear the cookie.
+func (c *apiClient) SignOut(r *http.Request, everywhere bool) ([]string, error) {
+	path := "/api/users/signout"
+	if everywhere {
+		path = "/api/users/signout-all"
+	}
+	return c.call(r, http.MethodPost, path, nil, nil)
+}
+
+// ticketQuery is a page of the tickets on sale.
+type ticketQuery struct {
+	Q     string // words to search for; "" for all
+	After string // the id of the last ticket of the previous page
+	Limit int
+}
+
+// Tickets lists the tickets on sale.
+func (c *apiClient) Tickets(r *http.Request, q ticketQuery) ([]ticket, error) {
+	query := url.Values{}
+	if q.Limit > 0 {
+		query.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Q != "" {
+		query.Set("q", q.Q)
+	}
+	if q.After != "" {
+		query.Set("after", q.After)
+	}
+	var list []ticket
+	_, err := c.call(r, http.MethodGet, "/api/tickets?"+query.Encode(), nil, &list)
+	return list, err
+}
+
+// MyTickets lists the caller's own listings.
+func (c *apiClient) MyTickets(r *http.Request) ([]ticket, error) {
+	var list []ticket
+	_, err := c.call(r, http.MethodGet, "/api/tickets/mine", nil, &list)
+	return list, err
+}
+
+// Ticket is one ticket.
+func (c *apiClient) Ticket(r *http.Request, id string) (ticket, error) {
+	var t ticket
+	_, err := c.call(r, http.MethodGet, "/api/tickets/"+url.PathEscape(id), nil, &t)
+	return t, err
+}
+
+// ticketInput is what a seller sends for a ticket. Price is the API's
+// decimal notation; "" leaves it out, so the API says it is required.
+type ticketInput struct {
+	Title string
+	Price string
+}
+
+func (in ticketInput) body() map[string]any {
+	body := map[string]any{"title": in.Title}
+	if in.Price != "" {
+		body["price"] = in.Price
+	}
+	return body
+}
+
+// CreateTicket lists a new ticket.
+func (c *apiClient) CreateTicket(r *http.Request, in ticketInput) (ticket, error) {
+	var t ticket
+	_, err := c.call(r, http.MethodPost, "/api/tickets", in.body(), &t)
+	return t, err
+}
+
+// UpdateTicket changes the seller's ticket.
+func (c *apiClient) UpdateTicket(r *http.Request, id string, in ticketInput) error {
+	_, err := c.call(r, http.MethodPut, "/api/tickets/"+url.PathEscape(id), in.body(), nil)
+	return err
+}
+
+// Orders lists the caller's orders.
+func (c *apiClient) Orders(r *http.Request) ([]order, error) {
+	var list []order
+	_, err := c.call(r, http.MethodGet, "/api/orders", nil, &list)
+	return list, err
+}
+
+// Order is one of the caller's orders.
+func (c *apiClient) Order(r *http.Request, id string) (order, error) {
+	var o order
+	_, err := c.call(r, http.MethodGet, "/api/orders/"+url.PathEscape(id), nil, &o)
+	return o, err
+}
+
+// Reserve orders the ticket, which reserves it for the caller.
+func (c *apiClient) Reserve(r *http.Request, ticketID string) (order, error) {
+	var o order
+	_, err := c.call(r, http.MethodPost, "/api/orders", map[string]string{"ticketId": ticketID}, &o)
+	return o, err
+}
+
+// CancelOrder cancels the caller's unpaid order.
+func (c *apiClient) CancelOrder(r *http.Request, id string) error {
+	_, err := c.call(r, http.MethodDelete, "/api/orders/"+url.PathEscape(id), nil, nil)
+	return err
+}
+
+// Pay charges the card behind token for the order.
+func (c *apiClient) Pay(r *http.Request, orderID, token string) error {
+	_, err := c.call(r, http.MethodPost, "/api/payments", map[string]string{"orderId": orderID, "token": token}, nil)
+	return err
 }

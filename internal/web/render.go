@@ -220,7 +220,7 @@ type errorData struct {
 func (s *Service) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
 	v := &view{Title: heading, Data: errorData{Status: status, Heading: heading, Message: message}, Bare: true}
 	if status != http.StatusServiceUnavailable {
-		if u, err := s.api.currentUser(r); err == nil {
+		if u, err := s.api.CurrentUser(r); err == nil {
 			v.User, v.Bare = u, false
 			v.CSRF = s.csrfToken(w, r)
 		}
@@ -303,30 +303,4 @@ func localPath(p string) bool {
 // NUL, DEL, C1), which a browser may drop or reinterpret.
 func unsafeInPath(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r == '\\' || unicode.IsControl(r) })
-}
-
-// flash is the fixed confirmation a redirect asks for with ?m=; the text
-// never comes from the URL.
-func flash(r *http.Request) string {
-	switch r.URL.Query().Get("m") {
-	case "welcome":
-		return "Welcome! Your account is ready."
-	case "signedin":
-		return "You are signed in."
-	case "signedout":
-		return "You are signed out."
-	case "listed":
-		return "Your ticket is on sale."
-	case "updated":
-		return "Your listing was updated."
-	case "paid":
-		return "Payment received. The ticket is yours!"
-	case "paying":
-		return "Payment received. Your order will show as complete in a moment."
-	case "refunded":
-		return "This order was cancelled before your payment could complete it, so the ticket is not yours. Your payment is being refunded in full."
-	case "cancelled":
-		return "Order cancelled. The ticket is back on sale."
-	}
-	return ""
 }

@@ -43,8 +43,15 @@ type Config struct {
 	// StripePublishableKey switches the order page from the sandbox card
 	// form to Stripe.js; empty means nothing is loaded from outside.
 	StripePublishableKey string
-	// CookieSecure marks the CSRF cookie Secure (serve behind TLS).
+	// CookieSecure marks the CSRF and flash cookies Secure (serve behind
+	// TLS).
 	CookieSecure bool
+	// CookieKey signs the web's own cookie (the flash of flash.go). Every
+	// replica needs the same one, or a redirect served by one would lose its
+	// message on another; cmd derives it from JWT_KEY, so the web never
+	// holds the key that signs sessions. Empty means a random key of this
+	// process.
+	CookieKey []byte
 	// TrustedProxies are the peers whose X-Forwarded-For is believed
 	// (TRUSTED_PROXIES: the gateway and any load balancer in front): the
 	// browser's address found with them is what the API calls name.
@@ -66,6 +73,8 @@ type Service struct {
 	assets   staticAssets
 	csp      string
 	compress func(http.Handler) http.HandlerFunc
+	// cookieKey signs the flash cookie (flash.go).
+	cookieKey []byte
 }
 
 // staticAssets maps the embedded files' names to their hashed names and
@@ -81,6 +90,10 @@ type staticAssets struct {
 func New(log *slog.Logger, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	key := cfg.CookieKey
+	if len(key) == 0 {
+		key = newCookieKey()
 	}
 	base, err := url.Parse(strings.TrimSuffix(cfg.APIBase, "/"))
 	if err != nil {
@@ -102,6 +115,7 @@ func New(log *slog.Logger, cfg Config) *Service {
 		assets:   hashAssets(static),
 		csp:      contentSecurityPolicy(cfg.StripePublishableKey != ""),
 		compress: compress,
+		cookieKey: key,
 	}
 	pages, err := parsePages(s.funcs())
 	if err != nil {

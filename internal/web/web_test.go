@@ -564,11 +564,12 @@ func cancelled(o order, by, paymentID string) order {
 func TestPaymentFlashes(t *testing.T) {
 	t.Parallel()
 	for m, want := range map[string]string{
-		"paid":     "The ticket is yours!",
-		"paying":   "will show as complete in a moment",
-		"refunded": "refunded in full",
+		"paid":       "The ticket is yours!",
+		"paying":     "will show as complete in a moment",
+		"refunded":   "refunded in full",
+		"processing": "being processed",
 	} {
-		got := flash(httptest.NewRequest(http.MethodGet, "/orders/o1?m="+m, nil))
+		got := flashText(m)
 		if !strings.Contains(got, want) {
 			t.Errorf("flash %s = %q, want it to say %q", m, got, want)
 		}
@@ -855,7 +856,7 @@ func TestAPICallNamesTheClientAddress(t *testing.T) {
 			if tt.xff != "" {
 				r.Header.Set("X-Forwarded-For", tt.xff)
 			}
-			if _, err := c.currentUser(r); err != nil {
+			if _, err := c.CurrentUser(r); err != nil {
 				t.Fatal(err)
 			}
 			if got := <-seen; got != tt.want {

@@ -12,12 +12,16 @@
   card.mount('#card-element');
   var errorEl = document.getElementById('card-error');
   var token = document.getElementById('token');
+  var button = form.querySelector('button[type="submit"]');
   form.addEventListener('submit', function (e) {
-    if (token.value) return;
     e.preventDefault();
+    // One card token and one submission, however often Pay is pressed.
+    if (button.disabled) return;
+    button.disabled = true;
     stripe.createPaymentMethod({ type: 'card', card: card }).then(function (res) {
       if (res.error) {
         errorEl.textContent = res.error.message;
+        button.disabled = false;
         return;
       }
       token.value = res.paymentMethod.id;

@@ -1,0 +1,240 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// The ticket pages: the index of tickets on sale, selling, a ticket and its
+// purchase, editing, and the seller's listings.
+
+type indexData struct {
+	Q       string
+	Tickets []ticket
+	// More is the URL of the next page, First that of the first one; each
+	// is empty when there is no such page to go to.
+	More, First string
+}
+
+// indexPage is how many tickets one page of the index shows.
+const indexPage = 24
+
+func (s *Service) handleIndex(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.begin(w, r, "Tickets for sale", "home")
+	if !ok {
+		return
+	}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	after := r.URL.Query().Get("after")
+	v.Form = newForm(url.Values{"q": {q}})
+	// One ticket more than the page says whether there is a next page.
+	list, err := s.api.Tickets(r, ticketQuery{Q: q, After: after, Limit: indexPage + 1})
+	if err != nil {
+		if statusOf(err) != http.StatusBadRequest {
+			s.fail(w, r, err)
+			return
+		}
+		v.Form.addAPIError(err, "q")
+	}
+	d := indexData{Q: q, Tickets: list}
+	page := url.Values{}
+	if q != "" {
+		page.Set("q", q)
+	}
+	if after != "" {
+		d.First = indexURL(page)
+	}
+	if len(list) > indexPage {
+		d.Tickets = list[:indexPage]
+		page.Set("after", d.Tickets[indexPage-1].ID)
+		d.More = indexURL(page)
+	}
+	v.Data = d
+	s.render(w, r, http.StatusOK, "index", v)
+}
+
+// indexURL is the index page with query v.
+func indexURL(v url.Values) string {
+	if len(v) == 0 {
+		return "/"
+	}
+	return "/?" + v.Encode()
+}
+
+type ticketFormData struct {
+	Ticket *ticket // nil when selling a new one
+}
+
+func (s *Service) handleTicketNewForm(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.beginSignedIn(w, r, "Sell a ticket", "sell")
+	if !ok {
+		return
+	}
+	v.Data = ticketFormData{}
+	s.render(w, r, http.StatusOK, "ticket_form", v)
+}
+
+// ticketForm is the ticket the form describes. An empty price is left out
+// so the API says "Price is required" rather than complaining about
+// notation.
+//
+// A price whose separators cannot be read (priceInput) is refused here, as
+// the API's 400 on the price field would be, so both forms show it the
+// same way, beside the field.
+func ticketForm(r *http.Request) (ticketInput, error) {
+	p, problem := priceInput(r.PostForm.Get("price"))
+	if problem != "" {
+		return ticketInput{}, &apiError{Status: http.StatusBadRequest, Errors: []fieldError{{Field: "price", Message: problem, Code: "invalid"}}}
+	}
+	return ticketInput{Title: r.PostForm.Get("title"), Price: p}, nil
+}
+
+func (s *Service) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
+	in, err := ticketForm(r)
+	var t ticket
+	if err == nil {
+		t, err = s.api.CreateTicket(r, in)
+	}
+	// 400: a field to fix; 429: the seller has the most listings allowed.
+	if st := statusOf(err); st == http.StatusBadRequest || st == http.StatusTooManyRequests {
+		f := newForm(typed(r, "title", "price"))
+		f.addAPIError(err, "title", "price")
+		s.redirect(w, r, "/tickets/new", "", f)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.redirect(w, r, "/tickets/"+url.PathEscape(t.ID), "listed", nil)
+}
+
+type ticketData struct {
+	Ticket   ticket
+	Mine     bool
+	Reserved bool
+}
+
+// handleTicketShow renders the ticket page, with the problems of a
+// purchase that did not go through when its redirect left them.
+func (s *Service) handleTicketShow(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.begin(w, r, "Ticket", "")
+	if !ok {
+		return
+	}
+	t, err := s.api.Ticket(r, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.Title = t.Title
+	v.Data = ticketData{Ticket: t, Mine: v.User != nil && v.User.ID == t.UserID, Reserved: t.OrderID != ""}
+	s.render(w, r, http.StatusOK, "ticket", v)
+}
+
+// handleTicketPurchase reserves the ticket with a new order and shows it.
+func (s *Service) handleTicketPurchase(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	o, err := s.reserve(r, id)
+	switch st := statusOf(err); {
+	case err == nil:
+		seeOther(w, r, "/orders/"+url.PathEscape(o.ID))
+	case st == http.StatusUnauthorized:
+		http.Redirect(w, r, "/auth/signin?next="+url.QueryEscape("/tickets/"+id), http.StatusSeeOther)
+	case st == http.StatusBadRequest || st == http.StatusTooManyRequests || st == http.StatusNotFound:
+		f := newForm(nil)
+		if st == http.StatusNotFound {
+			// The ticket exists (or the ticket page is the 404 page) but
+			// the orders service has not heard of it yet.
+			f.General = append(f.General, "This ticket was listed a moment ago and is not ready to buy yet. Please try again in a few seconds.")
+		} else {
+			f.addAPIError(err)
+		}
+		s.redirect(w, r, "/tickets/"+url.PathEscape(id), "", f)
+	default:
+		s.fail(w, r, err)
+	}
+}
+
+// reserve creates the order. Orders learns of a new ticket from an event,
+// so for a moment after it is listed the ticket exists but orders answers
+// 404.
+func (s *Service) reserve(r *http.Request, ticketID string) (order, error) {
+	var o order
+	err := s.untilKnown(r,
+		func() (err error) {
+			o, err = s.api.Reserve(r, ticketID)
+			return err
+		},
+		func() bool {
+			_, err := s.api.Ticket(r, ticketID)
+			return err == nil
+		})
+	return o, err
+}
+
+func (s *Service) handleTicketEditForm(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.beginSignedIn(w, r, "Edit listing", "listings")
+	if !ok {
+		return
+	}
+	t, err := s.api.Ticket(r, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if t.UserID != v.User.ID {
+		s.renderError(w, r, http.StatusForbidden, "Not your ticket", "Only the seller can edit this ticket.")
+		return
+	}
+	if v.Form == nil {
+		v.Form = newForm(url.Values{"title": {t.Title}, "price": {t.Price.String()}})
+	}
+	if t.OrderID != "" && len(v.Form.General) == 0 {
+		v.Form.General = append(v.Form.General, "This ticket is reserved by a buyer, so it cannot be changed right now.")
+	}
+	v.Data = ticketFormData{Ticket: &t}
+	s.render(w, r, http.StatusOK, "ticket_form", v)
+}
+
+func (s *Service) handleTicketUpdate(w http.ResponseWriter, r *http.Request) {
+	edit := "/tickets/" + url.PathEscape(r.PathValue("id")) + "/edit"
+	in, err := ticketForm(r)
+	if err == nil {
+		err = s.api.UpdateTicket(r, r.PathValue("id"), in)
+	}
+	switch statusOf(err) {
+	case 0:
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.redirect(w, r, "/listings", "updated", nil)
+	case http.StatusBadRequest:
+		f := newForm(typed(r, "title", "price"))
+		f.addAPIError(err, "title", "price")
+		s.redirect(w, r, edit, "", f)
+	case http.StatusUnauthorized:
+		// Signed out, or not the owner: the edit page tells which.
+		s.redirect(w, r, edit, "", nil)
+	default:
+		s.fail(w, r, err)
+	}
+}
+
+type listingsData struct{ Tickets []ticket }
+
+func (s *Service) handleListings(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.beginSignedIn(w, r, "My listings", "listings")
+	if !ok {
+		return
+	}
+	list, err := s.api.MyTickets(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.Data = listingsData{Tickets: list}
+	s.render(w, r, http.StatusOK, "listings", v)
+}
