@@ -108,13 +108,13 @@ func New(log *slog.Logger, cfg Config) *Service {
 		panic(err)
 	}
 	s := &Service{
-		log:      log,
-		cfg:      cfg,
-		api:      newAPIClient(base, cfg.Transport, cfg.TrustedProxies),
-		static:   static,
-		assets:   hashAssets(static),
-		csp:      contentSecurityPolicy(cfg.StripePublishableKey != ""),
-		compress: compress,
+		log:       log,
+		cfg:       cfg,
+		api:       newAPIClient(base, cfg.Transport, cfg.TrustedProxies),
+		static:    static,
+		assets:    hashAssets(static),
+		csp:       contentSecurityPolicy(cfg.StripePublishableKey != ""),
+		compress:  compress,
 		cookieKey: key,
 	}
 	pages, err := parsePages(s.funcs())

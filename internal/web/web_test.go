@@ -185,7 +185,7 @@ func TestCompression(t *testing.T) {
 		{"only identity", s.asset("style.css"), "identity", "", string(css)},
 		{"gzip refused", s.asset("style.css"), "gzip;q=0", "", string(css)},
 		// Under 1 KiB the headers would outweigh the saving.
-		{"small script", s.asset("app.js"), "gzip", "", ""},
+		{"small file", s.asset("favicon.svg"), "gzip", "", ""},
 		{"small JSON", "/api/nowhere", "gzip", "", ""},
 	}
 	for _, tt := range tests {
