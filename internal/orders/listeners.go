@@ -26,15 +26,11 @@ func (s *Service) onTicketCreated(ctx context.Context, ev events.TicketCreated) 
 	return s.AddTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
 }
 
-// onTicketUpdated returns UpdateTicket's errReplicaBehind as an early
-// message: the runner naks it with a delay until the version before it
-// (or the ticket.created, on its own consumer) lands.
+// onTicketUpdated applies the new version; one that came before the
+// version it follows (or before its ticket.created, on its own consumer)
+// is replica.ErrBehind, which the runner naks with a delay by itself.
 func (s *Service) onTicketUpdated(ctx context.Context, ev events.TicketUpdated) error {
-	err := s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
-	if errors.Is(err, errReplicaBehind) {
-		return natsbus.Early(err)
-	}
-	return err
+	return s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
 }
 
 // onExpirationComplete cancels the order unless it was paid. An unknown

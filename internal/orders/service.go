@@ -19,6 +19,7 @@ import (
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -34,11 +35,6 @@ var (
 	// ErrTooManyPending is a user already holding MaxPending unpaid orders.
 	ErrTooManyPending = fault.Coded(fault.TooMany, "too_many_pending_orders", "You already hold the most unpaid orders allowed; pay for or cancel one first")
 )
-
-// errReplicaBehind means a ticket.updated arrived before the version it
-// follows; returned as a plain (transient) error, the bus redelivers it
-// after a short delay, by when the missing version has usually come.
-var errReplicaBehind = errors.New("ticket replica is behind the event")
 
 // Defaults for the zero values of Config.
 const (
@@ -68,7 +64,7 @@ type Storer interface {
 	QueryOrder(ctx context.Context, id string) (Order, error)
 	QueryOrdersByUser(ctx context.Context, userID string) ([]Order, error)
 	InsertTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) error
-	UpdateTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (applied bool, stored int64, found bool, err error)
+	ApplyTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (replica.Outcome, error)
 }
 
 // Service holds the orders use cases.
@@ -323,22 +319,14 @@ func (s *Service) AddTicket(ctx context.Context, t Ticket) error {
 	return nil
 }
 
-// UpdateTicket applies a new version of a ticket to the replica, only on
-// top of the version before it. An update already applied is a no-op; one
-// that arrives early (or before its ticket) is errReplicaBehind, for the
-// bus to redeliver.
+// UpdateTicket applies a new version of a ticket to the replica by the
+// replica rule (replica.Apply): an update already applied is a no-op; one
+// that arrives early (or before its ticket) is an error wrapping
+// replica.ErrBehind, which the bus redelivers later by itself.
 func (s *Service) UpdateTicket(ctx context.Context, t Ticket) error {
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		applied, stored, found, err := s.store.UpdateTicket(ctx, tx, t)
-		switch {
-		case err != nil:
-			return err
-		case applied, found && stored >= t.Version:
-			return nil
-		case !found:
-			return fmt.Errorf("ticket %s version %d: not in the replica yet: %w", t.ID, t.Version, errReplicaBehind)
-		}
-		return fmt.Errorf("ticket %s version %d: replica has %d: %w", t.ID, t.Version, stored, errReplicaBehind)
+		_, err := s.store.ApplyTicket(ctx, tx, t)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", err)

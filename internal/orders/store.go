@@ -2,12 +2,11 @@ package orders
 
 import (
 	"context"
-	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -182,37 +181,17 @@ func (s *Store) QueryOrdersByUser(ctx context.Context, userID string) ([]Order, 
 // InsertTicket adds a ticket to the replica; a ticket already there (a
 // redelivered ticket.created) is left as it is.
 func (s *Store) InsertTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
-	const q = `INSERT INTO tickets (id, title, price, version) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO NOTHING`
-	if _, err := tx.ExecContext(ctx, q, t.ID, t.Title, int64(t.Price), t.Version); err != nil {
-		return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
-	}
-	return nil
+	_, err := replica.Insert(ctx, tx, "tickets", t.ID, t.Version, ticketColumns(t))
+	return err
 }
 
-// UpdateTicket applies t to the replica only if the stored version is
-// t.Version-1. When it is not, it reports the stored version (found false
-// when the ticket is not there at all).
-func (s *Store) UpdateTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (applied bool, stored int64, found bool, err error) {
-	const q = `UPDATE tickets SET title = $1, price = $2, version = $3 WHERE id = $4 AND version = $5`
-	res, err := tx.ExecContext(ctx, q, t.Title, int64(t.Price), t.Version, t.ID, t.Version-1)
-	if err != nil {
-		return false, 0, false, fmt.Errorf("update ticket: %w", sqldb.Err(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, 0, false, fmt.Errorf("update ticket: %w", err)
-	}
-	if n == 1 {
-		return true, t.Version, true, nil
-	}
-	const qv = `SELECT version FROM tickets WHERE id = $1`
-	err = tx.QueryRowContext(ctx, qv, t.ID).Scan(&stored)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, 0, false, nil
-	case err != nil:
-		return false, 0, false, fmt.Errorf("ticket version: %w", sqldb.Err(err))
-	}
-	return false, stored, true, nil
+// ApplyTicket applies t to the replica by the replica rule: only on top of
+// t.Version-1 (replica.Apply).
+func (s *Store) ApplyTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (replica.Outcome, error) {
+	return replica.Apply(ctx, tx, "tickets", t.ID, t.Version, ticketColumns(t))
+}
+
+// ticketColumns are the replica's columns of t besides id and version.
+func ticketColumns(t Ticket) replica.Set {
+	return replica.Set{"title": t.Title, "price": int64(t.Price)}
 }

@@ -32,17 +32,13 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 	})
 }
 
-// onOrderCancelled returns CancelOrder's errReplicaBehind as an early
-// message: the runner naks it with a delay until the version before it (or
-// the order.created, on its own consumer) lands. A claim the order left
+// onOrderCancelled applies the cancellation; one that came before the
+// version it follows (or before its order.created, on its own consumer) is
+// replica.ErrBehind, which the runner naks with a delay by itself. A claim the order left
 // pending is resolved at once: if its charge went through, the money goes
 // back now, not at the reconciler's next round.
 func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
-	err := s.CancelOrder(ctx, ev.ID, ev.Version)
-	if errors.Is(err, errReplicaBehind) {
-		return natsbus.Early(err)
-	}
-	if err != nil {
+	if err := s.CancelOrder(ctx, ev.ID, ev.Version); err != nil {
 		return err
 	}
 	s.reconcileCancelled(ctx, ev.ID)
