@@ -3,8 +3,10 @@ package orders
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 )
@@ -22,7 +24,12 @@ func (s *Service) Listeners() []natsbus.Listener {
 	}
 }
 
+// onTicketCreated adds the ticket to the replica. A ticket id that is not
+// an id (ids.Valid) can never be ordered: terminate.
 func (s *Service) onTicketCreated(ctx context.Context, ev events.TicketCreated) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("ticket.created with a bad ticket id %q", ev.ID))
+	}
 	return s.AddTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
 }
 
@@ -30,6 +37,9 @@ func (s *Service) onTicketCreated(ctx context.Context, ev events.TicketCreated) 
 // version it follows (or before its ticket.created, on its own consumer)
 // is replica.ErrBehind, which the runner naks with a delay by itself.
 func (s *Service) onTicketUpdated(ctx context.Context, ev events.TicketUpdated) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("ticket.updated with a bad ticket id %q", ev.ID))
+	}
 	return s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
 }
 

@@ -13,11 +13,10 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -91,33 +90,13 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	return &Service{db: db, store: NewStore(db), ob: ob, log: log, cfg: cfg}
 }
 
-// maxIDLen bounds ids: ours are UUIDs, and anything much longer is not an
-// id of any service.
-const maxIDLen = 200
-
-// wellFormed reports whether id can be an id at all. A malformed one is
-// simply unknown (404), and is refused before the database sees it:
-// PostgreSQL rejects NUL bytes and invalid UTF-8 in TEXT with an error that
-// would otherwise surface as a 500 (or a message retried until terminated).
-func wellFormed(id string) bool {
-	if id == "" || len(id) > maxIDLen || !utf8.ValidString(id) {
-		return false
-	}
-	for _, r := range id {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
-}
-
 // Reserve creates an order holding ticketID for userID. It is the hot path
 // of a flash sale, so it is one short transaction: the ticket and the
 // user's unpaid count in one read, the INSERT, the event. The unique index
 // over active orders, not a read, decides who wins a ticket: a losing
 // INSERT is the ErrTicketReserved.
 func (s *Service) Reserve(ctx context.Context, userID, ticketID string) (Order, error) {
-	if !wellFormed(ticketID) {
+	if !ids.Valid(ticketID) {
 		return Order{}, ErrTicketNotFound
 	}
 	var o Order
@@ -161,7 +140,7 @@ func (s *Service) Orders(ctx context.Context, userID string) ([]Order, error) {
 
 // Order returns the order id if userID owns it.
 func (s *Service) Order(ctx context.Context, userID, id string) (Order, error) {
-	if !wellFormed(id) {
+	if !ids.Valid(id) {
 		return Order{}, ErrNotFound
 	}
 	o, err := s.store.QueryOrder(ctx, id)
@@ -201,7 +180,7 @@ func (s *Service) Expire(ctx context.Context, id string) error {
 // cancel cancels the order for the reason by and publishes order.cancelled
 // in one transaction. A non-empty owner must own the order.
 func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
-	if !wellFormed(id) {
+	if !ids.Valid(id) {
 		return ErrNotFound
 	}
 	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
@@ -232,7 +211,7 @@ func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
 // order was cancelled before the payment arrived, a refund request through
 // the outbox. An unknown order is ErrNotFound.
 func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
-	if !wellFormed(orderID) {
+	if !ids.Valid(orderID) {
 		return ErrNotFound
 	}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
@@ -276,7 +255,7 @@ func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
 // fires, and payments, whose replica never saw the completion, learns of
 // the refund from order.refund_requested.
 func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
-	if !wellFormed(orderID) {
+	if !ids.Valid(orderID) {
 		return ErrNotFound
 	}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {

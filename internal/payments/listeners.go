@@ -3,9 +3,11 @@ package payments
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 )
@@ -21,7 +23,12 @@ func (s *Service) Listeners() []natsbus.Listener {
 	}
 }
 
+// onOrderCreated adds the order to the replica. An order id that is not an
+// id (ids.Valid) can never be stored or paid: terminate.
 func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("order.created with a bad order id %q", ev.ID))
+	}
 	return s.AddOrder(ctx, Order{
 		ID:        ev.ID,
 		UserID:    ev.UserID,
@@ -38,6 +45,9 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 // pending is resolved at once: if its charge went through, the money goes
 // back now, not at the reconciler's next round.
 func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("order.cancelled with a bad order id %q", ev.ID))
+	}
 	if err := s.CancelOrder(ctx, ev.ID, ev.Version); err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -122,6 +123,9 @@ var errStaleRefused = errors.New("earlier attempt was refused")
 // Pay charges userID the price of orderID with the card token and returns
 // the payment.
 func (s *Service) Pay(ctx context.Context, userID, orderID, token string) (Payment, error) {
+	if !ids.Valid(orderID) {
+		return Payment{}, fmt.Errorf("pay: %w", ErrOrderNotFound)
+	}
 	// At most twice: a claim taken over from an earlier attempt that turns
 	// out declined leaves the order payable, and the caller's own card is
 	// tried next.
@@ -311,6 +315,9 @@ func (s *Service) CancelOrder(ctx context.Context, id string, version int64) err
 
 // Order returns the replica of an order.
 func (s *Service) Order(ctx context.Context, id string) (Order, error) {
+	if !ids.Valid(id) {
+		return Order{}, ErrOrderNotFound
+	}
 	o, err := s.store.QueryOrder(ctx, id)
 	if errors.Is(err, sqldb.ErrNotFound) {
 		return Order{}, ErrOrderNotFound
@@ -323,6 +330,9 @@ func (s *Service) Order(ctx context.Context, id string) (Order, error) {
 
 // Payment returns a payment by id.
 func (s *Service) Payment(ctx context.Context, id string) (Payment, error) {
+	if !ids.Valid(id) {
+		return Payment{}, ErrPaymentNotFound
+	}
 	p, err := s.store.QueryPayment(ctx, id)
 	if errors.Is(err, sqldb.ErrNotFound) {
 		return Payment{}, ErrPaymentNotFound

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -28,7 +29,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 // another order: an early message, redelivered until that order's
 // cancellation (on its own consumer) has released the ticket.
 func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) error {
-	if !plausibleID(ev.ID) || !plausibleID(ev.Ticket.ID) {
+	if !ids.Valid(ev.ID) || !ids.Valid(ev.Ticket.ID) {
 		return natsbus.Permanent(fmt.Errorf("order.created with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
 	}
 	err := s.reserve(ctx, ev.Ticket.ID, Reservation{OrderID: ev.ID, Version: ev.Ticket.Version, Price: money.Cents(ev.Ticket.Price)})
@@ -45,7 +46,7 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 // if the order still holds it; otherwise it changes nothing and publishes
 // nothing.
 func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
-	if !plausibleID(ev.ID) || !plausibleID(ev.Ticket.ID) {
+	if !ids.Valid(ev.ID) || !ids.Valid(ev.Ticket.ID) {
 		return natsbus.Permanent(fmt.Errorf("order.cancelled with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
 	}
 	err := s.release(ctx, ev.Ticket.ID, ev.ID)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -85,7 +86,7 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 // asks. A cursor that cannot be a ticket id is ErrBadCursor; one that names
 // no ticket gives an empty page.
 func (s *Service) List(ctx context.Context, l Listing) ([]Ticket, error) {
-	if l.After != "" && !plausibleID(l.After) {
+	if l.After != "" && !ids.Valid(l.After) {
 		return nil, ErrBadCursor
 	}
 	return s.store.ListOnSale(ctx, l)
@@ -99,7 +100,7 @@ func (s *Service) Mine(ctx context.Context, userID string) ([]Ticket, error) {
 
 // Get returns one ticket or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (Ticket, error) {
-	if !plausibleID(id) {
+	if !ids.Valid(id) {
 		return Ticket{}, ErrNotFound
 	}
 	t, err := s.store.Get(ctx, id)
@@ -107,23 +108,6 @@ func (s *Service) Get(ctx context.Context, id string) (Ticket, error) {
 		return Ticket{}, ErrNotFound
 	}
 	return t, err
-}
-
-// plausibleID keeps junk away from the database: a megabyte of path, or a
-// NUL or invalid UTF-8, which PostgreSQL refuses with an error (a 500) where
-// the answer is simply "no such ticket". Ids are UUIDs; other services' ids
-// (orders, in events) are opaque but made of the same safe characters.
-func plausibleID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // Create lists a new ticket for userID at version 0 and announces it.
@@ -159,7 +143,7 @@ func (s *Service) Update(ctx context.Context, userID, id string, f Fields) (Tick
 	if err := f.Validate(); err != nil {
 		return Ticket{}, err
 	}
-	if !plausibleID(id) {
+	if !ids.Valid(id) {
 		return Ticket{}, ErrNotFound
 	}
 	t, err := s.change(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
