@@ -30,7 +30,8 @@ func (s *Service) onTicketCreated(ctx context.Context, ev events.TicketCreated) 
 	if !ids.Valid(ev.ID) {
 		return natsbus.Permanent(fmt.Errorf("ticket.created with a bad ticket id %q", ev.ID))
 	}
-	return s.AddTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
+	return s.AddTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version,
+		Status: ev.Status, UserID: ev.UserID})
 }
 
 // onTicketUpdated applies the new version; one that came before the
@@ -40,7 +41,16 @@ func (s *Service) onTicketUpdated(ctx context.Context, ev events.TicketUpdated) 
 	if !ids.Valid(ev.ID) {
 		return natsbus.Permanent(fmt.Errorf("ticket.updated with a bad ticket id %q", ev.ID))
 	}
-	return s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
+	status := ev.Status
+	switch {
+	case status != "":
+	case ev.OrderID != "": // an event from before the field existed
+		status = events.TicketReserved
+	default:
+		status = events.TicketOnSale
+	}
+	return s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version,
+		Status: status, UserID: ev.UserID})
 }
 
 // onExpirationComplete cancels the order unless it was paid. An unknown

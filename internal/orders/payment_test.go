@@ -69,6 +69,12 @@ func TestPaymentCreated(t *testing.T) {
 			if n := outboxCount(t, db, events.SubjectOrderRefundRequested); n != 0 {
 				t.Errorf("refunds requested = %d, want 0", n)
 			}
+			// tickets learns the sale: one order.completed, versioned.
+			completed := outboxPayloads(t, db, events.SubjectOrderCompleted)
+			want := mustJSON(t, events.OrderCompleted{ID: o.ID, Version: 1, UserID: "alice", Ticket: events.OrderTicket{ID: "t1"}})
+			if len(completed) != 1 || completed[0] != want {
+				t.Errorf("order.completed = %v, want one %s", completed, want)
+			}
 			// A paid order can neither be cancelled by its buyer nor expire.
 			if err := f.svc.Cancel(ctx, "alice", o.ID); err == nil {
 				t.Error("cancel of a complete order succeeded")
@@ -92,6 +98,9 @@ func TestPaymentCreated(t *testing.T) {
 			}
 			if got.Status != orders.StatusCancelled {
 				t.Errorf("order = %s, want cancelled", got.Status)
+			}
+			if n := len(outboxPayloads(t, db, events.SubjectOrderCompleted)); n != 1 {
+				t.Errorf("order.completed events = %d, want only the first test's", n)
 			}
 			payloads := outboxPayloads(t, db, events.SubjectOrderRefundRequested)
 			want := mustJSON(t, events.OrderRefundRequested{OrderID: o.ID, PaymentID: "pay-2", StripeID: "ch_2"})

@@ -31,6 +31,10 @@ var (
 	ErrTicketNotFound = fault.New(fault.NotFound, "Ticket not found")
 	// ErrTicketReserved is a ticket held by an active order.
 	ErrTicketReserved = fault.Coded(fault.Invalid, "ticket_reserved", "Ticket is already reserved")
+	// ErrTicketNotAvailable is a ticket that was sold or withdrawn.
+	ErrTicketNotAvailable = fault.Coded(fault.Invalid, "ticket_not_available", "Ticket is no longer available")
+	// ErrOwnTicket is a seller ordering their own ticket.
+	ErrOwnTicket = fault.Coded(fault.Invalid, "own_ticket", "You cannot order your own ticket")
 	// ErrTooManyPending is a user already holding MaxPending unpaid orders.
 	ErrTooManyPending = fault.Coded(fault.TooMany, "too_many_pending_orders", "You already hold the most unpaid orders allowed; pay for or cancel one first")
 )
@@ -110,6 +114,18 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID string) (Order, 
 		}
 		if err != nil {
 			return err
+		}
+		if t.UserID == userID {
+			return ErrOwnTicket
+		}
+		// Whether the ticket may be ordered comes from its status; among
+		// buyers who all see it on sale, the unique index decides.
+		switch t.Status {
+		case events.TicketOnSale:
+		case events.TicketReserved:
+			return ErrTicketReserved
+		default:
+			return ErrTicketNotAvailable
 		}
 		if pending >= s.cfg.MaxPending {
 			return ErrTooManyPending
@@ -229,6 +245,9 @@ func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
 				return err
 			}
 		}
+		if outcome == PaymentApplied {
+			return s.ob.Add(ctx, tx, o.Completed())
+		}
 		if outcome == PaymentRefund {
 			s.log.Warn("payment for an order that cannot take it: refund requested",
 				"order_id", o.ID, "status", string(o.Status), "payment_id", p.ID)
@@ -288,7 +307,12 @@ func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
 }
 
 // AddTicket adds a listed ticket to the replica; adding it again is a no-op.
+// A ticket without a status (a ticket.created from before the field
+// existed) is on sale.
 func (s *Service) AddTicket(ctx context.Context, t Ticket) error {
+	if t.Status == "" {
+		t.Status = events.TicketOnSale
+	}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		return s.store.InsertTicket(ctx, tx, t)
 	})

@@ -76,7 +76,7 @@ func (s *Store) LockUser(ctx context.Context, tx *sqldb.Tx, userID string) error
 // one statement: the reservation is the hot path, and a round trip saved
 // there is saved on every attempt of a flash sale.
 func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, userID string) (Ticket, int, error) {
-	const q = `SELECT t.id, t.title, t.price, t.version,
+	const q = `SELECT t.id, t.title, t.price, t.version, t.status, t.user_id,
 		(SELECT count(*) FROM orders o
 		 WHERE o.user_id = $2 AND o.status IN ('created', 'awaiting:payment'))
 		FROM tickets t WHERE t.id = $1`
@@ -84,7 +84,7 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 		t       Ticket
 		pending int
 	)
-	err := tx.QueryRowContext(ctx, q, ticketID, userID).Scan(&t.ID, &t.Title, &t.Price, &t.Version, &pending)
+	err := tx.QueryRowContext(ctx, q, ticketID, userID).Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &pending)
 	if err != nil {
 		return Ticket{}, 0, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
 	}
@@ -92,8 +92,8 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 }
 
 // InsertOrder stores a new order with its snapshot of the ticket's price
-// and version. A second active order for the same ticket breaks
-// orders_active_ticket: sqldb.ErrConflict.
+// and version. A second unpaid order for the same ticket breaks
+// orders_unpaid_ticket: sqldb.ErrConflict.
 func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
 	const q = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
@@ -193,5 +193,5 @@ func (s *Store) ApplyTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (replic
 
 // ticketColumns are the replica's columns of t besides id and version.
 func ticketColumns(t Ticket) replica.Set {
-	return replica.Set{"title": t.Title, "price": int64(t.Price)}
+	return replica.Set{"title": t.Title, "price": int64(t.Price), "status": t.Status, "user_id": t.UserID}
 }

@@ -19,6 +19,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 	return []natsbus.Listener{
 		natsbus.On(s.onOrderCreated),
 		natsbus.On(s.onOrderCancelled),
+		natsbus.On(s.onOrderCompleted),
 		natsbus.On(s.onOrderRefundRequested),
 	}
 }
@@ -53,6 +54,15 @@ func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled
 	}
 	s.reconcileCancelled(ctx, ev.ID)
 	return nil
+}
+
+// onOrderCompleted keeps the replica's version in step with the order's
+// (the replica rule: a later order event applies only on top of it).
+func (s *Service) onOrderCompleted(ctx context.Context, ev events.OrderCompleted) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("order.completed with a bad order id %q", ev.ID))
+	}
+	return s.CompleteOrder(ctx, ev.ID, ev.Version)
 }
 
 // onOrderRefundRequested refunds the payment. An unknown or never-charged

@@ -251,3 +251,19 @@ func TestMalformedOrderIDRefused(t *testing.T) {
 		}
 	}, migs...)
 }
+
+// TestOnOrderCompleted: the replica takes the completion by the replica
+// rule, so its version stays the order's.
+func TestOnOrderCompleted(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, nil)
+		bus := listening(t, f)
+		done := events.OrderCompleted{ID: "o-1", Version: 1, UserID: "alice", Ticket: events.OrderTicket{ID: "t-o-1"}}
+		publish(t, bus, done) // before its order.created: waits for it
+		publish(t, bus, orderCreated("o-1", "alice", 100))
+		eventually(t, 10*time.Second, "replica complete at v1", func() bool {
+			o, err := f.svc.Order(context.Background(), "o-1")
+			return err == nil && o.Status == events.StatusComplete && o.Version == 1
+		})
+	}, migs...)
+}

@@ -313,6 +313,19 @@ func (s *Service) CancelOrder(ctx context.Context, id string, version int64) err
 	return nil
 }
 
+// CompleteOrder applies the completion of an order at version by the
+// replica rule, as CancelOrder does.
+func (s *Service) CompleteOrder(ctx context.Context, id string, version int64) error {
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		_, err := s.store.ApplyOrderStatus(ctx, tx, id, events.StatusComplete, version)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("complete order: %w", err)
+	}
+	return nil
+}
+
 // Order returns the replica of an order.
 func (s *Service) Order(ctx context.Context, id string) (Order, error) {
 	if !ids.Valid(id) {

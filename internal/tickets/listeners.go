@@ -18,6 +18,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 	return []natsbus.Listener{
 		natsbus.On(s.onOrderCreated),
 		natsbus.On(s.onOrderCancelled),
+		natsbus.On(s.onOrderCompleted),
 	}
 }
 
@@ -58,6 +59,29 @@ func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled
 	}
 	if err != nil {
 		return fmt.Errorf("release ticket %s from order %s: %w", ev.Ticket.ID, ev.ID, err)
+	}
+	return nil
+}
+
+// onOrderCompleted marks the ticket sold (version+1, ticket.updated with
+// status sold). An order.completed that overtook its order.created (they
+// come on separate consumers) is early and waits for it; one for an order
+// tickets refused changes nothing (orders refunds it).
+func (s *Service) onOrderCompleted(ctx context.Context, ev events.OrderCompleted) error {
+	if !ids.Valid(ev.ID) || !ids.Valid(ev.Ticket.ID) {
+		return natsbus.Permanent(fmt.Errorf("order.completed with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
+	}
+	err := s.sell(ctx, ev.Ticket.ID, ev.ID)
+	switch {
+	case errors.Is(err, errNotHeldBy):
+		return natsbus.Early(fmt.Errorf("sell ticket %s to order %s: %w", ev.Ticket.ID, ev.ID, err))
+	case errors.Is(err, sqldb.ErrNotFound):
+		// Tickets is the source of truth: a ticket it does not know was
+		// refused to the order, which orders refunds.
+		s.log.Warn("order completed for unknown ticket", "order_id", ev.ID, "ticket_id", ev.Ticket.ID)
+		return nil
+	case err != nil:
+		return fmt.Errorf("sell ticket %s to order %s: %w", ev.Ticket.ID, ev.ID, err)
 	}
 	return nil
 }

@@ -121,6 +121,7 @@ func (s *Service) Create(ctx context.Context, userID string, f Fields) (Ticket, 
 		Price:     f.Price,
 		UserID:    userID,
 		Version:   0,
+		Status:    StatusOnSale,
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond),
 	}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
@@ -129,6 +130,7 @@ func (s *Service) Create(ctx context.Context, userID string, f Fields) (Ticket, 
 		}
 		return s.ob.Add(ctx, tx, events.TicketCreated{
 			ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price), UserID: t.UserID,
+			Status: string(t.Status),
 		})
 	})
 	if err != nil {
@@ -156,6 +158,47 @@ func (s *Service) Update(ctx context.Context, userID, id string, f Fields) (Tick
 		return Ticket{}, ErrChanged
 	}
 	return t, err
+}
+
+// Withdraw takes the seller's ticket off sale for good (version+1,
+// ticket.updated with status withdrawn): ErrNotFound, ErrNotOwner,
+// ErrWithdrawReserved, ErrSold, or ErrChanged after a lost race.
+// Withdrawing a withdrawn ticket again succeeds and publishes nothing.
+func (s *Service) Withdraw(ctx context.Context, userID, id string) error {
+	if !ids.Valid(id) {
+		return ErrNotFound
+	}
+	_, err := s.change(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
+		return t.Withdraw(userID)
+	})
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, errStale):
+		return ErrChanged
+	}
+	return err
+}
+
+// sell marks ticketID sold to orderID (order.completed). Applying it
+// again changes nothing; an order that does not hold the ticket yet is
+// errNotHeldBy (its order.created is on its way), and one that was
+// refused is left alone (orders refunds it).
+func (s *Service) sell(ctx context.Context, ticketID, orderID string) error {
+	_, err := s.change(ctx, ticketID, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
+		changed, err := t.Sell(orderID, s.now())
+		if errors.Is(err, errNotHeldBy) {
+			settled, serr := s.store.Settled(ctx, tx, orderID)
+			if serr != nil {
+				return false, serr
+			}
+			if settled {
+				return false, nil // refused or released: never held, never will be
+			}
+		}
+		return changed, err
+	})
+	return err
 }
 
 // reserve lets the order hold ticketID (order.created). Applying it again,
@@ -256,7 +299,7 @@ func (s *Service) change(ctx context.Context, id string, apply func(tx *sqldb.Tx
 			}
 			return s.ob.Add(ctx, tx, events.TicketUpdated{
 				ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price),
-				UserID: t.UserID, OrderID: t.OrderID,
+				UserID: t.UserID, OrderID: t.OrderID, Status: string(t.Status),
 			})
 		})
 		if !errors.Is(err, errStale) {

@@ -178,6 +178,8 @@ type ticket struct {
 	UserID  string      `json:"userId"`
 	Version int64       `json:"version"`
 	OrderID string      `json:"orderId"`
+	Status  string      `json:"status"`
+	SoldAt  time.Time   `json:"soldAt"`
 }
 
 type order struct {

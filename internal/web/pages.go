@@ -265,6 +265,10 @@ type ticketData struct {
 	Ticket   ticket
 	Mine     bool
 	Reserved bool
+	// Gone: sold or withdrawn, no longer available to anyone.
+	Gone bool
+	// MyOrderID is the caller's own order holding the ticket, if any.
+	MyOrderID string
 }
 
 func (s *Service) handleTicketShow(w http.ResponseWriter, r *http.Request) {
@@ -285,7 +289,18 @@ func (s *Service) showTicket(w http.ResponseWriter, r *http.Request, f *form, st
 	}
 	v.Title = t.Title
 	v.Form = f
-	v.Data = ticketData{Ticket: t, Mine: v.User != nil && v.User.ID == t.UserID, Reserved: t.OrderID != ""}
+	d := ticketData{Ticket: t, Mine: v.User != nil && v.User.ID == t.UserID,
+		Reserved: t.Status == "reserved" || t.Status == "" && t.OrderID != "",
+		Gone:     t.Status == "sold" || t.Status == "withdrawn"}
+	if d.Reserved && v.User != nil && !d.Mine {
+		// Is the holding order the caller's? Only its buyer may read it
+		// (anyone else gets a 401), so a read answers it.
+		var o order
+		if _, err := s.api.call(r, http.MethodGet, "/api/orders/"+url.PathEscape(t.OrderID), nil, &o); err == nil && o.UserID == v.User.ID {
+			d.MyOrderID = o.ID
+		}
+	}
+	v.Data = d
 	s.render(w, r, status, "ticket", v)
 }
 
@@ -406,6 +421,21 @@ func (s *Service) handleTicketUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 type listingsData struct{ Tickets []ticket }
+
+// handleTicketWithdraw takes the seller's ticket off sale (the form in My
+// listings, confirmed there) and goes back to the listings.
+func (s *Service) handleTicketWithdraw(w http.ResponseWriter, r *http.Request) {
+	_, err := s.api.call(r, http.MethodDelete, "/api/tickets/"+url.PathEscape(r.PathValue("id")), nil, nil)
+	switch st := statusOf(err); {
+	case err == nil, st == http.StatusBadRequest:
+		// Reserved or sold meanwhile: the listings show which.
+		seeOther(w, r, "/listings")
+	case st == http.StatusUnauthorized:
+		s.toSignIn(w, r)
+	default:
+		s.fail(w, r, err)
+	}
+}
 
 func (s *Service) handleListings(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.beginSignedIn(w, r, "My listings", "listings")
