@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -316,11 +317,21 @@ func (s *Service) handleTicketPurchase(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/auth/signin?next="+url.QueryEscape("/tickets/"+id), http.StatusSeeOther)
 	case st == http.StatusBadRequest || st == http.StatusTooManyRequests || st == http.StatusNotFound:
 		f := newForm(nil)
-		if st == http.StatusNotFound {
+		switch at := retryAt(err, s.cfg.Now()); {
+		case st == http.StatusNotFound:
 			// The ticket exists (or showTicket renders the 404 page) but the
 			// orders service has not heard of it yet.
 			f.General = append(f.General, "This ticket was listed a moment ago and is not ready to buy yet. Please try again in a few seconds.")
-		} else {
+		case st == http.StatusTooManyRequests && !at.IsZero():
+			// A pause the API names the end of (such as the one after
+			// cancelling or letting an order expire): say when.
+			var ae *apiError
+			msg := "You cannot reserve this ticket right now."
+			if errors.As(err, &ae) && len(ae.Errors) > 0 && ae.Errors[0].Message != "" {
+				msg = sentence(ae.Errors[0].Message)
+			}
+			f.General = append(f.General, msg+" You can try again after "+humanTime(at)+".")
+		default:
 			f.addAPIError(err)
 		}
 		s.showTicket(w, r, f, http.StatusConflict)
@@ -464,7 +475,7 @@ type orderRow struct {
 func (s *Service) row(o order) orderRow {
 	open := o.Status == statusCreated || o.Status == statusAwaitingPayment
 	expired := open && !s.cfg.Now().Before(o.ExpiresAt)
-	r := orderRow{order: o, Label: statusLabel(o.Status, expired), Expired: expired}
+	r := orderRow{order: o, Label: statusLabel(o.Status, o.CancelledBy, expired), Expired: expired}
 	if o.Status == statusCancelled {
 		r.Reason = cancelReason(o.CancelledBy)
 	}
@@ -510,6 +521,10 @@ type orderData struct {
 	Left     string // the countdown's first value, m:ss
 	ServerAt string // the server's clock, so the script can correct a skewed one
 	Cards    []testCard
+	// TicketStatus is the ticket's status now, for an order that ended
+	// unpaid ("" when unknown); TryAgain says the buyer may order it again.
+	TicketStatus string
+	TryAgain     bool
 }
 
 func (s *Service) handleOrderShow(w http.ResponseWriter, r *http.Request) {
@@ -543,6 +558,17 @@ func (s *Service) showOrder(w http.ResponseWriter, r *http.Request, f *form, sta
 		Left:     clock(o.ExpiresAt.Sub(now)),
 		ServerAt: isoTime(now),
 		Cards:    sandboxCards(),
+	}
+	if o.Status == statusCancelled || row.Expired {
+		// Ended unpaid: whether the buyer can try again depends on the
+		// ticket now. A ticket the page cannot read is simply not offered.
+		var t ticket
+		if _, err := s.api.call(r, http.MethodGet, "/api/tickets/"+url.PathEscape(o.Ticket.ID), nil, &t); err == nil {
+			d := v.Data.(orderData)
+			d.TicketStatus = t.Status
+			d.TryAgain = t.Status == "on_sale" && t.UserID != v.User.ID
+			v.Data = d
+		}
 	}
 	v.Scripts = []string{s.asset("countdown.js")}
 	if s.cfg.StripePublishableKey != "" {
