@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/ticketing/ticketing/internal/events"
@@ -108,5 +109,39 @@ func TestPaymentCreated(t *testing.T) {
 				t.Errorf("refund requests = %v, want one %s", payloads, want)
 			}
 		})
+	}, migs...)
+}
+
+// TestResoldTicketCanBeOrdered: the unique index covers unpaid orders only,
+// so a paid order does not hold its ticket for ever; whether the ticket may
+// be ordered comes from its status in the replica (DESIGN.md sections 5
+// and 9).
+func TestResoldTicketCanBeOrdered(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, orders.Config{})
+		f.addTicket(t, "t1", "Show", 1000)
+		o, err := f.svc.Reserve(ctx, "alice", "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Pay(ctx, o.ID, orders.Payment{ID: "pay-1", StripeID: "ch_1"}); err != nil {
+			t.Fatal(err)
+		}
+		ticket := func(v int64, status string) {
+			t.Helper()
+			if err := f.svc.UpdateTicket(ctx, orders.Ticket{ID: "t1", Title: "Show", Price: 1000, Version: v, Status: status}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ticket(1, events.TicketReserved)
+		ticket(2, events.TicketSold)
+		if _, err := f.svc.Reserve(ctx, "bob", "t1"); !errors.Is(err, orders.ErrTicketNotAvailable) {
+			t.Fatalf("order of a sold ticket = %v, want ErrTicketNotAvailable", err)
+		}
+		ticket(3, events.TicketOnSale) // listed again by its new holder
+		if _, err := f.svc.Reserve(ctx, "bob", "t1"); err != nil {
+			t.Fatalf("order of a resold ticket = %v, want it ordered", err)
+		}
 	}, migs...)
 }

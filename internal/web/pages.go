@@ -297,7 +297,9 @@ func (s *Service) showTicket(w http.ResponseWriter, r *http.Request, f *form, st
 		// Is the holding order the caller's? Only its buyer may read it
 		// (anyone else gets a 401), so a read answers it.
 		var o order
-		if _, err := s.api.call(r, http.MethodGet, "/api/orders/"+url.PathEscape(t.OrderID), nil, &o); err == nil && o.UserID == v.User.ID {
+		// A cancellation on its way to tickets leaves nothing to pay.
+		if _, err := s.api.call(r, http.MethodGet, "/api/orders/"+url.PathEscape(t.OrderID), nil, &o); err == nil &&
+			o.UserID == v.User.ID && (o.Status == statusCreated || o.Status == statusAwaitingPayment) {
 			d.MyOrderID = o.ID
 		}
 	}
