@@ -652,3 +652,27 @@ func TestAPICallNamesTheClientAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryAt: a refused reservation that names when it can succeed
+// (Retry-After, seconds) is told to the buyer as a time; anything else
+// says nothing.
+func TestRetryAt(t *testing.T) {
+	t.Parallel()
+	now := fixedNow()
+	tests := []struct {
+		name string
+		err  error
+		want time.Time
+	}{
+		{"seconds", &apiError{Status: 429, RetryAfter: "900"}, now.Add(15 * time.Minute)},
+		{"none", &apiError{Status: 429}, time.Time{}},
+		{"an HTTP date (not sent by the API)", &apiError{Status: 429, RetryAfter: "Wed, 21 Oct 2015 07:28:00 GMT"}, time.Time{}},
+		{"zero", &apiError{Status: 429, RetryAfter: "0"}, time.Time{}},
+		{"not an API answer", errUnavailable, time.Time{}},
+	}
+	for _, tt := range tests {
+		if got := retryAt(tt.err, now); !got.Equal(tt.want) {
+			t.Errorf("%s: retryAt = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
