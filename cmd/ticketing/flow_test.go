@@ -120,9 +120,14 @@ func TestUpSellReserveCancel(t *testing.T) {
 	if got := buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil); got != http.StatusTooManyRequests {
 		t.Fatalf("the buyer reserving again at once = %d, want 429", got)
 	}
-	// Anyone else can reserve it once orders has seen it released.
+	// The ticket can be reserved again once orders has seen it released
+	// (by someone else: a seller may not order their own ticket).
+	if got := seller.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil); got != http.StatusBadRequest {
+		t.Fatalf("the seller's order of their own ticket = %d, want 400", got)
+	}
+	third := signUp(t, base, "third@example.com")
 	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
-		return seller.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil) == http.StatusCreated
+		return third.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil) == http.StatusCreated
 	})
 }
 

@@ -408,7 +408,10 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 		http.StatusOK, "you can reserve it again in 15 minutes")
 
 	// My listings shows the seller which are sold or reserved.
-	webWant(t, "seller's listings", seller.get("/listings"), http.StatusOK, "Reserved", "On sale")
+	webEventually(t, 10*time.Second, "the seller's listings show the sale", func() bool {
+		p := seller.get("/listings")
+		return strings.Contains(p.body, ">Sold<") && strings.Contains(p.body, "On sale")
+	})
 }
 
 func TestWebErrorsAndHeaders(t *testing.T) {
@@ -641,4 +644,42 @@ func TestWebCompressionAndAssets(t *testing.T) {
 		t.Fatalf("the CSRF field is the same in two pages: %v, %v", first, second)
 	}
 	webRedirect(t, "sign out with the latest page's token", b.post("/auth/signout", url.Values{}), "/")
+}
+
+// TestWebSoldReservedAndWithdrawn: the buyer holding a reservation is sent
+// to pay, a paid ticket reads Sold to its seller (with the amount) and no
+// longer available to others, and a seller withdraws a listing from My
+// listings without JavaScript.
+func TestWebSoldReservedAndWithdrawn(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	seller := webSignUp(t, base, "seller@example.com")
+	gig := webSell(t, seller, "Gig", "20.50")
+	spare := webSell(t, seller, "Spare", "5")
+	buyer := webSignUp(t, base, "buyer@example.com")
+	third := webSignUp(t, base, "third@example.com")
+
+	buyer.get("/tickets/" + gig)
+	loc := webRedirect(t, "purchase", buyer.post("/tickets/"+gig+"/purchase", url.Values{}), "/orders/")
+	webEventually(t, 10*time.Second, "the buyer is sent to pay", func() bool {
+		return strings.Contains(buyer.get("/tickets/"+gig).body, "You reserved this ticket")
+	})
+	webWant(t, "buyer's reserved ticket", buyer.get("/tickets/"+gig), http.StatusOK, `href="`+loc+`"`)
+
+	buyer.get(loc)
+	webRedirect(t, "pay", buyer.post(loc+"/pay", url.Values{"token": {"tok_visa"}}), "/orders")
+	webEventually(t, 10*time.Second, "the ticket reads sold to others", func() bool {
+		return strings.Contains(third.get("/tickets/"+gig).body, "no longer available")
+	})
+	if p := third.get("/tickets/" + gig); strings.Contains(p.body, "Someone is buying") {
+		t.Fatal("a sold ticket still reads as being bought")
+	}
+	webWant(t, "seller's sold ticket", seller.get("/tickets/"+gig), http.StatusOK, "You sold this ticket", "$20.50")
+	webWant(t, "seller's listings", seller.get("/listings"), http.StatusOK, "Sold", "$20.50", "Withdraw")
+
+	webRedirect(t, "withdraw", seller.post("/tickets/"+spare+"/withdraw", url.Values{}), "/listings")
+	webWant(t, "listings after withdrawal", seller.get("/listings"), http.StatusOK, "Withdrawn")
+	webWant(t, "withdrawn ticket", third.get("/tickets/"+spare), http.StatusOK, "no longer available")
+	if p := third.get("/"); strings.Contains(p.body, "/tickets/"+spare) {
+		t.Fatal("a withdrawn ticket is still on the index")
+	}
 }

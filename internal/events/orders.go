@@ -5,6 +5,7 @@ import "time"
 const (
 	SubjectOrderCreated   Subject = "order.created"
 	SubjectOrderCancelled Subject = "order.cancelled"
+	SubjectOrderCompleted Subject = "order.completed"
 )
 
 // OrderStatus is the state of an order, as the orders service names it.
@@ -58,8 +59,18 @@ const (
 	CancelledByExpiry = "expiry"
 )
 
+// OrderCompleted is published by orders when an order is paid: tickets
+// marks the ticket sold.
+type OrderCompleted struct {
+	ID      string      `json:"id"`
+	Version int64       `json:"version"`
+	UserID  string      `json:"userId"`
+	Ticket  OrderTicket `json:"ticket"`
+}
+
 func (OrderCreated) Subject() Subject   { return SubjectOrderCreated }
 func (OrderCancelled) Subject() Subject { return SubjectOrderCancelled }
+func (OrderCompleted) Subject() Subject { return SubjectOrderCompleted }
 
 // SubjectOrderRefundRequested is published by orders when a payment arrives
 // for an order that was already cancelled (the payment raced the expiry):

@@ -13,10 +13,22 @@ type TicketCreated struct {
 	Title   string `json:"title"`
 	Price   int64  `json:"price"` // cents
 	UserID  string `json:"userId"`
+	// Status is TicketOnSale for a new ticket; empty in events from before
+	// the field existed (then on sale too).
+	Status string `json:"status,omitempty"`
 }
 
+// The statuses of a ticket (DESIGN.md section 3), in its JSON and events.
+const (
+	TicketOnSale    = "on_sale"
+	TicketReserved  = "reserved"
+	TicketSold      = "sold"
+	TicketWithdrawn = "withdrawn"
+)
+
 // TicketUpdated is published by tickets on every change after creation:
-// an edit by the seller, a reservation (OrderID set) or its release.
+// an edit by the seller, a reservation (OrderID set), its release, the sale
+// (Status sold) or the seller's withdrawal (Status withdrawn).
 type TicketUpdated struct {
 	ID      string `json:"id"`
 	Version int64  `json:"version"`
@@ -24,6 +36,10 @@ type TicketUpdated struct {
 	Price   int64  `json:"price"` // cents
 	UserID  string `json:"userId"`
 	OrderID string `json:"orderId,omitempty"`
+	// Status is the ticket's status at Version; empty in events from
+	// before the field existed (then reserved when OrderID is set, on sale
+	// otherwise).
+	Status string `json:"status,omitempty"`
 }
 
 func (TicketCreated) Subject() Subject { return SubjectTicketCreated }

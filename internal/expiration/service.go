@@ -16,13 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 )
 
 // Config tunes the service. Zero values get defaults.
@@ -117,13 +116,13 @@ func (s *Service) unschedule(ctx context.Context, orderID string) error {
 
 func scheduleMsgID(orderID string) string { return "expiration-schedule-" + orderID }
 
-// checkOrderID refuses ids that cannot end a subject: order ids are opaque
-// strings, but this service puts them in one. A publish to an invalid
-// subject would fail on every delivery; failing permanently at once gets the
-// event logged with its id instead.
+// checkOrderID refuses ids that are not ids (ids.Valid): order ids are
+// opaque strings, but this service puts them in a subject, and a publish
+// to an invalid subject would fail on every delivery; failing permanently
+// at once gets the event logged with its id instead.
 func checkOrderID(id string) error {
-	if strings.ContainsAny(id, "*> \t\r\n") || slices.Contains(strings.Split(id, "."), "") {
-		return fmt.Errorf("%w: order id %q cannot be a subject token", errInvalidOrder, id)
+	if !ids.Valid(id) {
+		return fmt.Errorf("%w: order id %q is not an id", errInvalidOrder, id)
 	}
 	return nil
 }

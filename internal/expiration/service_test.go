@@ -3,6 +3,7 @@ package expiration
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -232,6 +233,9 @@ func TestInvalidOrdersAreRefused(t *testing.T) {
 		{"space", "a b", due},
 		{"empty token", "a..b", due},
 		{"trailing dot", "a.", due},
+		{"dot", "a.b", due},
+		{"NUL", "a\x00b", due},
+		{"too long", strings.Repeat("a", 65), due},
 		{"no expiresAt", "o1", time.Time{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,6 +41,20 @@ func TestHTTP(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		// tickets answers the reservation (v1, reserved) and the payment
+		// (v2, sold); the replica learns the sale from the second.
+		for v, st := range []string{events.TicketReserved, events.TicketSold} {
+			if err := f.svc.UpdateTicket(ctx, orders.Ticket{ID: "t-paid", Title: "Match", Price: 3000, Version: int64(v + 1), Status: st}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.svc.AddTicket(ctx, orders.Ticket{ID: "t-carol", Title: "Own", Price: 100, UserID: "carol"}); err != nil {
+			t.Fatal(err)
+		}
+		f.addTicket(t, "t-withdrawn", "Ballet", 500)
+		if err := f.svc.UpdateTicket(ctx, orders.Ticket{ID: "t-withdrawn", Title: "Ballet", Price: 500, Version: 1, Status: events.TicketWithdrawn}); err != nil {
+			t.Fatal(err)
+		}
 		gone, err := f.svc.Reserve(ctx, "alice", "t-gone", "")
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +89,14 @@ func TestHTTP(t *testing.T) {
 			{name: "create NUL ticketId", method: "POST", path: "/api/orders", body: `{"ticketId":"a\u0000b"}`, tok: alice, want: 404},
 			{name: "create huge ticketId", method: "POST", path: "/api/orders", body: `{"ticketId":"` + strings.Repeat("x", 5000) + `"}`, tok: alice, want: 404},
 			{name: "create held ticket", method: "POST", path: "/api/orders", body: `{"ticketId":"t-held"}`, tok: bob, want: 400, wantMessage: "Ticket is already reserved"},
-			{name: "create paid ticket", method: "POST", path: "/api/orders", body: `{"ticketId":"t-paid"}`, tok: bob, want: 400, wantMessage: "Ticket is already reserved"},
+			{name: "create paid ticket", method: "POST", path: "/api/orders", body: `{"ticketId":"t-paid"}`, tok: bob, want: 400, wantMessage: "Ticket is no longer available"},
+			{name: "create withdrawn ticket", method: "POST", path: "/api/orders", body: `{"ticketId":"t-withdrawn"}`, tok: bob, want: 400, wantMessage: "Ticket is no longer available"},
+			{name: "create own ticket", method: "POST", path: "/api/orders", body: `{"ticketId":"t-carol"}`, tok: token(t, "carol"), want: 400, wantMessage: "You cannot order your own ticket",
+				check: func(t *testing.T, w *httptest.ResponseRecorder) {
+					if !strings.Contains(w.Body.String(), `"code":"own_ticket"`) {
+						t.Errorf("body %s, want code own_ticket", w.Body)
+					}
+				}},
 			{name: "create", method: "POST", path: "/api/orders", body: `{"ticketId":"t-free"}`, tok: bob, want: 201,
 				check: func(t *testing.T, w *httptest.ResponseRecorder) {
 					o := decode[orderBody](t, w)

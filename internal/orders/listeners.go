@@ -3,8 +3,10 @@ package orders
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 )
@@ -22,19 +24,33 @@ func (s *Service) Listeners() []natsbus.Listener {
 	}
 }
 
+// onTicketCreated adds the ticket to the replica. A ticket id that is not
+// an id (ids.Valid) can never be ordered: terminate.
 func (s *Service) onTicketCreated(ctx context.Context, ev events.TicketCreated) error {
-	return s.AddTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("ticket.created with a bad ticket id %q", ev.ID))
+	}
+	return s.AddTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version,
+		Status: ev.Status, UserID: ev.UserID})
 }
 
-// onTicketUpdated returns UpdateTicket's errReplicaBehind as an early
-// message: the runner naks it with a delay until the version before it
-// (or the ticket.created, on its own consumer) lands.
+// onTicketUpdated applies the new version; one that came before the
+// version it follows (or before its ticket.created, on its own consumer)
+// is replica.ErrBehind, which the runner naks with a delay by itself.
 func (s *Service) onTicketUpdated(ctx context.Context, ev events.TicketUpdated) error {
-	err := s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version})
-	if errors.Is(err, errReplicaBehind) {
-		return natsbus.Early(err)
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("ticket.updated with a bad ticket id %q", ev.ID))
 	}
-	return err
+	status := ev.Status
+	switch {
+	case status != "":
+	case ev.OrderID != "": // an event from before the field existed
+		status = events.TicketReserved
+	default:
+		status = events.TicketOnSale
+	}
+	return s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version,
+		Status: status, UserID: ev.UserID})
 }
 
 // onExpirationComplete cancels the order unless it was paid. An unknown

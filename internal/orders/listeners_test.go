@@ -283,3 +283,32 @@ func TestExpirationComplete(t *testing.T) {
 		})
 	}, migs...)
 }
+
+// TestMalformedTicketIDRefused: a ticket event whose id is not an id
+// (ids.Valid) is refused the same way on every engine, never stored
+// (SQLite would take "a.b"; PostgreSQL refuses a NUL with an error).
+func TestMalformedTicketIDRefused(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, orders.Config{})
+		bus, sp := listening(t, f)
+		var bad []events.Event
+		for _, id := range []string{"a.b", "a\x00b", "a b", "é", string(make([]byte, 65))} {
+			bad = append(bad, events.TicketCreated{ID: id, Title: "x", Price: 100, UserID: "seller"},
+				events.TicketUpdated{ID: id, Version: 1, Title: "x", Price: 100, UserID: "seller"})
+		}
+		publish(t, bus, bad...)
+		good, _, _ := ticketEvents("t1")
+		publish(t, bus, good)
+		eventually(t, waitFor, "good ticket in the replica", hasReplica(t, db, "t1", "v0", 1000, 0))
+		for _, ev := range bad {
+			eventually(t, waitFor, "bad event refused", func() bool { return sp.count(t, ev, false) >= 1 })
+			if n := sp.count(t, ev, true); n != 0 {
+				t.Errorf("%s %s accepted %d times", ev.Subject(), mustJSON(t, ev), n)
+			}
+		}
+		var n int
+		if err := db.Read().QueryRow(`SELECT count(*) FROM tickets`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("%d replica rows (%v), want 1", n, err)
+		}
+	}, migs...)
+}

@@ -40,6 +40,10 @@ type Ticket struct {
 	Title   string
 	Price   money.Cents
 	Version int64
+	// Status (events.TicketOnSale, ...) and the seller (UserID) are the
+	// replica's, read when reserving; an Order does not carry them.
+	Status string
+	UserID string
 }
 
 // Order is a buyer's hold on one ticket until ExpiresAt.
@@ -270,6 +274,12 @@ func (o *Order) Pay(p Payment) PaymentOutcome {
 		return PaymentRefund
 	}
 	return PaymentRefund // complete by another payment, or a second late one
+}
+
+// Completed is the event announcing that the order was paid: tickets marks
+// its ticket sold.
+func (o *Order) Completed() events.OrderCompleted {
+	return events.OrderCompleted{ID: o.ID, Version: o.Version, UserID: o.UserID, Ticket: events.OrderTicket{ID: o.Ticket.ID}}
 }
 
 // RefundRequested is the event asking payments to give p's money back.

@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/ticketing/ticketing/internal/events"
@@ -69,6 +70,12 @@ func TestPaymentCreated(t *testing.T) {
 			if n := outboxCount(t, db, events.SubjectOrderRefundRequested); n != 0 {
 				t.Errorf("refunds requested = %d, want 0", n)
 			}
+			// tickets learns the sale: one order.completed, versioned.
+			completed := outboxPayloads(t, db, events.SubjectOrderCompleted)
+			want := mustJSON(t, events.OrderCompleted{ID: o.ID, Version: 1, UserID: "alice", Ticket: events.OrderTicket{ID: "t1"}})
+			if len(completed) != 1 || completed[0] != want {
+				t.Errorf("order.completed = %v, want one %s", completed, want)
+			}
 			// A paid order can neither be cancelled by its buyer nor expire.
 			if err := f.svc.Cancel(ctx, "alice", o.ID); err == nil {
 				t.Error("cancel of a complete order succeeded")
@@ -93,11 +100,48 @@ func TestPaymentCreated(t *testing.T) {
 			if got.Status != orders.StatusCancelled {
 				t.Errorf("order = %s, want cancelled", got.Status)
 			}
+			if n := len(outboxPayloads(t, db, events.SubjectOrderCompleted)); n != 1 {
+				t.Errorf("order.completed events = %d, want only the first test's", n)
+			}
 			payloads := outboxPayloads(t, db, events.SubjectOrderRefundRequested)
 			want := mustJSON(t, events.OrderRefundRequested{OrderID: o.ID, PaymentID: "pay-2", StripeID: "ch_2"})
 			if len(payloads) != 1 || payloads[0] != want {
 				t.Errorf("refund requests = %v, want one %s", payloads, want)
 			}
 		})
+	}, migs...)
+}
+
+// TestResoldTicketCanBeOrdered: the unique index covers unpaid orders only,
+// so a paid order does not hold its ticket for ever; whether the ticket may
+// be ordered comes from its status in the replica (DESIGN.md sections 5
+// and 9).
+func TestResoldTicketCanBeOrdered(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, orders.Config{})
+		f.addTicket(t, "t1", "Show", 1000)
+		o, err := f.svc.Reserve(ctx, "alice", "t1", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Pay(ctx, o.ID, orders.Payment{ID: "pay-1", StripeID: "ch_1"}); err != nil {
+			t.Fatal(err)
+		}
+		ticket := func(v int64, status string) {
+			t.Helper()
+			if err := f.svc.UpdateTicket(ctx, orders.Ticket{ID: "t1", Title: "Show", Price: 1000, Version: v, Status: status}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ticket(1, events.TicketReserved)
+		ticket(2, events.TicketSold)
+		if _, err := f.svc.Reserve(ctx, "bob", "t1", ""); !errors.Is(err, orders.ErrTicketNotAvailable) {
+			t.Fatalf("order of a sold ticket = %v, want ErrTicketNotAvailable", err)
+		}
+		ticket(3, events.TicketOnSale) // listed again by its new holder
+		if _, err := f.svc.Reserve(ctx, "bob", "t1", ""); err != nil {
+			t.Fatalf("order of a resold ticket = %v, want it ordered", err)
+		}
 	}, migs...)
 }

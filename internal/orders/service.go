@@ -14,13 +14,13 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -33,6 +33,10 @@ var (
 	ErrTicketNotFound = fault.New(fault.NotFound, "Ticket not found")
 	// ErrTicketReserved is a ticket held by an active order.
 	ErrTicketReserved = fault.Coded(fault.Invalid, "ticket_reserved", "Ticket is already reserved")
+	// ErrTicketNotAvailable is a ticket that was sold or withdrawn.
+	ErrTicketNotAvailable = fault.Coded(fault.Invalid, "ticket_not_available", "Ticket is no longer available")
+	// ErrOwnTicket is a seller ordering their own ticket.
+	ErrOwnTicket = fault.Coded(fault.Invalid, "own_ticket", "You cannot order your own ticket")
 	// ErrTooManyPending is a user already holding MaxPending unpaid orders.
 	ErrTooManyPending = fault.Coded(fault.TooMany, "too_many_pending_orders", "You already hold the most unpaid orders allowed; pay for or cancel one first")
 	// ErrTooManyFromAddress is a client address whose accounts together
@@ -42,11 +46,6 @@ var (
 	// they cancelled, or let expire, less than a window ago.
 	ErrReleasedRecently = fault.Coded(fault.TooMany, "released_recently", "You released this ticket a moment ago; try again later")
 )
-
-// errReplicaBehind means a ticket.updated arrived before the version it
-// follows; returned as a plain (transient) error, the bus redelivers it
-// after a short delay, by when the missing version has usually come.
-var errReplicaBehind = errors.New("ticket replica is behind the event")
 
 // Defaults for the zero values of Config.
 const (
@@ -83,7 +82,7 @@ type Storer interface {
 	QueryOrder(ctx context.Context, id string) (Order, error)
 	QueryOrdersByUser(ctx context.Context, userID string) ([]Order, error)
 	InsertTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) error
-	UpdateTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (applied bool, stored int64, found bool, err error)
+	ApplyTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (replica.Outcome, error)
 }
 
 // Service holds the orders use cases.
@@ -116,26 +115,6 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	return &Service{db: db, store: NewStore(db), ob: ob, log: log, cfg: cfg, limits: limits}
 }
 
-// maxIDLen bounds ids: ours are UUIDs, and anything much longer is not an
-// id of any service.
-const maxIDLen = 200
-
-// wellFormed reports whether id can be an id at all. A malformed one is
-// simply unknown (404), and is refused before the database sees it:
-// PostgreSQL rejects NUL bytes and invalid UTF-8 in TEXT with an error that
-// would otherwise surface as a 500 (or a message retried until terminated).
-func wellFormed(id string) bool {
-	if id == "" || len(id) > maxIDLen || !utf8.ValidString(id) {
-		return false
-	}
-	for _, r := range id {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
-}
-
 // Reserve creates an order holding ticketID for userID, who calls from
 // client address addr ("" when unknown: no per-address limit). It is the
 // hot path of a flash sale, so it is one short transaction: the ticket and
@@ -143,7 +122,7 @@ func wellFormed(id string) bool {
 // the event. The unique index over active orders, not a read, decides who
 // wins a ticket: a losing INSERT is the ErrTicketReserved.
 func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (Order, error) {
-	if !wellFormed(ticketID) {
+	if !ids.Valid(ticketID) {
 		return Order{}, ErrTicketNotFound
 	}
 	addr = httpapi.AddrKey(addr)
@@ -159,9 +138,22 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 		if err != nil {
 			return err
 		}
+		if t.UserID == userID {
+			return ErrOwnTicket
+		}
 		now := s.cfg.Now()
+		// A buyer at a limit gets 429 even for a ticket that is reserved.
 		if err := holds.Allow(now, s.limits); err != nil {
 			return err
+		}
+		// Whether the ticket may be ordered comes from its status; among
+		// buyers who all see it on sale, the unique index decides.
+		switch t.Status {
+		case events.TicketOnSale:
+		case events.TicketReserved:
+			return ErrTicketReserved
+		default:
+			return ErrTicketNotAvailable
 		}
 		o = NewOrder(userID, t, now, s.cfg.Window)
 		o.ClientAddr = addr
@@ -190,7 +182,7 @@ func (s *Service) Orders(ctx context.Context, userID string) ([]Order, error) {
 
 // Order returns the order id if userID owns it.
 func (s *Service) Order(ctx context.Context, userID, id string) (Order, error) {
-	if !wellFormed(id) {
+	if !ids.Valid(id) {
 		return Order{}, ErrNotFound
 	}
 	o, err := s.store.QueryOrder(ctx, id)
@@ -230,7 +222,7 @@ func (s *Service) Expire(ctx context.Context, id string) error {
 // cancel cancels the order for the reason by and publishes order.cancelled
 // in one transaction. A non-empty owner must own the order.
 func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
-	if !wellFormed(id) {
+	if !ids.Valid(id) {
 		return ErrNotFound
 	}
 	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
@@ -262,7 +254,7 @@ func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
 // order was cancelled before the payment arrived, a refund request through
 // the outbox. An unknown order is ErrNotFound.
 func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
-	if !wellFormed(orderID) {
+	if !ids.Valid(orderID) {
 		return ErrNotFound
 	}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
@@ -280,6 +272,9 @@ func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
 			if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
 				return err
 			}
+		}
+		if outcome == PaymentApplied {
+			return s.ob.Add(ctx, tx, o.Completed())
 		}
 		if outcome == PaymentRefund {
 			s.log.Warn("payment for an order that cannot take it: refund requested",
@@ -307,7 +302,7 @@ func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
 // fires, and payments, whose replica never saw the completion, learns of
 // the refund from order.refund_requested.
 func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
-	if !wellFormed(orderID) {
+	if !ids.Valid(orderID) {
 		return ErrNotFound
 	}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
@@ -350,7 +345,12 @@ func (s *Service) stamp(o *Order, before Status) {
 }
 
 // AddTicket adds a listed ticket to the replica; adding it again is a no-op.
+// A ticket without a status (a ticket.created from before the field
+// existed) is on sale.
 func (s *Service) AddTicket(ctx context.Context, t Ticket) error {
+	if t.Status == "" {
+		t.Status = events.TicketOnSale
+	}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		return s.store.InsertTicket(ctx, tx, t)
 	})
@@ -360,22 +360,14 @@ func (s *Service) AddTicket(ctx context.Context, t Ticket) error {
 	return nil
 }
 
-// UpdateTicket applies a new version of a ticket to the replica, only on
-// top of the version before it. An update already applied is a no-op; one
-// that arrives early (or before its ticket) is errReplicaBehind, for the
-// bus to redeliver.
+// UpdateTicket applies a new version of a ticket to the replica by the
+// replica rule (replica.Apply): an update already applied is a no-op; one
+// that arrives early (or before its ticket) is an error wrapping
+// replica.ErrBehind, which the bus redelivers later by itself.
 func (s *Service) UpdateTicket(ctx context.Context, t Ticket) error {
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		applied, stored, found, err := s.store.UpdateTicket(ctx, tx, t)
-		switch {
-		case err != nil:
-			return err
-		case applied, found && stored >= t.Version:
-			return nil
-		case !found:
-			return fmt.Errorf("ticket %s version %d: not in the replica yet: %w", t.ID, t.Version, errReplicaBehind)
-		}
-		return fmt.Errorf("ticket %s version %d: replica has %d: %w", t.ID, t.Version, stored, errReplicaBehind)
+		_, err := s.store.ApplyTicket(ctx, tx, t)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", err)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -136,7 +136,7 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 	} else {
 		row = tx.QueryRowContext(ctx, ticketForReserveQuery, args...)
 	}
-	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version,
+	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID,
 		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone)
 	if err != nil {
 		return Ticket{}, Holds{}, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
@@ -148,7 +148,7 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 // ticketForReserveQuery is TicketForReserve's one statement. The pause
 // counts only what the buyer did (cancelled, or let expire): a reservation
 // tickets refused (price_change, ...) was not the buyer's doing.
-const ticketForReserveQuery = `SELECT t.id, t.title, t.price, t.version, u.n, u.first, a.n, a.first,
+const ticketForReserveQuery = `SELECT t.id, t.title, t.price, t.version, t.status, t.user_id, u.n, u.first, a.n, a.first,
 		(SELECT max(c.ended_at) FROM orders c
 		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled'
 		   AND c.cancelled_by IN ('buyer', 'expiry'))
@@ -160,8 +160,8 @@ const ticketForReserveQuery = `SELECT t.id, t.title, t.price, t.version, u.n, u.
 		WHERE t.id = $1`
 
 // InsertOrder stores a new order with its snapshot of the ticket's price
-// and version. A second active order for the same ticket breaks
-// orders_active_ticket: sqldb.ErrConflict.
+// and version. A second unpaid order for the same ticket breaks
+// orders_unpaid_ticket: sqldb.ErrConflict.
 func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
 	const q = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version, client_addr)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
@@ -253,37 +253,17 @@ func (s *Store) QueryOrdersByUser(ctx context.Context, userID string) ([]Order, 
 // InsertTicket adds a ticket to the replica; a ticket already there (a
 // redelivered ticket.created) is left as it is.
 func (s *Store) InsertTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
-	const q = `INSERT INTO tickets (id, title, price, version) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO NOTHING`
-	if _, err := tx.ExecContext(ctx, q, t.ID, t.Title, int64(t.Price), t.Version); err != nil {
-		return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
-	}
-	return nil
+	_, err := replica.Insert(ctx, tx, "tickets", t.ID, t.Version, ticketColumns(t))
+	return err
 }
 
-// UpdateTicket applies t to the replica only if the stored version is
-// t.Version-1. When it is not, it reports the stored version (found false
-// when the ticket is not there at all).
-func (s *Store) UpdateTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (applied bool, stored int64, found bool, err error) {
-	const q = `UPDATE tickets SET title = $1, price = $2, version = $3 WHERE id = $4 AND version = $5`
-	res, err := tx.ExecContext(ctx, q, t.Title, int64(t.Price), t.Version, t.ID, t.Version-1)
-	if err != nil {
-		return false, 0, false, fmt.Errorf("update ticket: %w", sqldb.Err(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, 0, false, fmt.Errorf("update ticket: %w", err)
-	}
-	if n == 1 {
-		return true, t.Version, true, nil
-	}
-	const qv = `SELECT version FROM tickets WHERE id = $1`
-	err = tx.QueryRowContext(ctx, qv, t.ID).Scan(&stored)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, 0, false, nil
-	case err != nil:
-		return false, 0, false, fmt.Errorf("ticket version: %w", sqldb.Err(err))
-	}
-	return false, stored, true, nil
+// ApplyTicket applies t to the replica by the replica rule: only on top of
+// t.Version-1 (replica.Apply).
+func (s *Store) ApplyTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (replica.Outcome, error) {
+	return replica.Apply(ctx, tx, "tickets", t.ID, t.Version, ticketColumns(t))
+}
+
+// ticketColumns are the replica's columns of t besides id and version.
+func ticketColumns(t Ticket) replica.Set {
+	return replica.Set{"title": t.Title, "price": int64(t.Price), "status": t.Status, "user_id": t.UserID}
 }

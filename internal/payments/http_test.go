@@ -55,6 +55,11 @@ func TestPayStatuses(t *testing.T) {
 			{name: "bad json", body: `{"orderId":`, as: alice, want: 400},
 			{name: "wrong type", body: `{"orderId":1,"token":"tok_visa"}`, as: alice, want: 400, wantField: []string{"orderId"}},
 			{name: "unknown order", order: "-", body: `{"orderId":"nope","token":"tok_visa"}`, as: alice, want: 404, wantMsg: "Order not found"},
+			// Not an id (ids.Valid): the same 404 on every engine, where
+			// PostgreSQL would refuse the NUL with an error of its own.
+			{name: "order id with NUL", order: "-", body: `{"orderId":"a\u0000b","token":"tok_visa"}`, as: alice, want: 404, wantMsg: "Order not found"},
+			{name: "order id with a dot", order: "-", body: `{"orderId":"a.b","token":"tok_visa"}`, as: alice, want: 404, wantMsg: "Order not found"},
+			{name: "huge order id", order: "-", body: `{"orderId":"` + strings.Repeat("x", 5000) + `","token":"tok_visa"}`, as: alice, want: 404, wantMsg: "Order not found"},
 			{name: "someone else's order", order: "o-5", token: "tok_visa", as: bob, want: 401, wantMsg: "Not authorized"},
 			{name: "cancelled order", order: "o-cancelled", token: "tok_visa", as: alice, want: 400, wantMsg: "Cannot pay for a cancelled order"},
 			{name: "expired order", order: "o-old", token: "tok_visa", as: alice, want: 400, wantMsg: "Cannot pay for an expired order"},

@@ -3,9 +3,11 @@ package payments
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 )
@@ -17,11 +19,17 @@ func (s *Service) Listeners() []natsbus.Listener {
 	return []natsbus.Listener{
 		natsbus.On(s.onOrderCreated),
 		natsbus.On(s.onOrderCancelled),
+		natsbus.On(s.onOrderCompleted),
 		natsbus.On(s.onOrderRefundRequested),
 	}
 }
 
+// onOrderCreated adds the order to the replica. An order id that is not an
+// id (ids.Valid) can never be stored or paid: terminate.
 func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("order.created with a bad order id %q", ev.ID))
+	}
 	return s.AddOrder(ctx, Order{
 		ID:        ev.ID,
 		UserID:    ev.UserID,
@@ -32,21 +40,29 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 	})
 }
 
-// onOrderCancelled returns CancelOrder's errReplicaBehind as an early
-// message: the runner naks it with a delay until the version before it (or
-// the order.created, on its own consumer) lands. A claim the order left
+// onOrderCancelled applies the cancellation; one that came before the
+// version it follows (or before its order.created, on its own consumer) is
+// replica.ErrBehind, which the runner naks with a delay by itself. A claim the order left
 // pending is resolved at once: if its charge went through, the money goes
 // back now, not at the reconciler's next round.
 func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
-	err := s.CancelOrder(ctx, ev.ID, ev.Version)
-	if errors.Is(err, errReplicaBehind) {
-		return natsbus.Early(err)
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("order.cancelled with a bad order id %q", ev.ID))
 	}
-	if err != nil {
+	if err := s.CancelOrder(ctx, ev.ID, ev.Version); err != nil {
 		return err
 	}
 	s.reconcileCancelled(ctx, ev.ID)
 	return nil
+}
+
+// onOrderCompleted keeps the replica's version in step with the order's
+// (the replica rule: a later order event applies only on top of it).
+func (s *Service) onOrderCompleted(ctx context.Context, ev events.OrderCompleted) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("order.completed with a bad order id %q", ev.ID))
+	}
+	return s.CompleteOrder(ctx, ev.ID, ev.Version)
 }
 
 // onOrderRefundRequested refunds the payment. An unknown or never-charged

@@ -231,3 +231,39 @@ func TestRefundReplayed(t *testing.T) {
 		}
 	}, migs...)
 }
+
+// TestMalformedOrderIDRefused: an order event whose id is not an id
+// (ids.Valid) is refused the same way on every engine, never stored.
+func TestMalformedOrderIDRefused(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, nil)
+		bus := listening(t, f)
+		for _, id := range []string{"a.b", "a\x00b", "a b", string(make([]byte, 65))} {
+			publish(t, bus, orderCreated(id, "alice", 100))
+			publish(t, bus, events.OrderCancelled{ID: id, Version: 1})
+		}
+		publish(t, bus, orderCreated("o-1", "alice", 100))
+		publish(t, bus, events.OrderCancelled{ID: "o-1", Version: 1})
+		settled(t, bus, events.SubjectOrderCreated)
+		settled(t, bus, events.SubjectOrderCancelled)
+		if n := count(t, db, `SELECT count(*) FROM orders`); n != 1 {
+			t.Fatalf("%d replica rows, want 1", n)
+		}
+	}, migs...)
+}
+
+// TestOnOrderCompleted: the replica takes the completion by the replica
+// rule, so its version stays the order's.
+func TestOnOrderCompleted(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, nil)
+		bus := listening(t, f)
+		done := events.OrderCompleted{ID: "o-1", Version: 1, UserID: "alice", Ticket: events.OrderTicket{ID: "t-o-1"}}
+		publish(t, bus, done) // before its order.created: waits for it
+		publish(t, bus, orderCreated("o-1", "alice", 100))
+		eventually(t, 10*time.Second, "replica complete at v1", func() bool {
+			o, err := f.svc.Order(context.Background(), "o-1")
+			return err == nil && o.Status == events.StatusComplete && o.Version == 1
+		})
+	}, migs...)
+}

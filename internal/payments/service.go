@@ -28,7 +28,9 @@ import (
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -40,11 +42,6 @@ const (
 	// once its charge has certainly ended.
 	claimLease = 2 * time.Minute
 )
-
-// errReplicaBehind means an order.cancelled arrived before the version it
-// follows (or before its order.created): returned as a plain (transient)
-// error, the bus redelivers it after a short delay.
-var errReplicaBehind = errors.New("order replica is behind the event")
 
 // errPaymentPending is a refund request for a payment whose charge was
 // never recorded: it was never announced, so orders cannot have asked.
@@ -68,8 +65,8 @@ type Config struct {
 // Storer is what the service needs from storage. Methods taking a tx run
 // inside the caller's transaction.
 type Storer interface {
-	InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) (bool, error)
-	UpdateOrderStatus(ctx context.Context, tx *sqldb.Tx, id string, status events.OrderStatus, version int64) (applied bool, stored int64, found bool, err error)
+	InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error
+	ApplyOrderStatus(ctx context.Context, tx *sqldb.Tx, id string, status events.OrderStatus, version int64) (replica.Outcome, error)
 	OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Order, error)
 	QueryOrder(ctx context.Context, id string) (Order, error)
 	SetAttempts(ctx context.Context, tx *sqldb.Tx, orderID string, attempts int64) error
@@ -126,6 +123,9 @@ var errStaleRefused = errors.New("earlier attempt was refused")
 // Pay charges userID the price of orderID with the card token and returns
 // the payment.
 func (s *Service) Pay(ctx context.Context, userID, orderID, token string) (Payment, error) {
+	if !ids.Valid(orderID) {
+		return Payment{}, fmt.Errorf("pay: %w", ErrOrderNotFound)
+	}
 	// At most twice: a claim taken over from an earlier attempt that turns
 	// out declined leaves the order payable, and the caller's own card is
 	// tried next.
@@ -290,8 +290,7 @@ func (s *Service) succeed(ctx context.Context, p Payment, stripeID string) (Paym
 // AddOrder adds a new order to the replica; adding it again is a no-op.
 func (s *Service) AddOrder(ctx context.Context, o Order) error {
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		_, err := s.store.InsertOrder(ctx, tx, o)
-		return err
+		return s.store.InsertOrder(ctx, tx, o)
 	})
 	if err != nil {
 		return fmt.Errorf("add order: %w", err)
@@ -299,22 +298,14 @@ func (s *Service) AddOrder(ctx context.Context, o Order) error {
 	return nil
 }
 
-// CancelOrder applies the cancellation of an order at version, only on
-// top of the version before it. One already applied is a no-op; one that
-// arrives early (or before its order) is errReplicaBehind, for the bus to
-// redeliver.
+// CancelOrder applies the cancellation of an order at version by the
+// replica rule (replica.Apply): one already applied is a no-op; one that
+// arrives early (or before its order) is an error wrapping
+// replica.ErrBehind, which the bus redelivers later by itself.
 func (s *Service) CancelOrder(ctx context.Context, id string, version int64) error {
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		applied, stored, found, err := s.store.UpdateOrderStatus(ctx, tx, id, events.StatusCancelled, version)
-		switch {
-		case err != nil:
-			return err
-		case applied, found && stored >= version:
-			return nil
-		case !found:
-			return fmt.Errorf("order %s version %d: not in the replica yet: %w", id, version, errReplicaBehind)
-		}
-		return fmt.Errorf("order %s version %d: replica has %d: %w", id, version, stored, errReplicaBehind)
+		_, err := s.store.ApplyOrderStatus(ctx, tx, id, events.StatusCancelled, version)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("cancel order: %w", err)
@@ -322,8 +313,24 @@ func (s *Service) CancelOrder(ctx context.Context, id string, version int64) err
 	return nil
 }
 
+// CompleteOrder applies the completion of an order at version by the
+// replica rule, as CancelOrder does.
+func (s *Service) CompleteOrder(ctx context.Context, id string, version int64) error {
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		_, err := s.store.ApplyOrderStatus(ctx, tx, id, events.StatusComplete, version)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("complete order: %w", err)
+	}
+	return nil
+}
+
 // Order returns the replica of an order.
 func (s *Service) Order(ctx context.Context, id string) (Order, error) {
+	if !ids.Valid(id) {
+		return Order{}, ErrOrderNotFound
+	}
 	o, err := s.store.QueryOrder(ctx, id)
 	if errors.Is(err, sqldb.ErrNotFound) {
 		return Order{}, ErrOrderNotFound
@@ -336,6 +343,9 @@ func (s *Service) Order(ctx context.Context, id string) (Order, error) {
 
 // Payment returns a payment by id.
 func (s *Service) Payment(ctx context.Context, id string) (Payment, error) {
+	if !ids.Valid(id) {
+		return Payment{}, ErrPaymentNotFound
+	}
 	p, err := s.store.QueryPayment(ctx, id)
 	if errors.Is(err, sqldb.ErrNotFound) {
 		return Payment{}, ErrPaymentNotFound

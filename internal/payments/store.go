@@ -2,13 +2,12 @@ package payments
 
 import (
 	"context"
-	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -81,43 +80,18 @@ func unixMilli(t time.Time) int64 {
 }
 
 // InsertOrder adds an order to the replica; an order already there is left
-// as it is (a redelivered order.created), and inserted reports false.
-func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) (inserted bool, err error) {
-	const q = `INSERT INTO orders (id, user_id, price, status, version, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`
-	res, err := tx.ExecContext(ctx, q, o.ID, o.UserID, int64(o.Price), string(o.Status), o.Version, unixMilli(o.ExpiresAt))
-	if err != nil {
-		return false, fmt.Errorf("insert order: %w", sqldb.Err(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("insert order: %w", err)
-	}
-	return n == 1, nil
+// as it is (a redelivered order.created).
+func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
+	_, err := replica.Insert(ctx, tx, "orders", o.ID, o.Version, replica.Set{
+		"user_id": o.UserID, "price": int64(o.Price), "status": string(o.Status), "expires_at": unixMilli(o.ExpiresAt),
+	})
+	return err
 }
 
-// UpdateOrderStatus sets an order's status and version, only on top of the
-// version before it. When it does not apply, stored is the replica's
-// version and found whether the order is there at all.
-func (s *Store) UpdateOrderStatus(ctx context.Context, tx *sqldb.Tx, id string, status events.OrderStatus, version int64) (applied bool, stored int64, found bool, err error) {
-	const q = `UPDATE orders SET status = $1, version = $2 WHERE id = $3 AND version = $4`
-	res, err := tx.ExecContext(ctx, q, string(status), version, id, version-1)
-	if err != nil {
-		return false, 0, false, fmt.Errorf("update order: %w", sqldb.Err(err))
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return false, 0, false, fmt.Errorf("update order: %w", err)
-	} else if n == 1 {
-		return true, version, true, nil
-	}
-	err = tx.QueryRowContext(ctx, `SELECT version FROM orders WHERE id = $1`, id).Scan(&stored)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, 0, false, nil
-	}
-	if err != nil {
-		return false, 0, false, fmt.Errorf("order version: %w", sqldb.Err(err))
-	}
-	return false, stored, true, nil
+// ApplyOrderStatus sets an order's status at version by the replica rule:
+// only on top of version-1 (replica.Apply).
+func (s *Store) ApplyOrderStatus(ctx context.Context, tx *sqldb.Tx, id string, status events.OrderStatus, version int64) (replica.Outcome, error) {
+	return replica.Apply(ctx, tx, "orders", id, version, replica.Set{"status": string(status)})
 }
 
 // OrderForUpdate reads an order inside tx and, on PostgreSQL, locks its row

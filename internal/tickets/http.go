@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -23,6 +24,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/tickets/mine", httpapi.RequireUser(s.handleTicketMine))
 	mux.HandleFunc("GET /api/tickets/{id}", s.handleTicketGet)
 	mux.HandleFunc("PUT /api/tickets/{id}", httpapi.RequireUser(s.handleTicketUpdate))
+	mux.HandleFunc("DELETE /api/tickets/{id}", httpapi.RequireUser(s.handleTicketWithdraw))
 }
 
 // ticketResponse is a ticket as the API shows it.
@@ -33,11 +35,18 @@ type ticketResponse struct {
 	UserID  string      `json:"userId"`
 	Version int64       `json:"version"`
 	OrderID string      `json:"orderId,omitempty"`
+	Status  Status      `json:"status"`
+	// SoldAt, beyond DESIGN.md's shape, tells the seller when it sold.
+	SoldAt *time.Time `json:"soldAt,omitempty"`
 }
 
 func toResponse(t Ticket) ticketResponse {
-	return ticketResponse{ID: t.ID, Title: t.Title, Price: t.Price, UserID: t.UserID,
-		Version: t.Version, OrderID: t.OrderID}
+	out := ticketResponse{ID: t.ID, Title: t.Title, Price: t.Price, UserID: t.UserID,
+		Version: t.Version, OrderID: t.OrderID, Status: t.Status}
+	if !t.SoldAt.IsZero() {
+		out.SoldAt = &t.SoldAt
+	}
+	return out
 }
 
 // ticketRequest is the body of POST and PUT.
@@ -212,4 +221,15 @@ func (s *Service) handleTicketUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.Respond(w, http.StatusOK, toResponse(t))
+}
+
+// handleTicketWithdraw answers DELETE /api/tickets/{id}: the seller takes
+// the ticket off sale for good.
+func (s *Service) handleTicketWithdraw(w http.ResponseWriter, r *http.Request) {
+	user, _ := httpapi.UserFrom(r.Context())
+	if err := s.Withdraw(r.Context(), user.ID, r.PathValue("id")); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Respond(w, http.StatusNoContent, nil)
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,7 @@ func TestHTTP(t *testing.T) {
 			body   string
 			status int
 			fields []string // for errors: the fields named, "" for none
+			before func(t *testing.T, ids map[string]string)
 			check  func(t *testing.T, r response, ids map[string]string)
 		}{
 			{name: "list", method: "GET", path: "/api/tickets", status: 200,
@@ -157,7 +159,10 @@ func TestHTTP(t *testing.T) {
 					}
 					evs := outboxEvents(t, db)
 					last := evs[len(evs)-1]
-					want := events.TicketCreated{ID: tk["id"].(string), Version: 0, Title: "Concert", Price: 2050, UserID: seller.ID}
+					if tk["status"] != "on_sale" {
+						t.Fatalf("status of a new ticket: %s", r.body)
+					}
+					want := events.TicketCreated{ID: tk["id"].(string), Version: 0, Title: "Concert", Price: 2050, UserID: seller.ID, Status: "on_sale"}
 					if last.Subject != "ticket.created" || last.Created != want {
 						t.Fatalf("outbox has %+v, want %+v", last, want)
 					}
@@ -242,7 +247,56 @@ func TestHTTP(t *testing.T) {
 			{name: "get unknown", method: "GET", path: "/api/tickets/0190a8e4-0000-7000-8000-000000000000", status: 404, fields: []string{""}},
 			{name: "get malformed", method: "GET", path: "/api/tickets/not-an-id%25%00", status: 404, fields: []string{""}},
 			{name: "get absurdly long id", method: "GET", path: "/api/tickets/" + strings.Repeat("x", 5000), status: 404, fields: []string{""}},
-			{name: "delete not allowed", method: "DELETE", path: "/api/tickets/{mine}", user: &seller, status: 405, fields: []string{""}},
+			{name: "withdraw", method: "DELETE", path: "/api/tickets/{mine}", user: &seller, status: 204,
+				check: func(t *testing.T, _ response, ids map[string]string) {
+					got, _ := s.Get(ctx, ids["mine"])
+					if got.Status != StatusWithdrawn || got.Version != 1 {
+						t.Fatalf("withdrawn ticket stored as %+v", got)
+					}
+					evs := updates(outboxEvents(t, db))
+					want := events.TicketUpdated{ID: ids["mine"], Version: 1, Title: "50% off show", Price: 1200, UserID: seller.ID, Status: "withdrawn"}
+					if evs[len(evs)-1] != want {
+						t.Fatalf("last ticket.updated %+v, want %+v", evs[len(evs)-1], want)
+					}
+					if r := do(t, h, "GET", "/api/tickets/"+ids["mine"], nil, ""); !strings.Contains(string(r.body), `"status":"withdrawn"`) {
+						t.Fatalf("GET after withdrawal: %s", r.body)
+					}
+					if list, _ := s.List(ctx, Listing{Search: "50% off"}); slices.ContainsFunc(list, func(x Ticket) bool { return x.ID == ids["mine"] }) {
+						t.Fatal("a withdrawn ticket is still listed")
+					}
+					// Again: done already, nothing new published.
+					n := len(outboxEvents(t, db))
+					if r := do(t, h, "DELETE", "/api/tickets/"+ids["mine"], &seller, ""); r.status != 204 || len(outboxEvents(t, db)) != n {
+						t.Fatalf("second withdrawal: %d %s", r.status, r.body)
+					}
+					if r := do(t, h, "PUT", "/api/tickets/"+ids["mine"], &seller, `{"title":"x","price":1}`); r.status != 400 || !strings.Contains(string(r.body), `"ticket_withdrawn"`) {
+						t.Fatalf("edit of a withdrawn ticket: %d %s", r.status, r.body)
+					}
+				}},
+			{name: "withdraw signed out", method: "DELETE", path: "/api/tickets/{mine}", status: 401, fields: []string{""}},
+			{name: "withdraw not the owner", method: "DELETE", path: "/api/tickets/{mine}", user: &stranger, status: 401, fields: []string{""}},
+			{name: "withdraw reserved", method: "DELETE", path: "/api/tickets/{reserved}", user: &seller, status: 400, fields: []string{""},
+				check: func(t *testing.T, r response, ids map[string]string) {
+					if !strings.Contains(string(r.body), `"ticket_reserved_locked"`) {
+						t.Fatalf("body %s", r.body)
+					}
+					if got, _ := s.Get(ctx, ids["reserved"]); got.Status != StatusReserved || got.Version != 1 {
+						t.Fatalf("reserved ticket changed: %+v", got)
+					}
+				}},
+			{name: "withdraw sold", method: "DELETE", path: "/api/tickets/{reserved}", user: &seller, status: 400, fields: []string{""},
+				before: func(t *testing.T, ids map[string]string) {
+					if err := s.sell(ctx, ids["reserved"], "order-1"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				check: func(t *testing.T, r response, ids map[string]string) {
+					if !strings.Contains(string(r.body), `"ticket_sold"`) {
+						t.Fatalf("body %s", r.body)
+					}
+				}},
+			{name: "withdraw unknown", method: "DELETE", path: "/api/tickets/0190a8e4-0000-7000-8000-000000000000", user: &seller, status: 404, fields: []string{""}},
+			{name: "withdraw malformed", method: "DELETE", path: "/api/tickets/a.b", user: &seller, status: 404, fields: []string{""}},
 
 			{name: "update", method: "PUT", path: "/api/tickets/{mine}", user: &seller, body: `{"title":"New title","price":"99.99"}`, status: 200,
 				check: func(t *testing.T, r response, ids map[string]string) {
@@ -251,7 +305,7 @@ func TestHTTP(t *testing.T) {
 						t.Fatalf("updated %s", r.body)
 					}
 					evs := updates(outboxEvents(t, db))
-					want := events.TicketUpdated{ID: ids["mine"], Version: 1, Title: "New title", Price: 9999, UserID: seller.ID}
+					want := events.TicketUpdated{ID: ids["mine"], Version: 1, Title: "New title", Price: 9999, UserID: seller.ID, Status: "on_sale"}
 					if evs[len(evs)-1] != want {
 						t.Fatalf("last ticket.updated %+v, want %+v", evs[len(evs)-1], want)
 					}
@@ -287,6 +341,9 @@ func TestHTTP(t *testing.T) {
 					t.Fatal(err)
 				}
 				ids["mine"] = mustCreate(t, s, seller.ID, "50% off show", 1200).ID
+				if tt.before != nil {
+					tt.before(t, ids)
+				}
 				path := strings.NewReplacer("{mine}", ids["mine"], "{reserved}", ids["reserved"]).Replace(tt.path)
 				before := len(outboxEvents(t, db))
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -17,6 +18,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 	return []natsbus.Listener{
 		natsbus.On(s.onOrderCreated),
 		natsbus.On(s.onOrderCancelled),
+		natsbus.On(s.onOrderCompleted),
 	}
 }
 
@@ -28,7 +30,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 // another order: an early message, redelivered until that order's
 // cancellation (on its own consumer) has released the ticket.
 func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) error {
-	if !plausibleID(ev.ID) || !plausibleID(ev.Ticket.ID) {
+	if !ids.Valid(ev.ID) || !ids.Valid(ev.Ticket.ID) {
 		return natsbus.Permanent(fmt.Errorf("order.created with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
 	}
 	err := s.reserve(ctx, ev.Ticket.ID, Reservation{OrderID: ev.ID, Version: ev.Ticket.Version, Price: money.Cents(ev.Ticket.Price)})
@@ -45,7 +47,7 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 // if the order still holds it; otherwise it changes nothing and publishes
 // nothing.
 func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled) error {
-	if !plausibleID(ev.ID) || !plausibleID(ev.Ticket.ID) {
+	if !ids.Valid(ev.ID) || !ids.Valid(ev.Ticket.ID) {
 		return natsbus.Permanent(fmt.Errorf("order.cancelled with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
 	}
 	err := s.release(ctx, ev.Ticket.ID, ev.ID)
@@ -57,6 +59,29 @@ func (s *Service) onOrderCancelled(ctx context.Context, ev events.OrderCancelled
 	}
 	if err != nil {
 		return fmt.Errorf("release ticket %s from order %s: %w", ev.Ticket.ID, ev.ID, err)
+	}
+	return nil
+}
+
+// onOrderCompleted marks the ticket sold (version+1, ticket.updated with
+// status sold). An order.completed that overtook its order.created (they
+// come on separate consumers) is early and waits for it; one for an order
+// tickets refused changes nothing (orders refunds it).
+func (s *Service) onOrderCompleted(ctx context.Context, ev events.OrderCompleted) error {
+	if !ids.Valid(ev.ID) || !ids.Valid(ev.Ticket.ID) {
+		return natsbus.Permanent(fmt.Errorf("order.completed with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
+	}
+	err := s.sell(ctx, ev.Ticket.ID, ev.ID)
+	switch {
+	case errors.Is(err, errNotHeldBy):
+		return natsbus.Early(fmt.Errorf("sell ticket %s to order %s: %w", ev.Ticket.ID, ev.ID, err))
+	case errors.Is(err, sqldb.ErrNotFound):
+		// Tickets is the source of truth: a ticket it does not know was
+		// refused to the order, which orders refunds.
+		s.log.Warn("order completed for unknown ticket", "order_id", ev.ID, "ticket_id", ev.Ticket.ID)
+		return nil
+	case err != nil:
+		return fmt.Errorf("sell ticket %s to order %s: %w", ev.Ticket.ID, ev.ID, err)
 	}
 	return nil
 }

@@ -160,7 +160,7 @@ func (h *harness) lastSeq(subject events.Subject) uint64 {
 func (h *harness) settle() []events.TicketUpdated {
 	h.t.Helper()
 	eventually(h.t, "listeners, outbox and test consumer to settle", func() bool {
-		for _, subj := range []events.Subject{events.SubjectOrderCreated, events.SubjectOrderCancelled} {
+		for _, subj := range []events.Subject{events.SubjectOrderCreated, events.SubjectOrderCancelled, events.SubjectOrderCompleted} {
 			// The ack floor, not only the pending counts: right after a
 			// publish the server may report neither pending nor in flight.
 			info := h.consumerInfo(subj)
@@ -248,6 +248,27 @@ func TestListeners(t *testing.T) {
 				check(t, h.settle(), tk, want{1, "A"}, want{2, ""})
 				if got := h.ticket(tk.ID); got.OrderID != "" || got.Version != 2 {
 					t.Fatalf("after order.cancelled: %+v", got)
+				}
+			})
+
+			t.Run("completed, before its order.created and twice", func(t *testing.T) {
+				h := open(t)
+				tk := h.createTicket()
+				done := events.OrderCompleted{ID: "A", Version: 1, UserID: "buyer", Ticket: events.OrderTicket{ID: tk.ID}}
+				// The completion overtakes the creation: it waits for it,
+				// past the two deliveries an ordinary failure gets here.
+				h.publish(done)
+				eventually(t, "order.completed redelivered while it waits", func() bool {
+					return h.consumerInfo(events.SubjectOrderCompleted).Delivered.Consumer >= 3
+				})
+				h.publish(created("A", tk.ID, 0), done)
+				got := h.settle()
+				check(t, got, tk, want{1, "A"}, want{2, "A"})
+				if got[0].Status != events.TicketReserved || got[1].Status != events.TicketSold {
+					t.Fatalf("statuses %q then %q, want reserved then sold", got[0].Status, got[1].Status)
+				}
+				if tkt := h.ticket(tk.ID); tkt.Status != StatusSold || tkt.Version != 2 {
+					t.Fatalf("after order.completed: %+v", tkt)
 				}
 			})
 

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -102,7 +103,7 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 // asks. A cursor that cannot be a ticket id is ErrBadCursor; one that names
 // no ticket gives an empty page.
 func (s *Service) List(ctx context.Context, l Listing) ([]Ticket, error) {
-	if l.After != "" && !plausibleID(l.After) {
+	if l.After != "" && !ids.Valid(l.After) {
 		return nil, ErrBadCursor
 	}
 	return s.store.ListOnSale(ctx, l)
@@ -116,7 +117,7 @@ func (s *Service) Mine(ctx context.Context, userID string) ([]Ticket, error) {
 
 // Get returns one ticket or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (Ticket, error) {
-	if !plausibleID(id) {
+	if !ids.Valid(id) {
 		return Ticket{}, ErrNotFound
 	}
 	t, err := s.store.Get(ctx, id)
@@ -124,23 +125,6 @@ func (s *Service) Get(ctx context.Context, id string) (Ticket, error) {
 		return Ticket{}, ErrNotFound
 	}
 	return t, err
-}
-
-// plausibleID keeps junk away from the database: a megabyte of path, or a
-// NUL or invalid UTF-8, which PostgreSQL refuses with an error (a 500) where
-// the answer is simply "no such ticket". Ids are UUIDs; other services' ids
-// (orders, in events) are opaque but made of the same safe characters.
-func plausibleID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // Create lists a new ticket for userID at version 0 and announces it, unless
@@ -156,6 +140,7 @@ func (s *Service) Create(ctx context.Context, userID string, f Fields) (Ticket, 
 		Price:     f.Price,
 		UserID:    userID,
 		Version:   0,
+		Status:    StatusOnSale,
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond),
 	}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
@@ -174,6 +159,7 @@ func (s *Service) Create(ctx context.Context, userID string, f Fields) (Ticket, 
 		}
 		return s.ob.Add(ctx, tx, events.TicketCreated{
 			ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price), UserID: t.UserID,
+			Status: string(t.Status),
 		})
 	})
 	if err != nil {
@@ -188,7 +174,7 @@ func (s *Service) Update(ctx context.Context, userID, id string, f Fields) (Tick
 	if err := f.Validate(); err != nil {
 		return Ticket{}, err
 	}
-	if !plausibleID(id) {
+	if !ids.Valid(id) {
 		return Ticket{}, ErrNotFound
 	}
 	t, err := s.change(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
@@ -201,6 +187,47 @@ func (s *Service) Update(ctx context.Context, userID, id string, f Fields) (Tick
 		return Ticket{}, ErrChanged
 	}
 	return t, err
+}
+
+// Withdraw takes the seller's ticket off sale for good (version+1,
+// ticket.updated with status withdrawn): ErrNotFound, ErrNotOwner,
+// ErrWithdrawReserved, ErrSold, or ErrChanged after a lost race.
+// Withdrawing a withdrawn ticket again succeeds and publishes nothing.
+func (s *Service) Withdraw(ctx context.Context, userID, id string) error {
+	if !ids.Valid(id) {
+		return ErrNotFound
+	}
+	_, err := s.change(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
+		return t.Withdraw(userID)
+	})
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, errStale):
+		return ErrChanged
+	}
+	return err
+}
+
+// sell marks ticketID sold to orderID (order.completed). Applying it
+// again changes nothing; an order that does not hold the ticket yet is
+// errNotHeldBy (its order.created is on its way), and one that was
+// refused is left alone (orders refunds it).
+func (s *Service) sell(ctx context.Context, ticketID, orderID string) error {
+	_, err := s.change(ctx, ticketID, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
+		changed, err := t.Sell(orderID, s.now())
+		if errors.Is(err, errNotHeldBy) {
+			settled, serr := s.store.Settled(ctx, tx, orderID)
+			if serr != nil {
+				return false, serr
+			}
+			if settled {
+				return false, nil // refused or released: never held, never will be
+			}
+		}
+		return changed, err
+	})
+	return err
 }
 
 // reserve lets the order hold ticketID (order.created). Applying it again,
@@ -301,7 +328,7 @@ func (s *Service) change(ctx context.Context, id string, apply func(tx *sqldb.Tx
 			}
 			return s.ob.Add(ctx, tx, events.TicketUpdated{
 				ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price),
-				UserID: t.UserID, OrderID: t.OrderID,
+				UserID: t.UserID, OrderID: t.OrderID, Status: string(t.Status),
 			})
 		})
 		if !errors.Is(err, errStale) {

@@ -27,7 +27,7 @@ func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 // errStale means the row changed since it was read: its version moved on.
 var errStale = errors.New("ticket changed since it was read")
 
-const ticketColumns = `id, title, price, user_id, version, order_id, created_at, edited_version`
+const ticketColumns = `id, title, price, user_id, version, order_id, created_at, edited_version, status, sold_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -37,9 +37,16 @@ func scanTicket(row scanner) (Ticket, error) {
 		price   int64
 		orderID sql.NullString
 		created int64
+		status  string
+		soldAt  sql.NullInt64
 	)
-	if err := row.Scan(&t.ID, &t.Title, &price, &t.UserID, &t.Version, &orderID, &created, &t.EditedVersion); err != nil {
+	if err := row.Scan(&t.ID, &t.Title, &price, &t.UserID, &t.Version, &orderID, &created, &t.EditedVersion,
+		&status, &soldAt); err != nil {
 		return Ticket{}, sqldb.Err(err)
+	}
+	t.Status = Status(status)
+	if soldAt.Valid {
+		t.SoldAt = time.UnixMilli(soldAt.Int64).UTC()
 	}
 	t.Price = money.Cents(price)
 	t.OrderID = orderID.String
@@ -73,7 +80,7 @@ func (s *Store) GetTx(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, err
 
 // ListOnSale returns the tickets no order holds, newest first, as l asks.
 func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
-	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE order_id IS NULL`
+	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE order_id IS NULL AND status = 'on_sale'`
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -97,7 +104,7 @@ func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 	return s.list(ctx, q, args...)
 }
 
-// ListBySeller returns the tickets userID listed, on sale or reserved,
+// ListBySeller returns the tickets userID listed, whatever their status,
 // newest first.
 func (s *Store) ListBySeller(ctx context.Context, userID string) ([]Ticket, error) {
 	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE user_id = $1 ORDER BY created_at DESC, id DESC`
@@ -129,12 +136,15 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// Insert adds a new ticket.
+// Insert adds a new ticket; one without a status is on sale.
 func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
-	const q = `INSERT INTO tickets (id, title, title_search, price, user_id, version, order_id, created_at, edited_version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	if t.Status == "" {
+		t.Status = StatusOnSale
+	}
+	const q = `INSERT INTO tickets (id, title, title_search, price, user_id, version, order_id, created_at, edited_version, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	_, err := tx.ExecContext(ctx, q, t.ID, t.Title, strings.ToLower(t.Title), int64(t.Price),
-		t.UserID, t.Version, nullable(t.OrderID), t.CreatedAt.UnixMilli(), t.EditedVersion)
+		t.UserID, t.Version, nullable(t.OrderID), t.CreatedAt.UnixMilli(), t.EditedVersion, string(t.Status))
 	if err != nil {
 		return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
 	}
@@ -179,9 +189,13 @@ func (s *Store) CountOnSale(ctx context.Context, tx *sqldb.Tx, userID string) (i
 // only one moves it on.
 func (s *Store) Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error {
 	const q = `UPDATE tickets SET title = $1, title_search = $2, price = $3, version = $4, order_id = $5,
-		edited_version = $6 WHERE id = $7 AND version = $8`
+		edited_version = $6, status = $7, sold_at = $8 WHERE id = $9 AND version = $10`
+	var soldAt sql.NullInt64
+	if !t.SoldAt.IsZero() {
+		soldAt = sql.NullInt64{Int64: t.SoldAt.UnixMilli(), Valid: true}
+	}
 	res, err := tx.ExecContext(ctx, q, t.Title, strings.ToLower(t.Title), int64(t.Price),
-		t.Version, nullable(t.OrderID), t.EditedVersion, t.ID, readVersion)
+		t.Version, nullable(t.OrderID), t.EditedVersion, string(t.Status), soldAt, t.ID, readVersion)
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", sqldb.Err(err))
 	}

@@ -24,7 +24,7 @@ func TestStore(t *testing.T) {
 		}
 
 		t.Run("insert and get round trip", func(t *testing.T) {
-			want := Ticket{ID: "rt", Title: "Ça va 🎫", Price: 100_000_000, UserID: "u1", CreatedAt: at}
+			want := Ticket{ID: "rt", Title: "Ça va 🎫", Price: 100_000_000, UserID: "u1", Status: StatusOnSale, CreatedAt: at}
 			insert(t, want)
 			got, err := st.Get(ctx, "rt")
 			if err != nil || got != want {
@@ -47,7 +47,7 @@ func TestStore(t *testing.T) {
 				return db.WithTx(ctx, func(tx *sqldb.Tx) error { return st.Update(ctx, tx, tk, read) })
 			}
 			// Two writers both read version 0: the first moves it to 1...
-			if err := write(Ticket{ID: "v", Title: "first", Price: 2, Version: 1, OrderID: "o1"}, 0); err != nil {
+			if err := write(Ticket{ID: "v", Title: "first", Price: 2, Version: 1, OrderID: "o1", Status: StatusReserved}, 0); err != nil {
 				t.Fatalf("first update: %v", err)
 			}
 			// ...and the second, still based on version 0, writes nothing.
@@ -59,7 +59,7 @@ func TestStore(t *testing.T) {
 				t.Fatalf("after stale update: %+v", got)
 			}
 			// Clearing the order stores NULL: the ticket is on sale again.
-			if err := write(Ticket{ID: "v", Title: "first", Price: 2, Version: 2}, 1); err != nil {
+			if err := write(Ticket{ID: "v", Title: "first", Price: 2, Version: 2, Status: StatusOnSale}, 1); err != nil {
 				t.Fatalf("release: %v", err)
 			}
 			list, _ := st.ListOnSale(ctx, Listing{Search: "first"})

@@ -28,7 +28,19 @@ const (
 	MaxPrice money.Cents = 1_000_000_00
 )
 
-// Ticket is one ticket for sale. OrderID is set while an order holds it.
+// Status is where a ticket is in its life; the names are the API's and
+// the events' (DESIGN.md section 3).
+type Status string
+
+const (
+	StatusOnSale    Status = "on_sale"
+	StatusReserved  Status = "reserved"
+	StatusSold      Status = "sold"
+	StatusWithdrawn Status = "withdrawn"
+)
+
+// Ticket is one ticket for sale. OrderID is set while an order holds it,
+// and stays the paying order's once it is sold.
 type Ticket struct {
 	ID      string
 	Title   string
@@ -36,6 +48,10 @@ type Ticket struct {
 	UserID  string
 	Version int64
 	OrderID string
+	Status  Status
+	// SoldAt is when the sale was learned (order.completed); zero unless
+	// sold.
+	SoldAt time.Time
 	// EditedVersion is the version the seller's last change of title or
 	// price produced (0: as listed). An order that reserved an older
 	// version saw other fields than the ticket has now and is refused.
@@ -91,6 +107,16 @@ var (
 	ErrNotOwner = fault.New(fault.Unauthorized, "Not authorized")
 	// ErrReserved is an edit of a ticket an order holds.
 	ErrReserved = fault.Coded(fault.Invalid, "ticket_reserved_locked", "Cannot edit a reserved ticket")
+	// ErrWithdrawReserved is a withdrawal of a ticket an order holds.
+	ErrWithdrawReserved = fault.Coded(fault.Invalid, "ticket_reserved_locked", "Cannot withdraw a reserved ticket")
+	// ErrSold is a change of a ticket that was sold.
+	ErrSold = fault.Coded(fault.Invalid, "ticket_sold", "The ticket was sold and can no longer be changed")
+	// ErrWithdrawn is an edit of a ticket its seller withdrew.
+	ErrWithdrawn = fault.Coded(fault.Invalid, "ticket_withdrawn", "The ticket was withdrawn from sale")
+	// errNotHeldBy is an order.completed for an order that does not hold
+	// the ticket (yet): its order.created, on another consumer, is on its
+	// way.
+	errNotHeldBy = errors.New("ticket is not held by the paid order")
 	// errHeldByOtherOrder is an order.created for a ticket another order
 	// still holds. It is transient on purpose: orders lets a second order
 	// exist only once the first is cancelled, so that cancellation is on its
@@ -110,7 +136,12 @@ func (t *Ticket) Edit(userID string, f Fields) error {
 	if t.UserID != userID {
 		return ErrNotOwner
 	}
-	if t.OrderID != "" {
+	switch {
+	case t.Status == StatusSold:
+		return ErrSold
+	case t.Status == StatusWithdrawn:
+		return ErrWithdrawn
+	case t.OrderID != "":
 		return ErrReserved
 	}
 	if t.Title != f.Title || t.Price != f.Price {
@@ -147,6 +178,10 @@ func (t *Ticket) Reserve(r Reservation) (bool, error) {
 	if t.OrderID == r.OrderID {
 		return false, nil
 	}
+	if t.Status == StatusSold || t.Status == StatusWithdrawn {
+		// Final: no order can have it, now or later.
+		return false, refusal{events.RefusedNotAvailable}
+	}
 	if (r.Version != nil && t.EditedVersion > *r.Version) || t.Price != r.Price {
 		if t.Price != r.Price {
 			return false, refusal{events.RefusedPriceChange}
@@ -156,16 +191,53 @@ func (t *Ticket) Reserve(r Reservation) (bool, error) {
 	if t.OrderID != "" {
 		return false, errHeldByOtherOrder
 	}
-	t.OrderID = r.OrderID
+	t.OrderID, t.Status = r.OrderID, StatusReserved
 	return true, nil
 }
 
 // Release puts the ticket back on sale if orderID still holds it, and
 // reports whether anything changed.
 func (t *Ticket) Release(orderID string) bool {
-	if t.OrderID != orderID {
+	if t.OrderID != orderID || t.Status != StatusReserved {
+		// A sold ticket is never released: a paid order is not cancelled
+		// (a refusal after payment is refunded without order.cancelled).
 		return false
 	}
-	t.OrderID = ""
+	t.OrderID, t.Status = "", StatusOnSale
 	return true
+}
+
+// Sell records that orderID, which holds the ticket, was paid
+// (order.completed), at now. It reports whether anything changed: false
+// when that order's sale is already recorded. An order that does not
+// hold the ticket is errNotHeldBy: its order.created has not been applied
+// yet.
+func (t *Ticket) Sell(orderID string, now time.Time) (bool, error) {
+	if t.OrderID != orderID {
+		return false, errNotHeldBy
+	}
+	if t.Status == StatusSold {
+		return false, nil
+	}
+	t.Status, t.SoldAt = StatusSold, now.UTC().Truncate(time.Millisecond)
+	return true, nil
+}
+
+// Withdraw takes the ticket off sale for good, by its seller. A reserved
+// or sold ticket cannot be withdrawn; withdrawing it again changes nothing
+// (false).
+func (t *Ticket) Withdraw(userID string) (bool, error) {
+	if t.UserID != userID {
+		return false, ErrNotOwner
+	}
+	switch {
+	case t.Status == StatusWithdrawn:
+		return false, nil
+	case t.Status == StatusSold:
+		return false, ErrSold
+	case t.OrderID != "":
+		return false, ErrWithdrawReserved
+	}
+	t.Status = StatusWithdrawn
+	return true, nil
 }

@@ -189,6 +189,8 @@ type ticket struct {
 	UserID  string      `json:"userId"`
 	Version int64       `json:"version"`
 	OrderID string      `json:"orderId"`
+	Status  string      `json:"status"`
+	SoldAt  time.Time   `json:"soldAt"`
 }
 
 type order struct {
@@ -314,6 +316,12 @@ func (c *apiClient) CreateTicket(r *http.Request, in ticketInput) (ticket, error
 	var t ticket
 	_, err := c.call(r, http.MethodPost, "/api/tickets", in.body(), &t)
 	return t, err
+}
+
+// WithdrawTicket takes the seller's ticket off sale for good.
+func (c *apiClient) WithdrawTicket(r *http.Request, id string) error {
+	_, err := c.call(r, http.MethodDelete, "/api/tickets/"+url.PathEscape(id), nil, nil)
+	return err
 }
 
 // UpdateTicket changes the seller's ticket.

@@ -164,6 +164,8 @@ func flashText(msg string) string {
 		return "Your ticket is on sale."
 	case "updated":
 		return "Your listing was updated."
+	case "withdrawn":
+		return "Your ticket was withdrawn from sale."
 	case "paid":
 		return "Payment received. The ticket is yours!"
 	case "paying":

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -122,6 +123,20 @@ func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // humanTime is what a page shows before (or without) the script: UTC.
 func humanTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
 
+// retryAt is when an API answer's Retry-After (in seconds) says trying
+// again can succeed, or the zero time when it says nothing.
+func retryAt(err error, now time.Time) time.Time {
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.RetryAfter == "" {
+		return time.Time{}
+	}
+	secs, perr := strconv.Atoi(ae.RetryAfter)
+	if perr != nil || secs <= 0 {
+		return time.Time{}
+	}
+	return now.Add(time.Duration(secs) * time.Second)
+}
+
 // clock renders a remaining duration as m:ss (or h:mm:ss), never negative.
 func clock(d time.Duration) string {
 	if d < 0 {
@@ -137,7 +152,7 @@ func clock(d time.Duration) string {
 
 // statusLabel is an order's status in words; an unpaid order past its
 // expiry is "Expired" even before the expiration service has cancelled it.
-func statusLabel(status string, expired bool) string {
+func statusLabel(status, cancelledBy string, expired bool) string {
 	switch status {
 	case statusCreated, statusAwaitingPayment:
 		if expired {
@@ -145,6 +160,13 @@ func statusLabel(status string, expired bool) string {
 		}
 		return "Awaiting payment"
 	case statusCancelled:
+		// Why it ended matters more to the buyer than that it did.
+		switch cancelledBy {
+		case "expiry":
+			return "Expired"
+		case "buyer":
+			return "Cancelled by you"
+		}
 		return "Cancelled"
 	case statusComplete:
 		return "Complete"
@@ -157,9 +179,9 @@ func statusLabel(status string, expired bool) string {
 func cancelReason(by string) string {
 	switch by {
 	case "buyer":
-		return "Cancelled by you. The ticket is back on sale."
+		return "Cancelled by you."
 	case "expiry":
-		return "Expired: the reservation ran out before it was paid. The ticket is back on sale."
+		return "Expired: the reservation ran out before it was paid."
 	case "price_change":
 		return "The seller changed the price before your reservation went through, so this order was cancelled."
 	case "ticket_changed":

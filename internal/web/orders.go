@@ -21,7 +21,7 @@ type orderRow struct {
 func (s *Service) row(o order) orderRow {
 	open := o.Status == statusCreated || o.Status == statusAwaitingPayment
 	expired := open && !s.cfg.Now().Before(o.ExpiresAt)
-	r := orderRow{order: o, Label: statusLabel(o.Status, expired), Expired: expired}
+	r := orderRow{order: o, Label: statusLabel(o.Status, o.CancelledBy, expired), Expired: expired}
 	if o.Status == statusCancelled {
 		r.Reason = cancelReason(o.CancelledBy)
 	}
@@ -67,6 +67,10 @@ type orderData struct {
 	Left     string // the countdown's first value, m:ss
 	ServerAt string // the server's clock, so the script can correct a skewed one
 	Cards    []testCard
+	// TicketStatus is the ticket's status now, for an order that ended
+	// unpaid ("" when unknown); TryAgain says the buyer may order it again.
+	TicketStatus string
+	TryAgain     bool
 }
 
 func (s *Service) handleOrderShow(w http.ResponseWriter, r *http.Request) {
@@ -89,13 +93,22 @@ func (s *Service) handleOrderShow(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	row := s.row(o)
-	v.Data = orderData{
+	d := orderData{
 		Order:    row,
 		Payable:  (o.Status == statusCreated || o.Status == statusAwaitingPayment) && !row.Expired,
 		Left:     clock(o.ExpiresAt.Sub(now)),
 		ServerAt: isoTime(now),
 		Cards:    sandboxCards(),
 	}
+	if o.Status == statusCancelled || row.Expired {
+		// Ended unpaid: whether the buyer can try again depends on the
+		// ticket now. A ticket the page cannot read is simply not offered.
+		if t, err := s.api.Ticket(r, o.Ticket.ID); err == nil {
+			d.TicketStatus = t.Status
+			d.TryAgain = t.Status == "on_sale" && t.UserID != v.User.ID
+		}
+	}
+	v.Data = d
 	v.Scripts = []string{s.asset("countdown.js")}
 	if s.cfg.StripePublishableKey != "" {
 		v.Stripe = s.cfg.StripePublishableKey

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -114,6 +115,10 @@ type ticketData struct {
 	Ticket   ticket
 	Mine     bool
 	Reserved bool
+	// Gone: sold or withdrawn, no longer available to anyone.
+	Gone bool
+	// MyOrderID is the caller's own order holding the ticket, if any.
+	MyOrderID string
 }
 
 // handleTicketShow renders the ticket page, with the problems of a
@@ -129,7 +134,19 @@ func (s *Service) handleTicketShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Title = t.Title
-	v.Data = ticketData{Ticket: t, Mine: v.User != nil && v.User.ID == t.UserID, Reserved: t.OrderID != ""}
+	d := ticketData{Ticket: t, Mine: v.User != nil && v.User.ID == t.UserID,
+		Reserved: t.Status == "reserved" || t.Status == "" && t.OrderID != "",
+		Gone:     t.Status == "sold" || t.Status == "withdrawn"}
+	if d.Reserved && v.User != nil && !d.Mine {
+		// Is the holding order the caller's? Only its buyer may read it
+		// (anyone else gets a 401), so a read answers it. A cancellation
+		// on its way to tickets leaves nothing to pay.
+		if o, err := s.api.Order(r, t.OrderID); err == nil &&
+			o.UserID == v.User.ID && (o.Status == statusCreated || o.Status == statusAwaitingPayment) {
+			d.MyOrderID = o.ID
+		}
+	}
+	v.Data = d
 	s.render(w, r, http.StatusOK, "ticket", v)
 }
 
@@ -144,11 +161,21 @@ func (s *Service) handleTicketPurchase(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/auth/signin?next="+url.QueryEscape("/tickets/"+id), http.StatusSeeOther)
 	case st == http.StatusBadRequest || st == http.StatusTooManyRequests || st == http.StatusNotFound:
 		f := newForm(nil)
-		if st == http.StatusNotFound {
+		switch at := retryAt(err, s.cfg.Now()); {
+		case st == http.StatusNotFound:
 			// The ticket exists (or the ticket page is the 404 page) but
 			// the orders service has not heard of it yet.
 			f.General = append(f.General, "This ticket was listed a moment ago and is not ready to buy yet. Please try again in a few seconds.")
-		} else {
+		case st == http.StatusTooManyRequests && !at.IsZero():
+			// A pause the API names the end of (such as the one after
+			// cancelling or letting an order expire): say when.
+			var ae *apiError
+			msg := "You cannot reserve this ticket right now."
+			if errors.As(err, &ae) && len(ae.Errors) > 0 && ae.Errors[0].Message != "" {
+				msg = sentence(ae.Errors[0].Message)
+			}
+			f.General = append(f.General, msg+" You can try again after "+humanTime(at)+".")
+		default:
 			f.addAPIError(err)
 		}
 		s.redirect(w, r, "/tickets/"+url.PathEscape(id), "", f)
@@ -224,6 +251,23 @@ func (s *Service) handleTicketUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 type listingsData struct{ Tickets []ticket }
+
+// handleTicketWithdraw takes the seller's ticket off sale (the form in My
+// listings, confirmed there) and goes back to the listings.
+func (s *Service) handleTicketWithdraw(w http.ResponseWriter, r *http.Request) {
+	err := s.api.WithdrawTicket(r, r.PathValue("id"))
+	switch st := statusOf(err); {
+	case err == nil:
+		s.redirect(w, r, "/listings", "withdrawn", nil)
+	case st == http.StatusBadRequest:
+		// Reserved or sold meanwhile: the listings show which.
+		s.redirect(w, r, "/listings", "", nil)
+	case st == http.StatusUnauthorized:
+		s.toSignIn(w, r)
+	default:
+		s.fail(w, r, err)
+	}
+}
 
 func (s *Service) handleListings(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.beginSignedIn(w, r, "My listings", "listings")

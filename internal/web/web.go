@@ -186,6 +186,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	form("POST /tickets/new", s.handleTicketCreate)
 	page("GET /tickets/{id}", s.handleTicketShow)
 	form("POST /tickets/{id}/purchase", s.handleTicketPurchase)
+	form("POST /tickets/{id}/withdraw", s.handleTicketWithdraw)
 	page("GET /tickets/{id}/edit", s.handleTicketEditForm)
 	form("POST /tickets/{id}/edit", s.handleTicketUpdate)
 	page("GET /orders", s.handleOrderList)

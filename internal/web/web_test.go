@@ -481,19 +481,22 @@ func TestTimes(t *testing.T) {
 func TestStatusLabel(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		status  string
-		expired bool
-		want    string
+		status, by string
+		expired    bool
+		want       string
 	}{
-		{statusCreated, false, "Awaiting payment"},
-		{statusCreated, true, "Expired"},
-		{statusAwaitingPayment, false, "Awaiting payment"},
-		{statusCancelled, false, "Cancelled"},
-		{statusComplete, false, "Complete"},
+		{statusCreated, "", false, "Awaiting payment"},
+		{statusCreated, "", true, "Expired"},
+		{statusAwaitingPayment, "", false, "Awaiting payment"},
+		{statusCancelled, "", false, "Cancelled"},
+		{statusCancelled, "expiry", false, "Expired"},
+		{statusCancelled, "buyer", false, "Cancelled by you"},
+		{statusCancelled, "price_change", false, "Cancelled"},
+		{statusComplete, "", false, "Complete"},
 	}
 	for _, tt := range tests {
-		if got := statusLabel(tt.status, tt.expired); got != tt.want {
-			t.Errorf("statusLabel(%q, %v) = %q, want %q", tt.status, tt.expired, got, tt.want)
+		if got := statusLabel(tt.status, tt.by, tt.expired); got != tt.want {
+			t.Errorf("statusLabel(%q, %q, %v) = %q, want %q", tt.status, tt.by, tt.expired, got, tt.want)
 		}
 	}
 }
@@ -711,6 +714,7 @@ func TestPagesRender(t *testing.T) {
 	evil := `<script>alert("x")</script>`
 	u := &user{ID: "u1", Email: "ann@example.com"}
 	tk := ticket{ID: "t1", Title: evil, Price: 2050, UserID: "u2"}
+	sold := ticket{ID: "t2", Title: evil, Price: 2050, UserID: "u2", OrderID: "o9", Status: "sold", SoldAt: fixedNow().Add(-time.Hour)}
 	o := order{ID: "o1", UserID: "u1", Status: statusCreated, ExpiresAt: fixedNow().Add(90 * time.Second)}
 	o.Ticket.ID, o.Ticket.Title, o.Ticket.Price = "t1", evil, 2050
 	failed := newForm(url.Values{"email": {evil}, "title": {evil}, "price": {"abc"}, "q": {evil}, "token": {"tok_chargeDeclined"}})
@@ -747,6 +751,17 @@ func TestPagesRender(t *testing.T) {
 		{"ticket signed out", "ticket", view{Data: ticketData{Ticket: tk}}, []string{"Sign in to purchase", "next=/tickets/t1"}},
 		{"own ticket", "ticket", view{User: u, Data: ticketData{Ticket: tk, Mine: true}}, []string{"You are selling this ticket", "/tickets/t1/edit"}},
 		{"reserved ticket", "ticket", view{User: u, Data: ticketData{Ticket: tk, Reserved: true}}, []string{"Someone is buying this ticket"}},
+		{"ticket the caller reserved", "ticket", view{User: u, Data: ticketData{Ticket: tk, Reserved: true, MyOrderID: "o7"}},
+			[]string{"You reserved this ticket", `href="/orders/o7"`, "pay now"}},
+		{"sold ticket", "ticket", view{User: u, Data: ticketData{Ticket: sold, Gone: true}}, []string{"This ticket is no longer available"}},
+		{"sold ticket to its seller", "ticket", view{User: u, Data: ticketData{Ticket: sold, Mine: true, Gone: true}},
+			[]string{"You sold this ticket", `<time datetime="2030-05-01T11:00:00Z">`, "$20.50"}},
+		{"listings with a sale and a withdrawal", "listings", view{User: u, CSRF: "tok", Data: listingsData{Tickets: []ticket{tk, sold, {ID: "t3", Title: "C", Price: 100, Status: "withdrawn"}}}},
+			[]string{"Sold", `<time datetime="2030-05-01T11:00:00Z">`, "Withdrawn", `action="/tickets/t1/withdraw"`, "Yes, withdraw", `name="csrf" value="tok"`}},
+		{"order cancelled, ticket back on sale", "order", view{User: u, CSRF: "tok", Data: orderData{Order: s.row(cancelled(o, "buyer", "")), TicketStatus: "on_sale", TryAgain: true}},
+			[]string{"Cancelled by you", "Try to buy again", `action="/tickets/t1/purchase"`}},
+		{"order expired, ticket sold since", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", "")), TicketStatus: "sold"}},
+			[]string{"Expired", "The ticket is no longer available"}},
 		{"listings", "listings", view{User: u, Data: listingsData{Tickets: []ticket{tk, {ID: "t2", Title: "B", Price: 100, OrderID: "o"}}}},
 			[]string{"On sale", "Reserved", "/tickets/t1/edit"}},
 		{"orders", "orders", view{User: u, Data: ordersData{Orders: []orderRow{s.row(o), {order: order{ID: "o2", Status: statusComplete}, Label: "Complete"}}}},
@@ -863,5 +878,29 @@ func TestAPICallNamesTheClientAddress(t *testing.T) {
 				t.Errorf("the API saw X-Forwarded-For %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestRetryAt: a refused reservation that names when it can succeed
+// (Retry-After, seconds) is told to the buyer as a time; anything else
+// says nothing.
+func TestRetryAt(t *testing.T) {
+	t.Parallel()
+	now := fixedNow()
+	tests := []struct {
+		name string
+		err  error
+		want time.Time
+	}{
+		{"seconds", &apiError{Status: 429, RetryAfter: "900"}, now.Add(15 * time.Minute)},
+		{"none", &apiError{Status: 429}, time.Time{}},
+		{"an HTTP date (not sent by the API)", &apiError{Status: 429, RetryAfter: "Wed, 21 Oct 2015 07:28:00 GMT"}, time.Time{}},
+		{"zero", &apiError{Status: 429, RetryAfter: "0"}, time.Time{}},
+		{"not an API answer", errUnavailable, time.Time{}},
+	}
+	for _, tt := range tests {
+		if got := retryAt(tt.err, now); !got.Equal(tt.want) {
+			t.Errorf("%s: retryAt = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -48,13 +48,28 @@ type earlyError struct{ err error }
 func (e earlyError) Error() string { return e.err.Error() }
 func (e earlyError) Unwrap() error { return e.err }
 
+// EarlyMessage is how the runner recognises an early message.
+func (e earlyError) EarlyMessage() bool { return true }
+
+// earlyMarker is any error that says it came early: Early's, and those of
+// platform packages that cannot import this one, such as replica.ErrBehind
+// (a replica behind the event), so that their callers return them as they
+// are.
+type earlyMarker interface{ EarlyMessage() bool }
+
+func isEarly(err error) bool {
+	var e earlyMarker
+	return errors.As(err, &e) && e.EarlyMessage()
+}
+
 // Early marks err as a message that arrived before one it depends on (the
 // version before it, the record it updates), typically still waiting on
 // another consumer. It is nak'ed with the backoff like any transient
 // error, but bounded by ListenConfig.MaxEarlyDeliver instead of MaxDeliver:
 // after an outage the message it waits for may be minutes behind in
 // another consumer's backlog, and terminating the successor then would
-// leave a replica behind for good.
+// leave a replica behind for good. An error of another package is early
+// too when its chain holds a method EarlyMessage() bool returning true.
 func Early(err error) error { return earlyError{err} }
 
 type msgIDKey struct{}
@@ -220,12 +235,9 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 	stopBeat()
 	cancel()
 	n := meta.NumDelivered
-	var (
-		perm  permanentError
-		early earlyError
-	)
+	var perm permanentError
 	bound := uint64(cfg.MaxDeliver)
-	if errors.As(err, &early) {
+	if isEarly(err) {
 		bound = uint64(cfg.MaxEarlyDeliver)
 	}
 	outcome := "retry"

@@ -193,6 +193,13 @@ func TestRedeliveryAfterError(t *testing.T) {
 	}
 }
 
+// saysEarly is an error of another package (replica.ErrBehind) that marks
+// itself early without importing natsbus.
+type saysEarly struct{}
+
+func (saysEarly) Error() string      { return "replica is behind" }
+func (saysEarly) EarlyMessage() bool { return true }
+
 func TestTerminatedAfterMaxDeliver(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -203,6 +210,7 @@ func TestTerminatedAfterMaxDeliver(t *testing.T) {
 		{"transient error bounded", errors.New("transient"), 3},
 		{"permanent error", natsbus.Permanent(errors.New("bad")), 1},
 		{"early message bounded by MaxEarlyDeliver", natsbus.Early(errors.New("version 3 before 2")), 7},
+		{"error that says it is early", fmt.Errorf("apply: %w", saysEarly{}), 7},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
