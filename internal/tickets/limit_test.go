@@ -16,8 +16,9 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
 
-// TestMaxListings: a seller may have at most MaxListings tickets on sale; a
-// reserved one does not count, and other sellers are not affected.
+// TestMaxListings: a seller may have at most MaxListings live listings (on
+// sale or reserved); a withdrawn one does not count, and other sellers are
+// not affected.
 func TestMaxListings(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
@@ -46,13 +47,20 @@ func TestMaxListings(t *testing.T) {
 		if r := list("another-seller", 0); r.status != http.StatusCreated {
 			t.Fatalf("another seller = %d %s", r.status, r.body)
 		}
-		// A reserved listing is no longer on sale: room for one more.
+		// A reserved listing is still live (it may come back on sale).
 		v0 := int64(0)
 		if err := s.reserve(ctx, ids[0], Reservation{OrderID: "order-1", Version: &v0, Price: money.Cents(1000)}); err != nil {
 			t.Fatal(err)
 		}
+		if r := list(seller.ID, 4); r.status != http.StatusTooManyRequests {
+			t.Fatalf("listing with one reserved = %d %s, want 429", r.status, r.body)
+		}
+		// A withdrawn one is not: room for one more.
+		if err := s.Withdraw(ctx, seller.ID, ids[1]); err != nil {
+			t.Fatal(err)
+		}
 		if r := list(seller.ID, 4); r.status != http.StatusCreated {
-			t.Fatalf("listing after a reservation = %d %s, want 201", r.status, r.body)
+			t.Fatalf("listing after a withdrawal = %d %s, want 201", r.status, r.body)
 		}
 		if r := list(seller.ID, 5); r.status != http.StatusTooManyRequests {
 			t.Fatalf("listing past the cap again = %d %s, want 429", r.status, r.body)

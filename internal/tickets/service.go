@@ -59,7 +59,7 @@ type Storer interface {
 	ListBySeller(ctx context.Context, userID string) ([]Ticket, error)
 	Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error
 	LockSeller(ctx context.Context, tx *sqldb.Tx, userID string) error
-	CountOnSale(ctx context.Context, tx *sqldb.Tx, userID string) (int, error)
+	CountLive(ctx context.Context, tx *sqldb.Tx, userID string) (int, error)
 	Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error
 	RecordRelease(ctx context.Context, tx *sqldb.Tx, orderID, ticketID string, at time.Time) error
 	RecordRefusal(ctx context.Context, tx *sqldb.Tx, orderID, ticketID, reason string, at time.Time) error
@@ -147,7 +147,7 @@ func (s *Service) Create(ctx context.Context, userID string, f Fields) (Ticket, 
 		if err := s.store.LockSeller(ctx, tx, userID); err != nil {
 			return err
 		}
-		n, err := s.store.CountOnSale(ctx, tx, userID)
+		n, err := s.store.CountLive(ctx, tx, userID)
 		if err != nil {
 			return err
 		}

@@ -172,10 +172,11 @@ func (s *Store) LockSeller(ctx context.Context, tx *sqldb.Tx, userID string) err
 	return nil
 }
 
-// CountOnSale counts the seller's tickets on sale (from the partial index
-// tickets_on_sale_seller, so at most MaxListings entries are read).
-func (s *Store) CountOnSale(ctx context.Context, tx *sqldb.Tx, userID string) (int, error) {
-	const q = `SELECT count(*) FROM tickets WHERE user_id = $1 AND order_id IS NULL`
+// CountLive counts the seller's live listings, on sale or reserved (from
+// the partial index tickets_live_seller, so at most MaxListings entries are
+// read).
+func (s *Store) CountLive(ctx context.Context, tx *sqldb.Tx, userID string) (int, error) {
+	const q = `SELECT count(*) FROM tickets WHERE user_id = $1 AND status IN ('on_sale', 'reserved')`
 	var n int
 	if err := tx.QueryRowContext(ctx, q, userID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count on sale: %w", sqldb.Err(err))
