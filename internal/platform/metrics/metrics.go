@@ -76,9 +76,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, ErrorHandling: promhttp.ContinueOnError})
 }
 
-// Registry is the registry, for a service that adds instruments of its own.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Request returns the recorder of one service's requests, for
 // httpapi.Observe: the route is the mux pattern matched, so the label set
 // stays as small as the route table.

@@ -72,15 +72,6 @@ func isEarly(err error) bool {
 // too when its chain holds a method EarlyMessage() bool returning true.
 func Early(err error) error { return earlyError{err} }
 
-type msgIDKey struct{}
-
-// MessageID returns the event id (Nats-Msg-Id) of the message a handler is
-// processing, for handlers that record processed ids in an inbox.
-func MessageID(ctx context.Context) string {
-	id, _ := ctx.Value(msgIDKey{}).(string)
-	return id
-}
-
 // DurableName is the durable consumer a service uses for a subject:
 // <service>-<subject with dots as dashes>. Never rename one: a new name
 // reads the whole stream again.
@@ -227,7 +218,7 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 		return
 	}
 	id := m.Headers().Get(jetstream.MsgIDHeader)
-	hctx, cancel := context.WithTimeout(context.WithValue(ctx, msgIDKey{}, id), cfg.HandlerTimeout)
+	hctx, cancel := context.WithTimeout(ctx, cfg.HandlerTimeout)
 	stopBeat := inProgress(m, cfg.AckWait/2)
 	start := time.Now()
 	err = li.Handle(hctx, m.Data())

@@ -173,9 +173,7 @@ func TestRedeliveryAfterError(t *testing.T) {
 	t.Parallel()
 	b := natsbustest.Embedded(t)
 	var seen calls
-	var ids sync.Map
 	l := listen(t, b, "svc", natsbus.ListenConfig{Backoff: tiny}, func(ctx context.Context, ev events.TicketCreated) error {
-		ids.Store(natsbus.MessageID(ctx), true)
 		if seen.add(ev.ID) == 1 {
 			return errors.New("transient")
 		}
@@ -187,9 +185,6 @@ func TestRedeliveryAfterError(t *testing.T) {
 	waitFor(t, 5*time.Second, "ack after redelivery", settled(t, b, "svc", 1))
 	if n := seen.get("1"); n != 2 {
 		t.Errorf("handled %d times, want 2", n)
-	}
-	if _, ok := ids.Load("evt-1"); !ok {
-		t.Error("MessageID was not the Nats-Msg-Id")
 	}
 }
 
@@ -362,29 +357,6 @@ func TestStopWaitsForInFlightHandlers(t *testing.T) {
 		t.Error("handler did not finish (or saw its context cancelled) before Stop returned")
 	}
 	waitFor(t, 5*time.Second, "the in-flight message acked", settled(t, b, "svc", 1))
-}
-
-func TestMessageID(t *testing.T) {
-	t.Parallel()
-	if id := natsbus.MessageID(context.Background()); id != "" {
-		t.Errorf("MessageID outside a handler = %q", id)
-	}
-	b := natsbustest.Embedded(t)
-	got := make(chan string, 1)
-	l := listen(t, b, "svc", natsbus.ListenConfig{}, func(ctx context.Context, _ events.TicketCreated) error {
-		got <- natsbus.MessageID(ctx)
-		return nil
-	})
-	defer l.Stop()
-	publish(t, b, events.TicketCreated{ID: "123"})
-	select {
-	case id := <-got:
-		if id != "evt-123" {
-			t.Errorf("MessageID = %q, want evt-123", id)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no delivery")
-	}
 }
 
 func TestPublishBatchDeduplicates(t *testing.T) {
