@@ -1,6 +1,6 @@
 // Package natsbus owns the connection to NATS JetStream: an embedded server
 // (in-process, no network port) for `ticketing up`, or an external server or
-// cluster for `serve`. It creates the stream, publishes batches with
+// cluster for `serve`. It creates the streams, publishes batches with
 // de-duplication ids, and runs durable consumers that ack only after the
 // handler succeeded.
 package natsbus
@@ -19,12 +19,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// StreamConfig describes the one stream every event goes through.
+// StreamConfig describes a stream the bus creates or updates at connect.
 type StreamConfig struct {
 	Name     string
 	Subjects []string
 	// Replicas is the stream's replication factor in a NATS cluster (1 alone).
 	Replicas int
+	// MaxAge is how long the server keeps a message; zero keeps it until
+	// the stream's limits push it out.
+	MaxAge time.Duration
+	// Schedules allows message schedules (nats-server 2.12+), which hold
+	// the expiry of every pending order: the server republishes them when
+	// due. Connect refuses a server that ignores the flag.
+	Schedules bool
 }
 
 // Config says which NATS to use.
@@ -48,7 +55,12 @@ type Config struct {
 	// CAFile is a PEM file of the CA that signed the server's certificate,
 	// for a tls:// URL whose server the system's roots do not vouch for.
 	CAFile string
+	// Stream holds the events Listen's durable consumers read.
 	Stream StreamConfig
+	// Streams are more streams, created or updated after Stream (so a
+	// subject Stream no longer captures is free for one of them), read
+	// with Follow.
+	Streams []StreamConfig
 }
 
 // Bus is a live connection to JetStream with the stream in place.
@@ -107,9 +119,11 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
 	}
-	if err := b.ensureStream(ctx, cfg.Stream); err != nil {
-		b.Close()
-		return nil, err
+	for _, sc := range append([]StreamConfig{cfg.Stream}, cfg.Streams...) {
+		if err := b.ensureStream(ctx, sc); err != nil {
+			b.Close()
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -138,25 +152,30 @@ func startEmbedded(dataDir string, syncAlways bool) (*server.Server, error) {
 	return ns, nil
 }
 
+// ensureStream creates the stream or updates it to sc. An update also
+// moves subjects: a stream that captured a subject sc no longer lists
+// (session.> in TICKETING before SESSIONS) stops capturing it.
 func (b *Bus) ensureStream(ctx context.Context, sc StreamConfig) error {
-	replicas := max(sc.Replicas, 1)
+	dup := 2 * time.Minute // the window in which Nats-Msg-Id drops re-publishes
+	if sc.MaxAge > 0 {
+		dup = min(dup, sc.MaxAge) // the server refuses a window beyond MaxAge
+	}
 	stream, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       sc.Name,
-		Subjects:   sc.Subjects,
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.LimitsPolicy,
-		Replicas:   replicas,
-		Duplicates: 2 * time.Minute, // the window in which Nats-Msg-Id drops re-publishes
-		// Message schedules (nats-server 2.12+) hold the expiry of every
-		// pending order: the server republishes them when due.
-		AllowMsgSchedules: true,
+		Name:              sc.Name,
+		Subjects:          sc.Subjects,
+		Storage:           jetstream.FileStorage,
+		Retention:         jetstream.LimitsPolicy,
+		Replicas:          max(sc.Replicas, 1),
+		MaxAge:            sc.MaxAge,
+		Duplicates:        dup,
+		AllowMsgSchedules: sc.Schedules,
 	})
 	if err != nil {
 		return fmt.Errorf("natsbus: create stream %s: %w", sc.Name, err)
 	}
 	// An older server ignores the flag it does not know and would silently
 	// never fire a schedule: refuse to run on it.
-	if !stream.CachedInfo().Config.AllowMsgSchedules {
+	if sc.Schedules && !stream.CachedInfo().Config.AllowMsgSchedules {
 		return fmt.Errorf("natsbus: NATS server %s does not support message schedules (stream %s): run nats-server 2.12 or later",
 			b.nc.ConnectedServerVersion(), sc.Name)
 	}
