@@ -125,6 +125,12 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 			return nil, err
 		}
 	}
+	for _, sc := range cfg.Streams {
+		if err := b.moveOver(ctx, cfg.Stream.Name, sc); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
@@ -178,6 +184,55 @@ func (b *Bus) ensureStream(ctx context.Context, sc StreamConfig) error {
 	if sc.Schedules && !stream.CachedInfo().Config.AllowMsgSchedules {
 		return fmt.Errorf("natsbus: NATS server %s does not support message schedules (stream %s): run nats-server 2.12 or later",
 			b.nc.ConnectedServerVersion(), sc.Name)
+	}
+	return nil
+}
+
+// moveOver finishes moving subjects from one stream to another: the
+// messages stream from still holds on to's subjects, stored when it
+// captured them, are published again (they land in to) and purged from
+// from. Their new timestamps keep them in a replay by time; one older than
+// to's MaxAge is dropped, as to would have dropped it. A crash halfway
+// leaves the rest to the next start (message ids drop what is published
+// twice within the duplicate window; what gets through twice is handled
+// twice). It asks one stream info when there is nothing to move, and needs
+// more than the stream's info permission only when there is.
+func (b *Bus) moveOver(ctx context.Context, from string, to StreamConfig) error {
+	src, err := b.js.Stream(ctx, from)
+	if err != nil {
+		return fmt.Errorf("natsbus: stream %s: %w", from, err)
+	}
+	for _, subject := range to.Subjects {
+		info, err := src.Info(ctx, jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			return fmt.Errorf("natsbus: stream %s on %s: %w", from, subject, err)
+		}
+		if len(info.State.Subjects) == 0 {
+			continue
+		}
+		moved := 0
+		for seq := uint64(1); ; seq++ {
+			m, err := src.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("natsbus: move %s from %s to %s: %w", subject, from, to.Name, err)
+			}
+			seq = m.Sequence
+			if to.MaxAge > 0 && time.Since(m.Time) > to.MaxAge {
+				continue
+			}
+			id := fmt.Sprintf("%s-%d", from, m.Sequence)
+			if _, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: m.Subject, Data: m.Data}, jetstream.WithMsgID(id)); err != nil {
+				return fmt.Errorf("natsbus: move %s from %s to %s: %w", subject, from, to.Name, err)
+			}
+			moved++
+		}
+		if err := src.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+			return fmt.Errorf("natsbus: move %s from %s to %s: purge: %w", subject, from, to.Name, err)
+		}
+		b.log.Info("messages moved to their stream", "subject", subject, "from", from, "to", to.Name, "messages", moved)
 	}
 	return nil
 }

@@ -119,8 +119,8 @@ func TestFollowResumesAfterServerRestart(t *testing.T) {
 // TestConnectMovesSessionsToTheirStream: a data dir of the previous layout,
 // whose TICKETING stream captured session.> with the other events, gets
 // the new one when the next version connects: TICKETING without session.>
-// (its events kept), SESSIONS with it, where new revocations are stored and
-// followed.
+// (its events kept), SESSIONS with it, holding the revocations TICKETING
+// held and the new ones, each once.
 func TestConnectMovesSessionsToTheirStream(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -141,7 +141,6 @@ func TestConnectMovesSessionsToTheirStream(t *testing.T) {
 	old.Close()
 
 	b := connect(natsbustest.Stream, natsbustest.Streams...)
-	defer b.Close()
 	publishOn(t, b, "session.revoked", "s-new")
 	ctx := context.Background()
 	for _, want := range append([]natsbus.StreamConfig{natsbustest.Stream}, natsbustest.Streams...) {
@@ -162,9 +161,25 @@ func TestConnectMovesSessionsToTheirStream(t *testing.T) {
 	if info, err := tickets.Info(ctx, jetstream.WithSubjectFilter("ticket.>")); err != nil || info.State.Subjects["ticket.created"] != 1 {
 		t.Errorf("TICKETING lost its events: %v (%v)", info.State.Subjects, err)
 	}
+	if info, err := tickets.Info(ctx, jetstream.WithSubjectFilter("session.>")); err != nil || len(info.State.Subjects) != 0 {
+		t.Errorf("TICKETING still holds %v on session.> (%v)", info.State.Subjects, err)
+	}
 	var s seenLog
-	follow(t, b, "session.revoked", time.Now().Add(-time.Hour), &s)
-	if got := s.get(); !slices.Contains(got, "s-new") {
-		t.Errorf("followed %v, want the revocation published after the move", got)
+	f, err := b.Follow(ctx, events.SessionsStream, "session.revoked", time.Now().Add(-time.Hour), s.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Stop()
+	if got := s.get(); !slices.Equal(got, []string{"s-old", "s-new"}) {
+		t.Errorf("followed %v, want the revocation stored before the move, then the one after", got)
+	}
+	// The next start has nothing left to move.
+	b.Close()
+	again := connect(natsbustest.Stream, natsbustest.Streams...)
+	defer again.Close()
+	var s2 seenLog
+	follow(t, again, "session.revoked", time.Now().Add(-time.Hour), &s2)
+	if got := s2.get(); !slices.Equal(got, []string{"s-old", "s-new"}) {
+		t.Errorf("after another start followed %v, want each revocation once", got)
 	}
 }
