@@ -431,6 +431,32 @@ func TestServeDeployPermissions(t *testing.T) {
 		}
 	})
 
+	// The server checks no permission on a schedule's target: tickets may
+	// store a schedule on its own subjects that the server fires as
+	// payment.created. orders terminates it (natsbus ScheduledBy): only
+	// expiration.complete, from expiration's jobs, may come from a schedule.
+	t.Run("a schedule cannot forge another part's event", func(t *testing.T) {
+		tk, unpaid := sellAndReserve(t, seller, buyer, "Forged payment")
+		eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
+		c := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
+		before := subjectCounts(t, c.js)[events.SubjectPaymentCreated]
+		msg := &nats.Msg{Subject: "ticket.forged", Header: nats.Header{},
+			Data: []byte(`{"id":"forged","orderId":"` + unpaid.ID + `","stripeId":"pi_forged"}`)}
+		msg.Header.Set(jetstream.ScheduleHeader, "@at "+time.Now().UTC().Format(time.RFC3339Nano))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.js.PublishMsg(ctx, msg, jetstream.WithScheduleTarget(events.SubjectPaymentCreated)); err != nil {
+			t.Fatalf("tickets stores a schedule on its own subject: %v", err)
+		}
+		eventually(t, 5*time.Second, "the server fires the forged payment.created", func() bool {
+			return subjectCounts(t, c.js)[events.SubjectPaymentCreated] == before+1
+		})
+		eventually(t, 10*time.Second, "orders has dealt with it", func() bool { return len(unhandled(t, ns)) == 0 })
+		if got := orderStatus(buyer, unpaid.ID); got == "complete" {
+			t.Errorf("the unpaid order %s is %s after a payment.created fired by tickets' schedule", unpaid.ID, got)
+		}
+	})
+
 	t.Run("no unknown user", func(t *testing.T) {
 		for _, opts := range [][]nats.Option{
 			{nats.RootCAs(caFile)},

@@ -293,7 +293,8 @@ func connectBus(ctx context.Context, cfg Config, log *slog.Logger, followsSessio
 			Replicas:  cfg.StreamReplicas,
 			Schedules: true, // expiration's jobs
 		},
-		Streams: streams,
+		Streams:     streams,
+		ScheduledBy: events.ScheduledBy,
 	}, log)
 }
 

@@ -61,21 +61,29 @@ type Config struct {
 	// subject Stream no longer captures is free for one of them), read
 	// with Follow.
 	Streams []StreamConfig
+	// ScheduledBy says which messages a message schedule may fire: subject
+	// → the prefix of the schedule subjects allowed to fire it. Listen
+	// terminates any other message a schedule fired (it carries the
+	// Nats-Scheduler header): the server checks no permission on a
+	// schedule's target, so a part that may publish into a stream with
+	// schedules could otherwise have the server publish any subject of it.
+	ScheduledBy map[string]string
 }
 
 // Bus is a live connection to JetStream with the stream in place.
 type Bus struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	server *server.Server // nil when external
-	stream string
-	log    *slog.Logger
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	server      *server.Server // nil when external
+	stream      string
+	scheduledBy map[string]string
+	log         *slog.Logger
 }
 
 // Connect starts the embedded server when cfg.URL is empty, connects, and
 // creates or updates the stream.
 func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
-	b := &Bus{log: log, stream: cfg.Stream.Name}
+	b := &Bus{log: log, stream: cfg.Stream.Name, scheduledBy: cfg.ScheduledBy}
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.MaxReconnects(-1), // a restarting server must not strand the process

@@ -28,7 +28,7 @@ var Streams = []natsbus.StreamConfig{{Name: events.SessionsStream, Subjects: eve
 // Embedded connects a new embedded bus in a temp dir, closed when the test ends.
 func Embedded(tb testing.TB) *natsbus.Bus {
 	tb.Helper()
-	return connect(tb, natsbus.Config{DataDir: tb.TempDir(), Name: tb.Name(), Stream: Stream, Streams: Streams})
+	return connect(tb, natsbus.Config{DataDir: tb.TempDir(), Name: tb.Name(), Stream: Stream, Streams: Streams, ScheduledBy: events.ScheduledBy})
 }
 
 // Server is a NATS server with JetStream on a random loopback port.
@@ -75,7 +75,7 @@ func (s *Server) Restart(tb testing.TB) {
 // Connect connects a new bus to the server, closed when the test ends.
 func (s *Server) Connect(tb testing.TB) *natsbus.Bus {
 	tb.Helper()
-	return connect(tb, natsbus.Config{URL: s.ClientURL(), Name: tb.Name(), Stream: Stream, Streams: Streams})
+	return connect(tb, natsbus.Config{URL: s.ClientURL(), Name: tb.Name(), Stream: Stream, Streams: Streams, ScheduledBy: events.ScheduledBy})
 }
 
 func connect(tb testing.TB, cfg natsbus.Config) *natsbus.Bus {
