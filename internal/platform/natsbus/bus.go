@@ -81,7 +81,7 @@ type Bus struct {
 }
 
 // Connect starts the embedded server when cfg.URL is empty, connects, and
-// creates or updates the stream.
+// creates or updates the streams (moving what Stream held of the others).
 func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	b := &Bus{log: log, stream: cfg.Stream.Name, scheduledBy: cfg.ScheduledBy}
 	opts := []nats.Option{
