@@ -197,7 +197,9 @@ func deployRoles(t *testing.T) map[string]string {
 // The whole seed flow works (every part creates its consumers, publishes
 // its events, schedules and drops expiries), and then no part can publish
 // another's events, subscribe to them or to another's replies, take over
-// another's consumer, or read another's tables.
+// another's consumer, or read another's tables. Sign-out works too: each
+// process with an API follows session.revoked on SESSIONS, the one stream
+// where a part may create, pull and delete consumers it does not name.
 func TestServeDeployPermissions(t *testing.T) {
 	ns, passwords, caFile := deployNATS(t)
 	dbURLs := deployRoles(t)
@@ -293,6 +295,51 @@ func TestServeDeployPermissions(t *testing.T) {
 		return len(busy) == 0
 	})
 
+	// Sign-out under these permissions: auth publishes session.revoked into
+	// SESSIONS; every process with an API follows it with an ordered
+	// consumer of its own, and one started later replays it.
+	ann := signUp(t, base, "ann@example.com")
+	kept := sessionOf(t, ann)
+	if !signedInEverywhere(t, base, kept) {
+		t.Fatal("a fresh session is refused somewhere")
+	}
+	if got := ann.do("POST", "/api/users/signout", nil, nil); got != http.StatusOK {
+		t.Fatalf("signout = %d", got)
+	}
+	eventually(t, time.Second, "the tickets, orders and payments processes refuse the signed-out cookie", func() bool {
+		return signedOutEverywhere(t, base, kept)
+	})
+	if got := withCookie(t, start("orders"), "GET", "/api/orders", kept); got != http.StatusUnauthorized {
+		t.Errorf("an orders process started after the sign-out accepts its cookie: %d, want 401", got)
+	}
+	// Any part may delete a consumer on SESSIONS by name (an ordered
+	// consumer deletes its own when it starts over). A part that learnt
+	// the others' names (none may list them) and deleted them would hold
+	// nothing up: each process starts a new consumer after the last
+	// revocation it handled, and the next sign-out reaches it.
+	followers := sessionConsumers(t, ns)
+	thief := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
+	for _, name := range followers {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := thief.js.DeleteConsumer(ctx, events.SessionsStream, name)
+		cancel()
+		if err != nil {
+			t.Fatalf("delete %s: %v", name, err)
+		}
+	}
+	eventually(t, 10*time.Second, "every process follows again", func() bool {
+		now := sessionConsumers(t, ns)
+		return len(now) == len(followers) && !slices.ContainsFunc(now, func(n string) bool { return slices.Contains(followers, n) })
+	})
+	bob := signUp(t, base, "bob@example.com")
+	bobKept := sessionOf(t, bob)
+	if got := bob.do("POST", "/api/users/signout", nil, nil); got != http.StatusOK {
+		t.Fatalf("signout = %d", got)
+	}
+	eventually(t, time.Second, "every process refuses a cookie signed out after its consumer was deleted", func() bool {
+		return signedOutEverywhere(t, base, bobKept)
+	})
+
 	t.Run("no part publishes another's events", func(t *testing.T) {
 		before := subjectCounts(t, tickets.js)
 		var all []string
@@ -354,6 +401,60 @@ func TestServeDeployPermissions(t *testing.T) {
 			t.Error("tickets moved its order.created durable to payment.created")
 		}
 		c.waitViolation(t, "Publish to \"$JS.API.CONSUMER.CREATE.TICKETING.tickets-order-created.payment.created\"")
+	})
+
+	// What following session.revoked needs on SESSIONS is allowed there
+	// only: not on TICKETING's durables, not to a part without an API, and
+	// not listing consumers (whose names let a part pull or delete them).
+	t.Run("consumer requests beyond the parts' own", func(t *testing.T) {
+		for _, tc := range []struct{ user, subject string }{
+			{"tickets", "$JS.API.CONSUMER.MSG.NEXT.TICKETING.payments-order-created"},
+			{"tickets", "$JS.API.CONSUMER.DELETE.TICKETING.payments-order-created"},
+			{"tickets", "$JS.API.CONSUMER.DELETE.TICKETING.tickets-order-created"},
+			{"orders", "$JS.API.CONSUMER.CREATE.TICKETING.random.session.revoked"},
+			{"orders", "$JS.API.CONSUMER.CREATE.TICKETING.random.order.created"},
+			{"orders", "$JS.API.CONSUMER.CREATE.SESSIONS.random"},
+			{"orders", "$JS.API.CONSUMER.DURABLE.CREATE.SESSIONS.random"},
+			{"payments", "$JS.API.CONSUMER.LIST.SESSIONS"},
+			{"payments", "$JS.API.CONSUMER.NAMES.SESSIONS"},
+			{"payments", "$JS.API.STREAM.DELETE.SESSIONS"},
+			{"payments", "$JS.API.STREAM.PURGE.SESSIONS"},
+			{"expiration", "$JS.API.CONSUMER.CREATE.SESSIONS.random.session.revoked"},
+			{"expiration", "$JS.API.CONSUMER.MSG.NEXT.SESSIONS.random"},
+			{"expiration", "$JS.API.STREAM.UPDATE.SESSIONS"},
+		} {
+			c := dialNATS(t, natsURL, caFile, tc.user, passwords[tc.user])
+			if err := c.nc.PublishRequest(tc.subject, c.nc.NewRespInbox(), []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			c.waitViolation(t, "Publish to \""+tc.subject+"\"")
+		}
+	})
+
+	// The server checks no permission on a schedule's target: tickets may
+	// store a schedule on its own subjects that the server fires as
+	// payment.created. orders terminates it (natsbus ScheduledBy): only
+	// expiration.complete, from expiration's jobs, may come from a schedule.
+	t.Run("a schedule cannot forge another part's event", func(t *testing.T) {
+		tk, unpaid := sellAndReserve(t, seller, buyer, "Forged payment")
+		eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
+		c := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
+		before := subjectCounts(t, c.js)[events.SubjectPaymentCreated]
+		msg := &nats.Msg{Subject: "ticket.forged", Header: nats.Header{},
+			Data: []byte(`{"id":"forged","orderId":"` + unpaid.ID + `","stripeId":"pi_forged"}`)}
+		msg.Header.Set(jetstream.ScheduleHeader, "@at "+time.Now().UTC().Format(time.RFC3339Nano))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.js.PublishMsg(ctx, msg, jetstream.WithScheduleTarget(events.SubjectPaymentCreated)); err != nil {
+			t.Fatalf("tickets stores a schedule on its own subject: %v", err)
+		}
+		eventually(t, 5*time.Second, "the server fires the forged payment.created", func() bool {
+			return subjectCounts(t, c.js)[events.SubjectPaymentCreated] == before+1
+		})
+		eventually(t, 10*time.Second, "orders has dealt with it", func() bool { return len(unhandled(t, ns)) == 0 })
+		if got := orderStatus(buyer, unpaid.ID); got == "complete" {
+			t.Errorf("the unpaid order %s is %s after a payment.created fired by tickets' schedule", unpaid.ID, got)
+		}
 	})
 
 	t.Run("no unknown user", func(t *testing.T) {
@@ -459,21 +560,46 @@ func (c *natsClient) waitViolation(t *testing.T, what string) {
 	}
 }
 
-// subjectCounts is how many messages the TICKETING stream holds per
-// subject (every part may ask for the stream's info).
+// subjectCounts is how many messages the TICKETING and SESSIONS streams
+// hold per subject (every part with an API may ask for both streams' info).
 func subjectCounts(t *testing.T, js jetstream.JetStream) map[string]uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	stream, err := js.Stream(ctx, events.Stream)
+	counts := map[string]uint64{}
+	for _, name := range []string{events.Stream, events.SessionsStream} {
+		stream, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter(">"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(counts, info.State.Subjects)
+	}
+	return counts
+}
+
+// sessionConsumers names the consumers of the SESSIONS stream (the
+// processes' ordered consumers), asked of the server itself.
+func sessionConsumers(t *testing.T, ns *server.Server) []string {
+	t.Helper()
+	jsz, err := ns.Jsz(&server.JSzOptions{Accounts: true, Streams: true, Consumer: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(">"))
-	if err != nil {
-		t.Fatal(err)
+	var names []string
+	for _, acc := range jsz.AccountDetails {
+		for _, s := range acc.Streams {
+			for _, c := range s.Consumer {
+				if s.Name == events.SessionsStream {
+					names = append(names, c.Name)
+				}
+			}
+		}
 	}
-	return info.State.Subjects
+	return names
 }
 
 // unhandled lists the durable consumers of the TICKETING stream that have

@@ -56,7 +56,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 		if cfg.NATSURL == "" {
 			return nil, errors.New("serve needs NATS_URL: every part of a deployment must share one NATS")
 		}
-		if app.bus, err = connectBus(ctx, cfg, in.log); err != nil {
+		if app.bus, err = connectBus(ctx, cfg, in.log, spec.prefix != ""); err != nil {
 			return nil, err
 		}
 		in.bus = app.bus

@@ -11,11 +11,12 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/session"
 )
 
-// replaySlack widens the replay of revocations beyond session.MaxTTL, for
-// clocks that disagree (the NATS server stamps the messages, auth sets the
-// expiries). Revocations that have stopped mattering are dropped as they
-// come.
-const replaySlack = 5 * time.Minute
+// revocationsKept is how long the SESSIONS stream keeps a revocation and
+// how far back a process replays them at start: session.MaxTTL, widened
+// for clocks that disagree (the NATS server stamps the messages and drops
+// them, auth sets the expiries). Revocations that have stopped mattering
+// are dropped as they come.
+const revocationsKept = session.MaxTTL + 5*time.Minute
 
 // catchUpTimeout bounds the replay at start: a process that cannot learn
 // which sessions are revoked must not serve.
@@ -29,8 +30,8 @@ const catchUpTimeout = time.Minute
 func followRevocations(ctx context.Context, bus *natsbus.Bus, revoked *session.Revocations) (*natsbus.Following, error) {
 	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
 	defer cancel()
-	since := time.Now().Add(-session.MaxTTL - replaySlack)
-	f, err := bus.Follow(ctx, events.SubjectSessionRevoked, since, func(data []byte) error {
+	since := time.Now().Add(-revocationsKept)
+	f, err := bus.Follow(ctx, events.SessionsStream, events.SubjectSessionRevoked, since, func(data []byte) error {
 		var ev events.SessionRevoked
 		if err := json.Unmarshal(data, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", events.SubjectSessionRevoked, err)

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/session"
 )
@@ -221,4 +226,69 @@ func TestUpWebSignOutEverywhere(t *testing.T) {
 		return withCookie(t, base, "GET", "/api/orders", onPhone) == http.StatusUnauthorized &&
 			withCookie(t, base, "GET", "/api/orders", mine) == http.StatusUnauthorized
 	})
+}
+
+// TestUpMovesSignOutsToTheirStream: a data dir of the version that kept
+// sign-outs in TICKETING (session.> among its subjects) is moved at the
+// next start: TICKETING drops session.>, SESSIONS takes it, and a sign-out
+// stored before the upgrade still ends its session in every part.
+func TestUpMovesSignOutsToTheirStream(t *testing.T) {
+	dir := t.TempDir()
+	base, app := startUp(t, dir, nil)
+	ann := signUp(t, base, "ann@example.com")
+	kept := sessionOf(t, ann)
+	var me struct {
+		CurrentUser struct {
+			ID string `json:"id"`
+		} `json:"currentUser"`
+	}
+	if got := ann.do("GET", "/api/users/currentuser", nil, &me); got != http.StatusOK || me.CurrentUser.ID == "" {
+		t.Fatalf("currentuser = %d, %+v", got, me)
+	}
+	app.Close(context.Background())
+
+	// The previous layout: no SESSIONS, TICKETING captures session.> and
+	// holds ann's "sign out everywhere".
+	connect := func(stream natsbus.StreamConfig) *natsbus.Bus {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b, err := natsbus.Connect(ctx, natsbus.Config{DataDir: dir, Name: t.Name(), Stream: stream}, natsbustest.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := connect(natsbustest.Stream)
+	if err := b.JetStream().DeleteStream(context.Background(), events.SessionsStream); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	previous := natsbustest.Stream
+	previous.Subjects = append(slices.Clone(events.StreamSubjects), "session.>")
+	b = connect(previous)
+	now := time.Now()
+	data, err := json.Marshal(events.SessionRevoked{UserID: me.CurrentUser.ID, NotBefore: &now, ExpiresAt: now.Add(session.MaxTTL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.PublishBatch(ctx, []natsbus.Outgoing{{ID: "signout-before-upgrade", Subject: events.SubjectSessionRevoked, Data: data}})[0]; err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	base, app = startUp(t, dir, nil)
+	if !signedOutEverywhere(t, base, kept) {
+		t.Error("a session signed out before the upgrade is accepted after it")
+	}
+	for name, want := range map[string][]string{events.Stream: events.StreamSubjects, events.SessionsStream: events.SessionsStreamSubjects} {
+		s, err := app.bus.JetStream().Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config.Subjects; !slices.Equal(got, want) {
+			t.Errorf("stream %s captures %v, want %v", name, got, want)
+		}
+	}
 }

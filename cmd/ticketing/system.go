@@ -101,7 +101,21 @@ func (in infra) handler(p *part, health []httpapi.Check) http.Handler {
 	return httpapi.EdgeVerifying(mux, log, session.Verifier{Key: in.key, Now: time.Now, Revoked: in.revoked}, observe)
 }
 
-func connectBus(ctx context.Context, cfg Config, log *slog.Logger) (*natsbus.Bus, error) {
+// connectBus connects to NATS and makes sure of the TICKETING stream, and
+// of SESSIONS for a process that follows session revocations (one with an
+// API): the others have no business with it, nor any permission on it.
+func connectBus(ctx context.Context, cfg Config, log *slog.Logger, followsSessions bool) (*natsbus.Bus, error) {
+	var streams []natsbus.StreamConfig
+	if followsSessions {
+		streams = append(streams, natsbus.StreamConfig{
+			Name:     events.SessionsStream,
+			Subjects: events.SessionsStreamSubjects,
+			Replicas: cfg.StreamReplicas,
+			// The server forgets a revocation once no token it names can
+			// still be alive: what a process replays at start.
+			MaxAge: revocationsKept,
+		})
+	}
 	return natsbus.Connect(ctx, natsbus.Config{
 		URL:        cfg.NATSURL,
 		DataDir:    cfg.DataDir,
@@ -111,10 +125,13 @@ func connectBus(ctx context.Context, cfg Config, log *slog.Logger) (*natsbus.Bus
 		Password:   cfg.NATSPassword,
 		CAFile:     cfg.NATSCAFile,
 		Stream: natsbus.StreamConfig{
-			Name:     events.Stream,
-			Subjects: events.StreamSubjects,
-			Replicas: cfg.StreamReplicas,
+			Name:      events.Stream,
+			Subjects:  events.StreamSubjects,
+			Replicas:  cfg.StreamReplicas,
+			Schedules: true, // expiration's jobs
 		},
+		Streams:     streams,
+		ScheduledBy: events.ScheduledBy,
 	}, log)
 }
 

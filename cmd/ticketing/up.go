@@ -40,7 +40,7 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 		return nil, err
 	}
 	app.metrics = in.metrics
-	if app.bus, err = connectBus(ctx, cfg, log); err != nil {
+	if app.bus, err = connectBus(ctx, cfg, log, true); err != nil {
 		return nil, err
 	}
 	in.bus = app.bus

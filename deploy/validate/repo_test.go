@@ -134,6 +134,7 @@ type partInfo struct {
 	name   string
 	events bool // connects to NATS_URL
 	db     bool // uses DATABASE_URL
+	api    bool // has a prefix: serves an API, so follows session.revoked
 }
 
 // codeParts returns the parts `ticketing serve` accepts: "gateway" and the
@@ -164,6 +165,11 @@ func codeParts(t *testing.T) []partInfo {
 				case key.Name == "name":
 					if v, ok := kv.Value.(*ast.BasicLit); ok {
 						p.name, _ = strconv.Unquote(v.Value)
+					}
+				case key.Name == "prefix":
+					if v, ok := kv.Value.(*ast.BasicLit); ok {
+						prefix, _ := strconv.Unquote(v.Value)
+						p.api = prefix != ""
 					}
 				case key.Name == "events":
 					if v, ok := kv.Value.(*ast.Ident); ok {

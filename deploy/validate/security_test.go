@@ -234,8 +234,21 @@ func parseNATSConf(t *testing.T, sts *appsv1.StatefulSet, cm *corev1.ConfigMap, 
 	return opts
 }
 
+// followSessions is what a part with an API needs to follow
+// session.revoked with ordered consumers (natsbus.Follow), whose names are
+// random: on SESSIONS only, where every consumer reads the same.
+var followSessions = []string{
+	"$JS.API.STREAM.INFO.SESSIONS",
+	"$JS.API.STREAM.CREATE.SESSIONS",
+	"$JS.API.STREAM.UPDATE.SESSIONS",
+	"$JS.API.CONSUMER.CREATE.SESSIONS.*.session.revoked",
+	"$JS.API.CONSUMER.MSG.NEXT.SESSIONS.*",
+	"$JS.API.CONSUMER.DELETE.SESSIONS.*",
+}
+
 // checkNATSUsers: a user per part that uses events, with permissions, each
-// reading only its own inbox (and session revocations).
+// reading only its own inbox; the parts with an API follow session
+// revocations on SESSIONS, which only auth publishes.
 func checkNATSUsers(t *testing.T, where string, opts *natsserver.Options) {
 	t.Helper()
 	if opts.NoAuthUser != "" || opts.Username != "" || len(opts.Nkeys) > 0 {
@@ -250,11 +263,17 @@ func checkNATSUsers(t *testing.T, where string, opts *natsserver.Options) {
 			continue
 		}
 		for _, s := range perms.Subscribe.Allow {
-			if s != "_INBOX."+u.Username+".>" && s != "session.>" {
+			if s != "_INBOX."+u.Username+".>" {
 				t.Errorf("%s: user %s may subscribe to %s; only its inbox _INBOX.%s.> (natsbus sets it from the user)", where, u.Username, s, u.Username)
 			}
 		}
 		for _, s := range perms.Publish.Allow {
+			if strings.HasPrefix(s, "session.") && (u.Username != "auth" || s != "session.revoked") {
+				t.Errorf("%s: user %s may publish %s; only auth publishes session.revoked", where, u.Username, s)
+			}
+			if strings.Contains(s, ".SESSIONS") && !slices.Contains(followSessions, s) {
+				t.Errorf("%s: user %s may publish %s; on SESSIONS only %v", where, u.Username, s, followSessions)
+			}
 			if s == ">" || strings.HasPrefix(s, "$JS.>") || strings.HasPrefix(s, "$JS.API.>") || strings.HasPrefix(s, "$JS.API.CONSUMER.>") || strings.HasPrefix(s, "$JS.ACK.>") {
 				t.Errorf("%s: user %s may publish %s, which reaches other parts' consumers", where, u.Username, s)
 			}
@@ -277,8 +296,17 @@ func checkNATSUsers(t *testing.T, where string, opts *natsserver.Options) {
 		}
 	}
 	for _, p := range codeParts(t) {
-		if p.events && users[p.name] == nil {
+		u := users[p.name]
+		if p.events && u == nil {
 			t.Errorf("%s: part %s uses events but has no user", where, p.name)
+		}
+		if u == nil || u.Permissions == nil || u.Permissions.Publish == nil {
+			continue
+		}
+		for _, s := range followSessions {
+			if has := slices.Contains(u.Permissions.Publish.Allow, s); has != p.api {
+				t.Errorf("%s: user %s may publish %s: %v, want %v (only a part with an API follows session.revoked)", where, p.name, s, has, p.api)
+			}
 		}
 	}
 }

@@ -13,4 +13,14 @@ func (ExpirationComplete) Subject() Subject { return SubjectExpirationComplete }
 // schedule of an order (a JetStream message schedule targeting
 // expiration.complete). Publishing again to it replaces the schedule, so a
 // redelivered order.created schedules once.
-func ScheduleSubject(orderID string) Subject { return "expiration.schedule." + orderID }
+func ScheduleSubject(orderID string) Subject { return ScheduleSubjectPrefix + orderID }
+
+// ScheduleSubjectPrefix starts every ScheduleSubject.
+const ScheduleSubjectPrefix = "expiration.schedule."
+
+// ScheduledBy lists the events a message schedule may fire, each with the
+// prefix of the schedule subjects allowed to fire it: expiration.complete
+// from expiration's jobs, nothing else. Listeners terminate any other
+// message a schedule fired (the server does not check who may publish a
+// schedule's target).
+var ScheduledBy = map[Subject]string{SubjectExpirationComplete: ScheduleSubjectPrefix}

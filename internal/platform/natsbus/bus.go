@@ -1,6 +1,6 @@
 // Package natsbus owns the connection to NATS JetStream: an embedded server
 // (in-process, no network port) for `ticketing up`, or an external server or
-// cluster for `serve`. It creates the stream, publishes batches with
+// cluster for `serve`. It creates the streams, publishes batches with
 // de-duplication ids, and runs durable consumers that ack only after the
 // handler succeeded.
 package natsbus
@@ -19,12 +19,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// StreamConfig describes the one stream every event goes through.
+// StreamConfig describes a stream the bus creates or updates at connect.
 type StreamConfig struct {
 	Name     string
 	Subjects []string
 	// Replicas is the stream's replication factor in a NATS cluster (1 alone).
 	Replicas int
+	// MaxAge is how long the server keeps a message; zero keeps it until
+	// the stream's limits push it out.
+	MaxAge time.Duration
+	// Schedules allows message schedules (nats-server 2.12+), which hold
+	// the expiry of every pending order: the server republishes them when
+	// due. Connect refuses a server that ignores the flag.
+	Schedules bool
 }
 
 // Config says which NATS to use.
@@ -48,22 +55,35 @@ type Config struct {
 	// CAFile is a PEM file of the CA that signed the server's certificate,
 	// for a tls:// URL whose server the system's roots do not vouch for.
 	CAFile string
+	// Stream holds the events Listen's durable consumers read.
 	Stream StreamConfig
+	// Streams are more streams, created or updated after Stream (so a
+	// subject Stream no longer captures is free for one of them), read
+	// with Follow.
+	Streams []StreamConfig
+	// ScheduledBy says which messages a message schedule may fire: subject
+	// → the prefix of the schedule subjects allowed to fire it. Listen
+	// terminates any other message a schedule fired (it carries the
+	// Nats-Scheduler header): the server checks no permission on a
+	// schedule's target, so a part that may publish into a stream with
+	// schedules could otherwise have the server publish any subject of it.
+	ScheduledBy map[string]string
 }
 
 // Bus is a live connection to JetStream with the stream in place.
 type Bus struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	server *server.Server // nil when external
-	stream string
-	log    *slog.Logger
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	server      *server.Server // nil when external
+	stream      string
+	scheduledBy map[string]string
+	log         *slog.Logger
 }
 
 // Connect starts the embedded server when cfg.URL is empty, connects, and
-// creates or updates the stream.
+// creates or updates the streams (moving what Stream held of the others).
 func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
-	b := &Bus{log: log, stream: cfg.Stream.Name}
+	b := &Bus{log: log, stream: cfg.Stream.Name, scheduledBy: cfg.ScheduledBy}
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.MaxReconnects(-1), // a restarting server must not strand the process
@@ -107,9 +127,17 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
 	}
-	if err := b.ensureStream(ctx, cfg.Stream); err != nil {
-		b.Close()
-		return nil, err
+	for _, sc := range append([]StreamConfig{cfg.Stream}, cfg.Streams...) {
+		if err := b.ensureStream(ctx, sc); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	for _, sc := range cfg.Streams {
+		if err := b.moveOver(ctx, cfg.Stream.Name, sc); err != nil {
+			b.Close()
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -138,27 +166,81 @@ func startEmbedded(dataDir string, syncAlways bool) (*server.Server, error) {
 	return ns, nil
 }
 
+// ensureStream creates the stream or updates it to sc. An update also
+// moves subjects: a stream that captured a subject sc no longer lists
+// (session.> in TICKETING before SESSIONS) stops capturing it.
 func (b *Bus) ensureStream(ctx context.Context, sc StreamConfig) error {
-	replicas := max(sc.Replicas, 1)
+	dup := 2 * time.Minute // the window in which Nats-Msg-Id drops re-publishes
+	if sc.MaxAge > 0 {
+		dup = min(dup, sc.MaxAge) // the server refuses a window beyond MaxAge
+	}
 	stream, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       sc.Name,
-		Subjects:   sc.Subjects,
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.LimitsPolicy,
-		Replicas:   replicas,
-		Duplicates: 2 * time.Minute, // the window in which Nats-Msg-Id drops re-publishes
-		// Message schedules (nats-server 2.12+) hold the expiry of every
-		// pending order: the server republishes them when due.
-		AllowMsgSchedules: true,
+		Name:              sc.Name,
+		Subjects:          sc.Subjects,
+		Storage:           jetstream.FileStorage,
+		Retention:         jetstream.LimitsPolicy,
+		Replicas:          max(sc.Replicas, 1),
+		MaxAge:            sc.MaxAge,
+		Duplicates:        dup,
+		AllowMsgSchedules: sc.Schedules,
 	})
 	if err != nil {
 		return fmt.Errorf("natsbus: create stream %s: %w", sc.Name, err)
 	}
 	// An older server ignores the flag it does not know and would silently
 	// never fire a schedule: refuse to run on it.
-	if !stream.CachedInfo().Config.AllowMsgSchedules {
+	if sc.Schedules && !stream.CachedInfo().Config.AllowMsgSchedules {
 		return fmt.Errorf("natsbus: NATS server %s does not support message schedules (stream %s): run nats-server 2.12 or later",
 			b.nc.ConnectedServerVersion(), sc.Name)
+	}
+	return nil
+}
+
+// moveOver finishes moving subjects from one stream to another: the
+// messages stream from still holds on to's subjects, stored when it
+// captured them, are published again (they land in to) and purged from
+// from. Their new timestamps keep them in a replay by time; one older than
+// to's MaxAge is dropped, as to would have dropped it. A crash halfway
+// leaves the rest to the next start (message ids drop what is published
+// twice within the duplicate window; what gets through twice is handled
+// twice). It asks one stream info when there is nothing to move, and needs
+// more than the stream's info permission only when there is.
+func (b *Bus) moveOver(ctx context.Context, from string, to StreamConfig) error {
+	src, err := b.js.Stream(ctx, from)
+	if err != nil {
+		return fmt.Errorf("natsbus: stream %s: %w", from, err)
+	}
+	for _, subject := range to.Subjects {
+		info, err := src.Info(ctx, jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			return fmt.Errorf("natsbus: stream %s on %s: %w", from, subject, err)
+		}
+		if len(info.State.Subjects) == 0 {
+			continue
+		}
+		moved := 0
+		for seq := uint64(1); ; seq++ {
+			m, err := src.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("natsbus: move %s from %s to %s: %w", subject, from, to.Name, err)
+			}
+			seq = m.Sequence
+			if to.MaxAge > 0 && time.Since(m.Time) > to.MaxAge {
+				continue
+			}
+			id := fmt.Sprintf("%s-%d", from, m.Sequence)
+			if _, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: m.Subject, Data: m.Data}, jetstream.WithMsgID(id)); err != nil {
+				return fmt.Errorf("natsbus: move %s from %s to %s: %w", subject, from, to.Name, err)
+			}
+			moved++
+		}
+		if err := src.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+			return fmt.Errorf("natsbus: move %s from %s to %s: purge: %w", subject, from, to.Name, err)
+		}
+		b.log.Info("messages moved to their stream", "subject", subject, "from", from, "to", to.Name, "messages", moved)
 	}
 	return nil
 }

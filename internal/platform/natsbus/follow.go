@@ -15,7 +15,8 @@ type Following struct {
 	cc jetstream.ConsumeContext
 }
 
-// Follow hands every message on subject stored since the given time, and
+// Follow hands every message on subject stored in stream (one of
+// Config.Streams, or Config.Stream) since the given time, and
 // every later one, to handle, in stream order, in this process. Unlike
 // Listen's durable consumers, which replicas share so that each message is
 // handled once, each call gets an ordered consumer of its own (ephemeral,
@@ -27,8 +28,8 @@ type Following struct {
 // handled, so a process can refuse to serve until it has caught up, or
 // with ctx's error if that takes longer. A handler error is logged; the
 // message is not redelivered (there is no one else to hand it to).
-func (b *Bus) Follow(ctx context.Context, subject string, since time.Time, handle func(data []byte) error) (*Following, error) {
-	cons, err := b.js.OrderedConsumer(ctx, b.stream, jetstream.OrderedConsumerConfig{
+func (b *Bus) Follow(ctx context.Context, stream, subject string, since time.Time, handle func(data []byte) error) (*Following, error) {
+	cons, err := b.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &since,

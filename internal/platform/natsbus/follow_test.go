@@ -3,12 +3,12 @@ package natsbus_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
@@ -53,7 +53,7 @@ func follow(tb testing.TB, b *natsbus.Bus, subject string, since time.Time, s *s
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	f, err := b.Follow(ctx, subject, since, s.handle)
+	f, err := b.Follow(ctx, events.SessionsStream, subject, since, s.handle)
 	if err != nil {
 		tb.Fatalf("follow: %v", err)
 	}
@@ -116,33 +116,70 @@ func TestFollowResumesAfterServerRestart(t *testing.T) {
 	})
 }
 
-// TestConnectAddsNewSubjectsToTheStream: a stream created by an older
-// version (without session.>) gains the new subjects when the next version
-// connects, so its events are stored rather than refused.
-func TestConnectAddsNewSubjectsToTheStream(t *testing.T) {
+// TestConnectMovesSessionsToTheirStream: a data dir of the previous layout,
+// whose TICKETING stream captured session.> with the other events, gets
+// the new one when the next version connects: TICKETING without session.>
+// (its events kept), SESSIONS with it, holding the revocations TICKETING
+// held and the new ones, each once.
+func TestConnectMovesSessionsToTheirStream(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	connect := func(subjects []string) *natsbus.Bus {
+	connect := func(stream natsbus.StreamConfig, streams ...natsbus.StreamConfig) *natsbus.Bus {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		b, err := natsbus.Connect(ctx, natsbus.Config{DataDir: filepath.Join(dir), Name: t.Name(),
-			Stream: natsbus.StreamConfig{Name: events.Stream, Subjects: subjects}}, natsbustest.Logger(t))
+		b, err := natsbus.Connect(ctx, natsbus.Config{DataDir: dir, Name: t.Name(), Stream: stream, Streams: streams}, natsbustest.Logger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
-	old := connect([]string{"ticket.>", "order.>", "expiration.>", "payment.>"})
+	previous := natsbustest.Stream
+	previous.Subjects = []string{"ticket.>", "order.>", "expiration.>", "payment.>", "session.>"}
+	old := connect(previous)
 	publishOn(t, old, "ticket.created", "t1")
+	publishOn(t, old, "session.revoked", "s-old")
 	old.Close()
-	b := connect(events.StreamSubjects)
-	defer b.Close()
-	publishOn(t, b, "session.revoked", "s1")
-	info, err := b.JetStream().Stream(context.Background(), events.Stream)
+
+	b := connect(natsbustest.Stream, natsbustest.Streams...)
+	publishOn(t, b, "session.revoked", "s-new")
+	ctx := context.Background()
+	for _, want := range append([]natsbus.StreamConfig{natsbustest.Stream}, natsbustest.Streams...) {
+		stream, err := b.JetStream().Stream(ctx, want.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := stream.CachedInfo().Config
+		if !slices.Equal(cfg.Subjects, want.Subjects) || cfg.MaxAge != want.MaxAge || cfg.AllowMsgSchedules != want.Schedules {
+			t.Errorf("stream %s: subjects %v, max age %v, schedules %v; want %v, %v, %v",
+				want.Name, cfg.Subjects, cfg.MaxAge, cfg.AllowMsgSchedules, want.Subjects, want.MaxAge, want.Schedules)
+		}
+	}
+	tickets, err := b.JetStream().Stream(ctx, events.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := info.CachedInfo().State.Msgs; got != 2 {
-		t.Errorf("stream holds %d messages, want the old one and the new", got)
+	if info, err := tickets.Info(ctx, jetstream.WithSubjectFilter("ticket.>")); err != nil || info.State.Subjects["ticket.created"] != 1 {
+		t.Errorf("TICKETING lost its events: %v (%v)", info.State.Subjects, err)
+	}
+	if info, err := tickets.Info(ctx, jetstream.WithSubjectFilter("session.>")); err != nil || len(info.State.Subjects) != 0 {
+		t.Errorf("TICKETING still holds %v on session.> (%v)", info.State.Subjects, err)
+	}
+	var s seenLog
+	f, err := b.Follow(ctx, events.SessionsStream, "session.revoked", time.Now().Add(-time.Hour), s.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Stop()
+	if got := s.get(); !slices.Equal(got, []string{"s-old", "s-new"}) {
+		t.Errorf("followed %v, want the revocation stored before the move, then the one after", got)
+	}
+	// The next start has nothing left to move.
+	b.Close()
+	again := connect(natsbustest.Stream, natsbustest.Streams...)
+	defer again.Close()
+	var s2 seenLog
+	follow(t, again, "session.revoked", time.Now().Add(-time.Hour), &s2)
+	if got := s2.get(); !slices.Equal(got, []string{"s-old", "s-new"}) {
+		t.Errorf("after another start followed %v, want each revocation once", got)
 	}
 }

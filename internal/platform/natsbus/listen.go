@@ -218,6 +218,17 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 		return
 	}
 	id := m.Headers().Get(jetstream.MsgIDHeader)
+	if scheduler := m.Headers().Get(jetstream.SchedulerHeader); scheduler != "" {
+		if prefix, ok := b.scheduledBy[m.Subject()]; !ok || !strings.HasPrefix(scheduler, prefix) {
+			b.log.Error("message terminated: fired by a schedule not allowed to", "consumer", consumer,
+				"subject", m.Subject(), "scheduler", scheduler, "stream_seq", meta.Sequence.Stream)
+			m.Term()
+			if cfg.Observe != nil {
+				cfg.Observe(consumer, "terminated", meta.Timestamp, 0)
+			}
+			return
+		}
+	}
 	hctx, cancel := context.WithTimeout(ctx, cfg.HandlerTimeout)
 	stopBeat := inProgress(m, cfg.AckWait/2)
 	start := time.Now()

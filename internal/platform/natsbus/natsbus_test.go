@@ -8,12 +8,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
@@ -576,5 +578,64 @@ func TestUserMustBeSubjectToken(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "subject token") {
 			t.Errorf("user %q: %v, want refused as no subject token", user, err)
 		}
+	}
+}
+
+// TestListenTerminatesForeignSchedules: the server fires a message schedule
+// on any subject of its stream, whoever stored it. A listener handles a
+// message a schedule fired only when the schedule's subject is one
+// ScheduledBy allows for it (expiration.complete from expiration.schedule.*);
+// a forged ticket.created, fired from another part's subject or from an
+// expiration job, is terminated unhandled. Published events are handled.
+func TestListenTerminatesForeignSchedules(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	var (
+		mu       sync.Mutex
+		outcomes = map[string]int{}
+		handled  []string
+	)
+	observe := func(consumer, outcome string, _ time.Time, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		outcomes[consumer+" "+outcome]++
+	}
+	record := func(id string) {
+		mu.Lock()
+		defer mu.Unlock()
+		handled = append(handled, id)
+	}
+	l, err := b.Listen(context.Background(), "svc", []natsbus.Listener{
+		natsbus.On(func(_ context.Context, ev events.TicketCreated) error { record(ev.ID); return nil }),
+		natsbus.On(func(_ context.Context, ev events.ExpirationComplete) error { record(ev.OrderID); return nil }),
+	}, natsbus.ListenConfig{Backoff: tiny, Observe: observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	schedule := func(subject, target, id string) {
+		t.Helper()
+		msg := &nats.Msg{Subject: subject, Data: []byte(`{"id":"` + id + `","orderId":"` + id + `"}`), Header: nats.Header{}}
+		msg.Header.Set(jetstream.ScheduleHeader, "@at "+time.Now().UTC().Format(time.RFC3339Nano))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := b.JetStream().PublishMsg(ctx, msg, jetstream.WithScheduleTarget(target)); err != nil {
+			t.Fatalf("schedule %s on %s: %v", target, subject, err)
+		}
+	}
+	schedule("order.forged", events.SubjectTicketCreated, "from-orders")
+	schedule(events.ScheduleSubject("o1"), events.SubjectTicketCreated, "from-a-job")
+	schedule(events.ScheduleSubject("o2"), events.SubjectExpirationComplete, "expired")
+	publish(t, b, events.TicketCreated{ID: "published"})
+	want := map[string]int{"svc-ticket-created terminated": 2, "svc-ticket-created ack": 1, "svc-expiration-complete ack": 1}
+	waitFor(t, 10*time.Second, "every message handled or terminated", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Sprint(outcomes) == fmt.Sprint(want)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if slices.Sort(handled); !slices.Equal(handled, []string{"expired", "published"}) {
+		t.Errorf("handled %v, want the published event and the job's expiry only", handled)
 	}
 }

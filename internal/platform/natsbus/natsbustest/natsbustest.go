@@ -15,15 +15,20 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/session"
 )
 
-// Stream is the production stream config.
-var Stream = natsbus.StreamConfig{Name: events.Stream, Subjects: events.StreamSubjects}
+// Stream is the production config of the events stream.
+var Stream = natsbus.StreamConfig{Name: events.Stream, Subjects: events.StreamSubjects, Schedules: true}
+
+// Streams are the production configs of the other streams: the revoked
+// sessions, kept as long as a token lives and cmd/ticketing's margin.
+var Streams = []natsbus.StreamConfig{{Name: events.SessionsStream, Subjects: events.SessionsStreamSubjects, MaxAge: session.MaxTTL + 5*time.Minute}}
 
 // Embedded connects a new embedded bus in a temp dir, closed when the test ends.
 func Embedded(tb testing.TB) *natsbus.Bus {
 	tb.Helper()
-	return connect(tb, natsbus.Config{DataDir: tb.TempDir(), Name: tb.Name(), Stream: Stream})
+	return connect(tb, natsbus.Config{DataDir: tb.TempDir(), Name: tb.Name(), Stream: Stream, Streams: Streams, ScheduledBy: events.ScheduledBy})
 }
 
 // Server is a NATS server with JetStream on a random loopback port.
@@ -70,7 +75,7 @@ func (s *Server) Restart(tb testing.TB) {
 // Connect connects a new bus to the server, closed when the test ends.
 func (s *Server) Connect(tb testing.TB) *natsbus.Bus {
 	tb.Helper()
-	return connect(tb, natsbus.Config{URL: s.ClientURL(), Name: tb.Name(), Stream: Stream})
+	return connect(tb, natsbus.Config{URL: s.ClientURL(), Name: tb.Name(), Stream: Stream, Streams: Streams, ScheduledBy: events.ScheduledBy})
 }
 
 func connect(tb testing.TB, cfg natsbus.Config) *natsbus.Bus {
