@@ -71,7 +71,7 @@ func (s *Store) GetTx(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, err
 	return t, nil
 }
 
-// ListOnSale returns the tickets no order holds, newest first, as l asks.
+// ListOnSale returns the tickets no order holds, in l's order, as l asks.
 func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE order_id IS NULL`
 	var args []any
@@ -79,22 +79,68 @@ func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	if l.Search != "" {
-		// The search text is a literal: its % and _ (and the escape
-		// character itself) must not act as wildcards.
-		q += ` AND title_search LIKE ` + arg("%"+escapeLike(strings.ToLower(l.Search))+"%") + ` ESCAPE '\'`
+	if ws := searchWords(l.Search); len(ws) > 0 {
+		q += ` AND ` + s.matchWords(arg, ws)
 	}
-	if l.After != "" {
-		// Keyset paging along the tickets_on_sale index: what comes after
-		// the cursor ticket in (created_at, id) order, even if that ticket
-		// has since been reserved. An unknown cursor matches nothing.
-		q += ` AND (created_at, id) < (SELECT created_at, id FROM tickets WHERE id = ` + arg(l.After) + `)`
+	// Keyset paging: what comes after the cursor ticket in the list's
+	// order, so tickets listed or reserved meanwhile neither repeat nor
+	// hide others. Each order has its index (tickets_on_sale,
+	// tickets_on_sale_price) and a unique tie-break on id.
+	switch l.Sort {
+	case SortPriceAsc, SortPriceDesc:
+		// The price is mutable, so the cursor carries the one the previous
+		// page ended on rather than looking it up again.
+		if l.After != "" {
+			op := ">"
+			if l.Sort == SortPriceDesc {
+				op = "<"
+			}
+			q += ` AND (price, id) ` + op + ` (` + arg(int64(l.AfterPrice)) + `, ` + arg(l.After) + `)`
+		}
+		if l.Sort == SortPriceAsc {
+			q += ` ORDER BY price, id`
+		} else {
+			q += ` ORDER BY price DESC, id DESC`
+		}
+	default:
+		if l.After != "" {
+			// created_at never changes, so the cursor ticket's own is
+			// looked up, even if that ticket has since been reserved. An
+			// unknown cursor matches nothing.
+			q += ` AND (created_at, id) < (SELECT created_at, id FROM tickets WHERE id = ` + arg(l.After) + `)`
+		}
+		q += ` ORDER BY created_at DESC, id DESC`
 	}
-	q += ` ORDER BY created_at DESC, id DESC`
 	if l.Limit > 0 {
 		q += ` LIMIT ` + arg(l.Limit)
 	}
 	return s.list(ctx, q, args...)
+}
+
+// matchWords is the condition that the title holds every one of ws (folded
+// words, see searchWords) as a word or the start of one. Each word goes to
+// the engine as a quoted literal, never as query syntax: FTS5's NEAR, OR,
+// "-" or "*" and tsquery's "&", "!" or ":" in a search are plain text (and
+// searchWords has already made them separators).
+func (s *Store) matchWords(arg func(any) string, ws []string) string {
+	quoted := make([]string, len(ws))
+	if s.db.Engine() == sqldb.Postgres {
+		// 'w1':* & 'w2':* — a quoted lexeme with a prefix match. Within
+		// quotes a quote is doubled and a backslash escapes.
+		esc := strings.NewReplacer(`'`, `''`, `\`, `\\`)
+		for i, w := range ws {
+			quoted[i] = `'` + esc.Replace(w) + `':*`
+		}
+		// The expression is the one tickets_search indexes, so the
+		// planner uses that GIN index.
+		return `to_tsvector('simple', title_search) @@ to_tsquery('simple', ` + arg(strings.Join(quoted, " & ")) + `)`
+	}
+	// "w1"* "w2"* — FTS5 strings with a prefix match, implicitly ANDed.
+	// Within a string a double quote is doubled.
+	for i, w := range ws {
+		quoted[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"*`
+	}
+	return `rowid IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ` + arg(strings.Join(quoted, " ")) + `)`
 }
 
 // ListBySeller returns the tickets userID listed, on sale or reserved,
@@ -124,16 +170,11 @@ func (s *Store) list(ctx context.Context, q string, args ...any) ([]Ticket, erro
 	return out, nil
 }
 
-// escapeLike makes s match itself literally in a LIKE ... ESCAPE '\'.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
 // Insert adds a new ticket.
 func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
 	const q = `INSERT INTO tickets (id, title, title_search, price, user_id, version, order_id, created_at, edited_version)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	_, err := tx.ExecContext(ctx, q, t.ID, t.Title, strings.ToLower(t.Title), int64(t.Price),
+	_, err := tx.ExecContext(ctx, q, t.ID, t.Title, searchText(t.Title), int64(t.Price),
 		t.UserID, t.Version, nullable(t.OrderID), t.CreatedAt.UnixMilli(), t.EditedVersion)
 	if err != nil {
 		return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
@@ -148,7 +189,7 @@ func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
 func (s *Store) Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error {
 	const q = `UPDATE tickets SET title = $1, title_search = $2, price = $3, version = $4, order_id = $5,
 		edited_version = $6 WHERE id = $7 AND version = $8`
-	res, err := tx.ExecContext(ctx, q, t.Title, strings.ToLower(t.Title), int64(t.Price),
+	res, err := tx.ExecContext(ctx, q, t.Title, searchText(t.Title), int64(t.Price),
 		t.Version, nullable(t.OrderID), t.EditedVersion, t.ID, readVersion)
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", sqldb.Err(err))

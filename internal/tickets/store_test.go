@@ -119,6 +119,10 @@ func TestStoreListOnSale(t *testing.T) {
 			{ID: "d", Title: "Jazz reserved", OrderID: "o1"},
 			{ID: "e", Title: `back\slash JAZZ`, OrderID: ""},
 			{ID: "f", Title: "ÉTÉ festival", OrderID: ""},
+			{ID: "g", Title: "Opera night, balcony", OrderID: ""},
+			{ID: "h", Title: "Café Müller — ﬁnal night", OrderID: ""},
+			{ID: "i", Title: `"Quoted" NEAR(x) -minus * star & and | or ! not: colon`, OrderID: ""},
+			{ID: "j", Title: "東京 コンサート", OrderID: ""},
 		}
 		for i, tk := range seed {
 			tk.Price, tk.UserID, tk.CreatedAt = 100, "u", base.Add(time.Duration(i)*time.Minute)
@@ -126,20 +130,43 @@ func TestStoreListOnSale(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		all := "j,i,h,g,f,e,c,b,a"
 		tests := []struct {
 			search string
-			want   []string // ids, newest first
+			want   string // ids, newest first
 		}{
-			{"", []string{"f", "e", "c", "b", "a"}},
-			{"jazz", []string{"e", "c", "b"}},
-			{"JaZz", []string{"e", "c", "b"}},
-			{"%", []string{"b"}},   // a literal percent, not "anything"
-			{"_", []string{"c"}},   // a literal underscore, not "any one"
-			{"z_c", []string{"c"}}, // and not "z, anything, c"
-			{`\`, []string{"e"}},   // the escape character itself
-			{"été", []string{"f"}}, // non-ASCII case folding on both engines
-			{"reserved", nil},      // held by an order: not on sale
-			{"nothing like it", nil},
+			{"", all},
+			{"   ", all},
+			{"jazz", "e,c,b"},
+			{"JaZz", "e,c,b"},
+			{"opera balcony", "g"},    // every word...
+			{"balcony opera", "g"},    // ...in any order
+			{"OPERA, Balcony!", "g"},  // case and punctuation
+			{"opera balc", "g"},       // the start of a word
+			{"opera stalls", ""},      // every word, not any
+			{"pera", ""},              // words start where they start
+			{"cafe muller", "h"},      // accents folded in the search...
+			{"CAFÉ", "h"},             // ...and in the title
+			{"final", "h"},            // a ligature is its letters
+			{"night", "h,g,c"},        // jazz_club night: _ separates words
+			{"club", "c"},             //
+			{"ete", "f"},              //
+			{"100", "b"},              //
+			{"100%", "b"},             // % is no wildcard, only a separator
+			{"%", all},                // no words: no search
+			{`back\slash`, "e"},       // \ is no escape
+			{"東京", "j"},               //
+			{`"quoted"`, "i"},         // FTS5 and tsquery syntax is text
+			{`"`, all},                //
+			{`near(x)`, "i"},          //
+			{`-minus`, "i"},           //
+			{`star*`, "i"},            //
+			{`and & or | not !`, "i"}, //
+			{`colon:*`, "i"},          //
+			{`NEAR OR AND NOT`, "i"},  // operators are words to find
+			{`')`, all},               // a quote closing nothing
+			{"reserved", ""},          // held by an order: not on sale
+			{"nothing like it", ""},   //
 		}
 		for _, tt := range tests {
 			t.Run("q="+tt.search, func(t *testing.T) {
@@ -151,16 +178,24 @@ func TestStoreListOnSale(t *testing.T) {
 				for _, tk := range list {
 					ids = append(ids, tk.ID)
 				}
-				if len(ids) != len(tt.want) {
-					t.Fatalf("ids %v, want %v", ids, tt.want)
-				}
-				for i := range ids {
-					if ids[i] != tt.want[i] {
-						t.Fatalf("ids %v, want %v", ids, tt.want)
-					}
+				if got := strings.Join(ids, ","); got != tt.want {
+					t.Fatalf("ids %q, want %q", got, tt.want)
 				}
 			})
 		}
+		t.Run("a title edited is found by its new words only", func(t *testing.T) {
+			err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
+				return st.Update(ctx, tx, Ticket{ID: "a", Title: "Punk gig", Price: 100, Version: 1}, 0)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for q, want := range map[string]int{"rock": 0, "concert": 0, "punk gig": 1} {
+				if list, err := st.ListOnSale(ctx, Listing{Search: q}); err != nil || len(list) != want {
+					t.Errorf("q=%s: %d tickets, %v; want %d", q, len(list), err, want)
+				}
+			}
+		})
 	}, migs...)
 }
 
