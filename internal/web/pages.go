@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -48,7 +49,9 @@ func passCookies(w http.ResponseWriter, cookies []string) {
 // ----- index -----
 
 type indexData struct {
-	Q       string
+	Q string
+	// Sort is the list's order as the API names it ("" for newest).
+	Sort    string
 	Tickets []ticket
 	// More is the URL of the next page, First that of the first one; each
 	// is empty when there is no such page to go to.
@@ -58,18 +61,35 @@ type indexData struct {
 // indexPage is how many tickets one page of the index shows.
 const indexPage = 24
 
+// SortOptions are the orders the index offers, as the API names them.
+func (indexData) SortOptions() []struct{ Value, Label string } {
+	return []struct{ Value, Label string }{
+		{"newest", "Newest first"},
+		{"price_asc", "Price: low to high"},
+		{"price_desc", "Price: high to low"},
+	}
+}
+
 func (s *Service) handleIndex(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.begin(w, r, "Tickets for sale", "home")
 	if !ok {
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	sort := r.URL.Query().Get("sort")
+	if sort == "newest" {
+		sort = "" // the default: keep the URLs short
+	}
 	after := r.URL.Query().Get("after")
-	v.Form = newForm(url.Values{"q": {q}})
+	v.Form = newForm(url.Values{"q": {q}, "sort": {cmp.Or(sort, "newest")}})
 	// One ticket more than the page says whether there is a next page.
 	query := url.Values{"limit": {strconv.Itoa(indexPage + 1)}}
-	if q != "" {
-		query.Set("q", q)
+	page := url.Values{}
+	for k, val := range map[string]string{"q": q, "sort": sort} {
+		if val != "" {
+			query.Set(k, val) // an unknown sort is the API's to refuse
+			page.Set(k, val)
+		}
 	}
 	if after != "" {
 		query.Set("after", after)
@@ -80,23 +100,29 @@ func (s *Service) handleIndex(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		v.Form.addAPIError(err, "q")
+		v.Form.addAPIError(err, "q", "sort")
 	}
-	d := indexData{Q: q, Tickets: list}
-	page := url.Values{}
-	if q != "" {
-		page.Set("q", q)
-	}
+	d := indexData{Q: q, Sort: sort, Tickets: list}
 	if after != "" {
 		d.First = indexURL(page)
 	}
 	if len(list) > indexPage {
 		d.Tickets = list[:indexPage]
-		page.Set("after", d.Tickets[indexPage-1].ID)
+		page.Set("after", indexCursor(sort, d.Tickets[indexPage-1]))
 		d.More = indexURL(page)
 	}
 	v.Data = d
 	s.render(w, r, http.StatusOK, "index", v)
+}
+
+// indexCursor is the API's after= that continues the list past t: the
+// ticket's id, and for the price orders its price in cents before it
+// ("2050.<id>"), as GET /api/tickets documents.
+func indexCursor(sort string, t ticket) string {
+	if sort == "price_asc" || sort == "price_desc" {
+		return strconv.FormatInt(int64(t.Price), 10) + "." + t.ID
+	}
+	return t.ID
 }
 
 // indexURL is the index page with query v.
