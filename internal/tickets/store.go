@@ -17,12 +17,16 @@ import (
 // transaction, beside its outbox event.
 type Store struct {
 	db *sqldb.DB
+	// manyMatches is how many matches make a search common enough for
+	// SQLite to walk the list rather than sort the matches (see
+	// matchWords; docs/PERFORMANCE.md).
+	manyMatches int
 }
 
 var _ Storer = (*Store)(nil)
 
 // NewStore returns a Store over db (migrated with Migrations).
-func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
+func NewStore(db *sqldb.DB) *Store { return &Store{db: db, manyMatches: 1000} }
 
 // errStale means the row changed since it was read: its version moved on.
 var errStale = errors.New("ticket changed since it was read")
@@ -80,7 +84,11 @@ func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 		return fmt.Sprintf("$%d", len(args))
 	}
 	if ws := searchWords(l.Search); len(ws) > 0 {
-		q += ` AND ` + s.matchWords(arg, ws)
+		cond, err := s.matchWords(ctx, arg, ws)
+		if err != nil {
+			return nil, fmt.Errorf("list tickets: %w", err)
+		}
+		q += ` AND ` + cond
 	}
 	// Keyset paging: what comes after the cursor ticket in the list's
 	// order, so tickets listed or reserved meanwhile neither repeat nor
@@ -122,25 +130,43 @@ func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 // the engine as a quoted literal, never as query syntax: FTS5's NEAR, OR,
 // "-" or "*" and tsquery's "&", "!" or ":" in a search are plain text (and
 // searchWords has already made them separators).
-func (s *Store) matchWords(arg func(any) string, ws []string) string {
+func (s *Store) matchWords(ctx context.Context, arg func(any) string, ws []string) (string, error) {
 	quoted := make([]string, len(ws))
 	if s.db.Engine() == sqldb.Postgres {
 		// 'w1':* & 'w2':* — a quoted lexeme with a prefix match. Within
-		// quotes a quote is doubled and a backslash escapes.
+		// quotes a quote is doubled and a backslash escapes. The planner
+		// knows from its statistics of title_tsv whether to walk the
+		// list's index testing each row (many matches) or to take the
+		// matches from the GIN index and sort them (few).
 		esc := strings.NewReplacer(`'`, `''`, `\`, `\\`)
 		for i, w := range ws {
 			quoted[i] = `'` + esc.Replace(w) + `':*`
 		}
-		// The expression is the one tickets_search indexes, so the
-		// planner uses that GIN index.
-		return `to_tsvector('simple', title_search) @@ to_tsquery('simple', ` + arg(strings.Join(quoted, " & ")) + `)`
+		return `title_tsv @@ to_tsquery('simple', ` + arg(strings.Join(quoted, " & ")) + `)`, nil
 	}
 	// "w1"* "w2"* — FTS5 strings with a prefix match, implicitly ANDed.
 	// Within a string a double quote is doubled.
 	for i, w := range ws {
 		quoted[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"*`
 	}
-	return `rowid IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ` + arg(strings.Join(quoted, " ")) + `)`
+	match := strings.Join(quoted, " ")
+	// SQLite's planner cannot tell how many tickets a search matches, and
+	// always fetches every match by rowid and sorts them: 50,000 lookups
+	// for one common word in a million tickets. So ask FTS5 first, up to a
+	// bound: when the matches are many, a "+" keeps the planner from
+	// driving the query by them, and it walks the list's own index
+	// instead, testing each ticket against the matches, until the page is
+	// full (a few thousand steps at most for a search this common).
+	const q = `SELECT count(*) FROM (SELECT 1 FROM tickets_fts WHERE tickets_fts MATCH $1 LIMIT $2)`
+	var n int
+	if err := s.db.Read().QueryRowContext(ctx, q, match, s.manyMatches).Scan(&n); err != nil {
+		return "", fmt.Errorf("count matches: %w", sqldb.Err(err))
+	}
+	column := "rowid"
+	if n >= s.manyMatches {
+		column = "+rowid"
+	}
+	return column + ` IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ` + arg(match) + `)`, nil
 }
 
 // ListBySeller returns the tickets userID listed, on sale or reserved,

@@ -3,6 +3,8 @@ package tickets
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,6 +253,77 @@ func TestStoreListOnSalePages(t *testing.T) {
 					t.Errorf("ids %q, want %q", got, tt.want)
 				}
 			})
+		}
+	}, migs...)
+}
+
+// TestStoreSearchPlans pages through searches in every order with each of
+// SQLite's two plans (walk the list, or sort the matches: see matchWords)
+// and checks both against the same search done in Go over every ticket.
+func TestStoreSearchPlans(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		seedTickets(t, db, 2000)
+		st := NewStore(db)
+		all, err := st.ListOnSale(ctx, Listing{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		less := map[Sort]func(a, b Ticket) bool{
+			SortNewest: func(a, b Ticket) bool {
+				return a.CreatedAt.After(b.CreatedAt) || a.CreatedAt.Equal(b.CreatedAt) && a.ID > b.ID
+			},
+			SortPriceAsc:  func(a, b Ticket) bool { return a.Price < b.Price || a.Price == b.Price && a.ID < b.ID },
+			SortPriceDesc: func(a, b Ticket) bool { return a.Price > b.Price || a.Price == b.Price && a.ID > b.ID },
+		}
+		for _, q := range []string{"opera", "Opéra balc", "vienna seat 1", "zurich", "nothing at all"} {
+			var want []Ticket
+		tickets:
+			for _, tk := range all {
+				for _, w := range searchWords(q) {
+					if !slices.ContainsFunc(words(searchText(tk.Title)), func(tw string) bool { return strings.HasPrefix(tw, w) }) {
+						continue tickets
+					}
+				}
+				want = append(want, tk)
+			}
+			if (len(want) == 0) != (q == "nothing at all") {
+				t.Fatalf("q=%s matches %d of %d tickets: the seed does not test it", q, len(want), len(all))
+			}
+			for sort, lessFn := range less {
+				slices.SortFunc(want, func(a, b Ticket) int {
+					if lessFn(a, b) {
+						return -1
+					}
+					return 1
+				})
+				for _, many := range []int{1, 1_000_000} { // walk, sort the matches
+					t.Run(fmt.Sprintf("q=%s/%s/many=%d", q, sort, many), func(t *testing.T) {
+						st.manyMatches = many
+						var got []Ticket
+						l := Listing{Search: q, Sort: sort, Limit: 7}
+						for range 1000 {
+							page, err := st.ListOnSale(ctx, l)
+							if err != nil {
+								t.Fatal(err)
+							}
+							got = append(got, page...)
+							if len(page) < l.Limit {
+								break
+							}
+							l.After, l.AfterPrice = page[len(page)-1].ID, page[len(page)-1].Price
+						}
+						if len(got) != len(want) {
+							t.Fatalf("%d tickets, want %d", len(got), len(want))
+						}
+						for i := range got {
+							if got[i].ID != want[i].ID {
+								t.Fatalf("ticket %d is %s %q, want %s %q", i, got[i].ID, got[i].Title, want[i].ID, want[i].Title)
+							}
+						}
+					})
+				}
+			}
 		}
 	}, migs...)
 }
