@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -326,4 +329,59 @@ func TestStoreSearchPlans(t *testing.T) {
 			}
 		}
 	}, migs...)
+}
+
+// TestSearchMigrationOldTitles: tickets listed before the search migration
+// hold only their lower-cased title; after it their words, accents folded,
+// find them on both engines.
+func TestSearchMigrationOldTitles(t *testing.T) {
+	for _, e := range sqldbtest.Engines(t) {
+		t.Run(e.String(), func(t *testing.T) {
+			ctx := context.Background()
+			// The migrations as they were before search: up to 00004.
+			before := fstest.MapFS{}
+			files, err := fs.Glob(Migrations.FS, "*.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range files {
+				if f < "00005" {
+					b, err := fs.ReadFile(Migrations.FS, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					before[f] = &fstest.MapFile{Data: b}
+				}
+			}
+			cfg := sqldbtest.Config(t, e, outbox.Migrations, sqldb.Migrations{Name: Migrations.Name, FS: before})
+			old := sqldbtest.OpenConfig(t, cfg)
+			titles := map[string]string{"a": "Café Crème — Opéra, BALCONY", "b": "Rock night"}
+			for id, title := range titles {
+				err := old.WithTx(ctx, func(tx *sqldb.Tx) error {
+					_, err := tx.ExecContext(ctx, `INSERT INTO tickets (id, title, title_search, price, user_id, version, created_at)
+						VALUES ($1, $2, $3, 100, 'u', 0, 0)`, id, title, strings.ToLower(title))
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			old.Close()
+			cfg.Migrations = migs
+			st := NewStore(sqldbtest.OpenConfig(t, cfg))
+			for q, want := range map[string]string{"cafe creme": "a", "opera balc": "a", "CRÈME": "a", "night": "b", "cafe rock": ""} {
+				list, err := st.ListOnSale(ctx, Listing{Search: q})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, tk := range list {
+					ids = append(ids, tk.ID)
+				}
+				if got := strings.Join(ids, ","); got != want {
+					t.Errorf("q=%s: %q, want %q", q, got, want)
+				}
+			}
+		})
+	}
 }
