@@ -189,7 +189,7 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "POST", path: "/api/users/signout", endsSession: true},
 		{method: "POST", path: "/api/users/signout-all", auth: true, endsSession: true},
 		{method: "GET", path: "/api/users/currentuser"},
-		{method: "GET", path: "/api/tickets", query: []string{"q", "limit", "after"}},
+		{method: "GET", path: "/api/tickets", query: []string{"q", "limit", "after", "sort"}},
 		{method: "POST", path: "/api/tickets", auth: true, decodes: true, fields: [][2]string{{"title", q("Sweep show")}, {"price", "10"}}},
 		{method: "GET", path: "/api/tickets/mine", auth: true},
 		{method: "GET", path: "/api/tickets/{id}"},
@@ -754,6 +754,13 @@ func hostileFormValues() []namedBytes {
 		nb("10000 chars", strings.Repeat("x", 10000)),
 		nb("HTML", "%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
 		nb("bad escape", "%zz"),
+		// The search's engines have query languages: none of it may reach them.
+		nb("FTS5 syntax", url.QueryEscape(`"a" NEAR(b c, 2) -d e* OR f AND NOT g ^h {i j}: title_search:x`)),
+		nb("tsquery syntax", url.QueryEscape(`a & !b | (c:* <-> 'd') \ e:AB`)),
+		nb("lone quote", "%22"),
+		nb("lone apostrophe", "%27"),
+		nb("price cursor", "5.abc"),
+		nb("huge price cursor", "99999999999999999999.abc"),
 	}
 }
 
@@ -804,7 +811,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 			t.Run(fmt.Sprintf("GET %s/query %s", p, v.name), func(t *testing.T) {
 				path := p
 				if v.name != "absent" {
-					path += "?q=" + string(v.b) + "&next=" + string(v.b) + "&m=" + string(v.b) + "&after=" + string(v.b)
+					path += "?q=" + string(v.b) + "&next=" + string(v.b) + "&m=" + string(v.b) + "&after=" + string(v.b) + "&sort=" + string(v.b)
 				}
 				checkWebAnswer(t, sendRaw(t, base, rawRequest{method: "GET", path: path, cookie: ws.cookie}))
 			})

@@ -315,6 +315,26 @@ func TestBrowserBuyAndSell(t *testing.T) {
 	}
 	c.readmeScreenshot("index.png")
 
+	// Search by words in any order, any case, accents folded; then sort.
+	c.do("search", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#q"), "balcony OPÉRA"),
+		chromedp.Click(chromedp.CSS(`form.search button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".ticket-grid")),
+	)
+	if got := c.text(".ticket-grid"); !strings.Contains(got, "Opera night, balcony") || strings.Contains(got, "Concert") || strings.Contains(got, "Jazz") {
+		t.Fatalf("the search for \"balcony OPÉRA\" shows %q", got)
+	}
+	c.do("sort by price, dearest first", 10*time.Second,
+		chromedp.Navigate(c.base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#sort")),
+		chromedp.SetValue(chromedp.CSS("#sort"), "price_desc"),
+		chromedp.Click(chromedp.CSS(`form.search button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".ticket-grid")),
+	)
+	if got := c.text(".ticket-grid .ticket-title"); got != "Jazz festival day pass" || !strings.Contains(c.location(), "sort=price_desc") {
+		t.Fatalf("sorted by price, dearest first, the first ticket is %q (at %s)", got, c.location())
+	}
+
 	c.purchase("Concert, row F")
 	if got := c.text(".order h1"); got != "Concert, row F" {
 		t.Fatalf("the order page is for %q", got)

@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -682,4 +683,90 @@ func TestWebSoldReservedAndWithdrawn(t *testing.T) {
 	if p := third.get("/"); strings.Contains(p.body, "/tickets/"+spare) {
 		t.Fatal("a withdrawn ticket is still on the index")
 	}
+}
+
+// TestWebIndexSearchAndSort: the index's search finds every word in any
+// order, ignoring case and accents, and its sort pages through the tickets
+// by price without repeating or skipping one.
+func TestWebIndexSearchAndSort(t *testing.T) {
+	base, _ := startUp(t, t.TempDir(), nil)
+	seller := signUp(t, base, "seller@example.com")
+	sell := func(title string, price int) {
+		if got := seller.do("POST", "/api/tickets", map[string]any{"title": title, "price": price}, nil); got != http.StatusCreated {
+			t.Fatalf("sell %s = %d", title, got)
+		}
+	}
+	// 26 shows at 26 different prices, in no order of their listing.
+	priceOf := func(i int) int { return 10 + i*11%26 }
+	for i := range 26 {
+		sell(fmt.Sprintf("Show %02d", i), priceOf(i))
+	}
+	sell("Opera night, balcony", 45)
+	sell("Café Crème matinee", 12)
+
+	titles := regexp.MustCompile(`class="ticket-title"><a href="/tickets/[^"]+">([^<]+)</a>`)
+	shown := func(body string) []string {
+		var out []string
+		for _, m := range titles.FindAllStringSubmatch(body, -1) {
+			out = append(out, html.UnescapeString(m[1]))
+		}
+		return out
+	}
+	anon := newWebBrowser(t, base)
+	for _, tt := range []struct{ q, want string }{
+		{"opera balcony", "Opera night, balcony"},
+		{"BALCONY opera", "Opera night, balcony"},
+		{"balc", "Opera night, balcony"},
+		{"cafe creme", "Café Crème matinee"},
+		{`"café" -*`, "Café Crème matinee"},
+	} {
+		p := anon.get("/?q=" + url.QueryEscape(tt.q))
+		if got := shown(p.body); p.status != http.StatusOK || len(got) != 1 || got[0] != tt.want {
+			t.Errorf("q=%s: %d %v, want [%s]", tt.q, p.status, got, tt.want)
+		}
+	}
+
+	for _, tt := range []struct {
+		sort  string
+		label string
+		less  func(a, b int) bool
+	}{
+		{"price_asc", "Price: low to high", func(a, b int) bool { return a < b }},
+		{"price_desc", "Price: high to low", func(a, b int) bool { return a > b }},
+	} {
+		t.Run(tt.sort, func(t *testing.T) {
+			var want []string
+			for i := range 26 {
+				want = append(want, fmt.Sprintf("Show %02d", i))
+			}
+			slices.SortFunc(want, func(a, b string) int {
+				var i, j int
+				fmt.Sscanf(a, "Show %d", &i)
+				fmt.Sscanf(b, "Show %d", &j)
+				if tt.less(priceOf(i), priceOf(j)) {
+					return -1
+				}
+				return 1
+			})
+			p := anon.get("/?q=show&sort=" + tt.sort)
+			webWant(t, "first page", p, http.StatusOK, `<option value="`+tt.sort+`" selected>`+tt.label, ">More tickets<")
+			got := shown(p.body)
+			more := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(p.body)
+			if more == nil {
+				t.Fatal("no next-page link")
+			}
+			p = anon.get(html.UnescapeString(more[1]))
+			webWant(t, "second page", p, http.StatusOK, ">First page<", `<option value="`+tt.sort+`" selected>`)
+			if strings.Contains(p.body, "More tickets") {
+				t.Fatal("a third page is offered")
+			}
+			got = append(got, shown(p.body)...)
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("pages show\n%v\nwant\n%v", got, want)
+			}
+		})
+	}
+
+	p := anon.get("/?sort=cheapest")
+	webWant(t, "unknown sort", p, http.StatusOK, "sort must be newest, price_asc or price_desc", `aria-describedby="sort-error"`)
 }

@@ -108,17 +108,30 @@ func (in ticketRequest) fields() (Fields, error) {
 const MaxPage = 100
 
 // handleTicketList answers GET /api/tickets: the tickets on sale, newest
-// first. An optional ?q= keeps those whose title contains q, ignoring case
-// (the web client's search box); % and _ in q are plain characters.
+// first. An optional ?q= keeps those whose title holds every word of q, in
+// any order, as a word or the start of one, ignoring case and accents (the
+// web client's search box): "opera balc" finds "Opéra night, balcony".
+// ?sort= orders the list: newest (the default), price_asc or price_desc.
 // Without ?limit= the whole list comes back, as DESIGN.md's contract has
 // it; with ?limit=N (1 to MaxPage) at most N, and when there are more a
 // Link header (rel="next") gives the next page's URL, which continues
-// after the page's last ticket (?after=<id>) so that tickets listed or
-// reserved meanwhile neither repeat nor hide others.
+// after the page's last ticket (?after=, see cursor) so that tickets
+// listed or reserved meanwhile neither repeat nor hide others.
 func (s *Service) handleTicketList(w http.ResponseWriter, r *http.Request) {
 	query := r.URL.Query()
 	q := strings.TrimSpace(query.Get("q"))
-	l := Listing{Search: q, After: query.Get("after")}
+	l := Listing{Search: q, Sort: Sort(query.Get("sort"))}
+	if l.Sort == "" {
+		l.Sort = SortNewest
+	}
+	if !l.Sort.Valid() {
+		httpapi.Error(w, r, ErrBadSort)
+		return
+	}
+	if err := parseCursor(&l, query.Get("after")); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
 	if v := query.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxPage {
@@ -142,13 +155,43 @@ func (s *Service) handleTicketList(w http.ResponseWriter, r *http.Request) {
 	list, err := s.List(r.Context(), l)
 	if err == nil && l.Limit > 0 && len(list) == l.Limit {
 		list = list[:len(list)-1]
-		next := url.Values{"limit": {strconv.Itoa(len(list))}, "after": {list[len(list)-1].ID}}
+		next := url.Values{"limit": {strconv.Itoa(len(list))}, "after": {cursor(l.Sort, list[len(list)-1])}}
 		if q != "" {
 			next.Set("q", q)
+		}
+		if l.Sort != SortNewest {
+			next.Set("sort", string(l.Sort))
 		}
 		w.Header().Set("Link", `</api/tickets?`+next.Encode()+`>; rel="next"`)
 	}
 	respondList(w, r, list, err)
+}
+
+// cursor is the after= that continues the list past t in sort's order:
+// the ticket's id, and for the price orders "<price in cents>.<id>", as a
+// price may change between two pages and the next page must start where
+// this one ended.
+func cursor(sort Sort, t Ticket) string {
+	if sort == SortPriceAsc || sort == SortPriceDesc {
+		return strconv.FormatInt(int64(t.Price), 10) + "." + t.ID
+	}
+	return t.ID
+}
+
+// parseCursor reads after (see cursor) into l, for l's sort. The id part
+// is checked by List.
+func parseCursor(l *Listing, after string) error {
+	if after == "" || l.Sort == SortNewest {
+		l.After = after
+		return nil
+	}
+	price, id, ok := strings.Cut(after, ".")
+	cents, err := strconv.ParseInt(price, 10, 64)
+	if !ok || err != nil || cents < 0 || id == "" {
+		return ErrBadCursor
+	}
+	l.After, l.AfterPrice = id, money.Cents(cents)
+	return nil
 }
 
 // handleTicketMine answers GET /api/tickets/mine: the caller's own tickets,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -139,6 +140,14 @@ func TestHTTP(t *testing.T) {
 			{name: "list limit over the page size", method: "GET", path: "/api/tickets?limit=101", status: 400, fields: []string{"limit"}},
 			{name: "list limit not a number", method: "GET", path: "/api/tickets?limit=ten", status: 400, fields: []string{"limit"}},
 			{name: "list limit negative", method: "GET", path: "/api/tickets?limit=-1", status: 400, fields: []string{"limit"}},
+			{name: "list sort unknown", method: "GET", path: "/api/tickets?sort=cheapest", status: 400, fields: []string{"sort"}},
+			{name: "list sort in capitals", method: "GET", path: "/api/tickets?sort=PRICE_ASC", status: 400, fields: []string{"sort"}},
+			{name: "list price cursor without a price", method: "GET", path: "/api/tickets?sort=price_asc&after=abc", status: 400, fields: []string{"after"}},
+			{name: "list price cursor with a bad price", method: "GET", path: "/api/tickets?sort=price_desc&after=-5.abc", status: 400, fields: []string{"after"}},
+			{name: "list price cursor with a bad id", method: "GET", path: "/api/tickets?sort=price_asc&after=5.a%2Fb", status: 400, fields: []string{"after"}},
+			{name: "list price cursor for the newest order", method: "GET", path: "/api/tickets?after=5.abc", status: 400, fields: []string{"after"}},
+			{name: "list search of FTS syntax", method: "GET", path: "/api/tickets?q=" + url.QueryEscape(`"a" NEAR(b c) -d e* OR`), status: 200},
+			{name: "list search of tsquery syntax", method: "GET", path: "/api/tickets?q=" + url.QueryEscape(`a & !b | c:* <-> 'd'`), status: 200},
 			{name: "list after junk", method: "GET", path: "/api/tickets?after=" + strings.Repeat("x", 5000), status: 400, fields: []string{"after"}},
 			{name: "list limit covers every ticket", method: "GET", path: "/api/tickets?limit=100", status: 200,
 				check: func(t *testing.T, r response, _ map[string]string) {
@@ -393,20 +402,36 @@ func TestHTTPListPages(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		s := newTestService(t, db)
 		h := handler(s)
-		var want []string // newest first
-		for i := range 5 {
-			tk := mustCreate(t, s, seller.ID, fmt.Sprintf("Show %d", i), 100)
-			want = append([]string{tk.ID}, want...)
+		// Prices repeat, so the price orders page through ties by id.
+		prices := []int64{300, 100, 300, 200, 100}
+		var newest []string
+		byPrice := map[int64][]string{}
+		for i, p := range prices {
+			tk := mustCreate(t, s, seller.ID, fmt.Sprintf("Show %d", i), p)
+			newest = append([]string{tk.ID}, newest...)
+			byPrice[p] = append(byPrice[p], tk.ID) // ids grow: UUIDv7
 		}
-		mustCreate(t, s, seller.ID, "Other", 100) // never matches q=show
+		var cheapest []string
+		for _, p := range []int64{100, 200, 300} {
+			cheapest = append(cheapest, byPrice[p]...)
+		}
+		dearest := slices.Clone(cheapest)
+		slices.Reverse(dearest)
+		mustCreate(t, s, seller.ID, "Other", 150) // never matches q=show
 		tests := []struct {
 			name  string
 			first string
 			pages int
+			want  []string
 		}{
-			{"two at a time", "/api/tickets?limit=2&q=show", 3},
-			{"exactly full pages", "/api/tickets?limit=5&q=show", 1},
-			{"one at a time", "/api/tickets?limit=1&q=Show", 5},
+			{"two at a time", "/api/tickets?limit=2&q=show", 3, newest},
+			{"exactly full pages", "/api/tickets?limit=5&q=show", 1, newest},
+			{"one at a time", "/api/tickets?limit=1&q=Show", 5, newest},
+			{"newest named", "/api/tickets?limit=2&q=show&sort=newest", 3, newest},
+			{"cheapest first", "/api/tickets?limit=2&q=show&sort=price_asc", 3, cheapest},
+			{"cheapest first one at a time", "/api/tickets?limit=1&q=show&sort=price_asc", 5, cheapest},
+			{"dearest first", "/api/tickets?limit=2&q=show&sort=price_desc", 3, dearest},
+			{"dearest first one at a time", "/api/tickets?limit=1&q=show&sort=price_desc", 5, dearest},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -436,8 +461,8 @@ func TestHTTPListPages(t *testing.T) {
 						path = next
 					}
 				}
-				if strings.Join(got, ",") != strings.Join(want, ",") || pages != tt.pages {
-					t.Fatalf("%d pages of %v, want %d pages of %v", pages, got, tt.pages, want)
+				if strings.Join(got, ",") != strings.Join(tt.want, ",") || pages != tt.pages {
+					t.Fatalf("%d pages of %v, want %d pages of %v", pages, got, tt.pages, tt.want)
 				}
 			})
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/ids"
+	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -30,10 +31,12 @@ var (
 	// row (see change): the caller should reload and try again.
 	ErrChanged = fault.Coded(fault.Invalid, "ticket_changed", "The ticket was changed meanwhile; reload it and try again")
 	// ErrBadCursor is an after= that no ticket id looks like.
-	ErrBadCursor = &fault.Error{Kind: fault.Invalid, Field: "after", Message: "after must be the id of a ticket from the previous page"}
-	// ErrTooManyListings is a seller who already has MaxListings tickets on
-	// sale. It carries no Retry-After: a listing leaves sale when someone
-	// buys it, which no one can predict.
+	ErrBadCursor = &fault.Error{Kind: fault.Invalid, Field: "after", Message: "after must be the cursor of the previous page (its last ticket)"}
+	// ErrBadSort is a sort= that names no order.
+	ErrBadSort = &fault.Error{Kind: fault.Invalid, Field: "sort", Message: "sort must be newest, price_asc or price_desc"}
+	// ErrTooManyListings is a seller who already has MaxListings live
+	// listings. It carries no Retry-After: a listing leaves sale when
+	// someone buys it, which no one can predict.
 	ErrTooManyListings = fault.Coded(fault.TooMany, "too_many_listings", "You already have the most tickets on sale allowed; list more once some have sold")
 )
 
@@ -42,13 +45,32 @@ const DefaultMaxListings = 200
 
 // Listing says which tickets on sale to list.
 type Listing struct {
-	// Search keeps the tickets whose title contains it, ignoring case.
+	// Search keeps the tickets whose title holds every word of it, in any
+	// order, as a word or the start of one, ignoring case and accents.
 	Search string
+	// Sort is the order of the list; "" is SortNewest.
+	Sort Sort
 	// After, a ticket id, starts the list after that ticket (the last one
-	// of the previous page), in newest-first order.
-	After string
+	// of the previous page), in Sort's order. For the price orders
+	// AfterPrice is the price that ticket was listed at on that page.
+	After      string
+	AfterPrice money.Cents
 	// Limit is the most tickets returned; 0 means all.
 	Limit int
+}
+
+// Sort is an order of the list of tickets on sale.
+type Sort string
+
+const (
+	SortNewest    Sort = "newest"     // newest first
+	SortPriceAsc  Sort = "price_asc"  // cheapest first
+	SortPriceDesc Sort = "price_desc" // dearest first
+)
+
+// Valid reports whether s is one of the orders.
+func (s Sort) Valid() bool {
+	return s == SortNewest || s == SortPriceAsc || s == SortPriceDesc
 }
 
 // Storer is what the service needs from storage.
@@ -99,10 +121,15 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	return &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now, maxListings: cfg.MaxListings}
 }
 
-// List returns the tickets on sale, newest first, filtered and paged as l
-// asks. A cursor that cannot be a ticket id is ErrBadCursor; one that names
+// List returns the tickets on sale, filtered, sorted and paged as l asks. A cursor that cannot be a ticket id is ErrBadCursor; one that names
 // no ticket gives an empty page.
 func (s *Service) List(ctx context.Context, l Listing) ([]Ticket, error) {
+	if l.Sort == "" {
+		l.Sort = SortNewest
+	}
+	if !l.Sort.Valid() {
+		return nil, ErrBadSort
+	}
 	if l.After != "" && !ids.Valid(l.After) {
 		return nil, ErrBadCursor
 	}

@@ -17,12 +17,16 @@ import (
 // transaction, beside its outbox event.
 type Store struct {
 	db *sqldb.DB
+	// manyMatches is how many matches make a search common enough for
+	// SQLite to walk the list rather than sort the matches (see
+	// matchWords; docs/PERFORMANCE.md).
+	manyMatches int
 }
 
 var _ Storer = (*Store)(nil)
 
 // NewStore returns a Store over db (migrated with Migrations).
-func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
+func NewStore(db *sqldb.DB) *Store { return &Store{db: db, manyMatches: 1000} }
 
 // errStale means the row changed since it was read: its version moved on.
 var errStale = errors.New("ticket changed since it was read")
@@ -78,7 +82,7 @@ func (s *Store) GetTx(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, err
 	return t, nil
 }
 
-// ListOnSale returns the tickets no order holds, newest first, as l asks.
+// ListOnSale returns the tickets no order holds, in l's order, as l asks.
 func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE order_id IS NULL AND status = 'on_sale'`
 	var args []any
@@ -86,22 +90,90 @@ func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	if l.Search != "" {
-		// The search text is a literal: its % and _ (and the escape
-		// character itself) must not act as wildcards.
-		q += ` AND title_search LIKE ` + arg("%"+escapeLike(strings.ToLower(l.Search))+"%") + ` ESCAPE '\'`
+	if ws := searchWords(l.Search); len(ws) > 0 {
+		cond, err := s.matchWords(ctx, arg, ws)
+		if err != nil {
+			return nil, fmt.Errorf("list tickets: %w", err)
+		}
+		q += ` AND ` + cond
 	}
-	if l.After != "" {
-		// Keyset paging along the tickets_on_sale index: what comes after
-		// the cursor ticket in (created_at, id) order, even if that ticket
-		// has since been reserved. An unknown cursor matches nothing.
-		q += ` AND (created_at, id) < (SELECT created_at, id FROM tickets WHERE id = ` + arg(l.After) + `)`
+	// Keyset paging: what comes after the cursor ticket in the list's
+	// order, so tickets listed or reserved meanwhile neither repeat nor
+	// hide others. Each order has its index (tickets_on_sale,
+	// tickets_on_sale_price) and a unique tie-break on id.
+	switch l.Sort {
+	case SortPriceAsc, SortPriceDesc:
+		// The price is mutable, so the cursor carries the one the previous
+		// page ended on rather than looking it up again.
+		if l.After != "" {
+			op := ">"
+			if l.Sort == SortPriceDesc {
+				op = "<"
+			}
+			q += ` AND (price, id) ` + op + ` (` + arg(int64(l.AfterPrice)) + `, ` + arg(l.After) + `)`
+		}
+		if l.Sort == SortPriceAsc {
+			q += ` ORDER BY price, id`
+		} else {
+			q += ` ORDER BY price DESC, id DESC`
+		}
+	default:
+		if l.After != "" {
+			// created_at never changes, so the cursor ticket's own is
+			// looked up, even if that ticket has since been reserved. An
+			// unknown cursor matches nothing.
+			q += ` AND (created_at, id) < (SELECT created_at, id FROM tickets WHERE id = ` + arg(l.After) + `)`
+		}
+		q += ` ORDER BY created_at DESC, id DESC`
 	}
-	q += ` ORDER BY created_at DESC, id DESC`
 	if l.Limit > 0 {
 		q += ` LIMIT ` + arg(l.Limit)
 	}
 	return s.list(ctx, q, args...)
+}
+
+// matchWords is the condition that the title holds every one of ws (folded
+// words, see searchWords) as a word or the start of one. Each word goes to
+// the engine as a quoted literal, never as query syntax: FTS5's NEAR, OR,
+// "-" or "*" and tsquery's "&", "!" or ":" in a search are plain text (and
+// searchWords has already made them separators).
+func (s *Store) matchWords(ctx context.Context, arg func(any) string, ws []string) (string, error) {
+	quoted := make([]string, len(ws))
+	if s.db.Engine() == sqldb.Postgres {
+		// 'w1':* & 'w2':* — a quoted lexeme with a prefix match. Within
+		// quotes a quote is doubled and a backslash escapes. The planner
+		// knows from its statistics of title_tsv whether to walk the
+		// list's index testing each row (many matches) or to take the
+		// matches from the GIN index and sort them (few).
+		esc := strings.NewReplacer(`'`, `''`, `\`, `\\`)
+		for i, w := range ws {
+			quoted[i] = `'` + esc.Replace(w) + `':*`
+		}
+		return `title_tsv @@ to_tsquery('simple', ` + arg(strings.Join(quoted, " & ")) + `)`, nil
+	}
+	// "w1"* "w2"* — FTS5 strings with a prefix match, implicitly ANDed.
+	// Within a string a double quote is doubled.
+	for i, w := range ws {
+		quoted[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"*`
+	}
+	match := strings.Join(quoted, " ")
+	// SQLite's planner cannot tell how many tickets a search matches, and
+	// always fetches every match by rowid and sorts them: 50,000 lookups
+	// for one common word in a million tickets. So ask FTS5 first, up to a
+	// bound: when the matches are many, a "+" keeps the planner from
+	// driving the query by them, and it walks the list's own index
+	// instead, testing each ticket against the matches, until the page is
+	// full (a few thousand steps at most for a search this common).
+	const q = `SELECT count(*) FROM (SELECT 1 FROM tickets_fts WHERE tickets_fts MATCH $1 LIMIT $2)`
+	var n int
+	if err := s.db.Read().QueryRowContext(ctx, q, match, s.manyMatches).Scan(&n); err != nil {
+		return "", fmt.Errorf("count matches: %w", sqldb.Err(err))
+	}
+	column := "rowid"
+	if n >= s.manyMatches {
+		column = "+rowid"
+	}
+	return column + ` IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ` + arg(match) + `)`, nil
 }
 
 // ListBySeller returns the tickets userID listed, whatever their status,
@@ -131,11 +203,6 @@ func (s *Store) list(ctx context.Context, q string, args ...any) ([]Ticket, erro
 	return out, nil
 }
 
-// escapeLike makes s match itself literally in a LIKE ... ESCAPE '\'.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
 // Insert adds a new ticket; one without a status is on sale.
 func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
 	if t.Status == "" {
@@ -143,7 +210,7 @@ func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
 	}
 	const q = `INSERT INTO tickets (id, title, title_search, price, user_id, version, order_id, created_at, edited_version, status)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-	_, err := tx.ExecContext(ctx, q, t.ID, t.Title, strings.ToLower(t.Title), int64(t.Price),
+	_, err := tx.ExecContext(ctx, q, t.ID, t.Title, searchText(t.Title), int64(t.Price),
 		t.UserID, t.Version, nullable(t.OrderID), t.CreatedAt.UnixMilli(), t.EditedVersion, string(t.Status))
 	if err != nil {
 		return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
@@ -195,7 +262,7 @@ func (s *Store) Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion 
 	if !t.SoldAt.IsZero() {
 		soldAt = sql.NullInt64{Int64: t.SoldAt.UnixMilli(), Valid: true}
 	}
-	res, err := tx.ExecContext(ctx, q, t.Title, strings.ToLower(t.Title), int64(t.Price),
+	res, err := tx.ExecContext(ctx, q, t.Title, searchText(t.Title), int64(t.Price),
 		t.Version, nullable(t.OrderID), t.EditedVersion, string(t.Status), soldAt, t.ID, readVersion)
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", sqldb.Err(err))

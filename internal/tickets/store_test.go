@@ -3,10 +3,15 @@ package tickets
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -119,6 +124,10 @@ func TestStoreListOnSale(t *testing.T) {
 			{ID: "d", Title: "Jazz reserved", OrderID: "o1"},
 			{ID: "e", Title: `back\slash JAZZ`, OrderID: ""},
 			{ID: "f", Title: "ÉTÉ festival", OrderID: ""},
+			{ID: "g", Title: "Opera night, balcony", OrderID: ""},
+			{ID: "h", Title: "Café Müller — ﬁnal night", OrderID: ""},
+			{ID: "i", Title: `"Quoted" NEAR(x) -minus * star & and | or ! not: colon`, OrderID: ""},
+			{ID: "j", Title: "東京 コンサート", OrderID: ""},
 		}
 		for i, tk := range seed {
 			tk.Price, tk.UserID, tk.CreatedAt = 100, "u", base.Add(time.Duration(i)*time.Minute)
@@ -126,20 +135,43 @@ func TestStoreListOnSale(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		all := "j,i,h,g,f,e,c,b,a"
 		tests := []struct {
 			search string
-			want   []string // ids, newest first
+			want   string // ids, newest first
 		}{
-			{"", []string{"f", "e", "c", "b", "a"}},
-			{"jazz", []string{"e", "c", "b"}},
-			{"JaZz", []string{"e", "c", "b"}},
-			{"%", []string{"b"}},   // a literal percent, not "anything"
-			{"_", []string{"c"}},   // a literal underscore, not "any one"
-			{"z_c", []string{"c"}}, // and not "z, anything, c"
-			{`\`, []string{"e"}},   // the escape character itself
-			{"été", []string{"f"}}, // non-ASCII case folding on both engines
-			{"reserved", nil},      // held by an order: not on sale
-			{"nothing like it", nil},
+			{"", all},
+			{"   ", all},
+			{"jazz", "e,c,b"},
+			{"JaZz", "e,c,b"},
+			{"opera balcony", "g"},    // every word...
+			{"balcony opera", "g"},    // ...in any order
+			{"OPERA, Balcony!", "g"},  // case and punctuation
+			{"opera balc", "g"},       // the start of a word
+			{"opera stalls", ""},      // every word, not any
+			{"pera", ""},              // words start where they start
+			{"cafe muller", "h"},      // accents folded in the search...
+			{"CAFÉ", "h"},             // ...and in the title
+			{"final", "h"},            // a ligature is its letters
+			{"night", "h,g,c"},        // jazz_club night: _ separates words
+			{"club", "c"},             //
+			{"ete", "f"},              //
+			{"100", "b"},              //
+			{"100%", "b"},             // % is no wildcard, only a separator
+			{"%", all},                // no words: no search
+			{`back\slash`, "e"},       // \ is no escape
+			{"東京", "j"},               //
+			{`"quoted"`, "i"},         // FTS5 and tsquery syntax is text
+			{`"`, all},                //
+			{`near(x)`, "i"},          //
+			{`-minus`, "i"},           //
+			{`star*`, "i"},            //
+			{`and & or | not !`, "i"}, //
+			{`colon:*`, "i"},          //
+			{`NEAR OR AND NOT`, "i"},  // operators are words to find
+			{`')`, all},               // a quote closing nothing
+			{"reserved", ""},          // held by an order: not on sale
+			{"nothing like it", ""},   //
 		}
 		for _, tt := range tests {
 			t.Run("q="+tt.search, func(t *testing.T) {
@@ -151,16 +183,24 @@ func TestStoreListOnSale(t *testing.T) {
 				for _, tk := range list {
 					ids = append(ids, tk.ID)
 				}
-				if len(ids) != len(tt.want) {
-					t.Fatalf("ids %v, want %v", ids, tt.want)
-				}
-				for i := range ids {
-					if ids[i] != tt.want[i] {
-						t.Fatalf("ids %v, want %v", ids, tt.want)
-					}
+				if got := strings.Join(ids, ","); got != tt.want {
+					t.Fatalf("ids %q, want %q", got, tt.want)
 				}
 			})
 		}
+		t.Run("a title edited is found by its new words only", func(t *testing.T) {
+			err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
+				return st.Update(ctx, tx, Ticket{ID: "a", Title: "Punk gig", Price: 100, Version: 1}, 0)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for q, want := range map[string]int{"rock": 0, "concert": 0, "punk gig": 1} {
+				if list, err := st.ListOnSale(ctx, Listing{Search: q}); err != nil || len(list) != want {
+					t.Errorf("q=%s: %d tickets, %v; want %d", q, len(list), err, want)
+				}
+			}
+		})
 	}, migs...)
 }
 
@@ -218,4 +258,130 @@ func TestStoreListOnSalePages(t *testing.T) {
 			})
 		}
 	}, migs...)
+}
+
+// TestStoreSearchPlans pages through searches in every order with each of
+// SQLite's two plans (walk the list, or sort the matches: see matchWords)
+// and checks both against the same search done in Go over every ticket.
+func TestStoreSearchPlans(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		seedTickets(t, db, 2000)
+		st := NewStore(db)
+		all, err := st.ListOnSale(ctx, Listing{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		less := map[Sort]func(a, b Ticket) bool{
+			SortNewest: func(a, b Ticket) bool {
+				return a.CreatedAt.After(b.CreatedAt) || a.CreatedAt.Equal(b.CreatedAt) && a.ID > b.ID
+			},
+			SortPriceAsc:  func(a, b Ticket) bool { return a.Price < b.Price || a.Price == b.Price && a.ID < b.ID },
+			SortPriceDesc: func(a, b Ticket) bool { return a.Price > b.Price || a.Price == b.Price && a.ID > b.ID },
+		}
+		for _, q := range []string{"opera", "Opéra balc", "vienna seat 1", "zurich", "nothing at all"} {
+			var want []Ticket
+		tickets:
+			for _, tk := range all {
+				for _, w := range searchWords(q) {
+					if !slices.ContainsFunc(words(searchText(tk.Title)), func(tw string) bool { return strings.HasPrefix(tw, w) }) {
+						continue tickets
+					}
+				}
+				want = append(want, tk)
+			}
+			if (len(want) == 0) != (q == "nothing at all") {
+				t.Fatalf("q=%s matches %d of %d tickets: the seed does not test it", q, len(want), len(all))
+			}
+			for sort, lessFn := range less {
+				slices.SortFunc(want, func(a, b Ticket) int {
+					if lessFn(a, b) {
+						return -1
+					}
+					return 1
+				})
+				for _, many := range []int{1, 1_000_000} { // walk, sort the matches
+					t.Run(fmt.Sprintf("q=%s/%s/many=%d", q, sort, many), func(t *testing.T) {
+						st.manyMatches = many
+						var got []Ticket
+						l := Listing{Search: q, Sort: sort, Limit: 7}
+						for range 1000 {
+							page, err := st.ListOnSale(ctx, l)
+							if err != nil {
+								t.Fatal(err)
+							}
+							got = append(got, page...)
+							if len(page) < l.Limit {
+								break
+							}
+							l.After, l.AfterPrice = page[len(page)-1].ID, page[len(page)-1].Price
+						}
+						if len(got) != len(want) {
+							t.Fatalf("%d tickets, want %d", len(got), len(want))
+						}
+						for i := range got {
+							if got[i].ID != want[i].ID {
+								t.Fatalf("ticket %d is %s %q, want %s %q", i, got[i].ID, got[i].Title, want[i].ID, want[i].Title)
+							}
+						}
+					})
+				}
+			}
+		}
+	}, migs...)
+}
+
+// TestSearchMigrationOldTitles: tickets listed before the search migration
+// hold only their lower-cased title; after it their words, accents folded,
+// find them on both engines.
+func TestSearchMigrationOldTitles(t *testing.T) {
+	for _, e := range sqldbtest.Engines(t) {
+		t.Run(e.String(), func(t *testing.T) {
+			ctx := context.Background()
+			// The migrations as they were before search: up to 00004.
+			before := fstest.MapFS{}
+			files, err := fs.Glob(Migrations.FS, "*.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range files {
+				if f < "00005" {
+					b, err := fs.ReadFile(Migrations.FS, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					before[f] = &fstest.MapFile{Data: b}
+				}
+			}
+			cfg := sqldbtest.Config(t, e, outbox.Migrations, sqldb.Migrations{Name: Migrations.Name, FS: before})
+			old := sqldbtest.OpenConfig(t, cfg)
+			titles := map[string]string{"a": "Café Crème — Opéra, BALCONY", "b": "Rock night"}
+			for id, title := range titles {
+				err := old.WithTx(ctx, func(tx *sqldb.Tx) error {
+					_, err := tx.ExecContext(ctx, `INSERT INTO tickets (id, title, title_search, price, user_id, version, created_at)
+						VALUES ($1, $2, $3, 100, 'u', 0, 0)`, id, title, strings.ToLower(title))
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			old.Close()
+			cfg.Migrations = migs
+			st := NewStore(sqldbtest.OpenConfig(t, cfg))
+			for q, want := range map[string]string{"cafe creme": "a", "opera balc": "a", "CRÈME": "a", "night": "b", "cafe rock": ""} {
+				list, err := st.ListOnSale(ctx, Listing{Search: q})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, tk := range list {
+					ids = append(ids, tk.ID)
+				}
+				if got := strings.Join(ids, ","); got != want {
+					t.Errorf("q=%s: %q, want %q", q, got, want)
+				}
+			}
+		})
+	}
 }

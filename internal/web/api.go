@@ -261,7 +261,8 @@ func (c *apiClient) SignOut(r *http.Request, everywhere bool) ([]string, error) 
 // ticketQuery is a page of the tickets on sale.
 type ticketQuery struct {
 	Q     string // words to search for; "" for all
-	After string // the id of the last ticket of the previous page
+	Sort  string // newest (""), price_asc or price_desc
+	After string // the cursor of the previous page's last ticket (indexCursor)
 	Limit int
 }
 
@@ -273,6 +274,9 @@ func (c *apiClient) Tickets(r *http.Request, q ticketQuery) ([]ticket, error) {
 	}
 	if q.Q != "" {
 		query.Set("q", q.Q)
+	}
+	if q.Sort != "" {
+		query.Set("sort", q.Sort)
 	}
 	if q.After != "" {
 		query.Set("after", q.After)

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -11,7 +13,9 @@ import (
 // purchase, editing, and the seller's listings.
 
 type indexData struct {
-	Q       string
+	Q string
+	// Sort is the list's order as the API names it ("" for newest).
+	Sort    string
 	Tickets []ticket
 	// More is the URL of the next page, First that of the first one; each
 	// is empty when there is no such page to go to.
@@ -21,38 +25,64 @@ type indexData struct {
 // indexPage is how many tickets one page of the index shows.
 const indexPage = 24
 
+// SortOptions are the orders the index offers, as the API names them.
+func (indexData) SortOptions() []struct{ Value, Label string } {
+	return []struct{ Value, Label string }{
+		{"newest", "Newest first"},
+		{"price_asc", "Price: low to high"},
+		{"price_desc", "Price: high to low"},
+	}
+}
+
 func (s *Service) handleIndex(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.begin(w, r, "Tickets for sale", "home")
 	if !ok {
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	sort := r.URL.Query().Get("sort")
+	if sort == "newest" {
+		sort = "" // the default: keep the URLs short
+	}
 	after := r.URL.Query().Get("after")
-	v.Form = newForm(url.Values{"q": {q}})
-	// One ticket more than the page says whether there is a next page.
-	list, err := s.api.Tickets(r, ticketQuery{Q: q, After: after, Limit: indexPage + 1})
+	v.Form = newForm(url.Values{"q": {q}, "sort": {cmp.Or(sort, "newest")}})
+	// One ticket more than the page says whether there is a next page. An
+	// unknown sort is the API's to refuse.
+	list, err := s.api.Tickets(r, ticketQuery{Q: q, Sort: sort, After: after, Limit: indexPage + 1})
 	if err != nil {
 		if statusOf(err) != http.StatusBadRequest {
 			s.fail(w, r, err)
 			return
 		}
-		v.Form.addAPIError(err, "q")
+		v.Form.addAPIError(err, "q", "sort")
 	}
-	d := indexData{Q: q, Tickets: list}
+	d := indexData{Q: q, Sort: sort, Tickets: list}
 	page := url.Values{}
-	if q != "" {
-		page.Set("q", q)
+	for k, val := range map[string]string{"q": q, "sort": sort} {
+		if val != "" {
+			page.Set(k, val)
+		}
 	}
 	if after != "" {
 		d.First = indexURL(page)
 	}
 	if len(list) > indexPage {
 		d.Tickets = list[:indexPage]
-		page.Set("after", d.Tickets[indexPage-1].ID)
+		page.Set("after", indexCursor(sort, d.Tickets[indexPage-1]))
 		d.More = indexURL(page)
 	}
 	v.Data = d
 	s.render(w, r, http.StatusOK, "index", v)
+}
+
+// indexCursor is the API's after= that continues the list past t: the
+// ticket's id, and for the price orders its price in cents before it
+// ("2050.<id>"), as GET /api/tickets documents.
+func indexCursor(sort string, t ticket) string {
+	if sort == "price_asc" || sort == "price_desc" {
+		return strconv.FormatInt(int64(t.Price), 10) + "." + t.ID
+	}
+	return t.ID
 }
 
 // indexURL is the index page with query v.

@@ -736,6 +736,8 @@ func TestPagesRender(t *testing.T) {
 			[]string{`href="/?after=t1&amp;q=a&#43;b" rel="next">More tickets`}},
 		{"index past the first page", "index", view{Form: newForm(nil), Data: indexData{Tickets: []ticket{tk}, First: "/"}},
 			[]string{`href="/">Newest tickets`}},
+		{"index sorted by price", "index", view{Form: newForm(url.Values{"sort": {"price_desc"}}), Data: indexData{Sort: "price_desc", Tickets: []ticket{tk}, First: "/?sort=price_desc"}},
+			[]string{`<option value="price_desc" selected>Price: high to low`, `<option value="newest">`, `href="/?sort=price_desc">First page<`}},
 		{"index page emptied meanwhile", "index", view{Form: newForm(nil), Data: indexData{First: "/?q=x"}},
 			[]string{"No more tickets on this page", `href="/?q=x"`}},
 		{"signup with errors", "auth", view{Form: failed, Data: authData{Action: "signup", Next: "/tickets/t1"}},

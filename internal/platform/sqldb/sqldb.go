@@ -270,9 +270,14 @@ func (db *DB) migrate(ctx context.Context, sets []Migrations) error {
 		defer sqliteMigrating.Unlock()
 	}
 	for _, m := range sets {
+		other, err := otherEngineFiles(m.FS, db.engine)
+		if err != nil {
+			return fmt.Errorf("sqldb: migrations %s: %w", m.Name, err)
+		}
 		opts := []goose.ProviderOption{
 			goose.WithTableName("goose_" + m.Name),
 			goose.WithDisableGlobalRegistry(true),
+			goose.WithExcludeNames(other),
 		}
 		if db.engine == Postgres {
 			// Replicas starting together take turns migrating.
@@ -294,6 +299,24 @@ func (db *DB) migrate(ctx context.Context, sets []Migrations) error {
 		}
 	}
 	return nil
+}
+
+// otherEngineFiles lists the migrations written for another engine than e.
+// A migration named NNNNN_name.sqlite.sql or NNNNN_name.postgres.sql runs
+// on that engine only; the two may share a version number, so the schema
+// has one history whichever engine it is on. The rare schema that no SQL
+// fits on both (SQLite's FTS5 tables, PostgreSQL's text-search indexes)
+// goes there; everything else stays in plain NNNNN_name.sql files.
+func otherEngineFiles(files fs.FS, e Engine) ([]string, error) {
+	other := Postgres
+	if e == Postgres {
+		other = SQLite
+	}
+	names, err := fs.Glob(files, "*."+other.String()+".sql")
+	if err != nil {
+		return nil, err
+	}
+	return names, nil
 }
 
 // Engine reports which database this is.

@@ -494,3 +494,37 @@ func TestOpenAsSchemaOwner(t *testing.T) {
 		t.Errorf("open a schema the role does not own: %v, want permission denied", err)
 	}
 }
+
+// TestEngineMigrations: a migration named for one engine runs on that
+// engine only, and may share its version with the other engine's.
+func TestEngineMigrations(t *testing.T) {
+	migs := sqldb.Migrations{Name: "engines", FS: fstest.MapFS{
+		"00001_both.sql": {Data: []byte("-- +goose Up\nCREATE TABLE both_engines (n BIGINT);\n")},
+		"00002_only.sqlite.sql": {Data: []byte("-- +goose Up\nCREATE TABLE made_on (engine TEXT);\n" +
+			"INSERT INTO made_on VALUES ('sqlite');\n")},
+		"00002_only.postgres.sql": {Data: []byte("-- +goose Up\nCREATE TABLE made_on (engine TEXT);\n" +
+			"INSERT INTO made_on VALUES ('postgres');\n")},
+		"00003_after.sql": {Data: []byte("-- +goose Up\nINSERT INTO made_on VALUES ('after');\n")},
+	}}
+	for _, e := range sqldbtest.Engines(t) {
+		t.Run(e.String(), func(t *testing.T) {
+			db := sqldbtest.Open(t, e, migs)
+			rows, err := db.Read().QueryContext(context.Background(), `SELECT engine FROM made_on ORDER BY engine`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var got []string
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, s)
+			}
+			if want := "after," + e.String(); strings.Join(got, ",") != want {
+				t.Fatalf("made_on = %v, want %s", got, want)
+			}
+		})
+	}
+}
