@@ -190,7 +190,7 @@ func TestStoreListOnSale(t *testing.T) {
 		}
 		t.Run("a title edited is found by its new words only", func(t *testing.T) {
 			err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
-				return st.Update(ctx, tx, Ticket{ID: "a", Title: "Punk gig", Price: 100, Version: 1}, 0)
+				return st.Update(ctx, tx, Ticket{ID: "a", Title: "Punk gig", Price: 100, Version: 1, Status: StatusOnSale}, 0)
 			})
 			if err != nil {
 				t.Fatal(err)
