@@ -136,6 +136,19 @@ func (c *chrome) do(what string, timeout time.Duration, steps ...chromedp.Action
 }
 
 // run runs one action that returns a value.
+// waitLocation waits until the page's URL holds part: after a form's
+// submit the old page stays up until the new one arrives.
+func (c *chrome) waitLocation(part string, within time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(c.location(), part) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the page at %s never went to one with %q", c.location(), part)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, not synchronization
+	}
+}
+
 func chromeRun[T any](c *chrome, what string, a chromedp.Action[T]) T {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
@@ -319,8 +332,10 @@ func TestBrowserBuyAndSell(t *testing.T) {
 	c.do("search", 10*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#q"), "balcony OPÉRA"),
 		chromedp.Click(chromedp.CSS(`form.search button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".ticket-grid")),
 	)
+	// The old page has a ticket grid too: wait for the new one.
+	c.waitLocation("q=", 10*time.Second)
+	c.do("the results", 10*time.Second, chromedp.WaitVisible(chromedp.CSS(".ticket-grid")))
 	if got := c.text(".ticket-grid"); !strings.Contains(got, "Opera night, balcony") || strings.Contains(got, "Concert") || strings.Contains(got, "Jazz") {
 		t.Fatalf("the search for \"balcony OPÉRA\" shows %q", got)
 	}
@@ -329,8 +344,10 @@ func TestBrowserBuyAndSell(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#sort")),
 		chromedp.SetValue(chromedp.CSS("#sort"), "price_desc"),
 		chromedp.Click(chromedp.CSS(`form.search button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".ticket-grid")),
 	)
+	// The old page has a ticket grid too: wait for the new one.
+	c.waitLocation("q=", 10*time.Second)
+	c.do("the results", 10*time.Second, chromedp.WaitVisible(chromedp.CSS(".ticket-grid")))
 	if got := c.text(".ticket-grid .ticket-title"); got != "Jazz festival day pass" || !strings.Contains(c.location(), "sort=price_desc") {
 		t.Fatalf("sorted by price, dearest first, the first ticket is %q (at %s)", got, c.location())
 	}
