@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -56,7 +57,7 @@ func startUpProcess(t *testing.T, dir string, env ...string) *upProcess {
 	p := &upProcess{cmd: cmd, base: "http://" + addr}
 	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
 	c := &http.Client{Timeout: time.Second}
-	eventually(t, 30*time.Second, "up answers /readyz", func() bool {
+	natsbustest.Eventually(t, 30*time.Second, "up answers /readyz", func() bool {
 		resp, err := c.Get(p.base + "/readyz")
 		if err != nil {
 			return false
@@ -134,7 +135,7 @@ func TestCrashLosesNothing(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, 60*time.Second, "enough reservations acknowledged", func() bool { return acks.Load() >= killAt })
+	natsbustest.Eventually(t, 60*time.Second, "enough reservations acknowledged", func() bool { return acks.Load() >= killAt })
 	p.kill(t)
 	wg.Wait()
 	mu.Lock()
@@ -164,7 +165,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 	// Events: each acknowledged order's order.created reaches tickets.
 	for _, w := range wins {
-		eventually(t, 30*time.Second, "ticket "+w.ticket+" carries its order", func() bool {
+		natsbustest.Eventually(t, 30*time.Second, "ticket "+w.ticket+" carries its order", func() bool {
 			var tk ticketJSON
 			buyers[w.buyer].do("GET", "/api/tickets/"+w.ticket, nil, &tk)
 			return tk.OrderID == w.orderID
@@ -209,7 +210,7 @@ func TestCrashStillExpires(t *testing.T) {
 	// at the kill comes back after the 5 s ack wait, and the order.created
 	// and the expiry may each have been in flight, on a loaded CI machine
 	// under the race detector.
-	eventually(t, 30*time.Second, "the overdue order is cancelled", func() bool { return orderStatus(buyer, o.ID) == "cancelled" })
+	natsbustest.Eventually(t, 30*time.Second, "the overdue order is cancelled", func() bool { return orderStatus(buyer, o.ID) == "cancelled" })
 	t.Logf("cancelled %s after the restart was ready", time.Since(ready).Round(time.Millisecond))
-	eventually(t, 10*time.Second, "the ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 10*time.Second, "the ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
 }

@@ -247,33 +247,33 @@ func TestServeDeployPermissions(t *testing.T) {
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
 	tk, first := sellAndReserve(t, seller, buyer, "Deployed show")
-	eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
-	eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
+	natsbustest.Eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
 	// A cancelled order drops its expiry (expiration purges its schedule).
 	var second orderJSON
-	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &second) == http.StatusCreated
 	})
 	// Cancel once tickets has reserved the ticket: tickets handles
 	// order.created and order.cancelled on separate consumers, and a
 	// cancellation handled first would leave order.created waiting.
-	eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
 	if got := buyer.do("DELETE", "/api/orders/"+second.ID, nil, nil); got != http.StatusNoContent {
 		t.Fatalf("cancel = %d, want 204", got)
 	}
-	eventually(t, 5*time.Second, "the cancelled order's ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 5*time.Second, "the cancelled order's ticket is listed again", func() bool { return listed(buyer, tk.ID) })
 	var third orderJSON
-	eventually(t, 5*time.Second, "the ticket can be reserved a third time", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "the ticket can be reserved a third time", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &third) == http.StatusCreated
 	})
 	if got := pay(t, buyer, third.ID, "tok_visa"); got != http.StatusCreated {
 		t.Fatalf("pay = %d, want 201", got)
 	}
-	eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, third.ID) == "complete" })
+	natsbustest.Eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, third.ID) == "complete" })
 	// Every handler succeeded: one refused a permission (a purge, an ack)
 	// would leave its message pending for a retry.
 	tickets := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
-	eventually(t, 10*time.Second, "no expiry is pending", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "no expiry is pending", func() bool {
 		for subject := range subjectCounts(t, tickets.js) {
 			if strings.HasPrefix(subject, "expiration.schedule.") {
 				return false
@@ -288,7 +288,7 @@ func TestServeDeployPermissions(t *testing.T) {
 			t.Logf("consumers not done: %v", busy)
 		}
 	}()
-	eventually(t, 30*time.Second, "every consumer has handled every message", func() bool {
+	natsbustest.Eventually(t, 30*time.Second, "every consumer has handled every message", func() bool {
 		busy = unhandled(t, ns)
 		return len(busy) == 0
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,7 +32,7 @@ func reserveStatus(t *testing.T, c *client, ticketID string) (int, string) {
 		status int
 		retry  string
 	)
-	eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
 		req, err := http.NewRequest("POST", c.base+"/api/orders", strings.NewReader(fmt.Sprintf(`{"ticketId":%q}`, ticketID)))
 		if err != nil {
 			t.Fatal(err)

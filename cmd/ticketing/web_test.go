@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"html"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 )
 
 // These are the web client's page tests: real HTTP against the real `up`
@@ -166,23 +166,6 @@ func webSell(t *testing.T, b *webBrowser, title, price string) string {
 	loc := webRedirect(t, "sell "+title, b.post("/tickets/new", url.Values{"title": {title}, "price": {price}}), "/tickets/")
 	u, _ := url.Parse(loc)
 	return strings.TrimPrefix(u.Path, "/tickets/")
-}
-
-// webEventually polls cond until it holds or the deadline passes: events
-// take a moment to travel between services.
-func webEventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out after %s waiting for: %s", within, what)
-		case <-tick.C:
-		}
-	}
 }
 
 func TestWebAuthPages(t *testing.T) {
@@ -354,7 +337,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	// Someone else sees neither the order nor a Purchase button.
 	third := webSignUp(t, base, "third@example.com")
 	webWant(t, "someone else's order", third.get(loc), http.StatusNotFound, "Page not found")
-	webEventually(t, 10*time.Second, "the ticket shows as reserved", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the ticket shows as reserved", func() bool {
 		return strings.Contains(third.get("/tickets/"+gig).body, "Someone is buying this ticket")
 	})
 	third.get("/tickets/" + opera)
@@ -383,7 +366,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	if strings.Contains(p.body, `id="form-errors"`) {
 		t.Fatalf("paying again shows an error:\n%s", p.body)
 	}
-	webEventually(t, 10*time.Second, "the order is complete on My Orders", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the order is complete on My Orders", func() bool {
 		p := buyer.get("/orders")
 		return strings.Contains(p.body, `data-status="complete"`) && strings.Contains(p.body, "/orders/"+orderID)
 	})
@@ -398,7 +381,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	buyer.get(loc)
 	webWant(t, "orders after cancel", buyer.follow("cancel", buyer.post(loc+"/cancel", url.Values{}), "/orders"),
 		http.StatusOK, "Cancelled", "Complete", "Order cancelled")
-	webEventually(t, 10*time.Second, "the cancelled ticket is back on the index", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the cancelled ticket is back on the index", func() bool {
 		return strings.Contains(buyer.get("/").body, "/tickets/"+opera)
 	})
 	webWant(t, "cancelled order page", buyer.get(loc), http.StatusOK, "Cancelled by you")
@@ -408,7 +391,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 		http.StatusOK, "you can reserve it again in 15 minutes")
 
 	// My listings shows the seller which are sold or reserved.
-	webEventually(t, 10*time.Second, "the seller's listings show the sale", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the seller's listings show the sale", func() bool {
 		p := seller.get("/listings")
 		return strings.Contains(p.body, ">Sold<") && strings.Contains(p.body, "On sale")
 	})
@@ -510,7 +493,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 	buyer.get("/tickets/" + gig)
 	loc := webRedirect(t, "purchase", buyer.post("/tickets/"+gig+"/purchase", url.Values{}), "/orders/")
 	orderID := strings.TrimPrefix(loc, "/orders/")
-	webEventually(t, 5*time.Second, "payments knows the order", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "payments knows the order", func() bool {
 		return api.do("POST", "/api/payments", map[string]string{"orderId": orderID, "token": "tok_fake"}, nil) != http.StatusNotFound
 	})
 
@@ -549,7 +532,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the charge never started")
 	}
-	webEventually(t, 10*time.Second, "the expiry cancels the order while its charge is held", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the expiry cancels the order while its charge is held", func() bool {
 		return orderStatus(api, orderID) == "cancelled"
 	})
 	close(held.release)
@@ -567,7 +550,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 	if strings.Contains(p.body, "The ticket is yours") {
 		t.Fatalf("a refunded order says the ticket is the buyer's:\n%s", p.body)
 	}
-	webEventually(t, 10*time.Second, "the order page shows the refund", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the order page shows the refund", func() bool {
 		return strings.Contains(buyer.get(loc).body, "Your payment of $20.50 is being refunded in full")
 	})
 }
@@ -660,14 +643,14 @@ func TestWebSoldReservedAndWithdrawn(t *testing.T) {
 
 	buyer.get("/tickets/" + gig)
 	loc := webRedirect(t, "purchase", buyer.post("/tickets/"+gig+"/purchase", url.Values{}), "/orders/")
-	webEventually(t, 10*time.Second, "the buyer is sent to pay", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the buyer is sent to pay", func() bool {
 		return strings.Contains(buyer.get("/tickets/"+gig).body, "You reserved this ticket")
 	})
 	webWant(t, "buyer's reserved ticket", buyer.get("/tickets/"+gig), http.StatusOK, `href="`+loc+`"`)
 
 	buyer.get(loc)
 	webRedirect(t, "pay", buyer.post(loc+"/pay", url.Values{"token": {"tok_visa"}}), "/orders")
-	webEventually(t, 10*time.Second, "the ticket reads sold to others", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the ticket reads sold to others", func() bool {
 		return strings.Contains(third.get("/tickets/"+gig).body, "no longer available")
 	})
 	if p := third.get("/tickets/" + gig); strings.Contains(p.body, "Someone is buying") {
