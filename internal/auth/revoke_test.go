@@ -183,13 +183,13 @@ func TestRevocationsStore(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
-		st := store{db: db}
+		st := NewStore(db)
 		add := func(id string, rv session.Revocation, at time.Time) bool {
 			t.Helper()
 			var added bool
 			err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
 				var err error
-				added, err = st.addRevocation(ctx, tx, id, rv, at)
+				added, err = st.AddRevocation(ctx, tx, id, rv, at)
 				return err
 			})
 			if err != nil {

@@ -19,8 +19,6 @@ type Store struct {
 	db *sqldb.DB
 }
 
-var _ Storer = (*Store)(nil)
-
 // NewStore returns a Store over db (migrated with Migrations).
 func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 
