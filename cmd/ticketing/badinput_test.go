@@ -471,6 +471,7 @@ func storedTitleOK(title string) bool {
 // and signed in, then checks that the system is healthy and holds nothing
 // it refused.
 func TestBadInputAPI(t *testing.T) {
+	t.Parallel()
 	onEachEngine(t, func(t *testing.T, base string) {
 		owner, other, fx := badInputWorld(t, base)
 		ownerCookie := sessionOf(t, owner)
@@ -762,6 +763,7 @@ func hostileFormValues() []namedBytes {
 // signed out and signed in: never a 5xx, always an HTML page (or a
 // redirect); a form without the CSRF token is refused with a 4xx.
 func TestBadInputWeb(t *testing.T) {
+	t.Parallel()
 	onEachEngine(t, func(t *testing.T, base string) {
 		owner, _, fx := badInputWorld(t, base)
 		ownerCookie := sessionOf(t, owner)

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,7 +29,23 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	flag.Parse()
+	raiseParallel(4)
 	os.Exit(m.Run())
+}
+
+// raiseParallel lets n parallel tests run at once unless -parallel (or
+// -fuzz) says otherwise: the end-to-end tests mostly wait for windows to
+// pass and events to travel, so even two cores serve four of them. Tests
+// that measure latency or load the machine do not call t.Parallel.
+func raiseParallel(n int) {
+	explicit := false
+	flag.Visit(func(f *flag.Flag) {
+		explicit = explicit || f.Name == "test.parallel" || f.Name == "test.fuzz"
+	})
+	if !explicit && runtime.GOMAXPROCS(0) < n {
+		flag.Set("test.parallel", strconv.Itoa(n))
+	}
 }
 
 // upProcess is `ticketing up` in a process of its own.
@@ -82,6 +101,8 @@ func (p *upProcess) kill(t *testing.T) {
 // the kill is still there, and its order.created still reaches the tickets
 // service (the ticket ends up carrying the order id), though the process died
 // between commit and publish for some of them.
+//
+// Not parallel: its flash sale loads both cores.
 func TestCrashLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills processes")
@@ -192,6 +213,7 @@ func pendingOutbox(t *testing.T, path string) int {
 // and starts it again only after the order fell due: the expiry fires as
 // soon as the system is back, and the ticket is on sale again.
 func TestCrashStillExpires(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts and kills processes")
 	}

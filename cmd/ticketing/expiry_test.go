@@ -15,6 +15,9 @@ import (
 // cancelled after their expiresAt: 40 orders expiring within a second, p99
 // under one second; then the same with the system stopped across the
 // expiry, measured from the moment it is back.
+//
+// Not parallel: it measures latency, which other tests running beside it
+// would distort.
 func TestUpExpiryP99(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for expiries")

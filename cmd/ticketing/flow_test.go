@@ -56,6 +56,7 @@ func listed(c *client, id string) bool {
 // gateway of `up`: the ticket leaves the list while reserved, carries the
 // order id, and comes back when the buyer cancels.
 func TestUpSellReserveCancel(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
@@ -145,6 +146,8 @@ func sellAndReserve(t *testing.T, seller, buyer *client, title string) (ticketJS
 // time and its ticket is on sale again; a restart of the whole system while
 // an order is pending still expires it, even when it fell due during the
 // downtime.
+//
+// Not parallel: it bounds how late the expiry comes.
 func TestUpOrderExpires(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"EXPIRATION_WINDOW": "2s"}
@@ -192,6 +195,7 @@ func pay(t *testing.T, c *client, orderID, token string) int {
 // the ticket stays off the list after the window, and it shows in the
 // buyer's orders.
 func TestUpSeedFlow(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3s"})
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
@@ -263,6 +267,7 @@ func paymentStatusIn(t *testing.T, dir string) func(orderID string) string {
 // over: each race ends either complete (paid in time) or cancelled with the
 // ticket back on sale — never charged and cancelled without a refund.
 func TestUpPaymentRacingExpiry(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base, _ := startUp(t, dir, map[string]string{"EXPIRATION_WINDOW": "2s"})
 	paymentStatus := paymentStatusIn(t, dir)
@@ -318,6 +323,7 @@ func (h heldProvider) Charge(ctx context.Context, req payments.ChargeRequest) (p
 // expiry has cancelled the order. The order stays cancelled, the ticket is
 // on sale again, and the charge is refunded.
 func TestUpLatePaymentIsRefunded(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	held := heldProvider{Provider: payments.NewSandbox(), charging: make(chan struct{}, 1), release: make(chan struct{})}
 	base, _ := startUpConfig(t, dir, map[string]string{"EXPIRATION_WINDOW": "2s"}, func(c *Config) { c.provider = held })

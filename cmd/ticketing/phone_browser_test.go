@@ -59,6 +59,7 @@ const layoutJS = `(() => {
 // without sideways scrolling, every order's status in view, each saying
 // what matters for its status; the signed-in header is one row.
 func TestBrowserPhoneOrders(t *testing.T) {
+	t.Parallel()
 	findChromium(t)
 	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3m"})
 	seller := signUp(t, base, "seller@example.com")

@@ -96,6 +96,8 @@ type raceOrder struct {
 // reserved; an order whose reservation the edit overtook is cancelled with
 // cancelledBy price_change, and refunded if it was paid meanwhile; an
 // order that stays complete holds its ticket at the price charged.
+//
+// Not parallel: its 50 racing pairs load both cores.
 func TestUpPriceEditRacesReservation(t *testing.T) {
 	const n = 50
 	for _, engine := range sqldbtest.Engines(t) {

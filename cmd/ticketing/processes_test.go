@@ -29,6 +29,7 @@ func freeAddr(t *testing.T) string {
 // as a deployment does, walks a purchase and an expiry through the gateway, then stops
 // each process with SIGTERM and expects a clean exit (graceful shutdown).
 func TestServeProcesses(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}

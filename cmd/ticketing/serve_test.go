@@ -59,6 +59,7 @@ func freshPostgres(t *testing.T) string {
 // JWT key, the gateway proxying to the others — and walks the seed flow
 // through the gateway.
 func TestServeSeedFlow(t *testing.T) {
+	t.Parallel()
 	ns := natsbustest.StartServer(t)
 	env := map[string]string{
 		"TICKETING_ADDR":       "127.0.0.1:0",

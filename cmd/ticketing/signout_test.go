@@ -79,6 +79,7 @@ func signedOutEverywhere(t *testing.T, base, cookie string) bool {
 // every part within a second; after a sign-out everywhere, every session of
 // the user is, and nobody else's.
 func TestUpSignOutRevokes(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 
 	ann := signUp(t, base, "ann@example.com")
@@ -123,6 +124,7 @@ func TestUpSignOutRevokes(t *testing.T) {
 // consumer, which replicas share, would tell only one), and an orders
 // process started afterwards refuses the token from its first request.
 func TestServeSignOutReachesEveryProcess(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -198,6 +200,7 @@ func TestServeSignOutReachesEveryProcess(t *testing.T) {
 // TestUpWebSignOutEverywhere: the web client's "Sign out everywhere" ends
 // the account's sessions in other browsers too, and the page's own.
 func TestUpWebSignOutEverywhere(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := newWebBrowser(t, base)
 	b.get("/auth/signup")

@@ -169,6 +169,7 @@ func webSell(t *testing.T, b *webBrowser, title, price string) string {
 }
 
 func TestWebAuthPages(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := newWebBrowser(t, base)
 
@@ -233,6 +234,7 @@ func TestWebAuthPages(t *testing.T) {
 // TestWebFlashIsOneTime: a confirmation comes from the form that asked for
 // it, never from the URL, and shows once.
 func TestWebFlashIsOneTime(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	anon := newWebBrowser(t, base)
 	for _, m := range []string{"welcome", "paid", "signedin"} {
@@ -259,6 +261,7 @@ func TestWebFlashIsOneTime(t *testing.T) {
 }
 
 func TestWebSignedOutPagesAskToSignIn(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := newWebBrowser(t, base)
 	for _, path := range []string{"/tickets/new", "/orders", "/listings", "/orders/some-order"} {
@@ -267,6 +270,7 @@ func TestWebSignedOutPagesAskToSignIn(t *testing.T) {
 }
 
 func TestWebSellEditAndListings(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := webSignUp(t, base, "seller@example.com")
 
@@ -314,6 +318,7 @@ func TestWebSellEditAndListings(t *testing.T) {
 }
 
 func TestWebPurchasePayAndCancel(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := webSignUp(t, base, "seller@example.com")
 	gig := webSell(t, seller, "Gig", "20.50")
@@ -398,6 +403,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 }
 
 func TestWebErrorsAndHeaders(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := webSignUp(t, base, "ann@example.com")
 	for _, path := range []string{"/no/such/page", "/tickets/no-such-ticket", "/orders/no-such-order", "/tickets/no-such-ticket/edit"} {
@@ -442,6 +448,7 @@ func TestWebErrorsAndHeaders(t *testing.T) {
 // TestWebIndexPages: the index shows a page of tickets at a time, newest
 // first, with a link to the next page that keeps the search.
 func TestWebIndexPages(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := signUp(t, base, "seller@example.com")
 	sell := func(title string) {
@@ -480,6 +487,7 @@ func TestWebIndexPages(t *testing.T) {
 // only after the expiry has cancelled the order is refunded, and the page
 // says so; it never says the ticket is the buyer's.
 func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
+	t.Parallel()
 	held := heldProvider{Provider: payments.NewSandbox(), charging: make(chan struct{}, 1), release: make(chan struct{})}
 	base, _ := startUpConfig(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3s"}, func(c *Config) { c.provider = held })
 	seller := webSignUp(t, base, "seller@example.com")
@@ -559,6 +567,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 // alike; a comma that could mean either is refused beside the field, never
 // read as a thousands separator (20,50 was once listed at $2,050.00).
 func TestWebSellPriceNotation(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := webSignUp(t, base, "seller@example.com")
 
@@ -589,6 +598,7 @@ func TestWebSellPriceNotation(t *testing.T) {
 // token is written differently in every page (so compression reveals
 // nothing of it) yet accepted.
 func TestWebCompressionAndAssets(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := webSignUp(t, base, "ann@example.com")
 
@@ -634,6 +644,7 @@ func TestWebCompressionAndAssets(t *testing.T) {
 // longer available to others, and a seller withdraws a listing from My
 // listings without JavaScript.
 func TestWebSoldReservedAndWithdrawn(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := webSignUp(t, base, "seller@example.com")
 	gig := webSell(t, seller, "Gig", "20.50")
