@@ -1,6 +1,8 @@
 // Package natsbustest starts real NATS servers for tests: an embedded bus in
 // a temp dir, or a server on a random loopback port that several buses (the
-// replicas of a service) can share.
+// replicas of a service) can share. It also holds what every test of
+// asynchronous delivery needs once: Eventually, which waits for a condition,
+// and NopPublisher, for an outbox whose relay never runs.
 package natsbustest
 
 import (
