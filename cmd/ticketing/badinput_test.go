@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
@@ -387,18 +388,18 @@ func badInputWorld(t *testing.T, base string) (owner, other *client, fx badInput
 		t.Fatalf("create reserved ticket = %d", got)
 	}
 	var o orderJSON
-	eventually(t, 5*time.Second, "orders knows the reserved ticket", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "orders knows the reserved ticket", func() bool {
 		return other.do("POST", "/api/orders", map[string]string{"ticketId": reserved.ID}, &o) == http.StatusCreated
 	})
 	// Payments must know the order too, or a payment for it is a 404
 	// rather than the 401 of someone else's order.
-	eventually(t, 5*time.Second, "payments knows the order", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "payments knows the order", func() bool {
 		return owner.do("POST", "/api/payments", map[string]string{"orderId": o.ID, "token": "tok_visa"}, nil) == http.StatusUnauthorized
 	})
 	// And tickets must have taken the reserved ticket off sale, or the
 	// sweep's snapshot of the list still counts it and the count drops
 	// under the sweep's feet.
-	eventually(t, 5*time.Second, "tickets holds the reserved ticket for the order", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "tickets holds the reserved ticket for the order", func() bool {
 		var got ticketJSON
 		return other.do("GET", "/api/tickets/"+reserved.ID, nil, &got) == http.StatusOK && got.OrderID == o.ID
 	})
@@ -470,6 +471,7 @@ func storedTitleOK(title string) bool {
 // and signed in, then checks that the system is healthy and holds nothing
 // it refused.
 func TestBadInputAPI(t *testing.T) {
+	t.Parallel()
 	onEachEngine(t, func(t *testing.T, base string) {
 		owner, other, fx := badInputWorld(t, base)
 		ownerCookie := sessionOf(t, owner)
@@ -768,6 +770,7 @@ func hostileFormValues() []namedBytes {
 // signed out and signed in: never a 5xx, always an HTML page (or a
 // redirect); a form without the CSRF token is refused with a 4xx.
 func TestBadInputWeb(t *testing.T) {
+	t.Parallel()
 	onEachEngine(t, func(t *testing.T, base string) {
 		owner, _, fx := badInputWorld(t, base)
 		ownerCookie := sessionOf(t, owner)

@@ -308,6 +308,7 @@ func (c *chrome) purchase(title string) {
 }
 
 func TestBrowserBuyAndSell(t *testing.T) {
+	t.Parallel()
 	findChromium(t)
 	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3m"})
 	c := startChrome(t, base)
@@ -458,6 +459,7 @@ func TestBrowserBuyAndSell(t *testing.T) {
 // pending, so a test listener, registered after the page's own, holds the
 // navigation back and records what the page's script decided.
 func TestBrowserPayOnce(t *testing.T) {
+	t.Parallel()
 	findChromium(t)
 	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3m"})
 	seller := webSignUp(t, base, "seller@example.com")
@@ -482,6 +484,7 @@ func TestBrowserPayOnce(t *testing.T) {
 }
 
 func TestBrowserOrderExpires(t *testing.T) {
+	t.Parallel()
 	findChromium(t)
 	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "8s"})
 	seller := webSignUp(t, base, "seller@example.com")
@@ -525,6 +528,7 @@ func TestBrowserOrderExpires(t *testing.T) {
 // listings, through a confirmation that needs no script (a details
 // element), and the ticket leaves the index.
 func TestBrowserWithdrawListing(t *testing.T) {
+	t.Parallel()
 	findChromium(t)
 	base, _ := startUp(t, t.TempDir(), nil)
 	c := startChrome(t, base)

@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -25,7 +29,23 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	flag.Parse()
+	raiseParallel(4)
 	os.Exit(m.Run())
+}
+
+// raiseParallel lets n parallel tests run at once unless -parallel (or
+// -fuzz) says otherwise: the end-to-end tests mostly wait for windows to
+// pass and events to travel, so even two cores serve four of them. Tests
+// that measure latency or load the machine do not call t.Parallel.
+func raiseParallel(n int) {
+	explicit := false
+	flag.Visit(func(f *flag.Flag) {
+		explicit = explicit || f.Name == "test.parallel" || f.Name == "test.fuzz"
+	})
+	if !explicit && runtime.GOMAXPROCS(0) < n {
+		flag.Set("test.parallel", strconv.Itoa(n))
+	}
 }
 
 // upProcess is `ticketing up` in a process of its own.
@@ -56,7 +76,7 @@ func startUpProcess(t *testing.T, dir string, env ...string) *upProcess {
 	p := &upProcess{cmd: cmd, base: "http://" + addr}
 	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
 	c := &http.Client{Timeout: time.Second}
-	eventually(t, 30*time.Second, "up answers /readyz", func() bool {
+	natsbustest.Eventually(t, 30*time.Second, "up answers /readyz", func() bool {
 		resp, err := c.Get(p.base + "/readyz")
 		if err != nil {
 			return false
@@ -81,6 +101,8 @@ func (p *upProcess) kill(t *testing.T) {
 // the kill is still there, and its order.created still reaches the tickets
 // service (the ticket ends up carrying the order id), though the process died
 // between commit and publish for some of them.
+//
+// Not parallel: its flash sale loads both cores.
 func TestCrashLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills processes")
@@ -134,7 +156,7 @@ func TestCrashLosesNothing(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, 60*time.Second, "enough reservations acknowledged", func() bool { return acks.Load() >= killAt })
+	natsbustest.Eventually(t, 60*time.Second, "enough reservations acknowledged", func() bool { return acks.Load() >= killAt })
 	p.kill(t)
 	wg.Wait()
 	mu.Lock()
@@ -164,7 +186,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 	// Events: each acknowledged order's order.created reaches tickets.
 	for _, w := range wins {
-		eventually(t, 30*time.Second, "ticket "+w.ticket+" carries its order", func() bool {
+		natsbustest.Eventually(t, 30*time.Second, "ticket "+w.ticket+" carries its order", func() bool {
 			var tk ticketJSON
 			buyers[w.buyer].do("GET", "/api/tickets/"+w.ticket, nil, &tk)
 			return tk.OrderID == w.orderID
@@ -191,6 +213,7 @@ func pendingOutbox(t *testing.T, path string) int {
 // and starts it again only after the order fell due: the expiry fires as
 // soon as the system is back, and the ticket is on sale again.
 func TestCrashStillExpires(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts and kills processes")
 	}
@@ -209,7 +232,7 @@ func TestCrashStillExpires(t *testing.T) {
 	// at the kill comes back after the 5 s ack wait, and the order.created
 	// and the expiry may each have been in flight, on a loaded CI machine
 	// under the race detector.
-	eventually(t, 30*time.Second, "the overdue order is cancelled", func() bool { return orderStatus(buyer, o.ID) == "cancelled" })
+	natsbustest.Eventually(t, 30*time.Second, "the overdue order is cancelled", func() bool { return orderStatus(buyer, o.ID) == "cancelled" })
 	t.Logf("cancelled %s after the restart was ready", time.Since(ready).Round(time.Millisecond))
-	eventually(t, 10*time.Second, "the ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 10*time.Second, "the ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
 }

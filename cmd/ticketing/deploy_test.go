@@ -249,33 +249,33 @@ func TestServeDeployPermissions(t *testing.T) {
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
 	tk, first := sellAndReserve(t, seller, buyer, "Deployed show")
-	eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
-	eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
+	natsbustest.Eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
 	// A cancelled order drops its expiry (expiration purges its schedule).
 	var second orderJSON
-	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &second) == http.StatusCreated
 	})
 	// Cancel once tickets has reserved the ticket: tickets handles
 	// order.created and order.cancelled on separate consumers, and a
 	// cancellation handled first would leave order.created waiting.
-	eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
 	if got := buyer.do("DELETE", "/api/orders/"+second.ID, nil, nil); got != http.StatusNoContent {
 		t.Fatalf("cancel = %d, want 204", got)
 	}
-	eventually(t, 5*time.Second, "the cancelled order's ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 5*time.Second, "the cancelled order's ticket is listed again", func() bool { return listed(buyer, tk.ID) })
 	var third orderJSON
-	eventually(t, 5*time.Second, "the ticket can be reserved a third time", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "the ticket can be reserved a third time", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &third) == http.StatusCreated
 	})
 	if got := pay(t, buyer, third.ID, "tok_visa"); got != http.StatusCreated {
 		t.Fatalf("pay = %d, want 201", got)
 	}
-	eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, third.ID) == "complete" })
+	natsbustest.Eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, third.ID) == "complete" })
 	// Every handler succeeded: one refused a permission (a purge, an ack)
 	// would leave its message pending for a retry.
 	tickets := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
-	eventually(t, 10*time.Second, "no expiry is pending", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "no expiry is pending", func() bool {
 		for subject := range subjectCounts(t, tickets.js) {
 			if strings.HasPrefix(subject, "expiration.schedule.") {
 				return false
@@ -290,7 +290,7 @@ func TestServeDeployPermissions(t *testing.T) {
 			t.Logf("consumers not done: %v", busy)
 		}
 	}()
-	eventually(t, 30*time.Second, "every consumer has handled every message", func() bool {
+	natsbustest.Eventually(t, 30*time.Second, "every consumer has handled every message", func() bool {
 		busy = unhandled(t, ns)
 		return len(busy) == 0
 	})
@@ -306,7 +306,7 @@ func TestServeDeployPermissions(t *testing.T) {
 	if got := ann.do("POST", "/api/users/signout", nil, nil); got != http.StatusOK {
 		t.Fatalf("signout = %d", got)
 	}
-	eventually(t, time.Second, "the tickets, orders and payments processes refuse the signed-out cookie", func() bool {
+	natsbustest.Eventually(t, time.Second, "the tickets, orders and payments processes refuse the signed-out cookie", func() bool {
 		return signedOutEverywhere(t, base, kept)
 	})
 	if got := withCookie(t, start("orders"), "GET", "/api/orders", kept); got != http.StatusUnauthorized {
@@ -327,7 +327,7 @@ func TestServeDeployPermissions(t *testing.T) {
 			t.Fatalf("delete %s: %v", name, err)
 		}
 	}
-	eventually(t, 10*time.Second, "every process follows again", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "every process follows again", func() bool {
 		now := sessionConsumers(t, ns)
 		return len(now) == len(followers) && !slices.ContainsFunc(now, func(n string) bool { return slices.Contains(followers, n) })
 	})
@@ -336,7 +336,7 @@ func TestServeDeployPermissions(t *testing.T) {
 	if got := bob.do("POST", "/api/users/signout", nil, nil); got != http.StatusOK {
 		t.Fatalf("signout = %d", got)
 	}
-	eventually(t, time.Second, "every process refuses a cookie signed out after its consumer was deleted", func() bool {
+	natsbustest.Eventually(t, time.Second, "every process refuses a cookie signed out after its consumer was deleted", func() bool {
 		return signedOutEverywhere(t, base, bobKept)
 	})
 
@@ -437,7 +437,7 @@ func TestServeDeployPermissions(t *testing.T) {
 	// expiration.complete, from expiration's jobs, may come from a schedule.
 	t.Run("a schedule cannot forge another part's event", func(t *testing.T) {
 		tk, unpaid := sellAndReserve(t, seller, buyer, "Forged payment")
-		eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
+		natsbustest.Eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
 		c := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
 		before := subjectCounts(t, c.js)[events.SubjectPaymentCreated]
 		msg := &nats.Msg{Subject: "ticket.forged", Header: nats.Header{},
@@ -448,10 +448,10 @@ func TestServeDeployPermissions(t *testing.T) {
 		if _, err := c.js.PublishMsg(ctx, msg, jetstream.WithScheduleTarget(events.SubjectPaymentCreated)); err != nil {
 			t.Fatalf("tickets stores a schedule on its own subject: %v", err)
 		}
-		eventually(t, 5*time.Second, "the server fires the forged payment.created", func() bool {
+		natsbustest.Eventually(t, 5*time.Second, "the server fires the forged payment.created", func() bool {
 			return subjectCounts(t, c.js)[events.SubjectPaymentCreated] == before+1
 		})
-		eventually(t, 10*time.Second, "orders has dealt with it", func() bool { return len(unhandled(t, ns)) == 0 })
+		natsbustest.Eventually(t, 10*time.Second, "orders has dealt with it", func() bool { return len(unhandled(t, ns)) == 0 })
 		if got := orderStatus(buyer, unpaid.ID); got == "complete" {
 			t.Errorf("the unpaid order %s is %s after a payment.created fired by tickets' schedule", unpaid.ID, got)
 		}

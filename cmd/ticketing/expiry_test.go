@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"math"
 	"net/http"
 	"slices"
@@ -14,6 +15,9 @@ import (
 // cancelled after their expiresAt: 40 orders expiring within a second, p99
 // under one second; then the same with the system stopped across the
 // expiry, measured from the moment it is back.
+//
+// Not parallel: it measures latency, which other tests running beside it
+// would distort.
 func TestUpExpiryP99(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for expiries")
@@ -36,7 +40,7 @@ func TestUpExpiryP99(t *testing.T) {
 		}
 		for _, id := range ids {
 			var o orderJSON
-			eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
+			natsbustest.Eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
 				return buyer.do("POST", "/api/orders", map[string]string{"ticketId": id}, &o) == http.StatusCreated
 			})
 			due[o.ID] = o.ExpiresAt
@@ -47,7 +51,7 @@ func TestUpExpiryP99(t *testing.T) {
 	// how long after since it was first seen cancelled.
 	watch := func(due map[string]time.Time, since func(id string) time.Time) []time.Duration {
 		seen := map[string]time.Duration{}
-		eventually(t, 20*time.Second, "every order is cancelled", func() bool {
+		natsbustest.Eventually(t, 20*time.Second, "every order is cancelled", func() bool {
 			var list []orderJSON
 			buyer.do("GET", "/api/orders", nil, &list)
 			now := time.Now()

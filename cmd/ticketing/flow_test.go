@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -40,19 +41,6 @@ func signUp(t *testing.T, base, email string) *client {
 	return c
 }
 
-// eventually polls cond until it holds or the deadline passes: events take
-// a moment to travel between services.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", within, what)
-		}
-		time.Sleep(25 * time.Millisecond) // polling another service's state, not synchronizing goroutines
-	}
-}
-
 func listed(c *client, id string) bool {
 	var list []ticketJSON
 	c.do("GET", "/api/tickets", nil, &list)
@@ -68,6 +56,7 @@ func listed(c *client, id string) bool {
 // gateway of `up`: the ticket leaves the list while reserved, carries the
 // order id, and comes back when the buyer cancels.
 func TestUpSellReserveCancel(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
@@ -85,7 +74,7 @@ func TestUpSellReserveCancel(t *testing.T) {
 
 	// orders learns the ticket from ticket.created; until then it is a 404.
 	var order orderJSON
-	eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &order) == http.StatusCreated
 	})
 	if order.Status != "created" || order.Ticket.ID != tk.ID || time.Until(order.ExpiresAt) < 14*time.Minute {
@@ -94,7 +83,7 @@ func TestUpSellReserveCancel(t *testing.T) {
 	if got := seller.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil); got != http.StatusBadRequest {
 		t.Fatalf("second reservation = %d, want 400", got)
 	}
-	eventually(t, 5*time.Second, "the reserved ticket leaves the list and carries the order id", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "the reserved ticket leaves the list and carries the order id", func() bool {
 		var got ticketJSON
 		buyer.do("GET", "/api/tickets/"+tk.ID, nil, &got)
 		return got.OrderID == order.ID && !listed(buyer, tk.ID)
@@ -106,7 +95,7 @@ func TestUpSellReserveCancel(t *testing.T) {
 	if got := buyer.do("DELETE", "/api/orders/"+order.ID, nil, nil); got != http.StatusNoContent {
 		t.Fatalf("cancel = %d, want 204", got)
 	}
-	eventually(t, 5*time.Second, "the cancelled order's ticket is back on the list", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "the cancelled order's ticket is back on the list", func() bool {
 		var got ticketJSON
 		buyer.do("GET", "/api/tickets/"+tk.ID, nil, &got)
 		return got.OrderID == "" && listed(buyer, tk.ID)
@@ -126,7 +115,7 @@ func TestUpSellReserveCancel(t *testing.T) {
 		t.Fatalf("the seller's order of their own ticket = %d, want 400", got)
 	}
 	third := signUp(t, base, "third@example.com")
-	eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "the ticket can be reserved again", func() bool {
 		return third.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, nil) == http.StatusCreated
 	})
 }
@@ -147,7 +136,7 @@ func sellAndReserve(t *testing.T, seller, buyer *client, title string) (ticketJS
 		t.Fatalf("create ticket = %d", got)
 	}
 	var o orderJSON
-	eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &o) == http.StatusCreated
 	})
 	return tk, o
@@ -157,6 +146,8 @@ func sellAndReserve(t *testing.T, seller, buyer *client, title string) (ticketJS
 // time and its ticket is on sale again; a restart of the whole system while
 // an order is pending still expires it, even when it fell due during the
 // downtime.
+//
+// Not parallel: it bounds how late the expiry comes.
 func TestUpOrderExpires(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"EXPIRATION_WINDOW": "2s"}
@@ -165,12 +156,12 @@ func TestUpOrderExpires(t *testing.T) {
 	buyer := signUp(t, base, "buyer@example.com")
 
 	tk, o := sellAndReserve(t, seller, buyer, "Expiring show")
-	eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
-	eventually(t, 5*time.Second, "the order expires", func() bool { return orderStatus(buyer, o.ID) == "cancelled" })
+	natsbustest.Eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 5*time.Second, "the order expires", func() bool { return orderStatus(buyer, o.ID) == "cancelled" })
 	if late := time.Since(o.ExpiresAt); late > 3*time.Second {
 		t.Errorf("order cancelled %s after expiresAt", late)
 	}
-	eventually(t, 5*time.Second, "the expired order's ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 5*time.Second, "the expired order's ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
 
 	// Reserve again, stop everything, let the window pass, start again.
 	_, o2 := sellAndReserve(t, seller, buyer, "Restart show")
@@ -180,7 +171,7 @@ func TestUpOrderExpires(t *testing.T) {
 	<-time.After(time.Until(o2.ExpiresAt)) // the expiry falls due while the system is down
 	base2, _ := startUp(t, dir, env)
 	buyer.base = base2
-	eventually(t, 15*time.Second, "the order that fell due during the downtime expires", func() bool {
+	natsbustest.Eventually(t, 15*time.Second, "the order that fell due during the downtime expires", func() bool {
 		return orderStatus(buyer, o2.ID) == "cancelled"
 	})
 }
@@ -190,7 +181,7 @@ func TestUpOrderExpires(t *testing.T) {
 func pay(t *testing.T, c *client, orderID, token string) int {
 	t.Helper()
 	var status int
-	eventually(t, 5*time.Second, "payments knows the order", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "payments knows the order", func() bool {
 		status = c.do("POST", "/api/payments", map[string]string{"orderId": orderID, "token": token}, nil)
 		return status != http.StatusNotFound
 	})
@@ -204,14 +195,15 @@ func pay(t *testing.T, c *client, orderID, token string) int {
 // the ticket stays off the list after the window, and it shows in the
 // buyer's orders.
 func TestUpSeedFlow(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3s"})
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
 
 	tk, first := sellAndReserve(t, seller, buyer, "Seed show")
-	eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
-	eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
-	eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 5*time.Second, "the reserved ticket leaves the list", func() bool { return !listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
+	natsbustest.Eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
 	if got := buyer.do("POST", "/api/payments", map[string]string{"orderId": first.ID, "token": "tok_visa"}, nil); got != http.StatusBadRequest {
 		t.Fatalf("paying the expired order = %d, want 400", got)
 	}
@@ -219,7 +211,7 @@ func TestUpSeedFlow(t *testing.T) {
 	// The buyer whose order expired waits one window (3 s) to reserve the
 	// same ticket again.
 	var second orderJSON
-	eventually(t, 10*time.Second, "the ticket can be reserved again", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the ticket can be reserved again", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &second) == http.StatusCreated
 	})
 	if got := pay(t, buyer, second.ID, "tok_chargeDeclined"); got != http.StatusPaymentRequired {
@@ -234,7 +226,7 @@ func TestUpSeedFlow(t *testing.T) {
 	if got := buyer.do("POST", "/api/payments", map[string]string{"orderId": second.ID, "token": "tok_visa"}, nil); got != http.StatusBadRequest {
 		t.Fatalf("paying twice = %d, want 400", got)
 	}
-	eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, second.ID) == "complete" })
+	natsbustest.Eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, second.ID) == "complete" })
 
 	// Past the window the paid order stays complete and the ticket sold.
 	<-time.After(time.Until(second.ExpiresAt) + time.Second)
@@ -275,6 +267,7 @@ func paymentStatusIn(t *testing.T, dir string) func(orderID string) string {
 // over: each race ends either complete (paid in time) or cancelled with the
 // ticket back on sale — never charged and cancelled without a refund.
 func TestUpPaymentRacingExpiry(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base, _ := startUp(t, dir, map[string]string{"EXPIRATION_WINDOW": "2s"})
 	paymentStatus := paymentStatusIn(t, dir)
@@ -282,13 +275,13 @@ func TestUpPaymentRacingExpiry(t *testing.T) {
 	buyer := signUp(t, base, "buyer@example.com")
 	for i := range 3 {
 		tk, o := sellAndReserve(t, seller, buyer, fmt.Sprintf("Race %d", i))
-		eventually(t, 5*time.Second, "payments knows the order", func() bool {
+		natsbustest.Eventually(t, 5*time.Second, "payments knows the order", func() bool {
 			return buyer.do("POST", "/api/payments", map[string]string{"orderId": o.ID, "token": "tok_fake"}, nil) != http.StatusNotFound
 		})
 		// Aim the payment at the expiry instant.
 		<-time.After(time.Until(o.ExpiresAt) - 5*time.Millisecond)
 		paid := buyer.do("POST", "/api/payments", map[string]string{"orderId": o.ID, "token": "tok_visa"}, nil)
-		eventually(t, 6*time.Second, "the race settles", func() bool {
+		natsbustest.Eventually(t, 6*time.Second, "the race settles", func() bool {
 			s := orderStatus(buyer, o.ID)
 			return s == "complete" || (s == "cancelled" && listed(buyer, tk.ID))
 		})
@@ -297,7 +290,7 @@ func TestUpPaymentRacingExpiry(t *testing.T) {
 			t.Fatalf("order complete, but the payment answered %d and is %q", paid, paymentStatus(o.ID))
 		case s == "cancelled" && paid == http.StatusCreated:
 			// Charged after all: the money must go back.
-			eventually(t, 5*time.Second, "the late payment is refunded", func() bool { return paymentStatus(o.ID) == "refunded" })
+			natsbustest.Eventually(t, 5*time.Second, "the late payment is refunded", func() bool { return paymentStatus(o.ID) == "refunded" })
 		case s == "cancelled" && paymentStatus(o.ID) != "":
 			t.Fatalf("cancelled order with a %q payment, though the payment answered %d", paymentStatus(o.ID), paid)
 		}
@@ -330,6 +323,7 @@ func (h heldProvider) Charge(ctx context.Context, req payments.ChargeRequest) (p
 // expiry has cancelled the order. The order stays cancelled, the ticket is
 // on sale again, and the charge is refunded.
 func TestUpLatePaymentIsRefunded(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	held := heldProvider{Provider: payments.NewSandbox(), charging: make(chan struct{}, 1), release: make(chan struct{})}
 	base, _ := startUpConfig(t, dir, map[string]string{"EXPIRATION_WINDOW": "2s"}, func(c *Config) { c.provider = held })
@@ -337,7 +331,7 @@ func TestUpLatePaymentIsRefunded(t *testing.T) {
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
 	tk, o := sellAndReserve(t, seller, buyer, "Late payment")
-	eventually(t, 5*time.Second, "payments knows the order", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "payments knows the order", func() bool {
 		return buyer.do("POST", "/api/payments", map[string]string{"orderId": o.ID, "token": "tok_fake"}, nil) != http.StatusNotFound
 	})
 
@@ -360,7 +354,7 @@ func TestUpLatePaymentIsRefunded(t *testing.T) {
 	if time.Now().After(o.ExpiresAt) {
 		t.Fatalf("the charge started after the order expired at %s", o.ExpiresAt)
 	}
-	eventually(t, 5*time.Second, "the expiry cancels the order while its charge is held", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "the expiry cancels the order while its charge is held", func() bool {
 		return orderStatus(buyer, o.ID) == "cancelled"
 	})
 	close(held.release)
@@ -372,9 +366,9 @@ func TestUpLatePaymentIsRefunded(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the payment did not answer after its charge was released")
 	}
-	eventually(t, 5*time.Second, "the late payment is refunded", func() bool { return paymentStatus(o.ID) == "refunded" })
+	natsbustest.Eventually(t, 5*time.Second, "the late payment is refunded", func() bool { return paymentStatus(o.ID) == "refunded" })
 	if s := orderStatus(buyer, o.ID); s != "cancelled" {
 		t.Fatalf("order %s after a late payment, want cancelled", s)
 	}
-	eventually(t, 5*time.Second, "the ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 5*time.Second, "the ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,7 +32,7 @@ func reserveStatus(t *testing.T, c *client, ticketID string) (int, string) {
 		status int
 		retry  string
 	)
-	eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "orders knows the ticket", func() bool {
 		req, err := http.NewRequest("POST", c.base+"/api/orders", strings.NewReader(fmt.Sprintf(`{"ticketId":%q}`, ticketID)))
 		if err != nil {
 			t.Fatal(err)
@@ -53,6 +54,7 @@ func reserveStatus(t *testing.T, c *client, ticketID string) (int, string) {
 // MAX_PENDING_ORDERS_PER_ADDRESS; a buyer who cancels cannot reserve the
 // same ticket again at once; a seller stops at MAX_LISTINGS.
 func TestUpHoardingLimits(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), map[string]string{
 		"TRUSTED_PROXIES":                "127.0.0.1/32",
 		"MAX_PENDING_ORDERS":             "2",
@@ -116,6 +118,7 @@ func TestUpHoardingLimits(t *testing.T) {
 // TestWebListingsCap: the sell form past MAX_LISTINGS says why, keeping
 // what the seller typed.
 func TestWebListingsCap(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), map[string]string{"MAX_LISTINGS": "1"})
 	seller := webSignUp(t, base, "seller@example.com")
 	webSell(t, seller, "Gig", "20")

@@ -82,6 +82,7 @@ func webSignInLimitsEachBrowser(t *testing.T, base string) {
 // In `up` the web client calls the gateway in-process: only the load
 // balancer needs trusting.
 func TestUpWebSignInLimitsEachBrowser(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), map[string]string{
 		"AUTH_RATE_PER_MINUTE": "2",
 		"TRUSTED_PROXIES":      lbAddr,
@@ -94,6 +95,7 @@ func TestUpWebSignInLimitsEachBrowser(t *testing.T) {
 // README has it: every part trusts the gateway and the web (127.0.0.1
 // here), the gateway also the load balancer.
 func TestServeWebSignInLimitsEachBrowser(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{
 		"TICKETING_ADDR":       "127.0.0.1:0",
 		"TICKETING_DATA_DIR":   t.TempDir(),

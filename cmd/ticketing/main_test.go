@@ -126,6 +126,7 @@ type currentUser struct {
 }
 
 func TestUpAuthThroughGatewaySurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base, app := startUp(t, dir, nil)
 	c := newClient(t, base)
@@ -174,6 +175,7 @@ func TestUpAuthThroughGatewaySurvivesRestart(t *testing.T) {
 }
 
 func TestUpRefusesCrossOriginWrites(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	req, _ := http.NewRequest("POST", base+"/api/users/signup", strings.NewReader(`{"email":"a@b.co","password":"12345678"}`))
 	req.Header.Set("Origin", "https://evil.example")
@@ -189,6 +191,7 @@ func TestUpRefusesCrossOriginWrites(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		args    []string
@@ -239,6 +242,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestConfigFlagBeatsEnvAndMasksSecrets(t *testing.T) {
+	t.Parallel()
 	env := testEnv(map[string]string{"TICKETING_ADDR": "env:1", "DATABASE_URL": "postgres://u:secret@db/x", "JWT_KEY": strings.Repeat("topsecret", 4)})
 	cfg, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"-addr", "flag:2"}, env, modeServe)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"io"
 	"net/http"
 	"strings"
@@ -69,7 +70,7 @@ func TestUpMetrics(t *testing.T) {
 				`ticketing_payments_pending_claims{service="payments"} 0`,
 			}
 			var text string
-			eventually(t, 10*time.Second, "the sale in the metrics", func() bool {
+			natsbustest.Eventually(t, 10*time.Second, "the sale in the metrics", func() bool {
 				text = scrapeText(t, at+"/metrics")
 				for _, w := range want {
 					if !strings.Contains(text, w+"\n") {

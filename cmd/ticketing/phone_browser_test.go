@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 )
 
 // phoneLayout is what the page reports of its layout on a phone.
@@ -58,6 +59,7 @@ const layoutJS = `(() => {
 // without sideways scrolling, every order's status in view, each saying
 // what matters for its status; the signed-in header is one row.
 func TestBrowserPhoneOrders(t *testing.T) {
+	t.Parallel()
 	findChromium(t)
 	base, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3m"})
 	seller := signUp(t, base, "seller@example.com")
@@ -76,7 +78,7 @@ func TestBrowserPhoneOrders(t *testing.T) {
 	if got := buyer.do("DELETE", "/api/orders/"+cancelled.ID, nil, nil); got != http.StatusNoContent {
 		t.Fatalf("cancel = %d", got)
 	}
-	eventually(t, 10*time.Second, "the order is complete", func() bool { return orderStatus(buyer, paid.ID) == "complete" })
+	natsbustest.Eventually(t, 10*time.Second, "the order is complete", func() bool { return orderStatus(buyer, paid.ID) == "complete" })
 
 	c := startChrome(t, base)
 	c.do("a 390×844 phone", 10*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile))

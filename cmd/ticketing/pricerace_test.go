@@ -12,6 +12,7 @@ import (
 
 	"github.com/ticketing/ticketing/internal/payments"
 	"github.com/ticketing/ticketing/internal/platform/money"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -95,6 +96,8 @@ type raceOrder struct {
 // reserved; an order whose reservation the edit overtook is cancelled with
 // cancelledBy price_change, and refunded if it was paid meanwhile; an
 // order that stays complete holds its ticket at the price charged.
+//
+// Not parallel: its 50 racing pairs load both cores.
 func TestUpPriceEditRacesReservation(t *testing.T) {
 	const n = 50
 	for _, engine := range sqldbtest.Engines(t) {
@@ -118,7 +121,7 @@ func TestUpPriceEditRacesReservation(t *testing.T) {
 			// Every reservation must start from the version listed: wait
 			// until orders' replica holds all the tickets.
 			replica := partDB(t, app, "orders")
-			eventually(t, 20*time.Second, "orders knows every ticket", func() bool {
+			natsbustest.Eventually(t, 20*time.Second, "orders knows every ticket", func() bool {
 				var got int
 				return replica.Read().QueryRow(`SELECT count(*) FROM tickets`).Scan(&got) == nil && got == n
 			})
@@ -174,7 +177,7 @@ func TestUpPriceEditRacesReservation(t *testing.T) {
 			// cancelled and any charge refunded).
 			final := make([]orderJSON, n)
 			for i, r := range race {
-				eventually(t, 30*time.Second, "order "+r.order.ID+" settles", func() bool {
+				natsbustest.Eventually(t, 30*time.Second, "order "+r.order.ID+" settles", func() bool {
 					var o orderJSON
 					var tk ticketJSON
 					buyer.do("GET", "/api/orders/"+r.order.ID, nil, &o)

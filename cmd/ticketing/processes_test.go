@@ -29,6 +29,7 @@ func freeAddr(t *testing.T) string {
 // as a deployment does, walks a purchase and an expiry through the gateway, then stops
 // each process with SIGTERM and expects a clean exit (graceful shutdown).
 func TestServeProcesses(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -68,7 +69,7 @@ func TestServeProcesses(t *testing.T) {
 		}
 		procs[name] = cmd
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		eventually(t, 60*time.Second, name+" is ready", func() bool {
+		natsbustest.Eventually(t, 60*time.Second, name+" is ready", func() bool {
 			resp, err := probe.Get("http://" + addr + "/readyz")
 			if err != nil {
 				return false
@@ -86,12 +87,12 @@ func TestServeProcesses(t *testing.T) {
 	if got := pay(t, buyer, o.ID, "tok_visa"); got != http.StatusCreated {
 		t.Fatalf("pay = %d, want 201", got)
 	}
-	eventually(t, 10*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, o.ID) == "complete" })
+	natsbustest.Eventually(t, 10*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, o.ID) == "complete" })
 	// The unpaid one expires through the expiration process's schedule.
-	eventually(t, time.Until(unpaid.ExpiresAt)+10*time.Second, "the unpaid order is cancelled", func() bool {
+	natsbustest.Eventually(t, time.Until(unpaid.ExpiresAt)+10*time.Second, "the unpaid order is cancelled", func() bool {
 		return orderStatus(buyer, unpaid.ID) == "cancelled"
 	})
-	eventually(t, 10*time.Second, "its ticket is on sale again", func() bool { return listed(buyer, left.ID) })
+	natsbustest.Eventually(t, 10*time.Second, "its ticket is on sale again", func() bool { return listed(buyer, left.ID) })
 	if s := orderStatus(buyer, o.ID); s != "complete" {
 		t.Fatalf("the paid order is %s after the window, want complete", s)
 	}

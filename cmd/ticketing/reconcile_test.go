@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 )
 
 // lostAnswerProvider is the sandbox with the answer to the first charge
@@ -70,14 +71,14 @@ func TestUpReconcilesUnknownCharge(t *testing.T) {
 					t.Fatalf("cancel = %d, want 204", got)
 				}
 			}
-			eventually(t, 10*time.Second, "the payment to be "+tc.wantPayment, func() bool {
+			natsbustest.Eventually(t, 10*time.Second, "the payment to be "+tc.wantPayment, func() bool {
 				return paymentStatus(o.ID) == tc.wantPayment
 			})
-			eventually(t, 5*time.Second, "the order to be "+tc.wantOrder, func() bool {
+			natsbustest.Eventually(t, 5*time.Second, "the order to be "+tc.wantOrder, func() bool {
 				return orderStatus(buyer, o.ID) == tc.wantOrder
 			})
 			if tc.cancel {
-				eventually(t, 5*time.Second, "the ticket on sale again", func() bool { return listed(buyer, tk.ID) })
+				natsbustest.Eventually(t, 5*time.Second, "the ticket on sale again", func() bool { return listed(buyer, tk.ID) })
 			}
 			if got := buyer.do("POST", "/api/payments", map[string]string{"orderId": o.ID, "token": "tok_visa"}, nil); got != http.StatusBadRequest {
 				t.Errorf("paying again = %d, want 400", got)

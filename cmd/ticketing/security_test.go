@@ -16,6 +16,7 @@ import (
 // not carry the target, and the redirect after signing in must stay on this
 // site (falling back to the index). Paths of this site still work.
 func TestWebSignInRedirectStaysOnSite(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	webSignUp(t, base, "ann@example.com")
 	const signedIn = "/" // where a refused target falls back to
@@ -77,6 +78,7 @@ func TestWebSignInRedirectStaysOnSite(t *testing.T) {
 // web's HTML error page (403), not the API's JSON, and nothing is listed.
 // A cross-site API write still gets the JSON 403.
 func TestWebCrossSiteFormGetsThePage(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := webSignUp(t, base, "ann@example.com")
 	b.get("/tickets/new")
@@ -108,6 +110,7 @@ func TestWebCrossSiteFormGetsThePage(t *testing.T) {
 // person's, error or not, says nosniff and no-store; so does every page
 // (they carry the person's data and CSRF token).
 func TestUpResponsesAreNotStored(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	c := signUp(t, base, "ann@example.com")
 	if got := c.do("POST", "/api/tickets", map[string]any{"title": "Gig", "price": 10}, nil); got != http.StatusCreated {

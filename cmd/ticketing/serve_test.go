@@ -59,6 +59,7 @@ func freshPostgres(t *testing.T) string {
 // JWT key, the gateway proxying to the others — and walks the seed flow
 // through the gateway.
 func TestServeSeedFlow(t *testing.T) {
+	t.Parallel()
 	ns := natsbustest.StartServer(t)
 	env := map[string]string{
 		"TICKETING_ADDR":       "127.0.0.1:0",
@@ -116,18 +117,18 @@ func TestServeSeedFlow(t *testing.T) {
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
 	tk, first := sellAndReserve(t, seller, buyer, "Served show")
-	eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
-	eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
+	natsbustest.Eventually(t, 6*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, first.ID) == "cancelled" })
+	natsbustest.Eventually(t, 5*time.Second, "the ticket is listed again", func() bool { return listed(buyer, tk.ID) })
 	// The buyer whose order expired waits one window (3 s) to reserve the
 	// same ticket again.
 	var second orderJSON
-	eventually(t, 10*time.Second, "the ticket can be reserved again", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the ticket can be reserved again", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": tk.ID}, &second) == http.StatusCreated
 	})
 	if got := pay(t, buyer, second.ID, "tok_visa"); got != http.StatusCreated {
 		t.Fatalf("pay = %d, want 201", got)
 	}
-	eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, second.ID) == "complete" })
+	natsbustest.Eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, second.ID) == "complete" })
 	// The web part, through the gateway, renders the ticket list from the API.
 	resp, err := http.Get(base + "/?q=Served")
 	if err != nil {

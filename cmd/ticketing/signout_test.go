@@ -84,6 +84,7 @@ func signedOutEverywhere(t *testing.T, base, cookie string) bool {
 // every part within a second; after a sign-out everywhere, every session of
 // the user is, and nobody else's.
 func TestUpSignOutRevokes(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 
 	ann := signUp(t, base, "ann@example.com")
@@ -94,7 +95,7 @@ func TestUpSignOutRevokes(t *testing.T) {
 	if got := ann.do("POST", "/api/users/signout", nil, nil); got != http.StatusOK {
 		t.Fatalf("signout = %d", got)
 	}
-	eventually(t, time.Second, "every part refuses the signed-out cookie", func() bool { return signedOutEverywhere(t, base, kept) })
+	natsbustest.Eventually(t, time.Second, "every part refuses the signed-out cookie", func() bool { return signedOutEverywhere(t, base, kept) })
 
 	// Two sessions of bob and one of carl; bob signs out everywhere from one.
 	bob := signUp(t, base, "bob@example.com")
@@ -107,7 +108,7 @@ func TestUpSignOutRevokes(t *testing.T) {
 	if got := bob.do("POST", "/api/users/signout-all", nil, nil); got != http.StatusOK {
 		t.Fatalf("signout-all = %d", got)
 	}
-	eventually(t, time.Second, "every part refuses both of bob's sessions", func() bool {
+	natsbustest.Eventually(t, time.Second, "every part refuses both of bob's sessions", func() bool {
 		return signedOutEverywhere(t, base, bobKept) && signedOutEverywhere(t, base, elsewhere)
 	})
 	if !signedInEverywhere(t, base, sessionOf(t, carl)) {
@@ -128,6 +129,7 @@ func TestUpSignOutRevokes(t *testing.T) {
 // consumer, which replicas share, would tell only one), and an orders
 // process started afterwards refuses the token from its first request.
 func TestServeSignOutReachesEveryProcess(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
@@ -153,7 +155,7 @@ func TestServeSignOutReachesEveryProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		eventually(t, 60*time.Second, name+" is ready", func() bool {
+		natsbustest.Eventually(t, 60*time.Second, name+" is ready", func() bool {
 			resp, err := probe.Get("http://" + addr + "/readyz")
 			if err != nil {
 				return false
@@ -176,7 +178,7 @@ func TestServeSignOutReachesEveryProcess(t *testing.T) {
 	if got := ann.do("POST", "/api/users/signout", nil, nil); got != http.StatusOK {
 		t.Fatalf("signout = %d", got)
 	}
-	eventually(t, time.Second, "both orders processes refuse the signed-out cookie", func() bool {
+	natsbustest.Eventually(t, time.Second, "both orders processes refuse the signed-out cookie", func() bool {
 		return withCookie(t, orders[0], "GET", "/api/orders", kept) == http.StatusUnauthorized &&
 			withCookie(t, orders[1], "GET", "/api/orders", kept) == http.StatusUnauthorized
 	})
@@ -186,7 +188,7 @@ func TestServeSignOutReachesEveryProcess(t *testing.T) {
 	if got := bob.do("POST", "/api/users/signout-all", nil, nil); got != http.StatusOK {
 		t.Fatalf("signout-all = %d", got)
 	}
-	eventually(t, time.Second, "both orders processes refuse bob's session", func() bool {
+	natsbustest.Eventually(t, time.Second, "both orders processes refuse bob's session", func() bool {
 		return withCookie(t, orders[0], "GET", "/api/orders", bobKept) == http.StatusUnauthorized &&
 			withCookie(t, orders[1], "GET", "/api/orders", bobKept) == http.StatusUnauthorized
 	})
@@ -203,6 +205,7 @@ func TestServeSignOutReachesEveryProcess(t *testing.T) {
 // TestUpWebSignOutEverywhere: the web client's "Sign out everywhere" ends
 // the account's sessions in other browsers too, and the page's own.
 func TestUpWebSignOutEverywhere(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := newWebBrowser(t, base)
 	b.get("/auth/signup")
@@ -222,7 +225,7 @@ func TestUpWebSignOutEverywhere(t *testing.T) {
 
 	webWant(t, "sign-out page", b.get("/auth/signout"), http.StatusOK, "Sign out everywhere", `name="everywhere" value="1"`)
 	webRedirect(t, "sign out everywhere", b.post("/auth/signout", url.Values{"everywhere": {"1"}}), "/")
-	eventually(t, time.Second, "the phone's and the page's sessions are refused", func() bool {
+	natsbustest.Eventually(t, time.Second, "the phone's and the page's sessions are refused", func() bool {
 		return withCookie(t, base, "GET", "/api/orders", onPhone) == http.StatusUnauthorized &&
 			withCookie(t, base, "GET", "/api/orders", mine) == http.StatusUnauthorized
 	})

@@ -9,6 +9,7 @@ import (
 // X-Forwarded-For; in `up` that address must reach the services as the peer,
 // so per-address rate limits count browsers, not the web server.
 func TestInProcessCarriesTheBrowserAddress(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ xff, wantPeer string }{
 		{"", "127.0.0.1:0"},
 		{"203.0.113.7", "203.0.113.7:0"},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"html"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 )
 
 // These are the web client's page tests: real HTTP against the real `up`
@@ -169,24 +169,8 @@ func webSell(t *testing.T, b *webBrowser, title, price string) string {
 	return strings.TrimPrefix(u.Path, "/tickets/")
 }
 
-// webEventually polls cond until it holds or the deadline passes: events
-// take a moment to travel between services.
-func webEventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out after %s waiting for: %s", within, what)
-		case <-tick.C:
-		}
-	}
-}
-
 func TestWebAuthPages(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := newWebBrowser(t, base)
 
@@ -251,6 +235,7 @@ func TestWebAuthPages(t *testing.T) {
 // TestWebFlashIsOneTime: a confirmation comes from the form that asked for
 // it, never from the URL, and shows once.
 func TestWebFlashIsOneTime(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	anon := newWebBrowser(t, base)
 	for _, m := range []string{"welcome", "paid", "signedin"} {
@@ -277,6 +262,7 @@ func TestWebFlashIsOneTime(t *testing.T) {
 }
 
 func TestWebSignedOutPagesAskToSignIn(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := newWebBrowser(t, base)
 	for _, path := range []string{"/tickets/new", "/orders", "/listings", "/orders/some-order"} {
@@ -285,6 +271,7 @@ func TestWebSignedOutPagesAskToSignIn(t *testing.T) {
 }
 
 func TestWebSellEditAndListings(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := webSignUp(t, base, "seller@example.com")
 
@@ -332,6 +319,7 @@ func TestWebSellEditAndListings(t *testing.T) {
 }
 
 func TestWebPurchasePayAndCancel(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := webSignUp(t, base, "seller@example.com")
 	gig := webSell(t, seller, "Gig", "20.50")
@@ -355,7 +343,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	// Someone else sees neither the order nor a Purchase button.
 	third := webSignUp(t, base, "third@example.com")
 	webWant(t, "someone else's order", third.get(loc), http.StatusNotFound, "Page not found")
-	webEventually(t, 10*time.Second, "the ticket shows as reserved", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the ticket shows as reserved", func() bool {
 		return strings.Contains(third.get("/tickets/"+gig).body, "Someone is buying this ticket")
 	})
 	third.get("/tickets/" + opera)
@@ -384,7 +372,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	if strings.Contains(p.body, `id="form-errors"`) {
 		t.Fatalf("paying again shows an error:\n%s", p.body)
 	}
-	webEventually(t, 10*time.Second, "the order is complete on My Orders", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the order is complete on My Orders", func() bool {
 		p := buyer.get("/orders")
 		return strings.Contains(p.body, `data-status="complete"`) && strings.Contains(p.body, "/orders/"+orderID)
 	})
@@ -399,7 +387,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	buyer.get(loc)
 	webWant(t, "orders after cancel", buyer.follow("cancel", buyer.post(loc+"/cancel", url.Values{}), "/orders"),
 		http.StatusOK, "Cancelled", "Complete", "Order cancelled")
-	webEventually(t, 10*time.Second, "the cancelled ticket is back on the index", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the cancelled ticket is back on the index", func() bool {
 		return strings.Contains(buyer.get("/").body, "/tickets/"+opera)
 	})
 	webWant(t, "cancelled order page", buyer.get(loc), http.StatusOK, "Cancelled by you")
@@ -409,13 +397,14 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 		http.StatusOK, "you can reserve it again in 15 minutes")
 
 	// My listings shows the seller which are sold or reserved.
-	webEventually(t, 10*time.Second, "the seller's listings show the sale", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the seller's listings show the sale", func() bool {
 		p := seller.get("/listings")
 		return strings.Contains(p.body, ">Sold<") && strings.Contains(p.body, "On sale")
 	})
 }
 
 func TestWebErrorsAndHeaders(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := webSignUp(t, base, "ann@example.com")
 	for _, path := range []string{"/no/such/page", "/tickets/no-such-ticket", "/orders/no-such-order", "/tickets/no-such-ticket/edit"} {
@@ -460,6 +449,7 @@ func TestWebErrorsAndHeaders(t *testing.T) {
 // TestWebIndexPages: the index shows a page of tickets at a time, newest
 // first, with a link to the next page that keeps the search.
 func TestWebIndexPages(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := signUp(t, base, "seller@example.com")
 	sell := func(title string) {
@@ -498,6 +488,7 @@ func TestWebIndexPages(t *testing.T) {
 // only after the expiry has cancelled the order is refunded, and the page
 // says so; it never says the ticket is the buyer's.
 func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
+	t.Parallel()
 	held := heldProvider{Provider: payments.NewSandbox(), charging: make(chan struct{}, 1), release: make(chan struct{})}
 	base, _ := startUpConfig(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "3s"}, func(c *Config) { c.provider = held })
 	seller := webSignUp(t, base, "seller@example.com")
@@ -511,7 +502,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 	buyer.get("/tickets/" + gig)
 	loc := webRedirect(t, "purchase", buyer.post("/tickets/"+gig+"/purchase", url.Values{}), "/orders/")
 	orderID := strings.TrimPrefix(loc, "/orders/")
-	webEventually(t, 5*time.Second, "payments knows the order", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "payments knows the order", func() bool {
 		return api.do("POST", "/api/payments", map[string]string{"orderId": orderID, "token": "tok_fake"}, nil) != http.StatusNotFound
 	})
 
@@ -550,7 +541,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the charge never started")
 	}
-	webEventually(t, 10*time.Second, "the expiry cancels the order while its charge is held", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the expiry cancels the order while its charge is held", func() bool {
 		return orderStatus(api, orderID) == "cancelled"
 	})
 	close(held.release)
@@ -568,7 +559,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 	if strings.Contains(p.body, "The ticket is yours") {
 		t.Fatalf("a refunded order says the ticket is the buyer's:\n%s", p.body)
 	}
-	webEventually(t, 10*time.Second, "the order page shows the refund", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the order page shows the refund", func() bool {
 		return strings.Contains(buyer.get(loc).body, "Your payment of $20.50 is being refunded in full")
 	})
 }
@@ -577,6 +568,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 // alike; a comma that could mean either is refused beside the field, never
 // read as a thousands separator (20,50 was once listed at $2,050.00).
 func TestWebSellPriceNotation(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := webSignUp(t, base, "seller@example.com")
 
@@ -607,6 +599,7 @@ func TestWebSellPriceNotation(t *testing.T) {
 // token is written differently in every page (so compression reveals
 // nothing of it) yet accepted.
 func TestWebCompressionAndAssets(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	b := webSignUp(t, base, "ann@example.com")
 
@@ -652,6 +645,7 @@ func TestWebCompressionAndAssets(t *testing.T) {
 // longer available to others, and a seller withdraws a listing from My
 // listings without JavaScript.
 func TestWebSoldReservedAndWithdrawn(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := webSignUp(t, base, "seller@example.com")
 	gig := webSell(t, seller, "Gig", "20.50")
@@ -661,14 +655,14 @@ func TestWebSoldReservedAndWithdrawn(t *testing.T) {
 
 	buyer.get("/tickets/" + gig)
 	loc := webRedirect(t, "purchase", buyer.post("/tickets/"+gig+"/purchase", url.Values{}), "/orders/")
-	webEventually(t, 10*time.Second, "the buyer is sent to pay", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the buyer is sent to pay", func() bool {
 		return strings.Contains(buyer.get("/tickets/"+gig).body, "You reserved this ticket")
 	})
 	webWant(t, "buyer's reserved ticket", buyer.get("/tickets/"+gig), http.StatusOK, `href="`+loc+`"`)
 
 	buyer.get(loc)
 	webRedirect(t, "pay", buyer.post(loc+"/pay", url.Values{"token": {"tok_visa"}}), "/orders")
-	webEventually(t, 10*time.Second, "the ticket reads sold to others", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the ticket reads sold to others", func() bool {
 		return strings.Contains(third.get("/tickets/"+gig).body, "no longer available")
 	})
 	if p := third.get("/tickets/" + gig); strings.Contains(p.body, "Someone is buying") {

@@ -1,19 +1,17 @@
 package auth
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/clock/clocktest"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
-	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -22,42 +20,14 @@ import (
 
 var testKey = []byte("test-key-0123456789abcdef0123456789")
 
-// clock is a settable time source for Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // harness is the auth service behind its routes, wrapped as the wiring
 // wraps them.
 type harness struct {
 	tb      testing.TB
 	svc     *Service
 	handler http.Handler
-	clock   *clock
+	clock   *clocktest.Clock
 	db      *sqldb.DB
-}
-
-// nopPublisher stands in for the bus where the relay never runs: events
-// stay in the outbox table, where the tests read them.
-type nopPublisher struct{}
-
-func (nopPublisher) PublishBatch(_ context.Context, msgs []natsbus.Outgoing) []error {
-	return make([]error, len(msgs))
 }
 
 // newHarness opens a fresh SQLite database; cfg's zero Key and Now get test
@@ -69,7 +39,7 @@ func newHarness(tb testing.TB, cfg Config) *harness {
 
 func newHarnessDB(tb testing.TB, db *sqldb.DB, cfg Config) *harness {
 	tb.Helper()
-	c := newClock()
+	c := clocktest.New(clocktest.Start)
 	if cfg.Key == nil {
 		cfg.Key = testKey
 	}
@@ -80,7 +50,7 @@ func newHarnessDB(tb testing.TB, db *sqldb.DB, cfg Config) *harness {
 		cfg.Revoked = session.NewRevocations()
 	}
 	log := slog.New(slog.DiscardHandler)
-	ob := outbox.New(db, nopPublisher{}, log, outbox.Config{})
+	ob := outbox.New(db, natsbustest.NopPublisher{}, log, outbox.Config{})
 	svc := New(db, ob, log, cfg)
 	tb.Cleanup(func() { svc.Close() })
 	mux := http.NewServeMux()

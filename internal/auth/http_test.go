@@ -289,7 +289,7 @@ func TestCurrentUser(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h.clock.Add(tc.advance)
+			h.clock.Advance(tc.advance)
 			var opts []reqOpt
 			if tc.cookie != nil {
 				opts = append(opts, withCookie(tc.cookie))
@@ -357,7 +357,7 @@ func TestRateLimit(t *testing.T) {
 		status(t, h.do(t, "POST", "/api/users/signup", creds("bad", "password1"), addr), 400)
 		// One attempt comes back after 30 s. Signing in does not spend it:
 		// only failures count.
-		h.clock.Add(30 * time.Second)
+		h.clock.Advance(30 * time.Second)
 		status(t, h.do(t, "POST", "/api/users/signin", creds("a2@example.com", "password1"), addr), 200)
 		status(t, h.do(t, "POST", "/api/users/signin", creds("a2@example.com", "password1"), addr), 200)
 		status(t, h.do(t, "POST", "/api/users/signin", creds("a2@example.com", "wrong pass"), addr), 400)
@@ -386,7 +386,7 @@ func TestRateLimit(t *testing.T) {
 			if i%10 == 5 {
 				status(t, signIn(h, " Victim@Example.com", "right password", "203.0.113.7"), 200)
 			}
-			h.clock.Add(2 * time.Second)
+			h.clock.Advance(2 * time.Second)
 		}
 		// 2 at once, then 2 a minute.
 		if guesses < 2 || guesses > 2+2*3 {
@@ -411,11 +411,11 @@ func TestRateLimit(t *testing.T) {
 		status(t, signIn(h, "someone@example.com", "password1", "198.51.100.1"), 400)
 		// Failures go on, so the email stays under attack past its first
 		// 30 s: 20 s later a failure pushes its next attempt 20 s on.
-		h.clock.Add(20 * time.Second)
+		h.clock.Advance(20 * time.Second)
 		status(t, signIn(h, "victim@example.com", "guess0005", "198.51.100.4"), 400)
-		h.clock.Add(20 * time.Second)
+		h.clock.Advance(20 * time.Second)
 		wantTooMany(t, signIn(h, "victim@example.com", "guess0006", "198.51.100.1"), "10")
-		h.clock.Add(10 * time.Second)
+		h.clock.Advance(10 * time.Second)
 		status(t, signIn(h, "victim@example.com", "right password", "198.51.100.1"), 200)
 	})
 

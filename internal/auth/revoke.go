@@ -36,8 +36,8 @@ func (s *Service) SignOutEverywhere(ctx context.Context, t session.Token) error 
 
 func (s *Service) revoke(ctx context.Context, id string, rv session.Revocation) error {
 	now := s.cfg.Now()
-	return s.store.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		added, err := s.store.addRevocation(ctx, tx, id, rv, now)
+	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		added, err := s.store.AddRevocation(ctx, tx, id, rv, now)
 		if err != nil || !added {
 			return err
 		}

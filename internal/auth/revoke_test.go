@@ -115,12 +115,12 @@ func TestSignOutRevokesTheToken(t *testing.T) {
 func TestSignOutEverywhere(t *testing.T) {
 	h := newHarness(t, Config{})
 	first := h.signIn(t, "/api/users/signup")
-	h.clock.Add(300 * time.Millisecond)
+	h.clock.Advance(300 * time.Millisecond)
 	second := h.signIn(t, "/api/users/signin")
 	resp := h.do(t, "POST", "/api/users/signup", creds("bob@example.com", "password1"))
 	bob := sessionCookie(t, resp)
 	// Within the second of both sign-ins: issue times are to the millisecond.
-	h.clock.Add(300 * time.Millisecond)
+	h.clock.Advance(300 * time.Millisecond)
 	now := h.clock.Now()
 	tok := parse(t, second, now)
 
@@ -140,7 +140,7 @@ func TestSignOutEverywhere(t *testing.T) {
 		t.Error("bob was signed out by ann's sign out everywhere")
 	}
 	// A sign-in a millisecond after has a session again.
-	h.clock.Add(time.Millisecond)
+	h.clock.Advance(time.Millisecond)
 	if again := h.signIn(t, "/api/users/signin"); h.currentUser(t, again) != tok.User.ID {
 		t.Error("a sign-in after signing out everywhere is not signed in")
 	}
@@ -183,13 +183,13 @@ func TestRevocationsStore(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
-		st := store{db: db}
+		st := NewStore(db)
 		add := func(id string, rv session.Revocation, at time.Time) bool {
 			t.Helper()
 			var added bool
 			err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
 				var err error
-				added, err = st.addRevocation(ctx, tx, id, rv, at)
+				added, err = st.AddRevocation(ctx, tx, id, rv, at)
 				return err
 			})
 			if err != nil {

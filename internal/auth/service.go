@@ -61,7 +61,8 @@ type Config struct {
 
 // Service runs the auth use cases and serves its HTTP routes.
 type Service struct {
-	store store
+	db    *sqldb.DB
+	store *Store
 	ob    *outbox.Outbox
 	log   *slog.Logger
 	cfg   Config
@@ -99,7 +100,8 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		store: store{db: db},
+		db:    db,
+		store: NewStore(db),
 		ob:    ob,
 		log:   log,
 		cfg:   cfg,
@@ -146,7 +148,7 @@ func (s *Service) SignUp(ctx context.Context, addr, email, password string) (Use
 	}
 	// The unique index, not a lookup first, decides between two sign-ups
 	// racing for one email: exactly one insert wins.
-	if err := s.store.create(ctx, u); err != nil {
+	if err := s.store.InsertUser(ctx, u); err != nil {
 		if errors.Is(err, sqldb.ErrConflict) {
 			return User{}, ErrEmailInUse
 		}
@@ -175,7 +177,7 @@ func (s *Service) SignIn(ctx context.Context, addr, email, password string) (Use
 
 // checkPassword is SignIn past validation and the rate limits.
 func (s *Service) checkPassword(ctx context.Context, email, password string) (User, error) {
-	u, err := s.store.byEmail(ctx, email)
+	u, err := s.store.UserByEmail(ctx, email)
 	if errors.Is(err, sqldb.ErrNotFound) {
 		// Spend the same work as for a real account, then refuse.
 		dummy, err := s.dummyHash()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 )
 
 func TestPasswordHashParams(t *testing.T) {
@@ -68,7 +69,8 @@ func TestHasherCap(t *testing.T) {
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- c.call(ctx) }()
-			waitForHasherQueue(t, h.svc)
+			// TryAcquire(0) fails exactly when someone is waiting for a hasher.
+			natsbustest.Eventually(t, 10*time.Second, "a caller queued for a hasher", func() bool { return !h.svc.hashers.TryAcquire(0) })
 			cancel()
 			err := <-done
 			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "wait for hasher") {
@@ -80,19 +82,6 @@ func TestHasherCap(t *testing.T) {
 	h.svc.hashers.Release(n)
 	if _, err := h.svc.SignIn(context.Background(), "192.0.2.1", "bob@example.com", "password1"); !errors.Is(err, ErrInvalidCredentials) {
 		t.Errorf("bob was stored though his sign-up gave up: err = %v", err)
-	}
-}
-
-// waitForHasherQueue returns once a caller is queued on the hashers.
-// TryAcquire(0) fails exactly when someone is waiting.
-func waitForHasherQueue(tb testing.TB, s *Service) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.hashers.TryAcquire(0) {
-		if time.Now().After(deadline) {
-			tb.Fatal("no caller queued for a hasher")
-		}
-		runtime.Gosched()
 	}
 }
 

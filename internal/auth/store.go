@@ -9,14 +9,18 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
-// store keeps users and revoked sessions in the service's database. Errors come out translated
-// by sqldb.Err: sqldb.ErrNotFound, sqldb.ErrConflict.
-type store struct {
+// Store keeps users and revoked sessions in the service's database.
+// Errors come out translated by sqldb.Err: sqldb.ErrNotFound,
+// sqldb.ErrConflict.
+type Store struct {
 	db *sqldb.DB
 }
 
-// create inserts u; sqldb.ErrConflict when its email is taken.
-func (st store) create(ctx context.Context, u User) error {
+// NewStore returns a Store over db (migrated with Migrations).
+func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// InsertUser inserts u; sqldb.ErrConflict when its email is taken.
+func (st *Store) InsertUser(ctx context.Context, u User) error {
 	const q = `INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)`
 	err := st.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		_, err := tx.ExecContext(ctx, q, u.ID, u.Email, u.PasswordHash, u.CreatedAt.UnixMilli())
@@ -28,9 +32,9 @@ func (st store) create(ctx context.Context, u User) error {
 	return nil
 }
 
-// byEmail returns the user with the normalised email; sqldb.ErrNotFound
+// UserByEmail returns the user with the normalised email; sqldb.ErrNotFound
 // when there is none.
-func (st store) byEmail(ctx context.Context, email string) (User, error) {
+func (st *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	const q = `SELECT id, email, password_hash, created_at FROM users WHERE email = $1`
 	var (
 		u         User
@@ -44,10 +48,10 @@ func (st store) byEmail(ctx context.Context, email string) (User, error) {
 	return u, nil
 }
 
-// addRevocation records rv inside tx under id and reports whether it is
+// AddRevocation records rv inside tx under id and reports whether it is
 // new (false: a revocation with that id is already recorded). Revocations
 // that have stopped mattering are swept out in the same transaction.
-func (st store) addRevocation(ctx context.Context, tx *sqldb.Tx, id string, rv session.Revocation, now time.Time) (bool, error) {
+func (st *Store) AddRevocation(ctx context.Context, tx *sqldb.Tx, id string, rv session.Revocation, now time.Time) (bool, error) {
 	const sweep = `DELETE FROM revocations WHERE expires_at <= $1`
 	if _, err := tx.ExecContext(ctx, sweep, now.UnixMilli()); err != nil {
 		return false, fmt.Errorf("sweep revocations: %w", sqldb.Err(err))

@@ -143,21 +143,6 @@ func (w *watcher) waitFor(tb testing.TB, orderID string, n int, timeout time.Dur
 	}
 }
 
-// waitUntil polls cond until it holds or the deadline passes. For state
-// that no event announces (a schedule stored or purged in the stream).
-func waitUntil(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
-}
-
 // pendingSchedule reports whether the stream holds a schedule for the order.
 func pendingSchedule(tb testing.TB, js jetstream.JetStream, orderID string) bool {
 	tb.Helper()

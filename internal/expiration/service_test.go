@@ -33,7 +33,7 @@ func TestExpiryFiresOnceAtExpiresAt(t *testing.T) {
 
 	// The server purges a one-shot schedule once it has fired, so nothing
 	// is left that could fire again.
-	waitUntil(t, "the fired schedule to be purged", 5*time.Second, func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "the fired schedule to be purged", func() bool {
 		return !pendingSchedule(t, bus.JetStream(), "o1")
 	})
 	if got := len(w.of("o1")); got != 1 {
@@ -120,9 +120,9 @@ func TestCancelledOrderDoesNotExpire(t *testing.T) {
 	// order.created and order.cancelled have separate consumers: wait for
 	// the schedule before cancelling, as orders can only cancel an order
 	// that exists.
-	waitUntil(t, "the schedule of o1", 5*time.Second, func() bool { return pendingSchedule(t, js, "o1") })
+	natsbustest.Eventually(t, 5*time.Second, "the schedule of o1", func() bool { return pendingSchedule(t, js, "o1") })
 	publish(t, bus, events.OrderCancelled{ID: "o1", Version: 1, Ticket: events.OrderTicket{ID: "t-o1"}})
-	waitUntil(t, "the schedule of o1 to be purged", 5*time.Second, func() bool { return !pendingSchedule(t, js, "o1") })
+	natsbustest.Eventually(t, 5*time.Second, "the schedule of o1 to be purged", func() bool { return !pendingSchedule(t, js, "o1") })
 
 	publish(t, bus, orderCreated("later", due.Add(500*time.Millisecond)))
 	w.waitFor(t, "later", 1, 10*time.Second)
@@ -156,7 +156,7 @@ func TestSchedulesSurviveRestartOfEmbeddedServer(t *testing.T) {
 	afterRestart := now.Add(4 * time.Second)
 	publish(t, bus, orderCreated("while-down", whileDown), orderCreated("after-restart", afterRestart))
 	for _, id := range []string{"while-down", "after-restart"} {
-		waitUntil(t, "the schedule of "+id, 5*time.Second, func() bool { return pendingSchedule(t, bus.JetStream(), id) })
+		natsbustest.Eventually(t, 5*time.Second, "the schedule of "+id, func() bool { return pendingSchedule(t, bus.JetStream(), id) })
 	}
 	l.Stop()
 	bus.Close()
@@ -197,12 +197,12 @@ func TestSchedulesSurviveRestartOfExternalServer(t *testing.T) {
 
 	due := time.Now().Add(2 * time.Second)
 	publish(t, bus, orderCreated("before", due))
-	waitUntil(t, "the schedule of before", 5*time.Second, func() bool { return pendingSchedule(t, bus.JetStream(), "before") })
+	natsbustest.Eventually(t, 5*time.Second, "the schedule of before", func() bool { return pendingSchedule(t, bus.JetStream(), "before") })
 
 	srv.Restart(t)
 	// A request sent before the client notices the old connection is gone
 	// is lost and waits for its deadline: go on once a round trip works.
-	waitUntil(t, "the bus to reconnect", 10*time.Second, func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the bus to reconnect", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		return bus.Ping(ctx) == nil

@@ -4,16 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/orders"
+	"github.com/ticketing/ticketing/internal/platform/clock/clocktest"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/money"
-	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/session"
@@ -26,21 +24,7 @@ var testKey = []byte("orders-test-key-orders-test-key!")
 var migs = []sqldb.Migrations{outbox.Migrations, orders.Migrations}
 
 // start is the fake clock's first reading.
-var start = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// clock is a goroutine-safe fake clock that moves one second per reading,
-// so orders created one after the other have distinct creation times.
-type clock struct{ n atomic.Int64 }
-
-func (c *clock) Now() time.Time { return start.Add(time.Duration(c.n.Add(1)-1) * time.Second) }
-
-// nopPublisher stands in for the bus where the relay never runs: events
-// stay in the outbox table, where the tests count them.
-type nopPublisher struct{}
-
-func (nopPublisher) PublishBatch(_ context.Context, msgs []natsbus.Outgoing) []error {
-	return make([]error, len(msgs))
-}
+var start = clocktest.Start
 
 type fixture struct {
 	db      *sqldb.DB
@@ -53,9 +37,9 @@ func newFixture(tb testing.TB, db *sqldb.DB, cfg orders.Config) *fixture {
 	tb.Helper()
 	log := natsbustest.Logger(tb)
 	if cfg.Now == nil {
-		cfg.Now = (&clock{}).Now
+		cfg.Now = clocktest.Stepping(start, time.Second).Now
 	}
-	ob := outbox.New(db, nopPublisher{}, log, outbox.Config{})
+	ob := outbox.New(db, natsbustest.NopPublisher{}, log, outbox.Config{})
 	svc := orders.New(db, ob, log, cfg)
 	mux := http.NewServeMux()
 	svc.Routes(mux)
@@ -130,27 +114,4 @@ type errorBody struct {
 		Message string `json:"message"`
 		Field   string `json:"field"`
 	} `json:"errors"`
-}
-
-func decode[T any](tb testing.TB, w *httptest.ResponseRecorder) T {
-	tb.Helper()
-	var v T
-	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
-		tb.Fatalf("decode %q: %v", w.Body.String(), err)
-	}
-	return v
-}
-
-// eventually waits until cond holds, failing the test after the deadline.
-func eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		<-tick.C
-	}
 }

@@ -8,35 +8,18 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/orders"
+	"github.com/ticketing/ticketing/internal/platform/clock/clocktest"
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
-
-// manualClock stands still until the test moves it.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // requestFrom is request from the direct peer remote ("host:port"), with
 // an X-Forwarded-For header when xff is not empty.
@@ -146,7 +129,7 @@ func TestReserveAgainAfterRelease(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
-				clk := &manualClock{now: start}
+				clk := clocktest.New(start)
 				f := newFixture(t, db, orders.Config{Window: window, Now: clk.Now})
 				alice, bob := token(t, "alice"), token(t, "bob")
 				f.addTicket(t, "t1", "Show", 1000)
@@ -160,14 +143,14 @@ func TestReserveAgainAfterRelease(t *testing.T) {
 					t.Fatalf("first reserve = %d %s", w.Code, w.Body)
 				}
 				clk.Advance(2 * time.Minute)
-				tt.release(t, f, decode[orderBody](t, w))
+				tt.release(t, f, httpapitest.Decode[orderBody](t, w))
 
 				w = reserve(alice, "t1")
 				if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "600" {
 					t.Fatalf("re-reserve at once = %d Retry-After %q %s, want 429 after 600 s",
 						w.Code, w.Header().Get("Retry-After"), w.Body)
 				}
-				if msg := decode[errorBody](t, w).Errors[0].Message; !strings.Contains(msg, "reserve it again in 10 minutes (at 2030-01-02 03:16 UTC)") {
+				if msg := httpapitest.Decode[errorBody](t, w).Errors[0].Message; !strings.Contains(msg, "reserve it again in 10 minutes (at 2030-01-02 03:16 UTC)") {
 					t.Errorf("message = %q, want when", msg)
 				}
 				// Other tickets are not affected.
@@ -186,7 +169,7 @@ func TestReserveAgainAfterRelease(t *testing.T) {
 				if w.Code != http.StatusCreated {
 					t.Fatalf("bob reserves the released ticket = %d %s", w.Code, w.Body)
 				}
-				if w := request(f.handler, "DELETE", "/api/orders/"+decode[orderBody](t, w).ID, "", bob); w.Code != http.StatusNoContent {
+				if w := request(f.handler, "DELETE", "/api/orders/"+httpapitest.Decode[orderBody](t, w).ID, "", bob); w.Code != http.StatusNoContent {
 					t.Fatalf("bob cancels = %d", w.Code)
 				}
 
@@ -242,7 +225,7 @@ func TestMaxPendingPerAddress(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
-				clk := &manualClock{now: start}
+				clk := clocktest.New(start)
 				f := newFixture(t, db, orders.Config{
 					Window: window, Now: clk.Now, MaxPending: 2, MaxPendingPerAddress: 5, TrustedProxies: trusted,
 				})
@@ -272,7 +255,7 @@ func TestMaxPendingPerAddress(t *testing.T) {
 				if got := w.Header().Get("Retry-After"); got != "300" {
 					t.Errorf("Retry-After = %q, want 300 (the first hold's expiry)", got)
 				}
-				if msg := decode[errorBody](t, w).Errors[0].Message; !strings.Contains(msg, "from your network; try again in 5 minutes") {
+				if msg := httpapitest.Decode[errorBody](t, w).Errors[0].Message; !strings.Contains(msg, "from your network; try again in 5 minutes") {
 					t.Errorf("message = %q", msg)
 				}
 				// Someone else, elsewhere, is not affected.

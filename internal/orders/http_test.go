@@ -12,6 +12,7 @@ import (
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/orders"
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -99,7 +100,7 @@ func TestHTTP(t *testing.T) {
 				}},
 			{name: "create", method: "POST", path: "/api/orders", body: `{"ticketId":"t-free"}`, tok: bob, want: 201,
 				check: func(t *testing.T, w *httptest.ResponseRecorder) {
-					o := decode[orderBody](t, w)
+					o := httpapitest.Decode[orderBody](t, w)
 					if o.ID == "" || o.UserID != "bob" || o.Status != "created" || o.Version != 0 {
 						t.Errorf("order = %+v", o)
 					}
@@ -125,7 +126,7 @@ func TestHTTP(t *testing.T) {
 
 			{name: "get", method: "GET", path: "/api/orders/" + held.ID, tok: alice, want: 200,
 				check: func(t *testing.T, w *httptest.ResponseRecorder) {
-					o := decode[orderBody](t, w)
+					o := httpapitest.Decode[orderBody](t, w)
 					if o.ID != held.ID || o.Status != "created" || o.Ticket.Title != "Play" || string(o.Ticket.Price) != "10" {
 						t.Errorf("order = %+v", o)
 					}
@@ -145,7 +146,7 @@ func TestHTTP(t *testing.T) {
 			{name: "cancel complete", method: "DELETE", path: "/api/orders/" + paid.ID, tok: alice, want: 400},
 			{name: "cancel", method: "DELETE", path: "/api/orders/" + held.ID, tok: alice, want: 204, wantCancelled: 1,
 				check: func(t *testing.T, _ *httptest.ResponseRecorder) {
-					o := decode[orderBody](t, request(f.handler, "GET", "/api/orders/"+held.ID, "", alice))
+					o := httpapitest.Decode[orderBody](t, request(f.handler, "GET", "/api/orders/"+held.ID, "", alice))
 					if o.Status != "cancelled" || o.Version != 1 || o.CancelledBy != "buyer" {
 						t.Errorf("after cancel: status %s version %d by %q, want cancelled 1 by buyer", o.Status, o.Version, o.CancelledBy)
 					}
@@ -155,7 +156,7 @@ func TestHTTP(t *testing.T) {
 
 			{name: "list", method: "GET", path: "/api/orders", tok: alice, want: 200,
 				check: func(t *testing.T, w *httptest.ResponseRecorder) {
-					if got := len(decode[[]orderBody](t, w)); got != 3 {
+					if got := len(httpapitest.Decode[[]orderBody](t, w)); got != 3 {
 						t.Errorf("alice has %d orders, want 3", got)
 					}
 				}},
@@ -175,7 +176,7 @@ func TestHTTP(t *testing.T) {
 					t.Fatalf("%s %s = %d %s, want %d", tt.method, tt.path, w.Code, w.Body, tt.want)
 				}
 				if tt.want >= 400 {
-					e := decode[errorBody](t, w)
+					e := httpapitest.Decode[errorBody](t, w)
 					if len(e.Errors) == 0 || e.Errors[0].Message == "" {
 						t.Errorf("error body = %s", w.Body)
 					} else if e.Errors[0].Field != tt.wantField {
@@ -216,7 +217,7 @@ func TestListNewestFirst(t *testing.T) {
 		if w.Code != http.StatusOK {
 			t.Fatalf("list = %d %s", w.Code, w.Body)
 		}
-		list := decode[[]orderBody](t, w)
+		list := httpapitest.Decode[[]orderBody](t, w)
 		if len(list) != 5 {
 			t.Fatalf("got %d orders, want alice's 5: %s", len(list), w.Body)
 		}
@@ -243,7 +244,7 @@ func TestMaxPending(t *testing.T) {
 			if w.Code != http.StatusCreated {
 				t.Fatalf("create %d = %d %s", i, w.Code, w.Body)
 			}
-			ids = append(ids, decode[orderBody](t, w).ID)
+			ids = append(ids, httpapitest.Decode[orderBody](t, w).ID)
 		}
 		if w := request(f.handler, "POST", "/api/orders", `{"ticketId":"t3"}`, alice); w.Code != http.StatusTooManyRequests {
 			t.Fatalf("4th pending order = %d %s, want 429", w.Code, w.Body)
@@ -290,8 +291,8 @@ func TestOrderShowsItsSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 		alice := token(t, "alice")
-		one := decode[orderBody](t, request(f.handler, "GET", "/api/orders/"+o.ID, "", alice))
-		all := decode[[]orderBody](t, request(f.handler, "GET", "/api/orders", "", alice))
+		one := httpapitest.Decode[orderBody](t, request(f.handler, "GET", "/api/orders/"+o.ID, "", alice))
+		all := httpapitest.Decode[[]orderBody](t, request(f.handler, "GET", "/api/orders", "", alice))
 		if len(all) != 1 {
 			t.Fatalf("list = %+v", all)
 		}

@@ -152,7 +152,7 @@ func TestTicketUpdatedInOrder(t *testing.T) {
 		// created and updated go to different consumers: v1 may well be
 		// handled before the ticket exists, and must wait for it.
 		publish(t, bus, c, v1, v2)
-		eventually(t, waitFor, "replica at v2", hasReplica(t, db, "t1", "v2", 1200, 2))
+		natsbustest.Eventually(t, waitFor, "replica at v2", hasReplica(t, db, "t1", "v2", 1200, 2))
 	}, migs...)
 }
 
@@ -162,16 +162,16 @@ func TestTicketUpdatedOutOfOrder(t *testing.T) {
 		bus, sp := listening(t, f)
 		c, v1, v2 := ticketEvents("t1")
 		publish(t, bus, c)
-		eventually(t, waitFor, "replica at v0", hasReplica(t, db, "t1", "v0", 1000, 0))
+		natsbustest.Eventually(t, waitFor, "replica at v0", hasReplica(t, db, "t1", "v0", 1000, 0))
 
 		publish(t, bus, v2)
-		eventually(t, waitFor, "v2 refused twice", func() bool { return sp.count(t, v2, false) >= 2 })
+		natsbustest.Eventually(t, waitFor, "v2 refused twice", func() bool { return sp.count(t, v2, false) >= 2 })
 		if _, _, v := replica(t, db, "t1"); v != 0 {
 			t.Fatalf("v2 applied on top of v0: replica at version %d", v)
 		}
 
 		publish(t, bus, v1)
-		eventually(t, waitFor, "replica at v2", hasReplica(t, db, "t1", "v2", 1200, 2))
+		natsbustest.Eventually(t, waitFor, "replica at v2", hasReplica(t, db, "t1", "v2", 1200, 2))
 		got := sp.successes(events.SubjectTicketUpdated)
 		want := []string{mustJSON(t, v1), mustJSON(t, v2)}
 		if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
@@ -186,22 +186,22 @@ func TestTicketUpdatedDuplicate(t *testing.T) {
 		bus, sp := listening(t, f)
 		c, v1, v2 := ticketEvents("t1")
 		publish(t, bus, c, c)
-		eventually(t, waitFor, "ticket.created handled twice", func() bool { return sp.count(t, c, true) == 2 })
+		natsbustest.Eventually(t, waitFor, "ticket.created handled twice", func() bool { return sp.count(t, c, true) == 2 })
 		if title, _, v := replica(t, db, "t1"); title != "v0" || v != 0 {
 			t.Fatalf("replica after duplicate create = %s v%d", title, v)
 		}
 
 		publish(t, bus, v1, v1)
-		eventually(t, waitFor, "v1 acked twice", func() bool { return sp.count(t, v1, true) == 2 })
+		natsbustest.Eventually(t, waitFor, "v1 acked twice", func() bool { return sp.count(t, v1, true) == 2 })
 		if title, _, v := replica(t, db, "t1"); title != "v1" || v != 1 {
 			t.Fatalf("replica after duplicate v1 = %s v%d, want v1 version 1", title, v)
 		}
 
 		// A late copy of v1 after v2 must not roll the replica back.
 		publish(t, bus, v2)
-		eventually(t, waitFor, "replica at v2", hasReplica(t, db, "t1", "v2", 1200, 2))
+		natsbustest.Eventually(t, waitFor, "replica at v2", hasReplica(t, db, "t1", "v2", 1200, 2))
 		publish(t, bus, v1)
-		eventually(t, waitFor, "late v1 acked", func() bool { return sp.count(t, v1, true) == 3 })
+		natsbustest.Eventually(t, waitFor, "late v1 acked", func() bool { return sp.count(t, v1, true) == 3 })
 		if title, _, v := replica(t, db, "t1"); title != "v2" || v != 2 {
 			t.Fatalf("replica after late v1 = %s v%d, want v2 version 2", title, v)
 		}
@@ -223,7 +223,7 @@ func TestExpirationComplete(t *testing.T) {
 		t.Run("twice cancels once", func(t *testing.T) {
 			ev := events.ExpirationComplete{OrderID: o.ID}
 			publish(t, bus, ev, ev)
-			eventually(t, waitFor, "both deliveries acked", func() bool { return sp.count(t, ev, true) == 2 })
+			natsbustest.Eventually(t, waitFor, "both deliveries acked", func() bool { return sp.count(t, ev, true) == 2 })
 			got, err := f.svc.Order(ctx, "alice", o.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -252,7 +252,7 @@ func TestExpirationComplete(t *testing.T) {
 			before := outboxCount(t, db, events.SubjectOrderCancelled)
 			ev := events.ExpirationComplete{OrderID: paid.ID}
 			publish(t, bus, ev)
-			eventually(t, waitFor, "acked", func() bool { return sp.count(t, ev, true) == 1 })
+			natsbustest.Eventually(t, waitFor, "acked", func() bool { return sp.count(t, ev, true) == 1 })
 			got, err := f.svc.Order(ctx, "alice", paid.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -273,7 +273,7 @@ func TestExpirationComplete(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Terminated, not nak'ed: nothing is left pending redelivery.
-			eventually(t, waitFor, "message settled", func() bool {
+			natsbustest.Eventually(t, waitFor, "message settled", func() bool {
 				info, err := cons.Info(ctx)
 				return err == nil && sp.count(t, ev, false) == 1 && info.NumAckPending == 0 && info.NumPending == 0
 			})
@@ -299,9 +299,9 @@ func TestMalformedTicketIDRefused(t *testing.T) {
 		publish(t, bus, bad...)
 		good, _, _ := ticketEvents("t1")
 		publish(t, bus, good)
-		eventually(t, waitFor, "good ticket in the replica", hasReplica(t, db, "t1", "v0", 1000, 0))
+		natsbustest.Eventually(t, waitFor, "good ticket in the replica", hasReplica(t, db, "t1", "v0", 1000, 0))
 		for _, ev := range bad {
-			eventually(t, waitFor, "bad event refused", func() bool { return sp.count(t, ev, false) >= 1 })
+			natsbustest.Eventually(t, waitFor, "bad event refused", func() bool { return sp.count(t, ev, false) >= 1 })
 			if n := sp.count(t, ev, true); n != 0 {
 				t.Errorf("%s %s accepted %d times", ev.Subject(), mustJSON(t, ev), n)
 			}

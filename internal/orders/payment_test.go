@@ -7,6 +7,7 @@ import (
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/orders"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -59,7 +60,7 @@ func TestPaymentCreated(t *testing.T) {
 			}
 			ev := events.PaymentCreated{ID: "pay-1", OrderID: o.ID, StripeID: "ch_1"}
 			publish(t, bus, ev, ev)
-			eventually(t, waitFor, "both deliveries acked", func() bool { return sp.count(t, ev, true) == 2 })
+			natsbustest.Eventually(t, waitFor, "both deliveries acked", func() bool { return sp.count(t, ev, true) == 2 })
 			got, err := f.svc.Order(ctx, "alice", o.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -92,7 +93,7 @@ func TestPaymentCreated(t *testing.T) {
 			}
 			ev := events.PaymentCreated{ID: "pay-2", OrderID: o.ID, StripeID: "ch_2"}
 			publish(t, bus, ev, ev)
-			eventually(t, waitFor, "both deliveries acked", func() bool { return sp.count(t, ev, true) == 2 })
+			natsbustest.Eventually(t, waitFor, "both deliveries acked", func() bool { return sp.count(t, ev, true) == 2 })
 			got, err := f.svc.Order(ctx, "bob", o.ID)
 			if err != nil {
 				t.Fatal(err)

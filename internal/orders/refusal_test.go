@@ -7,6 +7,7 @@ import (
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/orders"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -30,7 +31,7 @@ func TestReservationRefused(t *testing.T) {
 		deliverTwice := func(t *testing.T, ev events.TicketReservationRefused) {
 			t.Helper()
 			publish(t, bus, ev, ev)
-			eventually(t, waitFor, "both deliveries acked", func() bool { return sp.count(t, ev, true) == 2 })
+			natsbustest.Eventually(t, waitFor, "both deliveries acked", func() bool { return sp.count(t, ev, true) == 2 })
 		}
 		order := func(t *testing.T, userID, id string) orders.Order {
 			t.Helper()
@@ -83,7 +84,7 @@ func TestReservationRefused(t *testing.T) {
 			// A late copy of its payment.created asks for no second refund.
 			pay := events.PaymentCreated{ID: "pay-2", OrderID: o.ID, StripeID: "ch_2"}
 			publish(t, bus, pay)
-			eventually(t, waitFor, "payment.created acked", func() bool { return sp.count(t, pay, true) == 1 })
+			natsbustest.Eventually(t, waitFor, "payment.created acked", func() bool { return sp.count(t, pay, true) == 1 })
 			if n := outboxCount(t, db, events.SubjectOrderRefundRequested); n != 1 {
 				t.Errorf("refund requests = %d, want still 1", n)
 			}
@@ -121,7 +122,7 @@ func TestReservationRefused(t *testing.T) {
 			if cons.CachedInfo().Name != "orders-ticket-reservation_refused" {
 				t.Errorf("durable consumer %q", cons.CachedInfo().Name)
 			}
-			eventually(t, waitFor, "message settled", func() bool {
+			natsbustest.Eventually(t, waitFor, "message settled", func() bool {
 				info, err := cons.Info(ctx)
 				return err == nil && sp.count(t, ev, false) == 1 && info.NumAckPending == 0 && info.NumPending == 0
 			})

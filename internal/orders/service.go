@@ -20,7 +20,6 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
-	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -71,24 +70,10 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Storer is what the service needs from storage. Methods taking a tx run
-// inside the caller's transaction.
-type Storer interface {
-	LockBuyer(ctx context.Context, tx *sqldb.Tx, userID, addr string) error
-	TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, userID, addr string) (Ticket, Holds, error)
-	InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error
-	OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Order, error)
-	UpdateOrder(ctx context.Context, tx *sqldb.Tx, o Order, prev int64) error
-	QueryOrder(ctx context.Context, id string) (Order, error)
-	QueryOrdersByUser(ctx context.Context, userID string) ([]Order, error)
-	InsertTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) error
-	ApplyTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (replica.Outcome, error)
-}
-
 // Service holds the orders use cases.
 type Service struct {
 	db    *sqldb.DB
-	store Storer
+	store *Store
 	ob    *outbox.Outbox
 	log   *slog.Logger
 	cfg   Config

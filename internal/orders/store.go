@@ -29,8 +29,6 @@ type Store struct {
 	forReserve *sql.Stmt
 }
 
-var _ Storer = (*Store)(nil)
-
 // NewStore returns a Store over db.
 func NewStore(db *sqldb.DB) *Store {
 	s := &Store{db: db}

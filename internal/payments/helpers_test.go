@@ -5,16 +5,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/clock/clocktest"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/money"
-	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/session"
@@ -26,39 +25,11 @@ var testKey = []byte("payments-test-key-payments-test!")
 // migs are what the service's database is opened with.
 var migs = []sqldb.Migrations{outbox.Migrations, payments.Migrations}
 
-// clock is a settable, goroutine-safe fake clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// nopPublisher stands in for the bus where the relay never runs: events
-// stay in the outbox table, where the tests count them.
-type nopPublisher struct{}
-
-func (nopPublisher) PublishBatch(_ context.Context, msgs []natsbus.Outgoing) []error {
-	return make([]error, len(msgs))
-}
-
 type fixture struct {
 	db      *sqldb.DB
 	svc     *payments.Service
 	sandbox *payments.Sandbox
-	clock   *clock
+	clock   *clocktest.Clock
 	handler http.Handler
 }
 
@@ -67,12 +38,12 @@ type fixture struct {
 func newFixture(tb testing.TB, db *sqldb.DB, provider payments.Provider) *fixture {
 	tb.Helper()
 	log := natsbustest.Logger(tb)
-	f := &fixture{db: db, clock: newClock()}
+	f := &fixture{db: db, clock: clocktest.New(clocktest.Start)}
 	if provider == nil {
 		f.sandbox = payments.NewSandbox().(*payments.Sandbox)
 		provider = f.sandbox
 	}
-	ob := outbox.New(db, nopPublisher{}, log, outbox.Config{})
+	ob := outbox.New(db, natsbustest.NopPublisher{}, log, outbox.Config{})
 	f.svc = payments.New(db, ob, log, payments.Config{Provider: provider, Now: f.clock.Now})
 	mux := http.NewServeMux()
 	f.svc.Routes(mux)
@@ -148,29 +119,6 @@ type errorBody struct {
 
 type idBody struct {
 	ID string `json:"id"`
-}
-
-func decode[T any](tb testing.TB, w *httptest.ResponseRecorder) T {
-	tb.Helper()
-	var v T
-	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
-		tb.Fatalf("decode %q: %v", w.Body.String(), err)
-	}
-	return v
-}
-
-// eventually waits until cond holds, failing the test after the deadline.
-func eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		<-tick.C
-	}
 }
 
 // hookProvider wraps a provider with hooks around Charge, to stage the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -87,13 +88,13 @@ func TestPayStatuses(t *testing.T) {
 					t.Fatalf("status = %d, want %d; body %s", w.Code, tc.want, w.Body)
 				}
 				if tc.want == 201 {
-					checkPaid(t, f, tc.order, decode[idBody](t, w).ID)
+					checkPaid(t, f, tc.order, httpapitest.Decode[idBody](t, w).ID)
 					return
 				}
 				if got := f.sandbox.Charges(); got != charges {
 					t.Errorf("charges went from %d to %d on a failed payment", charges, got)
 				}
-				eb := decode[errorBody](t, w)
+				eb := httpapitest.Decode[errorBody](t, w)
 				if len(eb.Errors) == 0 {
 					t.Fatalf("no errors in %s", w.Body)
 				}
@@ -180,7 +181,7 @@ func TestPayConcurrent(t *testing.T) {
 				w := f.pay("o-1", "tok_visa", alice)
 				codes[i] = w.Code
 				if w.Code == http.StatusCreated {
-					ids[i] = decode[idBody](t, w).ID
+					ids[i] = httpapitest.Decode[idBody](t, w).ID
 				}
 			})
 		}
@@ -219,7 +220,7 @@ func TestPayDeclinedThenGood(t *testing.T) {
 		if w.Code != http.StatusPaymentRequired {
 			t.Fatalf("declined card: %d %s", w.Code, w.Body)
 		}
-		if msg := decode[errorBody](t, w).Errors[0].Message; msg != "Your card was declined." {
+		if msg := httpapitest.Decode[errorBody](t, w).Errors[0].Message; msg != "Your card was declined." {
 			t.Errorf("message = %q", msg)
 		}
 		// The same declined card again: declined again (not "in progress").
@@ -230,7 +231,7 @@ func TestPayDeclinedThenGood(t *testing.T) {
 		if w.Code != http.StatusCreated {
 			t.Fatalf("good card: %d %s", w.Code, w.Body)
 		}
-		checkPaid(t, f, "o-1", decode[idBody](t, w).ID)
+		checkPaid(t, f, "o-1", httpapitest.Decode[idBody](t, w).ID)
 		if got := f.sandbox.Charges(); got != 1 {
 			t.Errorf("charges = %d, want 1", got)
 		}
@@ -257,7 +258,7 @@ func TestPayInProgress(t *testing.T) {
 		go func() { done <- f.pay("o-1", "tok_visa", alice).Code }()
 		<-entered
 		w := f.pay("o-1", "tok_visa", alice)
-		if w.Code != http.StatusBadRequest || decode[errorBody](t, w).Errors[0].Message != "Payment already in progress" {
+		if w.Code != http.StatusBadRequest || httpapitest.Decode[errorBody](t, w).Errors[0].Message != "Payment already in progress" {
 			t.Errorf("second payment: %d %s", w.Code, w.Body)
 		}
 		close(release)
@@ -295,7 +296,7 @@ func TestPayUnknownOutcomeReplayed(t *testing.T) {
 		if w.Code != http.StatusCreated {
 			t.Fatalf("retry: %d %s", w.Code, w.Body)
 		}
-		checkPaid(t, f, "o-1", decode[idBody](t, w).ID)
+		checkPaid(t, f, "o-1", httpapitest.Decode[idBody](t, w).ID)
 		if sb.Charges() != 1 {
 			t.Errorf("charges = %d, want 1", sb.Charges())
 		}
@@ -334,7 +335,7 @@ func TestPayClaimTakenOver(t *testing.T) {
 				done <- nil
 				return
 			}
-			b := decode[idBody](t, w)
+			b := httpapitest.Decode[idBody](t, w)
 			done <- &b
 		}()
 		<-entered
@@ -343,7 +344,7 @@ func TestPayClaimTakenOver(t *testing.T) {
 		if w.Code != http.StatusCreated {
 			t.Fatalf("takeover: %d %s", w.Code, w.Body)
 		}
-		id := decode[idBody](t, w).ID
+		id := httpapitest.Decode[idBody](t, w).ID
 		close(release)
 		if b := <-done; b != nil && b.ID != id {
 			t.Errorf("first got payment %s, takeover %s", b.ID, id)
@@ -379,6 +380,6 @@ func TestPayStaleClaimDeclined(t *testing.T) {
 		if w.Code != http.StatusCreated {
 			t.Fatalf("retry: %d %s", w.Code, w.Body)
 		}
-		checkPaid(t, f, "o-1", decode[idBody](t, w).ID)
+		checkPaid(t, f, "o-1", httpapitest.Decode[idBody](t, w).ID)
 	}, migs...)
 }

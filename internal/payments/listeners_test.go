@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -54,7 +55,7 @@ func settled(t *testing.T, bus *natsbus.Bus, subject string) {
 	t.Helper()
 	ctx := context.Background()
 	name := natsbus.DurableName("payments", subject)
-	eventually(t, 10*time.Second, name+" to settle", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, name+" to settle", func() bool {
 		c, err := bus.JetStream().Consumer(ctx, events.Stream, name)
 		if err != nil {
 			return false
@@ -114,7 +115,7 @@ func TestOnOrderCancelledOutOfOrder(t *testing.T) {
 		publish(t, bus, cancelled)
 		// Wait until the early event has been refused at least once, so
 		// the order really arrives after it.
-		eventually(t, 10*time.Second, "order.cancelled to be redelivered", func() bool {
+		natsbustest.Eventually(t, 10*time.Second, "order.cancelled to be redelivered", func() bool {
 			c, err := bus.JetStream().Consumer(context.Background(), events.Stream,
 				natsbus.DurableName("payments", events.SubjectOrderCancelled))
 			if err != nil {
@@ -176,7 +177,7 @@ func TestOnOrderRefundRequestedTwice(t *testing.T) {
 		if w.Code != http.StatusCreated {
 			t.Fatalf("pay: %d %s", w.Code, w.Body)
 		}
-		p, err := f.svc.Payment(context.Background(), decode[idBody](t, w).ID)
+		p, err := f.svc.Payment(context.Background(), httpapitest.Decode[idBody](t, w).ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +262,7 @@ func TestOnOrderCompleted(t *testing.T) {
 		done := events.OrderCompleted{ID: "o-1", Version: 1, UserID: "alice", Ticket: events.OrderTicket{ID: "t-o-1"}}
 		publish(t, bus, done) // before its order.created: waits for it
 		publish(t, bus, orderCreated("o-1", "alice", 100))
-		eventually(t, 10*time.Second, "replica complete at v1", func() bool {
+		natsbustest.Eventually(t, 10*time.Second, "replica complete at v1", func() bool {
 			o, err := f.svc.Order(context.Background(), "o-1")
 			return err == nil && o.Status == events.StatusComplete && o.Version == 1
 		})

@@ -30,7 +30,6 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
-	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -62,29 +61,10 @@ type Config struct {
 	ReconcileAfter time.Duration
 }
 
-// Storer is what the service needs from storage. Methods taking a tx run
-// inside the caller's transaction.
-type Storer interface {
-	InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error
-	ApplyOrderStatus(ctx context.Context, tx *sqldb.Tx, id string, status events.OrderStatus, version int64) (replica.Outcome, error)
-	OrderForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Order, error)
-	QueryOrder(ctx context.Context, id string) (Order, error)
-	SetAttempts(ctx context.Context, tx *sqldb.Tx, orderID string, attempts int64) error
-	PaymentByOrder(ctx context.Context, tx *sqldb.Tx, orderID string) (Payment, error)
-	QueryPayment(ctx context.Context, id string) (Payment, error)
-	InsertPayment(ctx context.Context, tx *sqldb.Tx, p Payment) error
-	Lease(ctx context.Context, tx *sqldb.Tx, id string, prev, until, now time.Time) (bool, error)
-	SetStatus(ctx context.Context, tx *sqldb.Tx, p Payment, from Status) (bool, error)
-	DeletePending(ctx context.Context, tx *sqldb.Tx, id string) error
-	DueClaims(ctx context.Context, now time.Time, minAge, maxWait time.Duration, limit int) ([]Payment, error)
-	PendingOf(ctx context.Context, orderID string) (bool, error)
-	CountPending(ctx context.Context, before time.Time) (int, error)
-}
-
 // Service holds the payments use cases.
 type Service struct {
 	db    *sqldb.DB
-	store Storer
+	store *Store
 	ob    *outbox.Outbox
 	log   *slog.Logger
 	cfg   Config

@@ -25,8 +25,6 @@ type Store struct {
 	db *sqldb.DB
 }
 
-var _ Storer = (*Store)(nil)
-
 // NewStore returns a Store over db.
 func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 

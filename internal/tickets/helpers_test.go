@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/money"
@@ -20,7 +19,7 @@ var migs = []sqldb.Migrations{Migrations, outbox.Migrations}
 // its events stay in the outbox table for the test to read.
 func newTestService(tb testing.TB, db *sqldb.DB) *Service {
 	tb.Helper()
-	ob := outbox.New(db, nil, natsbustest.Logger(tb), outbox.Config{})
+	ob := outbox.New(db, natsbustest.NopPublisher{}, natsbustest.Logger(tb), outbox.Config{})
 	return New(db, ob, natsbustest.Logger(tb), Config{})
 }
 
@@ -88,20 +87,6 @@ func refusals(evs []pending, ticketID string) []events.TicketReservationRefused 
 		}
 	}
 	return out
-}
-
-// eventually waits until cond holds, failing the test after the deadline.
-func eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 func mustCreate(tb testing.TB, s *Service, userID, title string, cents int64) Ticket {

@@ -159,7 +159,7 @@ func (h *harness) lastSeq(subject events.Subject) uint64 {
 // (refusals returns the ticket.reservation_refused ones).
 func (h *harness) settle() []events.TicketUpdated {
 	h.t.Helper()
-	eventually(h.t, "listeners, outbox and test consumer to settle", func() bool {
+	natsbustest.Eventually(h.t, 15*time.Second, "listeners, outbox and test consumer to settle", func() bool {
 		for _, subj := range []events.Subject{events.SubjectOrderCreated, events.SubjectOrderCancelled, events.SubjectOrderCompleted} {
 			// The ack floor, not only the pending counts: right after a
 			// publish the server may report neither pending nor in flight.
@@ -258,7 +258,7 @@ func TestListeners(t *testing.T) {
 				// The completion overtakes the creation: it waits for it,
 				// past the two deliveries an ordinary failure gets here.
 				h.publish(done)
-				eventually(t, "order.completed redelivered while it waits", func() bool {
+				natsbustest.Eventually(t, 15*time.Second, "order.completed redelivered while it waits", func() bool {
 					return h.consumerInfo(events.SubjectOrderCompleted).Delivered.Consumer >= 3
 				})
 				h.publish(created("A", tk.ID, 0), done)
@@ -297,7 +297,7 @@ func TestListeners(t *testing.T) {
 				// B's creation arrives while A still holds the ticket: it
 				// is nak'ed and comes back, and leaves the ticket alone.
 				h.publish(created("B", tk.ID, 1))
-				eventually(t, "order.created B to be redelivered", func() bool {
+				natsbustest.Eventually(t, 15*time.Second, "order.created B to be redelivered", func() bool {
 					return h.consumerInfo(events.SubjectOrderCreated).NumRedelivered > 0
 				})
 				if got := h.ticket(tk.ID); got.OrderID != "A" || got.Version != 1 {

@@ -73,21 +73,6 @@ func (s Sort) Valid() bool {
 	return s == SortNewest || s == SortPriceAsc || s == SortPriceDesc
 }
 
-// Storer is what the service needs from storage.
-type Storer interface {
-	Get(ctx context.Context, id string) (Ticket, error)
-	GetTx(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error)
-	ListOnSale(ctx context.Context, l Listing) ([]Ticket, error)
-	ListBySeller(ctx context.Context, userID string) ([]Ticket, error)
-	Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error
-	LockSeller(ctx context.Context, tx *sqldb.Tx, userID string) error
-	CountLive(ctx context.Context, tx *sqldb.Tx, userID string) (int, error)
-	Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error
-	RecordRelease(ctx context.Context, tx *sqldb.Tx, orderID, ticketID string, at time.Time) error
-	RecordRefusal(ctx context.Context, tx *sqldb.Tx, orderID, ticketID, reason string, at time.Time) error
-	Settled(ctx context.Context, tx *sqldb.Tx, orderID string) (bool, error)
-}
-
 // Config tunes the service. Zero values get defaults.
 type Config struct {
 	// Now is the clock; default time.Now.
@@ -101,7 +86,7 @@ type Config struct {
 // written with its event in one transaction.
 type Service struct {
 	db    *sqldb.DB
-	store Storer
+	store *Store
 	ob    *outbox.Outbox
 	log   *slog.Logger
 	now   func() time.Time

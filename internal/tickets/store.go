@@ -23,8 +23,6 @@ type Store struct {
 	manyMatches int
 }
 
-var _ Storer = (*Store)(nil)
-
 // NewStore returns a Store over db (migrated with Migrations).
 func NewStore(db *sqldb.DB) *Store { return &Store{db: db, manyMatches: 1000} }
 

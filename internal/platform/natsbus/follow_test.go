@@ -83,7 +83,7 @@ func TestFollowEveryProcessSeesEverything(t *testing.T) {
 	}
 	publishOn(t, pub, subject, "c")
 	for i := range followers {
-		waitFor(t, 5*time.Second, fmt.Sprintf("follower %d gets the new message", i), func() bool {
+		natsbustest.Eventually(t, 5*time.Second, fmt.Sprintf("follower %d gets the new message", i), func() bool {
 			return slices.Equal(followers[i].get(), []string{"a", "b", "c"})
 		})
 	}
@@ -95,7 +95,7 @@ func TestFollowNothingToReplay(t *testing.T) {
 	var s seenLog
 	follow(t, b, "session.revoked", time.Now().Add(-time.Hour), &s)
 	publishOn(t, b, "session.revoked", "x")
-	waitFor(t, 5*time.Second, "the message published after Follow", func() bool { return slices.Equal(s.get(), []string{"x"}) })
+	natsbustest.Eventually(t, 5*time.Second, "the message published after Follow", func() bool { return slices.Equal(s.get(), []string{"x"}) })
 }
 
 // TestFollowResumesAfterServerRestart: the ordered consumer lives in the
@@ -109,9 +109,9 @@ func TestFollowResumesAfterServerRestart(t *testing.T) {
 	publishOn(t, b, "session.revoked", "before")
 	follow(t, b, "session.revoked", time.Now().Add(-time.Hour), &s)
 	srv.Restart(t)
-	waitFor(t, 10*time.Second, "reconnected", func() bool { return b.Ping(context.Background()) == nil })
+	natsbustest.Eventually(t, 10*time.Second, "reconnected", func() bool { return b.Ping(context.Background()) == nil })
 	publishOn(t, b, "session.revoked", "after")
-	waitFor(t, 15*time.Second, "the message after the restart", func() bool {
+	natsbustest.Eventually(t, 15*time.Second, "the message after the restart", func() bool {
 		return slices.Equal(s.get(), []string{"before", "after"})
 	})
 }

@@ -22,18 +22,6 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 )
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval, not synchronization
-	}
-}
-
 // tiny is a backoff that redelivers at once, so tests do not wait.
 func tiny(uint64) time.Duration { return time.Millisecond }
 
@@ -149,8 +137,8 @@ func TestDurableConsumerSurvivesRestart(t *testing.T) {
 
 	l := listen(t, b, "svc", cfg, handler)
 	publish(t, b, events.TicketCreated{ID: "1"})
-	waitFor(t, 5*time.Second, "first delivery", func() bool { return seen.get("1") == 1 })
-	waitFor(t, 5*time.Second, "first ack", settled(t, b, "svc", 1))
+	natsbustest.Eventually(t, 5*time.Second, "first delivery", func() bool { return seen.get("1") == 1 })
+	natsbustest.Eventually(t, 5*time.Second, "first ack", settled(t, b, "svc", 1))
 	l.Stop()
 
 	publish(t, b, events.TicketCreated{ID: "2"})
@@ -164,8 +152,8 @@ func TestDurableConsumerSurvivesRestart(t *testing.T) {
 
 	l = listen(t, b, "svc", cfg, handler)
 	defer l.Stop()
-	waitFor(t, 5*time.Second, "message published while stopped", func() bool { return seen.get("2") == 1 })
-	waitFor(t, 5*time.Second, "second ack", settled(t, b, "svc", 2))
+	natsbustest.Eventually(t, 5*time.Second, "message published while stopped", func() bool { return seen.get("2") == 1 })
+	natsbustest.Eventually(t, 5*time.Second, "second ack", settled(t, b, "svc", 2))
 	if n := seen.get("1"); n != 1 {
 		t.Errorf("acked message handled %d times, want 1", n)
 	}
@@ -183,8 +171,8 @@ func TestRedeliveryAfterError(t *testing.T) {
 	})
 	defer l.Stop()
 	publish(t, b, events.TicketCreated{ID: "1"})
-	waitFor(t, 5*time.Second, "redelivery", func() bool { return seen.get("1") == 2 })
-	waitFor(t, 5*time.Second, "ack after redelivery", settled(t, b, "svc", 1))
+	natsbustest.Eventually(t, 5*time.Second, "redelivery", func() bool { return seen.get("1") == 2 })
+	natsbustest.Eventually(t, 5*time.Second, "ack after redelivery", settled(t, b, "svc", 1))
 	if n := seen.get("1"); n != 2 {
 		t.Errorf("handled %d times, want 2", n)
 	}
@@ -220,18 +208,18 @@ func TestTerminatedAfterMaxDeliver(t *testing.T) {
 			})
 			defer l.Stop()
 			publish(t, b, events.TicketCreated{ID: "1"})
-			waitFor(t, 5*time.Second, "handler calls", func() bool { return seen.get("1") >= tc.wantCalls })
+			natsbustest.Eventually(t, 5*time.Second, "handler calls", func() bool { return seen.get("1") >= tc.wantCalls })
 			// Terminated: the ack floor passes it and nothing is pending, so
 			// the server will not deliver it again.
-			waitFor(t, 5*time.Second, "termination", settled(t, b, "svc", 1))
+			natsbustest.Eventually(t, 5*time.Second, "termination", settled(t, b, "svc", 1))
 			if n := seen.get("1"); n != tc.wantCalls {
 				t.Errorf("handler called %d times, want %d", n, tc.wantCalls)
 			}
 			// A later message still flows, and the terminated one is not
 			// delivered with it.
 			publish(t, b, events.TicketCreated{ID: "ok"})
-			waitFor(t, 5*time.Second, "next message", func() bool { return seen.get("ok") >= 1 })
-			waitFor(t, 5*time.Second, "next settled", settled(t, b, "svc", 2))
+			natsbustest.Eventually(t, 5*time.Second, "next message", func() bool { return seen.get("ok") >= 1 })
+			natsbustest.Eventually(t, 5*time.Second, "next settled", settled(t, b, "svc", 2))
 			if n := seen.get("1"); n != tc.wantCalls {
 				t.Errorf("handler called %d times after a later message, want %d", n, tc.wantCalls)
 			}
@@ -259,7 +247,7 @@ func TestEarlyMessageWaitsPastMaxDeliver(t *testing.T) {
 	})
 	defer l.Stop()
 	publish(t, b, events.TicketCreated{ID: "2"})
-	waitFor(t, 5*time.Second, "the early message handled", settled(t, b, "svc", 1))
+	natsbustest.Eventually(t, 5*time.Second, "the early message handled", settled(t, b, "svc", 1))
 	if n := seen.get("2"); n != 11 {
 		t.Errorf("handled %d times, want 10 early deliveries and 1 that succeeds", n)
 	}
@@ -279,7 +267,7 @@ func TestUndecodablePayloadTerminated(t *testing.T) {
 	if errs[0] != nil {
 		t.Fatal(errs[0])
 	}
-	waitFor(t, 5*time.Second, "termination", settled(t, b, "svc", 1))
+	natsbustest.Eventually(t, 5*time.Second, "termination", settled(t, b, "svc", 1))
 	if n := called.Load(); n != 0 {
 		t.Errorf("handler called %d times with an undecodable payload", n)
 	}
@@ -309,8 +297,8 @@ func TestReplicasShareDurableConsumer(t *testing.T) {
 		evs[i] = events.TicketCreated{ID: fmt.Sprint(i)}
 	}
 	publish(t, pub, evs...)
-	waitFor(t, 15*time.Second, "every message handled", func() bool { return seen.total() >= n })
-	waitFor(t, 10*time.Second, "every message acked", settled(t, pub, "svc", n))
+	natsbustest.Eventually(t, 15*time.Second, "every message handled", func() bool { return seen.total() >= n })
+	natsbustest.Eventually(t, 10*time.Second, "every message acked", settled(t, pub, "svc", n))
 	for i := range evs {
 		if got := seen.get(evs[i].ID); got != 1 {
 			t.Errorf("event %s handled %d times, want 1", evs[i].ID, got)
@@ -358,7 +346,7 @@ func TestStopWaitsForInFlightHandlers(t *testing.T) {
 	if !finished.Load() {
 		t.Error("handler did not finish (or saw its context cancelled) before Stop returned")
 	}
-	waitFor(t, 5*time.Second, "the in-flight message acked", settled(t, b, "svc", 1))
+	natsbustest.Eventually(t, 5*time.Second, "the in-flight message acked", settled(t, b, "svc", 1))
 }
 
 func TestPublishBatchDeduplicates(t *testing.T) {
@@ -435,12 +423,12 @@ func TestSlowHandlerIsNotRedelivered(t *testing.T) {
 	})
 	defer l.Stop()
 	publish(t, b, events.TicketCreated{ID: "slow"})
-	waitFor(t, 5*time.Second, "first delivery", func() bool { return seen.get("slow") == 1 })
+	natsbustest.Eventually(t, 5*time.Second, "first delivery", func() bool { return seen.get("slow") == 1 })
 	// Four ack waits pass; without the in-progress reports the second
 	// worker would get the message again after the first.
 	<-time.After(4 * 300 * time.Millisecond)
 	close(release)
-	waitFor(t, 5*time.Second, "ack", settled(t, b, "svc", 1))
+	natsbustest.Eventually(t, 5*time.Second, "ack", settled(t, b, "svc", 1))
 	if n := seen.get("slow"); n != 1 {
 		t.Errorf("slow handler's message delivered %d times, want 1", n)
 	}
@@ -475,12 +463,12 @@ func TestObserveOutcomes(t *testing.T) {
 	defer l.Stop()
 	publish(t, b, events.TicketCreated{ID: "ok"}, events.TicketCreated{ID: "flaky"}, events.TicketCreated{ID: "perm"})
 	want := map[string]int{"svc-ticket-created ack": 2, "svc-ticket-created retry": 1, "svc-ticket-created terminated": 1}
-	waitFor(t, 5*time.Second, "every outcome observed", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "every outcome observed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return fmt.Sprint(outcomes) == fmt.Sprint(want)
 	})
-	waitFor(t, 5*time.Second, "settled", settled(t, b, "svc", 3))
+	natsbustest.Eventually(t, 5*time.Second, "settled", settled(t, b, "svc", 3))
 	mu.Lock()
 	defer mu.Unlock()
 	if fmt.Sprint(outcomes) != fmt.Sprint(want) {
@@ -502,7 +490,7 @@ func TestPendingCountsUndelivered(t *testing.T) {
 	// stored them (it failed once under load reading 1 of 3): wait for it.
 	want := map[string]uint64{"svc-ticket-created": 3}
 	var got map[string]uint64
-	waitFor(t, 5*time.Second, "three pending", func() bool {
+	natsbustest.Eventually(t, 5*time.Second, "three pending", func() bool {
 		var err error
 		got, err = l.Pending(context.Background())
 		if err != nil {
@@ -551,7 +539,7 @@ func TestRefusesServerWithoutSchedules(t *testing.T) {
 
 	url := "nats://127.0.0.1:" + port
 	var b *natsbus.Bus
-	waitFor(t, 10*time.Second, "the old server to answer", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "the old server to answer", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		b, err = natsbus.Connect(ctx, natsbus.Config{URL: url, Name: t.Name(), Stream: natsbustest.Stream}, natsbustest.Logger(t))
@@ -628,7 +616,7 @@ func TestListenTerminatesForeignSchedules(t *testing.T) {
 	schedule(events.ScheduleSubject("o2"), events.SubjectExpirationComplete, "expired")
 	publish(t, b, events.TicketCreated{ID: "published"})
 	want := map[string]int{"svc-ticket-created terminated": 2, "svc-ticket-created ack": 1, "svc-expiration-complete ack": 1}
-	waitFor(t, 10*time.Second, "every message handled or terminated", func() bool {
+	natsbustest.Eventually(t, 10*time.Second, "every message handled or terminated", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return fmt.Sprint(outcomes) == fmt.Sprint(want)

@@ -18,18 +18,6 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval, not synchronization
-	}
-}
-
 // run starts ob's relay; it stops (and is waited for) when the test ends.
 func run(tb testing.TB, ob *outbox.Outbox) {
 	tb.Helper()
@@ -131,19 +119,19 @@ func TestPublishedAfterBusOutage(t *testing.T) {
 	run(t, ob)
 
 	commit(t, db, ob, ticket(1))
-	waitFor(t, 5*time.Second, "first event", func() bool { return streamCount(t, bus) == 1 && pending(t, db) == 0 })
+	natsbustest.Eventually(t, 5*time.Second, "first event", func() bool { return streamCount(t, bus) == 1 && pending(t, db) == 0 })
 
 	srv.Shutdown()
 	srv.WaitForShutdown()
-	waitFor(t, 5*time.Second, "the bus to notice the outage", func() bool { return bus.Ping(context.Background()) != nil })
+	natsbustest.Eventually(t, 5*time.Second, "the bus to notice the outage", func() bool { return bus.Ping(context.Background()) != nil })
 	commit(t, db, ob, ticket(2))
 	if n, err := ob.Pending(context.Background()); err != nil || n != 1 {
 		t.Errorf("during the outage: Pending = %d, %v; want 1", n, err)
 	}
 
 	srv.Restart(t)
-	waitFor(t, 20*time.Second, "the event committed during the outage", func() bool { return streamCount(t, bus) == 2 })
-	waitFor(t, 5*time.Second, "the row deleted", func() bool { return pending(t, db) == 0 })
+	natsbustest.Eventually(t, 20*time.Second, "the event committed during the outage", func() bool { return streamCount(t, bus) == 2 })
+	natsbustest.Eventually(t, 5*time.Second, "the row deleted", func() bool { return pending(t, db) == 0 })
 	msgs := streamMsgs(t, bus)
 	if len(msgs) != 2 || msgs[0].ev.ID != "t1" || msgs[1].ev.ID != "t2" {
 		t.Errorf("stream holds %+v", msgs)
@@ -171,7 +159,7 @@ func TestRolledBackEventNeverPublished(t *testing.T) {
 		// A committed event after it: once it is out, the relay has had
 		// its chance to publish the rolled-back one.
 		commit(t, db, ob, ticket(2))
-		waitFor(t, 5*time.Second, "the committed event", func() bool { return pending(t, db) == 0 && streamCount(t, bus) >= 1 })
+		natsbustest.Eventually(t, 5*time.Second, "the committed event", func() bool { return pending(t, db) == 0 && streamCount(t, bus) >= 1 })
 		msgs := streamMsgs(t, bus)
 		if len(msgs) != 1 || msgs[0].ev.ID != "t2" {
 			t.Errorf("stream holds %+v, want only t2", msgs)
@@ -204,7 +192,7 @@ func TestPublishedInOrderAdded(t *testing.T) {
 			commit(t, db, ob, ticket(i))
 			want = append(want, ticket(i).ID)
 		}
-		waitFor(t, 10*time.Second, "every event", func() bool { return pending(t, db) == 0 && streamCount(t, bus) == len(want) })
+		natsbustest.Eventually(t, 10*time.Second, "every event", func() bool { return pending(t, db) == 0 && streamCount(t, bus) == len(want) })
 		msgs := streamMsgs(t, bus)
 		for i, m := range msgs {
 			if i >= len(want) || m.ev.ID != want[i] {
@@ -225,8 +213,8 @@ func TestBacklogLargerThanBatch(t *testing.T) {
 			commit(t, db, ob, ticket(i))
 		}
 		run(t, ob)
-		waitFor(t, 10*time.Second, "the backlog", func() bool { return ob.Published() >= n })
-		waitFor(t, 5*time.Second, "rows deleted", func() bool { return pending(t, db) == 0 })
+		natsbustest.Eventually(t, 10*time.Second, "the backlog", func() bool { return ob.Published() >= n })
+		natsbustest.Eventually(t, 5*time.Second, "rows deleted", func() bool { return pending(t, db) == 0 })
 		if got := ob.Published(); got != n {
 			t.Errorf("Published() = %d, want %d", got, n)
 		}
@@ -269,7 +257,7 @@ func TestTwoRelaysClaimDisjointRows(t *testing.T) {
 			run(t, ob1)
 			run(t, ob2)
 			// Published counts after the delete commits: wait for both.
-			waitFor(t, 30*time.Second, "the backlog", func() bool {
+			natsbustest.Eventually(t, 30*time.Second, "the backlog", func() bool {
 				return pending(t, db1) == 0 && ob1.Published()+ob2.Published() >= n
 			})
 			got1, got2 := ob1.Published(), ob2.Published()
@@ -293,9 +281,9 @@ func TestCommitWakesRelay(t *testing.T) {
 		run(t, ob)
 		for i := range 3 {
 			commit(t, db, ob, ticket(i))
-			waitFor(t, 5*time.Second, "the woken relay", func() bool { return streamCount(t, bus) == i+1 })
+			natsbustest.Eventually(t, 5*time.Second, "the woken relay", func() bool { return streamCount(t, bus) == i+1 })
 		}
-		waitFor(t, 5*time.Second, "rows deleted", func() bool { return pending(t, db) == 0 })
+		natsbustest.Eventually(t, 5*time.Second, "rows deleted", func() bool { return pending(t, db) == 0 })
 	}, outbox.Migrations)
 }
 
@@ -349,7 +337,7 @@ func TestFailedPublishIsRetried(t *testing.T) {
 	ob := outbox.New(db, pub, natsbustest.Logger(t), outbox.Config{Scan: 10 * time.Millisecond})
 	run(t, ob)
 	commit(t, db, ob, ticket(1))
-	waitFor(t, 5*time.Second, "a retried publish", func() bool { return streamCount(t, bus) == 1 && pending(t, db) == 0 })
+	natsbustest.Eventually(t, 5*time.Second, "a retried publish", func() bool { return streamCount(t, bus) == 1 && pending(t, db) == 0 })
 	if got := ob.Published(); got != 1 {
 		t.Errorf("Published() = %d, want 1", got)
 	}
@@ -377,7 +365,7 @@ func TestLeaseOfDeadRelayExpires(t *testing.T) {
 		commit(t, db, ob, ticket(2))
 		// The relay deletes a row only after the server's ack, so the stream
 		// can hold t2 a moment before its row is gone: wait for both.
-		waitFor(t, 5*time.Second, "the unclaimed event published and its row deleted", func() bool {
+		natsbustest.Eventually(t, 5*time.Second, "the unclaimed event published and its row deleted", func() bool {
 			return streamCount(t, bus) == 1 && pending(t, db) == 1
 		})
 		if msgs := streamMsgs(t, bus); msgs[0].ev.ID != "t2" {
@@ -387,6 +375,6 @@ func TestLeaseOfDeadRelayExpires(t *testing.T) {
 		clock = clock.Add(31 * time.Second)
 		mu.Unlock()
 		ob.Wake()
-		waitFor(t, 5*time.Second, "the event after its lease ran out", func() bool { return streamCount(t, bus) == 2 && pending(t, db) == 0 })
+		natsbustest.Eventually(t, 5*time.Second, "the event after its lease ran out", func() bool { return streamCount(t, bus) == 2 && pending(t, db) == 0 })
 	}, outbox.Migrations)
 }

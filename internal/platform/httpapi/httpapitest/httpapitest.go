@@ -4,6 +4,7 @@
 package httpapitest
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,4 +41,15 @@ func Request(h http.Handler, method, path, body, tok string) *httptest.ResponseR
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	return w
+}
+
+// Decode decodes the JSON body w recorded into a T, failing the test when
+// it is not one.
+func Decode[T any](tb testing.TB, w *httptest.ResponseRecorder) T {
+	tb.Helper()
+	var v T
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		tb.Fatalf("decode %q: %v", w.Body.String(), err)
+	}
+	return v
 }

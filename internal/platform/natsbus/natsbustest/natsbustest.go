@@ -1,6 +1,8 @@
 // Package natsbustest starts real NATS servers for tests: an embedded bus in
 // a temp dir, or a server on a random loopback port that several buses (the
-// replicas of a service) can share.
+// replicas of a service) can share. It also holds what every test of
+// asynchronous delivery needs once: Eventually, which waits for a condition,
+// and NopPublisher, for an outbox whose relay never runs.
 package natsbustest
 
 import (
@@ -97,4 +99,29 @@ func Logger(tb testing.TB) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// Eventually waits until cond holds, failing the test when timeout passes
+// first: an event takes a moment to travel to the service that applies it.
+// The short poll is how often cond is asked, not a synchronization.
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+// NopPublisher stands in for the bus behind an outbox whose relay never
+// runs: events stay in the outbox table, where tests read them.
+type NopPublisher struct{}
+
+// PublishBatch reports every message published.
+func (NopPublisher) PublishBatch(_ context.Context, msgs []natsbus.Outgoing) []error {
+	return make([]error, len(msgs))
 }
