@@ -10,7 +10,6 @@ import (
 	"database/sql"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"maps"
 	"math/big"
@@ -221,18 +220,7 @@ func TestServeDeployPermissions(t *testing.T) {
 			partEnv["NATS_USER"], partEnv["NATS_PASSWORD"] = name, passwords[name]
 		}
 		partEnv["DATABASE_URL"] = dbURLs[name]
-		cfg, err := parseConfig(flag.NewFlagSet(name, flag.ContinueOnError), nil, testEnv(partEnv), modeServe)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		app, err := Serve(ctx, name, cfg, natsbustest.Logger(t))
-		if err != nil {
-			t.Fatalf("serve %s: %v", name, err)
-		}
-		t.Cleanup(func() { app.Close(context.Background()) })
-		return "http://" + app.Addr()
+		return startServe(t, name, partEnv)
 	}
 	for _, p := range []struct{ name, env string }{
 		{"auth", "AUTH_URL"}, {"tickets", "TICKETS_URL"}, {"orders", "ORDERS_URL"},

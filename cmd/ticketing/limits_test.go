@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"net"
 	"net/http"
 	"net/url"
@@ -110,18 +108,7 @@ func TestServeWebSignInLimitsEachBrowser(t *testing.T) {
 	start := func(name, trusted string) string {
 		t.Helper()
 		env["TRUSTED_PROXIES"] = trusted
-		cfg, err := parseConfig(flag.NewFlagSet(name, flag.ContinueOnError), nil, testEnv(env), modeServe)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		app, err := Serve(ctx, name, cfg, natsbustest.Logger(t))
-		if err != nil {
-			t.Fatalf("serve %s: %v", name, err)
-		}
-		t.Cleanup(func() { app.Close(context.Background()) })
-		return "http://" + app.Addr()
+		return startServe(t, name, env)
 	}
 	env["AUTH_URL"] = start("auth", "127.0.0.1")
 	gatewayAddr := freeAddr(t)

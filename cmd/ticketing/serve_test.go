@@ -73,18 +73,7 @@ func TestServeSeedFlow(t *testing.T) {
 	}
 	start := func(name string) string {
 		t.Helper()
-		cfg, err := parseConfig(flag.NewFlagSet(name, flag.ContinueOnError), nil, testEnv(env), modeServe)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		app, err := Serve(ctx, name, cfg, natsbustest.Logger(t))
-		if err != nil {
-			t.Fatalf("serve %s: %v", name, err)
-		}
-		t.Cleanup(func() { app.Close(context.Background()) })
-		return "http://" + app.Addr()
+		return startServe(t, name, env)
 	}
 	for _, p := range []struct{ name, env string }{
 		{"auth", "AUTH_URL"}, {"tickets", "TICKETS_URL"}, {"orders", "ORDERS_URL"},
@@ -169,4 +158,22 @@ func TestServeSeedFlow(t *testing.T) {
 	if text := scrapeText(t, base+"/metrics"); !strings.Contains(text, `service="gateway"`) {
 		t.Errorf("gateway /metrics lacks its requests")
 	}
+}
+
+// startServe runs `serve name` in-process with env as its environment,
+// closed when the test ends, and returns its base URL.
+func startServe(t *testing.T, name string, env map[string]string) string {
+	t.Helper()
+	cfg, err := parseConfig(flag.NewFlagSet(name, flag.ContinueOnError), nil, testEnv(env), modeServe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	app, err := Serve(ctx, name, cfg, natsbustest.Logger(t))
+	if err != nil {
+		t.Fatalf("serve %s: %v", name, err)
+	}
+	t.Cleanup(func() { app.Close(context.Background()) })
+	return "http://" + app.Addr()
 }
