@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/metrics"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 )
@@ -35,6 +37,24 @@ type App struct {
 	stopRuns  context.CancelFunc
 	closeOnce sync.Once
 	closeErr  error
+	// draining is set when shutdown begins: /readyz fails at once, so the
+	// gateway and the Service stop sending requests, while the server
+	// keeps serving for grace (SHUTDOWN_GRACE) before it stops.
+	draining atomic.Bool
+	grace    time.Duration
+}
+
+// errDraining is the readiness failure of a process shutting down.
+var errDraining = errors.New("shutting down")
+
+// drainCheck fails readiness once shutdown has begun.
+func (a *App) drainCheck() httpapi.Check {
+	return httpapi.Check{Name: "draining", Check: func(context.Context) error {
+		if a.draining.Load() {
+			return errDraining
+		}
+		return nil
+	}}
 }
 
 // start runs the parts' relays and consumers and serves h on cfg.Addr,
@@ -44,6 +64,7 @@ func (a *App) start(ctx context.Context, cfg Config, h http.Handler) error {
 	a.stopRelay = cancel
 	runCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopRuns = stopRuns
+	a.grace = cfg.ShutdownGrace
 	for _, p := range a.parts {
 		if p.ob != nil {
 			a.metrics.Outbox(p.name, p.ob.Published, p.ob.Pending)
@@ -122,12 +143,16 @@ func (a *App) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-a.serveErr:
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.grace+20*time.Second)
 	defer cancel()
 	return errors.Join(err, a.Close(shutdownCtx))
 }
 
-// Close shuts down in reverse order of dependence: stop accepting and finish
+// Close first drains, when the server runs and SHUTDOWN_GRACE is set:
+// /readyz fails at once and keep-alive connections are closed after their
+// next answer, so balancers move to other replicas, while requests are
+// still served for the grace period (or until ctx ends). Then it shuts
+// down in reverse order of dependence: stop accepting and finish
 // in-flight requests, finish in-flight messages, stop the background loops,
 // flush the outboxes, then close the bus and the databases.
 //
@@ -140,6 +165,19 @@ func (a *App) Close(ctx context.Context) error {
 
 func (a *App) close(ctx context.Context) error {
 	var errs []error
+	a.draining.Store(true)
+	if len(a.servers) > 0 && a.grace > 0 {
+		a.log.Info("draining", "grace", a.grace)
+		for _, srv := range a.servers {
+			srv.SetKeepAlivesEnabled(false)
+		}
+		t := time.NewTimer(a.grace)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	for _, srv := range a.servers {
 		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))

@@ -48,6 +48,9 @@ type Config struct {
 	// MetricsAddr, when set, serves /metrics on its own listener instead
 	// of the main one (so a public ingress never exposes it).
 	MetricsAddr string
+	// ShutdownGrace is how long the server keeps serving after SIGTERM
+	// with /readyz failing, so balancers stop sending before it stops.
+	ShutdownGrace time.Duration
 
 	// NATSUser, NATSPassword and NATSCAFile: the part's own NATS user
 	// and the CA of a tls:// NATS_URL (deploy/README.md).
@@ -96,6 +99,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
 		slog.String("metrics_addr", c.MetricsAddr),
+		slog.Duration("shutdown_grace", c.ShutdownGrace),
 		slog.String("auth_url", maskURL(c.AuthURL)),
 		slog.String("tickets_url", maskURL(c.TicketsURL)),
 		slog.String("orders_url", maskURL(c.OrdersURL)),
@@ -161,9 +165,21 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 		}
 		return d
 	}
-	defAddr := "localhost:8080"
+	// envGrace is envDur where 0 is allowed (stop at once).
+	envGrace := func(name string, def time.Duration) time.Duration {
+		v := env(name, def.String())
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a Go duration >= 0 such as 5s", name, v))
+		}
+		return d
+	}
+	defAddr, defGrace := "localhost:8080", time.Duration(0)
 	if m == modeServe {
 		defAddr = ":8080" // in a container: every interface
+		// Behind a balancer (the gateway checks /readyz every 2 s, a
+		// Kubernetes Service every 5 s): long enough for it to notice.
+		defGrace = 5 * time.Second
 	}
 	fs.StringVar(&c.Addr, "addr", env("TICKETING_ADDR", defAddr), "listen address (TICKETING_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("TICKETING_DATA_DIR", "./data"), "where embedded NATS and SQLite keep data (TICKETING_DATA_DIR)")
@@ -186,6 +202,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
 	fs.StringVar(&c.Fsync, "fsync", env("TICKETING_FSYNC", "normal"), "normal: a process crash loses nothing; always: a power loss neither, slower (TICKETING_FSYNC)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve /metrics on this address instead of the main one (METRICS_ADDR)")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", envGrace("SHUTDOWN_GRACE", defGrace), "after SIGTERM, keep serving this long with /readyz failing, then stop; 0 = stop at once (SHUTDOWN_GRACE)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (LOG_FORMAT)")
 	fs.StringVar(&c.AuthURL, "auth-url", env("AUTH_URL", "http://auth:8080"), "serve gateway: the auth service (AUTH_URL)")

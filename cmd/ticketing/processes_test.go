@@ -48,6 +48,7 @@ func TestServeProcesses(t *testing.T) {
 		"AUTH_RATE_PER_MINUTE=0",
 		"EXPIRATION_WINDOW=4s",
 		"LOG_LEVEL=warn",
+		"SHUTDOWN_GRACE=1s", // each drains before it stops, briefly
 		"AUTH_URL=http://"+addrs["auth"], "TICKETS_URL=http://"+addrs["tickets"],
 		"ORDERS_URL=http://"+addrs["orders"], "PAYMENTS_URL=http://"+addrs["payments"],
 		"WEB_URL=http://"+addrs["web"], "GATEWAY_URL=http://"+addrs["gateway"],

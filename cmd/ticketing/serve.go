@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/ticketing/ticketing/internal/gateway"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
@@ -33,10 +34,19 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 		}
 	}()
 	if name == "gateway" {
-		h, err := gatewayProxy(cfg, in.trusted, in.log, in.metrics)
+		h, balancers, err := gatewayProxy(cfg, in.trusted, in.log, in.metrics, app.probes("gateway", nil))
 		if err != nil {
 			return nil, err
 		}
+		// The balancers' health checks run as the gateway's background
+		// loop, stopped with the others on Close.
+		app.parts = append(app.parts, &part{name: "gateway", run: func(ctx context.Context) {
+			var wg sync.WaitGroup
+			for _, b := range balancers {
+				wg.Go(func() { b.Run(ctx) })
+			}
+			wg.Wait()
+		}})
 		if err := app.start(ctx, cfg, h); err != nil {
 			return nil, err
 		}
@@ -75,7 +85,8 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 			return nil, err
 		}
 	}
-	if err := app.start(ctx, cfg, in.handler(p, checks(app.bus, app.parts))); err != nil {
+	probes := app.probes(name, app.parts)
+	if err := app.start(ctx, cfg, in.handler(p, &probes)); err != nil {
 		return nil, err
 	}
 	in.log.Info("serving", "addr", app.Addr(), "config", cfg)
@@ -90,26 +101,53 @@ func partNames() []string {
 	return names
 }
 
-// gatewayProxy routes by prefix to the services' URLs.
-func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metrics.Metrics) (http.Handler, error) {
-	var routes []gateway.Route
+// gatewayProxy routes by prefix to the services' URLs: each a
+// comma-separated list of a part's replicas, balanced per request.
+func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metrics.Metrics, probes httpapi.Probes) (http.Handler, []*gateway.Balancer, error) {
+	var (
+		routes    []gateway.Route
+		balancers []*gateway.Balancer
+		web       http.Handler
+	)
 	for _, s := range catalog() {
-		if s.prefix == "" {
+		if s.prefix == "" && !s.fallback {
 			continue
 		}
-		raw := s.url(cfg)
-		u, err := url.Parse(raw)
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("gateway: bad URL %q for the %s service", raw, s.name)
+		targets, err := replicaURLs(s.url(cfg))
+		if err != nil {
+			return nil, nil, fmt.Errorf("gateway: the %s service: %w", s.name, err)
 		}
-		routes = append(routes, gateway.Route{Prefix: s.prefix, Handler: gateway.Proxy(u, trusted, log)})
-	}
-	web, err := url.Parse(cfg.WebURL)
-	if err != nil || web.Host == "" {
-		return nil, fmt.Errorf("gateway: bad WEB_URL %q", cfg.WebURL)
+		b := gateway.NewBalancer(s.name, targets, gateway.BalanceConfig{Log: log})
+		balancers = append(balancers, b)
+		if s.fallback {
+			web = gateway.Proxy(b, trusted, log)
+			continue
+		}
+		routes = append(routes, gateway.Route{Prefix: s.prefix, Handler: gateway.Proxy(b, trusted, log)})
 	}
 	mux := http.NewServeMux()
-	httpapi.Health(mux)
-	mux.Handle("/", gateway.New(routes, gateway.Proxy(web, trusted, log)))
-	return httpapi.Observe(mux, m.Request("gateway")), nil
+	httpapi.Health(mux, probes)
+	mux.Handle("/", gateway.New(routes, web))
+	return httpapi.Observe(mux, m.Request("gateway")), balancers, nil
+}
+
+// replicaURLs parses a part's URL variable: one URL per replica, comma
+// separated, each http(s) with a host.
+func replicaURLs(list string) ([]*url.URL, error) {
+	var out []*url.URL
+	for _, raw := range strings.Split(list, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("bad URL %q: want http(s)://host:port, comma separated for replicas", raw)
+		}
+		out = append(out, u)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no URL")
+	}
+	return out, nil
 }

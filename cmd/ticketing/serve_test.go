@@ -164,7 +164,20 @@ func TestServeSeedFlow(t *testing.T) {
 // closed when the test ends, and returns its base URL.
 func startServe(t *testing.T, name string, env map[string]string) string {
 	t.Helper()
-	cfg, err := parseConfig(flag.NewFlagSet(name, flag.ContinueOnError), nil, testEnv(env), modeServe)
+	return "http://" + serveApp(t, name, env).Addr()
+}
+
+// serveApp is startServe returning the App. SHUTDOWN_GRACE is 0 unless env
+// sets it: a test's cleanup need not wait for balancers that are not there.
+func serveApp(t *testing.T, name string, env map[string]string) *App {
+	t.Helper()
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok || k != "SHUTDOWN_GRACE" {
+			return v
+		}
+		return "0"
+	}
+	cfg, err := parseConfig(flag.NewFlagSet(name, flag.ContinueOnError), nil, getenv, modeServe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,5 +188,5 @@ func startServe(t *testing.T, name string, env map[string]string) string {
 		t.Fatalf("serve %s: %v", name, err)
 	}
 	t.Cleanup(func() { app.Close(context.Background()) })
-	return "http://" + app.Addr()
+	return app
 }

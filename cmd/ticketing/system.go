@@ -70,13 +70,11 @@ func (in infra) openDB(ctx context.Context, service string, migs ...sqldb.Migrat
 	return db, nil
 }
 
-// checks are the readiness checks of the parts and the bus.
-func checks(bus *natsbus.Bus, parts []*part) []httpapi.Check {
+// checks are the readiness checks of the parts: their databases. The bus
+// is not one of them (DESIGN.md section 2): probes reports it apart.
+func checks(parts []*part) []httpapi.Check {
 	// Never nil: a part with nothing to check (web) still answers /readyz.
 	cs := []httpapi.Check{}
-	if bus != nil {
-		cs = append(cs, httpapi.Check{Name: "nats", Check: bus.Ping})
-	}
 	for _, p := range parts {
 		if p.db != nil {
 			cs = append(cs, httpapi.Check{Name: p.name + "_db", Check: p.db.Ping})
@@ -85,14 +83,34 @@ func checks(bus *natsbus.Bus, parts []*part) []httpapi.Check {
 	return cs
 }
 
+// probes are the health endpoints of a process named service: ready when
+// its databases answer and it is not draining; the bus, when it has one,
+// on /healthz/bus and as the ticketing_bus_connected gauge.
+func (a *App) probes(service string, parts []*part) httpapi.Probes {
+	p := httpapi.Probes{Ready: append(checks(parts), a.drainCheck()), Log: a.log}
+	if a.bus != nil {
+		p.Bus = a.bus.Ping
+		a.metrics.Gauge(service, "ticketing_bus_connected",
+			"1 while the process reaches NATS, 0 while it does not: events wait in the outbox "+
+				"and deliveries pause, while the HTTP API keeps serving.",
+			func(ctx context.Context) (float64, error) {
+				if a.bus.Ping(ctx) != nil {
+					return 0, nil
+				}
+				return 1, nil
+			})
+	}
+	return p
+}
+
 // handler is a part's HTTP API with the edge middleware every service uses.
-func (in infra) handler(p *part, health []httpapi.Check) http.Handler {
+func (in infra) handler(p *part, health *httpapi.Probes) http.Handler {
 	mux := http.NewServeMux()
 	if p.routes != nil {
 		p.routes(mux)
 	}
 	if health != nil {
-		httpapi.Health(mux, health...)
+		httpapi.Health(mux, *health)
 	}
 	log, observe := in.log.With("service", p.name), in.metrics.Request(p.name)
 	if p.raw {

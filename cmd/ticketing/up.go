@@ -69,7 +69,7 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 		return nil, err
 	}
 	top := http.NewServeMux()
-	httpapi.Health(top, checks(app.bus, app.parts)...)
+	httpapi.Health(top, app.probes("ticketing", app.parts))
 	top.Handle("/", gw)
 	if err := app.start(ctx, cfg, top); err != nil {
 		return nil, err

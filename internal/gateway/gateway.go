@@ -5,7 +5,8 @@
 //
 // In `ticketing up` the routes point at the services' handlers in the same
 // process; in `ticketing serve gateway` they are reverse proxies to the
-// services' URLs. The routing is the same code either way.
+// services' URLs, balanced over each part's replicas (Balancer). The
+// routing is the same code either way.
 package gateway
 
 import (
@@ -13,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
-	"net/url"
 	"strings"
 
 	"github.com/klauspost/compress/gzhttp"
@@ -62,25 +62,28 @@ func New(routes []Route, fallback http.Handler) http.Handler {
 	return mux
 }
 
-// Proxy forwards requests to target, adding X-Forwarded-Host/-Proto and an
-// X-Forwarded-For that names the client alone (the service must list the
-// gateway in TRUSTED_PROXIES). The client is found with the gateway's own
-// trusted proxies (httpapi.ClientAddr): a load balancer in front, or the
-// web client calling the API on a browser's behalf, may name it; anyone
-// else's X-Forwarded-For is ignored. Naming one address rather than passing
-// the chain on means the services need trust only the gateway and the web
-// client, not the load balancer, and still count browsers, not proxies. An
-// unreachable service is a JSON 503.
-func Proxy(target *url.URL, trusted []netip.Prefix, log *slog.Logger) http.Handler {
+// Proxy forwards requests to one of b's backends, adding
+// X-Forwarded-Host/-Proto and an X-Forwarded-For that names the client
+// alone (the service must list the gateway in TRUSTED_PROXIES). The client
+// is found with the gateway's own trusted proxies (httpapi.ClientAddr): a
+// load balancer in front, or the web client calling the API on a browser's
+// behalf, may name it; anyone else's X-Forwarded-For is ignored. Naming one
+// address rather than passing the chain on means the services need trust
+// only the gateway and the web client, not the load balancer, and still
+// count browsers, not proxies. An unreachable service is a JSON 503.
+func Proxy(b *Balancer, trusted []netip.Prefix, log *slog.Logger) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
+			// The path is joined with the first backend's; the balancer
+			// sets the scheme and host of the one it picks.
+			pr.SetURL(b.backends[0].url)
 			pr.SetXForwarded()
 			pr.Out.Header.Set("X-Forwarded-For", httpapi.ClientAddr(pr.In, trusted))
 			pr.Out.Host = pr.In.Host
 		},
+		Transport: b,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			log.Warn("proxy", "target", target.String(), "path", r.URL.Path, "err", err)
+			log.Warn("proxy", "part", b.name, "path", r.URL.Path, "err", err)
 			httpapi.Error(w, r, fault.New(fault.Unavailable, "Service unavailable, try again shortly"))
 		},
 	}

@@ -88,7 +88,7 @@ func TestProxyForwardedFor(t *testing.T) {
 	defer svc.Close()
 	target, _ := url.Parse(svc.URL)
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	proxy := Proxy(target, trusted, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	proxy := Proxy(NewBalancer("test", []*url.URL{target}, BalanceConfig{}), trusted, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	tests := []struct {
 		name, peer, xff, want string
 	}{
@@ -118,7 +118,7 @@ func TestProxyUnreachableIs503(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	target, _ := url.Parse(down.URL)
 	down.Close() // nothing listens there any more
-	proxy := Proxy(target, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	proxy := Proxy(NewBalancer("test", []*url.URL{target}, BalanceConfig{}), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	w := httptest.NewRecorder()
 	proxy.ServeHTTP(w, httptest.NewRequest("GET", "http://ticketing.test/api/tickets", nil))
 	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"errors"`) {

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -520,7 +521,7 @@ func TestHealth(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			mux := http.NewServeMux()
-			httpapi.Health(mux, tc.checks...)
+			httpapi.Health(mux, httpapi.Probes{Ready: tc.checks})
 			rec := httptest.NewRecorder()
 			mux.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 			if rec.Code != 200 {
@@ -547,6 +548,68 @@ func TestHealth(t *testing.T) {
 				t.Errorf("failed %v, want %v", body.Failed, tc.wantFailed)
 			}
 		})
+	}
+}
+
+// TestHealthLogsChanges: a failed /readyz is logged once when readiness
+// changes (and once when it comes back), not at ERROR on every probe; the
+// bus has its own endpoint and never fails readiness.
+func TestHealthLogsChanges(t *testing.T) {
+	t.Parallel()
+	var dbDown, busDown atomic.Bool
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	mux := http.NewServeMux()
+	down := func(b *atomic.Bool) func(context.Context) error {
+		return func(context.Context) error {
+			if b.Load() {
+				return errors.New("unreachable")
+			}
+			return nil
+		}
+	}
+	httpapi.Health(mux, httpapi.Probes{
+		Ready: []httpapi.Check{{Name: "db", Check: down(&dbDown)}},
+		Bus:   down(&busDown),
+		Log:   log,
+	})
+	h := httpapi.Log(log)(mux)
+	get := func(path string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code
+	}
+	steps := []struct {
+		db, bus            bool
+		wantReady, wantBus int
+	}{
+		{false, false, 200, 200},
+		{false, true, 200, 503}, // the bus away: still ready
+		{true, true, 503, 503},
+		{true, true, 503, 503},
+		{true, false, 503, 200},
+		{false, false, 200, 200},
+		{false, false, 200, 200},
+	}
+	for i, st := range steps {
+		dbDown.Store(st.db)
+		busDown.Store(st.bus)
+		if got := get("/readyz"); got != st.wantReady {
+			t.Errorf("step %d: /readyz %d, want %d", i, got, st.wantReady)
+		}
+		if got := get("/healthz/bus"); got != st.wantBus {
+			t.Errorf("step %d: /healthz/bus %d, want %d", i, got, st.wantBus)
+		}
+	}
+	out := logs.String()
+	if n := strings.Count(out, "not ready"); n != 1 {
+		t.Errorf("logged \"not ready\" %d times, want once:\n%s", n, out)
+	}
+	if n := strings.Count(out, "ready again"); n != 1 {
+		t.Errorf("logged \"ready again\" %d times, want once:\n%s", n, out)
+	}
+	if strings.Contains(out, "level=ERROR") {
+		t.Errorf("a probe was logged at ERROR:\n%s", out)
 	}
 }
 

@@ -71,7 +71,10 @@ func RequireUser(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-type logInfo struct{ err error }
+type logInfo struct {
+	err   error
+	quiet bool
+}
 
 type logKey struct{}
 
@@ -102,6 +105,14 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// quiet marks r as logged elsewhere: a 5xx that a probe asks for every
+// few seconds (a failed /readyz) is logged where it changes, not per request.
+func quiet(r *http.Request) {
+	if info, ok := r.Context().Value(logKey{}).(*logInfo); ok {
+		info.quiet = true
+	}
+}
+
 // Log logs one line per request, at Error level with the error for a 500,
 // and recovers a panicking handler into a 500.
 func Log(log *slog.Logger) func(http.Handler) http.Handler {
@@ -126,6 +137,8 @@ func Log(log *slog.Logger) func(http.Handler) http.Handler {
 				switch {
 				case info.err != nil:
 					log.Error("request", append(attrs, "err", info.err)...)
+				case info.quiet:
+					log.Debug("request", attrs...)
 				case sw.status >= 500:
 					log.Error("request", attrs...)
 				default:

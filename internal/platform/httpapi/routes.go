@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/fault"
@@ -45,33 +47,80 @@ func (p *headerProbe) Header() http.Header         { return p.header }
 func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *headerProbe) WriteHeader(code int)        { p.status = code }
 
-// Check is a named readiness check (the database, the bus).
+// Check is a named readiness check (the database, draining).
 type Check struct {
 	Name  string
 	Check func(context.Context) error
 }
 
-// Health registers GET /healthz (the process is alive) and GET /readyz
-// (every check passes within two seconds) on mux.
-func Health(mux *http.ServeMux, checks ...Check) {
+// Probes is what a process's health endpoints ask.
+type Probes struct {
+	// Ready are the checks of GET /readyz: can this process serve HTTP
+	// (its databases answer, it is not draining). The bus is not among
+	// them: the outbox keeps the API working while the bus is away, and a
+	// NATS blip must not take every replica out of its Service at once.
+	Ready []Check
+	// Bus, when set, is GET /healthz/bus: whether the process reaches
+	// NATS (also the ticketing_bus_connected gauge).
+	Bus func(context.Context) error
+	// Log, when set, is told when readiness changes, once per change:
+	// a probe every few seconds must not log an error each time.
+	Log *slog.Logger
+}
+
+// Health registers GET /healthz (the process is alive), GET /readyz (every
+// ready check passes within two seconds) and, with p.Bus, GET /healthz/bus
+// on mux.
+func Health(mux *http.ServeMux, p Probes) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		Respond(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	var (
+		mu   sync.Mutex
+		last string // the failed checks' names at the last probe; "" when ready
+	)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		failed := map[string]string{}
-		for _, c := range checks {
+		var names []string
+		for _, c := range p.Ready {
 			if err := c.Check(ctx); err != nil {
 				failed[c.Name] = err.Error()
+				names = append(names, c.Name)
+			}
+		}
+		mu.Lock()
+		now := strings.Join(names, ",")
+		changed := now != last
+		last = now
+		mu.Unlock()
+		if changed && p.Log != nil {
+			if len(failed) > 0 {
+				p.Log.Warn("not ready", "failed", failed)
+			} else {
+				p.Log.Info("ready again")
 			}
 		}
 		if len(failed) > 0 {
+			quiet(r) // said above, once per change
 			Respond(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
 			return
 		}
 		Respond(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	if p.Bus != nil {
+		mux.HandleFunc("GET /healthz/bus", func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := p.Bus(ctx); err != nil {
+				quiet(r) // the gauge and the bus's own logs say it
+				Respond(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+				return
+			}
+			Respond(w, http.StatusOK, map[string]string{"status": "ok"})
+		})
+	}
 }
 
 // Edge is what stands in front of every service's JSON API, in the wiring
