@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -787,7 +789,8 @@ func checkPart(t *testing.T, m *manifests, p partInfo, d *appsv1.Deployment) {
 		probe("startup", c.StartupProbe, "/healthz")
 	}
 
-	// Time for the graceful shutdown: preStop, then SIGTERM's at most 20s.
+	// Time for the graceful shutdown: preStop, then SIGTERM's drain
+	// (SHUTDOWN_GRACE) and at most 20s.
 	var preStop int64
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
 		if s := c.Lifecycle.PreStop.Sleep; s != nil {
@@ -796,8 +799,17 @@ func checkPart(t *testing.T, m *manifests, p partInfo, d *appsv1.Deployment) {
 			t.Errorf("%s: preStop can only sleep: the image has no shell", where)
 		}
 	}
-	if g := ptrOr(spec.TerminationGracePeriodSeconds, 30); g < preStop+shutdownSeconds+5 {
-		t.Errorf("%s: terminationGracePeriodSeconds %d; want at least %d (preStop %ds + shutdown %ds + margin)", where, g, preStop+shutdownSeconds+5, preStop, shutdownSeconds)
+	grace := int64(graceSeconds)
+	if v, ok := containerEnv(m, c)["SHUTDOWN_GRACE"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Errorf("%s: SHUTDOWN_GRACE=%q is not a Go duration", where, v)
+		}
+		grace = int64(math.Ceil(d.Seconds()))
+	}
+	if g := ptrOr(spec.TerminationGracePeriodSeconds, 30); g < preStop+grace+shutdownSeconds+5 {
+		t.Errorf("%s: terminationGracePeriodSeconds %d; want at least %d (preStop %ds + SHUTDOWN_GRACE %ds + shutdown %ds + margin)",
+			where, g, preStop+grace+shutdownSeconds+5, preStop, grace, shutdownSeconds)
 	}
 
 	svc := m.services[p.name]

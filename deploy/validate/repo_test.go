@@ -22,8 +22,10 @@ const (
 	// servePort is the port of TICKETING_ADDR=":8080", the serve default.
 	servePort = 8080
 	// shutdownSeconds bounds the binary's graceful shutdown (App.Wait in
-	// cmd/ticketing/system.go).
+	// cmd/ticketing/app.go), after it has drained for SHUTDOWN_GRACE
+	// (graceSeconds, the serve default).
 	shutdownSeconds = 20
+	graceSeconds    = 5
 	// postgresImage is PostgreSQL 16, in compose.yaml and the manifests.
 	postgresImage = "postgres:16-alpine"
 	// minNATS is the oldest nats-server `serve` accepts (message schedules).
