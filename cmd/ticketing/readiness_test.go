@@ -134,3 +134,69 @@ func TestDrainOnShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestServeGatewayBalancesReplicas: the gateway spreads a part's requests
+// over the replicas listed in its URL variable, and a replica that drains
+// and stops (a rolling restart) costs the clients nothing: it fails its
+// /readyz, the gateway's checks leave it, and a request that finds it gone
+// goes to the other.
+func TestServeGatewayBalancesReplicas(t *testing.T) {
+	t.Parallel()
+	ns := natsbustest.StartServer(t)
+	env := map[string]string{
+		"TICKETING_ADDR":     "127.0.0.1:0",
+		"TICKETING_DATA_DIR": t.TempDir(),
+		"NATS_URL":           ns.ClientURL(),
+		"DATABASE_URL":       freshPostgres(t),
+		"JWT_KEY":            strings.Repeat("balance-test-key", 3),
+		"SHUTDOWN_GRACE":     "3s", // longer than the gateway's 2 s check
+	}
+	a := serveApp(t, "tickets", env)
+	b := serveApp(t, "tickets", env)
+	gwEnv := map[string]string{"TICKETS_URL": "http://" + a.Addr() + ", http://" + b.Addr(), "SHUTDOWN_GRACE": "0"}
+	for k, v := range env {
+		if _, ok := gwEnv[k]; !ok {
+			gwEnv[k] = v
+		}
+	}
+	gw := "http://" + serveApp(t, "gateway", gwEnv).Addr()
+	served := func(app *App) bool {
+		return strings.Contains(scrapeText(t, "http://"+app.Addr()+"/metrics"),
+			`ticketing_http_requests_total{code="200",route="GET /api/tickets",service="tickets"}`)
+	}
+	for range 4 {
+		if got := status(gw + "/api/tickets"); got != http.StatusOK {
+			t.Fatalf("GET /api/tickets through the gateway = %d", got)
+		}
+	}
+	if !served(a) || !served(b) {
+		t.Fatalf("served by a: %v, by b: %v; want both", served(a), served(b))
+	}
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Close(context.Background()) }()
+	var requests, failed int
+	for done := false; !done; {
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Errorf("close a: %v", err)
+			}
+			done = true
+		default:
+		}
+		requests++
+		if got := status(gw + "/api/tickets"); got != http.StatusOK {
+			failed++
+			t.Errorf("GET /api/tickets while a replica drains and stops = %d", got)
+		}
+	}
+	for range 10 {
+		requests++
+		if got := status(gw + "/api/tickets"); got != http.StatusOK {
+			failed++
+			t.Errorf("GET /api/tickets after a replica stopped = %d", got)
+		}
+	}
+	t.Logf("%d requests, %d failed", requests, failed)
+}
