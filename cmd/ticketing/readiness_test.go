@@ -160,6 +160,12 @@ func TestServeGatewayBalancesReplicas(t *testing.T) {
 		}
 	}
 	gw := "http://" + serveApp(t, "gateway", gwEnv).Addr()
+	backend := func(app *App, v string) string {
+		return `ticketing_gateway_backend_healthy{backend="` + app.Addr() + `",service="tickets"} ` + v + "\n"
+	}
+	if text := scrapeText(t, gw+"/metrics"); !strings.Contains(text, backend(a, "1")) || !strings.Contains(text, backend(b, "1")) {
+		t.Errorf("the gateway's metrics lack both replicas healthy:\n%s", text)
+	}
 	served := func(app *App) bool {
 		return strings.Contains(scrapeText(t, "http://"+app.Addr()+"/metrics"),
 			`ticketing_http_requests_total{code="200",route="GET /api/tickets",service="tickets"}`)
@@ -199,4 +205,8 @@ func TestServeGatewayBalancesReplicas(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests, %d failed", requests, failed)
+	natsbustest.Eventually(t, 5*time.Second, "the stopped replica shown left out", func() bool {
+		text := scrapeText(t, gw+"/metrics")
+		return strings.Contains(text, backend(a, "0")) && strings.Contains(text, backend(b, "1"))
+	})
 }

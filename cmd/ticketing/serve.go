@@ -119,6 +119,19 @@ func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metri
 		}
 		b := gateway.NewBalancer(s.name, targets, gateway.BalanceConfig{Log: log})
 		balancers = append(balancers, b)
+		m.GaugeVec(s.name, "ticketing_gateway_backend_healthy",
+			"1 for a replica the gateway sends requests to, 0 for one it leaves out "+
+				"(its /readyz fails, or it was ejected after failed requests), by part and backend address.",
+			"backend", func(context.Context) (map[string]float64, error) {
+				out := map[string]float64{}
+				for host, ok := range b.Healthy() {
+					out[host] = 0
+					if ok {
+						out[host] = 1
+					}
+				}
+				return out, nil
+			})
 		if s.fallback {
 			web = gateway.Proxy(b, trusted, log)
 			continue

@@ -136,6 +136,22 @@ func (b *Balancer) check(ctx context.Context, be *backend) {
 	}
 }
 
+// Part is the name of the part the balancer serves.
+func (b *Balancer) Part() string { return b.name }
+
+// Healthy reports, by backend host, whether the backend gets requests now
+// (its /readyz passed and it is not ejected).
+func (b *Balancer) Healthy() map[string]bool {
+	now := b.cfg.Now()
+	out := make(map[string]bool, len(b.backends))
+	for _, be := range b.backends {
+		be.mu.Lock()
+		out[be.url.Host] = be.ready && !now.Before(be.ejectedUntil)
+		be.mu.Unlock()
+	}
+	return out
+}
+
 // pick returns the next healthy backend other than avoid, or any other
 // than avoid when none is healthy; nil when there is no other.
 func (b *Balancer) pick(avoid *backend) *backend {

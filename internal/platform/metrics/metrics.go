@@ -153,6 +153,16 @@ func (m *Metrics) Gauge(service, name, help string, read func(context.Context) (
 	})
 }
 
+// GaugeVec is Gauge with one variable label: read returns a value per
+// label value (a backend's address, say).
+func (m *Metrics) GaugeVec(service, name, help, label string, read func(context.Context) (map[string]float64, error)) {
+	m.reg.MustRegister(&funcGauge{
+		desc:  prometheus.NewDesc(name, help, []string{label}, prometheus.Labels{"service": service}),
+		read:  read,
+		limit: m.scrapeLimit,
+	})
+}
+
 // funcGauge is a gauge read at scrape time through a call that may fail or
 // be slow (a query, a request to the server): a failure yields an invalid
 // metric, which the scrape reports, instead of a stale value.
