@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ticketing/ticketing/internal/apidoc"
 	"github.com/ticketing/ticketing/internal/gateway"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/metrics"
@@ -108,8 +109,13 @@ func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metri
 	if err != nil || web.Host == "" {
 		return nil, fmt.Errorf("gateway: bad WEB_URL %q", cfg.WebURL)
 	}
+	doc, err := apidoc.Handler()
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	httpapi.Health(mux)
+	mux.Handle("GET /api/openapi.json", doc) // the API's reference, served where the API is
 	mux.Handle("/", gateway.New(routes, gateway.Proxy(web, trusted, log)))
 	return httpapi.Observe(mux, m.Request("gateway")), nil
 }
