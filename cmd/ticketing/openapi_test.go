@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/ticketing/ticketing/internal/apidoc"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
@@ -210,7 +212,7 @@ func (c *client) raw(req *http.Request) int {
 // TestOpenAPIMatchesRecordedAnswers drives `up` through the whole flow —
 // sign up, sell, list and page, edit, withdraw, reserve, pay (declined,
 // then paid), cancel, sign out — and through the errors a client meets
-// (400, 401, 402, 403, 404, 413, 429), records every exchange, and
+// (400, 401, 402, 403, 404, 405, 413, 429), records every exchange, and
 // validates each against the document: the route and the status are
 // documented, the answer's body and headers match their schemas, and a
 // request that succeeded matches its request schema. Every documented
@@ -334,6 +336,8 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	req.Header.Set("Origin", "https://evil.example")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	want("a cross-origin write", buyer.raw(req), http.StatusForbidden)
+	req, _ = http.NewRequest("PATCH", base+"/api/tickets/"+t1.ID, strings.NewReader(`{"price":1}`))
+	want("a method the route has not", seller.raw(req), http.StatusMethodNotAllowed)
 
 	// Sign in, sign out, sign out everywhere, and the sign-in limit.
 	again := recorded(t, base, rec)
@@ -375,6 +379,16 @@ func checkAgainstDoc(t *testing.T, doc *openapi3.T, base string, got []exchange)
 	for _, x := range got {
 		what := fmt.Sprintf("%s %s → %d %s", x.req.Method, x.req.URL.RequestURI(), x.resp.StatusCode, x.respBody)
 		route, params, err := router.FindRoute(x.req)
+		if errors.Is(err, routers.ErrMethodNotAllowed) {
+			// Not an operation: the edge's JSON 405, an error like any other.
+			var body any
+			if x.resp.StatusCode != http.StatusMethodNotAllowed || x.resp.Header.Get("Allow") == "" || json.Unmarshal(x.respBody, &body) != nil {
+				t.Errorf("%s: want a JSON 405 with Allow", what)
+			} else if err := doc.Components.Schemas["Error"].Value.VisitJSON(body, openapi3.EnableJSONSchema2020()); err != nil {
+				t.Errorf("%s: the answer does not match the Error schema: %v", what, err)
+			}
+			continue
+		}
 		if err != nil {
 			t.Errorf("%s: %v", what, err)
 			continue
