@@ -424,3 +424,39 @@ func checkAgainstDoc(t *testing.T, doc *openapi3.T, base string, got []exchange)
 		}
 	}
 }
+
+// TestServeGatewayServesOpenAPI: in a deployment the gateway serves the
+// document itself (no other part need be up), and answers 304 to a client
+// holding the current copy.
+func TestServeGatewayServesOpenAPI(t *testing.T) {
+	t.Parallel()
+	base := startServe(t, "gateway", map[string]string{
+		"TICKETING_ADDR":     "127.0.0.1:0",
+		"TICKETING_DATA_DIR": t.TempDir(),
+		"JWT_KEY":            strings.Repeat("serve-test-key-", 3),
+	})
+	resp, err := http.Get(base + "/api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want, err := apidoc.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" || !bytes.Equal(served, want) || etag == "" {
+		t.Fatalf("GET /api/openapi.json = %d %q, ETag %q, body equal to openapi.yaml as JSON: %v",
+			resp.StatusCode, resp.Header.Get("Content-Type"), etag, bytes.Equal(served, want))
+	}
+	req, _ := http.NewRequest("GET", base+"/api/openapi.json", nil)
+	req.Header.Set("If-None-Match", etag)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("GET /api/openapi.json with its ETag = %d, want 304", resp.StatusCode)
+	}
+}
