@@ -50,6 +50,33 @@ func loadAPIDoc(t *testing.T) *openapi3.T {
 	return doc
 }
 
+// errorCodes is the list of error codes the document gives (the Error
+// schema's enum), read once for every test that checks answers.
+var errorCodes = sync.OnceValues(func() ([]string, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(apidoc.YAML)
+	if err != nil {
+		return nil, err
+	}
+	var codes []string
+	for _, v := range doc.Components.Schemas["ErrorItem"].Value.Properties["code"].Value.Enum {
+		codes = append(codes, fmt.Sprint(v))
+	}
+	if len(codes) == 0 {
+		return nil, errors.New("openapi.yaml: ErrorItem's code lists no values")
+	}
+	return codes, nil
+})
+
+// documentedErrorCodes is the document's list of error codes.
+func documentedErrorCodes(t *testing.T) []string {
+	t.Helper()
+	codes, err := errorCodes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return codes
+}
+
 // documentedRoutes lists the document's operations as ServeMux patterns
 // ("GET /api/tickets/{id}").
 func documentedRoutes(doc *openapi3.T) []string {
