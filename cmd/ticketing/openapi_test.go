@@ -238,12 +238,12 @@ func (c *client) raw(req *http.Request) int {
 
 // TestOpenAPIMatchesRecordedAnswers drives `up` through the whole flow —
 // sign up, sell, list and page, edit, withdraw, reserve, pay (declined,
-// then paid), cancel, sign out — and through the errors a client meets
-// (400, 401, 402, 403, 404, 405, 413, 429), records every exchange, and
-// validates each against the document: the route and the status are
-// documented, the answer's body and headers match their schemas, and a
-// request that succeeded matches its request schema. Every documented
-// operation must have been exercised.
+// then paid), cancel, let an order expire, sign out — and through the
+// errors a client meets (400, 401, 402, 403, 404, 405, 413, 429), records
+// every exchange, and validates each against the document: the route and
+// the status are documented, the answer's body and headers match their
+// schemas, and a request that succeeded matches its request schema. Every
+// documented operation must have been exercised.
 func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), map[string]string{
@@ -384,14 +384,28 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 		t.Fatal("20 wrong passwords in a row were never rate limited")
 	}
 
-	checkAgainstDoc(t, loadAPIDoc(t), base, rec.exchanges())
+	// An order left unpaid: with a short window, on a second system.
+	short, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "1s"})
+	seller, buyer = recorded(t, short, rec), recorded(t, short, rec)
+	want("sign up on the second system", seller.do("POST", "/api/users/signup", map[string]string{"email": "seller@example.com", "password": "correct horse"}, nil), http.StatusCreated)
+	want("sign up the buyer there", buyer.do("POST", "/api/users/signup", map[string]string{"email": "buyer@example.com", "password": "correct horse"}, nil), http.StatusCreated)
+	_, o3 := sellAndReserve(t, seller, buyer, "Expiring")
+	natsbustest.Eventually(t, 5*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, o3.ID) == "cancelled" })
+	if got := pay(t, buyer, o3.ID, "tok_visa"); got != http.StatusBadRequest {
+		t.Fatalf("paying an expired order = %d, want 400", got)
+	}
+
+	checkAgainstDoc(t, loadAPIDoc(t), []string{base, short}, rec.exchanges())
 }
 
 // checkAgainstDoc validates every exchange against doc and fails for each
 // documented operation no exchange exercised.
-func checkAgainstDoc(t *testing.T, doc *openapi3.T, base string, got []exchange) {
+func checkAgainstDoc(t *testing.T, doc *openapi3.T, bases []string, got []exchange) {
 	t.Helper()
-	doc.Servers = openapi3.Servers{{URL: base}}
+	doc.Servers = nil
+	for _, b := range bases {
+		doc.Servers = append(doc.Servers, &openapi3.Server{URL: b})
+	}
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
