@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -158,6 +159,11 @@ func checkAPIAnswer(t *testing.T, a rawAnswer) {
 	var eb httpapi.ErrorBody
 	if err := json.Unmarshal(a.body, &eb); err != nil || len(eb.Errors) == 0 || eb.Errors[0].Message == "" {
 		t.Fatalf("status %d body %.300q is not {\"errors\":[{\"message\":...}]} (%v)", a.status, a.body, err)
+	}
+	for _, e := range eb.Errors {
+		if !slices.Contains(documentedErrorCodes(t), e.Code) {
+			t.Fatalf("status %d body %.300q: code %q is not in the API reference's list", a.status, a.body, e.Code)
+		}
 	}
 }
 

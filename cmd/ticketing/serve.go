@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ticketing/ticketing/internal/apidoc"
 	"github.com/ticketing/ticketing/internal/gateway"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/metrics"
@@ -138,8 +139,13 @@ func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metri
 		}
 		routes = append(routes, gateway.Route{Prefix: s.prefix, Handler: gateway.Proxy(b, trusted, log)})
 	}
+	doc, err := apidoc.Handler()
+	if err != nil {
+		return nil, nil, err
+	}
 	mux := http.NewServeMux()
 	httpapi.Health(mux, probes)
+	mux.Handle("GET /api/openapi.json", doc) // the API's reference, served where the API is
 	mux.Handle("/", gateway.New(routes, web))
 	return httpapi.Observe(mux, m.Request("gateway")), balancers, nil
 }

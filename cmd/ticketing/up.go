@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/ticketing/ticketing/internal/apidoc"
 	"github.com/ticketing/ticketing/internal/gateway"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 )
@@ -68,8 +69,13 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	if app.following, err = followRevocations(ctx, app.bus, in.revoked); err != nil {
 		return nil, err
 	}
+	doc, err := apidoc.Handler()
+	if err != nil {
+		return nil, err
+	}
 	top := http.NewServeMux()
 	httpapi.Health(top, app.probes("ticketing", app.parts))
+	top.Handle("GET /api/openapi.json", doc)
 	top.Handle("/", gw)
 	if err := app.start(ctx, cfg, top); err != nil {
 		return nil, err

@@ -49,7 +49,7 @@ func New(routes []Route, fallback http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpapi.Respond(w, http.StatusForbidden, httpapi.ErrorBody{Errors: []httpapi.ErrorItem{{
-			Message: "Cross-origin request refused"}}})
+			Message: "Cross-origin request refused", Code: "cross_origin"}}})
 	}))
 	mux := http.NewServeMux()
 	for _, r := range routes {

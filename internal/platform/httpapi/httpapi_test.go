@@ -224,7 +224,7 @@ func TestJSONFallback(t *testing.T) {
 				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.wantStatus, rec.Body)
 			}
 			if tc.wantJSONErr {
-				if body := decodeBody(t, rec); len(body.Errors) != 1 || body.Errors[0].Message == "" {
+				if body := decodeBody(t, rec); len(body.Errors) != 1 || body.Errors[0].Message == "" || body.Errors[0].Code == "" {
 					t.Errorf("body %s", rec.Body)
 				}
 			}

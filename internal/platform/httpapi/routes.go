@@ -27,7 +27,7 @@ func JSONFallback(mux *http.ServeMux) http.Handler {
 		switch probe.status {
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", probe.header.Get("Allow"))
-			Respond(w, http.StatusMethodNotAllowed, ErrorBody{Errors: []ErrorItem{{Message: "Method not allowed"}}})
+			Respond(w, http.StatusMethodNotAllowed, ErrorBody{Errors: []ErrorItem{{Message: "Method not allowed", Code: "method_not_allowed"}}})
 		case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 			mux.ServeHTTP(w, r) // path cleaning redirects
 		default:

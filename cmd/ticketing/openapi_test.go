@@ -1,0 +1,505 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"net/http"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/ticketing/ticketing/internal/apidoc"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+)
+
+// The API reference (internal/apidoc/openapi.yaml) is checked against the
+// code twice: every route a part registers is documented and every
+// documented route is registered (TestOpenAPIDocumentsEveryRoute), and the
+// answers of a real run of `up` validate against it
+// (TestOpenAPIMatchesRecordedAnswers).
+
+// loadAPIDoc parses and validates the embedded document.
+func loadAPIDoc(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(apidoc.YAML)
+	if err != nil {
+		t.Fatalf("load openapi.yaml: %v", err)
+	}
+	if !doc.IsOpenAPI31OrLater() {
+		t.Fatalf("openapi.yaml is OpenAPI %s, want 3.1", doc.OpenAPI)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.yaml is not a valid OpenAPI document: %v", err)
+	}
+	return doc
+}
+
+// errorCodes is the list of error codes the document gives (the Error
+// schema's enum), read once for every test that checks answers.
+var errorCodes = sync.OnceValues(func() ([]string, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(apidoc.YAML)
+	if err != nil {
+		return nil, err
+	}
+	var codes []string
+	for _, v := range doc.Components.Schemas["ErrorItem"].Value.Properties["code"].Value.Enum {
+		codes = append(codes, fmt.Sprint(v))
+	}
+	if len(codes) == 0 {
+		return nil, errors.New("openapi.yaml: ErrorItem's code lists no values")
+	}
+	return codes, nil
+})
+
+// documentedErrorCodes is the document's list of error codes.
+func documentedErrorCodes(t *testing.T) []string {
+	t.Helper()
+	codes, err := errorCodes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return codes
+}
+
+// documentedRoutes lists the document's operations as ServeMux patterns
+// ("GET /api/tickets/{id}").
+func documentedRoutes(doc *openapi3.T) []string {
+	var out []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			out = append(out, method+" "+path)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// registeredRoutes reads the "METHOD /path" patterns registered on a
+// ServeMux (a call of HandleFunc or Handle whose first argument is such a
+// string literal) in the non-test Go files of dirs. The muxes cannot list
+// their own patterns; the source they are built from can. A pattern that is
+// not a literal cannot be read, so it fails the test instead of hiding.
+func registeredRoutes(t *testing.T, dirs ...string) []string {
+	t.Helper()
+	var out []string
+	fset := token.NewFileSet()
+	for _, dir := range dirs {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no Go files in %s (%v)", dir, err)
+		}
+		for _, name := range files {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok || len(call.Args) != 2 {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok || (sel.Sel.Name != "HandleFunc" && sel.Sel.Name != "Handle") {
+					return true
+				}
+				lit, ok := call.Args[0].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Errorf("%s: a route whose pattern is not a string literal: document it and read it here", fset.Position(call.Pos()))
+					return true
+				}
+				pattern, _ := strconv.Unquote(lit.Value)
+				if method, path, ok := strings.Cut(pattern, " "); ok && strings.HasPrefix(path, "/") {
+					out = append(out, method+" "+path)
+				} else if pattern != "/" { // the catch-all: the gateway's, or the web client's
+					t.Errorf("%s: route %q names no method", fset.Position(call.Pos()), pattern)
+				}
+				return true
+			})
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// TestOpenAPIDocumentsEveryRoute: the routes every API part registers
+// (each part of the catalog with a gateway prefix), the health routes
+// every process serves, /metrics and the document's own route are exactly
+// the documented ones. The web client's HTML pages are not the API.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	t.Parallel()
+	doc := loadAPIDoc(t)
+	dirs := []string{".", "../../internal/platform/httpapi"}
+	for _, s := range catalog() {
+		if s.prefix != "" {
+			dirs = append(dirs, "../../internal/"+s.name)
+		}
+	}
+	registered, documented := registeredRoutes(t, dirs...), documentedRoutes(doc)
+	for _, r := range registered {
+		if !slices.Contains(documented, r) {
+			t.Errorf("%s is registered but not in internal/apidoc/openapi.yaml", r)
+		}
+	}
+	for _, r := range documented {
+		if !slices.Contains(registered, r) {
+			t.Errorf("%s is in internal/apidoc/openapi.yaml but no part registers it", r)
+		}
+	}
+	if len(registered) < 20 {
+		t.Fatalf("found only %d routes (%v): the scan misses some", len(registered), registered)
+	}
+}
+
+// exchange is one request and its answer, bodies kept.
+type exchange struct {
+	req      *http.Request
+	reqBody  []byte
+	resp     *http.Response
+	respBody []byte
+}
+
+// recorder is a RoundTripper that keeps every exchange. It sits below
+// http.Client, so it sees the cookies the jar adds.
+type recorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	got  []exchange
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		var err error
+		if reqBody, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := r.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	r.mu.Lock()
+	r.got = append(r.got, exchange{req: req.Clone(context.Background()), reqBody: reqBody, resp: resp, respBody: body})
+	r.mu.Unlock()
+	return resp, nil
+}
+
+func (r *recorder) exchanges() []exchange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// recorded is newClient with its exchanges kept by rec.
+func recorded(t *testing.T, base string, rec *recorder) *client {
+	c := newClient(t, base)
+	c.http.Transport = rec
+	return c
+}
+
+// raw sends req through c (cookies and recording included) and returns the
+// status.
+func (c *client) raw(req *http.Request) int {
+	c.t.Helper()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestOpenAPIMatchesRecordedAnswers drives `up` through the whole flow —
+// sign up, sell, list and page, edit, withdraw, reserve, pay (declined,
+// then paid), cancel, let an order expire, sign out — and through the
+// errors a client meets (400, 401, 402, 403, 404, 405, 413, 429), records
+// every exchange, and validates each against the document: the route and
+// the status are documented, the answer's body and headers match their
+// schemas, and a request that succeeded matches its request schema. Every
+// documented operation must have been exercised.
+func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
+	t.Parallel()
+	base, _ := startUp(t, t.TempDir(), map[string]string{
+		"MAX_PENDING_ORDERS":   "1",
+		"MAX_LISTINGS":         "3",
+		"AUTH_RATE_PER_MINUTE": "5",
+	})
+	rec := &recorder{next: http.DefaultTransport}
+	anon := recorded(t, base, rec)
+
+	want := func(what string, got, status int) {
+		t.Helper()
+		if got != status {
+			t.Fatalf("%s = %d, want %d", what, got, status)
+		}
+	}
+
+	// Operations, and what anyone may ask.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/users/currentuser"} {
+		want("GET "+path, anon.do("GET", path, nil, nil), http.StatusOK)
+	}
+	var served any
+	anon.do("GET", "/api/openapi.json", nil, &served)
+	var written any
+	if js, err := apidoc.JSON(); err != nil || json.Unmarshal(js, &written) != nil || !reflect.DeepEqual(served, written) {
+		t.Fatalf("GET /api/openapi.json is not openapi.yaml as JSON (%v)", err)
+	}
+	want("orders signed out", anon.do("GET", "/api/orders", nil, nil), http.StatusUnauthorized)
+	want("my tickets signed out", anon.do("GET", "/api/tickets/mine", nil, nil), http.StatusUnauthorized)
+	want("sign out everywhere signed out", anon.do("POST", "/api/users/signout-all", nil, nil), http.StatusUnauthorized)
+	want("a ticket signed out", anon.do("POST", "/api/tickets", map[string]any{"title": "x", "price": 1}, nil), http.StatusUnauthorized)
+
+	// Sign up.
+	seller := recorded(t, base, rec)
+	want("sign up", seller.do("POST", "/api/users/signup", map[string]string{"email": "seller@example.com", "password": "correct horse"}, nil), http.StatusCreated)
+	want("sign up again", anon.do("POST", "/api/users/signup", map[string]string{"email": "seller@example.com", "password": "correct horse"}, nil), http.StatusBadRequest)
+	want("sign up badly", anon.do("POST", "/api/users/signup", map[string]string{"email": "nobody", "password": "short"}, nil), http.StatusBadRequest)
+	want("currentuser", seller.do("GET", "/api/users/currentuser", nil, nil), http.StatusOK)
+
+	// Sell, list, page, edit, withdraw.
+	var t1, t2, t3 ticketJSON
+	want("sell", seller.do("POST", "/api/tickets", map[string]any{"title": "Concert", "price": 20.5}, &t1), http.StatusCreated)
+	want("sell, price as a string", seller.do("POST", "/api/tickets", map[string]any{"title": "Opera", "price": "35.00"}, &t2), http.StatusCreated)
+	want("sell badly", seller.do("POST", "/api/tickets", map[string]any{"title": " ", "price": 0}, nil), http.StatusBadRequest)
+	want("sell a third", seller.do("POST", "/api/tickets", map[string]any{"title": "Ballet", "price": 12}, &t3), http.StatusCreated)
+	want("sell past MAX_LISTINGS", seller.do("POST", "/api/tickets", map[string]any{"title": "Circus", "price": 9}, nil), http.StatusTooManyRequests)
+	want("list", anon.do("GET", "/api/tickets", nil, nil), http.StatusOK)
+	for _, q := range []string{"?limit=1", "?limit=1&sort=price_desc", "?q=conc&sort=price_asc"} {
+		want("list "+q, anon.do("GET", "/api/tickets"+q, nil, nil), http.StatusOK)
+	}
+	want("list by a bad sort", anon.do("GET", "/api/tickets?sort=cheapest", nil, nil), http.StatusBadRequest)
+	want("get", anon.do("GET", "/api/tickets/"+t1.ID, nil, nil), http.StatusOK)
+	want("get unknown", anon.do("GET", "/api/tickets/no-such-ticket", nil, nil), http.StatusNotFound)
+	// Only a ticket no one reserves is edited: an order placed on the
+	// version before an edit would be refused.
+	want("edit", seller.do("PUT", "/api/tickets/"+t3.ID, map[string]any{"title": "Ballet night", "price": 14}, nil), http.StatusOK)
+	want("edit badly", seller.do("PUT", "/api/tickets/"+t3.ID, map[string]any{"title": "Ballet night"}, nil), http.StatusBadRequest)
+	want("withdraw", seller.do("DELETE", "/api/tickets/"+t3.ID, nil, nil), http.StatusNoContent)
+	want("edit a withdrawn ticket", seller.do("PUT", "/api/tickets/"+t3.ID, map[string]any{"title": "Ballet", "price": 12}, nil), http.StatusBadRequest)
+	want("my tickets", seller.do("GET", "/api/tickets/mine", nil, nil), http.StatusOK)
+
+	// Reserve (orders learns a new ticket from its event: 404 until then).
+	buyer := recorded(t, base, rec)
+	want("sign up the buyer", buyer.do("POST", "/api/users/signup", map[string]string{"email": "buyer@example.com", "password": "correct horse"}, nil), http.StatusCreated)
+	var o1 orderJSON
+	natsbustest.Eventually(t, 5*time.Second, "orders knows the first ticket", func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"ticketId": t1.ID}, &o1) == http.StatusCreated
+	})
+	want("reserve a reserved ticket", seller.do("POST", "/api/orders", map[string]string{"ticketId": t1.ID}, nil), http.StatusBadRequest)
+	natsbustest.Eventually(t, 5*time.Second, "orders knows the second ticket", func() bool {
+		return seller.do("POST", "/api/orders", map[string]string{"ticketId": t2.ID}, nil) == http.StatusBadRequest // own_ticket
+	})
+	want("reserve past MAX_PENDING_ORDERS", buyer.do("POST", "/api/orders", map[string]string{"ticketId": t2.ID}, nil), http.StatusTooManyRequests)
+	want("reserve without a ticket id", buyer.do("POST", "/api/orders", map[string]string{}, nil), http.StatusBadRequest)
+	want("reserve an unknown ticket", buyer.do("POST", "/api/orders", map[string]string{"ticketId": "no-such-ticket"}, nil), http.StatusNotFound)
+	want("get the order", buyer.do("GET", "/api/orders/"+o1.ID, nil, nil), http.StatusOK)
+	want("get someone else's order", seller.do("GET", "/api/orders/"+o1.ID, nil, nil), http.StatusUnauthorized)
+	want("get an unknown order", buyer.do("GET", "/api/orders/no-such-order", nil, nil), http.StatusNotFound)
+	want("a reserved ticket", anon.do("GET", "/api/tickets/"+t1.ID, nil, nil), http.StatusOK)
+
+	// Pay: declined, paid, paid twice.
+	want("pay with a declined card", pay(t, buyer, o1.ID, "tok_chargeDeclined"), http.StatusPaymentRequired)
+	want("pay without a token", buyer.do("POST", "/api/payments", map[string]string{"orderId": o1.ID}, nil), http.StatusBadRequest)
+	want("pay someone else's order", seller.do("POST", "/api/payments", map[string]string{"orderId": o1.ID, "token": "tok_visa"}, nil), http.StatusUnauthorized)
+	want("pay an unknown order", buyer.do("POST", "/api/payments", map[string]string{"orderId": "no-such-order", "token": "tok_visa"}, nil), http.StatusNotFound)
+	want("pay", buyer.do("POST", "/api/payments", map[string]string{"orderId": o1.ID, "token": "tok_visa"}, nil), http.StatusCreated)
+	want("pay twice", buyer.do("POST", "/api/payments", map[string]string{"orderId": o1.ID, "token": "tok_visa"}, nil), http.StatusBadRequest)
+	natsbustest.Eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, o1.ID) == "complete" })
+	natsbustest.Eventually(t, 5*time.Second, "the paid ticket is sold", func() bool {
+		var got struct{ Status string }
+		seller.do("GET", "/api/tickets/"+t1.ID, nil, &got)
+		return got.Status == "sold"
+	})
+	want("cancel a paid order", buyer.do("DELETE", "/api/orders/"+o1.ID, nil, nil), http.StatusBadRequest)
+	want("edit a sold ticket", seller.do("PUT", "/api/tickets/"+t1.ID, map[string]any{"title": "Concert", "price": 25}, nil), http.StatusBadRequest)
+
+	// Reserve and cancel.
+	var o2 orderJSON
+	want("reserve the second ticket", buyer.do("POST", "/api/orders", map[string]string{"ticketId": t2.ID}, &o2), http.StatusCreated)
+	natsbustest.Eventually(t, 5*time.Second, "tickets marks the second ticket reserved", func() bool {
+		var got struct{ Status string }
+		anon.do("GET", "/api/tickets/"+t2.ID, nil, &got)
+		return got.Status == "reserved"
+	})
+	want("withdraw a reserved ticket", seller.do("DELETE", "/api/tickets/"+t2.ID, nil, nil), http.StatusBadRequest)
+	want("cancel", buyer.do("DELETE", "/api/orders/"+o2.ID, nil, nil), http.StatusNoContent)
+	want("cancel an unknown order", buyer.do("DELETE", "/api/orders/no-such-order", nil, nil), http.StatusNotFound)
+	want("the cancelled order", buyer.do("GET", "/api/orders/"+o2.ID, nil, nil), http.StatusOK)
+	want("reserve what was just released", buyer.do("POST", "/api/orders", map[string]string{"ticketId": t2.ID}, nil), http.StatusTooManyRequests)
+	want("the buyer's orders", buyer.do("GET", "/api/orders", nil, nil), http.StatusOK)
+	want("the seller's tickets", seller.do("GET", "/api/tickets/mine", nil, nil), http.StatusOK)
+
+	// What the edge refuses: a body too large, a write from another site.
+	big, _ := json.Marshal(map[string]string{"title": strings.Repeat("x", 70<<10), "price": "1"})
+	req, _ := http.NewRequest("POST", base+"/api/tickets", bytes.NewReader(big))
+	req.Header.Set("Content-Type", "application/json")
+	want("a body too large", seller.raw(req), http.StatusRequestEntityTooLarge)
+	req, _ = http.NewRequest("DELETE", base+"/api/orders/"+o1.ID, nil)
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	want("a cross-origin write", buyer.raw(req), http.StatusForbidden)
+	req, _ = http.NewRequest("PATCH", base+"/api/tickets/"+t1.ID, strings.NewReader(`{"price":1}`))
+	want("a method the route has not", seller.raw(req), http.StatusMethodNotAllowed)
+
+	// Sign in, sign out, sign out everywhere, and the sign-in limit.
+	again := recorded(t, base, rec)
+	want("sign in", again.do("POST", "/api/users/signin", map[string]string{"email": "seller@example.com", "password": "correct horse"}, nil), http.StatusOK)
+	want("sign out", again.do("POST", "/api/users/signout", nil, nil), http.StatusOK)
+	want("sign out signed out", anon.do("POST", "/api/users/signout", nil, nil), http.StatusOK)
+	want("sign out everywhere", buyer.do("POST", "/api/users/signout-all", nil, nil), http.StatusOK)
+	limited := false
+	for i := 0; i < 20 && !limited; i++ {
+		got := anon.do("POST", "/api/users/signin", map[string]string{"email": "seller@example.com", "password": "wrong horse"}, nil)
+		if got != http.StatusBadRequest && got != http.StatusTooManyRequests {
+			t.Fatalf("a wrong password = %d, want 400 or 429", got)
+		}
+		limited = got == http.StatusTooManyRequests
+	}
+	if !limited {
+		t.Fatal("20 wrong passwords in a row were never rate limited")
+	}
+
+	// An order left unpaid: with a short window, on a second system.
+	short, _ := startUp(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "1s"})
+	seller, buyer = recorded(t, short, rec), recorded(t, short, rec)
+	want("sign up on the second system", seller.do("POST", "/api/users/signup", map[string]string{"email": "seller@example.com", "password": "correct horse"}, nil), http.StatusCreated)
+	want("sign up the buyer there", buyer.do("POST", "/api/users/signup", map[string]string{"email": "buyer@example.com", "password": "correct horse"}, nil), http.StatusCreated)
+	_, o3 := sellAndReserve(t, seller, buyer, "Expiring")
+	natsbustest.Eventually(t, 5*time.Second, "the unpaid order expires", func() bool { return orderStatus(buyer, o3.ID) == "cancelled" })
+	if got := pay(t, buyer, o3.ID, "tok_visa"); got != http.StatusBadRequest {
+		t.Fatalf("paying an expired order = %d, want 400", got)
+	}
+
+	checkAgainstDoc(t, loadAPIDoc(t), []string{base, short}, rec.exchanges())
+}
+
+// checkAgainstDoc validates every exchange against doc and fails for each
+// documented operation no exchange exercised.
+func checkAgainstDoc(t *testing.T, doc *openapi3.T, bases []string, got []exchange) {
+	t.Helper()
+	doc.Servers = nil
+	for _, b := range bases {
+		doc.Servers = append(doc.Servers, &openapi3.Server{URL: b})
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The session scheme holds when the cookie is there; whether it is
+	// valid is the answer's business (a 401).
+	auth := func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+		_, err := in.RequestValidationInput.Request.Cookie(in.SecurityScheme.Name)
+		return err
+	}
+	seen := map[string]bool{}
+	for _, x := range got {
+		what := fmt.Sprintf("%s %s → %d %s", x.req.Method, x.req.URL.RequestURI(), x.resp.StatusCode, x.respBody)
+		route, params, err := router.FindRoute(x.req)
+		if errors.Is(err, routers.ErrMethodNotAllowed) {
+			// Not an operation: the edge's JSON 405, an error like any other.
+			var body any
+			if x.resp.StatusCode != http.StatusMethodNotAllowed || x.resp.Header.Get("Allow") == "" || json.Unmarshal(x.respBody, &body) != nil {
+				t.Errorf("%s: want a JSON 405 with Allow", what)
+			} else if err := doc.Components.Schemas["Error"].Value.VisitJSON(body, openapi3.EnableJSONSchema2020()); err != nil {
+				t.Errorf("%s: the answer does not match the Error schema: %v", what, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			continue
+		}
+		seen[x.req.Method+" "+route.Path] = true
+		x.req.Body = io.NopCloser(bytes.NewReader(x.reqBody))
+		in := &openapi3filter.RequestValidationInput{
+			Request: x.req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: auth, MultiError: true},
+		}
+		if x.resp.StatusCode < 300 {
+			if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+				t.Errorf("%s: the request that succeeded does not match the document: %v", what, err)
+			}
+		}
+		out := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: in,
+			Status:                 x.resp.StatusCode,
+			Header:                 x.resp.Header,
+			Body:                   io.NopCloser(bytes.NewReader(x.respBody)),
+			Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		}
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("%s: the answer does not match the document: %v", what, err)
+		}
+		if r := route.Operation.Responses.Status(x.resp.StatusCode); r != nil && len(r.Value.Content) == 0 && len(x.respBody) > 0 {
+			t.Errorf("%s: the document gives this answer no body", what)
+		}
+	}
+	for _, r := range documentedRoutes(doc) {
+		if !seen[r] {
+			t.Errorf("%s is documented but the flow never called it: add it to the flow", r)
+		}
+	}
+}
+
+// TestServeGatewayServesOpenAPI: in a deployment the gateway serves the
+// document itself (no other part need be up), and answers 304 to a client
+// holding the current copy.
+func TestServeGatewayServesOpenAPI(t *testing.T) {
+	t.Parallel()
+	base := startServe(t, "gateway", map[string]string{
+		"TICKETING_ADDR":     "127.0.0.1:0",
+		"TICKETING_DATA_DIR": t.TempDir(),
+		"JWT_KEY":            strings.Repeat("serve-test-key-", 3),
+	})
+	resp, err := http.Get(base + "/api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want, err := apidoc.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" || !bytes.Equal(served, want) || etag == "" {
+		t.Fatalf("GET /api/openapi.json = %d %q, ETag %q, body equal to openapi.yaml as JSON: %v",
+			resp.StatusCode, resp.Header.Get("Content-Type"), etag, bytes.Equal(served, want))
+	}
+	req, _ := http.NewRequest("GET", base+"/api/openapi.json", nil)
+	req.Header.Set("If-None-Match", etag)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("GET /api/openapi.json with its ETag = %d, want 304", resp.StatusCode)
+	}
+}
