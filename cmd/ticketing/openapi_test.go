@@ -262,7 +262,7 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	}
 
 	// Operations, and what anyone may ask.
-	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/users/currentuser"} {
+	for _, path := range []string{"/healthz", "/readyz", "/healthz/bus", "/metrics", "/api/openapi.json", "/api/users/currentuser"} {
 		want("GET "+path, anon.do("GET", path, nil, nil), http.StatusOK)
 	}
 	var served any
