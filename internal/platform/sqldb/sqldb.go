@@ -228,6 +228,10 @@ func ownerOnly(path string) error {
 	return nil
 }
 
+// defaultConnectTimeout bounds a new PostgreSQL connection when
+// DATABASE_URL names no connect_timeout.
+const defaultConnectTimeout = 5 * time.Second
+
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
@@ -237,6 +241,14 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	connCfg, err := pgx.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: parse DATABASE_URL: %w", err)
+	}
+	// A server that does not answer at all (a network partition, a host
+	// gone) would hold each new connection for the operating system's
+	// TCP timeout, minutes, and every request with it: give up on a
+	// connection after a few seconds instead (ErrUnavailable, a 503), unless
+	// the URL sets connect_timeout.
+	if connCfg.ConnectTimeout == 0 {
+		connCfg.ConnectTimeout = defaultConnectTimeout
 	}
 	// Create the schema on a connection of its own, then open the pool with
 	// the schema as search_path, so unqualified names are the service's own.

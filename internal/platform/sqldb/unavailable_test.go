@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -60,6 +61,21 @@ func TestPostgresOutageIsUnavailable(t *testing.T) {
 	}
 	if err := write(); err != nil {
 		t.Fatalf("write after restore: %v", err)
+	}
+
+	// A server that never answers: a new connection gives up after the
+	// default connect timeout (5 s) rather than the operating system's
+	// minutes. No idle connection is kept, so the read must connect.
+	db.Read().SetMaxIdleConns(0)
+	outage.Hang()
+	start := time.Now()
+	wantUnavailable(t, "read while the server is silent", read())
+	if took := time.Since(start); took < 4*time.Second || took > 8*time.Second {
+		t.Errorf("read against a silent server took %s, want about the 5 s connect timeout", took)
+	}
+	outage.Restore()
+	if err := read(); err != nil {
+		t.Fatalf("read after the silence: %v", err)
 	}
 
 	// A session the server terminates (an administrator, a failover)

@@ -9,9 +9,10 @@ import (
 )
 
 // Outage is a TCP proxy in front of the test PostgreSQL server that a test
-// cuts to take the database away and restores to bring it back: while cut,
-// new connections are refused and the open ones are dropped, as when the
-// server is down or unreachable. It cuts only the connections made through
+// cuts (or hangs) to take the database away and restores to bring it back:
+// while cut, new connections are refused and the open ones are dropped, as
+// when the server is down; while hung, they are accepted and never
+// answered, as when its host is cut off by the network. It cuts only the connections made through
 // it, so other tests sharing the server go on.
 type Outage struct {
 	tb     testing.TB
@@ -19,6 +20,7 @@ type Outage struct {
 	addr   string // the proxy's host:port, the same after a restore
 	mu     sync.Mutex
 	ln     net.Listener      // nil while cut
+	hang   bool              // accept, then never answer
 	conns  map[net.Conn]bool // open connections, both sides
 	wg     sync.WaitGroup    // accept loops and copies
 }
@@ -65,9 +67,29 @@ func (o *Outage) Cut() {
 	clear(o.conns)
 }
 
+// Hang makes the database silent rather than refusing: a new connection
+// is accepted and never answered, as when the server's host is cut off by
+// the network, and the open ones are dropped.
+func (o *Outage) Hang() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.hang = true
+	for c := range o.conns {
+		c.Close()
+	}
+	clear(o.conns)
+}
+
 // Restore brings the database back on the same address.
 func (o *Outage) Restore() {
 	o.tb.Helper()
+	o.mu.Lock()
+	hung := o.hang
+	o.hang = false
+	o.mu.Unlock()
+	if hung {
+		return
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		o.tb.Fatalf("restore the database proxy on %s: %v", o.addr, err)
@@ -93,6 +115,18 @@ func (o *Outage) serve(ln net.Listener) {
 // pipe joins a client connection to the server until either side closes
 // or the proxy is cut.
 func (o *Outage) pipe(client net.Conn) {
+	o.mu.Lock()
+	if o.hang {
+		o.conns[client] = true
+		o.mu.Unlock()
+		io.Copy(io.Discard, client) // until the client gives up or the proxy closes it
+		client.Close()
+		o.mu.Lock()
+		delete(o.conns, client)
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
 	server, err := net.Dial("tcp", o.target)
 	if err != nil {
 		client.Close()
