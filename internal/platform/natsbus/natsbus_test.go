@@ -724,3 +724,37 @@ func TestListenTerminatesForeignSchedules(t *testing.T) {
 		t.Errorf("handled %v, want the published event and the job's expiry only", handled)
 	}
 }
+
+// TestErrUnavailable: a call to a NATS that is out of reach (here a closed
+// connection, or a request that found no responder) becomes ErrUnavailable,
+// a fault of kind Unavailable; other errors pass through unchanged.
+func TestErrUnavailable(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, notFound := b.JetStream().Stream(ctx, "NO_SUCH_STREAM")
+	b.Close()
+	_, closed := b.JetStream().Publish(ctx, string(events.SubjectTicketCreated), []byte("{}"))
+	other := errors.New("apply: broken")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"closed connection", closed, true},
+		{"wrapped closed connection", fmt.Errorf("schedule: %w", closed), true},
+		{"stream not found", notFound, false},
+		{"other error", other, false},
+	} {
+		got := natsbus.Err(tc.err)
+		var fe *fault.Error
+		isUnavailable := errors.Is(got, natsbus.ErrUnavailable) && errors.As(got, &fe) && fe.Kind == fault.Unavailable
+		if tc.err == nil || isUnavailable != tc.want || !errors.Is(got, tc.err) {
+			t.Errorf("%s: Err(%v) = %v, want unavailable %v and the original kept", tc.name, tc.err, got, tc.want)
+		}
+	}
+	if natsbus.Err(nil) != nil {
+		t.Error("Err(nil) is not nil")
+	}
+}
