@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -756,5 +757,73 @@ func TestErrUnavailable(t *testing.T) {
 	}
 	if natsbus.Err(nil) != nil {
 		t.Error("Err(nil) is not nil")
+	}
+}
+
+// lockedBuffer is a log sink the runner's goroutines may write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *lockedBuffer) count(s string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Count(b.buf.String(), s)
+}
+
+// TestOutageLoggedOncePerChange: however many messages and deliveries an
+// outage fails, a consumer logs it once at warn when it starts and once at
+// info when it ends.
+func TestOutageLoggedOncePerChange(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := natsbus.Connect(ctx, natsbus.Config{DataDir: t.TempDir(), Name: t.Name(), Stream: natsbustest.Stream},
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var (
+		down atomic.Bool
+		seen calls
+	)
+	down.Store(true)
+	l := listen(t, b, "svc", natsbus.ListenConfig{MaxDeliver: 2, Backoff: tiny}, func(_ context.Context, ev events.TicketCreated) error {
+		seen.add(ev.ID)
+		if down.Load() {
+			return fmt.Errorf("load: %w", sqldb.ErrUnavailable)
+		}
+		return nil
+	})
+	defer l.Stop()
+	publish(t, b, events.TicketCreated{ID: "1"}, events.TicketCreated{ID: "2"}, events.TicketCreated{ID: "3"})
+	natsbustest.Eventually(t, 10*time.Second, "every message failed past MaxDeliver", func() bool {
+		return seen.get("1") >= 5 && seen.get("2") >= 5 && seen.get("3") >= 5
+	})
+	down.Store(false)
+	natsbustest.Eventually(t, 10*time.Second, "every message handled", settled(t, b, "svc", 3))
+	if n := logs.count(`level=WARN msg="dependency unavailable`); n != 1 {
+		t.Errorf("outage logged %d times at warn, want once:\n%s", n, logs.String())
+	}
+	if n := logs.count(`level=INFO msg="dependency available again"`); n != 1 {
+		t.Errorf("recovery logged %d times, want once", n)
+	}
+	if n := logs.count("message terminated"); n != 0 {
+		t.Errorf("%d messages terminated during the outage", n)
 	}
 }
