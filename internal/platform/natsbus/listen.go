@@ -108,9 +108,10 @@ type ListenConfig struct {
 	MaxDeliver int
 	// MaxEarlyDeliver bounds the deliveries of a message whose handler
 	// says it came early (Early). Default 400: with the default backoff,
-	// over an hour of waiting while the service runs. The count is the
-	// server's, of all deliveries: a message that waited past MaxDeliver
-	// and then fails otherwise is terminated at that failure.
+	// over an hour of waiting while the service runs. The count is of all
+	// deliveries but the outage ones (see MaxDeliver): a message that
+	// waited past MaxDeliver and then fails otherwise is terminated at
+	// that failure.
 	MaxEarlyDeliver int
 	// AckWait is how long the server waits for an ack before it redelivers.
 	// While a handler runs the runner reports it in progress every AckWait/2,
