@@ -329,7 +329,9 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 			b.log.Warn("dependency unavailable: messages are retried until it is back, without using up deliveries",
 				"consumer", consumer, "err", err)
 		}
-	} else if st.down.CompareAndSwap(true, false) {
+	} else if err == nil && st.down.CompareAndSwap(true, false) {
+		// Only a success says the dependency is back: a message failing
+		// on its own (a bad payload) says nothing about it.
 		b.log.Info("dependency available again", "consumer", consumer)
 	}
 	switch {
