@@ -74,7 +74,9 @@ func (a *App) start(ctx context.Context, cfg Config, h http.Handler) error {
 			a.runs.Go(func() { p.run(runCtx) })
 		}
 		if len(p.listeners) > 0 {
-			l, err := a.bus.Listen(ctx, p.name, p.listeners, natsbus.ListenConfig{Observe: a.metrics.Handled})
+			l, err := a.bus.Listen(ctx, p.name, p.listeners, natsbus.ListenConfig{
+				MaxDeliver: cfg.EventMaxDeliveries, MaxBackoff: cfg.EventRetryMax, Observe: a.metrics.Handled,
+			})
 			if err != nil {
 				return fmt.Errorf("%s listeners: %w", p.name, err)
 			}

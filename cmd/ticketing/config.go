@@ -40,6 +40,11 @@ type Config struct {
 	MaxListings          int
 	TrustedProxies       string
 	StreamReplicas       int
+	// EventMaxDeliveries bounds the deliveries of an event whose handler
+	// fails on its own (an outage of a dependency does not count);
+	// EventRetryMax caps the delay between them.
+	EventMaxDeliveries int
+	EventRetryMax      time.Duration
 	// Fsync is "normal" (crash-safe) or "always" (power-loss safe) for the
 	// embedded NATS and SQLite of `up`.
 	Fsync     string
@@ -95,6 +100,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_listings", c.MaxListings),
 		slog.String("trusted_proxies", c.TrustedProxies),
 		slog.Int("stream_replicas", c.StreamReplicas),
+		slog.Int("event_max_deliveries", c.EventMaxDeliveries),
+		slog.Duration("event_retry_max", c.EventRetryMax),
 		slog.String("fsync", c.Fsync),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
@@ -200,6 +207,8 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.IntVar(&c.MaxListings, "max-listings", envInt("MAX_LISTINGS", 200), "tickets one seller may have on sale at once, at least 1 (MAX_LISTINGS)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
+	fs.IntVar(&c.EventMaxDeliveries, "event-max-deliveries", envInt("EVENT_MAX_DELIVERIES", 20), "deliveries of an event whose handler keeps failing on its own before it is given up; an outage of the database or provider does not count (EVENT_MAX_DELIVERIES)")
+	fs.DurationVar(&c.EventRetryMax, "event-retry-max", envDur("EVENT_RETRY_MAX", 10*time.Second), "longest delay before an event whose handler failed is delivered again; the delay starts at 100ms and doubles (EVENT_RETRY_MAX)")
 	fs.StringVar(&c.Fsync, "fsync", env("TICKETING_FSYNC", "normal"), "normal: a process crash loses nothing; always: a power loss neither, slower (TICKETING_FSYNC)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve /metrics on this address instead of the main one (METRICS_ADDR)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", envGrace("SHUTDOWN_GRACE", defGrace), "after SIGTERM, keep serving this long with /readyz failing, then stop; 0 = stop at once (SHUTDOWN_GRACE)")
@@ -233,6 +242,12 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	}
 	if c.MaxListings < 1 {
 		errs = append(errs, fmt.Errorf("MAX_LISTINGS=%d: want at least 1", c.MaxListings))
+	}
+	if c.EventMaxDeliveries < 1 {
+		errs = append(errs, fmt.Errorf("EVENT_MAX_DELIVERIES=%d: want at least 1", c.EventMaxDeliveries))
+	}
+	if c.EventRetryMax <= 0 {
+		errs = append(errs, errors.New("-event-retry-max must be positive"))
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		errs = append(errs, fmt.Errorf("NATS_STREAM_REPLICAS=%d: want 1 to 5 (JetStream's range)", c.StreamReplicas))

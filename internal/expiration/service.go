@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/ids"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
 )
 
 // Config tunes the service. Zero values get defaults.
@@ -91,7 +92,9 @@ func (s *Service) schedule(ctx context.Context, orderID string, expiresAt time.T
 		// expiration.complete it generates.
 		jetstream.WithMsgID(msgID))
 	if err != nil {
-		return fmt.Errorf("schedule expiry of order %s: %w", orderID, err)
+		// NATS out of reach is an outage (natsbus.ErrUnavailable): the
+		// runner waits it out without using up the event's deliveries.
+		return fmt.Errorf("schedule expiry of order %s: %w", orderID, natsbus.Err(err))
 	}
 	s.log.Debug("expiry scheduled", "order_id", orderID, "expires_at", expiresAt, "due_in", expiresAt.Sub(s.now()))
 	return nil
@@ -106,10 +109,10 @@ func (s *Service) unschedule(ctx context.Context, orderID string) error {
 	}
 	stream, err := s.js.Stream(ctx, events.Stream)
 	if err != nil {
-		return fmt.Errorf("stream %s: %w", events.Stream, err)
+		return fmt.Errorf("stream %s: %w", events.Stream, natsbus.Err(err))
 	}
 	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(events.ScheduleSubject(orderID))); err != nil {
-		return fmt.Errorf("purge expiry of order %s: %w", orderID, err)
+		return fmt.Errorf("purge expiry of order %s: %w", orderID, natsbus.Err(err))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 )
@@ -243,6 +244,48 @@ func TestInvalidOrdersAreRefused(t *testing.T) {
 			if !errors.Is(err, errInvalidOrder) {
 				t.Fatalf("scheduleOrder(%q, %v) = %v, want errInvalidOrder", tc.id, tc.at, err)
 			}
+		})
+	}
+}
+
+// TestBusOutageIsUnavailable: with NATS down under the service, scheduling
+// and unscheduling an order fail with natsbus.ErrUnavailable (a fault of
+// kind Unavailable), which the runner retries for as long as the outage
+// lasts instead of counting it against the event's deliveries; once NATS
+// is back they succeed.
+func TestBusOutageIsUnavailable(t *testing.T) {
+	t.Parallel()
+	srv := natsbustest.StartServer(t)
+	bus := srv.Connect(t)
+	svc := New(bus.JetStream(), natsbustest.Logger(t), Config{})
+	calls := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"schedule", func(ctx context.Context) error {
+			return svc.onOrderCreated(ctx, orderCreated("o-1", time.Now().Add(time.Hour)))
+		}},
+		{"unschedule", func(ctx context.Context) error {
+			return svc.onOrderCancelled(ctx, events.OrderCancelled{ID: "o-1", Ticket: events.OrderTicket{ID: "t-1"}})
+		}},
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	for _, c := range calls {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.call(ctx)
+		cancel()
+		var fe *fault.Error
+		if !errors.Is(err, natsbus.ErrUnavailable) || !errors.As(err, &fe) || fe.Kind != fault.Unavailable {
+			t.Errorf("%s with NATS down: %v, want natsbus.ErrUnavailable", c.name, err)
+		}
+	}
+	srv.Restart(t)
+	for _, c := range calls {
+		natsbustest.Eventually(t, 10*time.Second, c.name+" once NATS is back", func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			return c.call(ctx) == nil
 		})
 	}
 }

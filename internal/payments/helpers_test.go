@@ -129,6 +129,18 @@ type hookProvider struct {
 	before func(ctx context.Context, req payments.ChargeRequest) error
 	// after may replace the outcome of a charge that was made.
 	after func(ctx context.Context, req payments.ChargeRequest, c payments.Charge, err error) (payments.Charge, error)
+	// beforeRefund runs first in Refund; a non-nil error is returned
+	// without refunding.
+	beforeRefund func(ctx context.Context, req payments.RefundRequest) error
+}
+
+func (h *hookProvider) Refund(ctx context.Context, req payments.RefundRequest) error {
+	if h.beforeRefund != nil {
+		if err := h.beforeRefund(ctx, req); err != nil {
+			return err
+		}
+	}
+	return h.Provider.Refund(ctx, req)
 }
 
 func (h *hookProvider) Charge(ctx context.Context, req payments.ChargeRequest) (payments.Charge, error) {

@@ -68,8 +68,9 @@ func (s *Service) onOrderCompleted(ctx context.Context, ev events.OrderCompleted
 // onOrderRefundRequested refunds the payment. An unknown or never-charged
 // payment, or a refund the provider refuses, cannot get better by
 // retrying: the runner terminates the message and logs it with its
-// subject and id, for a person to look at. Anything else (the provider
-// down, the database busy) is retried.
+// subject and id, for a person to look at. Anything else is retried: the
+// provider or the database unreachable (an Unavailable fault) for as long
+// as that lasts, without using up the message's deliveries.
 func (s *Service) onOrderRefundRequested(ctx context.Context, ev events.OrderRefundRequested) error {
 	err := s.Refund(ctx, ev.PaymentID)
 	var fe *fault.Error

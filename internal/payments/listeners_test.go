@@ -3,7 +3,9 @@ package payments_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,6 +204,42 @@ func TestOnOrderRefundRequestedTwice(t *testing.T) {
 		}
 		if w := f.pay("o-1", "tok_visa", token(t, "alice")); w.Code != http.StatusBadRequest {
 			t.Errorf("pay a refunded order: %d %s", w.Code, w.Body)
+		}
+	}, migs...)
+}
+
+// TestRefundWaitsOutProviderOutage: a refund the provider cannot take (it
+// is unreachable) is retried for as long as that lasts, well past the
+// delivery limit of a message that fails on its own, and made once it is
+// back.
+func TestRefundWaitsOutProviderOutage(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		sandbox := payments.NewSandbox().(*payments.Sandbox)
+		var refusals atomic.Int32
+		const outage = 6 // the listeners' MaxDeliver is 2
+		f := newFixture(t, db, &hookProvider{Provider: sandbox, beforeRefund: func(context.Context, payments.RefundRequest) error {
+			if refusals.Add(1) <= outage {
+				return errors.New("stripe: create refund: dial tcp: connection refused")
+			}
+			return nil
+		}})
+		bus := listening(t, f)
+		f.addOrder(t, "o-1", "alice", 2000)
+		w := f.pay("o-1", "tok_visa", token(t, "alice"))
+		if w.Code != http.StatusCreated {
+			t.Fatalf("pay: %d %s", w.Code, w.Body)
+		}
+		p, err := f.svc.Payment(context.Background(), httpapitest.Decode[idBody](t, w).ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		publish(t, bus, events.OrderRefundRequested{OrderID: "o-1", PaymentID: p.ID, StripeID: p.StripeID})
+		settled(t, bus, events.SubjectOrderRefundRequested)
+		if n := refusals.Load(); n != outage+1 {
+			t.Errorf("refund tried %d times, want %d during the outage and 1 after", n, outage)
+		}
+		if !sandbox.Refunded(p.StripeID) {
+			t.Error("the charge was not refunded once the provider was back")
 		}
 	}, migs...)
 }

@@ -29,7 +29,8 @@ var (
 	// ErrProviderUnavailable is a charge whose outcome is unknown (the
 	// provider failed or did not answer). The claim stays, and the next
 	// attempt replays the same idempotency key, so retrying never charges
-	// twice.
+	// twice. A refund the provider did not answer is one too: the bus
+	// retries it, under the same key, for as long as that lasts.
 	ErrProviderUnavailable = fault.New(fault.Unavailable, "The payment could not be completed; please try again")
 	// ErrPaymentNotFound is an unknown payment id (in a refund request).
 	ErrPaymentNotFound = fault.New(fault.NotFound, "Payment not found")

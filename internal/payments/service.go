@@ -352,8 +352,16 @@ func (s *Service) Refund(ctx context.Context, paymentID string) error {
 		return fmt.Errorf("refund: payment %s: %w", p.ID, errPaymentPending)
 	}
 	err = s.cfg.Provider.Refund(ctx, RefundRequest{ChargeID: p.StripeID, IdempotencyKey: "refund-" + p.ID})
-	if err != nil && !errors.Is(err, ErrAlreadyRefunded) {
+	var fe *fault.Error
+	switch {
+	case err == nil, errors.Is(err, ErrAlreadyRefunded):
+	case errors.As(err, &fe) && (fe.Kind == fault.Declined || fe.Kind == fault.Invalid):
 		return fmt.Errorf("refund %s: %w", p.ID, err)
+	default:
+		// The provider did not answer (network, 5xx, 429): an outage,
+		// which the bus waits out without using up the message's
+		// deliveries; the replay uses the same key, so it refunds once.
+		return fmt.Errorf("refund %s: %w: %w", p.ID, ErrProviderUnavailable, err)
 	}
 	p.Status, p.UpdatedAt = StatusRefunded, s.cfg.Now()
 	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {

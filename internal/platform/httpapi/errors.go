@@ -56,6 +56,11 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 		Respond(w, http.StatusBadRequest, body)
 	case errors.As(err, &fe) && statusOf[fe.Kind] != 0: // Internal and unknown kinds are 500s
 		status = statusOf[fe.Kind]
+		if fe.Kind == fault.Unavailable {
+			// The request log names what is down (the database's
+			// "connection refused"); the caller sees only the message.
+			recordError(r, err)
+		}
 		if fe.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(fe.RetryAfter.Seconds()))))
 		}

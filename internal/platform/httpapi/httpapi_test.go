@@ -264,16 +264,21 @@ func TestLog(t *testing.T) {
 		handler    http.HandlerFunc
 		wantStatus int
 		wantLog    []string
+		noLog      []string
 	}{
-		{"panic", func(http.ResponseWriter, *http.Request) { panic("kaboom") }, 500, []string{"level=ERROR", "kaboom"}},
+		{"panic", func(http.ResponseWriter, *http.Request) { panic("kaboom") }, 500, []string{"level=ERROR", "kaboom"}, nil},
 		{"panic after header", func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusAccepted)
 			panic("late")
-		}, 202, []string{"level=ERROR", "late"}},
+		}, 202, []string{"level=ERROR", "late"}, nil},
 		{"internal error", func(w http.ResponseWriter, r *http.Request) {
 			httpapi.Error(w, r, errors.New("disk on fire"))
-		}, 500, []string{"level=ERROR", "disk on fire", "status=500"}},
-		{"ok", func(w http.ResponseWriter, r *http.Request) { httpapi.Respond(w, 200, "hi") }, 200, []string{"status=200"}},
+		}, 500, []string{"level=ERROR", "disk on fire", "status=500"}, nil},
+		{"dependency down", func(w http.ResponseWriter, r *http.Request) {
+			down := &fault.Error{Kind: fault.Unavailable, Message: "Try later", RetryAfter: 5 * time.Second}
+			httpapi.Error(w, r, fmt.Errorf("list: %w: %w", down, errors.New("dial tcp: connection refused")))
+		}, 503, []string{"level=WARN", "connection refused", "status=503"}, []string{"level=ERROR"}},
+		{"ok", func(w http.ResponseWriter, r *http.Request) { httpapi.Respond(w, 200, "hi") }, 200, []string{"status=200"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -293,6 +298,11 @@ func TestLog(t *testing.T) {
 			for _, want := range tc.wantLog {
 				if !strings.Contains(buf.String(), want) {
 					t.Errorf("log %q lacks %q", buf.String(), want)
+				}
+			}
+			for _, not := range tc.noLog {
+				if strings.Contains(buf.String(), not) {
+					t.Errorf("log %q has %q", buf.String(), not)
 				}
 			}
 		})

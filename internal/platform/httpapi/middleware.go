@@ -114,7 +114,9 @@ func quiet(r *http.Request) {
 }
 
 // Log logs one line per request, at Error level with the error for a 500,
-// and recovers a panicking handler into a 500.
+// at Warn level with the cause for a 503 (a dependency down: expected
+// during an outage, not a bug), and recovers a panicking handler into a
+// 500.
 func Log(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -135,6 +137,11 @@ func Log(log *slog.Logger) func(http.Handler) http.Handler {
 				attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status,
 					"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
 				switch {
+				case sw.status == http.StatusServiceUnavailable:
+					if info.err != nil {
+						attrs = append(attrs, "err", info.err)
+					}
+					log.Warn("request", attrs...)
 				case info.err != nil:
 					log.Error("request", append(attrs, "err", info.err)...)
 				case info.quiet:

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
 )
 
 // Listener handles one subject for a service. Build it with On.
@@ -72,6 +75,19 @@ func isEarly(err error) bool {
 // too when its chain holds a method EarlyMessage() bool returning true.
 func Early(err error) error { return earlyError{err} }
 
+// isUnavailable reports whether err says a dependency is down or
+// saturated rather than anything about the message: its chain holds a
+// *fault.Error of kind fault.Unavailable. That is the one rule, and the
+// platform already speaks it: sqldb.ErrUnavailable (the database refused or
+// dropped the connection, timed out, has too many connections) and
+// payments.ErrProviderUnavailable are such faults, as is any a service
+// declares for its own dependency. It answers 503 at the HTTP edge; here
+// it is retried with the backoff for as long as the outage lasts.
+func isUnavailable(err error) bool {
+	var fe *fault.Error
+	return errors.As(err, &fe) && fe.Kind == fault.Unavailable
+}
+
 // DurableName is the durable consumer a service uses for a subject:
 // <service>-<subject with dots as dashes>. Never rename one: a new name
 // reads the whole stream again.
@@ -81,14 +97,21 @@ func DurableName(service, subject string) string {
 
 // ListenConfig tunes the consumers of one service. Zero values get defaults.
 type ListenConfig struct {
-	// MaxDeliver bounds deliveries of one message; the runner terminates a
-	// message that fails on its last delivery. Default 20.
+	// MaxDeliver bounds the deliveries of a message that fails on its
+	// own; the runner terminates it at the failure that reaches the bound.
+	// Default 20. A delivery whose handler failed because a dependency is
+	// unavailable (isUnavailable: the database, the payment provider) never
+	// counts: such a message is nak'ed with the backoff for as long as the
+	// outage lasts and never terminated. The server counts every delivery,
+	// so the runner subtracts the outage deliveries it saw itself; those
+	// another replica (or this process before a restart) saw still count.
 	MaxDeliver int
 	// MaxEarlyDeliver bounds the deliveries of a message whose handler
 	// says it came early (Early). Default 400: with the default backoff,
-	// over an hour of waiting while the service runs. The count is the
-	// server's, of all deliveries: a message that waited past MaxDeliver
-	// and then fails otherwise is terminated at that failure.
+	// over an hour of waiting while the service runs. The count is of all
+	// deliveries but the outage ones (see MaxDeliver): a message that
+	// waited past MaxDeliver and then fails otherwise is terminated at
+	// that failure.
 	MaxEarlyDeliver int
 	// AckWait is how long the server waits for an ack before it redelivers.
 	// While a handler runs the runner reports it in progress every AckWait/2,
@@ -104,10 +127,13 @@ type ListenConfig struct {
 	// Default 4.
 	Workers int
 	// Backoff is the nak delay after the n-th failed delivery (n from 1).
-	// Default: 100ms doubling up to 10s.
+	// Default: 100ms doubling up to MaxBackoff.
 	Backoff func(n uint64) time.Duration
+	// MaxBackoff caps the default Backoff. Default 10s.
+	MaxBackoff time.Duration
 	// Observe, when set, is told of every delivery handled: the durable
-	// consumer, the outcome ("ack", "retry" or "terminated"), when the
+	// consumer, the outcome ("ack", "retry", "unavailable" (nak'ed, a
+	// dependency is down; not counted) or "terminated"), when the
 	// message was stored in the stream, and how long the handler took.
 	Observe func(consumer, outcome string, stored time.Time, took time.Duration)
 }
@@ -128,10 +154,14 @@ func (c *ListenConfig) defaults() {
 	if c.Workers <= 0 {
 		c.Workers = 4
 	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 10 * time.Second
+	}
 	if c.Backoff == nil {
+		limit := c.MaxBackoff
 		c.Backoff = func(n uint64) time.Duration {
 			d := 100 * time.Millisecond << min(n-1, 7)
-			return min(d, 10*time.Second)
+			return min(d, limit)
 		}
 	}
 }
@@ -160,10 +190,12 @@ func (b *Bus) Listen(ctx context.Context, service string, listeners []Listener, 
 			FilterSubject: li.Subject,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       cfg.AckWait,
-			// The server's own bound is a backstop for messages whose
-			// handler never returns (a crash each time); the runner
-			// terminates at its own bounds before that.
-			MaxDeliver:    max(cfg.MaxDeliver, cfg.MaxEarlyDeliver) + 2,
+			// Unlimited: the server counts every delivery, outages
+			// included, and an outage must never use a message up. The
+			// runner enforces the bounds of messages that fail on their
+			// own (MaxDeliver, MaxEarlyDeliver). Updating a consumer an
+			// older version created with a bound lifts it.
+			MaxDeliver:    -1,
 			MaxAckPending: 1000,
 		})
 		if err != nil {
@@ -192,11 +224,12 @@ func (l *Listening) start(ctx context.Context, b *Bus, name string, cons jetstre
 	}
 	l.consumes = append(l.consumes, cc)
 	l.durables = append(l.durables, cons)
+	st := &consumerState{outages: map[uint64]uint64{}}
 	var workers sync.WaitGroup
 	for range cfg.Workers {
 		workers.Go(func() {
 			for m := range work {
-				b.handle(ctx, name, m, li, cfg)
+				b.handle(ctx, name, m, li, cfg, st)
 			}
 		})
 	}
@@ -210,7 +243,49 @@ func (l *Listening) start(ctx context.Context, b *Bus, name string, cons jetstre
 	return nil
 }
 
-func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li Listener, cfg ListenConfig) {
+// consumerState is what the runner remembers of one consumer between
+// deliveries: whether its dependency was last seen down (so an outage is
+// logged once when it starts and once when it ends, not per message), and
+// how many deliveries of each message (by stream sequence) failed here
+// because a dependency was unavailable, which its delivery bound does not
+// count.
+type consumerState struct {
+	down atomic.Bool
+	mu   sync.Mutex
+	// outages is bounded by maxOutageEntries: a message another replica
+	// finished leaves its entry here, and forgetting all of them at the
+	// bound only makes the bound count those outages again.
+	outages map[uint64]uint64
+}
+
+const maxOutageEntries = 10000
+
+// outage records an unavailable delivery of the message at seq.
+func (st *consumerState) outage(seq uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.outages[seq]; !ok && len(st.outages) >= maxOutageEntries {
+		clear(st.outages)
+	}
+	st.outages[seq]++
+}
+
+// failures is how many of the message's n deliveries count against its
+// bound: those not seen here to fail for an outage.
+func (st *consumerState) failures(seq, n uint64) uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return n - min(st.outages[seq], n)
+}
+
+// done forgets the message at seq: it was acked or terminated.
+func (st *consumerState) done(seq uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	delete(st.outages, seq)
+}
+
+func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li Listener, cfg ListenConfig, st *consumerState) {
 	meta, err := m.Metadata()
 	if err != nil {
 		b.log.Error("message without metadata", "consumer", consumer, "err", err)
@@ -236,7 +311,7 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 	took := time.Since(start)
 	stopBeat()
 	cancel()
-	n := meta.NumDelivered
+	n, seq := meta.NumDelivered, meta.Sequence.Stream
 	var perm permanentError
 	bound := uint64(cfg.MaxDeliver)
 	if isEarly(err) {
@@ -248,14 +323,35 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 			cfg.Observe(consumer, outcome, meta.Timestamp, took)
 		}
 	}()
+	unavailable := err != nil && !errors.As(err, &perm) && isUnavailable(err)
+	if unavailable {
+		if st.down.CompareAndSwap(false, true) {
+			b.log.Warn("dependency unavailable: messages are retried until it is back, without using up deliveries",
+				"consumer", consumer, "err", err)
+		}
+	} else if err == nil && st.down.CompareAndSwap(true, false) {
+		// Only a success says the dependency is back: a message failing
+		// on its own (a bad payload) says nothing about it.
+		b.log.Info("dependency available again", "consumer", consumer)
+	}
 	switch {
 	case err == nil:
 		outcome = "ack"
+		st.done(seq)
 		if err := m.Ack(); err != nil {
 			b.log.Warn("ack", "consumer", consumer, "msg_id", id, "err", err)
 		}
-	case errors.As(err, &perm) || n >= bound:
+	case unavailable:
+		// Never terminated, whatever the count: the outage is not the
+		// message's fault, and dropping it would leave its change undone
+		// for good (an order never expired).
+		outcome = "unavailable"
+		st.outage(seq)
+		b.log.Debug("message nak: dependency unavailable", "consumer", consumer, "msg_id", id, "deliveries", n, "err", err)
+		m.NakWithDelay(cfg.Backoff(n))
+	case errors.As(err, &perm) || st.failures(seq, n) >= bound:
 		outcome = "terminated"
+		st.done(seq)
 		b.log.Error("message terminated", "consumer", consumer, "subject", m.Subject(),
 			"msg_id", id, "stream_seq", meta.Sequence.Stream, "deliveries", n, "err", err)
 		m.Term()

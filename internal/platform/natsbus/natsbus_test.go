@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -18,8 +19,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
 // tiny is a backoff that redelivers at once, so tests do not wait.
@@ -224,6 +227,101 @@ func TestTerminatedAfterMaxDeliver(t *testing.T) {
 				t.Errorf("handler called %d times after a later message, want %d", n, tc.wantCalls)
 			}
 		})
+	}
+}
+
+// TestOutageNeverUsesUpDeliveries: a handler whose dependency is
+// unavailable (a fault of kind Unavailable anywhere in its error's chain:
+// the database's, the payment provider's) is retried for as long as the
+// outage lasts, far past MaxDeliver and MaxEarlyDeliver, and never
+// terminated; once the dependency is back the message is handled, or, if
+// it then fails on its own, gets its whole MaxDeliver again.
+func TestOutageNeverUsesUpDeliveries(t *testing.T) {
+	t.Parallel()
+	const outage = 30 // deliveries during the outage, well past both bounds
+	dbDown := fmt.Errorf("expire order: %w", fmt.Errorf("%w: dial tcp: connection refused", sqldb.ErrUnavailable))
+	tests := []struct {
+		name      string
+		during    error // returned for the first outage deliveries
+		after     error // returned from then on
+		wantCalls int
+		want      string // the last outcome
+	}{
+		{"database down, then handled", dbDown, nil, outage + 1, "ack"},
+		{"provider down, then handled", fault.New(fault.Unavailable, "provider unreachable"), nil, outage + 1, "ack"},
+		{"outage, then failing on its own", dbDown, errors.New("broken"), outage + 3, "terminated"},
+		{"outage, then early", dbDown, natsbus.Early(errors.New("2 before 1")), outage + 7, "terminated"},
+		{"permanent wins over unavailable", natsbus.Permanent(dbDown), nil, 1, "terminated"},
+		{"another kind of fault counts", fault.New(fault.Invalid, "no"), fault.New(fault.Invalid, "no"), 3, "terminated"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := natsbustest.Embedded(t)
+			var (
+				seen     calls
+				mu       sync.Mutex
+				outcomes []string
+			)
+			observe := func(_, outcome string, _ time.Time, _ time.Duration) {
+				mu.Lock()
+				defer mu.Unlock()
+				outcomes = append(outcomes, outcome)
+			}
+			cfg := natsbus.ListenConfig{MaxDeliver: 3, MaxEarlyDeliver: 7, Backoff: tiny, Observe: observe}
+			l := listen(t, b, "svc", cfg, func(_ context.Context, ev events.TicketCreated) error {
+				if seen.add(ev.ID) <= outage {
+					return tc.during
+				}
+				return tc.after
+			})
+			defer l.Stop()
+			publish(t, b, events.TicketCreated{ID: "1"})
+			natsbustest.Eventually(t, 10*time.Second, "the message settles", settled(t, b, "svc", 1))
+			if n := seen.get("1"); n != tc.wantCalls {
+				t.Errorf("handler called %d times, want %d", n, tc.wantCalls)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(outcomes) == 0 || outcomes[len(outcomes)-1] != tc.want {
+				t.Fatalf("outcomes %v, want the last %q", outcomes, tc.want)
+			}
+			if tc.wantCalls > outage {
+				for i, o := range outcomes[:outage] {
+					if o != "unavailable" {
+						t.Errorf("delivery %d during the outage observed as %q, want unavailable", i+1, o)
+						break
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestConsumerDeliveryBoundLifted: a durable consumer an older version
+// created with a server-side delivery bound (max(20, 400)+2) loses it when
+// the service starts again: the server would otherwise stop delivering a
+// message after that many outage deliveries.
+func TestConsumerDeliveryBoundLifted(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := b.JetStream().CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{
+		Durable:       natsbus.DurableName("svc", events.SubjectTicketCreated),
+		FilterSubject: string(events.SubjectTicketCreated),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       5 * time.Second,
+		MaxDeliver:    402,
+		MaxAckPending: 1000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := listen(t, b, "svc", natsbus.ListenConfig{}, func(context.Context, events.TicketCreated) error { return nil })
+	defer l.Stop()
+	if got := consumerInfo(t, b, "svc").Config.MaxDeliver; got != -1 {
+		t.Errorf("consumer MaxDeliver = %d, want -1 (unlimited)", got)
 	}
 }
 
@@ -625,5 +723,107 @@ func TestListenTerminatesForeignSchedules(t *testing.T) {
 	defer mu.Unlock()
 	if slices.Sort(handled); !slices.Equal(handled, []string{"expired", "published"}) {
 		t.Errorf("handled %v, want the published event and the job's expiry only", handled)
+	}
+}
+
+// TestErrUnavailable: a call to a NATS that is out of reach (here a closed
+// connection, or a request that found no responder) becomes ErrUnavailable,
+// a fault of kind Unavailable; other errors pass through unchanged.
+func TestErrUnavailable(t *testing.T) {
+	t.Parallel()
+	b := natsbustest.Embedded(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, notFound := b.JetStream().Stream(ctx, "NO_SUCH_STREAM")
+	b.Close()
+	_, closed := b.JetStream().Publish(ctx, string(events.SubjectTicketCreated), []byte("{}"))
+	other := errors.New("apply: broken")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"closed connection", closed, true},
+		{"wrapped closed connection", fmt.Errorf("schedule: %w", closed), true},
+		{"stream not found", notFound, false},
+		{"other error", other, false},
+	} {
+		got := natsbus.Err(tc.err)
+		var fe *fault.Error
+		isUnavailable := errors.Is(got, natsbus.ErrUnavailable) && errors.As(got, &fe) && fe.Kind == fault.Unavailable
+		if tc.err == nil || isUnavailable != tc.want || !errors.Is(got, tc.err) {
+			t.Errorf("%s: Err(%v) = %v, want unavailable %v and the original kept", tc.name, tc.err, got, tc.want)
+		}
+	}
+	if natsbus.Err(nil) != nil {
+		t.Error("Err(nil) is not nil")
+	}
+}
+
+// lockedBuffer is a log sink the runner's goroutines may write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *lockedBuffer) count(s string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Count(b.buf.String(), s)
+}
+
+// TestOutageLoggedOncePerChange: however many messages and deliveries an
+// outage fails, a consumer logs it once at warn when it starts and once at
+// info when it ends.
+func TestOutageLoggedOncePerChange(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := natsbus.Connect(ctx, natsbus.Config{DataDir: t.TempDir(), Name: t.Name(), Stream: natsbustest.Stream},
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var (
+		down atomic.Bool
+		seen calls
+	)
+	down.Store(true)
+	l := listen(t, b, "svc", natsbus.ListenConfig{MaxDeliver: 2, Backoff: tiny}, func(_ context.Context, ev events.TicketCreated) error {
+		seen.add(ev.ID)
+		if down.Load() {
+			return fmt.Errorf("load: %w", sqldb.ErrUnavailable)
+		}
+		return nil
+	})
+	defer l.Stop()
+	publish(t, b, events.TicketCreated{ID: "1"}, events.TicketCreated{ID: "2"}, events.TicketCreated{ID: "3"})
+	natsbustest.Eventually(t, 10*time.Second, "every message failed past MaxDeliver", func() bool {
+		return seen.get("1") >= 5 && seen.get("2") >= 5 && seen.get("3") >= 5
+	})
+	down.Store(false)
+	natsbustest.Eventually(t, 10*time.Second, "every message handled", settled(t, b, "svc", 3))
+	if n := logs.count(`level=WARN msg="dependency unavailable`); n != 1 {
+		t.Errorf("outage logged %d times at warn, want once:\n%s", n, logs.String())
+	}
+	if n := logs.count(`level=INFO msg="dependency available again"`); n != 1 {
+		t.Errorf("recovery logged %d times, want once", n)
+	}
+	if n := logs.count("message terminated"); n != 0 {
+		t.Errorf("%d messages terminated during the outage", n)
 	}
 }

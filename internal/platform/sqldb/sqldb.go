@@ -3,8 +3,8 @@
 //
 // It opens the database with the settings each engine needs, applies the
 // service's embedded migrations, runs transactions (with after-commit hooks),
-// and translates driver errors into ErrNotFound, ErrConflict and
-// ErrInvalidText so services never see a driver error. The same SQL, written
+// and translates driver errors into ErrNotFound, ErrConflict,
+// ErrInvalidText and ErrUnavailable so services never see a driver error. The same SQL, written
 // with $N placeholders, runs on both engines; the few real differences go
 // through Engine.
 package sqldb
@@ -12,15 +12,21 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -69,6 +75,16 @@ var (
 	// caller with a clear 400, never a 500.
 	ErrInvalidText error = &fault.Error{Kind: fault.Invalid,
 		Message: "Text must be valid UTF-8 without NUL characters, and of a sensible length"}
+	// ErrUnavailable means the database could not be reached or could not
+	// take the work: connection refused or dropped, a timeout, too many
+	// connections, a server shutting down or starting, SQLite's lock still
+	// held after the busy timeout, a disk error. Nothing about the request
+	// is wrong and trying again later can succeed, so it is a fault of
+	// kind Unavailable: a 503 with Retry-After at the HTTP edge (never a
+	// 500), and a delivery that does not count against a message's limit
+	// in the bus runner (natsbus: an outage never uses up deliveries).
+	ErrUnavailable error = &fault.Error{Kind: fault.Unavailable, RetryAfter: 5 * time.Second,
+		Message: "The service is briefly unavailable; please try again shortly"}
 )
 
 // Migrations is one embedded set of goose SQL migrations. Each set keeps its
@@ -212,6 +228,10 @@ func ownerOnly(path string) error {
 	return nil
 }
 
+// defaultConnectTimeout bounds a new PostgreSQL connection when
+// DATABASE_URL names no connect_timeout.
+const defaultConnectTimeout = 5 * time.Second
+
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
@@ -221,6 +241,14 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	connCfg, err := pgx.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: parse DATABASE_URL: %w", err)
+	}
+	// A server that does not answer at all (a network partition, a host
+	// gone) would hold each new connection for the operating system's
+	// TCP timeout, minutes, and every request with it: give up on a
+	// connection after a few seconds instead (ErrUnavailable, a 503), unless
+	// the URL sets connect_timeout.
+	if connCfg.ConnectTimeout == 0 {
+		connCfg.ConnectTimeout = defaultConnectTimeout
 	}
 	// Create the schema on a connection of its own, then open the pool with
 	// the schema as search_path, so unqualified names are the service's own.
@@ -400,13 +428,15 @@ func (db *DB) WithTx(ctx context.Context, fn func(*Tx) error) (err error) {
 }
 
 // Err translates driver errors: no rows becomes ErrNotFound, a unique
-// violation ErrConflict and a refused value ErrInvalidText (all wrapping the
-// original); others pass through.
+// violation ErrConflict, a refused value ErrInvalidText and an unreachable
+// or saturated database ErrUnavailable (all wrapping the original); others
+// pass through.
 func Err(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrInvalidText):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrInvalidText),
+		errors.Is(err, ErrUnavailable):
 		// Already translated (WithTx translates what its function returns,
 		// and a store may have done so inside it): wrapping again would log
 		// "sqldb: conflict: insert user: sqldb: conflict: …".
@@ -417,8 +447,60 @@ func Err(err error) error {
 		return fmt.Errorf("%w: %w", ErrConflict, err)
 	case isInvalidText(err):
 		return fmt.Errorf("%w: %w", ErrInvalidText, err)
+	case isUnavailable(err):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// isUnavailable reports whether err says the database is out of reach or
+// out of room rather than anything about the statement: it is worth trying
+// again once the database is back.
+//
+// A context cancelled by the caller (a client gone, a process stopping) is
+// not an outage; a deadline that ran out while waiting for the database is.
+// On PostgreSQL: any failure to connect (refused, unreachable, a role
+// refused login, the server starting or shutting down), a timeout, a
+// connection that broke under a statement, and the SQLSTATE classes 08
+// (connection exception) and 53 (insufficient resources: too many
+// connections, disk full, out of memory) and 57P01–57P03 (the server
+// shutting down, crashed, or not yet accepting connections). On SQLite: the
+// lock still held by another process after the busy timeout
+// (SQLITE_BUSY, SQLITE_LOCKED), and a file it cannot open, read, write or
+// grow (SQLITE_CANTOPEN, SQLITE_IOERR, SQLITE_FULL).
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	var connectErr *pgconn.ConnectError
+	switch {
+	case errors.As(err, &connectErr):
+		return true
+	case errors.As(err, &pgErr):
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), strings.HasPrefix(pgErr.Code, "53"):
+			return true
+		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
+			return true
+		}
+		return false
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		switch sqliteErr.Code() & 0xff { // the primary code, whatever the extended one
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN,
+			sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL:
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) ||
+		errors.As(err, &netErr) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
 }
 
 // isInvalidText reports whether the database refused a value for what it
