@@ -127,7 +127,10 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
 	}
-	for _, sc := range append([]StreamConfig{cfg.Stream}, cfg.Streams...) {
+	// The dead letters of every consumer of Stream (deadletter.go).
+	streams := append([]StreamConfig{cfg.Stream}, cfg.Streams...)
+	streams = append(streams, deadLetterStream(cfg.Stream.Replicas))
+	for _, sc := range streams {
 		if err := b.ensureStream(ctx, sc); err != nil {
 			b.Close()
 			return nil, err
