@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -75,6 +76,7 @@ type Bus struct {
 	nc          *nats.Conn
 	js          jetstream.JetStream
 	server      *server.Server // nil when external
+	storeLock   *os.File       // the embedded server's store, locked while it runs
 	stream      string
 	scheduledBy map[string]string
 	log         *slog.Logger
@@ -107,11 +109,11 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	}
 	url := cfg.URL
 	if url == "" {
-		ns, err := startEmbedded(cfg.DataDir, cfg.SyncAlways)
+		ns, lock, err := startEmbedded(cfg.DataDir, cfg.SyncAlways)
 		if err != nil {
 			return nil, err
 		}
-		b.server = ns
+		b.server, b.storeLock = ns, lock
 		opts = append(opts, nats.InProcessServer(ns))
 	}
 	nc, err := nats.Connect(url, opts...)
@@ -145,9 +147,17 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	return b, nil
 }
 
-func startEmbedded(dataDir string, syncAlways bool) (*server.Server, error) {
+// ErrStoreInUse is an embedded server's store another process (or another
+// Bus of this one) runs on.
+var ErrStoreInUse = errors.New("natsbus: the embedded NATS store is in use by another process")
+
+func startEmbedded(dataDir string, syncAlways bool) (*server.Server, *os.File, error) {
 	if dataDir == "" {
-		return nil, errors.New("natsbus: embedded server needs a data dir")
+		return nil, nil, errors.New("natsbus: embedded server needs a data dir")
+	}
+	lock, err := lockStore(filepath.Join(dataDir, "nats"))
+	if err != nil {
+		return nil, nil, err
 	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "ticketing-embedded",
@@ -159,14 +169,16 @@ func startEmbedded(dataDir string, syncAlways bool) (*server.Server, error) {
 		SyncAlways: syncAlways,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
+		lock.Close()
+		return nil, nil, fmt.Errorf("natsbus: embedded server: %w", err)
 	}
 	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		ns.Shutdown()
-		return nil, errors.New("natsbus: embedded server did not start")
+		lock.Close()
+		return nil, nil, errors.New("natsbus: embedded server did not start")
 	}
-	return ns, nil
+	return ns, lock, nil
 }
 
 // ensureStream creates the stream or updates it to sc. An update also
@@ -278,6 +290,9 @@ func (b *Bus) shutdownServer() {
 	if b.server != nil {
 		b.server.Shutdown()
 		b.server.WaitForShutdown()
+	}
+	if b.storeLock != nil {
+		b.storeLock.Close()
 	}
 }
 
