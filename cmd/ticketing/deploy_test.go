@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -410,6 +411,15 @@ func TestServeDeployPermissions(t *testing.T) {
 			{"expiration", "$JS.API.CONSUMER.CREATE.SESSIONS.random.session.revoked"},
 			{"expiration", "$JS.API.CONSUMER.MSG.NEXT.SESSIONS.random"},
 			{"expiration", "$JS.API.STREAM.UPDATE.SESSIONS"},
+			// Dead letters: a part stores its own consumers' only, and
+			// reads, deletes or purges none.
+			{"tickets", "deadletter.orders-payment-created"},
+			{"orders", "deadletter.>"},
+			{"orders", "$JS.API.STREAM.MSG.GET.DEADLETTERS"},
+			{"orders", "$JS.API.DIRECT.GET.DEADLETTERS"},
+			{"payments", "$JS.API.STREAM.MSG.DELETE.DEADLETTERS"},
+			{"payments", "$JS.API.STREAM.PURGE.DEADLETTERS"},
+			{"expiration", "$JS.API.CONSUMER.CREATE.DEADLETTERS.random.deadletter.>"},
 		} {
 			c := dialNATS(t, natsURL, caFile, tc.user, passwords[tc.user])
 			if err := c.nc.PublishRequest(tc.subject, c.nc.NewRespInbox(), []byte(`{}`)); err != nil {
@@ -442,6 +452,19 @@ func TestServeDeployPermissions(t *testing.T) {
 		natsbustest.Eventually(t, 10*time.Second, "orders has dealt with it", func() bool { return len(unhandled(t, ns)) == 0 })
 		if got := orderStatus(buyer, unpaid.ID); got == "complete" {
 			t.Errorf("the unpaid order %s is %s after a payment.created fired by tickets' schedule", unpaid.ID, got)
+		}
+		// Terminated, and kept as a dead letter for the operator: orders
+		// may store it under its own user.
+		stream, err := c.js.Stream(ctx, natsbus.DeadLetterStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter(">"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := info.State.Subjects["deadletter.orders-payment-created"]; n != 1 {
+			t.Errorf("dead letters of orders-payment-created: %d, want 1 (all: %v)", n, info.State.Subjects)
 		}
 	})
 
