@@ -103,3 +103,35 @@ func TestDeadLettersBadArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestUpSweepExpiresOrderWithLostSchedule: an order whose expiry schedule
+// is gone (purged here, as a restore from an old backup would lose it) is
+// still cancelled by the orders sweep, and its ticket is on sale again.
+func TestUpSweepExpiresOrderWithLostSchedule(t *testing.T) {
+	t.Parallel()
+	base, app := startUpConfig(t, t.TempDir(), map[string]string{"EXPIRATION_WINDOW": "2s"}, func(c *Config) {
+		c.sweepEvery, c.sweepGrace = 100*time.Millisecond, time.Second
+	})
+	seller := signUp(t, base, "seller@example.com")
+	buyer := signUp(t, base, "buyer@example.com")
+	tk, o := sellAndReserve(t, seller, buyer, "Lost schedule show")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := app.bus.JetStream().Stream(ctx, events.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schedule := events.ScheduleSubject(o.ID)
+	natsbustest.Eventually(t, 5*time.Second, "expiration schedules the expiry", func() bool {
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter(schedule))
+		return err == nil && info.State.Subjects[schedule] == 1
+	})
+	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(schedule)); err != nil {
+		t.Fatal(err)
+	}
+	natsbustest.Eventually(t, 10*time.Second, "the sweep expires the order", func() bool { return orderStatus(buyer, o.ID) == "cancelled" })
+	if late := time.Since(o.ExpiresAt); late < time.Second {
+		t.Errorf("order cancelled %s after expiresAt, before the sweep's grace", late)
+	}
+	natsbustest.Eventually(t, 5*time.Second, "its ticket is on sale again", func() bool { return listed(buyer, tk.ID) })
+}
