@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -106,6 +108,17 @@ func deployNATS(t *testing.T) (ns *server.Server, passwords map[string]string, c
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The operator's user for `ticketing deadletters`, added to the users
+	// as deploy/nats-operator.conf says.
+	operator, err := os.ReadFile(filepath.Join(deployDir, "nats-operator.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := bytes.LastIndex(auth, []byte("  ]\n}"))
+	if end < 0 {
+		t.Fatal("auth.conf does not end with its users")
+	}
+	auth = slices.Concat(auth[:end], operator, auth[end:])
 	if err := os.WriteFile(filepath.Join(dir, "auth.conf"), auth, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +139,8 @@ include ./auth.conf
 		passwords[user] = rand.Text()
 		t.Setenv(strings.ToUpper(user)+"_NATS_PASSWORD", passwords[user])
 	}
+	passwords["operator"] = rand.Text()
+	t.Setenv("OPERATOR_NATS_PASSWORD", passwords["operator"])
 	opts, err := server.ProcessConfigFile(confFile)
 	if err != nil {
 		t.Fatalf("nats.conf with deploy/k8s/nats/auth.conf: %v", err)
@@ -465,6 +480,38 @@ func TestServeDeployPermissions(t *testing.T) {
 		}
 		if n := info.State.Subjects["deadletter.orders-payment-created"]; n != 1 {
 			t.Errorf("dead letters of orders-payment-created: %d, want 1 (all: %v)", n, info.State.Subjects)
+		}
+	})
+
+	// The forged payment.created above is a dead letter. No part may read
+	// it; the operator's user (deploy/nats-operator.conf) lists and
+	// replays it with `ticketing deadletters`. Replayed, it is an ordinary
+	// publish: orders applies it, as the operator asked.
+	t.Run("an operator lists and replays a dead letter", func(t *testing.T) {
+		cli := func(args ...string) string {
+			t.Helper()
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := run(ctx, append([]string{"deadletters"}, args...), testEnv(map[string]string{
+				"NATS_URL": natsURL, "NATS_CA_FILE": caFile, "NATS_USER": "operator", "NATS_PASSWORD": passwords["operator"],
+				"TICKETING_DATA_DIR": t.TempDir(),
+			}), &stdout, &stderr)
+			if err != nil {
+				t.Fatalf("deadletters %v: %v\n%s", args, err, stderr.String())
+			}
+			return stdout.String()
+		}
+		m := regexp.MustCompile(`(?m)^(\d+)\t\S+\torders-payment-created\tpayment.created\tdeliveries=1\n\terror: .*\n.*\n\tpayload: .*"orderId":"([^"]+)"`).FindStringSubmatch(cli("list"))
+		if m == nil {
+			t.Fatal("no dead letter of orders-payment-created listed")
+		}
+		if out := cli("replay", m[1]); !strings.Contains(out, "replayed "+m[1]) {
+			t.Fatalf("replay: %s", out)
+		}
+		natsbustest.Eventually(t, 10*time.Second, "the replayed payment applied", func() bool { return orderStatus(buyer, m[2]) == "complete" })
+		if out := cli("list"); strings.Contains(out, "orders-payment-created") {
+			t.Errorf("still listed after the replay:\n%s", out)
 		}
 	})
 
