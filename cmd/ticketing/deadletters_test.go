@@ -60,6 +60,8 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 		list, err := app.bus.DeadLetters(ctx)
 		return err == nil && len(list) == 1
 	})
+	const counted = `ticketing_deadletters_total{consumer="orders-expiration-complete"} 1`
+	natsbustest.Eventually(t, 5*time.Second, counted, func() bool { return strings.Contains(scrapeText(t, base+"/metrics"), counted) })
 	if s := orderStatus(buyer, o.ID); s != "created" {
 		t.Fatalf("order %s after its expiry was terminated, want created", s)
 	}
