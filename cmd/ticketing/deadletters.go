@@ -26,6 +26,10 @@ which must not be running meanwhile (the store is locked).
 
 // deadLetters runs `ticketing deadletters list|replay`.
 func deadLetters(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprint(stdout, deadLettersUsage)
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
 		fmt.Fprint(stderr, deadLettersUsage)
 		return errors.New("deadletters needs list or replay")
@@ -50,7 +54,17 @@ func deadLetters(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	bus, err := connectBus(ctx, cfg, log, false)
+	// Connect as is: the streams are the parts' to make sure of, with the
+	// deployment's settings (NATS_STREAM_REPLICAS), not this command's.
+	bus, err := natsbus.Connect(ctx, natsbus.Config{
+		URL:      cfg.NATSURL,
+		DataDir:  cfg.DataDir,
+		Name:     "ticketing deadletters",
+		User:     cfg.NATSUser,
+		Password: cfg.NATSPassword,
+		CAFile:   cfg.NATSCAFile,
+		Existing: true,
+	}, log)
 	if errors.Is(err, natsbus.ErrStoreInUse) {
 		return fmt.Errorf("%w: stop `ticketing up` on %s first, run this, then start it again", err, cfg.DataDir)
 	}

@@ -95,9 +95,18 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 }
 
 // TestDeadLettersBadArguments: what the command refuses, before it touches
-// the data dir.
+// the data dir; on a data dir no process has run on, there is nothing.
 func TestDeadLettersBadArguments(t *testing.T) {
 	t.Parallel()
+	if out, err := runDeadLetters(t, t.TempDir(), "list"); err != nil || strings.TrimSpace(out) != "no dead letters" {
+		t.Errorf("list on a new data dir: %v\n%s", err, out)
+	}
+	if _, err := runDeadLetters(t, t.TempDir(), "replay", "1"); !errors.Is(err, natsbus.ErrNoDeadLetter) {
+		t.Errorf("replay on a new data dir: %v, want ErrNoDeadLetter", err)
+	}
+	if _, err := runDeadLetters(t, t.TempDir(), "-h"); err != nil {
+		t.Errorf("deadletters -h: %v", err)
+	}
 	for _, args := range [][]string{{}, {"purge"}, {"list", "3"}, {"replay"}, {"replay", "x"}, {"replay", "0"}, {"replay", "all", "3"}} {
 		dir := t.TempDir()
 		if _, err := runDeadLetters(t, dir, args...); err == nil {

@@ -62,6 +62,10 @@ type Config struct {
 	// subject Stream no longer captures is free for one of them), read
 	// with Follow.
 	Streams []StreamConfig
+	// Existing connects to the streams as they are, making sure of none:
+	// for a tool (`ticketing deadletters`), whose settings, such as the
+	// replicas, need not be the deployment's and must not change it.
+	Existing bool
 	// ScheduledBy says which messages a message schedule may fire: subject
 	// → the prefix of the schedule subjects allowed to fire it. Listen
 	// terminates any other message a schedule fired (it carries the
@@ -128,6 +132,9 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	if b.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishAckTimeout)); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
+	}
+	if cfg.Existing {
+		return b, nil
 	}
 	// The dead letters of every consumer of Stream (deadletter.go).
 	streams := append([]StreamConfig{cfg.Stream}, cfg.Streams...)

@@ -108,6 +108,9 @@ func (b *Bus) terminate(ctx context.Context, consumer string, m jetstream.Msg, m
 // DeadLetters returns the dead letters, oldest first.
 func (b *Bus) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 	s, err := b.js.Stream(ctx, DeadLetterStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil // no process has run on this server yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: stream %s: %w", DeadLetterStream, err)
 	}
@@ -153,6 +156,9 @@ var ErrNoDeadLetter = errors.New("natsbus: no such dead letter")
 // window (a crash between the publish and the delete) publishes it once.
 func (b *Bus) ReplayDeadLetter(ctx context.Context, id uint64) (DeadLetter, error) {
 	s, err := b.js.Stream(ctx, DeadLetterStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return DeadLetter{}, fmt.Errorf("%w: %d", ErrNoDeadLetter, id)
+	}
 	if err != nil {
 		return DeadLetter{}, fmt.Errorf("natsbus: stream %s: %w", DeadLetterStream, err)
 	}
