@@ -18,6 +18,7 @@ import (
 const deadLettersUsage = `Usage:
   ticketing deadletters list [flags]             the messages consumers gave up on, oldest first
   ticketing deadletters replay [flags] ID...|all publish them again on their subject, then delete them
+                                                 (never a forged one: all skips them)
 
 It reaches NATS as the other commands do: NATS_URL (with NATS_USER and
 NATS_PASSWORD), or the embedded server in the data dir of 'ticketing up',
@@ -82,6 +83,10 @@ func deadLetters(ctx context.Context, args []string, getenv func(string) string,
 	}
 	if all {
 		for _, d := range list {
+			if d.Forged {
+				fmt.Fprintf(stdout, "skipped %d: forged, never replayed\n", d.ID)
+				continue
+			}
 			ids = append(ids, d.ID)
 		}
 	}
@@ -129,6 +134,9 @@ func printDeadLetters(w io.Writer, list []natsbus.DeadLetter) {
 	for _, d := range list {
 		fmt.Fprintf(w, "%d\t%s\t%s\t%s\tdeliveries=%d\n", d.ID, d.At.UTC().Format(time.RFC3339), d.Consumer, d.Subject, d.Deliveries)
 		fmt.Fprintf(w, "\terror: %s\n", printable(d.Error))
+		if d.Forged {
+			fmt.Fprintln(w, "\tforged: fired by a schedule not allowed to; replay refuses it")
+		}
 		if d.Stream != "" {
 			fmt.Fprintf(w, "\toriginal: %s #%d, msg id %s\n", d.Stream, d.StreamSeq, d.MsgID)
 		}

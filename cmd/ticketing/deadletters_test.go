@@ -5,16 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
 // runDeadLetters runs `ticketing deadletters args...` on the data dir and
@@ -31,39 +36,66 @@ func runDeadLetters(t *testing.T, dir string, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// TestDeadLettersListAndReplay: a message orders terminates is kept as a
-// dead letter; `ticketing deadletters list` on up's data dir shows it (and
-// refuses to run while up holds the store), `replay` publishes it again,
-// and once up runs again the replayed message is handled.
-//
-// The message terminated on purpose is an expiration.complete fired by a
-// schedule the consumers do not accept (events.ScheduledBy): a forgery as
-// far as orders can tell, but one the operator knows to be good. Replayed,
-// it is an ordinary publish, and the order expires.
+// refusingRefunds is the sandbox with refunds refused (Declined, which
+// payments does not retry) while refuse is set: a provider that turned a
+// refund down until someone sorted it out with them.
+type refusingRefunds struct {
+	payments.Provider
+	refuse *atomic.Bool
+}
+
+func (r refusingRefunds) Refund(ctx context.Context, req payments.RefundRequest) error {
+	if r.refuse.Load() {
+		return fault.New(fault.Declined, "refund refused by the provider")
+	}
+	return r.Provider.Refund(ctx, req)
+}
+
+// TestDeadLettersListAndReplay: a message payments gives up on (a refund
+// the provider refused) is kept as a dead letter and counted;
+// `ticketing deadletters list` on up's data dir shows it (and refuses to
+// run while up holds the store); once the cause is sorted out `replay`
+// publishes it again, and when up runs again the refund goes through.
 func TestDeadLettersListAndReplay(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	base, app := startUp(t, dir, nil)
+	refunds := refusingRefunds{Provider: payments.NewSandbox(), refuse: new(atomic.Bool)}
+	refunds.refuse.Store(true)
+	withProvider := func(c *Config) { c.provider = refunds }
+	base, app := startUpConfig(t, dir, nil, withProvider)
+	paymentStatus := paymentStatusIn(t, dir)
 	seller := signUp(t, base, "seller@example.com")
 	buyer := signUp(t, base, "buyer@example.com")
 	_, o := sellAndReserve(t, seller, buyer, "Dead letter show")
+	if got := pay(t, buyer, o.ID, "tok_visa"); got != http.StatusCreated {
+		t.Fatalf("pay = %d, want 201", got)
+	}
 
-	data, _ := json.Marshal(events.ExpirationComplete{OrderID: o.ID})
-	msg := &nats.Msg{Subject: "order.by-hand", Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.ScheduleHeader, "@at "+time.Now().UTC().Format(time.RFC3339Nano))
+	// The refund orders asks for after a late payment, asked here by hand.
+	db, err := sqldb.Open(context.Background(), sqldb.Config{Path: filepath.Join(dir, "payments.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var refund events.OrderRefundRequested
+	if err := db.Read().QueryRow(`SELECT order_id, id, stripe_id FROM payments WHERE order_id = $1`, o.ID).
+		Scan(&refund.OrderID, &refund.PaymentID, &refund.StripeID); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(refund)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := app.bus.JetStream().PublishMsg(ctx, msg, jetstream.WithScheduleTarget(events.SubjectExpirationComplete)); err != nil {
+	if err := app.bus.PublishBatch(ctx, []natsbus.Outgoing{{ID: "refund-by-hand", Subject: refund.Subject(), Data: data}})[0]; err != nil {
 		t.Fatal(err)
 	}
 	natsbustest.Eventually(t, 10*time.Second, "a dead letter", func() bool {
 		list, err := app.bus.DeadLetters(ctx)
 		return err == nil && len(list) == 1
 	})
-	const counted = `ticketing_deadletters_total{consumer="orders-expiration-complete"} 1`
+	const counted = `ticketing_deadletters_total{consumer="payments-order-refund_requested"} 1`
 	natsbustest.Eventually(t, 5*time.Second, counted, func() bool { return strings.Contains(scrapeText(t, base+"/metrics"), counted) })
-	if s := orderStatus(buyer, o.ID); s != "created" {
-		t.Fatalf("order %s after its expiry was terminated, want created", s)
+	if s := paymentStatus(o.ID); s != "succeeded" {
+		t.Fatalf("payment %s after its refund was refused, want succeeded", s)
 	}
 	if _, err := runDeadLetters(t, dir, "list"); !errors.Is(err, natsbus.ErrStoreInUse) {
 		t.Fatalf("list while up runs: %v, want ErrStoreInUse", err)
@@ -76,10 +108,11 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^(\d+)\t\S+\torders-expiration-complete\texpiration.complete\tdeliveries=1$`).FindStringSubmatch(out)
-	if m == nil || !strings.Contains(out, "order.by-hand") || !strings.Contains(out, o.ID) {
-		t.Fatalf("list:\n%s\nwant the expiration.complete orders gave up on, its schedule and its payload", out)
+	m := regexp.MustCompile(`(?m)^(\d+)\t\S+\tpayments-order-refund_requested\torder.refund_requested\tdeliveries=1$`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "refund refused by the provider") || !strings.Contains(out, refund.PaymentID) || strings.Contains(out, "forged") {
+		t.Fatalf("list:\n%s\nwant the order.refund_requested payments gave up on, its error and its payload", out)
 	}
+	refunds.refuse.Store(false) // sorted out with the provider
 	if out, err := runDeadLetters(t, dir, "replay", m[1]); err != nil || !strings.Contains(out, "replayed "+m[1]) {
 		t.Fatalf("replay: %v\n%s", err, out)
 	}
@@ -87,11 +120,8 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 		t.Fatalf("list after replay: %v\n%s", err, out)
 	}
 
-	base2, _ := startUp(t, dir, nil)
-	buyer.base = base2
-	natsbustest.Eventually(t, 10*time.Second, "the replayed expiry cancels the order", func() bool {
-		return orderStatus(buyer, o.ID) == "cancelled"
-	})
+	startUpConfig(t, dir, nil, withProvider)
+	natsbustest.Eventually(t, 10*time.Second, "the replayed refund goes through", func() bool { return paymentStatus(o.ID) == "refunded" })
 }
 
 // TestDeadLettersBadArguments: what the command refuses, before it touches

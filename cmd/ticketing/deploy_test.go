@@ -483,12 +483,14 @@ func TestServeDeployPermissions(t *testing.T) {
 		}
 	})
 
-	// The forged payment.created above is a dead letter. No part may read
-	// it; the operator's user (deploy/nats-operator.conf) lists and
-	// replays it with `ticketing deadletters`. Replayed, it is an ordinary
-	// publish: orders applies it, as the operator asked.
-	t.Run("an operator lists and replays a dead letter", func(t *testing.T) {
-		cli := func(args ...string) string {
+	// Dead letters under these permissions: no part may read one; the
+	// operator's user (deploy/nats-operator.conf) lists and replays them
+	// with `ticketing deadletters`. The forged payment.created above is
+	// one, which replay refuses; a ticket.created tickets sends malformed
+	// is another, which replay publishes again (and orders gives up on
+	// again: it still does not decode).
+	t.Run("an operator lists and replays dead letters", func(t *testing.T) {
+		cli := func(args ...string) (string, error) {
 			t.Helper()
 			var stdout, stderr bytes.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -497,21 +499,51 @@ func TestServeDeployPermissions(t *testing.T) {
 				"NATS_URL": natsURL, "NATS_CA_FILE": caFile, "NATS_USER": "operator", "NATS_PASSWORD": passwords["operator"],
 				"TICKETING_DATA_DIR": t.TempDir(),
 			}), &stdout, &stderr)
+			return stdout.String(), err
+		}
+		list := func() string {
+			t.Helper()
+			out, err := cli("list")
 			if err != nil {
-				t.Fatalf("deadletters %v: %v\n%s", args, err, stderr.String())
+				t.Fatalf("deadletters list: %v", err)
 			}
-			return stdout.String()
+			return out
 		}
-		m := regexp.MustCompile(`(?m)^(\d+)\t\S+\torders-payment-created\tpayment.created\tdeliveries=1\n\terror: .*\n.*\n\tpayload: .*"orderId":"([^"]+)"`).FindStringSubmatch(cli("list"))
-		if m == nil {
-			t.Fatal("no dead letter of orders-payment-created listed")
+		idOf := func(out, consumer, subject string) string {
+			m := regexp.MustCompile(`(?m)^(\d+)\t\S+\t` + consumer + `\t` + subject + `\t`).FindStringSubmatch(out)
+			if m == nil {
+				return ""
+			}
+			return m[1]
 		}
-		if out := cli("replay", m[1]); !strings.Contains(out, "replayed "+m[1]) {
-			t.Fatalf("replay: %s", out)
+		c := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.js.Publish(ctx, events.SubjectTicketCreated, []byte("{not json")); err != nil {
+			t.Fatal(err)
 		}
-		natsbustest.Eventually(t, 10*time.Second, "the replayed payment applied", func() bool { return orderStatus(buyer, m[2]) == "complete" })
-		if out := cli("list"); strings.Contains(out, "orders-payment-created") {
-			t.Errorf("still listed after the replay:\n%s", out)
+		var out string
+		natsbustest.Eventually(t, 10*time.Second, "the malformed ticket.created is a dead letter", func() bool {
+			out = list()
+			return idOf(out, "orders-ticket-created", "ticket.created") != ""
+		})
+		forged := idOf(out, "orders-payment-created", "payment.created")
+		if forged == "" || !strings.Contains(out, "forged:") {
+			t.Fatalf("list:\n%s\nwant the forged payment.created, marked forged", out)
+		}
+		if _, err := cli("replay", forged); !errors.Is(err, natsbus.ErrForged) {
+			t.Errorf("replay of the forged payment.created: %v, want ErrForged", err)
+		}
+		malformed := idOf(out, "orders-ticket-created", "ticket.created")
+		if out, err := cli("replay", malformed); err != nil || !strings.Contains(out, "replayed "+malformed) {
+			t.Fatalf("replay %s: %v\n%s", malformed, err, out)
+		}
+		natsbustest.Eventually(t, 10*time.Second, "the replayed ticket.created given up on again", func() bool {
+			again := idOf(list(), "orders-ticket-created", "ticket.created")
+			return again != "" && again != malformed
+		})
+		if out := list(); idOf(out, "orders-payment-created", "payment.created") != forged {
+			t.Errorf("the forged dead letter is gone after the refused replay:\n%s", out)
 		}
 	})
 

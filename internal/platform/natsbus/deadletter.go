@@ -38,7 +38,13 @@ const (
 	hdrStreamSeq  = "Ticketing-Dead-Stream-Seq"
 	hdrMsgID      = "Ticketing-Dead-Msg-Id"
 	hdrAt         = "Ticketing-Dead-At"
+	hdrForged     = "Ticketing-Dead-Forged"
 )
+
+// ErrForeignSchedule is why the runner terminates a message fired by a
+// schedule Config.ScheduledBy does not allow: a forgery, which
+// ReplayDeadLetter refuses.
+var ErrForeignSchedule = errors.New("fired by a schedule not allowed to")
 
 // DeadLetter is a terminated message as the dead-letter stream keeps it.
 type DeadLetter struct {
@@ -60,6 +66,9 @@ type DeadLetter struct {
 	MsgID     string
 	// At is when it was terminated.
 	At time.Time
+	// Forged is a message fired by a schedule not allowed to
+	// (ErrForeignSchedule): never to be replayed.
+	Forged bool
 }
 
 func deadLetterStream(replicas int) StreamConfig {
@@ -78,6 +87,9 @@ func (b *Bus) terminate(ctx context.Context, consumer string, m jetstream.Msg, m
 	h.Set(hdrAt, time.Now().UTC().Format(time.RFC3339Nano))
 	if cause != nil {
 		h.Set(hdrError, cause.Error())
+	}
+	if errors.Is(cause, ErrForeignSchedule) {
+		h.Set(hdrForged, "true")
 	}
 	id := m.Headers().Get(jetstream.MsgIDHeader)
 	if id != "" {
@@ -134,7 +146,7 @@ func toDeadLetter(m *jetstream.RawStreamMsg) DeadLetter {
 	d := DeadLetter{
 		ID: m.Sequence, Data: m.Data, At: m.Time,
 		Subject: h.Get(hdrSubject), Consumer: h.Get(hdrConsumer), Error: h.Get(hdrError),
-		Stream: h.Get(hdrStream), MsgID: h.Get(hdrMsgID),
+		Stream: h.Get(hdrStream), MsgID: h.Get(hdrMsgID), Forged: h.Get(hdrForged) == "true",
 	}
 	d.Deliveries, _ = strconv.ParseUint(h.Get(hdrDeliveries), 10, 64)
 	d.StreamSeq, _ = strconv.ParseUint(h.Get(hdrStreamSeq), 10, 64)
@@ -147,8 +159,14 @@ func toDeadLetter(m *jetstream.RawStreamMsg) DeadLetter {
 // ErrNoDeadLetter is a dead letter id the stream does not hold.
 var ErrNoDeadLetter = errors.New("natsbus: no such dead letter")
 
+// ErrForged is a dead letter ReplayDeadLetter refuses: a message a
+// schedule fired that was not allowed to, which a part's credentials
+// forged. Replayed it would be an ordinary publish every consumer accepts.
+var ErrForged = errors.New("natsbus: a forged message (fired by a schedule not allowed to): not replayed")
+
 // ReplayDeadLetter publishes the dead letter id again on its original
-// subject, with its original payload, and then deletes it. Every consumer
+// subject, with its original payload, and then deletes it. A forged one
+// is refused (ErrForged). Every consumer
 // of the subject gets it again, not only the one that gave it up: the
 // handlers are idempotent, so those that handled it before change nothing.
 // It goes out under a new message id, replay-<id>, as the original's may
@@ -170,6 +188,9 @@ func (b *Bus) ReplayDeadLetter(ctx context.Context, id uint64) (DeadLetter, erro
 		return DeadLetter{}, fmt.Errorf("natsbus: dead letter %d: %w", id, err)
 	}
 	d := toDeadLetter(m)
+	if d.Forged {
+		return d, fmt.Errorf("dead letter %d: %w", id, ErrForged)
+	}
 	if d.Subject == "" {
 		return d, fmt.Errorf("natsbus: dead letter %d names no subject", id)
 	}

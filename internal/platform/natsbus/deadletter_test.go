@@ -83,7 +83,8 @@ func TestTerminatedMessageBecomesDeadLetter(t *testing.T) {
 }
 
 // TestForeignScheduleBecomesDeadLetter: a message fired by a schedule not
-// allowed to fire it is kept too, with the schedule named in its error.
+// allowed to fire it is kept too, with the schedule named in its error,
+// marked forged, and never replayed.
 func TestForeignScheduleBecomesDeadLetter(t *testing.T) {
 	t.Parallel()
 	b := natsbustest.Embedded(t)
@@ -98,8 +99,16 @@ func TestForeignScheduleBecomesDeadLetter(t *testing.T) {
 	}
 	natsbustest.Eventually(t, 5*time.Second, "a dead letter", func() bool { return len(deadLetters(t, b)) == 1 })
 	d := deadLetters(t, b)[0]
-	if d.Subject != events.SubjectTicketCreated || !strings.Contains(d.Error, "order.forged") || string(d.Data) != `{"id":"forged"}` {
+	if d.Subject != events.SubjectTicketCreated || !strings.Contains(d.Error, "order.forged") || string(d.Data) != `{"id":"forged"}` || !d.Forged {
 		t.Errorf("dead letter %+v, want the forged ticket.created naming its schedule", d)
+	}
+	// Replayed it would be an ordinary publish, which every consumer
+	// accepts: refused, and kept.
+	if _, err := b.ReplayDeadLetter(ctx, d.ID); !errors.Is(err, natsbus.ErrForged) {
+		t.Errorf("replay of a forged message: %v, want ErrForged", err)
+	}
+	if n := len(deadLetters(t, b)); n != 1 {
+		t.Errorf("%d dead letters after the refused replay, want 1", n)
 	}
 }
 

@@ -224,7 +224,7 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 			b.log.Error("message terminated: fired by a schedule not allowed to", "consumer", consumer,
 				"subject", m.Subject(), "scheduler", scheduler, "stream_seq", meta.Sequence.Stream)
 			outcome := "terminated"
-			if !b.terminate(ctx, consumer, m, meta, fmt.Errorf("fired by schedule %s, not allowed to", scheduler), cfg.Backoff(meta.NumDelivered)) {
+			if !b.terminate(ctx, consumer, m, meta, fmt.Errorf("%w: %s", ErrForeignSchedule, scheduler), cfg.Backoff(meta.NumDelivered)) {
 				outcome = "retry"
 			}
 			if cfg.Observe != nil {
