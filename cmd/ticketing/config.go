@@ -73,6 +73,10 @@ type Config struct {
 	// reconcileEvery and reconcileAfter, when set, replace the payments
 	// reconciler's defaults (30 s, 2 min): tests shorten them.
 	reconcileEvery, reconcileAfter time.Duration
+	// sweepEvery and sweepGrace, when set, replace how often orders sweeps
+	// for orders past their expiry and how far past (1 min, 1 min): tests
+	// shorten them.
+	sweepEvery, sweepGrace time.Duration
 }
 
 // LogValue logs every exported field once, so an operator sees at start

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +31,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -105,6 +108,17 @@ func deployNATS(t *testing.T) (ns *server.Server, passwords map[string]string, c
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The operator's user for `ticketing deadletters`, added to the users
+	// as deploy/nats-operator.conf says.
+	operator, err := os.ReadFile(filepath.Join(deployDir, "nats-operator.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := bytes.LastIndex(auth, []byte("  ]\n}"))
+	if end < 0 {
+		t.Fatal("auth.conf does not end with its users")
+	}
+	auth = slices.Concat(auth[:end], operator, auth[end:])
 	if err := os.WriteFile(filepath.Join(dir, "auth.conf"), auth, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +139,8 @@ include ./auth.conf
 		passwords[user] = rand.Text()
 		t.Setenv(strings.ToUpper(user)+"_NATS_PASSWORD", passwords[user])
 	}
+	passwords["operator"] = rand.Text()
+	t.Setenv("OPERATOR_NATS_PASSWORD", passwords["operator"])
 	opts, err := server.ProcessConfigFile(confFile)
 	if err != nil {
 		t.Fatalf("nats.conf with deploy/k8s/nats/auth.conf: %v", err)
@@ -410,6 +426,15 @@ func TestServeDeployPermissions(t *testing.T) {
 			{"expiration", "$JS.API.CONSUMER.CREATE.SESSIONS.random.session.revoked"},
 			{"expiration", "$JS.API.CONSUMER.MSG.NEXT.SESSIONS.random"},
 			{"expiration", "$JS.API.STREAM.UPDATE.SESSIONS"},
+			// Dead letters: a part stores its own consumers' only, and
+			// reads, deletes or purges none.
+			{"tickets", "deadletter.orders-payment-created"},
+			{"orders", "deadletter.>"},
+			{"orders", "$JS.API.STREAM.MSG.GET.DEADLETTERS"},
+			{"orders", "$JS.API.DIRECT.GET.DEADLETTERS"},
+			{"payments", "$JS.API.STREAM.MSG.DELETE.DEADLETTERS"},
+			{"payments", "$JS.API.STREAM.PURGE.DEADLETTERS"},
+			{"expiration", "$JS.API.CONSUMER.CREATE.DEADLETTERS.random.deadletter.>"},
 		} {
 			c := dialNATS(t, natsURL, caFile, tc.user, passwords[tc.user])
 			if err := c.nc.PublishRequest(tc.subject, c.nc.NewRespInbox(), []byte(`{}`)); err != nil {
@@ -442,6 +467,83 @@ func TestServeDeployPermissions(t *testing.T) {
 		natsbustest.Eventually(t, 10*time.Second, "orders has dealt with it", func() bool { return len(unhandled(t, ns)) == 0 })
 		if got := orderStatus(buyer, unpaid.ID); got == "complete" {
 			t.Errorf("the unpaid order %s is %s after a payment.created fired by tickets' schedule", unpaid.ID, got)
+		}
+		// Terminated, and kept as a dead letter for the operator: orders
+		// may store it under its own user.
+		stream, err := c.js.Stream(ctx, natsbus.DeadLetterStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter(">"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := info.State.Subjects["deadletter.orders-payment-created"]; n != 1 {
+			t.Errorf("dead letters of orders-payment-created: %d, want 1 (all: %v)", n, info.State.Subjects)
+		}
+	})
+
+	// Dead letters under these permissions: no part may read one; the
+	// operator's user (deploy/nats-operator.conf) lists and replays them
+	// with `ticketing deadletters`. The forged payment.created above is
+	// one, which replay refuses; a ticket.created tickets sends malformed
+	// is another, which replay publishes again (and orders gives up on
+	// again: it still does not decode).
+	t.Run("an operator lists and replays dead letters", func(t *testing.T) {
+		cli := func(args ...string) (string, error) {
+			t.Helper()
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := run(ctx, append([]string{"deadletters"}, args...), testEnv(map[string]string{
+				"NATS_URL": natsURL, "NATS_CA_FILE": caFile, "NATS_USER": "operator", "NATS_PASSWORD": passwords["operator"],
+				"TICKETING_DATA_DIR": t.TempDir(),
+			}), &stdout, &stderr)
+			return stdout.String(), err
+		}
+		list := func() string {
+			t.Helper()
+			out, err := cli("list")
+			if err != nil {
+				t.Fatalf("deadletters list: %v", err)
+			}
+			return out
+		}
+		idOf := func(out, consumer, subject string) string {
+			m := regexp.MustCompile(`(?m)^(\d+)\t\S+\t` + consumer + `\t` + subject + `\t`).FindStringSubmatch(out)
+			if m == nil {
+				return ""
+			}
+			return m[1]
+		}
+		c := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.js.Publish(ctx, events.SubjectTicketCreated, []byte("{not json")); err != nil {
+			t.Fatal(err)
+		}
+		var out string
+		natsbustest.Eventually(t, 10*time.Second, "the malformed ticket.created is a dead letter", func() bool {
+			out = list()
+			return idOf(out, "orders-ticket-created", "ticket.created") != ""
+		})
+		forged := idOf(out, "orders-payment-created", "payment.created")
+		if forged == "" || !strings.Contains(out, "forged:") {
+			t.Fatalf("list:\n%s\nwant the forged payment.created, marked forged", out)
+		}
+		if _, err := cli("replay", forged); !errors.Is(err, natsbus.ErrForged) {
+			t.Errorf("replay of the forged payment.created: %v, want ErrForged", err)
+		}
+		malformed := idOf(out, "orders-ticket-created", "ticket.created")
+		if out, err := cli("replay", malformed); err != nil || !strings.Contains(out, "replayed "+malformed) {
+			t.Fatalf("replay %s: %v\n%s", malformed, err, out)
+		}
+		natsbustest.Eventually(t, 10*time.Second, "the replayed ticket.created given up on again", func() bool {
+			again := idOf(list(), "orders-ticket-created", "ticket.created")
+			return again != "" && again != malformed
+		})
+		if out := list(); idOf(out, "orders-payment-created", "payment.created") != forged {
+			t.Errorf("the forged dead letter is gone after the refused replay:\n%s", out)
 		}
 	})
 

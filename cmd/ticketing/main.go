@@ -26,6 +26,9 @@ Usage:
   ticketing serve PART [flags]    one part per process, for deployments: PART is one of
                                   %s;
                                   needs NATS_URL, DATABASE_URL and JWT_KEY
+  ticketing deadletters list|replay [ID...|all]
+                                  the messages consumers gave up on: list them, or
+                                  publish them again once the cause is fixed
   ticketing version               print the build version
 
 Every flag is also an environment variable (shown in brackets); a flag wins.
@@ -57,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version":
 		fmt.Fprintln(stdout, version())
 		return nil
+	case "deadletters":
+		return deadLetters(ctx, args, getenv, stdout, stderr)
 	case "up":
 		cfg, log, err := setup("up", args, getenv, stderr, modeUp)
 		if err != nil {

@@ -91,8 +91,10 @@ func buildOrders(ctx context.Context, in infra) (*part, error) {
 		MaxPending:           in.cfg.MaxPendingOrders,
 		MaxPendingPerAddress: in.cfg.MaxPendingPerAddress,
 		TrustedProxies:       in.trusted,
+		SweepEvery:           in.cfg.sweepEvery,
+		SweepGrace:           in.cfg.sweepGrace,
 	})
-	return &part{name: "orders", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
+	return &part{name: "orders", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), run: svc.RunSweeper}, nil
 }
 
 // buildExpiration needs no database: the pending expiries are JetStream

@@ -45,8 +45,9 @@ type part struct {
 	ob        *outbox.Outbox
 	routes    func(*http.ServeMux)
 	listeners []natsbus.Listener
-	// run is a background loop of the part (the payments reconciler),
-	// stopped by cancelling its context before the relays stop.
+	// run is a background loop of the part (the payments reconciler, the
+	// orders sweep), stopped by cancelling its context before the relays
+	// stop.
 	run   func(context.Context)
 	close func() error
 	// raw parts (the web client) serve HTML and handle their own 404s and

@@ -246,6 +246,15 @@ var followSessions = []string{
 	"$JS.API.CONSUMER.DELETE.SESSIONS.*",
 }
 
+// ensureDeadLetters is what every part that uses events needs on
+// DEADLETTERS: to make sure of the stream when it connects. Reading,
+// deleting or replaying a dead letter is the operator's, never a part's.
+var ensureDeadLetters = []string{
+	"$JS.API.STREAM.INFO.DEADLETTERS",
+	"$JS.API.STREAM.CREATE.DEADLETTERS",
+	"$JS.API.STREAM.UPDATE.DEADLETTERS",
+}
+
 // checkNATSUsers: a user per part that uses events, with permissions, each
 // reading only its own inbox; the parts with an API follow session
 // revocations on SESSIONS, which only auth publishes.
@@ -273,6 +282,25 @@ func checkNATSUsers(t *testing.T, where string, opts *natsserver.Options) {
 			}
 			if strings.Contains(s, ".SESSIONS") && !slices.Contains(followSessions, s) {
 				t.Errorf("%s: user %s may publish %s; on SESSIONS only %v", where, u.Username, s, followSessions)
+			}
+			if strings.Contains(s, ".DEADLETTERS") && !slices.Contains(ensureDeadLetters, s) {
+				t.Errorf("%s: user %s may publish %s; on DEADLETTERS only %v", where, u.Username, s, ensureDeadLetters)
+			}
+			// Dead letters: those of its own durables only, each by name
+			// (natsbus stores them as deadletter.<durable>).
+			if durable, ok := strings.CutPrefix(s, "deadletter."); ok || strings.HasPrefix(s, "deadletter") {
+				if !strings.HasPrefix(durable, u.Username+"-") || strings.ContainsAny(durable, "*>.") ||
+					!slices.ContainsFunc(perms.Publish.Allow, func(c string) bool {
+						return strings.HasPrefix(c, "$JS.API.CONSUMER.CREATE.TICKETING."+durable+".")
+					}) {
+					t.Errorf("%s: user %s may publish %s: not the dead letters of a durable of its own (deadletter.%s-<subject>)", where, u.Username, s, u.Username)
+				}
+			}
+			if durable, ok := strings.CutPrefix(s, "$JS.API.CONSUMER.CREATE.TICKETING."); ok {
+				durable, _, _ = strings.Cut(durable, ".")
+				if !slices.Contains(perms.Publish.Allow, "deadletter."+durable) {
+					t.Errorf("%s: user %s may not publish deadletter.%s: what its consumer %s gives up on would be lost", where, u.Username, durable, durable)
+				}
 			}
 			if s == ">" || strings.HasPrefix(s, "$JS.>") || strings.HasPrefix(s, "$JS.API.>") || strings.HasPrefix(s, "$JS.API.CONSUMER.>") || strings.HasPrefix(s, "$JS.ACK.>") {
 				t.Errorf("%s: user %s may publish %s, which reaches other parts' consumers", where, u.Username, s)
@@ -302,6 +330,11 @@ func checkNATSUsers(t *testing.T, where string, opts *natsserver.Options) {
 		}
 		if u == nil || u.Permissions == nil || u.Permissions.Publish == nil {
 			continue
+		}
+		for _, s := range ensureDeadLetters {
+			if !slices.Contains(u.Permissions.Publish.Allow, s) && p.events {
+				t.Errorf("%s: user %s may not publish %s: every part that uses events makes sure of DEADLETTERS", where, p.name, s)
+			}
 		}
 		for _, s := range followSessions {
 			if has := slices.Contains(u.Permissions.Publish.Allow, s); has != p.api {

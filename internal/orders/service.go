@@ -66,6 +66,12 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed for
 	// the client address (TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// SweepEvery is how often the sweep looks for unpaid orders past their
+	// expiry (sweep.go); default DefaultSweepEvery.
+	SweepEvery time.Duration
+	// SweepGrace is how long past its expiresAt an order waits for its
+	// expiry event before the sweep expires it; default DefaultSweepGrace.
+	SweepGrace time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -92,6 +98,12 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	}
 	if cfg.MaxPendingPerAddress <= 0 {
 		cfg.MaxPendingPerAddress = DefaultMaxPendingPerAddress
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = DefaultSweepEvery
+	}
+	if cfg.SweepGrace <= 0 {
+		cfg.SweepGrace = DefaultSweepGrace
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -248,6 +248,32 @@ func (s *Store) QueryOrdersByUser(ctx context.Context, userID string) ([]Order, 
 	return out, nil
 }
 
+// OverdueOrders returns the ids of at most limit unpaid orders whose
+// expiry is before before, the longest overdue first (the sweep's query,
+// on the index orders_unpaid_expires).
+func (s *Store) OverdueOrders(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	const q = `SELECT id FROM orders
+		WHERE status IN ('created', 'awaiting:payment') AND expires_at < $1
+		ORDER BY expires_at LIMIT $2`
+	rows, err := s.db.Read().QueryContext(ctx, q, before.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("query overdue orders: %w", sqldb.Err(err))
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("query overdue orders: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query overdue orders: %w", err)
+	}
+	return ids, nil
+}
+
 // InsertTicket adds a ticket to the replica; a ticket already there (a
 // redelivered ticket.created) is left as it is.
 func (s *Store) InsertTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) error {

@@ -24,6 +24,7 @@ type Metrics struct {
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	handled     *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
 	handleTime  *prometheus.HistogramVec
 	eventLag    *prometheus.HistogramVec
 	scrapeLimit time.Duration
@@ -47,6 +48,11 @@ func New() *Metrics {
 			Name: "ticketing_events_handled_total",
 			Help: "Event deliveries handled, by durable consumer and outcome (ack, retry, terminated).",
 		}, []string{"consumer", "outcome"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ticketing_deadletters_total",
+			Help: "Messages a durable consumer gave up on and stored in the DEADLETTERS stream, " +
+				"to list and replay with `ticketing deadletters`.",
+		}, []string{"consumer"}),
 		handleTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ticketing_event_handle_seconds",
 			Help:    "Time a handler took for one delivery, by durable consumer.",
@@ -63,7 +69,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.handled, m.handleTime, m.eventLag,
+		m.requests, m.duration, m.handled, m.deadLetters, m.handleTime, m.eventLag,
 	)
 	return m
 }
@@ -90,6 +96,9 @@ func (m *Metrics) Request(service string) func(route string, status int, took ti
 // ListenConfig.Observe.
 func (m *Metrics) Handled(consumer, outcome string, stored time.Time, took time.Duration) {
 	m.handled.WithLabelValues(consumer, outcome).Inc()
+	if outcome == "terminated" { // the runner stored it as a dead letter first
+		m.deadLetters.WithLabelValues(consumer).Inc()
+	}
 	m.handleTime.WithLabelValues(consumer).Observe(took.Seconds())
 	if !stored.IsZero() {
 		m.eventLag.WithLabelValues(consumer).Observe(max(time.Since(stored), 0).Seconds())

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -61,6 +62,10 @@ type Config struct {
 	// subject Stream no longer captures is free for one of them), read
 	// with Follow.
 	Streams []StreamConfig
+	// Existing connects to the streams as they are, making sure of none:
+	// for a tool (`ticketing deadletters`), whose settings, such as the
+	// replicas, need not be the deployment's and must not change it.
+	Existing bool
 	// ScheduledBy says which messages a message schedule may fire: subject
 	// → the prefix of the schedule subjects allowed to fire it. Listen
 	// terminates any other message a schedule fired (it carries the
@@ -75,6 +80,7 @@ type Bus struct {
 	nc          *nats.Conn
 	js          jetstream.JetStream
 	server      *server.Server // nil when external
+	storeLock   *os.File       // the embedded server's store, locked while it runs
 	stream      string
 	scheduledBy map[string]string
 	log         *slog.Logger
@@ -107,11 +113,11 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	}
 	url := cfg.URL
 	if url == "" {
-		ns, err := startEmbedded(cfg.DataDir, cfg.SyncAlways)
+		ns, lock, err := startEmbedded(cfg.DataDir, cfg.SyncAlways)
 		if err != nil {
 			return nil, err
 		}
-		b.server = ns
+		b.server, b.storeLock = ns, lock
 		opts = append(opts, nats.InProcessServer(ns))
 	}
 	nc, err := nats.Connect(url, opts...)
@@ -127,7 +133,13 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
 	}
-	for _, sc := range append([]StreamConfig{cfg.Stream}, cfg.Streams...) {
+	if cfg.Existing {
+		return b, nil
+	}
+	// The dead letters of every consumer of Stream (deadletter.go).
+	streams := append([]StreamConfig{cfg.Stream}, cfg.Streams...)
+	streams = append(streams, deadLetterStream(cfg.Stream.Replicas))
+	for _, sc := range streams {
 		if err := b.ensureStream(ctx, sc); err != nil {
 			b.Close()
 			return nil, err
@@ -142,9 +154,17 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	return b, nil
 }
 
-func startEmbedded(dataDir string, syncAlways bool) (*server.Server, error) {
+// ErrStoreInUse is an embedded server's store another process (or another
+// Bus of this one) runs on.
+var ErrStoreInUse = errors.New("natsbus: the embedded NATS store is in use by another process")
+
+func startEmbedded(dataDir string, syncAlways bool) (*server.Server, *os.File, error) {
 	if dataDir == "" {
-		return nil, errors.New("natsbus: embedded server needs a data dir")
+		return nil, nil, errors.New("natsbus: embedded server needs a data dir")
+	}
+	lock, err := lockStore(filepath.Join(dataDir, "nats"))
+	if err != nil {
+		return nil, nil, err
 	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "ticketing-embedded",
@@ -156,14 +176,16 @@ func startEmbedded(dataDir string, syncAlways bool) (*server.Server, error) {
 		SyncAlways: syncAlways,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
+		lock.Close()
+		return nil, nil, fmt.Errorf("natsbus: embedded server: %w", err)
 	}
 	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		ns.Shutdown()
-		return nil, errors.New("natsbus: embedded server did not start")
+		lock.Close()
+		return nil, nil, errors.New("natsbus: embedded server did not start")
 	}
-	return ns, nil
+	return ns, lock, nil
 }
 
 // ensureStream creates the stream or updates it to sc. An update also
@@ -275,6 +297,9 @@ func (b *Bus) shutdownServer() {
 	if b.server != nil {
 		b.server.Shutdown()
 		b.server.WaitForShutdown()
+	}
+	if b.storeLock != nil {
+		b.storeLock.Close()
 	}
 }
 

@@ -43,7 +43,8 @@ func (p permanentError) Error() string { return p.err.Error() }
 func (p permanentError) Unwrap() error { return p.err }
 
 // Permanent marks err as one that retrying cannot fix: the message is
-// terminated (logged, never redelivered) instead of nak'ed.
+// terminated (logged, kept as a dead letter, never redelivered) instead of
+// nak'ed.
 func Permanent(err error) error { return permanentError{err} }
 
 type earlyError struct{ err error }
@@ -289,7 +290,7 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 	meta, err := m.Metadata()
 	if err != nil {
 		b.log.Error("message without metadata", "consumer", consumer, "err", err)
-		m.Term()
+		b.terminate(ctx, consumer, m, nil, fmt.Errorf("no metadata: %w", err), cfg.Backoff(1))
 		return
 	}
 	id := m.Headers().Get(jetstream.MsgIDHeader)
@@ -297,9 +298,12 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 		if prefix, ok := b.scheduledBy[m.Subject()]; !ok || !strings.HasPrefix(scheduler, prefix) {
 			b.log.Error("message terminated: fired by a schedule not allowed to", "consumer", consumer,
 				"subject", m.Subject(), "scheduler", scheduler, "stream_seq", meta.Sequence.Stream)
-			m.Term()
+			outcome := "terminated"
+			if !b.terminate(ctx, consumer, m, meta, fmt.Errorf("%w: %s", ErrForeignSchedule, scheduler), cfg.Backoff(meta.NumDelivered)) {
+				outcome = "retry"
+			}
 			if cfg.Observe != nil {
-				cfg.Observe(consumer, "terminated", meta.Timestamp, 0)
+				cfg.Observe(consumer, outcome, meta.Timestamp, 0)
 			}
 			return
 		}
@@ -354,7 +358,9 @@ func (b *Bus) handle(ctx context.Context, consumer string, m jetstream.Msg, li L
 		st.done(seq)
 		b.log.Error("message terminated", "consumer", consumer, "subject", m.Subject(),
 			"msg_id", id, "stream_seq", meta.Sequence.Stream, "deliveries", n, "err", err)
-		m.Term()
+		if !b.terminate(ctx, consumer, m, meta, err, cfg.Backoff(n)) {
+			outcome = "retry"
+		}
 	default:
 		b.log.Debug("message nak", "consumer", consumer, "msg_id", id, "deliveries", n, "err", err)
 		m.NakWithDelay(cfg.Backoff(n))

@@ -827,3 +827,30 @@ func TestOutageLoggedOncePerChange(t *testing.T) {
 		t.Errorf("%d messages terminated during the outage", n)
 	}
 }
+
+// TestEmbeddedStoreLocked: nats-server does not lock its store, and two
+// servers on one would each overwrite the other's files; the second
+// embedded bus on a data dir is refused until the first one closes.
+func TestEmbeddedStoreLocked(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := natsbus.Config{DataDir: dir, Name: t.Name(), Stream: natsbustest.Stream}
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	first, err := natsbus.Connect(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := natsbus.Connect(ctx, cfg, log); !errors.Is(err, natsbus.ErrStoreInUse) {
+		if b != nil {
+			b.Close()
+		}
+		t.Fatalf("second bus on the store: %v, want ErrStoreInUse", err)
+	}
+	first.Close()
+	again, err := natsbus.Connect(ctx, cfg, log)
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	again.Close()
+}
