@@ -102,17 +102,38 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 
 // Reserve creates an order holding ticketID for userID, who calls from
 // client address addr ("" when unknown: no per-address limit). It is the
-// hot path of a flash sale, so it is one short transaction: the ticket and
-// the holds it is checked against (Holds.Allow) in one read, the INSERT,
-// the event. The unique index over active orders, not a read, decides who
-// wins a ticket: a losing INSERT is the ErrTicketReserved.
+// hot path of a flash sale, where almost every attempt loses, so a loser
+// is answered from one read outside any transaction (Store.PeekReserve:
+// the ticket, the holds it is checked against, and whether an unpaid order
+// holds it); it never waits for SQLite's single writer nor holds a
+// PostgreSQL transaction. An attempt the read lets through runs one short
+// transaction: the same checks again, under the buyer's lock, then the
+// INSERT and the event. Among those, the unique index over unpaid orders,
+// not a read, decides who wins: the INSERT that finds the ticket held
+// stores nothing and is the ErrTicketReserved.
 func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (Order, error) {
 	if !ids.Valid(ticketID) {
 		return Order{}, ErrTicketNotFound
 	}
 	addr = httpapi.AddrKey(addr)
+	now := s.cfg.Now()
+	t, holds, held, err := s.store.PeekReserve(ctx, ticketID, userID, addr)
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		err = ErrTicketNotFound
+	case err == nil:
+		err = s.refusal(t, holds, userID, now)
+	}
+	if err == nil && held {
+		// The replica has not heard yet (ticket.updated), but the orders
+		// table knows.
+		err = ErrTicketReserved
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("reserve: %w", err)
+	}
 	var o Order
-	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		if err := s.store.LockBuyer(ctx, tx, userID, addr); err != nil {
 			return err
 		}
@@ -120,25 +141,11 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 		if errors.Is(err, sqldb.ErrNotFound) {
 			return ErrTicketNotFound
 		}
+		if err == nil {
+			err = s.refusal(t, holds, userID, now)
+		}
 		if err != nil {
 			return err
-		}
-		if t.UserID == userID {
-			return ErrOwnTicket
-		}
-		now := s.cfg.Now()
-		// A buyer at a limit gets 429 even for a ticket that is reserved.
-		if err := holds.Allow(now, s.limits); err != nil {
-			return err
-		}
-		// Whether the ticket may be ordered comes from its status; among
-		// buyers who all see it on sale, the unique index decides.
-		switch t.Status {
-		case events.TicketOnSale:
-		case events.TicketReserved:
-			return ErrTicketReserved
-		default:
-			return ErrTicketNotAvailable
 		}
 		o = NewOrder(userID, t, now, s.cfg.Window)
 		o.ClientAddr = addr
@@ -154,6 +161,29 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 		return Order{}, fmt.Errorf("reserve: %w", err)
 	}
 	return o, nil
+}
+
+// refusal is why userID may not reserve ticket t given their holds, or nil,
+// in the order a buyer is told: their own ticket first, then a limit (a
+// buyer at one gets 429 even for a ticket that is reserved), then the
+// ticket's status.
+func (s *Service) refusal(t Ticket, holds Holds, userID string, now time.Time) error {
+	if t.UserID == userID {
+		return ErrOwnTicket
+	}
+	if err := holds.Allow(now, s.limits); err != nil {
+		return err
+	}
+	// Whether the ticket may be ordered comes from its status; among
+	// buyers who all see it on sale, the unique index decides.
+	switch t.Status {
+	case events.TicketOnSale:
+		return nil
+	case events.TicketReserved:
+		return ErrTicketReserved
+	default:
+		return ErrTicketNotAvailable
+	}
 }
 
 // Orders returns userID's orders, newest first.
