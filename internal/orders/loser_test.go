@@ -3,6 +3,7 @@ package orders_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -146,5 +147,32 @@ func TestInsertOrderLostRaceKeepsTransaction(t *testing.T) {
 				t.Errorf("orders = %d, want 1", n)
 			}
 		})
+	}
+}
+
+// TestReserveLimitBeforeReserved: answering losers from a read keeps the
+// order of the answers: a buyer at a limit hears 429 for a ticket that is
+// taken too, whether the replica or only the orders table knows it is.
+func TestReserveLimitBeforeReserved(t *testing.T) {
+	for _, engine := range sqldbtest.Engines(t) {
+		for _, replicaKnows := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/replica knows %t", engine, replicaKnows), func(t *testing.T) {
+				ctx := context.Background()
+				f := newFixture(t, sqldbtest.Open(t, engine, migs...), orders.Config{MaxPending: 1})
+				f.addTicket(t, "t1", "Show", 100)
+				f.addTicket(t, "t2", "Show", 100)
+				for _, r := range []struct{ user, ticket string }{{"bob", "t1"}, {"alice", "t2"}} {
+					if _, err := f.svc.Reserve(ctx, r.user, r.ticket, ""); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if replicaKnows {
+					setStatus(t, f, events.TicketReserved)
+				}
+				if _, err := f.svc.Reserve(ctx, "alice", "t1", ""); !errors.Is(err, orders.ErrTooManyPending) {
+					t.Errorf("alice at her limit reserving bob's ticket = %v, want %v", err, orders.ErrTooManyPending)
+				}
+			})
+		}
 	}
 }

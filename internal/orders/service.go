@@ -117,23 +117,11 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 	}
 	addr = httpapi.AddrKey(addr)
 	now := s.cfg.Now()
-	t, holds, held, err := s.store.PeekReserve(ctx, ticketID, userID, addr)
-	switch {
-	case errors.Is(err, sqldb.ErrNotFound):
-		err = ErrTicketNotFound
-	case err == nil:
-		err = s.refusal(t, holds, userID, now)
-	}
-	if err == nil && held {
-		// The replica has not heard yet (ticket.updated), but the orders
-		// table knows.
-		err = ErrTicketReserved
-	}
-	if err != nil {
+	if err := s.peek(ctx, ticketID, userID, addr, now); err != nil {
 		return Order{}, fmt.Errorf("reserve: %w", err)
 	}
 	var o Order
-	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		if err := s.store.LockBuyer(ctx, tx, userID, addr); err != nil {
 			return err
 		}
@@ -161,6 +149,41 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 		return Order{}, fmt.Errorf("reserve: %w", err)
 	}
 	return o, nil
+}
+
+// peek answers from reads outside any transaction a reservation that is
+// bound to lose, or returns nil. A winner pays one point read of the
+// ticket; only a ticket that is not plainly free to take costs the full
+// read of the buyer's holds, so that the buyer is told what the
+// transaction would have told them (a limit before a reserved ticket).
+func (s *Service) peek(ctx context.Context, ticketID, userID, addr string, now time.Time) error {
+	t, held, err := s.store.PeekTicket(ctx, ticketID)
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		return ErrTicketNotFound
+	case err != nil:
+		return err
+	case t.UserID == userID:
+		return ErrOwnTicket
+	case t.Status == events.TicketOnSale && !held:
+		return nil
+	}
+	t, holds, held, err := s.store.PeekReserve(ctx, ticketID, userID, addr)
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		return ErrTicketNotFound
+	case err != nil:
+		return err
+	}
+	if err := s.refusal(t, holds, userID, now); err != nil {
+		return err
+	}
+	if held {
+		// The replica has not heard yet (ticket.updated), but the orders
+		// table knows.
+		return ErrTicketReserved
+	}
+	return nil
 }
 
 // refusal is why userID may not reserve ticket t given their holds, or nil,

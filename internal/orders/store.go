@@ -30,6 +30,10 @@ type Store struct {
 	// peekReserve is PeekReserve's statement compiled once on the read
 	// pool, or nil (compiled on each use).
 	peekReserve *sql.Stmt
+	// peekTicket is PeekTicket's, likewise.
+	peekTicket *sql.Stmt
+	// insertOrder is InsertOrder's, on the writer, likewise.
+	insertOrder *sql.Stmt
 }
 
 // NewStore returns a Store over db.
@@ -41,6 +45,9 @@ func NewStore(db *sqldb.DB) *Store {
 	// Every losing attempt of a flash sale runs PeekReserve: the same
 	// saving, on the read pool.
 	s.peekReserve, _ = db.Read().PrepareContext(context.Background(), peekReserveQuery)
+	s.peekTicket, _ = db.Read().PrepareContext(context.Background(), peekTicketQuery)
+	// A winner pays the peek too; compiling its INSERT once pays for it.
+	s.insertOrder, _ = db.Prepare(context.Background(), insertOrderQuery)
 	return s
 }
 
@@ -149,6 +156,32 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 	return t, h, nil
 }
 
+// PeekTicket reads, outside any transaction, a ticket's status and seller
+// in the replica and whether an unpaid order holds it (a probe of
+// orders_unpaid_ticket): the first, cheapest look of a reservation, which
+// is all a winner needs before its transaction.
+func (s *Store) PeekTicket(ctx context.Context, ticketID string) (Ticket, bool, error) {
+	var (
+		t    Ticket
+		held bool
+		row  *sql.Row
+	)
+	if s.peekTicket != nil {
+		row = s.peekTicket.QueryRowContext(ctx, ticketID)
+	} else {
+		row = s.db.Read().QueryRowContext(ctx, peekTicketQuery, ticketID)
+	}
+	if err := row.Scan(&t.ID, &t.Status, &t.UserID, &held); err != nil {
+		return Ticket{}, false, fmt.Errorf("peek ticket: %w", sqldb.Err(err))
+	}
+	return t, held, nil
+}
+
+const peekTicketQuery = `SELECT t.id, t.status, t.user_id, ` + heldColumn + ` FROM tickets t WHERE t.id = $1`
+
+// heldColumn is whether an unpaid order holds ticket $1.
+const heldColumn = `EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = $1 AND h.status IN ('created', 'awaiting:payment'))`
+
 // PeekReserve is TicketForReserve outside any transaction, on the read
 // pool (on SQLite it runs beside the writer), and also reports whether an
 // unpaid order already holds the ticket (a probe of orders_unpaid_ticket).
@@ -185,9 +218,7 @@ const ticketForReserveQuery = `SELECT ` + ticketForReserveColumns + ` ` + ticket
 
 // peekReserveQuery is PeekReserve's: TicketForReserve's and whether an
 // unpaid order holds the ticket.
-const peekReserveQuery = `SELECT ` + ticketForReserveColumns + `,
-		EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = $1 AND h.status IN ('created', 'awaiting:payment'))
-		` + ticketForReserveFrom
+const peekReserveQuery = `SELECT ` + ticketForReserveColumns + `, ` + heldColumn + ` ` + ticketForReserveFrom
 
 const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.user_id, u.n, u.first, a.n, a.first,
 		(SELECT max(c.ended_at) FROM orders c
@@ -209,11 +240,17 @@ const ticketForReserveFrom = `FROM tickets t
 // logs a unique violation. (The conflict target repeats the partial
 // index's predicate, which both engines need to match it.)
 func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
-	const q = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version, client_addr)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (ticket_id) WHERE status IN ('created', 'awaiting:payment') DO NOTHING`
-	res, err := tx.ExecContext(ctx, q, o.ID, o.UserID, o.Ticket.ID, string(o.Status),
-		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli(), int64(o.Ticket.Price), o.Ticket.Version, orNull(o.ClientAddr))
+	args := []any{o.ID, o.UserID, o.Ticket.ID, string(o.Status),
+		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli(), int64(o.Ticket.Price), o.Ticket.Version, orNull(o.ClientAddr)}
+	var (
+		res sql.Result
+		err error
+	)
+	if s.insertOrder != nil {
+		res, err = tx.StmtContext(ctx, s.insertOrder).ExecContext(ctx, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, insertOrderQuery, args...)
+	}
 	if err != nil {
 		return fmt.Errorf("insert order: %w", sqldb.Err(err))
 	}
@@ -226,6 +263,10 @@ func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
 	}
 	return nil
 }
+
+const insertOrderQuery = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version, client_addr)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (ticket_id) WHERE status IN ('created', 'awaiting:payment') DO NOTHING`
 
 // OrderForUpdate reads an order with its ticket inside tx and, on
 // PostgreSQL, locks its row until tx ends, so a cancellation by the buyer
