@@ -103,14 +103,13 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 // Reserve creates an order holding ticketID for userID, who calls from
 // client address addr ("" when unknown: no per-address limit). It is the
 // hot path of a flash sale, where almost every attempt loses, so a loser
-// is answered from one read outside any transaction (Store.PeekReserve:
-// the ticket, the holds it is checked against, and whether an unpaid order
-// holds it); it never waits for SQLite's single writer nor holds a
-// PostgreSQL transaction. An attempt the read lets through runs one short
-// transaction: the same checks again, under the buyer's lock, then the
-// INSERT and the event. Among those, the unique index over unpaid orders,
-// not a read, decides who wins: the INSERT that finds the ticket held
-// stores nothing and is the ErrTicketReserved.
+// is answered from reads outside any transaction (peek); it never waits
+// for SQLite's single writer nor holds a PostgreSQL transaction. An
+// attempt the reads let through runs one short transaction: the same
+// checks again, under the buyer's lock, then the INSERT and the event.
+// Among those, the unique index over unpaid orders, not a read, decides
+// who wins: the INSERT that finds the ticket held stores nothing and is
+// the ErrTicketReserved.
 func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (Order, error) {
 	if !ids.Valid(ticketID) {
 		return Order{}, ErrTicketNotFound

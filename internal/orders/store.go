@@ -220,6 +220,8 @@ const ticketForReserveQuery = `SELECT ` + ticketForReserveColumns + ` ` + ticket
 // unpaid order holds the ticket.
 const peekReserveQuery = `SELECT ` + ticketForReserveColumns + `, ` + heldColumn + ` ` + ticketForReserveFrom
 
+// ticketForReserveColumns and ticketForReserveFrom are the parts of the
+// reservation's read that TicketForReserve and PeekReserve share.
 const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.user_id, u.n, u.first, a.n, a.first,
 		(SELECT max(c.ended_at) FROM orders c
 		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled'
