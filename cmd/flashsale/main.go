@@ -114,6 +114,7 @@ type result struct {
 	byStatus   map[int]int
 	errors     int
 	latencies  []time.Duration
+	losers     []time.Duration // of the 400s (the ticket was taken)
 	elapsed    time.Duration
 	reserved   int
 	doubleSold int
@@ -171,7 +172,7 @@ func sale(ctx context.Context, c config) (*result, error) {
 	close(budget)
 	for _, b := range buyers {
 		wg.Go(func() {
-			var lat []time.Duration
+			var lat, lost []time.Duration
 			local := map[int]int{}
 			var won []string
 			errs := 0
@@ -191,10 +192,14 @@ func sale(ctx context.Context, c config) (*result, error) {
 				if status == http.StatusCreated {
 					won = append(won, id)
 				}
+				if status == http.StatusBadRequest {
+					lost = append(lost, lat[len(lat)-1])
+				}
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			res.latencies = append(res.latencies, lat...)
+			res.losers = append(res.losers, lost...)
 			res.errors += errs
 			for s, n := range local {
 				res.byStatus[s] += n
@@ -234,10 +239,14 @@ func waitForReplica(seller *user) error {
 		if err != nil {
 			return err
 		}
-		switch status {
-		case http.StatusCreated:
+		switch {
+		case status == http.StatusCreated:
 			return nil
-		case http.StatusNotFound:
+		case status == http.StatusBadRequest && bytes.Contains(body, []byte(`"own_ticket"`)):
+			// Orders refuses the seller their own ticket once its replica
+			// holds the ticket (and its seller).
+			return nil
+		case status == http.StatusNotFound:
 			time.Sleep(20 * time.Millisecond) // polling a remote system
 		default:
 			return fmt.Errorf("probe reservation: %d %s", status, body)
@@ -248,12 +257,14 @@ func waitForReplica(seller *user) error {
 
 func (r *result) print(w io.Writer, c config) {
 	slices.Sort(r.latencies)
-	pct := func(p float64) time.Duration {
-		if len(r.latencies) == 0 {
+	slices.Sort(r.losers)
+	pctOf := func(l []time.Duration, p float64) time.Duration {
+		if len(l) == 0 {
 			return 0
 		}
-		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+		return l[min(len(l)-1, int(p*float64(len(l))))]
 	}
+	pct := func(p float64) time.Duration { return pctOf(r.latencies, p) }
 	fmt.Fprintf(w, "flash sale: %d buyers, %d tickets, %s\n", c.buyers, c.tickets, r.elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "attempts:   %d (%.0f/s)\n", r.attempts, float64(r.attempts)/r.elapsed.Seconds())
 	for _, s := range []int{201, 400, 404, 429, 500, 503} {
@@ -265,5 +276,6 @@ func (r *result) print(w io.Writer, c config) {
 		fmt.Fprintf(w, "  transport errors: %d\n", r.errors)
 	}
 	fmt.Fprintf(w, "latency:    p50 %s  p90 %s  p99 %s  max %s\n", pct(0.50), pct(0.90), pct(0.99), pct(1))
+	fmt.Fprintf(w, "losers:     p50 %s  p99 %s (the 400s)\n", pctOf(r.losers, 0.50), pctOf(r.losers, 0.99))
 	fmt.Fprintf(w, "reserved:   %d of %d tickets, reserved twice: %d\n", r.reserved, c.tickets, r.doubleSold)
 }

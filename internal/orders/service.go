@@ -114,15 +114,23 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 
 // Reserve creates an order holding ticketID for userID, who calls from
 // client address addr ("" when unknown: no per-address limit). It is the
-// hot path of a flash sale, so it is one short transaction: the ticket and
-// the holds it is checked against (Holds.Allow) in one read, the INSERT,
-// the event. The unique index over active orders, not a read, decides who
-// wins a ticket: a losing INSERT is the ErrTicketReserved.
+// hot path of a flash sale, where almost every attempt loses, so a loser
+// is answered from reads outside any transaction (peek); it never waits
+// for SQLite's single writer nor holds a PostgreSQL transaction. An
+// attempt the reads let through runs one short transaction: the same
+// checks again, under the buyer's lock, then the INSERT and the event.
+// Among those, the unique index over unpaid orders, not a read, decides
+// who wins: the INSERT that finds the ticket held stores nothing and is
+// the ErrTicketReserved.
 func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (Order, error) {
 	if !ids.Valid(ticketID) {
 		return Order{}, ErrTicketNotFound
 	}
 	addr = httpapi.AddrKey(addr)
+	now := s.cfg.Now()
+	if err := s.peek(ctx, ticketID, userID, addr, now); err != nil {
+		return Order{}, fmt.Errorf("reserve: %w", err)
+	}
 	var o Order
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		if err := s.store.LockBuyer(ctx, tx, userID, addr); err != nil {
@@ -132,25 +140,11 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 		if errors.Is(err, sqldb.ErrNotFound) {
 			return ErrTicketNotFound
 		}
+		if err == nil {
+			err = s.refusal(t, holds, userID, now)
+		}
 		if err != nil {
 			return err
-		}
-		if t.UserID == userID {
-			return ErrOwnTicket
-		}
-		now := s.cfg.Now()
-		// A buyer at a limit gets 429 even for a ticket that is reserved.
-		if err := holds.Allow(now, s.limits); err != nil {
-			return err
-		}
-		// Whether the ticket may be ordered comes from its status; among
-		// buyers who all see it on sale, the unique index decides.
-		switch t.Status {
-		case events.TicketOnSale:
-		case events.TicketReserved:
-			return ErrTicketReserved
-		default:
-			return ErrTicketNotAvailable
 		}
 		o = NewOrder(userID, t, now, s.cfg.Window)
 		o.ClientAddr = addr
@@ -166,6 +160,64 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 		return Order{}, fmt.Errorf("reserve: %w", err)
 	}
 	return o, nil
+}
+
+// peek answers from reads outside any transaction a reservation that is
+// bound to lose, or returns nil. A winner pays one point read of the
+// ticket; only a ticket that is not plainly free to take costs the full
+// read of the buyer's holds, so that the buyer is told what the
+// transaction would have told them (a limit before a reserved ticket).
+func (s *Service) peek(ctx context.Context, ticketID, userID, addr string, now time.Time) error {
+	t, held, err := s.store.PeekTicket(ctx, ticketID)
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		return ErrTicketNotFound
+	case err != nil:
+		return err
+	case t.UserID == userID:
+		return ErrOwnTicket
+	case t.Status == events.TicketOnSale && !held:
+		return nil
+	}
+	t, holds, held, err := s.store.PeekReserve(ctx, ticketID, userID, addr)
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		return ErrTicketNotFound
+	case err != nil:
+		return err
+	}
+	if err := s.refusal(t, holds, userID, now); err != nil {
+		return err
+	}
+	if held {
+		// The replica has not heard yet (ticket.updated), but the orders
+		// table knows.
+		return ErrTicketReserved
+	}
+	return nil
+}
+
+// refusal is why userID may not reserve ticket t given their holds, or nil,
+// in the order a buyer is told: their own ticket first, then a limit (a
+// buyer at one gets 429 even for a ticket that is reserved), then the
+// ticket's status.
+func (s *Service) refusal(t Ticket, holds Holds, userID string, now time.Time) error {
+	if t.UserID == userID {
+		return ErrOwnTicket
+	}
+	if err := holds.Allow(now, s.limits); err != nil {
+		return err
+	}
+	// Whether the ticket may be ordered comes from its status; among
+	// buyers who all see it on sale, the unique index decides.
+	switch t.Status {
+	case events.TicketOnSale:
+		return nil
+	case events.TicketReserved:
+		return ErrTicketReserved
+	default:
+		return ErrTicketNotAvailable
+	}
 }
 
 // Orders returns userID's orders, newest first.

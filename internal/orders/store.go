@@ -27,6 +27,13 @@ type Store struct {
 	// when that failed (then it is compiled on each use, correct but
 	// slower).
 	forReserve *sql.Stmt
+	// peekReserve is PeekReserve's statement compiled once on the read
+	// pool, or nil (compiled on each use).
+	peekReserve *sql.Stmt
+	// peekTicket is PeekTicket's, likewise.
+	peekTicket *sql.Stmt
+	// insertOrder is InsertOrder's, on the writer, likewise.
+	insertOrder *sql.Stmt
 }
 
 // NewStore returns a Store over db.
@@ -35,6 +42,12 @@ func NewStore(db *sqldb.DB) *Store {
 	// The reservation's read is the longest statement of the flash-sale
 	// hot path: on SQLite compiling it took more time than running it.
 	s.forReserve, _ = db.Prepare(context.Background(), ticketForReserveQuery)
+	// Every losing attempt of a flash sale runs PeekReserve: the same
+	// saving, on the read pool.
+	s.peekReserve, _ = db.Read().PrepareContext(context.Background(), peekReserveQuery)
+	s.peekTicket, _ = db.Read().PrepareContext(context.Background(), peekTicketQuery)
+	// A winner pays the peek too; compiling its INSERT once pays for it.
+	s.insertOrder, _ = db.Prepare(context.Background(), insertOrderQuery)
 	return s
 }
 
@@ -143,14 +156,78 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 	return t, h, nil
 }
 
+// PeekTicket reads, outside any transaction, a ticket's status and seller
+// in the replica and whether an unpaid order holds it (a probe of
+// orders_unpaid_ticket): the first, cheapest look of a reservation, which
+// is all a winner needs before its transaction.
+func (s *Store) PeekTicket(ctx context.Context, ticketID string) (Ticket, bool, error) {
+	var (
+		t    Ticket
+		held bool
+		row  *sql.Row
+	)
+	if s.peekTicket != nil {
+		row = s.peekTicket.QueryRowContext(ctx, ticketID)
+	} else {
+		row = s.db.Read().QueryRowContext(ctx, peekTicketQuery, ticketID)
+	}
+	if err := row.Scan(&t.ID, &t.Status, &t.UserID, &held); err != nil {
+		return Ticket{}, false, fmt.Errorf("peek ticket: %w", sqldb.Err(err))
+	}
+	return t, held, nil
+}
+
+const peekTicketQuery = `SELECT t.id, t.status, t.user_id, ` + heldColumn + ` FROM tickets t WHERE t.id = $1`
+
+// heldColumn is whether an unpaid order holds ticket $1.
+const heldColumn = `EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = $1 AND h.status IN ('created', 'awaiting:payment'))`
+
+// PeekReserve is TicketForReserve outside any transaction, on the read
+// pool (on SQLite it runs beside the writer), and also reports whether an
+// unpaid order already holds the ticket (a probe of orders_unpaid_ticket).
+// It lets a reservation that is bound to lose be answered from a read; what
+// it says may be stale by the time a transaction starts, so a reservation
+// it lets through is checked again inside one.
+func (s *Store) PeekReserve(ctx context.Context, ticketID, userID, addr string) (Ticket, Holds, bool, error) {
+	var (
+		t                              Ticket
+		h                              Holds
+		held                           bool
+		userFirst, addrFirst, lastDone sql.NullInt64
+		row                            *sql.Row
+	)
+	args := []any{ticketID, userID, orNull(addr)}
+	if s.peekReserve != nil {
+		row = s.peekReserve.QueryRowContext(ctx, args...)
+	} else {
+		row = s.db.Read().QueryRowContext(ctx, peekReserveQuery, args...)
+	}
+	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID,
+		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &held)
+	if err != nil {
+		return Ticket{}, Holds{}, false, fmt.Errorf("peek reserve: %w", sqldb.Err(err))
+	}
+	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
+	return t, h, held, nil
+}
+
 // ticketForReserveQuery is TicketForReserve's one statement. The pause
 // counts only what the buyer did (cancelled, or let expire): a reservation
 // tickets refused (price_change, ...) was not the buyer's doing.
-const ticketForReserveQuery = `SELECT t.id, t.title, t.price, t.version, t.status, t.user_id, u.n, u.first, a.n, a.first,
+const ticketForReserveQuery = `SELECT ` + ticketForReserveColumns + ` ` + ticketForReserveFrom
+
+// peekReserveQuery is PeekReserve's: TicketForReserve's and whether an
+// unpaid order holds the ticket.
+const peekReserveQuery = `SELECT ` + ticketForReserveColumns + `, ` + heldColumn + ` ` + ticketForReserveFrom
+
+// ticketForReserveColumns and ticketForReserveFrom are the parts of the
+// reservation's read that TicketForReserve and PeekReserve share.
+const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.user_id, u.n, u.first, a.n, a.first,
 		(SELECT max(c.ended_at) FROM orders c
 		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled'
-		   AND c.cancelled_by IN ('buyer', 'expiry'))
-		FROM tickets t
+		   AND c.cancelled_by IN ('buyer', 'expiry'))`
+
+const ticketForReserveFrom = `FROM tickets t
 		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
 			WHERE o.user_id = $2 AND o.status IN ('created', 'awaiting:payment')) u
 		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
@@ -158,18 +235,40 @@ const ticketForReserveQuery = `SELECT t.id, t.title, t.price, t.version, t.statu
 		WHERE t.id = $1`
 
 // InsertOrder stores a new order with its snapshot of the ticket's price
-// and version. A second unpaid order for the same ticket breaks
-// orders_unpaid_ticket: sqldb.ErrConflict.
+// and version. When an unpaid order already holds the ticket
+// (orders_unpaid_ticket) nothing is stored and the error is
+// sqldb.ErrConflict, but the database raises no error: ON CONFLICT DO
+// NOTHING, so on PostgreSQL a lost race neither aborts the transaction nor
+// logs a unique violation. (The conflict target repeats the partial
+// index's predicate, which both engines need to match it.)
 func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
-	const q = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version, client_addr)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-	_, err := tx.ExecContext(ctx, q, o.ID, o.UserID, o.Ticket.ID, string(o.Status),
-		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli(), int64(o.Ticket.Price), o.Ticket.Version, orNull(o.ClientAddr))
+	args := []any{o.ID, o.UserID, o.Ticket.ID, string(o.Status),
+		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli(), int64(o.Ticket.Price), o.Ticket.Version, orNull(o.ClientAddr)}
+	var (
+		res sql.Result
+		err error
+	)
+	if s.insertOrder != nil {
+		res, err = tx.StmtContext(ctx, s.insertOrder).ExecContext(ctx, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, insertOrderQuery, args...)
+	}
 	if err != nil {
 		return fmt.Errorf("insert order: %w", sqldb.Err(err))
 	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("insert order: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("insert order: ticket %s is held by an unpaid order: %w", o.Ticket.ID, sqldb.ErrConflict)
+	}
 	return nil
 }
+
+const insertOrderQuery = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version, client_addr)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (ticket_id) WHERE status IN ('created', 'awaiting:payment') DO NOTHING`
 
 // OrderForUpdate reads an order with its ticket inside tx and, on
 // PostgreSQL, locks its row until tx ends, so a cancellation by the buyer
