@@ -42,8 +42,9 @@ func readmeBlock(t *testing.T, heading string) string {
 // TestReadmeCurlWalkthrough runs README.md's "Walk through the API with
 // curl" as written, with bash and curl, against `up`: sign up, sell,
 // reserve, a declined card, pay. The one liberty: a curl answered 404 is
-// run again, as the README tells a reader to do while orders or payments
-// catch up with a ticket or an order created a moment ago.
+// run again, as the README tells a reader to do while payments catches up
+// with an order created a moment ago (orders waits for a new ticket by
+// itself).
 func TestReadmeCurlWalkthrough(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"bash", "curl"} {

@@ -72,6 +72,14 @@ type Config struct {
 	// SweepGrace is how long past its expiresAt an order waits for its
 	// expiry event before the sweep expires it; default DefaultSweepGrace.
 	SweepGrace time.Duration
+	// CatchUp is how long a reservation of a ticket the replica has never
+	// seen waits for its ticket.created before answering 404
+	// (arrivals.go); default DefaultCatchUp.
+	CatchUp time.Duration
+	// CatchUpPoll is the first interval at which that wait looks at the
+	// replica for a ticket another process added; default
+	// DefaultCatchUpPoll.
+	CatchUpPoll time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -85,6 +93,8 @@ type Service struct {
 	cfg   Config
 	// limits are cfg's bounds on a reservation.
 	limits Limits
+	// arrivals wakes reservations waiting for a ticket (awaitTicket).
+	arrivals arrivals
 }
 
 // New returns the service over db (opened with Migrations and
@@ -105,6 +115,12 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	if cfg.SweepGrace <= 0 {
 		cfg.SweepGrace = DefaultSweepGrace
 	}
+	if cfg.CatchUp <= 0 {
+		cfg.CatchUp = DefaultCatchUp
+	}
+	if cfg.CatchUpPoll <= 0 {
+		cfg.CatchUpPoll = DefaultCatchUpPoll
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -121,18 +137,27 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 // checks again, under the buyer's lock, then the INSERT and the event.
 // Among those, the unique index over unpaid orders, not a read, decides
 // who wins: the INSERT that finds the ticket held stores nothing and is
-// the ErrTicketReserved.
+// the ErrTicketReserved. A ticket the replica has never seen waits briefly
+// for its ticket.created (awaitTicket) before it is ErrTicketNotFound; a
+// known ticket never waits.
 func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (Order, error) {
 	if !ids.Valid(ticketID) {
 		return Order{}, ErrTicketNotFound
 	}
 	addr = httpapi.AddrKey(addr)
 	now := s.cfg.Now()
-	if err := s.peek(ctx, ticketID, userID, addr, now); err != nil {
+	err := s.peek(ctx, ticketID, userID, addr, now)
+	if errors.Is(err, ErrTicketNotFound) {
+		err = s.awaitTicket(ctx, ticketID, func() error {
+			now = s.cfg.Now()
+			return s.peek(ctx, ticketID, userID, addr, now)
+		})
+	}
+	if err != nil {
 		return Order{}, fmt.Errorf("reserve: %w", err)
 	}
 	var o Order
-	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		if err := s.store.LockBuyer(ctx, tx, userID, addr); err != nil {
 			return err
 		}
@@ -406,6 +431,7 @@ func (s *Service) AddTicket(ctx context.Context, t Ticket) error {
 	if err != nil {
 		return fmt.Errorf("add ticket: %w", err)
 	}
+	s.arrivals.arrived(t.ID)
 	return nil
 }
 

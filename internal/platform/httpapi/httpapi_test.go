@@ -621,6 +621,9 @@ func TestHealthLogsChanges(t *testing.T) {
 	if strings.Contains(out, "level=ERROR") {
 		t.Errorf("a probe was logged at ERROR:\n%s", out)
 	}
+	if strings.Contains(out, "msg=request") {
+		t.Errorf("a failed probe was logged as a request, on every probe:\n%s", out)
+	}
 }
 
 func TestObserve(t *testing.T) {

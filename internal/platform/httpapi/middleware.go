@@ -137,6 +137,8 @@ func Log(log *slog.Logger) func(http.Handler) http.Handler {
 				attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status,
 					"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
 				switch {
+				case info.quiet: // a failed probe: logged where it changes
+					log.Debug("request", attrs...)
 				case sw.status == http.StatusServiceUnavailable:
 					if info.err != nil {
 						attrs = append(attrs, "err", info.err)
@@ -144,8 +146,6 @@ func Log(log *slog.Logger) func(http.Handler) http.Handler {
 					log.Warn("request", attrs...)
 				case info.err != nil:
 					log.Error("request", append(attrs, "err", info.err)...)
-				case info.quiet:
-					log.Debug("request", attrs...)
 				case sw.status >= 500:
 					log.Error("request", attrs...)
 				default:
