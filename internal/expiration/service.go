@@ -52,6 +52,9 @@ func New(js jetstream.JetStream, log *slog.Logger, cfg Config) *Service {
 // (no id, an id that is not a subject token, no expiresAt).
 var errInvalidOrder = errors.New("invalid order for expiration")
 
+// scheduleAckTimeout bounds the wait for the stream to store a schedule.
+const scheduleAckTimeout = 5 * time.Second
+
 // scheduleOrder stores the expiry of an order: at expiresAt the NATS server
 // publishes expiration.complete {orderId}. It returns once the stream has
 // stored the schedule, so a caller that acks afterwards loses nothing.
@@ -85,6 +88,12 @@ func (s *Service) schedule(ctx context.Context, orderID string, expiresAt time.T
 	// before its expiresAt. RFC 3339 allows fractional seconds and the
 	// server parses them, so the expiry fires at expiresAt, not before.
 	msg.Header.Set(jetstream.ScheduleHeader, "@at "+expiresAt.UTC().Format(time.RFC3339Nano))
+	// A publish whose ack is lost (it reached a stream leader that went
+	// away) would otherwise wait out the handler's whole timeout, a minute
+	// in which the order is not expired; a bounded wait is an outage the
+	// runner retries soon, and the message id makes the retry harmless.
+	ctx, cancel := context.WithTimeout(ctx, scheduleAckTimeout)
+	defer cancel()
 	_, err = s.js.PublishMsg(ctx, msg,
 		jetstream.WithScheduleTarget(events.SubjectExpirationComplete),
 		// The id is the order's, not the order.created event's: one order has
