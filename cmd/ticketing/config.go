@@ -77,6 +77,10 @@ type Config struct {
 	// for orders past their expiry and how far past (1 min, 1 min): tests
 	// shorten them.
 	sweepEvery, sweepGrace time.Duration
+	// catchUp, when set, replaces how long a reservation of a ticket
+	// orders has never seen waits for it (2 s): the bad-input sweeps send
+	// hundreds of well-formed unknown ids and shorten it.
+	catchUp time.Duration
 }
 
 // LogValue logs every exported field once, so an operator sees at start

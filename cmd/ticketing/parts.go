@@ -93,6 +93,7 @@ func buildOrders(ctx context.Context, in infra) (*part, error) {
 		TrustedProxies:       in.trusted,
 		SweepEvery:           in.cfg.sweepEvery,
 		SweepGrace:           in.cfg.sweepGrace,
+		CatchUp:              in.cfg.catchUp,
 	})
 	return &part{name: "orders", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), run: svc.RunSweeper}, nil
 }
