@@ -293,20 +293,29 @@ func (s *Service) Expire(ctx context.Context, id string) error {
 	return nil
 }
 
-// cancel cancels the order for the reason by and publishes order.cancelled
-// in one transaction. A non-empty owner must own the order.
-func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
+// changeOrder runs fn on the order id, read and locked in one transaction
+// with whatever fn writes; an id that names no order is ErrNotFound.
+func (s *Service) changeOrder(ctx context.Context, id string, fn func(tx *sqldb.Tx, o *Order) error) error {
 	if !ids.Valid(id) {
 		return ErrNotFound
 	}
 	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		o, err := s.store.OrderForUpdate(ctx, tx, id)
-		switch {
-		case errors.Is(err, sqldb.ErrNotFound):
+		if errors.Is(err, sqldb.ErrNotFound) {
 			return ErrNotFound
-		case err != nil:
+		}
+		if err != nil {
 			return err
-		case owner != "" && o.UserID != owner:
+		}
+		return fn(tx, &o)
+	})
+}
+
+// cancel cancels the order for the reason by and publishes order.cancelled
+// in one transaction. A non-empty owner must own the order.
+func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
+	return s.changeOrder(ctx, id, func(tx *sqldb.Tx, o *Order) error {
+		if owner != "" && o.UserID != owner {
 			return ErrNotOwner
 		}
 		prev, before := o.Version, o.Status
@@ -316,8 +325,8 @@ func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
 			}
 			return err
 		}
-		s.stamp(&o, before)
-		if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
+		s.stamp(o, before)
+		if err := s.store.UpdateOrder(ctx, tx, *o, prev); err != nil {
 			return err
 		}
 		return s.ob.Add(ctx, tx, o.Cancelled())
@@ -328,22 +337,12 @@ func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
 // order was cancelled before the payment arrived, a refund request through
 // the outbox. An unknown order is ErrNotFound.
 func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
-	if !ids.Valid(orderID) {
-		return ErrNotFound
-	}
-	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		o, err := s.store.OrderForUpdate(ctx, tx, orderID)
-		if errors.Is(err, sqldb.ErrNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
+	err := s.changeOrder(ctx, orderID, func(tx *sqldb.Tx, o *Order) error {
 		prev, before := o.Version, o.Status
 		outcome := o.Pay(p)
-		s.stamp(&o, before)
+		s.stamp(o, before)
 		if o.Version != prev {
-			if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
+			if err := s.store.UpdateOrder(ctx, tx, *o, prev); err != nil {
 				return err
 			}
 		}
@@ -376,24 +375,14 @@ func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
 // fires, and payments, whose replica never saw the completion, learns of
 // the refund from order.refund_requested.
 func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
-	if !ids.Valid(orderID) {
-		return ErrNotFound
-	}
-	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		o, err := s.store.OrderForUpdate(ctx, tx, orderID)
-		if errors.Is(err, sqldb.ErrNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
+	err := s.changeOrder(ctx, orderID, func(tx *sqldb.Tx, o *Order) error {
 		prev, before := o.Version, o.Status
 		outcome := o.Refuse(reason)
 		if outcome == RefusalIgnored {
 			return nil
 		}
-		s.stamp(&o, before)
-		if err := s.store.UpdateOrder(ctx, tx, o, prev); err != nil {
+		s.stamp(o, before)
+		if err := s.store.UpdateOrder(ctx, tx, *o, prev); err != nil {
 			return err
 		}
 		if outcome == RefusalRefund {
