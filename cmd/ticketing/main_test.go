@@ -13,6 +13,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -48,10 +49,7 @@ func startUpConfig(t *testing.T, dataDir string, vars map[string]string, edit fu
 	if edit != nil {
 		edit(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
+	log := testLogger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	app, err := Up(ctx, cfg, log)
@@ -62,6 +60,45 @@ func startUpConfig(t *testing.T, dataDir string, vars map[string]string, edit fu
 		app.Close(context.Background())
 	})
 	return "http://" + app.Addr(), app
+}
+
+// testLogger logs to stderr at debug level under -v; otherwise it keeps
+// warnings and errors and prints the last of them if the test fails, so a
+// failure in CI comes with what the parts complained of.
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	kept := &logTail{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the last warnings logged:\n%s", kept.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(kept, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// logTail keeps the last 64 KiB written to it.
+type logTail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *logTail) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	const keep = 64 << 10
+	l.buf = append(l.buf, p...)
+	if len(l.buf) > keep {
+		l.buf = append(l.buf[:0], l.buf[len(l.buf)-keep:]...)
+	}
+	return len(p), nil
+}
+
+func (l *logTail) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.buf)
 }
 
 // client is a browser-like HTTP client with a cookie jar.

@@ -305,48 +305,36 @@ func (s *Service) release(ctx context.Context, ticketID, orderID string) error {
 }
 
 // change is the read-check-write of every edit of a ticket: in one
-// transaction it reads the ticket, lets apply check and change it, and, if
-// apply reports a change, writes it at version+1 with its ticket.updated.
-// The write only lands if the row is still at the version read (optimistic
-// locking); when apply reports no change the transaction still commits
-// whatever else apply wrote.
-//
-// On a lost race (another writer moved the version on between our read and
-// our write, which PostgreSQL's read committed allows; SQLite's single
-// writer never does) change reads again and re-applies once. That is safe,
-// not a silent overwrite: apply re-checks owner, reservation and order
-// against the fresh row, so an edit never lands on a ticket an order took
-// meanwhile. A second loss returns errStale (HTTP: 400 "reload and try
-// again"; listeners: a transient error, redelivered later).
+// transaction it reads and locks the ticket, lets apply check and change
+// it, and, if apply reports a change, writes it at version+1 with its
+// ticket.updated; when apply reports no change the transaction still
+// commits whatever else apply wrote. Changes of one ticket take turns (the
+// row lock on PostgreSQL, the single writer on SQLite), so apply always
+// checks owner, reservation and order against the row as it is. The write
+// still names the version read, as a guard: if it ever matched no row,
+// change returns errStale (HTTP: 400 "reload and try again"; listeners: a
+// transient error, redelivered later) rather than overwrite.
 func (s *Service) change(ctx context.Context, id string, apply func(tx *sqldb.Tx, t *Ticket) (bool, error)) (Ticket, error) {
-	var (
-		t   Ticket
-		err error
-	)
-	for range 2 {
-		err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-			var err error
-			if t, err = s.store.GetTx(ctx, tx, id); err != nil {
-				return err
-			}
-			read := t.Version
-			changed, err := apply(tx, &t)
-			if err != nil || !changed {
-				return err
-			}
-			t.Version = read + 1
-			if err := s.store.Update(ctx, tx, t, read); err != nil {
-				return err
-			}
-			return s.ob.Add(ctx, tx, events.TicketUpdated{
-				ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price),
-				UserID: t.UserID, OrderID: t.OrderID, Status: string(t.Status),
-			})
-		})
-		if !errors.Is(err, errStale) {
-			break
+	var t Ticket
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		var err error
+		if t, err = s.store.GetForUpdate(ctx, tx, id); err != nil {
+			return err
 		}
-	}
+		read := t.Version
+		changed, err := apply(tx, &t)
+		if err != nil || !changed {
+			return err
+		}
+		t.Version = read + 1
+		if err := s.store.Update(ctx, tx, t, read); err != nil {
+			return err
+		}
+		return s.ob.Add(ctx, tx, events.TicketUpdated{
+			ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price),
+			UserID: t.UserID, OrderID: t.OrderID, Status: string(t.Status),
+		})
+	})
 	if err != nil {
 		return Ticket{}, err
 	}

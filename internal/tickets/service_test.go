@@ -16,11 +16,10 @@ import (
 )
 
 // TestConcurrentUpdates races edits of one ticket on each engine. On
-// PostgreSQL the edits really interleave (read committed: both read version
-// 0, one UPDATE waits for the other and then matches no row); on SQLite the
-// single writer serialises them. Either way no edit is lost silently: every
-// edit that reports success has its own version and its own ticket.updated,
-// and the others report ErrChanged.
+// PostgreSQL they queue on the ticket's row lock; on SQLite the single
+// writer serialises them. Either way no edit is lost silently: every edit
+// that reports success has its own version and its own ticket.updated, and
+// the stored ticket is the last of them.
 func TestConcurrentUpdates(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
@@ -133,5 +132,51 @@ func TestEditRacesReservation(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %v", db.Engine(), outcomes)
+	}, migs...)
+}
+
+// TestReservationRacesCancellation races an order's order.created with its
+// own order.cancelled, as after an outage, when both wait on their separate
+// consumers and are delivered together. Whichever runs first, the ticket
+// must end on sale: a reservation applied after its order's cancellation
+// was handled (on PostgreSQL the two transactions interleave) would hold
+// the ticket for a dead order for good.
+func TestReservationRacesCancellation(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newTestService(t, db)
+		for round := range 30 {
+			tk := mustCreate(t, s, seller.ID, "show", 100)
+			order := fmt.Sprintf("order-%d", round)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			// A handler's transient error (a lost optimistic race) is
+			// redelivered: retry it as the bus would.
+			deliver := func(handle func() error) {
+				<-start
+				for range 5 {
+					if err := handle(); err == nil {
+						return
+					} else if !errors.Is(err, errStale) {
+						t.Errorf("round %d: %v", round, err)
+						return
+					}
+				}
+				t.Errorf("round %d: still stale after 5 deliveries", round)
+			}
+			wg.Go(func() {
+				deliver(func() error { return s.reserve(ctx, tk.ID, reservation(order, tk)) })
+			})
+			wg.Go(func() { deliver(func() error { return s.release(ctx, tk.ID, order) }) })
+			close(start)
+			wg.Wait()
+			got, err := s.Get(ctx, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.OrderID != "" || got.Status != StatusOnSale {
+				t.Fatalf("round %d: the ticket is held by its cancelled order: %+v", round, got)
+			}
+		}
 	}, migs...)
 }

@@ -69,10 +69,17 @@ func (s *Store) Get(ctx context.Context, id string) (Ticket, error) {
 	return t, nil
 }
 
-// GetTx is Get inside tx, so the write that follows is based on what the
-// transaction saw.
-func (s *Store) GetTx(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error) {
-	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE id = $1`
+// GetForUpdate is Get inside tx and, on PostgreSQL, locks the row until tx
+// ends, so the write that follows is based on what the transaction read
+// and two changes of one ticket take turns. Without the lock, a
+// reservation and its order's cancellation could each read the ticket
+// before the other committed, and the reservation land after the
+// cancellation found nothing to release. (SQLite's writer is alone anyway.)
+func (s *Store) GetForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error) {
+	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE id = $1`
+	if tx.Engine() == sqldb.Postgres {
+		q += ` FOR UPDATE`
+	}
 	t, err := scanTicket(tx.QueryRowContext(ctx, q, id))
 	if err != nil {
 		return Ticket{}, fmt.Errorf("get ticket: %w", err)
