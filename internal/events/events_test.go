@@ -38,6 +38,18 @@ func TestContracts(t *testing.T) {
 			`{"id":"o","version":1,"ticket":{"id":"t"},"cancelledBy":"expiry"}`},
 		{events.TicketReservationRefused{TicketID: "t", OrderID: "o", Reason: events.RefusedPriceChange}, "ticket.reservation_refused",
 			`{"ticketId":"t","orderId":"o","reason":"price_change"}`},
+		{events.TicketCreated{ID: "t", Title: "x", Price: 2050, UserID: "org", Status: events.TicketOnSale, EventID: "e", OnSaleAt: expires}, "ticket.created",
+			`{"id":"t","version":0,"title":"x","price":2050,"userId":"org","status":"on_sale","eventId":"e","onSaleAt":"2026-01-02T03:04:05Z"}`},
+		{events.EventCreated{EventState: events.EventState{ID: "e", OrganizerID: "org", Name: "n", Venue: "v", TimeZone: "UTC",
+			StartsAt: expires, EndsAt: expires, OnSaleAt: notBefore, FaceValue: 5000, Capacity: 2, ResaleCapPercent: 100,
+			Status: events.EventStatusScheduled}}, "event.created",
+			`{"id":"e","version":0,"organizerId":"org","name":"n","venue":"v","timeZone":"UTC","startsAt":"2026-01-02T03:04:05Z",` +
+				`"endsAt":"2026-01-02T03:04:05Z","onSaleAt":"2026-01-01T03:04:05Z","faceValue":5000,"capacity":2,"resaleCapPercent":100,` +
+				`"transfers":false,"queue":false,"status":"scheduled"}`},
+		{events.EventCancelled{EventState: events.EventState{ID: "e", Version: 2, Status: events.EventStatusCancelled, Staff: []string{"door@example.com"}}}, "event.cancelled",
+			`{"id":"e","version":2,"organizerId":"","name":"","venue":"","timeZone":"","startsAt":"0001-01-01T00:00:00Z",` +
+				`"endsAt":"0001-01-01T00:00:00Z","onSaleAt":"0001-01-01T00:00:00Z","faceValue":0,"capacity":0,"resaleCapPercent":0,` +
+				`"transfers":false,"queue":false,"status":"cancelled","staff":["door@example.com"]}`},
 		{events.ExpirationComplete{OrderID: "o"}, "expiration.complete", `{"orderId":"o"}`},
 		{events.PaymentCreated{ID: "p", OrderID: "o", StripeID: "pi_1"}, "payment.created", `{"id":"p","orderId":"o","stripeId":"pi_1"}`},
 		{events.SessionRevoked{UserID: "u", TokenID: "j", ExpiresAt: expires}, "session.revoked",

@@ -1,5 +1,7 @@
 package events
 
+import "time"
+
 const (
 	SubjectTicketCreated            Subject = "ticket.created"
 	SubjectTicketUpdated            Subject = "ticket.updated"
@@ -16,6 +18,12 @@ type TicketCreated struct {
 	// Status is TicketOnSale for a new ticket; empty in events from before
 	// the field existed (then on sale too).
 	Status string `json:"status,omitempty"`
+	// EventID is set on a ticket the platform issued for an organizer's
+	// event (DESIGN.md section 9.2); empty on a free-form listing.
+	EventID string `json:"eventId,omitempty"`
+	// OnSaleAt is when an issued ticket may first be ordered; zero on a
+	// free-form listing (on sale at once).
+	OnSaleAt time.Time `json:"onSaleAt,omitzero"`
 }
 
 // The statuses of a ticket (DESIGN.md section 3), in its JSON and events.
@@ -24,6 +32,9 @@ const (
 	TicketReserved  = "reserved"
 	TicketSold      = "sold"
 	TicketWithdrawn = "withdrawn"
+	// TicketHeld: an issued ticket that was paid for; its buyer is the
+	// holder and has its code (DESIGN.md section 9.2).
+	TicketHeld = "held"
 )
 
 // TicketUpdated is published by tickets on every change after creation:
@@ -40,6 +51,12 @@ type TicketUpdated struct {
 	// before the field existed (then reserved when OrderID is set, on sale
 	// otherwise).
 	Status string `json:"status,omitempty"`
+	// EventID is set on a ticket the platform issued for an organizer's
+	// event; the events part counts tickets left from it.
+	EventID string `json:"eventId,omitempty"`
+	// OnSaleAt is when an issued ticket may first be ordered; zero on a
+	// free-form listing.
+	OnSaleAt time.Time `json:"onSaleAt,omitzero"`
 }
 
 func (TicketCreated) Subject() Subject { return SubjectTicketCreated }

@@ -27,6 +27,10 @@ const MaxTTL = 24 * time.Hour
 type User struct {
 	ID    string `json:"id"`
 	Email string `json:"email"`
+	// Organizer says an operator made the user an organizer (`ticketing
+	// admin organizer grant`) before this token was issued: the services
+	// trust it from the signed token, as they trust the id.
+	Organizer bool `json:"organizer,omitempty"`
 }
 
 // Token is a verified token: whose it is, and which one, so it can be
@@ -40,7 +44,8 @@ type Token struct {
 }
 
 type claims struct {
-	Email string `json:"email"`
+	Email     string `json:"email"`
+	Organizer bool   `json:"organizer,omitempty"`
 	// IssuedAt shadows RegisteredClaims' iat (the outer field wins in
 	// encoding/json): the library's NumericDate keeps whole seconds, and
 	// "sign out everywhere" must tell a token issued just before it from a
@@ -88,8 +93,9 @@ func Issue(key []byte, u User, now time.Time, ttl time.Duration) (string, error)
 		return "", errors.New("session: empty signing key")
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
-		Email:    u.Email,
-		IssuedAt: millis{now.Truncate(time.Millisecond)},
+		Email:     u.Email,
+		Organizer: u.Organizer,
+		IssuedAt:  millis{now.Truncate(time.Millisecond)},
 		RegisteredClaims: jwt.RegisteredClaims{
 			ID:        rand.Text(), // 128 random bits: sign-out revokes this id
 			Subject:   u.ID,
@@ -124,7 +130,7 @@ func Parse(key []byte, token string, now time.Time) (Token, error) {
 		return Token{}, ErrInvalid
 	}
 	return Token{
-		User:      User{ID: c.Subject, Email: c.Email},
+		User:      User{ID: c.Subject, Email: c.Email, Organizer: c.Organizer},
 		ID:        c.ID,
 		IssuedAt:  c.IssuedAt.Time,
 		ExpiresAt: c.ExpiresAt.UTC(),

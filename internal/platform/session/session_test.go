@@ -47,6 +47,10 @@ func TestIssueVerify(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "round trip", key: key, token: issue(key, user, now, time.Hour), want: user},
+		{name: "organizer", key: key, token: issue(key, session.User{ID: "u1", Email: "a@b.c", Organizer: true}, now, time.Hour),
+			want: session.User{ID: "u1", Email: "a@b.c", Organizer: true}},
+		{name: "hand-made organizer claim", key: key, token: sign(hs256, fmt.Sprintf(`{"sub":"u1","email":"a@b.c","organizer":true,"jti":"j","iat":%d,"exp":%d}`, iat, exp), key),
+			want: session.User{ID: "u1", Email: "a@b.c", Organizer: true}},
 		{name: "just before expiry", key: key, token: issue(key, user, now.Add(-time.Hour+time.Second), time.Hour), want: user},
 		{name: "expired", key: key, token: issue(key, user, now.Add(-2*time.Hour), time.Hour), wantErr: true},
 		{name: "wrong key", key: []byte("other-key-0123456789abcdef01234567"), token: issue(key, user, now, time.Hour), wantErr: true},
