@@ -25,13 +25,23 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
+// userJSON is the body of sign-up and sign-in, as the seed has it.
 type userJSON struct {
 	ID    string `json:"id"`
 	Email string `json:"email"`
 }
 
+// sessionUserJSON is who currentuser says the caller is.
+type sessionUserJSON struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	// Organizer is what the session token says: the account's flag when
+	// it was issued (an operator's grant counts from the next sign-in).
+	Organizer bool `json:"organizer"`
+}
+
 type currentUserJSON struct {
-	CurrentUser *userJSON `json:"currentUser"`
+	CurrentUser *sessionUserJSON `json:"currentUser"`
 }
 
 func (s *Service) handleSignUp(w http.ResponseWriter, r *http.Request) {
@@ -92,15 +102,16 @@ func (s *Service) endSession(w http.ResponseWriter, r *http.Request, revoke func
 func (s *Service) handleCurrentUser(w http.ResponseWriter, r *http.Request) {
 	var body currentUserJSON
 	if u, ok := httpapi.UserFrom(r.Context()); ok {
-		body.CurrentUser = &userJSON{ID: u.ID, Email: u.Email}
+		body.CurrentUser = &sessionUserJSON{ID: u.ID, Email: u.Email, Organizer: u.Organizer}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	httpapi.Respond(w, http.StatusOK, body)
 }
 
-// startSession sets the session cookie for u and answers status {id,email}.
+// startSession sets the session cookie for u, whose token carries whether
+// u is an organizer, and answers status {id,email}.
 func (s *Service) startSession(w http.ResponseWriter, r *http.Request, status int, u User) {
-	token, err := session.Issue(s.cfg.Key, session.User{ID: u.ID, Email: u.Email}, s.cfg.Now(), s.cfg.TokenTTL)
+	token, err := session.Issue(s.cfg.Key, session.User{ID: u.ID, Email: u.Email, Organizer: u.Organizer}, s.cfg.Now(), s.cfg.TokenTTL)
 	if err != nil {
 		httpapi.Error(w, r, fmt.Errorf("issue session: %w", err))
 		return

@@ -255,16 +255,20 @@ func TestCurrentUser(t *testing.T) {
 	signedUp := sessionCookie(t, resp)
 	var ann userJSON
 	json.Unmarshal([]byte(readBody(t, resp)), &ann)
-	annJSON := `{"currentUser":{"id":"` + ann.ID + `","email":"ann@example.com"}}` + "\n"
+	annJSON := `{"currentUser":{"id":"` + ann.ID + `","email":"ann@example.com","organizer":false}}` + "\n"
+	organizerJSON := `{"currentUser":{"id":"` + ann.ID + `","email":"ann@example.com","organizer":true}}` + "\n"
 	const nobody = `{"currentUser":null}` + "\n"
 
 	cookie := func(v string) *http.Cookie { return &http.Cookie{Name: session.CookieName, Value: v} }
-	issue := func(key []byte, now time.Time, ttl time.Duration) string {
-		tok, err := session.Issue(key, session.User{ID: ann.ID, Email: ann.Email}, now, ttl)
+	issueAs := func(u session.User, key []byte, now time.Time, ttl time.Duration) string {
+		tok, err := session.Issue(key, u, now, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
+	}
+	issue := func(key []byte, now time.Time, ttl time.Duration) string {
+		return issueAs(session.User{ID: ann.ID, Email: ann.Email}, key, now, ttl)
 	}
 	b64 := base64.RawURLEncoding.EncodeToString
 	algNone := b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
@@ -280,6 +284,7 @@ func TestCurrentUser(t *testing.T) {
 		{name: "no cookie", want: nobody},
 		{name: "cookie from sign-up", cookie: signedUp, want: annJSON},
 		{name: "valid token", cookie: cookie(issue(testKey, h.clock.Now(), time.Hour)), want: annJSON},
+		{name: "organizer token", cookie: cookie(issueAs(session.User{ID: ann.ID, Email: ann.Email, Organizer: true}, testKey, h.clock.Now(), time.Hour)), want: organizerJSON},
 		{name: "token of another key", cookie: cookie(issue([]byte("some-other-key-0123456789abcdef"), h.clock.Now(), time.Hour)), want: nobody},
 		{name: "alg none", cookie: cookie(algNone), want: nobody},
 		{name: "garbage", cookie: cookie("not.a.jwt"), want: nobody},

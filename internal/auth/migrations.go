@@ -9,6 +9,6 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrations creates the users and revocations tables; pass it to
-// sqldb.Open beside outbox.Migrations.
+// Migrations creates the users (with their organizer flag) and revocations
+// tables; pass it to sqldb.Open beside outbox.Migrations.
 var Migrations = sqldb.EmbeddedMigrations("auth", migrationFiles)

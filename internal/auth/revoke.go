@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -37,16 +38,8 @@ func (s *Service) SignOutEverywhere(ctx context.Context, t session.Token) error 
 func (s *Service) revoke(ctx context.Context, id string, rv session.Revocation) error {
 	now := s.cfg.Now()
 	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		added, err := s.store.AddRevocation(ctx, tx, id, rv, now)
+		added, err := addRevocation(ctx, tx, s.store, s.ob, id, rv, now)
 		if err != nil || !added {
-			return err
-		}
-		ev := events.SessionRevoked{UserID: rv.UserID, TokenID: rv.TokenID, ExpiresAt: rv.ExpiresAt.UTC()}
-		if !rv.NotBefore.IsZero() {
-			nb := rv.NotBefore.UTC()
-			ev.NotBefore = &nb
-		}
-		if err := s.ob.Add(ctx, tx, ev); err != nil {
 			return err
 		}
 		// Auth's own answers (currentuser) need not wait for the bus.
@@ -55,4 +48,23 @@ func (s *Service) revoke(ctx context.Context, id string, rv session.Revocation) 
 		}
 		return nil
 	})
+}
+
+// addRevocation records rv under id inside tx and queues session.revoked
+// in the outbox with it, reporting whether it is new (false: already
+// recorded, nothing queued).
+func addRevocation(ctx context.Context, tx *sqldb.Tx, st *Store, ob *outbox.Outbox, id string, rv session.Revocation, now time.Time) (bool, error) {
+	added, err := st.AddRevocation(ctx, tx, id, rv, now)
+	if err != nil || !added {
+		return false, err
+	}
+	ev := events.SessionRevoked{UserID: rv.UserID, TokenID: rv.TokenID, ExpiresAt: rv.ExpiresAt.UTC()}
+	if !rv.NotBefore.IsZero() {
+		nb := rv.NotBefore.UTC()
+		ev.NotBefore = &nb
+	}
+	if err := ob.Add(ctx, tx, ev); err != nil {
+		return false, err
+	}
+	return true, nil
 }

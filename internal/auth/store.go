@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,9 +22,9 @@ func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 
 // InsertUser inserts u; sqldb.ErrConflict when its email is taken.
 func (st *Store) InsertUser(ctx context.Context, u User) error {
-	const q = `INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)`
+	const q = `INSERT INTO users (id, email, password_hash, created_at, organizer) VALUES ($1, $2, $3, $4, $5)`
 	err := st.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		_, err := tx.ExecContext(ctx, q, u.ID, u.Email, u.PasswordHash, u.CreatedAt.UnixMilli())
+		_, err := tx.ExecContext(ctx, q, u.ID, u.Email, u.PasswordHash, u.CreatedAt.UnixMilli(), u.Organizer)
 		return sqldb.Err(err)
 	})
 	if err != nil {
@@ -35,17 +36,38 @@ func (st *Store) InsertUser(ctx context.Context, u User) error {
 // UserByEmail returns the user with the normalised email; sqldb.ErrNotFound
 // when there is none.
 func (st *Store) UserByEmail(ctx context.Context, email string) (User, error) {
-	const q = `SELECT id, email, password_hash, created_at FROM users WHERE email = $1`
+	const q = `SELECT id, email, password_hash, created_at, organizer FROM users WHERE email = $1`
 	var (
 		u         User
 		createdAt int64
 	)
-	err := st.db.Read().QueryRowContext(ctx, q, email).Scan(&u.ID, &u.Email, &u.PasswordHash, &createdAt)
+	err := st.db.Read().QueryRowContext(ctx, q, email).Scan(&u.ID, &u.Email, &u.PasswordHash, &createdAt, &u.Organizer)
 	if err != nil {
 		return User{}, fmt.Errorf("user by email: %w", sqldb.Err(err))
 	}
 	u.CreatedAt = time.UnixMilli(createdAt).UTC()
 	return u, nil
+}
+
+// SetOrganizer makes the user with the normalised email an organizer (on)
+// or not, inside tx, and returns its id and whether that changed anything;
+// sqldb.ErrNotFound when no user has the email. A plain UPDATE: it runs
+// beside the service, which never writes the flag.
+func (st *Store) SetOrganizer(ctx context.Context, tx *sqldb.Tx, email string, on bool) (id string, changed bool, err error) {
+	const q = `UPDATE users SET organizer = $1 WHERE email = $2 AND organizer <> $1 RETURNING id`
+	err = tx.QueryRowContext(ctx, q, on, email).Scan(&id)
+	if err == nil {
+		return id, true, nil
+	}
+	if err = sqldb.Err(err); !errors.Is(err, sqldb.ErrNotFound) {
+		return "", false, fmt.Errorf("set organizer: %w", err)
+	}
+	// No row changed: the flag was already so, or there is no such user.
+	const exists = `SELECT id FROM users WHERE email = $1`
+	if err := tx.QueryRowContext(ctx, exists, email).Scan(&id); err != nil {
+		return "", false, fmt.Errorf("set organizer: %w", sqldb.Err(err))
+	}
+	return id, false, nil
 }
 
 // AddRevocation records rv inside tx under id and reports whether it is

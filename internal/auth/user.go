@@ -26,6 +26,10 @@ type User struct {
 	Email        string
 	PasswordHash string
 	CreatedAt    time.Time
+	// Organizer says an operator made the account an organizer (`ticketing
+	// admin organizer grant`); the session tokens issued from then on say
+	// so too.
+	Organizer bool
 }
 
 // NormalizeEmail trims surrounding space and lower-cases the address, so
