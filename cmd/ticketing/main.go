@@ -29,6 +29,9 @@ Usage:
   ticketing deadletters list|replay [ID...|all]
                                   the messages consumers gave up on: list them, or
                                   publish them again once the cause is fixed
+  ticketing admin organizer grant|revoke EMAIL
+                                  make an account an organizer (from its next sign-in),
+                                  or an ordinary one again; works while the system runs
   ticketing version               print the build version
 
 Every flag is also an environment variable (shown in brackets); a flag wins.
@@ -62,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "deadletters":
 		return deadLetters(ctx, args, getenv, stdout, stderr)
+	case "admin":
+		return admin(ctx, args, getenv, stdout, stderr)
 	case "up":
 		cfg, log, err := setup("up", args, getenv, stderr, modeUp)
 		if err != nil {
