@@ -188,6 +188,9 @@ type apiRoute struct {
 // user's own ticket, and another user's ticket and order.
 type badInputFixtures struct {
 	myTicket, otherTicket, reservedTicket, otherOrder string
+	// myEvent and otherEvent are the swept user's event and another
+	// organizer's (the swept user is an organizer).
+	myEvent, otherEvent string
 }
 
 func apiRoutes(fx badInputFixtures) []apiRoute {
@@ -212,7 +215,33 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "GET", path: "/api/orders/{id}", auth: true},
 		{method: "DELETE", path: "/api/orders/{id}", auth: true},
 		{method: "POST", path: "/api/payments", auth: true, decodes: true, fields: [][2]string{{"orderId", q(fx.otherOrder)}, {"token", q("tok_visa")}}},
+		{method: "GET", path: "/api/events", query: []string{"q", "limit", "after"}},
+		{method: "POST", path: "/api/events", auth: true, decodes: true, fields: eventFields(true)},
+		{method: "GET", path: "/api/events/mine", auth: true},
+		{method: "GET", path: "/api/events/{id}"},
+		{method: "PUT", path: "/api/events/{id}", auth: true, decodes: true, fields: eventFields(false)},
+		{method: "POST", path: "/api/events/{id}/staff", auth: true, decodes: true, fields: [][2]string{{"email", q("door@example.com")}}},
+		{method: "DELETE", path: "/api/events/{id}/staff/door@example.com", auth: true},
+		// Last of the events: the owner's sweep cancels their own event.
+		{method: "POST", path: "/api/events/{id}/cancel", auth: true},
 	}
+}
+
+// eventFields are the fields of a valid event body, every one for a new
+// event, all but the capacity (which cannot change) for an edit.
+func eventFields(create bool) [][2]string {
+	q := strconv.Quote
+	starts := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	out := [][2]string{
+		{"name", q("Sweep night")}, {"venue", q("Sweep hall")}, {"timeZone", q("Europe/Amsterdam")},
+		{"startsAt", q(starts.Format(time.RFC3339))}, {"endsAt", q(starts.Add(3 * time.Hour).Format(time.RFC3339))},
+		{"onSaleAt", q(starts.Add(-24 * time.Hour).Format(time.RFC3339))}, {"faceValue", "10"},
+		{"resaleCapPercent", "110"}, {"transfers", "true"}, {"queue", "false"},
+	}
+	if create {
+		out = append(out, [2]string{"capacity", "1"})
+	}
+	return out
 }
 
 // namedBytes is one entry of the catalogue.
@@ -315,6 +344,8 @@ func hostileIDs(fx badInputFixtures) []namedBytes {
 		nb("own ticket", fx.myTicket),
 		nb("other's ticket", fx.otherTicket),
 		nb("other's order", fx.otherOrder),
+		nb("own event", fx.myEvent),
+		nb("other's event", fx.otherEvent),
 		nb("unknown", "0123456789abcdef0123456789"),
 		nb("NUL", "%00"),
 		nb("NUL inside", "abc%00def"),
@@ -411,7 +442,20 @@ func badInputWorld(t *testing.T, base string) (owner, other *client, fx badInput
 		var got ticketJSON
 		return other.do("GET", "/api/tickets/"+reserved.ID, nil, &got) == http.StatusOK && got.OrderID == o.ID
 	})
-	return owner, other, badInputFixtures{myTicket: mine.ID, otherTicket: theirs.ID, reservedTicket: reserved.ID, otherOrder: o.ID}
+	// Both are organizers, with an event each.
+	asOrganizer(t, owner, badInputKey)
+	asOrganizer(t, other, badInputKey)
+	var myEvent, otherEvent eventJSON
+	for _, e := range []struct {
+		c   *client
+		out *eventJSON
+	}{{owner, &myEvent}, {other, &otherEvent}} {
+		if got := e.c.do("POST", "/api/events", bodyOf(eventFields(true)), e.out); got != http.StatusCreated {
+			t.Fatalf("create an event = %d", got)
+		}
+	}
+	return owner, other, badInputFixtures{myTicket: mine.ID, otherTicket: theirs.ID, reservedTicket: reserved.ID, otherOrder: o.ID,
+		myEvent: myEvent.ID, otherEvent: otherEvent.ID}
 }
 
 // disposable returns a Cookie header with a session of a user of its own,
@@ -440,6 +484,11 @@ func sessionOf(t *testing.T, c *client) string {
 	}
 	t.Fatal("no session cookie")
 	return ""
+}
+
+// bodyOf is the JSON object of fields (raw JSON values).
+func bodyOf(fields [][2]string) json.RawMessage {
+	return bodyWith(apiRoute{fields: fields}, "", nil)
 }
 
 // bodyWith is route's valid body with field set to the raw JSON value.
@@ -489,6 +538,10 @@ func TestBadInputAPI(t *testing.T) {
 		other.do("GET", "/api/tickets/"+fx.otherTicket, nil, &otherTicketBefore)
 		var listBefore []ticketJSON
 		owner.do("GET", "/api/tickets", nil, &listBefore)
+		var otherEventBefore eventJSON
+		other.do("GET", "/api/events/"+fx.otherEvent, nil, &otherEventBefore)
+		var eventsBefore []eventJSON
+		owner.do("GET", "/api/events", nil, &eventsBefore)
 
 		for _, who := range []struct{ name, cookie string }{{"signed out", ""}, {"signed in", ownerCookie}} {
 			t.Run(who.name, func(t *testing.T) {
@@ -499,6 +552,11 @@ func TestBadInputAPI(t *testing.T) {
 					owner.do("GET", "/api/tickets", nil, &list)
 					if len(list) != len(listBefore) {
 						t.Errorf("tickets on sale went from %d to %d after the signed-out sweep", len(listBefore), len(list))
+					}
+					var evs []eventJSON
+					owner.do("GET", "/api/events", nil, &evs)
+					if len(evs) != len(eventsBefore) {
+						t.Errorf("events went from %d to %d after the signed-out sweep", len(eventsBefore), len(evs))
 					}
 				}
 			})
@@ -526,6 +584,18 @@ func TestBadInputAPI(t *testing.T) {
 		other.do("GET", "/api/orders", nil, &otherOrders)
 		if len(otherOrders) != len(otherOrdersBefore) || otherOrders[0].Status != "created" {
 			t.Errorf("the other user's orders changed: before %+v, after %+v", otherOrdersBefore, otherOrders)
+		}
+		var myEvents []eventJSON
+		owner.do("GET", "/api/events/mine", nil, &myEvents)
+		for _, e := range myEvents {
+			if !storedTitleOK(e.Name) || !storedTitleOK(e.Venue) {
+				t.Errorf("stored an event that breaks the rules: %+v", e)
+			}
+		}
+		var otherEventAfter eventJSON
+		other.do("GET", "/api/events/"+fx.otherEvent, nil, &otherEventAfter)
+		if otherEventAfter.Version != otherEventBefore.Version || otherEventAfter.Status != "scheduled" {
+			t.Errorf("the other organizer's event changed: before %+v, after %+v", otherEventBefore, otherEventAfter)
 		}
 		var otherTicketAfter ticketJSON
 		other.do("GET", "/api/tickets/"+fx.otherTicket, nil, &otherTicketAfter)
@@ -600,6 +670,9 @@ func sweepAPI(t *testing.T, base string, fx badInputFixtures, owner string) {
 					if signedIn && r.path == "/api/orders/{id}" && id.name == "other's order" && a.status != http.StatusUnauthorized {
 						t.Errorf("%s someone else's order = %d, want 401", r.method, a.status)
 					}
+					if signedIn && strings.HasPrefix(r.path, "/api/events/{id}") && r.method != "GET" && id.name == "other's event" && a.status != http.StatusForbidden {
+						t.Errorf("%s on someone else's event = %d, want 403", r.method, a.status)
+					}
 				})
 			}
 		}
@@ -663,6 +736,8 @@ func sweepMethods(t *testing.T, base string, fx badInputFixtures, cookie string)
 		{"POST", "/api/tickets/mine"}, {"POST", "/api/tickets/x"},
 		{"PUT", "/api/orders"}, {"PUT", "/api/orders/" + fx.otherOrder}, {"POST", "/api/orders/x"},
 		{"GET", "/api/payments"}, {"DELETE", "/api/payments"}, {"OPTIONS", "/api/tickets"}, {"BREW", "/api/tickets"},
+		{"DELETE", "/api/events"}, {"POST", "/api/events/mine"}, {"PATCH", "/api/events/x"}, {"GET", "/api/events/x/cancel"},
+		{"GET", "/api/events/x/staff"},
 	}
 	for _, r := range notAllowed {
 		t.Run(fmt.Sprintf("405 %s %s", r.method, r.path), func(t *testing.T) {
@@ -676,6 +751,7 @@ func sweepMethods(t *testing.T, base string, fx badInputFixtures, cookie string)
 	unknown := []string{
 		"/api/nowhere", "/api/tickets/x/y", "/api/orders/x/pay", "/api/users/admin", "/api/payments/x",
 		"/api/users", "/api/%00", "/api/tickets/x/%ff", "/api/" + strings.Repeat("a", 10000),
+		"/api/events/x/y", "/api/events/x/staff/a/b",
 	}
 	for _, p := range unknown {
 		for _, m := range []string{"GET", "POST"} {
@@ -933,7 +1009,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 //	go test -run '^$' -fuzz FuzzAPI -fuzztime 60s ./cmd/ticketing/
 func FuzzAPI(f *testing.F) {
 	base, owner := fuzzSystem(f)
-	fx := badInputFixtures{myTicket: "t", otherTicket: "t", reservedTicket: "t", otherOrder: "o"}
+	fx := badInputFixtures{myTicket: "t", otherTicket: "t", reservedTicket: "t", otherOrder: "o", myEvent: "e", otherEvent: "e"}
 	routes := apiRoutes(fx)
 	for i, r := range routes {
 		for _, b := range hostileBodies() {
@@ -997,7 +1073,7 @@ func fuzzSystem(f *testing.F) (string, string) {
 	}
 	f.Cleanup(func() { app.Close(context.Background()) })
 	base := "http://" + app.Addr()
-	token, err := session.Issue([]byte(badInputKey), session.User{ID: "fuzz-user", Email: "fuzz@example.com"}, time.Now(), 24*time.Hour)
+	token, err := session.Issue([]byte(badInputKey), session.User{ID: "fuzz-user", Email: "fuzz@example.com", Organizer: true}, time.Now(), 24*time.Hour)
 	if err != nil {
 		f.Fatal(err)
 	}

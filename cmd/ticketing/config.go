@@ -62,7 +62,7 @@ type Config struct {
 	NATSUser, NATSPassword, NATSCAFile string
 
 	// Where `serve gateway` finds each service.
-	AuthURL, TicketsURL, OrdersURL, PaymentsURL, WebURL string
+	AuthURL, TicketsURL, OrdersURL, PaymentsURL, EventsURL, WebURL string
 	// Where `serve web` reaches the API.
 	GatewayURL string
 
@@ -119,6 +119,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("tickets_url", maskURL(c.TicketsURL)),
 		slog.String("orders_url", maskURL(c.OrdersURL)),
 		slog.String("payments_url", maskURL(c.PaymentsURL)),
+		slog.String("events_url", maskURL(c.EventsURL)),
 		slog.String("web_url", maskURL(c.WebURL)),
 		slog.String("gateway_url", maskURL(c.GatewayURL)),
 	)
@@ -226,6 +227,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.StringVar(&c.TicketsURL, "tickets-url", env("TICKETS_URL", "http://tickets:8080"), "serve gateway: the tickets service (TICKETS_URL)")
 	fs.StringVar(&c.OrdersURL, "orders-url", env("ORDERS_URL", "http://orders:8080"), "serve gateway: the orders service (ORDERS_URL)")
 	fs.StringVar(&c.PaymentsURL, "payments-url", env("PAYMENTS_URL", "http://payments:8080"), "serve gateway: the payments service (PAYMENTS_URL)")
+	fs.StringVar(&c.EventsURL, "events-url", env("EVENTS_URL", "http://events:8080"), "serve gateway: the events service (EVENTS_URL)")
 	fs.StringVar(&c.WebURL, "web-url", env("WEB_URL", "http://web:8080"), "serve gateway: the web client (WEB_URL)")
 	fs.StringVar(&c.GatewayURL, "gateway-url", env("GATEWAY_URL", "http://gateway:8080"), "serve web: the gateway the pages call the API through (GATEWAY_URL)")
 	if err := fs.Parse(args); err != nil {

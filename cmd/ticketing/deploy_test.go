@@ -48,6 +48,7 @@ var natsUsers = map[string][]string{
 	"orders":     {events.SubjectOrderCreated, events.SubjectOrderCancelled, events.SubjectOrderRefundRequested},
 	"expiration": {events.ScheduleSubject("o1")},
 	"payments":   {events.SubjectPaymentCreated},
+	"events":     {events.SubjectEventCreated, events.SubjectEventUpdated, events.SubjectEventCancelled},
 }
 
 // testCA writes a CA and a server certificate it signs for 127.0.0.1 into
@@ -173,7 +174,7 @@ func deployRoles(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatalf("PostgreSQL tests need psql to run deploy/k8s/postgres/roles.sql: %v", err)
 	}
-	parts := []string{"auth", "tickets", "orders", "payments"}
+	parts := []string{"auth", "tickets", "orders", "payments", "events"}
 	urls := map[string]string{}
 	cmd := exec.Command(psql, "-X", "-q", "-d", base, "-f", filepath.Join(deployDir, "k8s", "postgres", "roles.sql"))
 	cmd.Env = os.Environ()
@@ -240,7 +241,7 @@ func TestServeDeployPermissions(t *testing.T) {
 	}
 	for _, p := range []struct{ name, env string }{
 		{"auth", "AUTH_URL"}, {"tickets", "TICKETS_URL"}, {"orders", "ORDERS_URL"},
-		{"payments", "PAYMENTS_URL"}, {"expiration", ""},
+		{"payments", "PAYMENTS_URL"}, {"events", "EVENTS_URL"}, {"expiration", ""},
 	} {
 		u := start(p.name)
 		if p.env != "" {
@@ -276,6 +277,17 @@ func TestServeDeployPermissions(t *testing.T) {
 		t.Fatalf("pay = %d, want 201", got)
 	}
 	natsbustest.Eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, third.ID) == "complete" })
+	// The events part publishes its events and follows the tickets'.
+	organizer := signUp(t, base, "organizer@example.com")
+	asOrganizer(t, organizer, env["JWT_KEY"])
+	var ev eventJSON
+	if got := organizer.do("POST", "/api/events", map[string]any{"name": "Deployed night", "venue": "Hall",
+		"startsAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339), "faceValue": 10, "capacity": 1}, &ev); got != http.StatusCreated {
+		t.Fatalf("create an event = %d", got)
+	}
+	if got := organizer.do("POST", "/api/events/"+ev.ID+"/cancel", nil, nil); got != http.StatusOK {
+		t.Fatalf("cancel the event = %d", got)
+	}
 	// Every handler succeeded: one refused a permission (a purge, an ack)
 	// would leave its message pending for a retry.
 	tickets := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])
@@ -435,6 +447,8 @@ func TestServeDeployPermissions(t *testing.T) {
 			{"payments", "$JS.API.STREAM.MSG.DELETE.DEADLETTERS"},
 			{"payments", "$JS.API.STREAM.PURGE.DEADLETTERS"},
 			{"expiration", "$JS.API.CONSUMER.CREATE.DEADLETTERS.random.deadletter.>"},
+			{"events", "$JS.API.CONSUMER.CREATE.TICKETING.events-order-created.order.created"},
+			{"events", "deadletter.orders-ticket-created"},
 		} {
 			c := dialNATS(t, natsURL, caFile, tc.user, passwords[tc.user])
 			if err := c.nc.PublishRequest(tc.subject, c.nc.NewRespInbox(), []byte(`{}`)); err != nil {
@@ -577,6 +591,7 @@ func TestServeDeployPermissions(t *testing.T) {
 			"SELECT count(*) FROM orders.orders",
 			"SELECT count(*) FROM payments.payments",
 			"SELECT count(*) FROM auth.users",
+			"SELECT count(*) FROM events.events",
 			"CREATE SCHEMA stolen",
 			"CREATE TABLE public.stolen (id int)",
 		} {

@@ -13,6 +13,7 @@ import (
 	"github.com/ticketing/ticketing/internal/payments"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/shows"
 	"github.com/ticketing/ticketing/internal/tickets"
 	"github.com/ticketing/ticketing/internal/web"
 )
@@ -43,6 +44,7 @@ func catalog() []partSpec {
 		{name: "orders", prefix: "/api/orders", url: func(c Config) string { return c.OrdersURL }, events: true, build: buildOrders},
 		{name: "expiration", events: true, build: buildExpiration},
 		{name: "payments", prefix: "/api/payments", url: func(c Config) string { return c.PaymentsURL }, events: true, build: buildPayments},
+		{name: shows.Name, prefix: "/api/events", url: func(c Config) string { return c.EventsURL }, events: true, build: buildEvents},
 		{name: "web", fallback: true, url: func(c Config) string { return c.WebURL }, build: buildWeb},
 	}
 }
@@ -138,6 +140,17 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 			return float64(n), err
 		})
 	return &part{name: "payments", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), run: svc.RunReconciler}, nil
+}
+
+// buildEvents is the events part (package shows): organizers' events and
+// their tickets left.
+func buildEvents(ctx context.Context, in infra) (*part, error) {
+	db, ob, err := in.withOutbox(ctx, shows.Name, shows.Migrations)
+	if err != nil {
+		return nil, err
+	}
+	svc := shows.New(db, ob, in.log.With("service", shows.Name), shows.Config{})
+	return &part{name: shows.Name, db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
 }
 
 // buildWeb is the server-rendered client. It calls the API through the

@@ -25,6 +25,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// processKey is the JWT_KEY of the processes' system.
+var processKey = strings.Repeat("process-test-key", 3)
+
 // TestServeProcesses runs every part as its own `ticketing serve` process,
 // as a deployment does, walks a purchase and an expiry through the gateway, then stops
 // each process with SIGTERM and expects a clean exit (graceful shutdown).
@@ -34,7 +37,7 @@ func TestServeProcesses(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	ns := natsbustest.StartServer(t)
-	parts := []string{"auth", "tickets", "orders", "expiration", "payments", "web", "gateway"}
+	parts := []string{"auth", "tickets", "orders", "expiration", "payments", "events", "web", "gateway"}
 	addrs := map[string]string{}
 	for _, p := range parts {
 		addrs[p] = freeAddr(t)
@@ -43,7 +46,7 @@ func TestServeProcesses(t *testing.T) {
 		"NATS_URL="+ns.ClientURL(),
 		"DATABASE_URL="+freshPostgres(t),
 		"TICKETING_DATA_DIR="+t.TempDir(),
-		"JWT_KEY="+strings.Repeat("process-test-key", 3),
+		"JWT_KEY="+processKey,
 		"COOKIE_SECURE=false",
 		"AUTH_RATE_PER_MINUTE=0",
 		"EXPIRATION_WINDOW=4s",
@@ -51,6 +54,7 @@ func TestServeProcesses(t *testing.T) {
 		"SHUTDOWN_GRACE=1s", // each drains before it stops, briefly
 		"AUTH_URL=http://"+addrs["auth"], "TICKETS_URL=http://"+addrs["tickets"],
 		"ORDERS_URL=http://"+addrs["orders"], "PAYMENTS_URL=http://"+addrs["payments"],
+		"EVENTS_URL=http://"+addrs["events"],
 		"WEB_URL=http://"+addrs["web"], "GATEWAY_URL=http://"+addrs["gateway"],
 		"TRUSTED_PROXIES=127.0.0.1/32",
 	)
@@ -96,6 +100,21 @@ func TestServeProcesses(t *testing.T) {
 	natsbustest.Eventually(t, 10*time.Second, "its ticket is on sale again", func() bool { return listed(buyer, left.ID) })
 	if s := orderStatus(buyer, o.ID); s != "complete" {
 		t.Fatalf("the paid order is %s after the window, want complete", s)
+	}
+	// The gateway routes /api/events to the events process.
+	asOrganizer(t, seller, processKey)
+	var ev eventJSON
+	if got := seller.do("POST", "/api/events", map[string]any{"name": "Process night", "venue": "Hall",
+		"startsAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339), "faceValue": 10, "capacity": 1}, &ev); got != http.StatusCreated {
+		t.Fatalf("create an event = %d", got)
+	}
+	var e errorCode
+	if got := buyer.do("POST", "/api/events", map[string]any{"name": "x"}, &e); got != http.StatusForbidden || e.code() != "not_organizer" {
+		t.Fatalf("a buyer's event = %d %+v", got, e)
+	}
+	var evs []eventJSON
+	if buyer.do("GET", "/api/events?q=process", nil, &evs); len(evs) != 1 || evs[0].ID != ev.ID {
+		t.Fatalf("events through the gateway: %+v", evs)
 	}
 
 	for name, cmd := range procs {

@@ -77,7 +77,7 @@ func TestServeSeedFlow(t *testing.T) {
 	}
 	for _, p := range []struct{ name, env string }{
 		{"auth", "AUTH_URL"}, {"tickets", "TICKETS_URL"}, {"orders", "ORDERS_URL"},
-		{"payments", "PAYMENTS_URL"}, {"expiration", ""},
+		{"payments", "PAYMENTS_URL"}, {"events", "EVENTS_URL"}, {"expiration", ""},
 	} {
 		u := start(p.name)
 		if p.env != "" {
@@ -130,6 +130,17 @@ func TestServeSeedFlow(t *testing.T) {
 	}
 	if !strings.Contains(string(page), "Tickets for sale") {
 		t.Fatalf("index through the gateway is not the ticket list:\n%s", page)
+	}
+	// The events part, through the gateway: an organizer's event is listed.
+	asOrganizer(t, seller, env["JWT_KEY"])
+	var ev eventJSON
+	if got := seller.do("POST", "/api/events", map[string]any{"name": "Served night", "venue": "Hall",
+		"startsAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339), "faceValue": 10, "capacity": 1}, &ev); got != http.StatusCreated {
+		t.Fatalf("create an event through the gateway = %d", got)
+	}
+	var evs []eventJSON
+	if buyer.do("GET", "/api/events", nil, &evs); len(evs) != 1 || evs[0].ID != ev.ID {
+		t.Fatalf("events through the gateway: %+v", evs)
 	}
 	// A form posted from another site reaches the web part, which answers
 	// with its error page, not the gateway's JSON.

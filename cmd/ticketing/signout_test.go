@@ -56,6 +56,7 @@ var sessionRoutes = []struct{ method, path string }{
 	{"GET", "/api/orders"},
 	{"POST", "/api/tickets"},
 	{"POST", "/api/payments"},
+	{"GET", "/api/events/mine"},
 }
 
 // signedInEverywhere reports whether cookie is accepted by every part.

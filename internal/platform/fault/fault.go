@@ -31,6 +31,9 @@ const (
 	Declined
 	// Unavailable is a dependency that is down or saturated; try again later.
 	Unavailable
+	// Forbidden is a signed-in caller who may not do this (not an
+	// organizer, not the event's organizer).
+	Forbidden
 )
 
 // Error is a failure of a known Kind with a message fit for the caller.
@@ -59,6 +62,7 @@ var codeOf = map[Kind]string{
 	TooMany:      "rate_limited",
 	Declined:     "declined",
 	Unavailable:  "unavailable",
+	Forbidden:    "forbidden",
 }
 
 // CodeOf is the code a client sees for e: its own, or its kind's.

@@ -1,0 +1,163 @@
+package shows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/replica"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+)
+
+func left(t *testing.T, s *Service, id string) int64 {
+	t.Helper()
+	e, err := s.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.TicketsLeft
+}
+
+// ticketLife is one issued ticket's events: created on sale, reserved,
+// released, reserved again, sold (held).
+func ticketLife(ticketID, eventID string) []any {
+	u := func(v int64, status, order string) events.TicketUpdated {
+		return events.TicketUpdated{ID: ticketID, Version: v, Status: status, OrderID: order, EventID: eventID, Price: 2500}
+	}
+	return []any{
+		events.TicketCreated{ID: ticketID, Version: 0, Status: events.TicketOnSale, EventID: eventID, Price: 2500},
+		u(1, events.TicketReserved, "o1"),
+		u(2, events.TicketOnSale, ""),
+		u(3, events.TicketReserved, "o2"),
+		u(4, events.TicketHeld, "o2"),
+	}
+}
+
+func (s *Service) deliver(ctx context.Context, ev any) error {
+	switch ev := ev.(type) {
+	case events.TicketCreated:
+		return s.onTicketCreated(ctx, ev)
+	case events.TicketUpdated:
+		return s.onTicketUpdated(ctx, ev)
+	}
+	return fmt.Errorf("unknown %T", ev)
+}
+
+func TestTicketsLeftInOrderAndTwice(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, _ := newTestService(t, db)
+		e := mustCreate(t, s, draft("Jazz", "Paradiso", 10))
+		other := mustCreate(t, s, draft("Rock", "Dome", 10))
+		tk := uuid.NewString()
+		wants := []int64{1, 0, 1, 0, 0}
+		for i, ev := range ticketLife(tk, e.ID) {
+			for range 2 { // every event delivered twice
+				if err := s.deliver(ctx, ev); err != nil {
+					t.Fatalf("event %d: %v", i, err)
+				}
+			}
+			if got := left(t, s, e.ID); got != wants[i] {
+				t.Fatalf("after event %d: %d left, want %d", i, got, wants[i])
+			}
+		}
+		// A free-form listing counts for no event.
+		if err := s.onTicketCreated(ctx, events.TicketCreated{ID: uuid.NewString(), Status: events.TicketOnSale}); err != nil {
+			t.Fatal(err)
+		}
+		if got := left(t, s, other.ID); got != 0 {
+			t.Fatalf("the other event has %d left", got)
+		}
+	}, migs...)
+}
+
+func TestTicketsLeftOutOfOrder(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, _ := newTestService(t, db)
+		e := mustCreate(t, s, draft("Jazz", "Paradiso", 10))
+		life := ticketLife(uuid.NewString(), e.ID)
+		// v1 before v0: behind; v2 before v1: behind.
+		for _, i := range []int{1, 2} {
+			if err := s.deliver(ctx, life[i]); !errors.Is(err, replica.ErrBehind) {
+				t.Fatalf("event %d first: %v, want replica.ErrBehind", i, err)
+			}
+		}
+		if got := left(t, s, e.ID); got != 0 {
+			t.Fatalf("early events counted: %d", got)
+		}
+		for i := range 3 {
+			if err := s.deliver(ctx, life[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := left(t, s, e.ID); got != 1 {
+			t.Fatalf("after v2 (released): %d, want 1", got)
+		}
+	}, migs...)
+}
+
+// TestTicketsLeftConcurrent delivers the lives of many tickets, each
+// event twice, shuffled, from several goroutines at once, retrying what
+// is behind, as redeliveries would: the count ends where the tickets do.
+func TestTicketsLeftConcurrent(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, _ := newTestService(t, db)
+		e := mustCreate(t, s, draft("Jazz", "Paradiso", 10))
+		const n = 40
+		var queue []any
+		for i := range n {
+			life := ticketLife(uuid.NewString(), e.ID)
+			if i%2 == 0 {
+				life = life[:3] // ends on sale
+			}
+			queue = append(queue, life...)
+			queue = append(queue, life...)
+		}
+		rand.Shuffle(len(queue), func(i, j int) { queue[i], queue[j] = queue[j], queue[i] })
+		var (
+			mu   sync.Mutex
+			wg   sync.WaitGroup
+			fail error
+		)
+		next := func() (any, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(queue) == 0 || fail != nil {
+				return nil, false
+			}
+			ev := queue[0]
+			queue = queue[1:]
+			return ev, true
+		}
+		for range 4 {
+			wg.Go(func() {
+				for ev, ok := next(); ok; ev, ok = next() {
+					err := s.deliver(ctx, ev)
+					mu.Lock()
+					switch {
+					case errors.Is(err, replica.ErrBehind):
+						queue = append(queue, ev) // redelivered later
+					case err != nil:
+						fail = err
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if fail != nil {
+			t.Fatal(fail)
+		}
+		if got := left(t, s, e.ID); got != n/2 {
+			t.Fatalf("%d left, want %d", got, n/2)
+		}
+	}, migs...)
+}
