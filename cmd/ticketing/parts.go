@@ -44,7 +44,7 @@ func catalog() []partSpec {
 		{name: "orders", prefix: "/api/orders", url: func(c Config) string { return c.OrdersURL }, events: true, build: buildOrders},
 		{name: "expiration", events: true, build: buildExpiration},
 		{name: "payments", prefix: "/api/payments", url: func(c Config) string { return c.PaymentsURL }, events: true, build: buildPayments},
-		{name: shows.Name, prefix: "/api/events", url: func(c Config) string { return c.EventsURL }, events: true, build: buildEvents},
+		{name: "events", prefix: "/api/events", url: func(c Config) string { return c.EventsURL }, events: true, build: buildEvents},
 		{name: "web", fallback: true, url: func(c Config) string { return c.WebURL }, build: buildWeb},
 	}
 }

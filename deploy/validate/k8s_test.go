@@ -673,7 +673,7 @@ func addrPort(t *testing.T, where, addr string) int {
 // partURLs are the variables that name another part's address.
 var partURLs = map[string]string{
 	"AUTH_URL": "auth", "TICKETS_URL": "tickets", "ORDERS_URL": "orders",
-	"PAYMENTS_URL": "payments", "WEB_URL": "web", "GATEWAY_URL": "gateway",
+	"PAYMENTS_URL": "payments", "EVENTS_URL": "events", "WEB_URL": "web", "GATEWAY_URL": "gateway",
 }
 
 func checkPart(t *testing.T, m *manifests, p partInfo, d *appsv1.Deployment) {

@@ -34,15 +34,16 @@ const (
 
 // dbParts use DATABASE_URL (README: "web and expiration no database"; the
 // gateway has none either).
-var dbParts = []string{"auth", "tickets", "orders", "payments"}
+var dbParts = []string{"auth", "tickets", "orders", "payments", "events"}
 
 // runtimeEnv are variables the deploy files may set that belong to the
 // images they run, not to ticketing (PostgreSQL's image, NATS' config).
 // The roles' and NATS users' passwords are the images' too: roles.sql and
 // auth.conf read them.
 var runtimeEnv = []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGDATA", "POD_NAME",
-	"AUTH_DB_PASSWORD", "TICKETS_DB_PASSWORD", "ORDERS_DB_PASSWORD", "PAYMENTS_DB_PASSWORD",
-	"AUTH_NATS_PASSWORD", "TICKETS_NATS_PASSWORD", "ORDERS_NATS_PASSWORD", "EXPIRATION_NATS_PASSWORD", "PAYMENTS_NATS_PASSWORD"}
+	"AUTH_DB_PASSWORD", "TICKETS_DB_PASSWORD", "ORDERS_DB_PASSWORD", "PAYMENTS_DB_PASSWORD", "EVENTS_DB_PASSWORD",
+	"AUTH_NATS_PASSWORD", "TICKETS_NATS_PASSWORD", "ORDERS_NATS_PASSWORD", "EXPIRATION_NATS_PASSWORD", "PAYMENTS_NATS_PASSWORD",
+	"EVENTS_NATS_PASSWORD"}
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -264,7 +265,7 @@ func TestRepoFacts(t *testing.T) {
 			t.Errorf("cmd/ticketing/config.go reads %s, which README.md's configuration table does not list", n)
 		}
 	}
-	want := []string{"gateway", "auth", "tickets", "orders", "expiration", "payments", "web"}
+	want := []string{"gateway", "auth", "tickets", "orders", "expiration", "payments", "events", "web"}
 	got := partNames(codeParts(t))
 	slices.Sort(want)
 	slices.Sort(got)

@@ -32,9 +32,9 @@ import (
 // placeholder; a pod that needs one that is missing does not start.
 var operatorSecrets = map[string][]string{
 	"ticketing-secrets":    {"JWT_KEY", "STRIPE_SECRET_KEY"},
-	"ticketing-database":   {"auth", "tickets", "orders", "payments"},
-	"ticketing-nats":       {"auth", "tickets", "orders", "expiration", "payments"},
-	"postgres-credentials": {"POSTGRES_PASSWORD", "auth", "tickets", "orders", "payments"},
+	"ticketing-database":   {"auth", "tickets", "orders", "payments", "events"},
+	"ticketing-nats":       {"auth", "tickets", "orders", "expiration", "payments", "events"},
+	"postgres-credentials": {"POSTGRES_PASSWORD", "auth", "tickets", "orders", "payments", "events"},
 	"nats-tls":             {"tls.crt", "tls.key", "ca.crt"},
 }
 

@@ -1,6 +1,7 @@
 // Package gateway is the system's front door (the ingress of the original):
 // it routes /api/users to auth, /api/tickets to tickets, /api/orders to
-// orders, /api/payments to payments and everything else to web, and refuses
+// orders, /api/payments to payments, /api/events to events and everything
+// else to web (the routes come from cmd/ticketing's catalog), and refuses
 // state-changing API requests that come from another origin.
 //
 // In `ticketing up` the routes point at the services' handlers in the same
