@@ -211,10 +211,17 @@ type order struct {
 	// took its status; zero when not known.
 	PaidAt      time.Time `json:"paidAt"`
 	CancelledAt time.Time `json:"cancelledAt"`
-	Ticket      struct {
+	// Notice is what the API says of the order beyond its status ("Event
+	// cancelled — refund pending" on a paid order whose event was
+	// cancelled).
+	Notice string `json:"notice"`
+	Ticket struct {
 		ID    string      `json:"id"`
 		Title string      `json:"title"`
 		Price money.Cents `json:"price"`
+		// EventID is the event of a ticket the platform issued; "" for a
+		// free-form listing.
+		EventID string `json:"eventId"`
 	} `json:"ticket"`
 }
 

@@ -245,6 +245,8 @@ func TestEventPagesRender(t *testing.T) {
 				`href="/events/e1/cancel"`, "door@example.com", `action="/events/e1/staff/remove"`, `name="email" value="door@example.com"`,
 				`action="/events/e1/staff"`, "Email must be a valid email address.", `aria-describedby="email-error"`, "My Events"},
 			nil},
+		{"own event on sale", "event", view{User: org, CSRF: "tok", Data: eventData{Event: open, Mine: true}},
+			[]string{"Your event is on sale"}, []string{`action="/events/e1/buy"`}},
 		{"own event cancelled", "event", view{User: org, Data: eventData{Event: cancelledEv, Mine: true}},
 			[]string{"Sold so far"}, []string{`href="/events/e1/edit"`, `action="/events/e1/staff"`}},
 		{"my events", "my_events", view{User: org, Data: myEventsData{Events: []eventCard{open, cancelledEv}}},
