@@ -455,7 +455,11 @@ func (s *Service) handleEventUpdate(w http.ResponseWriter, r *http.Request) {
 		s.redirect(w, r, edit, "", f)
 		return
 	}
-	_, err := s.api.UpdateEvent(r, id, body)
+	e, err := s.api.Event(r, id)
+	if err == nil {
+		unchangedTimes(body, r.PostForm, e)
+		_, err = s.api.UpdateEvent(r, id, body)
+	}
 	switch st := statusOf(err); {
 	case err == nil:
 		s.redirect(w, r, "/events/"+url.PathEscape(id), "event_updated", nil)
@@ -468,6 +472,22 @@ func (s *Service) handleEventUpdate(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, edit)
 	default:
 		s.fail(w, r, err)
+	}
+}
+
+// unchangedTimes leaves out of an edit's body the times the organizer did
+// not change: the form shows them to the minute, and sending them back
+// would move a time set to the second (an on-sale time of "at once") by
+// the seconds cut off. With the zone changed, the times as typed are
+// meant in the new zone, so they are all sent.
+func unchangedTimes(body map[string]any, posted url.Values, e event) {
+	if strings.TrimSpace(posted.Get("timeZone")) != e.TimeZone {
+		return
+	}
+	for k, at := range map[string]time.Time{"startsAt": e.StartsAt, "endsAt": e.EndsAt, "onSaleAt": e.OnSaleAt} {
+		if strings.TrimSpace(posted.Get(k)) == localInput(at, e.TimeZone) {
+			delete(body, k)
+		}
 	}
 }
 

@@ -463,6 +463,25 @@ func TestEventFormsThroughTheAPI(t *testing.T) {
 	if sent := api.sent("PUT /api/events/e1"); strings.Contains(sent, "capacity") || !strings.Contains(sent, `"name":"Jazz"`) {
 		t.Errorf("the edit sent %s", sent)
 	}
+	// Times left as the form showed them are not sent back (cut to the
+	// minute, they would move); a changed one is.
+	api.mu.Lock()
+	api.seen = nil
+	api.ev.OnSaleAt = api.ev.OnSaleAt.Add(17 * time.Second)
+	api.mu.Unlock()
+	c.get("/events/e1/edit")
+	edited := url.Values{}
+	for k, v := range form {
+		edited[k] = v
+	}
+	edited.Set("startsAt", "2030-06-21T20:00")
+	edited.Set("endsAt", "2030-06-21T23:00")
+	edited.Set("onSaleAt", "2030-05-01T10:00") // as shown: 10:00:17 to the minute
+	wantRedirect(t, "edit the end", c.post("/events/e1/edit", edited), "/events/e1")
+	if sent := api.sent("PUT /api/events/e1"); strings.Contains(sent, "startsAt") || strings.Contains(sent, "onSaleAt") ||
+		!strings.Contains(sent, `"endsAt":"2030-06-21T21:00:00Z"`) {
+		t.Errorf("the edit of the end sent %s", sent)
+	}
 
 	// Staff: a bad email is shown beside the field; removing names the
 	// email in the path.
