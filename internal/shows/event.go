@@ -119,8 +119,14 @@ func (f *Fields) check(p *fault.Problems, now time.Time, skip map[string]bool) {
 		p.Add("startsAt", "startsAt must be in the future")
 	}
 	// endsAt and onSaleAt are judged against a good startsAt only.
-	if startOK && !skip["endsAt"] && !f.EndsAt.After(f.StartsAt) {
+	switch {
+	case !startOK || skip["endsAt"]:
+	case !f.EndsAt.After(f.StartsAt):
 		p.Add("endsAt", "endsAt must be after startsAt")
+	case f.EndsAt.Year() > 9999:
+		// A default (startsAt + 4 h) or a kept length can pass the last
+		// year RFC 3339, and so the event's JSON, can write.
+		p.Add("endsAt", "endsAt must be before the year 10000")
 	}
 	if startOK && !skip["onSaleAt"] && !f.OnSaleAt.Before(f.StartsAt) {
 		p.Add("onSaleAt", "onSaleAt must be before startsAt")

@@ -46,6 +46,7 @@ func TestDraftFieldsProblems(t *testing.T) {
 		{"past start", func(d *Draft) { d.StartsAt = ptr(now.Add(-time.Hour)) }, []string{"startsAt"}},
 		{"start now", func(d *Draft) { d.StartsAt = ptr(now) }, []string{"startsAt"}},
 		{"end before start", func(d *Draft) { d.EndsAt = ptr(d.StartsAt.Add(-time.Minute)) }, []string{"endsAt"}},
+		{"ends past 9999", func(d *Draft) { d.StartsAt = ptr(time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC)) }, []string{"endsAt"}},
 		{"on sale after start", func(d *Draft) { d.OnSaleAt = ptr(d.StartsAt.Add(time.Minute)) }, []string{"onSaleAt"}},
 		{"on sale in the past", func(d *Draft) { d.OnSaleAt = ptr(now.Add(-24 * time.Hour)) }, nil},
 		{"zero face value", func(d *Draft) { d.FaceValue = ptr(money.Cents(0)) }, []string{"faceValue"}},
