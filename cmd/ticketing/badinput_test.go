@@ -882,9 +882,13 @@ func TestBadInputWeb(t *testing.T) {
 	})
 }
 
+// webEventFields are the fields of the web's event form.
+var webEventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "onSaleAt", "faceValue", "capacity", "resaleCapPercent", "transfers"}
+
 func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 	ids := hostileIDs(fx)
-	getPaths := []string{"/tickets/{id}", "/tickets/{id}/edit", "/orders/{id}", "/tickets/{id}/purchase", "/orders/{id}/pay"}
+	getPaths := []string{"/tickets/{id}", "/tickets/{id}/edit", "/orders/{id}", "/tickets/{id}/purchase", "/orders/{id}/pay",
+		"/events/{id}", "/events/{id}/edit", "/events/{id}/cancel", "/events/{id}/buy"}
 	for _, p := range getPaths {
 		for _, id := range ids {
 			t.Run(fmt.Sprintf("GET %s/id %s", p, id.name), func(t *testing.T) {
@@ -892,7 +896,8 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 			})
 		}
 	}
-	plain := []string{"/", "/auth/signup", "/auth/signin", "/auth/signout", "/tickets/new", "/orders", "/listings", "/nowhere", "/static/%00", "/static/..%2f..%2fgo.mod"}
+	plain := []string{"/", "/auth/signup", "/auth/signin", "/auth/signout", "/tickets/new", "/orders", "/listings", "/nowhere", "/static/%00", "/static/..%2f..%2fgo.mod",
+		"/events", "/events/mine", "/events/new"}
 	for _, p := range plain {
 		for _, v := range append(hostileFormValues(), nb("absent", "")) {
 			t.Run(fmt.Sprintf("GET %s/query %s", p, v.name), func(t *testing.T) {
@@ -918,9 +923,18 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		{"/orders/{id}/pay", []string{"token"}},
 		{"/orders/{id}/cancel", nil},
 		{"/tickets/{id}/withdraw", nil},
+		{"/events/new", webEventFields},
+		{"/events/{id}/edit", webEventFields},
+		{"/events/{id}/buy", nil},
+		{"/events/{id}/staff", []string{"email"}},
+		{"/events/{id}/staff/remove", []string{"email"}},
+		{"/events/{id}/cancel", nil},
 	}
 	valid := map[string]string{"email": "webuser%40example.com", "password": "correct+horse", "next": "%2F",
-		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1"}
+		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1",
+		"name": "Web+gig", "venue": "Hall", "timeZone": "Europe%2FAmsterdam", "startsAt": "2099-06-21T20%3A00",
+		"endsAt": "2099-06-21T23%3A00", "onSaleAt": "2099-06-01T10%3A00", "faceValue": "40%2C50", "capacity": "1",
+		"resaleCapPercent": "100", "transfers": "on"}
 	formBody := func(fields []string, field, value string) []byte {
 		vals := []string{"csrf=" + url.QueryEscape(ws.csrf)}
 		for _, f := range fields {
@@ -952,6 +966,12 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 			}
 			if id.name == "own ticket" && strings.HasSuffix(f.path, "/withdraw") {
 				continue // a real withdrawal: allowed, and not bad input
+			}
+			if strings.HasSuffix(id.name, "event") && strings.HasSuffix(f.path, "/buy") {
+				continue // a real purchase of an event's ticket: allowed, and not bad input
+			}
+			if id.name == "own event" && strings.HasSuffix(f.path, "/cancel") {
+				continue // a real cancellation: allowed, and the event is swept still
 			}
 			name := f.path
 			if id.b != nil {

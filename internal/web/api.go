@@ -180,6 +180,9 @@ func dotSegments(p string) bool {
 type user struct {
 	ID    string `json:"id"`
 	Email string `json:"email"`
+	// Organizer: an operator made the account an organizer (DESIGN.md
+	// section 9.1); only then are the organizer's pages offered.
+	Organizer bool `json:"organizer"`
 }
 
 type ticket struct {
@@ -208,10 +211,17 @@ type order struct {
 	// took its status; zero when not known.
 	PaidAt      time.Time `json:"paidAt"`
 	CancelledAt time.Time `json:"cancelledAt"`
-	Ticket      struct {
+	// Notice is what the API says of the order beyond its status ("Event
+	// cancelled — refund pending" on a paid order whose event was
+	// cancelled).
+	Notice string `json:"notice"`
+	Ticket struct {
 		ID    string      `json:"id"`
 		Title string      `json:"title"`
 		Price money.Cents `json:"price"`
+		// EventID is the event of a ticket the platform issued; "" for a
+		// free-form listing.
+		EventID string `json:"eventId"`
 	} `json:"ticket"`
 }
 
@@ -365,4 +375,113 @@ func (c *apiClient) CancelOrder(r *http.Request, id string) error {
 func (c *apiClient) Pay(r *http.Request, orderID, token string) error {
 	_, err := c.call(r, http.MethodPost, "/api/payments", map[string]string{"orderId": orderID, "token": token}, nil)
 	return err
+}
+
+// event is an organizer's event (GET /api/events/{id}).
+type event struct {
+	ID               string      `json:"id"`
+	OrganizerID      string      `json:"organizerId"`
+	Name             string      `json:"name"`
+	Venue            string      `json:"venue"`
+	TimeZone         string      `json:"timeZone"`
+	StartsAt         time.Time   `json:"startsAt"`
+	EndsAt           time.Time   `json:"endsAt"`
+	OnSaleAt         time.Time   `json:"onSaleAt"`
+	FaceValue        money.Cents `json:"faceValue"`
+	Capacity         int         `json:"capacity"`
+	ResaleCapPercent int         `json:"resaleCapPercent"`
+	Transfers        bool        `json:"transfers"`
+	Status           string      `json:"status"`
+	Version          int64       `json:"version"`
+	TicketsLeft      int64       `json:"ticketsLeft"`
+	// Staff are the door staff's emails, shown to the organizer only.
+	Staff []string `json:"staff"`
+}
+
+// Event statuses (DESIGN.md section 9.1).
+const (
+	eventScheduled = "scheduled"
+	eventCancelled = "cancelled"
+	eventEnded     = "ended"
+)
+
+// Sold is how many of the event's tickets are no longer on sale: sales so
+// far (reserved ones included).
+func (e event) Sold() int64 { return max(int64(e.Capacity)-e.TicketsLeft, 0) }
+
+// eventQuery is a page of the upcoming events.
+type eventQuery struct {
+	Q     string // words to search for; "" for all
+	After string // the cursor of the previous page's last event (eventCursor)
+	Limit int
+}
+
+// Events lists the upcoming events, soonest first.
+func (c *apiClient) Events(r *http.Request, q eventQuery) ([]event, error) {
+	query := url.Values{}
+	if q.Limit > 0 {
+		query.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Q != "" {
+		query.Set("q", q.Q)
+	}
+	if q.After != "" {
+		query.Set("after", q.After)
+	}
+	var list []event
+	_, err := c.call(r, http.MethodGet, "/api/events?"+query.Encode(), nil, &list)
+	return list, err
+}
+
+// MyEvents lists the caller's own events, whatever their status.
+func (c *apiClient) MyEvents(r *http.Request) ([]event, error) {
+	var list []event
+	_, err := c.call(r, http.MethodGet, "/api/events/mine", nil, &list)
+	return list, err
+}
+
+// Event is one event.
+func (c *apiClient) Event(r *http.Request, id string) (event, error) {
+	var e event
+	_, err := c.call(r, http.MethodGet, "/api/events/"+url.PathEscape(id), nil, &e)
+	return e, err
+}
+
+// CreateEvent creates an event from the body eventForm built.
+func (c *apiClient) CreateEvent(r *http.Request, body map[string]any) (event, error) {
+	var e event
+	_, err := c.call(r, http.MethodPost, "/api/events", body, &e)
+	return e, err
+}
+
+// UpdateEvent changes the organizer's event: the fields body gives.
+func (c *apiClient) UpdateEvent(r *http.Request, id string, body map[string]any) (event, error) {
+	var e event
+	_, err := c.call(r, http.MethodPut, "/api/events/"+url.PathEscape(id), body, &e)
+	return e, err
+}
+
+// CancelEvent cancels the organizer's event.
+func (c *apiClient) CancelEvent(r *http.Request, id string) error {
+	_, err := c.call(r, http.MethodPost, "/api/events/"+url.PathEscape(id)+"/cancel", nil, nil)
+	return err
+}
+
+// AddStaff makes email door staff of the organizer's event.
+func (c *apiClient) AddStaff(r *http.Request, id, email string) error {
+	_, err := c.call(r, http.MethodPost, "/api/events/"+url.PathEscape(id)+"/staff", map[string]string{"email": email}, nil)
+	return err
+}
+
+// RemoveStaff takes email off the event's door staff.
+func (c *apiClient) RemoveStaff(r *http.Request, id, email string) error {
+	_, err := c.call(r, http.MethodDelete, "/api/events/"+url.PathEscape(id)+"/staff/"+url.PathEscape(email), nil, nil)
+	return err
+}
+
+// ReserveFromEvent orders any one free ticket of the event at face value.
+func (c *apiClient) ReserveFromEvent(r *http.Request, eventID string) (order, error) {
+	var o order
+	_, err := c.call(r, http.MethodPost, "/api/orders", map[string]string{"eventId": eventID}, &o)
+	return o, err
 }

@@ -176,6 +176,16 @@ func flashText(msg string) string {
 		return "This order was cancelled before your payment could complete it, so the ticket is not yours. Your payment is being refunded in full."
 	case "cancelled":
 		return "Order cancelled. The ticket is back on sale."
+	case "event_created":
+		return "Your event is created. Its tickets go on sale at the on-sale time."
+	case "event_updated":
+		return "Your event was updated."
+	case "event_cancelled":
+		return "The event is cancelled. Its tickets are no longer sold and their codes are void."
+	case "staff_added":
+		return "Door staff added. They can check tickets in once signed in with that email."
+	case "staff_removed":
+		return "Door staff removed."
 	}
 	return ""
 }

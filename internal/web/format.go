@@ -251,3 +251,59 @@ func whenOf(r orderRow) orderWhen {
 	}
 	return w
 }
+
+// zonedTime is a moment as an event page shows it: in the event's zone,
+// always named, and (through the template "when") in the reader's.
+type zonedTime struct {
+	At time.Time
+	// Local is At in the event's zone, its abbreviation included:
+	// "Sat 6 Jun 2030, 20:00 CEST".
+	Local string
+	// Zone is the event's IANA zone, "Europe/Amsterdam"; Named says
+	// whether Local's abbreviation leaves it unsaid (not so for "UTC").
+	Zone  string
+	Named bool
+}
+
+// zoned is t in the IANA zone (the template function "zoned"). A zone
+// this build cannot load (the API accepted it, so only a newer tz
+// database would know it) is shown as UTC, and says so.
+func zoned(t time.Time, zone string) zonedTime {
+	loc, err := time.LoadLocation(zone)
+	if err != nil || zone == "" {
+		loc, zone = time.UTC, "UTC"
+	}
+	local := t.In(loc)
+	abbr, _ := local.Zone()
+	return zonedTime{At: t, Local: local.Format("Mon 2 Jan 2006, 15:04 ") + abbr, Zone: zone, Named: abbr != zone}
+}
+
+// localInput is t in zone as a datetime-local field holds it:
+// "2030-06-06T20:00".
+func localInput(t time.Time, zone string) string {
+	if t.IsZero() {
+		return ""
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2006-01-02T15:04")
+}
+
+// localTimeLayouts are how a time is typed in the event form: a
+// datetime-local field's value, with or without seconds, and the same with
+// a space (a browser without a date picker shows a text box).
+var localTimeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05"}
+
+// parseLocal reads a time typed in the event's zone loc. ok is false when
+// s is none of localTimeLayouts. A time the zone skips (a spring-forward
+// gap) is moved on by the gap, as Go's time.Date does.
+func parseLocal(s string, loc *time.Location) (time.Time, bool) {
+	for _, layout := range localTimeLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}

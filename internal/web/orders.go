@@ -100,9 +100,11 @@ func (s *Service) handleOrderShow(w http.ResponseWriter, r *http.Request) {
 		ServerAt: isoTime(now),
 		Cards:    sandboxCards(),
 	}
-	if o.Status == statusCancelled || row.Expired {
+	if (o.Status == statusCancelled || row.Expired) && o.Ticket.EventID == "" {
 		// Ended unpaid: whether the buyer can try again depends on the
 		// ticket now. A ticket the page cannot read is simply not offered.
+		// (A ticket of an event is bought again from the event's page,
+		// which the order links: any of its tickets will do.)
 		if t, err := s.api.Ticket(r, o.Ticket.ID); err == nil {
 			d.TicketStatus = t.Status
 			d.TryAgain = t.Status == "on_sale" && t.UserID != v.User.ID

@@ -50,6 +50,7 @@ func (s *Service) funcs() template.FuncMap {
 		"asset":       s.asset,
 		"statusClass": statusClass,
 		"orderWhen":   whenOf,
+		"zoned":       zoned,
 	}
 }
 

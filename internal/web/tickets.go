@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -20,6 +21,12 @@ type indexData struct {
 	// More is the URL of the next page, First that of the first one; each
 	// is empty when there is no such page to go to.
 	More, First string
+	// Events are the first upcoming events (first page only), MoreEvents
+	// the events page that continues them; EventsDown says they could not
+	// be read (the listings still show).
+	Events     []eventCard
+	MoreEvents string
+	EventsDown bool
 }
 
 // indexPage is how many tickets one page of the index shows.
@@ -70,6 +77,20 @@ func (s *Service) handleIndex(w http.ResponseWriter, r *http.Request) {
 		d.Tickets = list[:indexPage]
 		page.Set("after", indexCursor(sort, d.Tickets[indexPage-1]))
 		d.More = indexURL(page)
+	}
+	if after == "" {
+		// Above the listings, the soonest events matching the same words.
+		// The listings are the page: without the events part they still
+		// show.
+		var err error
+		d.Events, d.MoreEvents, err = s.upcoming(r, q, "", indexEvents)
+		switch {
+		case errors.Is(err, context.Canceled):
+			return
+		case err != nil && statusOf(err) != http.StatusBadRequest: // a bad q is said beside the box already
+			s.log.Warn("web index events", "err", err)
+			d.EventsDown = true
+		}
 	}
 	v.Data = d
 	s.render(w, r, http.StatusOK, "index", v)

@@ -771,6 +771,16 @@ func TestPagesRender(t *testing.T) {
 		{"order to pay", "order", view{User: u, CSRF: "tok", Form: failed, Data: orderData{Order: s.row(o), Payable: true, Left: "1:30", ServerAt: isoTime(fixedNow()), Cards: sandboxCards()}},
 			[]string{"no money moves", "tok_visa", "tok_chargeDeclined", "payment succeeds", "card is declined", `id="countdown"`, ">1:30<",
 				`data-expires="2030-05-01T12:01:30Z"`, "Order expired", "Pay $20.50", "Cancel order", `value="tok_chargeDeclined" checked`, "declined"}},
+		{"order of an event's ticket, its event cancelled after payment", "order", view{User: u, Data: orderData{Order: s.row(func() order {
+			o := o
+			o.Status, o.Notice, o.Ticket.EventID = statusComplete, "Event cancelled — refund pending", "e1"
+			return o
+		}())}}, []string{`id="order-notice"`, "Event cancelled — refund pending", `href="/events/e1"`}},
+		{"orders with a notice", "orders", view{User: u, Data: ordersData{Orders: []orderRow{s.row(func() order {
+			o := o
+			o.Status, o.Notice = statusComplete, "Event cancelled — refund pending"
+			return o
+		}())}}}, []string{`<strong class="order-notice">Event cancelled — refund pending</strong>`}},
 		{"order expired", "order", view{User: u, Data: orderData{Order: orderRow{order: o, Label: "Expired", Expired: true}}}, []string{"Order expired"}},
 		{"order cancelled by the buyer", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "buyer", ""))}}, []string{"Cancelled by you"}},
 		{"order expired and cancelled", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", ""))}}, []string{"Expired: the reservation ran out"}},

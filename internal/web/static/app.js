@@ -1,7 +1,11 @@
 // Ticketing: shows every <time datetime> in the reader's own locale and time
 // zone, naming the zone (the page said "UTC"; a time without its zone would
 // be ambiguous). Pages render UTC first, so without JavaScript they stay
-// correct.
+// correct. A time marked data-fixed is an event's, in the event's zone,
+// written by the server: it stays. The label of an event's "your time"
+// line names the reader's zone; the line is hidden when that zone is the
+// event's. An empty time zone field marked data-fill-zone (creating an
+// event) gets the reader's zone.
 (function () {
   'use strict';
   var fmt;
@@ -15,13 +19,30 @@
   } catch (e) {
     return;
   }
-  var times = document.querySelectorAll('time[datetime]');
+  var zone = '';
+  try {
+    zone = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+  } catch (e) { /* an old browser: the label says "Your time" */ }
+  var times = document.querySelectorAll('time[datetime]:not([data-fixed])');
   for (var i = 0; i < times.length; i++) {
     var el = times[i];
     var d = new Date(el.getAttribute('datetime'));
     if (isNaN(d.getTime())) continue;
     el.title = el.textContent;
     el.textContent = fmt.format(d);
+  }
+  var lines = document.querySelectorAll('.viewer-time');
+  for (var j = 0; j < lines.length; j++) {
+    if (zone && lines[j].getAttribute('data-event-zone') === zone) {
+      lines[j].hidden = true;
+      continue;
+    }
+    var label = lines[j].querySelector('[data-viewer-label]');
+    if (label) label.textContent = zone ? 'Your time (' + zone + ')' : 'Your time';
+  }
+  var fields = document.querySelectorAll('input[data-fill-zone]');
+  for (var k = 0; k < fields.length; k++) {
+    if (zone && !fields[k].value) fields[k].value = zone;
   }
 })();
 
