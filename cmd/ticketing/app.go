@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,12 +94,26 @@ func (a *App) start(ctx context.Context, cfg Config, h http.Handler) error {
 			return fmt.Errorf("METRICS_ADDR: %w", err)
 		}
 		a.metricsLn = ln
+		if cfg.Pprof {
+			servePprof(mux)
+		}
 		mux = http.NewServeMux()
 	}
 	mux.Handle("/", h)
 	ln, err := a.listen(cfg.Addr, mux)
 	a.ln = ln
 	return err
+}
+
+// servePprof adds the Go runtime's profiles to mux (the metrics
+// listener's, and only when PPROF is set): CPU, heap, goroutines and the
+// rest under /debug/pprof/, for `go tool pprof`.
+func servePprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
 
 // listen serves h on addr until Close.
