@@ -109,6 +109,9 @@ func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metri
 		routes    []gateway.Route
 		balancers []*gateway.Balancer
 		web       http.Handler
+		// One transport for every part: keep-alive connections to each
+		// backend, reused across requests.
+		transport = gateway.NewTransport()
 	)
 	for _, s := range catalog() {
 		if s.prefix == "" && !s.fallback {
@@ -118,7 +121,7 @@ func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metri
 		if err != nil {
 			return nil, nil, fmt.Errorf("gateway: the %s service: %w", s.name, err)
 		}
-		b := gateway.NewBalancer(s.name, targets, gateway.BalanceConfig{Log: log})
+		b := gateway.NewBalancer(s.name, targets, gateway.BalanceConfig{Log: log, Transport: transport})
 		balancers = append(balancers, b)
 		m.GaugeVec(s.name, "ticketing_gateway_backend_healthy",
 			"1 for a replica the gateway sends requests to, 0 for one it leaves out "+
