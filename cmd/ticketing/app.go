@@ -102,19 +102,20 @@ func (a *App) start(ctx context.Context, cfg Config, h http.Handler) error {
 		mux = http.NewServeMux()
 	}
 	mux.Handle("/", h)
-	releaseStartup()
 	ln, err := a.listen(cfg.Addr, mux)
 	a.ln = ln
 	return err
 }
 
 // releaseStartup collects what building the parts left behind and hands
-// the free memory back to the system, before serving. Applying the
-// migrations leaves four 4 MiB parse buffers in goose's sync.Pool (16 MiB
-// of a live heap of about 2 MiB, in every part with a database): left
-// there, they set the collector's first goal at over 30 MiB, which a part
-// under load then fills before its first collection. A pool is emptied
-// by its second collection, hence two. It takes a few milliseconds, once.
+// the free memory back to the system, once the process serves (main calls
+// it; tests, which start hundreds of systems in one process, do not).
+// Applying the migrations leaves four 4 MiB parse buffers in goose's
+// sync.Pool (16 MiB of a live heap of about 2 MiB, in every part with a
+// database): left there, they set the collector's first goal at over
+// 30 MiB, which a part under load then fills before its first
+// collection. A pool is emptied by its second collection, hence two. It
+// takes a few milliseconds, once.
 func releaseStartup() {
 	runtime.GC()
 	debug.FreeOSMemory() // collects again, then returns the free pages
