@@ -87,6 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		releaseStartup()
+		go returnFreeMemory(ctx)
 		return app.Wait(ctx)
 	}
 	fmt.Fprintf(stderr, usage, partList())

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"time"
 )
 
 // hashMiB is the memory one argon2id computation of auth holds (its m
@@ -30,4 +33,61 @@ func limitMemory(part string, log *slog.Logger) {
 	limit := int64(runtime.GOMAXPROCS(0)*hashMiB+16) << 20
 	debug.SetMemoryLimit(limit)
 	log.Debug("memory limit", "bytes", limit)
+}
+
+// How often a `serve` process looks for memory it holds and does not use,
+// and how much of it it keeps.
+const (
+	freeMemoryEvery = 30 * time.Second
+	freeMemoryOver  = 8 << 20
+)
+
+// returnFreeMemory hands back to the system, every freeMemoryEvery until
+// ctx ends, the heap a burst left behind (freeHeld). Go's own scavenger
+// returns memory only as far as the goal set at the last collection, and
+// an idle process runs none for two minutes: after a burst (sign-ins, a
+// flash sale's connections) a part kept tens of MiB it no longer used
+// (docs/PERFORMANCE.md). Under a steady load the heap stays within twice
+// its live size, so this does nothing.
+func returnFreeMemory(ctx context.Context) {
+	t := time.NewTicker(freeMemoryEvery)
+	defer t.Stop()
+	var h heldMemory
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.free(freeMemoryOver)
+		}
+	}
+}
+
+// heldMemory remembers the live heap measured when it last freed memory.
+type heldMemory struct{ live uint64 }
+
+// free collects and returns the free pages to the system
+// (debug.FreeOSMemory) when the heap the process holds (objects, garbage
+// not yet collected included, and free pages not yet returned) exceeds
+// twice the live heap it last measured by more than over: more than a
+// collection cycle's garbage. It reports whether it did.
+func (h *heldMemory) free(over uint64) bool {
+	s := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/gc/heap/live:bytes"},
+	}
+	metrics.Read(s)
+	var held uint64
+	for _, x := range s[:3] {
+		held += x.Value.Uint64()
+	}
+	if held <= 2*h.live+over {
+		return false
+	}
+	debug.FreeOSMemory()
+	metrics.Read(s[3:])
+	h.live = s[3].Value.Uint64() // just collected: the live heap now
+	return true
 }
