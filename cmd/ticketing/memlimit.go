@@ -23,8 +23,8 @@ const hashMiB = 19
 // (docs/PERFORMANCE.md). Under the limit a collection runs as the limit
 // nears, and frees the last burst's blocks to be reused by the next one
 // instead of growing past them. The blocks hold no pointers, so such a
-// collection costs well under a millisecond beside the tens of
-// milliseconds of a hash. The other parts allocate little and keep Go's
+// collection has little to mark beside the tens of milliseconds of a
+// hash. The other parts allocate little and keep Go's
 // defaults; `up` too, whose process holds every part.
 func limitMemory(part string, log *slog.Logger) {
 	if part != "auth" || os.Getenv("GOMEMLIMIT") != "" {
