@@ -10,6 +10,10 @@
 //	MAX_LISTINGS=1000000 go run ./cmd/ticketing up &
 //	go run ./cmd/flashsale -url http://localhost:8080 -buyers 200 -tickets 100 -duration 10s
 //
+// With -browse the buyers read instead: each GETs /api/tickets/{id} of a
+// random ticket of the sale as fast as it can (the read path through the
+// gateway, no reservation).
+//
 // It sends traffic only to the URL it is given, and stops by itself.
 package main
 
@@ -44,6 +48,7 @@ type config struct {
 	tickets  int
 	duration time.Duration
 	maxReqs  int
+	browse   bool
 }
 
 func run(args []string, out io.Writer) error {
@@ -54,6 +59,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&c.tickets, "tickets", 100, "tickets on sale")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long the sale runs")
 	fs.IntVar(&c.maxReqs, "max-requests", 1_000_000, "stop after this many reservation attempts")
+	fs.BoolVar(&c.browse, "browse", false, "read the tickets (GET /api/tickets/{id}) instead of reserving them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,6 +115,18 @@ func (u *user) post(path string, v any) (int, []byte, error) {
 	return resp.StatusCode, body, err
 }
 
+// get reads path and drops the body (read whole, so the connection is
+// reused).
+func (u *user) get(path string) (int, error) {
+	resp, err := u.c.Get(u.base + path)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
 type result struct {
 	attempts   int
 	byStatus   map[int]int
@@ -156,8 +174,10 @@ func sale(ctx context.Context, c config) (*result, error) {
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	if err := waitForReplica(seller); err != nil {
-		return nil, err
+	if !c.browse {
+		if err := waitForReplica(seller); err != nil {
+			return nil, err
+		}
 	}
 
 	res := &result{byStatus: map[int]int{}}
@@ -182,7 +202,13 @@ func sale(ctx context.Context, c config) (*result, error) {
 				}
 				id := ids[rand.IntN(len(ids))]
 				t0 := time.Now()
-				status, _, err := b.post("/api/orders", map[string]string{"ticketId": id})
+				var status int
+				var err error
+				if c.browse {
+					status, err = b.get("/api/tickets/" + id)
+				} else {
+					status, _, err = b.post("/api/orders", map[string]string{"ticketId": id})
+				}
 				lat = append(lat, time.Since(t0))
 				if err != nil {
 					errs++
@@ -265,9 +291,14 @@ func (r *result) print(w io.Writer, c config) {
 		return l[min(len(l)-1, int(p*float64(len(l))))]
 	}
 	pct := func(p float64) time.Duration { return pctOf(r.latencies, p) }
-	fmt.Fprintf(w, "flash sale: %d buyers, %d tickets, %s\n", c.buyers, c.tickets, r.elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "attempts:   %d (%.0f/s)\n", r.attempts, float64(r.attempts)/r.elapsed.Seconds())
-	for _, s := range []int{201, 400, 404, 429, 500, 503} {
+	if c.browse {
+		fmt.Fprintf(w, "browse: %d readers, %d tickets, %s\n", c.buyers, c.tickets, r.elapsed.Round(time.Millisecond))
+		fmt.Fprintf(w, "reads:      %d (%.0f/s)\n", r.attempts, float64(r.attempts)/r.elapsed.Seconds())
+	} else {
+		fmt.Fprintf(w, "flash sale: %d buyers, %d tickets, %s\n", c.buyers, c.tickets, r.elapsed.Round(time.Millisecond))
+		fmt.Fprintf(w, "attempts:   %d (%.0f/s)\n", r.attempts, float64(r.attempts)/r.elapsed.Seconds())
+	}
+	for _, s := range []int{200, 201, 400, 404, 429, 500, 503} {
 		if n := r.byStatus[s]; n > 0 {
 			fmt.Fprintf(w, "  %d: %d\n", s, n)
 		}
@@ -276,6 +307,9 @@ func (r *result) print(w io.Writer, c config) {
 		fmt.Fprintf(w, "  transport errors: %d\n", r.errors)
 	}
 	fmt.Fprintf(w, "latency:    p50 %s  p90 %s  p99 %s  max %s\n", pct(0.50), pct(0.90), pct(0.99), pct(1))
+	if c.browse {
+		return
+	}
 	fmt.Fprintf(w, "losers:     p50 %s  p99 %s (the 400s)\n", pctOf(r.losers, 0.50), pctOf(r.losers, 0.99))
 	fmt.Fprintf(w, "reserved:   %d of %d tickets, reserved twice: %d\n", r.reserved, c.tickets, r.doubleSold)
 }

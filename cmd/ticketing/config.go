@@ -53,6 +53,10 @@ type Config struct {
 	// MetricsAddr, when set, serves /metrics on its own listener instead
 	// of the main one (so a public ingress never exposes it).
 	MetricsAddr string
+	// Pprof serves the runtime profiles (net/http/pprof, /debug/pprof/)
+	// beside /metrics on MetricsAddr, never on the main address: it needs
+	// MetricsAddr.
+	Pprof bool
 	// ShutdownGrace is how long the server keeps serving after SIGTERM
 	// with /readyz failing, so balancers stop sending before it stops.
 	ShutdownGrace time.Duration
@@ -114,6 +118,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
 		slog.String("metrics_addr", c.MetricsAddr),
+		slog.Bool("pprof", c.Pprof),
 		slog.Duration("shutdown_grace", c.ShutdownGrace),
 		slog.String("auth_url", maskURL(c.AuthURL)),
 		slog.String("tickets_url", maskURL(c.TicketsURL)),
@@ -220,6 +225,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.DurationVar(&c.EventRetryMax, "event-retry-max", envDur("EVENT_RETRY_MAX", 10*time.Second), "longest delay before an event whose handler failed is delivered again; the delay starts at 100ms and doubles (EVENT_RETRY_MAX)")
 	fs.StringVar(&c.Fsync, "fsync", env("TICKETING_FSYNC", "normal"), "normal: a process crash loses nothing; always: a power loss neither, slower (TICKETING_FSYNC)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve /metrics on this address instead of the main one (METRICS_ADDR)")
+	fs.BoolVar(&c.Pprof, "pprof", envBool("PPROF", false), "serve the Go runtime's profiles at /debug/pprof/ on METRICS_ADDR, which must be set (PPROF)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", envGrace("SHUTDOWN_GRACE", defGrace), "after SIGTERM, keep serving this long with /readyz failing, then stop; 0 = stop at once (SHUTDOWN_GRACE)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (LOG_FORMAT)")
@@ -238,6 +244,11 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	}
 	if c.Fsync != "normal" && c.Fsync != "always" {
 		errs = append(errs, fmt.Errorf("TICKETING_FSYNC=%q: want normal or always", c.Fsync))
+	}
+	if c.Pprof && c.MetricsAddr == "" {
+		// The profiles show the process's insides (and a CPU profile costs
+		// CPU while it runs): never on the address the public reaches.
+		errs = append(errs, errors.New("PPROF=true needs METRICS_ADDR: the profiles are served only on the metrics listener"))
 	}
 	if c.ExpirationWindow <= 0 {
 		errs = append(errs, errors.New("-expiration-window must be positive"))

@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
+		releaseStartup()
 		return app.Wait(ctx)
 	case "serve":
 		if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
@@ -90,6 +91,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
+		releaseStartup()
+		go returnFreeMemory(ctx)
 		return app.Wait(ctx)
 	}
 	fmt.Fprintf(stderr, usage, partList())

@@ -258,6 +258,7 @@ func TestRun(t *testing.T) {
 		{name: "up short JWT_KEY", args: []string{"up"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 31)}, wantErr: "JWT_KEY is 31 characters: want at least 32"},
 		{name: "up short JWT_KEY by flag", args: []string{"up", "-jwt-key", "short"}, wantErr: "JWT_KEY is 5 characters"},
 		{name: "bad fsync", args: []string{"up"}, env: map[string]string{"TICKETING_FSYNC": "sometimes"}, wantErr: "TICKETING_FSYNC"},
+		{name: "pprof without METRICS_ADDR", args: []string{"up"}, env: map[string]string{"PPROF": "true"}, wantErr: "PPROF=true needs METRICS_ADDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,12 +1,15 @@
 package main
 
 import (
-	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 )
 
 // scrapeText fetches a /metrics page; "" when it is not the Prometheus
@@ -79,6 +82,41 @@ func TestUpMetrics(t *testing.T) {
 				}
 				return true
 			})
+		})
+	}
+}
+
+// TestPprofOnlyOnMetricsAddr: PPROF=true serves the runtime's profiles on
+// the metrics listener, never on the main address; without it neither
+// serves them.
+func TestPprofOnlyOnMetricsAddr(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("PPROF=", on), func(t *testing.T) {
+			t.Parallel()
+			app := serveApp(t, "web", map[string]string{
+				"TICKETING_ADDR": "127.0.0.1:0",
+				"METRICS_ADDR":   "127.0.0.1:0",
+				"PPROF":          strconv.FormatBool(on),
+				"JWT_KEY":        strings.Repeat("pprof-test-key-", 3),
+				"GATEWAY_URL":    "http://127.0.0.1:1",
+			})
+			get := func(url string) (int, string) {
+				resp, err := http.Get(url)
+				if err != nil {
+					t.Fatalf("GET %s: %v", url, err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+			status, body := get("http://" + app.MetricsAddr() + "/debug/pprof/goroutine?debug=1")
+			if served := status == http.StatusOK && strings.Contains(body, "goroutine profile"); served != on {
+				t.Errorf("metrics listener /debug/pprof/goroutine = %d (served %v), want served %v", status, served, on)
+			}
+			if status, body := get("http://" + app.Addr() + "/debug/pprof/goroutine?debug=1"); strings.Contains(body, "goroutine profile") {
+				t.Errorf("the main address serves the profiles (%d)", status)
+			}
 		})
 	}
 }

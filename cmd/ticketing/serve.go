@@ -76,6 +76,7 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 		in.log.Warn("DATABASE_URL is empty: using a SQLite file in the data dir (one replica only)")
 	}
 	in.apiBase = cfg.GatewayURL // the web client reaches the API through the gateway
+	limitMemory(name, in.log)
 	p, err := spec.build(ctx, in)
 	if err != nil {
 		return nil, err
@@ -109,6 +110,9 @@ func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metri
 		routes    []gateway.Route
 		balancers []*gateway.Balancer
 		web       http.Handler
+		// One transport for every part: keep-alive connections to each
+		// backend, reused across requests.
+		transport = gateway.NewTransport()
 	)
 	for _, s := range catalog() {
 		if s.prefix == "" && !s.fallback {
@@ -118,7 +122,7 @@ func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metri
 		if err != nil {
 			return nil, nil, fmt.Errorf("gateway: the %s service: %w", s.name, err)
 		}
-		b := gateway.NewBalancer(s.name, targets, gateway.BalanceConfig{Log: log})
+		b := gateway.NewBalancer(s.name, targets, gateway.BalanceConfig{Log: log, Transport: transport})
 		balancers = append(balancers, b)
 		m.GaugeVec(s.name, "ticketing_gateway_backend_healthy",
 			"1 for a replica the gateway sends requests to, 0 for one it leaves out "+

@@ -22,7 +22,8 @@ type BalanceConfig struct {
 	// 502, 503 or 504) eject a backend for EjectFor (3, 10 s).
 	EjectAfter int
 	EjectFor   time.Duration
-	// Transport reaches the backends (a clone of http.DefaultTransport).
+	// Transport reaches the backends (NewTransport when nil). The balancers
+	// of one gateway share one: its idle connections are kept per backend.
 	Transport http.RoundTripper
 	Now       func() time.Time
 	Log       *slog.Logger
@@ -58,6 +59,30 @@ type backend struct {
 	ejectedUntil time.Time
 }
 
+// IdleConnsPerBackend is how many idle keep-alive connections the gateway
+// keeps to each backend: as many as requests it has in flight to one
+// backend under load, so that a request finds a connection to reuse. With
+// http.DefaultTransport's 2, all but two of the concurrent requests to a
+// part opened a new connection and closed it after the answer: a quarter
+// of the gateway's CPU went to dialing (docs/PERFORMANCE.md). Beyond it,
+// connections are still opened as needed, and the extra ones closed when
+// idle.
+const IdleConnsPerBackend = 256
+
+// NewTransport returns the transport to the backends: http.DefaultTransport's
+// settings (timeouts, HTTP/2 when a backend offers it over TLS) with up to
+// IdleConnsPerBackend idle connections kept per backend, and no cap over
+// all backends. An idle connection is closed after 90 s, before the
+// services' servers close it (2 min), so the gateway never sends on a
+// connection the backend is closing.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0
+	t.MaxIdleConnsPerHost = IdleConnsPerBackend
+	t.IdleConnTimeout = 90 * time.Second
+	return t
+}
+
 // NewBalancer returns the balancer of the part name over targets (at
 // least one, differing only in scheme and host). Each starts healthy:
 // Run's first check comes at once.
@@ -75,7 +100,7 @@ func NewBalancer(name string, targets []*url.URL, cfg BalanceConfig) *Balancer {
 		cfg.EjectFor = 10 * time.Second
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		cfg.Transport = NewTransport()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -145,38 +170,79 @@ func (b *Balancer) Healthy() map[string]bool {
 	now := b.cfg.Now()
 	out := make(map[string]bool, len(b.backends))
 	for _, be := range b.backends {
-		be.mu.Lock()
-		out[be.url.Host] = be.ready && !now.Before(be.ejectedUntil)
-		be.mu.Unlock()
+		out[be.url.Host] = be.healthy(now)
 	}
 	return out
 }
 
 // pick returns the next healthy backend other than avoid, or any other
 // than avoid when none is healthy; nil when there is no other.
+//
+// It allocates nothing: it runs once per request. The health of each
+// backend is read once, into a small mask.
 func (b *Balancer) pick(avoid *backend) *backend {
+	if len(b.backends) == 1 { // one replica: the usual case
+		if be := b.backends[0]; be != avoid {
+			return be
+		}
+		return nil
+	}
 	now := b.cfg.Now()
-	var healthy, rest []*backend
-	for _, be := range b.backends {
+	var mask [64]bool // healthy, by index; a part has far fewer replicas
+	healthy, others := 0, 0
+	for i, be := range b.backends {
 		if be == avoid {
 			continue
 		}
-		be.mu.Lock()
-		ok := be.ready && !now.Before(be.ejectedUntil)
-		be.mu.Unlock()
-		if ok {
-			healthy = append(healthy, be)
+		up := be.healthy(now)
+		if i < len(mask) {
+			mask[i] = up
+		}
+		if up {
+			healthy++
 		} else {
-			rest = append(rest, be)
+			others++
 		}
 	}
-	if len(healthy) == 0 {
-		healthy = rest
+	want, n := true, healthy // among the healthy, or the rest when none is
+	if healthy == 0 {
+		want, n = false, others
 	}
-	if len(healthy) == 0 {
+	if n == 0 {
 		return nil
 	}
-	return healthy[b.next.Add(1)%uint64(len(healthy))]
+	k := b.next.Add(1) % uint64(n)
+	for i, be := range b.backends {
+		if be == avoid {
+			continue
+		}
+		up := i < len(mask) && mask[i]
+		if i >= len(mask) {
+			up = be.healthy(now)
+		}
+		if up != want {
+			continue
+		}
+		if k == 0 {
+			return be
+		}
+		k--
+	}
+	// Only past the 64th backend, whose health changed between the passes.
+	for _, be := range b.backends {
+		if be != avoid {
+			return be
+		}
+	}
+	return nil
+}
+
+// healthy reports whether be gets requests at now: its /readyz passed and
+// it is not ejected.
+func (be *backend) healthy(now time.Time) bool {
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	return be.ready && !now.Before(be.ejectedUntil)
 }
 
 // RoundTrip sends req to a backend, and once more to another when the
@@ -201,8 +267,13 @@ func (b *Balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (b *Balancer) send(req *http.Request, be *backend, body *trackedBody) (*http.Response, error) {
-	out := req.Clone(req.Context())
-	out.URL.Scheme, out.URL.Host = be.url.Scheme, be.url.Host
+	// A shallow copy with its own URL: the headers are the reverse
+	// proxy's copy already, and the transport only reads them (a deep
+	// Clone per request cost a header map and its values).
+	out := req.WithContext(req.Context())
+	u := *req.URL
+	u.Scheme, u.Host = be.url.Scheme, be.url.Host
+	out.URL = &u
 	if body != nil {
 		out.Body = body
 	}

@@ -207,3 +207,122 @@ func TestBalancerAllDownIs503(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyReusesConnections: concurrent requests through the proxy leave
+// their connections idle for the next ones, so a second burst as wide as
+// the first opens none. (With http.DefaultTransport's two idle
+// connections per host, each burst opened about one per request.)
+func TestProxyReusesConnections(t *testing.T) {
+	t.Parallel()
+	const width = 32
+	var conns atomic.Int64
+	release := make(chan struct{})
+	var inFlight atomic.Int64
+	svc := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Hold every request until the whole burst is in flight, so the
+		// burst needs width connections at once.
+		if inFlight.Add(1) == width {
+			close(release)
+		}
+		<-release
+		io.WriteString(w, "ok")
+	}))
+	svc.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	svc.Start()
+	t.Cleanup(svc.Close)
+	target, _ := url.Parse(svc.URL)
+	proxy := httptest.NewServer(Proxy(NewBalancer("test", []*url.URL{target}, BalanceConfig{}), nil, natsbustest.Logger(t)))
+	t.Cleanup(proxy.Close)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: width}}
+	burst := func() {
+		t.Helper()
+		errs := make(chan error, width)
+		for range width {
+			go func() {
+				resp, err := client.Get(proxy.URL + "/api/tickets")
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range width {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	burst()
+	first := conns.Load()
+	if first != width {
+		t.Fatalf("the first burst of %d opened %d connections to the backend, want %d", width, first, width)
+	}
+	// Every request now answers at once; a burst needs at most width.
+	burst()
+	if opened := conns.Load() - first; opened != 0 {
+		t.Errorf("a second burst of %d opened %d more connections to the backend, want 0 (they should be reused)", width, opened)
+	}
+}
+
+// TestPickSpreadsOverHealthy: pick takes turns over the healthy backends
+// alone, over all of them when none is, never returns the one to avoid, and
+// allocates nothing (it runs once per request). Not parallel:
+// testing.AllocsPerRun refuses to run beside other tests.
+func TestPickSpreadsOverHealthy(t *testing.T) {
+	clk := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	var us []*url.URL
+	for _, h := range []string{"a:1", "b:1", "c:1"} {
+		us = append(us, &url.URL{Scheme: "http", Host: h})
+	}
+	tests := []struct {
+		name    string
+		down    []int // backends whose /readyz failed
+		avoid   int   // -1: none
+		wantAll []string
+	}{
+		{"all healthy", nil, -1, []string{"a:1", "b:1", "c:1"}},
+		{"one down", []int{1}, -1, []string{"a:1", "c:1"}},
+		{"one down, one avoided", []int{1}, 0, []string{"c:1"}},
+		{"all down: try them all", []int{0, 1, 2}, -1, []string{"a:1", "b:1", "c:1"}},
+		{"all down, one avoided", []int{0, 1, 2}, 2, []string{"a:1", "b:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBalancer("test", us, BalanceConfig{Now: clk.Now})
+			for _, i := range tt.down {
+				b.backends[i].ready = false
+			}
+			var avoid *backend
+			if tt.avoid >= 0 {
+				avoid = b.backends[tt.avoid]
+			}
+			got := map[string]int{}
+			for range 30 * len(tt.wantAll) {
+				got[b.pick(avoid).url.Host]++
+			}
+			if len(got) != len(tt.wantAll) {
+				t.Fatalf("picked %v, want each of %v", got, tt.wantAll)
+			}
+			for _, h := range tt.wantAll {
+				if got[h] != 30 {
+					t.Errorf("picked %v, want each of %v 30 times", got, tt.wantAll)
+				}
+			}
+			if allocs := testing.AllocsPerRun(100, func() { b.pick(avoid) }); allocs != 0 {
+				t.Errorf("pick allocates %v times, want 0", allocs)
+			}
+		})
+	}
+	one := NewBalancer("test", us[:1], BalanceConfig{})
+	if be := one.pick(nil); be == nil || be.url.Host != "a:1" {
+		t.Errorf("the one backend: picked %v", be)
+	}
+	if be := one.pick(one.backends[0]); be != nil {
+		t.Errorf("the one backend, avoided: picked %v, want none", be.url.Host)
+	}
+}

@@ -28,7 +28,13 @@ type apiClient struct {
 
 func newAPIClient(base *url.URL, rt http.RoundTripper, trusted []netip.Prefix) *apiClient {
 	if rt == nil {
-		rt = http.DefaultTransport
+		// Every call goes to one host, the gateway: keep as many idle
+		// connections to it as calls in flight, not http.DefaultTransport's
+		// 2 per host (under load each call past the second opened a new
+		// connection and closed it after the answer).
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 128
+		rt = t
 	}
 	return &apiClient{base: base, trusted: trusted, http: &http.Client{
 		Transport: rt,

@@ -37,7 +37,8 @@ var staticFS embed.FS
 type Config struct {
 	// APIBase is the base URL of the gateway, e.g. "http://gateway:8080".
 	APIBase string
-	// Transport carries the API calls; nil means http.DefaultTransport. In
+	// Transport carries the API calls; nil means a transport of its own to
+	// the gateway (keep-alive, up to 128 idle connections). In
 	// `up` it calls the gateway handler in the same process.
 	Transport http.RoundTripper
 	// StripePublishableKey switches the order page from the sandbox card

@@ -122,6 +122,12 @@ type Config struct {
 	MaxConns int
 }
 
+// idleConnLife is how long a pooled connection may sit unused before it is
+// closed: a burst's connections (each a PostgreSQL backend process of a few
+// MiB, and buffers here) do not stay open for the rest of an idle day,
+// while a steady load keeps reusing its own and never reconnects.
+const idleConnLife = time.Minute
+
 // DB is a service's database. On SQLite it keeps one writing connection (so
 // writers queue in Go instead of spinning on SQLITE_BUSY) and a pool of
 // read-only connections that WAL lets run beside the writer. On PostgreSQL
@@ -199,6 +205,7 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	read.SetConnMaxIdleTime(idleConnLife) // each holds SQLite's page cache
 	return &DB{engine: SQLite, write: write, read: read}, nil
 }
 
@@ -277,6 +284,7 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	pool.SetMaxOpenConns(conns)
 	pool.SetMaxIdleConns(conns)
+	pool.SetConnMaxIdleTime(idleConnLife)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("sqldb: ping postgres: %w", err)
