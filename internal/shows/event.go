@@ -77,7 +77,11 @@ type Event struct {
 	// TicketsLeft is how many of its tickets are on sale now, as the
 	// tickets part last told (ticket.created, ticket.updated).
 	TicketsLeft int64
-	CreatedAt   time.Time
+	// TicketsIssued is how many of its Capacity tickets the tickets part
+	// has issued so far: fewer than Capacity for a moment after creation,
+	// while it issues them in chunks.
+	TicketsIssued int64
+	CreatedAt     time.Time
 }
 
 // Fields are what an organizer chooses about an event.

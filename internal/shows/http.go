@@ -48,6 +48,7 @@ type eventResponse struct {
 	Status           Status      `json:"status"`
 	Version          int64       `json:"version"`
 	TicketsLeft      int64       `json:"ticketsLeft"`
+	TicketsIssued    int64       `json:"ticketsIssued"`
 	Staff            []string    `json:"staff,omitzero"`
 }
 
@@ -57,7 +58,7 @@ func toResponse(e Event, viewerID string) eventResponse {
 	out := eventResponse{ID: e.ID, OrganizerID: e.OrganizerID, Name: e.Name, Venue: e.Venue, TimeZone: e.TimeZone,
 		StartsAt: e.StartsAt, EndsAt: e.EndsAt, OnSaleAt: e.OnSaleAt, FaceValue: e.FaceValue, Capacity: e.Capacity,
 		ResaleCapPercent: e.ResaleCapPercent, Transfers: e.Transfers, Queue: e.Queue, Status: e.Status,
-		Version: e.Version, TicketsLeft: max(e.TicketsLeft, 0)}
+		Version: e.Version, TicketsLeft: max(e.TicketsLeft, 0), TicketsIssued: e.TicketsIssued}
 	if viewerID != "" && viewerID == e.OrganizerID {
 		out.Staff = e.Staff
 		if out.Staff == nil {

@@ -61,7 +61,7 @@ func TestHTTPCreate(t *testing.T) {
 		want := map[string]any{"name": "Jazz night", "venue": "Paradiso", "timeZone": "Europe/Amsterdam",
 			"startsAt": "2030-06-01T18:00:00Z", "endsAt": "2030-06-01T22:00:00Z", "onSaleAt": "2030-01-02T03:04:05Z",
 			"faceValue": 25.5, "capacity": 500.0, "resaleCapPercent": 100.0, "transfers": true, "queue": false,
-			"status": "scheduled", "version": 0.0, "ticketsLeft": 0.0, "organizerId": organizer.ID}
+			"status": "scheduled", "version": 0.0, "ticketsLeft": 0.0, "ticketsIssued": 0.0, "organizerId": organizer.ID}
 		for k, v := range want {
 			if e[k] != v {
 				t.Errorf("%s = %v (%T), want %v", k, e[k], e[k], v)

@@ -17,11 +17,17 @@ import (
 
 func left(t *testing.T, s *Service, id string) int64 {
 	t.Helper()
+	return counts(t, s, id).TicketsLeft
+}
+
+// counts returns the event with its tickets left and issued.
+func counts(t *testing.T, s *Service, id string) Event {
+	t.Helper()
 	e, err := s.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.TicketsLeft
+	return e
 }
 
 // ticketLife is one issued ticket's events: created on sale, reserved,
@@ -63,8 +69,8 @@ func TestTicketsLeftInOrderAndTwice(t *testing.T) {
 					t.Fatalf("event %d: %v", i, err)
 				}
 			}
-			if got := left(t, s, e.ID); got != wants[i] {
-				t.Fatalf("after event %d: %d left, want %d", i, got, wants[i])
+			if got := counts(t, s, e.ID); got.TicketsLeft != wants[i] || got.TicketsIssued != 1 {
+				t.Fatalf("after event %d: %d left and %d issued, want %d and 1", i, got.TicketsLeft, got.TicketsIssued, wants[i])
 			}
 		}
 		// A free-form listing counts for no event.
@@ -156,8 +162,8 @@ func TestTicketsLeftConcurrent(t *testing.T) {
 		if fail != nil {
 			t.Fatal(fail)
 		}
-		if got := left(t, s, e.ID); got != n/2 {
-			t.Fatalf("%d left, want %d", got, n/2)
+		if got := counts(t, s, e.ID); got.TicketsLeft != n/2 || got.TicketsIssued != n {
+			t.Fatalf("%d left and %d issued, want %d and %d", got.TicketsLeft, got.TicketsIssued, n/2, n)
 		}
 	}, migs...)
 }

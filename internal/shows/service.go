@@ -46,7 +46,7 @@ type Storer interface {
 	TicketOnSale(ctx context.Context, tx *sqldb.Tx, id string) (onSale, found bool, err error)
 	InsertTicket(ctx context.Context, tx *sqldb.Tx, t IssuedTicket) (replica.Outcome, error)
 	ApplyTicket(ctx context.Context, tx *sqldb.Tx, t IssuedTicket) (replica.Outcome, error)
-	AddTicketsLeft(ctx context.Context, tx *sqldb.Tx, eventID, ticketID string, delta int) error
+	AddTicketCounts(ctx context.Context, tx *sqldb.Tx, eventID, ticketID string, onSale, issued int) error
 }
 
 // Listing says which upcoming events to list.
@@ -281,13 +281,22 @@ func (s *Service) countTicket(ctx context.Context, t IssuedTicket, created bool)
 			// one writer), so was is the state Apply applies on.
 			outcome, err = s.store.ApplyTicket(ctx, tx, t)
 		}
-		if err != nil || outcome != replica.Applied || t.OnSale == was {
+		if err != nil || outcome != replica.Applied {
 			return err
 		}
-		delta := 1
-		if !t.OnSale {
-			delta = -1
+		onSale, issued := 0, 0
+		switch {
+		case t.OnSale && !was:
+			onSale = 1
+		case !t.OnSale && was:
+			onSale = -1
 		}
-		return s.store.AddTicketsLeft(ctx, tx, t.EventID, t.ID, delta)
+		if created {
+			issued = 1
+		}
+		if onSale == 0 && issued == 0 {
+			return nil
+		}
+		return s.store.AddTicketCounts(ctx, tx, t.EventID, t.ID, onSale, issued)
 	})
 }

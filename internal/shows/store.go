@@ -31,11 +31,13 @@ var errStale = errors.New("event changed since it was read")
 // over (see ticket_counts in migrations/00001_init.sql).
 const countSlots = 8
 
-// eventColumns are an event's columns; ticketsLeft is the sum of its count
-// slots, in the same query, so a page of events costs one statement.
+// eventColumns are an event's columns; ticketsLeft and ticketsIssued are
+// sums of its count slots, in the same query, so a page of events costs one
+// statement.
 const eventColumns = `e.id, e.organizer_id, e.name, e.venue, e.time_zone, e.starts_at, e.ends_at, e.on_sale_at,
 	e.face_value, e.capacity, e.resale_cap_percent, e.transfers, e.queue, e.status, e.version, e.staff, e.created_at,
-	(SELECT COALESCE(SUM(c.on_sale), 0) FROM ticket_counts c WHERE c.event_id = e.id)`
+	(SELECT COALESCE(SUM(c.on_sale), 0) FROM ticket_counts c WHERE c.event_id = e.id),
+	(SELECT COALESCE(SUM(c.issued), 0) FROM ticket_counts c WHERE c.event_id = e.id)`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -47,7 +49,7 @@ func scanEvent(row scanner) (Event, error) {
 	)
 	if err := row.Scan(&e.ID, &e.OrganizerID, &e.Name, &e.Venue, &e.TimeZone, &starts, &ends, &onSale,
 		&face, &e.Capacity, &e.ResaleCapPercent, &e.Transfers, &e.Queue, &status, &e.Version, &staff, &created,
-		&e.TicketsLeft); err != nil {
+		&e.TicketsLeft, &e.TicketsIssued); err != nil {
 		return Event{}, sqldb.Err(err)
 	}
 	if err := json.Unmarshal([]byte(staff), &e.Staff); err != nil {
@@ -218,14 +220,15 @@ func (s *Store) ApplyTicket(ctx context.Context, tx *sqldb.Tx, t IssuedTicket) (
 	return replica.Apply(ctx, tx, "event_tickets", t.ID, t.Version, replica.Set{"on_sale": t.OnSale})
 }
 
-// AddTicketsLeft adds delta to the event's tickets left, in the slot of
-// ticketID.
-func (s *Store) AddTicketsLeft(ctx context.Context, tx *sqldb.Tx, eventID, ticketID string, delta int) error {
+// AddTicketCounts adds onSale to the event's tickets left and issued to
+// its tickets issued, in the slot of ticketID.
+func (s *Store) AddTicketCounts(ctx context.Context, tx *sqldb.Tx, eventID, ticketID string, onSale, issued int) error {
 	h := fnv.New32a()
 	h.Write([]byte(ticketID))
-	const q = `INSERT INTO ticket_counts (event_id, slot, on_sale) VALUES ($1, $2, $3)
-		ON CONFLICT (event_id, slot) DO UPDATE SET on_sale = ticket_counts.on_sale + excluded.on_sale`
-	if _, err := tx.ExecContext(ctx, q, eventID, int(h.Sum32()%countSlots), delta); err != nil {
+	const q = `INSERT INTO ticket_counts (event_id, slot, on_sale, issued) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (event_id, slot) DO UPDATE SET on_sale = ticket_counts.on_sale + excluded.on_sale,
+			issued = ticket_counts.issued + excluded.issued`
+	if _, err := tx.ExecContext(ctx, q, eventID, int(h.Sum32()%countSlots), onSale, issued); err != nil {
 		return fmt.Errorf("count tickets left: %w", sqldb.Err(err))
 	}
 	return nil

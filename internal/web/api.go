@@ -400,6 +400,7 @@ type event struct {
 	Status           string      `json:"status"`
 	Version          int64       `json:"version"`
 	TicketsLeft      int64       `json:"ticketsLeft"`
+	TicketsIssued    int64       `json:"ticketsIssued"`
 	// Staff are the door staff's emails, shown to the organizer only.
 	Staff []string `json:"staff"`
 }
@@ -411,9 +412,13 @@ const (
 	eventEnded     = "ended"
 )
 
-// Sold is how many of the event's tickets are no longer on sale: sales so
-// far (reserved ones included).
-func (e event) Sold() int64 { return max(int64(e.Capacity)-e.TicketsLeft, 0) }
+// Sold is how many of the event's issued tickets are no longer on sale:
+// sales so far (reserved ones included).
+func (e event) Sold() int64 { return max(e.TicketsIssued-e.TicketsLeft, 0) }
+
+// Issuing says the tickets part has not issued all of the event's tickets
+// yet (a moment after creation): none left is then not a sell-out.
+func (e event) Issuing() bool { return e.TicketsIssued < int64(e.Capacity) }
 
 // eventQuery is a page of the upcoming events.
 type eventQuery struct {

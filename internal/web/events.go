@@ -51,9 +51,12 @@ type eventCard struct {
 type saleState string
 
 const (
-	saleOpen      saleState = "open"
-	saleNotYet    saleState = "not_yet"
-	saleSoldOut   saleState = "sold_out"
+	saleOpen    saleState = "open"
+	saleNotYet  saleState = "not_yet"
+	saleSoldOut saleState = "sold_out"
+	// saleIssuing: none on sale yet because the tickets are still being
+	// issued, a moment after the event was created.
+	saleIssuing   saleState = "issuing"
 	saleCancelled saleState = "cancelled"
 	// saleOver: the event has started or ended; its tickets are no longer
 	// sold.
@@ -70,6 +73,8 @@ func sale(e event, now time.Time) saleState {
 		return saleOver
 	case now.Before(e.OnSaleAt):
 		return saleNotYet
+	case e.TicketsLeft <= 0 && e.Issuing():
+		return saleIssuing
 	case e.TicketsLeft <= 0:
 		return saleSoldOut
 	}

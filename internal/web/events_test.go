@@ -20,7 +20,7 @@ func amsterdam() event {
 	return event{ID: "e1", OrganizerID: "org", Name: `<script>alert("x")</script>`, Venue: "Paradiso, Amsterdam",
 		TimeZone: "Europe/Amsterdam", StartsAt: time.Date(2030, 6, 21, 18, 0, 0, 0, time.UTC),
 		EndsAt: time.Date(2030, 6, 21, 22, 0, 0, 0, time.UTC), OnSaleAt: time.Date(2030, 5, 1, 8, 0, 0, 0, time.UTC),
-		FaceValue: 4050, Capacity: 100, ResaleCapPercent: 100, Transfers: true, Status: eventScheduled, TicketsLeft: 58}
+		FaceValue: 4050, Capacity: 100, ResaleCapPercent: 100, Transfers: true, Status: eventScheduled, TicketsLeft: 58, TicketsIssued: 100}
 }
 
 func TestSale(t *testing.T) {
@@ -36,6 +36,8 @@ func TestSale(t *testing.T) {
 		{"on sale", e, saleOpen},
 		{"before the on-sale time", with(func(e *event) { e.OnSaleAt = now.Add(time.Minute) }), saleNotYet},
 		{"sold out", with(func(e *event) { e.TicketsLeft = 0 }), saleSoldOut},
+		{"tickets still being issued", with(func(e *event) { e.TicketsLeft, e.TicketsIssued = 0, 40 }), saleIssuing},
+		{"some issued and on sale", with(func(e *event) { e.TicketsLeft, e.TicketsIssued = 40, 40 }), saleOpen},
 		{"cancelled", with(func(e *event) { e.Status = eventCancelled }), saleCancelled},
 		{"cancelled before its sale", with(func(e *event) { e.Status = eventCancelled; e.OnSaleAt = now.Add(time.Hour) }), saleCancelled},
 		{"started", with(func(e *event) { e.StartsAt = now }), saleOver},

@@ -48,6 +48,7 @@ CREATE TABLE ticket_counts (
     event_id TEXT NOT NULL,
     slot     INTEGER NOT NULL,
     on_sale  BIGINT NOT NULL,
+    issued   BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (event_id, slot)
 );
 
