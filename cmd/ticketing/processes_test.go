@@ -44,6 +44,7 @@ func TestServeProcesses(t *testing.T) {
 		"DATABASE_URL="+freshPostgres(t),
 		"TICKETING_DATA_DIR="+t.TempDir(),
 		"JWT_KEY="+strings.Repeat("process-test-key", 3),
+		"TICKET_SIGNING_KEY="+testTicketSigningKey,
 		"COOKIE_SECURE=false",
 		"AUTH_RATE_PER_MINUTE=0",
 		"EXPIRATION_WINDOW=4s",
