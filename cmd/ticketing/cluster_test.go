@@ -132,6 +132,7 @@ func TestClusterStreamLeaderLost(t *testing.T) {
 		"NATS_STREAM_REPLICAS":           "3",
 		"DATABASE_URL":                   freshPostgres(t),
 		"JWT_KEY":                        strings.Repeat("cluster-test-key-", 3),
+		"TICKET_SIGNING_KEY":             testTicketSigningKey,
 		"COOKIE_SECURE":                  "false",
 		"AUTH_RATE_PER_MINUTE":           "0",
 		"MAX_PENDING_ORDERS":             "1000",

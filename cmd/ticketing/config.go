@@ -1,12 +1,14 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,17 +17,22 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/entrycode"
 )
 
 // Config is everything the binary reads from its environment. Each field is
 // an environment variable (DESIGN.md section 2) and also a flag; a flag wins
 // over the variable, the variable over the default.
 type Config struct {
-	Addr                 string
-	DataDir              string
-	NATSURL              string
-	DatabaseURL          string
-	JWTKey               string
+	Addr        string
+	DataDir     string
+	NATSURL     string
+	DatabaseURL string
+	JWTKey      string
+	// TicketSigningKey signs tickets' entry codes (TICKET_SIGNING_KEY,
+	// parsed; nil when unset). `up` without it uses the key in the data
+	// dir; `serve` requires it for the parts that sign or verify codes.
+	TicketSigningKey     ed25519.PrivateKey
 	ExpirationWindow     time.Duration
 	StripeSecretKey      string
 	StripeAPIBase        string
@@ -101,6 +108,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("nats_ca_file", c.NATSCAFile),
 		slog.String("database_url", maskURL(c.DatabaseURL)),
 		slog.Bool("jwt_key_set", c.JWTKey != ""),
+		slog.Bool("ticket_signing_key_set", c.TicketSigningKey != nil),
 		slog.Duration("expiration_window", c.ExpirationWindow),
 		slog.Bool("stripe", c.StripeSecretKey != ""),
 		slog.String("stripe_api_base", c.StripeAPIBase),
@@ -210,6 +218,8 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.StringVar(&c.NATSCAFile, "nats-ca-file", env("NATS_CA_FILE", ""), "PEM CA that signed the NATS server's certificate, for tls:// (NATS_CA_FILE)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "PostgreSQL URL; empty means SQLite files in the data dir (DATABASE_URL)")
 	fs.StringVar(&c.JWTKey, "jwt-key", env("JWT_KEY", ""), "HMAC key for session tokens; required by serve (JWT_KEY)")
+	var signingKey string
+	fs.StringVar(&signingKey, "ticket-signing-key", env("TICKET_SIGNING_KEY", ""), "base64 of the 32-byte Ed25519 seed that signs tickets' entry codes; required by serve tickets (TICKET_SIGNING_KEY)")
 	fs.DurationVar(&c.ExpirationWindow, "expiration-window", envDur("EXPIRATION_WINDOW", 15*time.Minute), "how long an order holds a ticket (EXPIRATION_WINDOW)")
 	fs.StringVar(&c.StripeSecretKey, "stripe-secret-key", env("STRIPE_SECRET_KEY", ""), "Stripe secret key; empty means the sandbox provider (STRIPE_SECRET_KEY)")
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("STRIPE_API_BASE", ""), "Stripe API base URL, e.g. stripe-mock (STRIPE_API_BASE)")
@@ -241,6 +251,13 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	}
 	if err := checkJWTKey(c.JWTKey, m); err != nil {
 		errs = append(errs, err)
+	}
+	if signingKey != "" {
+		k, err := parseTicketSigningKey(signingKey, m)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.TicketSigningKey = k
 	}
 	if c.Fsync != "normal" && c.Fsync != "always" {
 		errs = append(errs, fmt.Errorf("TICKETING_FSYNC=%q: want normal or always", c.Fsync))
@@ -299,6 +316,30 @@ func checkJWTKey(key string, m mode) error {
 	return nil
 }
 
+// parseTicketSigningKey reads TICKET_SIGNING_KEY; its error names the
+// variable and how to make a key, never the value given.
+func parseTicketSigningKey(s string, m mode) (ed25519.PrivateKey, error) {
+	k, err := entrycode.ParseKey(s)
+	if err != nil {
+		hint := ""
+		if m == modeUp {
+			hint = ", or leave it empty to have one generated into the data dir"
+		}
+		return nil, fmt.Errorf("TICKET_SIGNING_KEY is not a ticket signing key: want the base64 of a 32-byte Ed25519 seed (e.g. `openssl rand -base64 32`)%s", hint)
+	}
+	return k, nil
+}
+
+// checkTicketSigningKey: `serve` of a part that signs or verifies entry
+// codes must have TICKET_SIGNING_KEY, the same in all its replicas (`up`
+// keeps one in the data dir).
+func checkTicketSigningKey(cfg Config, part string) error {
+	if cfg.TicketSigningKey == nil {
+		return fmt.Errorf("serve %s needs TICKET_SIGNING_KEY, the key that signs tickets' entry codes, the same in every replica: the base64 of a 32-byte Ed25519 seed (e.g. `openssl rand -base64 32`)", part)
+	}
+	return nil
+}
+
 // newLogger builds the process logger from the config.
 func newLogger(w io.Writer, c Config) (*slog.Logger, error) {
 	var level slog.Level
@@ -315,48 +356,90 @@ func newLogger(w io.Writer, c Config) (*slog.Logger, error) {
 	return nil, fmt.Errorf("LOG_FORMAT=%q: want text or json", c.LogFormat)
 }
 
-// localJWTKey returns the key kept in the data dir, generating it on the
-// first run, so sessions survive a restart of `up`. A key file others can
-// read (made by hand, or by an older version) is made owner-only.
+// localJWTKey returns the session key kept in the data dir (jwt.key),
+// generating it on the first run, so sessions survive a restart of `up`.
 func localJWTKey(dataDir string) ([]byte, error) {
-	path := filepath.Join(dataDir, "jwt.key")
-	if b, err := os.ReadFile(path); err == nil {
+	k, err := localKey(dataDir, "jwt.key",
+		func() string {
+			key := make([]byte, 32)
+			rand.Read(key)
+			return hex.EncodeToString(key)
+		},
+		func(path, k string) error {
+			if len(k) < minJWTKey {
+				return fmt.Errorf("%s is shorter than %d characters: delete it to get a new one", path, minJWTKey)
+			}
+			return nil
+		})
+	return []byte(k), err
+}
+
+// localTicketSigningKey returns the entry-code signing key kept in the
+// data dir (ticket-signing.key), generating it on the first run, so the
+// codes issued survive a restart of `up`. A damaged file is refused rather
+// than replaced: a new key would turn away every code issued with the old.
+func localTicketSigningKey(dataDir string) (ed25519.PrivateKey, error) {
+	var priv ed25519.PrivateKey
+	_, err := localKey(dataDir, "ticket-signing.key", entrycode.GenerateKey,
+		func(path, k string) (err error) {
+			if priv, err = entrycode.ParseKey(k); err != nil {
+				return fmt.Errorf("%s is not a ticket signing key (the base64 of a 32-byte Ed25519 seed): restore it from a backup, or delete it to get a new one, which voids every entry code issued so far", path)
+			}
+			return nil
+		})
+	return priv, err
+}
+
+// localKey returns the key in the data dir's file name, made by generate
+// on the first run; check refuses a file that holds no usable key (its
+// error is the message). A key file others can read (made by hand, or by
+// an older version) is made owner-only.
+func localKey(dataDir, name string, generate func() string, check func(path, key string) error) (string, error) {
+	path := filepath.Join(dataDir, name)
+	switch b, err := os.ReadFile(path); {
+	case err == nil:
 		k := strings.TrimSpace(string(b))
-		if len(k) < minJWTKey {
-			return nil, fmt.Errorf("%s is shorter than %d characters: delete it to get a new one", path, minJWTKey)
+		if err := check(path, k); err != nil {
+			return "", err
 		}
 		if err := tighten(path, 0o600); err != nil {
-			return nil, err
+			return "", err
 		}
-		return []byte(k), nil
+		return k, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		// A file there that cannot be read must not be replaced (nor
+		// retried forever below: O_EXCL finds it).
+		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+		return "", fmt.Errorf("create data dir: %w", err)
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	k := hex.EncodeToString(key)
+	k := generate()
+	if err := check(path, k); err != nil {
+		return "", err
+	}
 	// O_EXCL: two processes starting at once must not each write their own.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if os.IsExist(err) {
-			return localJWTKey(dataDir)
+			return localKey(dataDir, name, generate, check)
 		}
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	defer f.Close()
 	if _, err := f.WriteString(k + "\n"); err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	return []byte(k), f.Sync()
+	return k, f.Sync()
 }
 
 // prepareDataDir creates the data dir of `up` readable by its owner alone:
-// it holds password hashes (auth.db) and the session signing key. An
+// it holds password hashes (auth.db), the session signing key and the
+// entry-code signing key. An
 // existing directory that others may read is reported, not changed: the
 // operator chose it and may share it on purpose (TICKETING_DATA_DIR=/srv),
-// and what lies in it is owner-only anyway (the SQLite files, jwt.key and
-// the NATS store are made 0600/0700 whatever the directory's mode).
+// and what lies in it is owner-only anyway (the SQLite files, jwt.key,
+// ticket-signing.key and the NATS store are made 0600/0700 whatever the directory's mode).
 func prepareDataDir(dir string, log *slog.Logger) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)

@@ -226,6 +226,7 @@ func TestServeDeployPermissions(t *testing.T) {
 		"NATS_URL":             natsURL,
 		"NATS_CA_FILE":         caFile,
 		"JWT_KEY":              strings.Repeat("serve-test-key-", 3),
+		"TICKET_SIGNING_KEY":   testTicketSigningKey,
 		"COOKIE_SECURE":        "false",
 		"AUTH_RATE_PER_MINUTE": "0",
 		"EXPIRATION_WINDOW":    "3s",

@@ -100,6 +100,7 @@ func TestServeWebSignInLimitsEachBrowser(t *testing.T) {
 		"DATABASE_URL":         freshPostgres(t),
 		"NATS_URL":             natsbustest.StartServer(t).ClientURL(), // auth publishes sign-outs
 		"JWT_KEY":              strings.Repeat("serve-test-key-", 3),
+		"TICKET_SIGNING_KEY":   testTicketSigningKey,
 		"COOKIE_SECURE":        "false", // the test talks plain HTTP
 		"AUTH_RATE_PER_MINUTE": "2",
 		// Parts this test does not start: nothing here calls them.

@@ -244,7 +244,12 @@ func TestRun(t *testing.T) {
 		{name: "serve without JWT_KEY", args: []string{"serve", "auth"}, env: map[string]string{"NATS_URL": "nats://127.0.0.1:1"}, wantErr: "JWT_KEY"},
 		{name: "serve short JWT_KEY", args: []string{"serve", "auth"}, env: map[string]string{"JWT_KEY": "short"}, wantErr: "JWT_KEY"},
 		{name: "serve unknown part", args: []string{"serve", "billing"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 32)}, wantErr: `unknown part "billing"`},
-		{name: "serve without NATS_URL", args: []string{"serve", "tickets"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 32)}, wantErr: "NATS_URL"},
+		{name: "serve without NATS_URL", args: []string{"serve", "tickets"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 32), "TICKET_SIGNING_KEY": testTicketSigningKey}, wantErr: "NATS_URL"},
+		{name: "serve tickets without TICKET_SIGNING_KEY", args: []string{"serve", "tickets"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 32), "NATS_URL": "nats://127.0.0.1:1"}, wantErr: "serve tickets needs TICKET_SIGNING_KEY"},
+		{name: "serve auth needs no TICKET_SIGNING_KEY", args: []string{"serve", "auth"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 32)}, wantErr: "NATS_URL"},
+		{name: "serve malformed TICKET_SIGNING_KEY", args: []string{"serve", "auth"}, env: map[string]string{"JWT_KEY": strings.Repeat("k", 32), "TICKET_SIGNING_KEY": strings.Repeat("k", 64)}, wantErr: "TICKET_SIGNING_KEY is not a ticket signing key: want the base64 of a 32-byte Ed25519 seed"},
+		{name: "up malformed TICKET_SIGNING_KEY", args: []string{"up"}, env: map[string]string{"TICKET_SIGNING_KEY": "c2hvcnQ="}, wantErr: "or leave it empty to have one generated"},
+		{name: "up malformed TICKET_SIGNING_KEY by flag", args: []string{"up", "-ticket-signing-key", "x"}, wantErr: "TICKET_SIGNING_KEY is not a ticket signing key"},
 		{name: "bad window", args: []string{"up"}, env: map[string]string{"EXPIRATION_WINDOW": "soon"}, wantErr: "EXPIRATION_WINDOW"},
 		{name: "bad rate", args: []string{"up"}, env: map[string]string{"AUTH_RATE_PER_MINUTE": "-1"}, wantErr: "AUTH_RATE_PER_MINUTE"},
 		{name: "bad flag", args: []string{"up", "-no-such-flag"}, wantErr: "no-such-flag"},
@@ -281,7 +286,8 @@ func TestRun(t *testing.T) {
 
 func TestConfigFlagBeatsEnvAndMasksSecrets(t *testing.T) {
 	t.Parallel()
-	env := testEnv(map[string]string{"TICKETING_ADDR": "env:1", "DATABASE_URL": "postgres://u:secret@db/x", "JWT_KEY": strings.Repeat("topsecret", 4)})
+	env := testEnv(map[string]string{"TICKETING_ADDR": "env:1", "DATABASE_URL": "postgres://u:secret@db/x", "JWT_KEY": strings.Repeat("topsecret", 4),
+		"TICKET_SIGNING_KEY": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="})
 	cfg, err := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"-addr", "flag:2"}, env, modeServe)
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +297,10 @@ func TestConfigFlagBeatsEnvAndMasksSecrets(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("cfg", "config", cfg)
-	if strings.Contains(buf.String(), "secret") || !strings.Contains(buf.String(), "u:***@db") {
+	if cfg.TicketSigningKey == nil {
+		t.Fatal("TICKET_SIGNING_KEY was not parsed")
+	}
+	if strings.Contains(buf.String(), "secret") || strings.Contains(buf.String(), "c2VjcmV0") || !strings.Contains(buf.String(), "u:***@db") {
 		t.Fatalf("logged config leaks or hides too much: %s", buf.String())
 	}
 }

@@ -534,6 +534,7 @@ func TestServeGatewayServesOpenAPI(t *testing.T) {
 		"TICKETING_ADDR":     "127.0.0.1:0",
 		"TICKETING_DATA_DIR": t.TempDir(),
 		"JWT_KEY":            strings.Repeat("serve-test-key-", 3),
+		"TICKET_SIGNING_KEY": testTicketSigningKey,
 	})
 	resp, err := http.Get(base + "/api/openapi.json")
 	if err != nil {

@@ -30,6 +30,9 @@ type partSpec struct {
 	// with an API, which follow session.revoked: `serve` connects
 	// them to NATS_URL.
 	events bool
+	// codes marks the parts that sign or verify tickets' entry codes:
+	// `serve` requires TICKET_SIGNING_KEY for them.
+	codes bool
 	// url is where `serve gateway` finds the part.
 	url   func(Config) string
 	build func(context.Context, infra) (*part, error)
@@ -40,7 +43,7 @@ type partSpec struct {
 func catalog() []partSpec {
 	return []partSpec{
 		{name: "auth", prefix: "/api/users", url: func(c Config) string { return c.AuthURL }, events: true, build: buildAuth},
-		{name: "tickets", prefix: "/api/tickets", url: func(c Config) string { return c.TicketsURL }, events: true, build: buildTickets},
+		{name: "tickets", prefix: "/api/tickets", url: func(c Config) string { return c.TicketsURL }, events: true, codes: true, build: buildTickets},
 		{name: "orders", prefix: "/api/orders", url: func(c Config) string { return c.OrdersURL }, events: true, build: buildOrders},
 		{name: "expiration", events: true, build: buildExpiration},
 		{name: "payments", prefix: "/api/payments", url: func(c Config) string { return c.PaymentsURL }, events: true, build: buildPayments},

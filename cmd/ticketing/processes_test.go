@@ -47,6 +47,7 @@ func TestServeProcesses(t *testing.T) {
 		"DATABASE_URL="+freshPostgres(t),
 		"TICKETING_DATA_DIR="+t.TempDir(),
 		"JWT_KEY="+processKey,
+		"TICKET_SIGNING_KEY="+testTicketSigningKey,
 		"COOKIE_SECURE=false",
 		"AUTH_RATE_PER_MINUTE=0",
 		"EXPIRATION_WINDOW=4s",

@@ -35,6 +35,7 @@ func TestServeReadyWhileNATSIsDown(t *testing.T) {
 		"NATS_URL":           ns.ClientURL(),
 		"DATABASE_URL":       freshPostgres(t),
 		"JWT_KEY":            strings.Repeat("ready-test-key-", 3),
+		"TICKET_SIGNING_KEY": testTicketSigningKey,
 	})
 	busMetric := func(v string) func() bool {
 		return func() bool {
@@ -87,6 +88,7 @@ func TestDrainOnShutdown(t *testing.T) {
 				"TICKETING_DATA_DIR": t.TempDir(),
 				"NATS_URL":           ns.ClientURL(),
 				"JWT_KEY":            strings.Repeat("drain-test-key-", 3),
+				"TICKET_SIGNING_KEY": testTicketSigningKey,
 				"SHUTDOWN_GRACE":     grace.String(),
 			}), "/api/tickets"
 		}},
@@ -149,6 +151,7 @@ func TestServeGatewayBalancesReplicas(t *testing.T) {
 		"NATS_URL":           ns.ClientURL(),
 		"DATABASE_URL":       freshPostgres(t),
 		"JWT_KEY":            strings.Repeat("balance-test-key", 3),
+		"TICKET_SIGNING_KEY": testTicketSigningKey,
 		"SHUTDOWN_GRACE":     "3s", // longer than the gateway's 2 s check
 	}
 	a := serveApp(t, "tickets", env)

@@ -63,6 +63,11 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 	if spec == nil {
 		return nil, fmt.Errorf("serve: unknown part %q (want one of %s)", name, strings.Join(partNames(), ", "))
 	}
+	if spec.codes {
+		if err := checkTicketSigningKey(cfg, name); err != nil {
+			return nil, err
+		}
+	}
 	if spec.events {
 		if cfg.NATSURL == "" {
 			return nil, errors.New("serve needs NATS_URL: every part of a deployment must share one NATS")

@@ -67,6 +67,7 @@ func TestServeSeedFlow(t *testing.T) {
 		"NATS_URL":             ns.ClientURL(),
 		"DATABASE_URL":         freshPostgres(t),
 		"JWT_KEY":              strings.Repeat("serve-test-key-", 3),
+		"TICKET_SIGNING_KEY":   testTicketSigningKey,
 		"COOKIE_SECURE":        "false", // the test talks plain HTTP
 		"AUTH_RATE_PER_MINUTE": "0",
 		"EXPIRATION_WINDOW":    "3s",
@@ -170,6 +171,10 @@ func TestServeSeedFlow(t *testing.T) {
 		t.Errorf("gateway /metrics lacks its requests")
 	}
 }
+
+// testTicketSigningKey is the TICKET_SIGNING_KEY of the tests' `serve`
+// layouts: the base64 of the seed 0x00, 0x01, … 0x1f.
+const testTicketSigningKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 // startServe runs `serve name` in-process with env as its environment,
 // closed when the test ends, and returns its base URL.

@@ -139,6 +139,7 @@ func TestServeSignOutReachesEveryProcess(t *testing.T) {
 		"NATS_URL="+ns.ClientURL(),
 		"DATABASE_URL="+freshPostgres(t),
 		"JWT_KEY="+strings.Repeat("signout-test-key", 3),
+		"TICKET_SIGNING_KEY="+testTicketSigningKey,
 		"COOKIE_SECURE=false",
 		"AUTH_RATE_PER_MINUTE=0",
 		"LOG_LEVEL=warn",

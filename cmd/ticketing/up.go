@@ -24,8 +24,8 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 		return nil, err
 	}
 	// The data dir holds whatever is not elsewhere: the SQLite files, the
-	// embedded NATS store, the generated key.
-	if cfg.DatabaseURL == "" || cfg.NATSURL == "" || cfg.JWTKey == "" {
+	// embedded NATS store, the generated keys.
+	if cfg.DatabaseURL == "" || cfg.NATSURL == "" || cfg.JWTKey == "" || cfg.TicketSigningKey == nil {
 		if err := prepareDataDir(cfg.DataDir, log); err != nil {
 			return nil, err
 		}
@@ -33,6 +33,11 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	key := []byte(cfg.JWTKey)
 	if len(key) == 0 {
 		if key, err = localJWTKey(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.TicketSigningKey == nil {
+		if cfg.TicketSigningKey, err = localTicketSigningKey(cfg.DataDir); err != nil {
 			return nil, err
 		}
 	}

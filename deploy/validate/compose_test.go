@@ -170,6 +170,11 @@ func TestCompose(t *testing.T) {
 		if env("JWT_KEY") != required("JWT_KEY") {
 			t.Errorf("%s: JWT_KEY=%q; want ${JWT_KEY:?...}, no default key", where, s.Environment["JWT_KEY"])
 		}
+		if _, set := s.Environment["TICKET_SIGNING_KEY"]; info.codes && env("TICKET_SIGNING_KEY") != required("TICKET_SIGNING_KEY") {
+			t.Errorf("%s: TICKET_SIGNING_KEY=%q; want ${TICKET_SIGNING_KEY:?...}, no default key", where, s.Environment["TICKET_SIGNING_KEY"])
+		} else if !info.codes && set {
+			t.Errorf("%s: sets TICKET_SIGNING_KEY; the part neither signs nor verifies entry codes", where)
+		}
 		checkComposeNATSUser(t, c, where, info, env)
 		if env("COOKIE_SECURE") != "false" {
 			t.Errorf("%s: COOKIE_SECURE must be false: compose serves plain HTTP", where)

@@ -138,6 +138,7 @@ type partInfo struct {
 	events bool // connects to NATS_URL
 	db     bool // uses DATABASE_URL
 	api    bool // has a prefix: serves an API, so follows session.revoked
+	codes  bool // signs or verifies entry codes: needs TICKET_SIGNING_KEY
 }
 
 // codeParts returns the parts `ticketing serve` accepts: "gateway" and the
@@ -177,6 +178,10 @@ func codeParts(t *testing.T) []partInfo {
 				case key.Name == "events":
 					if v, ok := kv.Value.(*ast.Ident); ok {
 						p.events = v.Name == "true"
+					}
+				case key.Name == "codes":
+					if v, ok := kv.Value.(*ast.Ident); ok {
+						p.codes = v.Name == "true"
 					}
 				}
 			}

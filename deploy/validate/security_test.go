@@ -31,7 +31,7 @@ import (
 // says how) and their keys. None ships in deploy/k8s, so none runs with a
 // placeholder; a pod that needs one that is missing does not start.
 var operatorSecrets = map[string][]string{
-	"ticketing-secrets":    {"JWT_KEY", "STRIPE_SECRET_KEY"},
+	"ticketing-secrets":    {"JWT_KEY", "TICKET_SIGNING_KEY", "STRIPE_SECRET_KEY"},
 	"ticketing-database":   {"auth", "tickets", "orders", "payments", "events"},
 	"ticketing-nats":       {"auth", "tickets", "orders", "expiration", "payments", "events"},
 	"postgres-credentials": {"POSTGRES_PASSWORD", "auth", "tickets", "orders", "payments", "events"},
@@ -104,9 +104,10 @@ func secretFile(spec corev1.PodSpec, c corev1.Container, secret, key string) str
 	return ""
 }
 
-// checkPartSecrets: each part gets the shared JWT key, its own database
-// role when it has a database, and its own NATS user, over TLS, when it
-// uses events; nothing of the others.
+// checkPartSecrets: each part gets the shared JWT key, the entry-code
+// signing key when it signs or verifies codes, its own database role when
+// it has a database, and its own NATS user, over TLS, when it uses events;
+// nothing of the others.
 func checkPartSecrets(t *testing.T, m *manifests, p partInfo, d *appsv1.Deployment) {
 	t.Helper()
 	where := "Deployment " + d.Name
@@ -123,6 +124,11 @@ func checkPartSecrets(t *testing.T, m *manifests, p partInfo, d *appsv1.Deployme
 		}
 	}
 	want("JWT_KEY", "ticketing-secrets", "JWT_KEY")
+	if p.codes {
+		want("TICKET_SIGNING_KEY", "ticketing-secrets", "TICKET_SIGNING_KEY")
+	} else {
+		absent("TICKET_SIGNING_KEY", "the part neither signs nor verifies entry codes: do not hand it the key")
+	}
 	if p.db {
 		want("DATABASE_URL", "ticketing-database", p.name)
 	} else {
