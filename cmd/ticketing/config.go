@@ -418,19 +418,33 @@ func localKey(dataDir, name string, generate func() string, check func(path, key
 	if err := check(path, k); err != nil {
 		return "", err
 	}
-	// O_EXCL: two processes starting at once must not each write their own.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Written whole to a file of our own (CreateTemp makes it 0600), then
+	// linked into place: link
+	// fails if the name exists, so two processes starting at once never
+	// each keep their own key, and neither reads the other's half-written
+	// file (as with O_EXCL on the name itself).
+	tmp, err := os.CreateTemp(dataDir, "."+name+".*")
 	if err != nil {
-		if os.IsExist(err) {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(k + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
 			return localKey(dataDir, name, generate, check)
 		}
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(k + "\n"); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	return k, f.Sync()
+	return k, nil
 }
 
 // prepareDataDir creates the data dir of `up` readable by its owner alone:
