@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,12 +57,7 @@ type upProcess struct {
 // waits until it is ready.
 func startUpProcess(t *testing.T, dir string, env ...string) *upProcess {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "up")
 	cmd.Env = append(os.Environ(), runMainEnv+"=1", "TICKETING_ADDR="+addr, "TICKETING_DATA_DIR="+dir,
 		"AUTH_RATE_PER_MINUTE=0", "MAX_PENDING_ORDERS=1000000", "MAX_PENDING_ORDERS_PER_ADDRESS=1000000", "MAX_LISTINGS=1000000",
