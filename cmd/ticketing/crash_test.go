@@ -29,13 +29,18 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	flag.Parse()
-	raiseParallel(4)
+	if raceDetector {
+		raiseParallel(4)
+	} else {
+		raiseParallel(6)
+	}
 	os.Exit(m.Run())
 }
 
 // raiseParallel lets n parallel tests run at once unless -parallel (or
 // -fuzz) says otherwise: the end-to-end tests mostly wait for windows to
-// pass and events to travel, so even two cores serve four of them. Tests
+// pass and events to travel, so even two cores serve six of them (four
+// under the race detector, which multiplies the CPU each needs). Tests
 // that measure latency or load the machine do not call t.Parallel.
 func raiseParallel(n int) {
 	explicit := false
