@@ -116,11 +116,11 @@ type clusterOrder struct {
 // expired order's ticket is on sale again, no ticket is reserved twice, every
 // outbox drains and nothing reaches the dead letters.
 //
-// It runs beside other tests: it mostly waits (for elections, the
-// consumers' AckWait and the 12 s window), and its one timing check leaves
-// a payment 8 s to beat its expiry.
+// It runs beside other tests (alone under -race): it mostly waits (for
+// elections, the consumers' AckWait and the 12 s window), and its one
+// timing check leaves a payment 8 s to beat its expiry.
 func TestClusterStreamLeaderLost(t *testing.T) {
-	t.Parallel()
+	parallelUnlessRace(t)
 	if testing.Short() {
 		t.Skip("starts a NATS cluster and every part")
 	}

@@ -52,6 +52,16 @@ func raiseParallel(n int) {
 	}
 }
 
+// parallelUnlessRace is t.Parallel, except under the race detector: there
+// a test that loads the machine runs alone, as the detector multiplies its
+// CPU and the tests beside it (their argon2 sign-ups first) would wait past
+// their clients' timeouts.
+func parallelUnlessRace(t *testing.T) {
+	if !raceDetector {
+		t.Parallel()
+	}
+}
+
 // upProcess is `ticketing up` in a process of its own.
 type upProcess struct {
 	cmd  *exec.Cmd
@@ -102,13 +112,13 @@ func (p *upProcess) kill(t *testing.T) {
 // between commit and publish for some of them.
 //
 // The sale is small enough to run beside other tests (a dozen buyers, a
-// burst of a fraction of a second), and large enough that the kill meets
-// requests in flight and order events still in the outbox. After the
-// restart, a row the dead relay had claimed waits out its lease (30 s)
-// before it is published: the test then mostly waits, which costs the
-// tests beside it nothing.
+// burst of a fraction of a second; alone under -race), and large enough
+// that the kill meets requests in flight and order events still in the
+// outbox. After the restart, a row the dead relay had claimed waits out its
+// lease (30 s) before it is published: the test then mostly waits, which
+// costs the tests beside it nothing.
 func TestCrashLosesNothing(t *testing.T) {
-	t.Parallel()
+	parallelUnlessRace(t)
 	if testing.Short() {
 		t.Skip("starts and kills processes")
 	}

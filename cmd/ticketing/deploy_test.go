@@ -219,8 +219,10 @@ func deployRoles(t *testing.T) map[string]string {
 // another's consumer, or read another's tables. Sign-out works too: each
 // process with an API follows session.revoked on SESSIONS, the one stream
 // where a part may create, pull and delete consumers it does not name.
+//
+// It starts every part and a NATS server with TLS: alone under -race.
 func TestServeDeployPermissions(t *testing.T) {
-	t.Parallel()
+	parallelUnlessRace(t)
 	ns, passwords, caFile := deployNATS(t)
 	dbURLs := deployRoles(t)
 	natsURL := fmt.Sprintf("tls://127.0.0.1:%d", ns.Addr().(*net.TCPAddr).Port)
