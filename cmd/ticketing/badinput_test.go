@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,19 +51,34 @@ const badInputTimeout = 5 * time.Second
 // onEachEngine runs fn against `up` on SQLite and, when
 // TICKETING_TEST_POSTGRES_URL is set, on a fresh PostgreSQL database:
 // PostgreSQL refuses NUL bytes and invalid UTF-8 that SQLite stores.
+//
+// The two systems are apart and a sweep mostly waits for answers, so the
+// engines run at once, in the test's own place among the parallel tests:
+// as parallel subtests they would queue behind every other test and start
+// last, the sweep then being the run's tail. Not under -race: there the
+// sign-ins of two sweeps at once (argon2, each) wait past badInputTimeout.
 func onEachEngine(t *testing.T, fn func(t *testing.T, base string)) {
+	var wg sync.WaitGroup
 	for _, e := range sqldbtest.Engines(t) {
-		t.Run(e.String(), func(t *testing.T) {
-			env := map[string]string{"JWT_KEY": badInputKey}
-			if e == sqldb.Postgres {
-				env["DATABASE_URL"] = freshPostgres(t)
-			}
-			// Hundreds of the sweep's ids are well formed and unknown: each
-			// would wait the full catch-up for a ticket that never comes.
-			base, _ := startUpConfig(t, t.TempDir(), env, func(c *Config) { c.catchUp = 50 * time.Millisecond })
-			fn(t, base)
+		run := func(f func()) { f() }
+		if !raceDetector {
+			run = wg.Go
+		}
+		run(func() {
+			t.Run(e.String(), func(t *testing.T) {
+				env := map[string]string{"JWT_KEY": badInputKey}
+				if e == sqldb.Postgres {
+					env["DATABASE_URL"] = freshPostgres(t)
+				}
+				// Hundreds of the sweep's ids are well formed and unknown:
+				// each would wait the full catch-up for a ticket that never
+				// comes.
+				base, _ := startUpConfig(t, t.TempDir(), env, func(c *Config) { c.catchUp = 50 * time.Millisecond })
+				fn(t, base)
+			})
 		})
 	}
+	wg.Wait()
 }
 
 // rawAnswer is one answer of the sweep.

@@ -115,7 +115,12 @@ type clusterOrder struct {
 // complete or cancelled by its expiry, a paid order's ticket is sold and an
 // expired order's ticket is on sale again, no ticket is reserved twice, every
 // outbox drains and nothing reaches the dead letters.
+//
+// It runs beside other tests (alone under -race): it mostly waits (for
+// elections, the consumers' AckWait and the 12 s window), and its one
+// timing check leaves a payment 8 s to beat its expiry.
 func TestClusterStreamLeaderLost(t *testing.T) {
+	parallelUnlessRace(t)
 	if testing.Short() {
 		t.Skip("starts a NATS cluster and every part")
 	}

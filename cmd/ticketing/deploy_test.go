@@ -101,7 +101,10 @@ func testCA(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 
 // deployNATS starts a NATS server with JetStream and TLS whose
 // authorization is deploy/k8s/nats/auth.conf as the deploy files ship it,
-// with a fresh password per user in the environment it reads them from.
+// with a fresh password per user. auth.conf reads each from a variable
+// ($<PART>_NATS_PASSWORD) that the server looks up in the file before the
+// environment: the test's copy defines them at its head rather than in the
+// process's environment, so that tests may run beside this one.
 func deployNATS(t *testing.T) (ns *server.Server, passwords map[string]string, caFile string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -119,7 +122,15 @@ func deployNATS(t *testing.T) (ns *server.Server, passwords map[string]string, c
 	if end < 0 {
 		t.Fatal("auth.conf does not end with its users")
 	}
-	auth = slices.Concat(auth[:end], operator, auth[end:])
+	passwords = map[string]string{}
+	var vars bytes.Buffer
+	for _, user := range slices.Sorted(maps.Keys(natsUsers)) {
+		passwords[user] = rand.Text()
+		fmt.Fprintf(&vars, "%s_NATS_PASSWORD: %q\n", strings.ToUpper(user), passwords[user])
+	}
+	passwords["operator"] = rand.Text()
+	fmt.Fprintf(&vars, "OPERATOR_NATS_PASSWORD: %q\n", passwords["operator"])
+	auth = slices.Concat(vars.Bytes(), auth[:end], operator, auth[end:])
 	if err := os.WriteFile(filepath.Join(dir, "auth.conf"), auth, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -135,13 +146,6 @@ include ./auth.conf
 	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	passwords = map[string]string{}
-	for user := range natsUsers {
-		passwords[user] = rand.Text()
-		t.Setenv(strings.ToUpper(user)+"_NATS_PASSWORD", passwords[user])
-	}
-	passwords["operator"] = rand.Text()
-	t.Setenv("OPERATOR_NATS_PASSWORD", passwords["operator"])
 	opts, err := server.ProcessConfigFile(confFile)
 	if err != nil {
 		t.Fatalf("nats.conf with deploy/k8s/nats/auth.conf: %v", err)
@@ -216,7 +220,10 @@ func deployRoles(t *testing.T) map[string]string {
 // another's consumer, or read another's tables. Sign-out works too: each
 // process with an API follows session.revoked on SESSIONS, the one stream
 // where a part may create, pull and delete consumers it does not name.
+//
+// It starts every part and a NATS server with TLS: alone under -race.
 func TestServeDeployPermissions(t *testing.T) {
+	parallelUnlessRace(t)
 	ns, passwords, caFile := deployNATS(t)
 	dbURLs := deployRoles(t)
 	natsURL := fmt.Sprintf("tls://127.0.0.1:%d", ns.Addr().(*net.TCPAddr).Port)

@@ -2,11 +2,14 @@ package main
 
 import (
 	"errors"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,19 +17,43 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 )
 
-// freeAddr reserves a loopback address for a process about to start.
+// freeAddr reserves a loopback address for a server about to start: the
+// port is free now, and stays free until the server binds it as long as no
+// one else takes it meanwhile. So it is not one the kernel picks for a ":0"
+// listener, of which the parallel tests open many (the ephemeral range:
+// from 32768 on Linux, 49152 on macOS and Windows), and this test binary
+// hands out each port once.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	const lowest, count = 20000, 12000 // below every ephemeral range
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 1000 {
+		port := lowest + mathrand.IntN(count)
+		if handedOut.ports[port] {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // some other server's
+		}
+		ln.Close()
+		handedOut.ports[port] = true
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free loopback port below the ephemeral range")
+	return ""
 }
 
 // processKey is the JWT_KEY of the processes' system.
 var processKey = strings.Repeat("process-test-key", 3)
+
+// handedOut is the ports freeAddr gave.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // TestServeProcesses runs every part as its own `ticketing serve` process,
 // as a deployment does, walks a purchase and an expiry through the gateway, then stops

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"flag"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -90,12 +89,7 @@ func TestServeSeedFlow(t *testing.T) {
 	}
 	// The web part calls the API through the gateway, which starts last:
 	// give the gateway its address up front.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gatewayAddr := ln.Addr().String()
-	ln.Close()
+	gatewayAddr := freeAddr(t)
 	env["GATEWAY_URL"] = "http://" + gatewayAddr
 	env["WEB_URL"] = start("web")
 	if got := newClient(t, env["WEB_URL"]).do("GET", "/readyz", nil, nil); got != http.StatusOK {

@@ -238,6 +238,7 @@ func TestUpWebSignOutEverywhere(t *testing.T) {
 // next start: TICKETING drops session.>, SESSIONS takes it, and a sign-out
 // stored before the upgrade still ends its session in every part.
 func TestUpMovesSignOutsToTheirStream(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	base, app := startUp(t, dir, nil)
 	ann := signUp(t, base, "ann@example.com")

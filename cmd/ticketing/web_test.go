@@ -683,6 +683,7 @@ func TestWebSoldReservedAndWithdrawn(t *testing.T) {
 // order, ignoring case and accents, and its sort pages through the tickets
 // by price without repeating or skipping one.
 func TestWebIndexSearchAndSort(t *testing.T) {
+	t.Parallel()
 	base, _ := startUp(t, t.TempDir(), nil)
 	seller := signUp(t, base, "seller@example.com")
 	sell := func(title string, price int) {
