@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"time"
 
@@ -59,7 +60,7 @@ type scanner interface{ Scan(dest ...any) error }
 // title comes from the replica.
 const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
 	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version,
-	COALESCE(o.ended_at, 0), COALESCE(o.client_addr, '')`
+	COALESCE(o.ended_at, 0), COALESCE(o.client_addr, ''), t.status, COALESCE(t.event_id, '')`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
@@ -69,7 +70,7 @@ func scanOrder(s scanner) (Order, error) {
 	)
 	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
 		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version,
-		&endedAt, &o.ClientAddr)
+		&endedAt, &o.ClientAddr, &o.Ticket.Status, &o.Ticket.EventID)
 	if err != nil {
 		return Order{}, err
 	}
@@ -147,11 +148,13 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 	} else {
 		row = tx.QueryRowContext(ctx, ticketForReserveQuery, args...)
 	}
-	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID,
+	var onSale sql.NullInt64
+	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale,
 		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone)
 	if err != nil {
 		return Ticket{}, Holds{}, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
 	}
+	t.OnSaleAt = fromMillis(onSale)
 	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
 	return t, h, nil
 }
@@ -171,13 +174,15 @@ func (s *Store) PeekTicket(ctx context.Context, ticketID string) (Ticket, bool, 
 	} else {
 		row = s.db.Read().QueryRowContext(ctx, peekTicketQuery, ticketID)
 	}
-	if err := row.Scan(&t.ID, &t.Status, &t.UserID, &held); err != nil {
+	var onSale sql.NullInt64
+	if err := row.Scan(&t.ID, &t.Status, &t.UserID, &onSale, &held); err != nil {
 		return Ticket{}, false, fmt.Errorf("peek ticket: %w", sqldb.Err(err))
 	}
+	t.OnSaleAt = fromMillis(onSale)
 	return t, held, nil
 }
 
-const peekTicketQuery = `SELECT t.id, t.status, t.user_id, ` + heldColumn + ` FROM tickets t WHERE t.id = $1`
+const peekTicketQuery = `SELECT t.id, t.status, t.user_id, t.on_sale_at, ` + heldColumn + ` FROM tickets t WHERE t.id = $1`
 
 // heldColumn is whether an unpaid order holds ticket $1.
 const heldColumn = `EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = $1 AND h.status IN ('created', 'awaiting:payment'))`
@@ -202,11 +207,13 @@ func (s *Store) PeekReserve(ctx context.Context, ticketID, userID, addr string) 
 	} else {
 		row = s.db.Read().QueryRowContext(ctx, peekReserveQuery, args...)
 	}
-	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID,
+	var onSale sql.NullInt64
+	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale,
 		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &held)
 	if err != nil {
 		return Ticket{}, Holds{}, false, fmt.Errorf("peek reserve: %w", sqldb.Err(err))
 	}
+	t.OnSaleAt = fromMillis(onSale)
 	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
 	return t, h, held, nil
 }
@@ -222,7 +229,7 @@ const peekReserveQuery = `SELECT ` + ticketForReserveColumns + `, ` + heldColumn
 
 // ticketForReserveColumns and ticketForReserveFrom are the parts of the
 // reservation's read that TicketForReserve and PeekReserve share.
-const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.user_id, u.n, u.first, a.n, a.first,
+const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.user_id, t.on_sale_at, u.n, u.first, a.n, a.first,
 		(SELECT max(c.ended_at) FROM orders c
 		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled'
 		   AND c.cancelled_by IN ('buyer', 'expiry'))`
@@ -388,5 +395,129 @@ func (s *Store) ApplyTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (replic
 
 // ticketColumns are the replica's columns of t besides id and version.
 func ticketColumns(t Ticket) replica.Set {
-	return replica.Set{"title": t.Title, "price": int64(t.Price), "status": t.Status, "user_id": t.UserID}
+	var onSale sql.NullInt64
+	if !t.OnSaleAt.IsZero() {
+		onSale = sql.NullInt64{Int64: t.OnSaleAt.UnixMilli(), Valid: true}
+	}
+	return replica.Set{"title": t.Title, "price": int64(t.Price), "status": t.Status, "user_id": t.UserID,
+		"event_id": orNull(t.EventID), "on_sale_at": onSale}
+}
+
+// Event is what the replica knows of an event from its tickets: the
+// organizer (their seller) and when they go on sale; a peek also says
+// whether a free ticket is left and whether tickets withdrew them (the
+// event was cancelled).
+type Event struct {
+	OrganizerID string
+	OnSaleAt    time.Time
+	Free        bool
+	Cancelled   bool
+}
+
+// eventHoldsFrom is the FROM of the reservation-by-event reads: one of
+// the event's tickets ($1; tickets_event) beside the buyer's ($2) and the
+// address's ($3) unpaid orders. An event with no ticket in the replica is
+// no row.
+const eventHoldsFrom = `FROM (SELECT user_id, on_sale_at FROM tickets WHERE event_id = $1 LIMIT 1) e
+		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
+			WHERE o.user_id = $2 AND o.status IN ('created', 'awaiting:payment')) u
+		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
+			WHERE o.client_addr = $3 AND o.status IN ('created', 'awaiting:payment')) a`
+
+// eventHoldsColumns: the pause after a buyer released a ticket counts any
+// ticket of the event, as the buyer does not choose which they get.
+const eventHoldsColumns = `e.user_id, e.on_sale_at, u.n, u.first, a.n, a.first,
+		(SELECT max(c.ended_at) FROM orders c JOIN tickets ct ON ct.id = c.ticket_id
+		 WHERE c.user_id = $2 AND c.status = 'cancelled' AND c.cancelled_by IN ('buyer', 'expiry')
+		   AND ct.event_id = $1)`
+
+const eventForReserveQuery = `SELECT ` + eventHoldsColumns + ` ` + eventHoldsFrom
+
+// peekEventQuery also asks whether a ticket is free (on sale in the
+// replica, and held by no unpaid order: the replica may lag behind the
+// orders table) and whether one was withdrawn.
+const peekEventQuery = `SELECT ` + eventHoldsColumns + `,
+		EXISTS (SELECT 1 FROM tickets f WHERE f.event_id = $1 AND f.status = 'on_sale'
+			AND NOT EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = f.id AND h.status IN ('created', 'awaiting:payment'))),
+		EXISTS (SELECT 1 FROM tickets w WHERE w.event_id = $1 AND w.status = 'withdrawn')
+		` + eventHoldsFrom
+
+func scanEvent(row *sql.Row, peek bool) (Event, Holds, error) {
+	var (
+		e                              Event
+		h                              Holds
+		onSale                         sql.NullInt64
+		userFirst, addrFirst, lastDone sql.NullInt64
+	)
+	dest := []any{&e.OrganizerID, &onSale, &h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone}
+	if peek {
+		dest = append(dest, &e.Free, &e.Cancelled)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return Event{}, Holds{}, sqldb.Err(err)
+	}
+	e.OnSaleAt = fromMillis(onSale)
+	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
+	return e, h, nil
+}
+
+// PeekEvent reads, outside any transaction, what a reservation by event
+// is checked against, so that one bound to lose (not on sale yet, sold
+// out, a limit) is answered without the writer. An event the replica has
+// no ticket of is sqldb.ErrNotFound.
+func (s *Store) PeekEvent(ctx context.Context, eventID, userID, addr string) (Event, Holds, error) {
+	e, h, err := scanEvent(s.db.Read().QueryRowContext(ctx, peekEventQuery, eventID, userID, orNull(addr)), true)
+	if err != nil {
+		return Event{}, Holds{}, fmt.Errorf("peek event: %w", err)
+	}
+	return e, h, nil
+}
+
+// EventForReserve is PeekEvent's check inside tx, without the free and
+// cancelled answers (PickFree gives them).
+func (s *Store) EventForReserve(ctx context.Context, tx *sqldb.Tx, eventID, userID, addr string) (Event, Holds, error) {
+	e, h, err := scanEvent(tx.QueryRowContext(ctx, eventForReserveQuery, eventID, userID, orNull(addr)), false)
+	if err != nil {
+		return Event{}, Holds{}, fmt.Errorf("event for reserve: %w", err)
+	}
+	return e, h, nil
+}
+
+// pickFreeQuery is the first free ticket of event $1 from id $2 on. On
+// PostgreSQL the row is locked and locked rows are skipped, so buyers
+// picking at once take different tickets instead of queueing on one; an
+// order committed meanwhile that the statement's snapshot missed is
+// caught by InsertOrder's conflict.
+const pickFreeQuery = `SELECT t.id, t.title, t.price, t.version, t.status, t.user_id, t.on_sale_at
+		FROM tickets t
+		WHERE t.event_id = $1 AND t.status = 'on_sale' AND t.id >= $2
+		  AND NOT EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = t.id AND h.status IN ('created', 'awaiting:payment'))
+		ORDER BY t.id LIMIT 1`
+
+// PickFree returns a free ticket of the event, the first from the id from
+// on, or, when none is left there, the first of all; none at all is
+// sqldb.ErrNotFound. The event's ticket ids are evenly spread (tickets
+// derives them by hashing), so a random from spreads concurrent buyers.
+func (s *Store) PickFree(ctx context.Context, tx *sqldb.Tx, eventID, from string) (Ticket, error) {
+	q := pickFreeQuery
+	if tx.Engine() == sqldb.Postgres {
+		q += ` FOR UPDATE OF t SKIP LOCKED`
+	}
+	for _, start := range []string{from, ""} {
+		var (
+			t      Ticket
+			onSale sql.NullInt64
+		)
+		err := sqldb.Err(tx.QueryRowContext(ctx, q, eventID, start).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
+			&t.Status, &t.UserID, &onSale))
+		if errors.Is(err, sqldb.ErrNotFound) && start != "" {
+			continue
+		}
+		if err != nil {
+			return Ticket{}, fmt.Errorf("pick free ticket: %w", err)
+		}
+		t.EventID, t.OnSaleAt = eventID, fromMillis(onSale)
+		return t, nil
+	}
+	return Ticket{}, fmt.Errorf("pick free ticket: %w", sqldb.ErrNotFound)
 }

@@ -31,6 +31,9 @@ const (
 	Declined
 	// Unavailable is a dependency that is down or saturated; try again later.
 	Unavailable
+	// Conflict is a request the thing's current state cannot take, though
+	// the request itself is fine (an event not on sale yet, sold out).
+	Conflict
 )
 
 // Error is a failure of a known Kind with a message fit for the caller.
@@ -59,6 +62,7 @@ var codeOf = map[Kind]string{
 	TooMany:      "rate_limited",
 	Declined:     "declined",
 	Unavailable:  "unavailable",
+	Conflict:     "conflict",
 }
 
 // CodeOf is the code a client sees for e: its own, or its kind's.

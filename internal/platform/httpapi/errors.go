@@ -35,6 +35,7 @@ var statusOf = map[fault.Kind]int{
 	fault.TooMany:      http.StatusTooManyRequests,
 	fault.Declined:     http.StatusPaymentRequired,
 	fault.Unavailable:  http.StatusServiceUnavailable,
+	fault.Conflict:     http.StatusConflict,
 }
 
 // Error writes err as a JSON error response. It is the one place that maps
