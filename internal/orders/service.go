@@ -189,6 +189,11 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 			}
 			return err
 		}
+		if t.EventID != "" {
+			if err := s.store.MarkPicked(ctx, tx, t.ID, o.ID); err != nil {
+				return err
+			}
+		}
 		return s.ob.Add(ctx, tx, o.Created())
 	})
 	if err != nil {
@@ -339,6 +344,9 @@ func (s *Service) ReserveFromEvent(ctx context.Context, userID, eventID, addr st
 			if err != nil {
 				return err
 			}
+			if err := s.store.MarkPicked(ctx, tx, t.ID, o.ID); err != nil {
+				return err
+			}
 			return s.ob.Add(ctx, tx, o.Created())
 		}
 		return ErrTicketReserved
@@ -462,6 +470,9 @@ func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
 		if err := s.store.UpdateOrder(ctx, tx, *o, prev); err != nil {
 			return err
 		}
+		if err := s.store.ClearPicked(ctx, tx, o.Ticket.ID, o.ID); err != nil {
+			return err
+		}
 		return s.ob.Add(ctx, tx, o.Cancelled())
 	})
 }
@@ -516,6 +527,9 @@ func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
 		}
 		s.stamp(o, before)
 		if err := s.store.UpdateOrder(ctx, tx, *o, prev); err != nil {
+			return err
+		}
+		if err := s.store.ClearPicked(ctx, tx, o.Ticket.ID, o.ID); err != nil {
 			return err
 		}
 		if outcome == RefusalRefund {

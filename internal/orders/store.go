@@ -35,6 +35,9 @@ type Store struct {
 	peekTicket *sql.Stmt
 	// insertOrder is InsertOrder's, on the writer, likewise.
 	insertOrder *sql.Stmt
+	// peekEvent, eventForReserve and pickFree are the reservation by
+	// event's, likewise (pickFree for the database's engine).
+	peekEvent, eventForReserve, pickFree, markPicked *sql.Stmt
 }
 
 // NewStore returns a Store over db.
@@ -49,7 +52,25 @@ func NewStore(db *sqldb.DB) *Store {
 	s.peekTicket, _ = db.Read().PrepareContext(context.Background(), peekTicketQuery)
 	// A winner pays the peek too; compiling its INSERT once pays for it.
 	s.insertOrder, _ = db.Prepare(context.Background(), insertOrderQuery)
+	s.peekEvent, _ = db.Read().PrepareContext(context.Background(), peekEventQuery)
+	s.eventForReserve, _ = db.Prepare(context.Background(), eventForReserveQuery)
+	s.pickFree, _ = db.Prepare(context.Background(), pickFree(db.Engine()))
+	s.markPicked, _ = db.Prepare(context.Background(), markPickedQuery)
 	return s
+}
+
+// queryRow runs the statement st (compiled once) in tx, or q when st is
+// nil; tx nil means the read pool.
+func (s *Store) queryRow(ctx context.Context, tx *sqldb.Tx, st *sql.Stmt, q string, args ...any) *sql.Row {
+	switch {
+	case tx == nil && st != nil:
+		return st.QueryRowContext(ctx, args...)
+	case tx == nil:
+		return s.db.Read().QueryRowContext(ctx, q, args...)
+	case st != nil:
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
 }
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -149,7 +170,7 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 		row = tx.QueryRowContext(ctx, ticketForReserveQuery, args...)
 	}
 	var onSale sql.NullInt64
-	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale,
+	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale, &t.EventID,
 		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone)
 	if err != nil {
 		return Ticket{}, Holds{}, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
@@ -208,7 +229,7 @@ func (s *Store) PeekReserve(ctx context.Context, ticketID, userID, addr string) 
 		row = s.db.Read().QueryRowContext(ctx, peekReserveQuery, args...)
 	}
 	var onSale sql.NullInt64
-	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale,
+	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale, &t.EventID,
 		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &held)
 	if err != nil {
 		return Ticket{}, Holds{}, false, fmt.Errorf("peek reserve: %w", sqldb.Err(err))
@@ -229,7 +250,7 @@ const peekReserveQuery = `SELECT ` + ticketForReserveColumns + `, ` + heldColumn
 
 // ticketForReserveColumns and ticketForReserveFrom are the parts of the
 // reservation's read that TicketForReserve and PeekReserve share.
-const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.user_id, t.on_sale_at, u.n, u.first, a.n, a.first,
+const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.user_id, t.on_sale_at, COALESCE(t.event_id, ''), u.n, u.first, a.n, a.first,
 		(SELECT max(c.ended_at) FROM orders c
 		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled'
 		   AND c.cancelled_by IN ('buyer', 'expiry'))`
@@ -433,12 +454,13 @@ const eventHoldsColumns = `e.user_id, e.on_sale_at, u.n, u.first, a.n, a.first,
 
 const eventForReserveQuery = `SELECT ` + eventHoldsColumns + ` ` + eventHoldsFrom
 
-// peekEventQuery also asks whether a ticket is free (on sale in the
-// replica, and held by no unpaid order: the replica may lag behind the
-// orders table) and whether one was withdrawn.
+// peekEventQuery also asks whether a ticket is free (as PickFree, whose
+// shape it has so that it takes the same index, tickets_event_free, and
+// reads one entry) and whether one was withdrawn.
 const peekEventQuery = `SELECT ` + eventHoldsColumns + `,
-		EXISTS (SELECT 1 FROM tickets f WHERE f.event_id = $1 AND f.status = 'on_sale'
-			AND NOT EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = f.id AND h.status IN ('created', 'awaiting:payment'))),
+		(SELECT f.id FROM tickets f WHERE f.event_id = $1 AND f.status = 'on_sale' AND f.picked_order_id IS NULL
+			AND f.id >= '' AND NOT EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = f.id AND h.status IN ('created', 'awaiting:payment'))
+		 ORDER BY f.id LIMIT 1) IS NOT NULL,
 		EXISTS (SELECT 1 FROM tickets w WHERE w.event_id = $1 AND w.status = 'withdrawn')
 		` + eventHoldsFrom
 
@@ -466,7 +488,7 @@ func scanEvent(row *sql.Row, peek bool) (Event, Holds, error) {
 // out, a limit) is answered without the writer. An event the replica has
 // no ticket of is sqldb.ErrNotFound.
 func (s *Store) PeekEvent(ctx context.Context, eventID, userID, addr string) (Event, Holds, error) {
-	e, h, err := scanEvent(s.db.Read().QueryRowContext(ctx, peekEventQuery, eventID, userID, orNull(addr)), true)
+	e, h, err := scanEvent(s.queryRow(ctx, nil, s.peekEvent, peekEventQuery, eventID, userID, orNull(addr)), true)
 	if err != nil {
 		return Event{}, Holds{}, fmt.Errorf("peek event: %w", err)
 	}
@@ -476,39 +498,45 @@ func (s *Store) PeekEvent(ctx context.Context, eventID, userID, addr string) (Ev
 // EventForReserve is PeekEvent's check inside tx, without the free and
 // cancelled answers (PickFree gives them).
 func (s *Store) EventForReserve(ctx context.Context, tx *sqldb.Tx, eventID, userID, addr string) (Event, Holds, error) {
-	e, h, err := scanEvent(tx.QueryRowContext(ctx, eventForReserveQuery, eventID, userID, orNull(addr)), false)
+	e, h, err := scanEvent(s.queryRow(ctx, tx, s.eventForReserve, eventForReserveQuery, eventID, userID, orNull(addr)), false)
 	if err != nil {
 		return Event{}, Holds{}, fmt.Errorf("event for reserve: %w", err)
 	}
 	return e, h, nil
 }
 
-// pickFreeQuery is the first free ticket of event $1 from id $2 on. On
-// PostgreSQL the row is locked and locked rows are skipped, so buyers
-// picking at once take different tickets instead of queueing on one; an
-// order committed meanwhile that the statement's snapshot missed is
-// caught by InsertOrder's conflict.
+// pickFreeQuery is the first free ticket of event $1 from id $2 on
+// (tickets_event_free). On PostgreSQL the row is locked and locked rows
+// are skipped, so buyers picking at once take different tickets instead
+// of queueing on one; a row taken and released meanwhile is checked again
+// at its latest version when locked (READ COMMITTED), and anything the
+// statement's snapshot still missed is caught by InsertOrder's conflict.
 const pickFreeQuery = `SELECT t.id, t.title, t.price, t.version, t.status, t.user_id, t.on_sale_at
 		FROM tickets t
-		WHERE t.event_id = $1 AND t.status = 'on_sale' AND t.id >= $2
+		WHERE t.event_id = $1 AND t.status = 'on_sale' AND t.picked_order_id IS NULL AND t.id >= $2
 		  AND NOT EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = t.id AND h.status IN ('created', 'awaiting:payment'))
 		ORDER BY t.id LIMIT 1`
+
+// pickFree is pickFreeQuery for engine e.
+func pickFree(e sqldb.Engine) string {
+	if e == sqldb.Postgres {
+		return pickFreeQuery + ` FOR UPDATE OF t SKIP LOCKED`
+	}
+	return pickFreeQuery
+}
 
 // PickFree returns a free ticket of the event, the first from the id from
 // on, or, when none is left there, the first of all; none at all is
 // sqldb.ErrNotFound. The event's ticket ids are evenly spread (tickets
 // derives them by hashing), so a random from spreads concurrent buyers.
 func (s *Store) PickFree(ctx context.Context, tx *sqldb.Tx, eventID, from string) (Ticket, error) {
-	q := pickFreeQuery
-	if tx.Engine() == sqldb.Postgres {
-		q += ` FOR UPDATE OF t SKIP LOCKED`
-	}
+	q := pickFree(tx.Engine())
 	for _, start := range []string{from, ""} {
 		var (
 			t      Ticket
 			onSale sql.NullInt64
 		)
-		err := sqldb.Err(tx.QueryRowContext(ctx, q, eventID, start).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
+		err := sqldb.Err(s.queryRow(ctx, tx, s.pickFree, q, eventID, start).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
 			&t.Status, &t.UserID, &onSale))
 		if errors.Is(err, sqldb.ErrNotFound) && start != "" {
 			continue
@@ -520,4 +548,31 @@ func (s *Store) PickFree(ctx context.Context, tx *sqldb.Tx, eventID, from string
 		return t, nil
 	}
 	return Ticket{}, fmt.Errorf("pick free ticket: %w", sqldb.ErrNotFound)
+}
+
+// MarkPicked records, in the reservation's transaction, that orderID took
+// the issued ticket ticketID (see tickets.picked_order_id).
+func (s *Store) MarkPicked(ctx context.Context, tx *sqldb.Tx, ticketID, orderID string) error {
+	var err error
+	if s.markPicked != nil {
+		_, err = tx.StmtContext(ctx, s.markPicked).ExecContext(ctx, ticketID, orderID)
+	} else {
+		_, err = tx.ExecContext(ctx, markPickedQuery, ticketID, orderID)
+	}
+	if err != nil {
+		return fmt.Errorf("mark picked: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+const markPickedQuery = `UPDATE tickets SET picked_order_id = $2 WHERE id = $1`
+
+// ClearPicked undoes MarkPicked when orderID, still the ticket's latest
+// order, is cancelled; for any other ticket it changes nothing.
+func (s *Store) ClearPicked(ctx context.Context, tx *sqldb.Tx, ticketID, orderID string) error {
+	const q = `UPDATE tickets SET picked_order_id = NULL WHERE id = $1 AND picked_order_id = $2`
+	if _, err := tx.ExecContext(ctx, q, ticketID, orderID); err != nil {
+		return fmt.Errorf("clear picked: %w", sqldb.Err(err))
+	}
+	return nil
 }
