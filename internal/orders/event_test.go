@@ -137,6 +137,28 @@ func TestReserveFromEvent(t *testing.T) {
 		if n := outboxCount(t, db, events.SubjectOrderCreated); n != 2 {
 			t.Errorf("order.created = %d, want 2", n)
 		}
+
+		// A paid order keeps its ticket taken, though the replica has not
+		// heard yet; a cancelled one frees it at once.
+		list, err := f.svc.Orders(context.Background(), "buyer-0")
+		if err != nil || len(list) != 1 {
+			t.Fatal(list, err)
+		}
+		if err := f.svc.Pay(context.Background(), list[0].ID, orders.Payment{ID: "pay-0", StripeID: "ch_0"}); err != nil {
+			t.Fatal(err)
+		}
+		w = request(f.handler, "POST", "/api/orders", `{"eventId":"ev-1"}`, token(t, "late"))
+		if w.Code != 409 {
+			t.Fatalf("after a payment: %d %s, want still sold out", w.Code, w.Body)
+		}
+		list, _ = f.svc.Orders(context.Background(), "buyer-1")
+		if err := f.svc.Cancel(context.Background(), "buyer-1", list[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		w = request(f.handler, "POST", "/api/orders", `{"eventId":"ev-1"}`, token(t, "late"))
+		if w.Code != 201 || !strings.Contains(w.Body.String(), list[0].Ticket.ID) {
+			t.Errorf("after a cancellation: %d %s, want its ticket", w.Code, w.Body)
+		}
 	}, migs...)
 }
 
