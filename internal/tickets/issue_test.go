@@ -224,6 +224,9 @@ func TestCancelEvent(t *testing.T) {
 		if err != nil || len(mine) != 1 || mine[0].ID != held {
 			t.Fatalf("buyer's mine = %v (%v), want the held ticket", mine, err)
 		}
+		if mine, err := s.Mine(ctx, "organizer"); err != nil || len(mine) != 0 {
+			t.Fatalf("organizer's mine = %v (%v), want none (sold or not, issued tickets are the event's)", mine, err)
+		}
 		before := len(updates(outboxEvents(t, db)))
 
 		for range 2 {

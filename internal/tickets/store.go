@@ -195,11 +195,12 @@ func (s *Store) matchWords(ctx context.Context, arg func(any) string, ws []strin
 	return column + ` IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ` + arg(match) + `)`, nil
 }
 
-// ListMine returns the tickets userID listed, whatever their status, and
-// those userID holds, newest first. An organizer's unsold stock is not
-// among them (an event may have 100,000): the event shows it.
+// ListMine returns the free-form tickets userID listed, whatever their
+// status, and the issued tickets userID holds, newest first. An
+// organizer's issued tickets, sold or not, are not among them (an event
+// may have 100,000): the event shows them.
 func (s *Store) ListMine(ctx context.Context, userID string) ([]Ticket, error) {
-	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE user_id = $1 AND ` + listed + `
+	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE user_id = $1 AND event_id IS NULL
 		UNION SELECT ` + ticketColumns + ` FROM tickets WHERE holder_id = $1
 		ORDER BY created_at DESC, id DESC`
 	return s.list(ctx, q, userID)

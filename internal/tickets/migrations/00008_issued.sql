@@ -16,8 +16,8 @@ CREATE INDEX tickets_event ON tickets (event_id, id) WHERE event_id IS NOT NULL;
 -- A holder's tickets (GET /api/tickets/mine).
 CREATE INDEX tickets_holder ON tickets (holder_id, created_at DESC, id DESC) WHERE holder_id IS NOT NULL;
 
--- An event's unsold stock is not a listing: GET /api/tickets, the seller's
--- "My listings" and MAX_LISTINGS count only what is offered for resale
+-- An event's unsold stock is not a listing: GET /api/tickets and
+-- MAX_LISTINGS count only what is offered for resale
 -- (free-form listings, and issued tickets once a holder lists them). The
 -- partial indexes take the same condition, so the organizer's 100,000
 -- tickets are not in them at all.
@@ -30,9 +30,10 @@ CREATE INDEX tickets_on_sale_price ON tickets (price, id)
 DROP INDEX tickets_live_seller;
 CREATE INDEX tickets_live_seller ON tickets (user_id)
     WHERE status IN ('on_sale', 'reserved') AND (event_id IS NULL OR holder_id IS NOT NULL);
+-- "My listings" are a seller's free-form listings; an issued ticket is
+-- there through its holder (tickets_holder), never through its organizer.
 DROP INDEX tickets_seller;
-CREATE INDEX tickets_seller ON tickets (user_id, created_at DESC, id DESC)
-    WHERE event_id IS NULL OR holder_id IS NOT NULL;
+CREATE INDEX tickets_seller ON tickets (user_id, created_at DESC, id DESC) WHERE event_id IS NULL;
 
 -- How far the issuing of each event's tickets has come. Issuing runs in
 -- chunks, each its own transaction that inserts the next tickets, their
