@@ -267,3 +267,47 @@ func isBehind(err error) bool {
 	var early interface{ EarlyMessage() bool }
 	return errors.As(err, &early) && early.EarlyMessage()
 }
+
+// TestRestorePicked: a ticket marked for an order that then lost the
+// INSERT gets back the mark of the unpaid order holding it, so that
+// order's cancellation frees it again.
+func TestRestorePicked(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, orders.Config{})
+		ids := f.issue(t, "ev-r", 1, time.Time{})
+		ctx := context.Background()
+		o, err := f.svc.Reserve(ctx, "buyer", ids[0], "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		picked := func() string {
+			var p *string
+			if err := db.Read().QueryRow(`SELECT picked_order_id FROM tickets WHERE id = $1`, ids[0]).Scan(&p); err != nil {
+				t.Fatal(err)
+			}
+			if p == nil {
+				return ""
+			}
+			return *p
+		}
+		if got := picked(); got != o.ID {
+			t.Fatalf("after a reservation by ticket id the mark is %q, want %q", got, o.ID)
+		}
+		store := orders.NewStore(db)
+		err = db.WithTx(ctx, func(tx *sqldb.Tx) error {
+			if _, err := tx.Exec(`UPDATE tickets SET picked_order_id = 'the-loser' WHERE id = $1`, ids[0]); err != nil {
+				return err
+			}
+			return store.RestorePicked(ctx, tx, ids[0])
+		})
+		if err != nil || picked() != o.ID {
+			t.Fatalf("restored mark = %q (%v), want %q", picked(), err, o.ID)
+		}
+		if err := f.svc.Cancel(ctx, "buyer", o.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := picked(); got != "" {
+			t.Fatalf("after the cancellation the mark is %q, want none", got)
+		}
+	}, migs...)
+}

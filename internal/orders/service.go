@@ -327,24 +327,25 @@ func (s *Service) ReserveFromEvent(ctx context.Context, userID, eventID, addr st
 		if err != nil {
 			return err
 		}
+		o = NewOrder(userID, Ticket{}, now, s.cfg.Window)
+		o.ClientAddr = addr
 		for range maxPicks {
-			t, err := s.store.PickFree(ctx, tx, eventID, uuid.NewString())
+			t, err := s.store.PickFree(ctx, tx, eventID, uuid.NewString(), o.ID)
 			if errors.Is(err, sqldb.ErrNotFound) {
 				return ErrSoldOut
 			}
 			if err != nil {
 				return err
 			}
-			o = NewOrder(userID, t, now, s.cfg.Window)
-			o.ClientAddr = addr
+			o.Ticket = t
 			err = s.store.InsertOrder(ctx, tx, o)
 			if errors.Is(err, sqldb.ErrConflict) {
+				if err := s.store.RestorePicked(ctx, tx, t.ID); err != nil {
+					return err
+				}
 				continue
 			}
 			if err != nil {
-				return err
-			}
-			if err := s.store.MarkPicked(ctx, tx, t.ID, o.ID); err != nil {
 				return err
 			}
 			return s.ob.Add(ctx, tx, o.Created())

@@ -505,38 +505,44 @@ func (s *Store) EventForReserve(ctx context.Context, tx *sqldb.Tx, eventID, user
 	return e, h, nil
 }
 
-// pickFreeQuery is the first free ticket of event $1 from id $2 on
-// (tickets_event_free). On PostgreSQL the row is locked and locked rows
-// are skipped, so buyers picking at once take different tickets instead
-// of queueing on one; a row taken and released meanwhile is checked again
-// at its latest version when locked (READ COMMITTED), and anything the
-// statement's snapshot still missed is caught by InsertOrder's conflict.
-const pickFreeQuery = `SELECT t.id, t.title, t.price, t.version, t.status, t.user_id, t.on_sale_at
-		FROM tickets t
-		WHERE t.event_id = $1 AND t.status = 'on_sale' AND t.picked_order_id IS NULL AND t.id >= $2
-		  AND NOT EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = t.id AND h.status IN ('created', 'awaiting:payment'))
-		ORDER BY t.id LIMIT 1`
+// pickFreeQuery takes the first free ticket of event $1 from id $2 on
+// (tickets_event_free) for order $3: it marks the ticket picked by the
+// order and returns it, in one statement. On PostgreSQL the row is locked
+// and locked rows are skipped, so buyers picking at once take different
+// tickets instead of queueing on one; a row taken and released meanwhile
+// is checked again at its latest version when locked (READ COMMITTED),
+// and anything the statement's snapshot still missed is caught by
+// InsertOrder's conflict.
+const pickFreeQuery = `UPDATE tickets SET picked_order_id = $3
+		WHERE id = (SELECT t.id FROM tickets t
+			WHERE t.event_id = $1 AND t.status = 'on_sale' AND t.picked_order_id IS NULL AND t.id >= $2
+			  AND NOT EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = t.id AND h.status IN ('created', 'awaiting:payment'))
+			ORDER BY t.id LIMIT 1%s)
+		RETURNING id, title, price, version, status, user_id, on_sale_at`
 
 // pickFree is pickFreeQuery for engine e.
 func pickFree(e sqldb.Engine) string {
+	lock := ""
 	if e == sqldb.Postgres {
-		return pickFreeQuery + ` FOR UPDATE OF t SKIP LOCKED`
+		lock = ` FOR UPDATE OF t SKIP LOCKED`
 	}
-	return pickFreeQuery
+	return fmt.Sprintf(pickFreeQuery, lock)
 }
 
-// PickFree returns a free ticket of the event, the first from the id from
-// on, or, when none is left there, the first of all; none at all is
-// sqldb.ErrNotFound. The event's ticket ids are evenly spread (tickets
-// derives them by hashing), so a random from spreads concurrent buyers.
-func (s *Store) PickFree(ctx context.Context, tx *sqldb.Tx, eventID, from string) (Ticket, error) {
+// PickFree takes a free ticket of the event for orderID (see
+// pickFreeQuery): the first from the id from on, or, when none is left
+// there, the first of all; none at all is sqldb.ErrNotFound. The event's
+// ticket ids are evenly spread (tickets derives them by hashing), so a
+// random from spreads concurrent buyers. If the order then cannot be
+// inserted, RestorePicked must undo the mark.
+func (s *Store) PickFree(ctx context.Context, tx *sqldb.Tx, eventID, from, orderID string) (Ticket, error) {
 	q := pickFree(tx.Engine())
 	for _, start := range []string{from, ""} {
 		var (
 			t      Ticket
 			onSale sql.NullInt64
 		)
-		err := sqldb.Err(s.queryRow(ctx, tx, s.pickFree, q, eventID, start).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
+		err := sqldb.Err(s.queryRow(ctx, tx, s.pickFree, q, eventID, start, orderID).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
 			&t.Status, &t.UserID, &onSale))
 		if errors.Is(err, sqldb.ErrNotFound) && start != "" {
 			continue
@@ -548,6 +554,17 @@ func (s *Store) PickFree(ctx context.Context, tx *sqldb.Tx, eventID, from string
 		return t, nil
 	}
 	return Ticket{}, fmt.Errorf("pick free ticket: %w", sqldb.ErrNotFound)
+}
+
+// RestorePicked gives a ticket PickFree marked for an order that then lost
+// it (InsertOrder's conflict) the mark of the unpaid order that holds it.
+func (s *Store) RestorePicked(ctx context.Context, tx *sqldb.Tx, ticketID string) error {
+	const q = `UPDATE tickets SET picked_order_id = (SELECT h.id FROM orders h
+		WHERE h.ticket_id = $1 AND h.status IN ('created', 'awaiting:payment')) WHERE id = $1`
+	if _, err := tx.ExecContext(ctx, q, ticketID); err != nil {
+		return fmt.Errorf("restore picked: %w", sqldb.Err(err))
+	}
+	return nil
 }
 
 // MarkPicked records, in the reservation's transaction, that orderID took
