@@ -220,6 +220,14 @@ func TestCancelEvent(t *testing.T) {
 		if got.Status != StatusHeld || got.HolderID != "buyer" || got.CodeVersion != 1 || got.UserID != "organizer" {
 			t.Fatalf("paid issued ticket = %+v, want held by the buyer, code version 1", got)
 		}
+		if db.Engine() == sqldb.SQLite {
+			// Only the held one of the event's tickets is in the word
+			// index (and the free-form title never matches "royal").
+			var n int
+			if err := db.Read().QueryRow(`SELECT count(*) FROM tickets_fts WHERE tickets_fts MATCH 'royal'`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("indexed tickets of the event = %d (%v), want the held one", n, err)
+			}
+		}
 		mine, err := s.Mine(ctx, "buyer")
 		if err != nil || len(mine) != 1 || mine[0].ID != held {
 			t.Fatalf("buyer's mine = %v (%v), want the held ticket", mine, err)
