@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,6 +21,21 @@ const DefaultChunk = 1000
 
 // MaxCapacity is the most tickets one event may have (DESIGN.md 9.1).
 const MaxCapacity = 100_000
+
+// errUnfinished is an issuing or a cancellation that stopped between two
+// chunks because its handler's time was nearly up: what is done is
+// committed, and the redelivered event goes on from there.
+var errUnfinished = errors.New("stopped between chunks to resume on redelivery")
+
+// chunkMargin is how much of its deadline a handler keeps when it stops
+// between chunks rather than risk a chunk cut off mid-way.
+const chunkMargin = 5 * time.Second
+
+// outOfTime reports whether ctx's deadline is too near for another chunk.
+func outOfTime(ctx context.Context) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && time.Until(deadline) < chunkMargin
+}
 
 // seatSpace is the namespace of issued tickets' ids (see seatID).
 var seatSpace = uuid.MustParse("6f1d7a52-3b0e-4c61-9a55-2f1c8e0b7d43")
@@ -51,7 +67,8 @@ func issuedTitle(name, venue string) string {
 // so two deliveries at once take turns and issue each chunk once; ticket
 // ids come from the event id and the seat number (seatID), so even a
 // count gone wrong would collide on the primary key rather than issue a
-// seat twice. An event cancelled meanwhile stops the issuing.
+// seat twice. An event cancelled meanwhile stops the issuing. When ctx's
+// deadline comes near it stops between two chunks (errUnfinished).
 func (s *Service) Issue(ctx context.Context, ev events.EventState) error {
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		return s.store.StartStock(ctx, tx, ev.ID, ev.Capacity)
@@ -62,6 +79,9 @@ func (s *Service) Issue(ctx context.Context, ev events.EventState) error {
 	title := issuedTitle(ev.Name, ev.Venue)
 	onSale := ev.OnSaleAt.UTC().Truncate(time.Millisecond)
 	for {
+		if outOfTime(ctx) {
+			return fmt.Errorf("issue %s: %w", ev.ID, errUnfinished)
+		}
 		done := false
 		err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 			st, err := s.store.StockForUpdate(ctx, tx, ev.ID)
@@ -119,6 +139,9 @@ func (s *Service) CancelEvent(ctx context.Context, eventID string) error {
 	}
 	after := ""
 	for {
+		if outOfTime(ctx) {
+			return fmt.Errorf("cancel event %s: %w", eventID, errUnfinished)
+		}
 		var n int
 		err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 			list, err := s.store.EventTicketsForUpdate(ctx, tx, eventID, after, s.chunk)

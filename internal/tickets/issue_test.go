@@ -342,3 +342,24 @@ func TestEventListeners(t *testing.T) {
 		}
 	}, migs...)
 }
+
+// TestIssueStopsBeforeItsDeadline: a handler whose time is nearly up
+// stops between chunks, and the next delivery goes on.
+func TestIssueStopsBeforeItsDeadline(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		s := chunked(t, db, 2, time.Now)
+		ctx, cancel := context.WithTimeout(context.Background(), chunkMargin/2)
+		defer cancel()
+		err := s.onEventCreated(ctx, events.EventCreated{EventState: show("ev-late", 5)})
+		var early interface{ EarlyMessage() bool }
+		if !errors.Is(err, errUnfinished) || !errors.As(err, &early) {
+			t.Fatalf("issue near its deadline = %v, want an early errUnfinished", err)
+		}
+		if err := s.onEventCreated(context.Background(), events.EventCreated{EventState: show("ev-late", 5)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := eventTickets(t, db, "ev-late"); got[StatusOnSale] != 5 {
+			t.Fatalf("tickets = %v, want 5", got)
+		}
+	}, migs...)
+}

@@ -101,7 +101,18 @@ func (s *Service) onEventCreated(ctx context.Context, ev events.EventCreated) er
 	case ev.FaceValue <= 0 || money.Cents(ev.FaceValue) > MaxPrice:
 		return natsbus.Permanent(fmt.Errorf("event.created %s with face value %d", ev.ID, ev.FaceValue))
 	}
-	return s.Issue(ctx, ev.EventState)
+	return resumable(s.Issue(ctx, ev.EventState))
+}
+
+// resumable makes an issuing or a cancellation that stopped between chunks
+// (errUnfinished: the handler's time was nearly up) an early message: it
+// comes back and goes on where it stopped, without using up the
+// deliveries kept for failures.
+func resumable(err error) error {
+	if errors.Is(err, errUnfinished) {
+		return natsbus.Early(err)
+	}
+	return err
 }
 
 // onEventCancelled takes the event's tickets off sale (Service.CancelEvent).
@@ -111,5 +122,5 @@ func (s *Service) onEventCancelled(ctx context.Context, ev events.EventCancelled
 	if !ids.Valid(ev.ID) {
 		return natsbus.Permanent(fmt.Errorf("event.cancelled with a bad event id %q", ev.ID))
 	}
-	return s.CancelEvent(ctx, ev.ID)
+	return resumable(s.CancelEvent(ctx, ev.ID))
 }
