@@ -27,6 +27,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/session"
@@ -73,7 +74,14 @@ func onEachEngine(t *testing.T, fn func(t *testing.T, base string)) {
 				// Hundreds of the sweep's ids are well formed and unknown:
 				// each would wait the full catch-up for a ticket that never
 				// comes.
-				base, _ := startUpConfig(t, t.TempDir(), env, func(c *Config) { c.catchUp = 50 * time.Millisecond })
+				base, app := startUpConfig(t, t.TempDir(), env, func(c *Config) { c.catchUp = 50 * time.Millisecond })
+				// An event whose tickets are not on sale yet: ordering by
+				// its id is refused, whatever the sweep sends.
+				publishOnBus(t, app, events.EventCreated{EventState: events.EventState{
+					ID: sweepEventID, OrganizerID: "sweep-organizer", Name: "Sweep night", Venue: "Hall",
+					StartsAt: time.Now().Add(48 * time.Hour), EndsAt: time.Now().Add(50 * time.Hour),
+					OnSaleAt: time.Now().Add(24 * time.Hour), FaceValue: 1000, Capacity: 5, Status: events.EventStatusScheduled,
+				}})
 				fn(t, base)
 			})
 		})
@@ -207,7 +215,12 @@ type badInputFixtures struct {
 	// myEvent and otherEvent are the swept user's event and another
 	// organizer's (the swept user is an organizer).
 	myEvent, otherEvent string
+	// event is an event whose tickets are not on sale yet.
+	event string
 }
+
+// sweepEventID is the event onEachEngine puts on the bus.
+const sweepEventID = "0b7e4c1a-5d2f-4e8b-9a63-7c1d2e3f4a5b"
 
 func apiRoutes(fx badInputFixtures) []apiRoute {
 	q := strconv.Quote
@@ -228,6 +241,8 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		// ticketId is never a ticket on sale: a refused request must leave
 		// no order behind, and the swept user must end with none.
 		{method: "POST", path: "/api/orders", auth: true, decodes: true, fields: [][2]string{{"ticketId", q(fx.reservedTicket)}}},
+		// eventId names an event not on sale yet: refused too.
+		{method: "POST", path: "/api/orders", auth: true, decodes: true, fields: [][2]string{{"eventId", q(fx.event)}}},
 		{method: "GET", path: "/api/orders/{id}", auth: true},
 		{method: "DELETE", path: "/api/orders/{id}", auth: true},
 		{method: "POST", path: "/api/payments", auth: true, decodes: true, fields: [][2]string{{"orderId", q(fx.otherOrder)}, {"token", q("tok_visa")}}},
@@ -470,8 +485,11 @@ func badInputWorld(t *testing.T, base string) (owner, other *client, fx badInput
 			t.Fatalf("create an event = %d", got)
 		}
 	}
+	natsbustest.Eventually(t, 10*time.Second, "orders knows the sweep's event", func() bool {
+		return other.do("POST", "/api/orders", map[string]string{"eventId": sweepEventID}, nil) == http.StatusConflict
+	})
 	return owner, other, badInputFixtures{myTicket: mine.ID, otherTicket: theirs.ID, reservedTicket: reserved.ID, otherOrder: o.ID,
-		myEvent: myEvent.ID, otherEvent: otherEvent.ID}
+		myEvent: myEvent.ID, otherEvent: otherEvent.ID, event: sweepEventID}
 }
 
 // disposable returns a Cookie header with a session of a user of its own,
@@ -1045,7 +1063,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 //	go test -run '^$' -fuzz FuzzAPI -fuzztime 60s ./cmd/ticketing/
 func FuzzAPI(f *testing.F) {
 	base, owner := fuzzSystem(f)
-	fx := badInputFixtures{myTicket: "t", otherTicket: "t", reservedTicket: "t", otherOrder: "o", myEvent: "e", otherEvent: "e"}
+	fx := badInputFixtures{myTicket: "t", otherTicket: "t", reservedTicket: "t", otherOrder: "o", myEvent: "e", otherEvent: "e", event: "e"}
 	routes := apiRoutes(fx)
 	for i, r := range routes {
 		for _, b := range hostileBodies() {

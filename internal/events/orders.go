@@ -57,6 +57,10 @@ type OrderCancelled struct {
 const (
 	CancelledByBuyer  = "buyer"
 	CancelledByExpiry = "expiry"
+	// CancelledByEventCancelled: the organizer cancelled the ticket's
+	// event before the order was paid. Also the reason of a
+	// ticket.reservation_refused for a ticket of a cancelled event.
+	CancelledByEventCancelled = "event_cancelled"
 )
 
 // OrderCompleted is published by orders when an order is paid: tickets

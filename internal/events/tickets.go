@@ -35,6 +35,9 @@ const (
 	// TicketHeld: an issued ticket that was paid for; its buyer is the
 	// holder and has its code (DESIGN.md section 9.2).
 	TicketHeld = "held"
+	// TicketVoid: an issued ticket whose event was cancelled after it was
+	// paid for; its code is void.
+	TicketVoid = "void"
 )
 
 // TicketUpdated is published by tickets on every change after creation:

@@ -24,7 +24,13 @@ type ticketJSON struct {
 	Title   string      `json:"title"`
 	Price   money.Cents `json:"price"`
 	Version int64       `json:"version"`
+	// EventID is the event of an issued ticket.
+	EventID string `json:"eventId,omitempty"`
 }
+
+// refundPending is the notice of a paid order whose event was cancelled,
+// until refunds exist (DESIGN.md section 9.4).
+const refundPending = "Event cancelled — refund pending"
 
 type orderJSON struct {
 	ID        string    `json:"id"`
@@ -42,6 +48,10 @@ type orderJSON struct {
 	// and for orders that ended before the time was kept.
 	PaidAt      time.Time `json:"paidAt,omitzero"`
 	CancelledAt time.Time `json:"cancelledAt,omitzero"`
+	// EventCancelled says the ticket's event was cancelled; on a paid
+	// order Notice then says the refund is pending.
+	EventCancelled bool   `json:"eventCancelled,omitempty"`
+	Notice         string `json:"notice,omitempty"`
 	// Ticket's price and version are the order's snapshot.
 	Ticket ticketJSON `json:"ticket"`
 }
@@ -54,24 +64,34 @@ func toJSON(o Order) orderJSON {
 	case StatusCancelled:
 		cancelled = o.EndedAt
 	}
+	var notice string
+	if o.EventCancelled() && o.Status == StatusComplete {
+		notice = refundPending
+	}
 	return orderJSON{
-		PaidAt:      paid,
-		CancelledAt: cancelled,
-		ID:          o.ID,
-		UserID:      o.UserID,
-		Status:      string(o.Status),
-		ExpiresAt:   o.ExpiresAt.UTC(),
-		Version:     o.Version,
-		CancelledBy: o.CancelledBy,
-		PaymentID:   o.PaymentID,
+		EventCancelled: o.EventCancelled(),
+		Notice:         notice,
+		PaidAt:         paid,
+		CancelledAt:    cancelled,
+		ID:             o.ID,
+		UserID:         o.UserID,
+		Status:         string(o.Status),
+		ExpiresAt:      o.ExpiresAt.UTC(),
+		Version:        o.Version,
+		CancelledBy:    o.CancelledBy,
+		PaymentID:      o.PaymentID,
 		Ticket: ticketJSON{
 			ID: o.Ticket.ID, Title: o.Ticket.Title, Price: o.Ticket.Price, Version: o.Ticket.Version,
+			EventID: o.Ticket.EventID,
 		},
 	}
 }
 
+// orderCreateRequest names either the ticket to reserve or the event of
+// which any one free ticket is to be reserved.
 type orderCreateRequest struct {
 	TicketID string `json:"ticketId"`
+	EventID  string `json:"eventId"`
 }
 
 func (s *Service) handleOrderList(w http.ResponseWriter, r *http.Request) {
@@ -96,14 +116,27 @@ func (s *Service) handleOrderCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p fault.Problems
-	if strings.TrimSpace(req.TicketID) == "" {
+	ticketID, eventID := strings.TrimSpace(req.TicketID), strings.TrimSpace(req.EventID)
+	switch {
+	case ticketID == "" && eventID == "":
 		p.Add("ticketId", "Ticket id is required")
+	case ticketID != "" && eventID != "":
+		p.Add("eventId", "Give a ticket id or an event id, not both")
 	}
 	if err := p.Err(); err != nil {
 		httpapi.Error(w, r, err)
 		return
 	}
-	o, err := s.Reserve(r.Context(), u.ID, req.TicketID, httpapi.ClientAddr(r, s.cfg.TrustedProxies))
+	addr := httpapi.ClientAddr(r, s.cfg.TrustedProxies)
+	var (
+		o   Order
+		err error
+	)
+	if eventID != "" {
+		o, err = s.ReserveFromEvent(r.Context(), u.ID, req.EventID, addr)
+	} else {
+		o, err = s.Reserve(r.Context(), u.ID, req.TicketID, addr)
+	}
 	if err != nil {
 		httpapi.Error(w, r, err)
 		return

@@ -31,7 +31,7 @@ func (s *Service) onTicketCreated(ctx context.Context, ev events.TicketCreated) 
 		return natsbus.Permanent(fmt.Errorf("ticket.created with a bad ticket id %q", ev.ID))
 	}
 	return s.AddTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version,
-		Status: ev.Status, UserID: ev.UserID})
+		Status: ev.Status, UserID: ev.UserID, EventID: ev.EventID, OnSaleAt: ev.OnSaleAt})
 }
 
 // onTicketUpdated applies the new version; one that came before the
@@ -49,8 +49,22 @@ func (s *Service) onTicketUpdated(ctx context.Context, ev events.TicketUpdated) 
 	default:
 		status = events.TicketOnSale
 	}
-	return s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version,
-		Status: status, UserID: ev.UserID})
+	err := s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version,
+		Status: status, UserID: ev.UserID, EventID: ev.EventID, OnSaleAt: ev.OnSaleAt})
+	if err != nil {
+		return err
+	}
+	if ev.EventID != "" && status == events.TicketWithdrawn && ev.OrderID != "" {
+		// An issued ticket leaves sale only with its event; the order
+		// holding it learns so here (orders does not listen to event.*,
+		// DESIGN.md section 1). A redelivery, applied or not to the
+		// replica, cancels again, which changes nothing.
+		if !ids.Valid(ev.OrderID) {
+			return natsbus.Permanent(fmt.Errorf("ticket.updated %s with a bad order id %q", ev.ID, ev.OrderID))
+		}
+		return s.CancelForEvent(ctx, ev.OrderID)
+	}
+	return nil
 }
 
 // onExpirationComplete cancels the order unless it was paid. An unknown

@@ -41,9 +41,23 @@ type Ticket struct {
 	Price   money.Cents
 	Version int64
 	// Status (events.TicketOnSale, ...) and the seller (UserID) are the
-	// replica's, read when reserving; an Order does not carry them.
+	// replica's, read when reserving. An Order carries the replica's
+	// current Status (to tell a paid order its event was cancelled), not
+	// the seller.
 	Status string
 	UserID string
+	// EventID is the event of an issued ticket, "" for a free-form
+	// listing; OnSaleAt when orders may first take it (zero: at once).
+	EventID  string
+	OnSaleAt time.Time
+}
+
+// EventCancelled reports whether the order's ticket is an issued one
+// whose event was cancelled: tickets withdrew it (unsold) or voided it
+// (paid).
+func (o *Order) EventCancelled() bool {
+	return o.Ticket.EventID != "" &&
+		(o.Ticket.Status == events.TicketWithdrawn || o.Ticket.Status == events.TicketVoid)
 }
 
 // Order is a buyer's hold on one ticket until ExpiresAt.

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
@@ -41,6 +42,15 @@ var (
 	// ErrTooManyFromAddress is a client address whose accounts together
 	// hold MaxPerAddress unpaid orders (one person with many accounts).
 	ErrTooManyFromAddress = fault.Coded(fault.TooMany, "too_many_from_address", "Too many tickets are on hold from your network")
+	// ErrEventNotFound is an event the replica has no ticket of.
+	ErrEventNotFound = fault.New(fault.NotFound, "Event not found")
+	// ErrNotOnSaleYet is an issued ticket, or an event, ordered before its
+	// on-sale time; the refusal names the time and carries a Retry-After.
+	ErrNotOnSaleYet = fault.Coded(fault.Conflict, "not_on_sale_yet", "Tickets are not on sale yet")
+	// ErrSoldOut is an event with no free ticket left.
+	ErrSoldOut = fault.Coded(fault.Conflict, "sold_out", "The event is sold out")
+	// ErrEventCancelled is an event whose tickets left sale with it.
+	ErrEventCancelled = fault.Coded(fault.Conflict, "event_cancelled", "The event was cancelled")
 	// ErrReleasedRecently is a buyer reserving again a ticket whose order
 	// they cancelled, or let expire, less than a window ago.
 	ErrReleasedRecently = fault.Coded(fault.TooMany, "released_recently", "You released this ticket a moment ago; try again later")
@@ -179,6 +189,11 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 			}
 			return err
 		}
+		if t.EventID != "" {
+			if err := s.store.MarkPicked(ctx, tx, t.ID, o.ID); err != nil {
+				return err
+			}
+		}
 		return s.ob.Add(ctx, tx, o.Created())
 	})
 	if err != nil {
@@ -201,7 +216,7 @@ func (s *Service) peek(ctx context.Context, ticketID, userID, addr string, now t
 		return err
 	case t.UserID == userID:
 		return ErrOwnTicket
-	case t.Status == events.TicketOnSale && !held:
+	case t.Status == events.TicketOnSale && !held && !now.Before(t.OnSaleAt):
 		return nil
 	}
 	t, holds, held, err := s.store.PeekReserve(ctx, ticketID, userID, addr)
@@ -230,6 +245,9 @@ func (s *Service) refusal(t Ticket, holds Holds, userID string, now time.Time) e
 	if t.UserID == userID {
 		return ErrOwnTicket
 	}
+	if err := notOnSaleYet(t.OnSaleAt, now); err != nil {
+		return err
+	}
 	if err := holds.Allow(now, s.limits); err != nil {
 		return err
 	}
@@ -243,6 +261,130 @@ func (s *Service) refusal(t Ticket, holds Holds, userID string, now time.Time) e
 	default:
 		return ErrTicketNotAvailable
 	}
+}
+
+// notOnSaleYet is ErrNotOnSaleYet, with the time and a Retry-After, when
+// now is before onSaleAt; nil otherwise (and for a zero onSaleAt).
+func notOnSaleYet(onSaleAt, now time.Time) error {
+	if !now.Before(onSaleAt) {
+		return nil
+	}
+	return refuse(ErrNotOnSaleYet, fmt.Sprintf("Tickets go on sale at %s; try again then",
+		onSaleAt.UTC().Format(time.RFC3339)), onSaleAt.Sub(now))
+}
+
+// maxPicks bounds the free tickets one reservation by event tries in its
+// transaction. Each conflict proves a ticket taken by an order the next
+// pick sees, so more than one is rare (PostgreSQL, a pick racing a
+// commit); SQLite's one writer never conflicts.
+const maxPicks = 8
+
+// ReserveFromEvent creates an order holding any one free ticket of the
+// event eventID for userID, at face value, through the same order,
+// expiry and payment flow as Reserve. Like Reserve, a loser is answered
+// from reads outside any transaction (unknown event, the organizer, not
+// on sale yet, a limit, sold out, cancelled); an attempt the reads let
+// through runs one short transaction that checks again under the buyer's
+// lock, picks a free ticket from a random point among the event's (on
+// PostgreSQL skipping rows another buyer has locked) and inserts the
+// order. The unique index over unpaid orders stays the final judge: a
+// pick that loses there picks again, and never more orders than tickets
+// are made.
+func (s *Service) ReserveFromEvent(ctx context.Context, userID, eventID, addr string) (Order, error) {
+	if !ids.Valid(eventID) {
+		return Order{}, ErrEventNotFound
+	}
+	addr = httpapi.AddrKey(addr)
+	now := s.cfg.Now()
+	ev, holds, err := s.store.PeekEvent(ctx, eventID, userID, addr)
+	if errors.Is(err, sqldb.ErrNotFound) {
+		return Order{}, ErrEventNotFound
+	}
+	if err == nil {
+		err = s.eventRefusal(ev, holds, userID, now)
+	}
+	if err == nil && !ev.Free {
+		err = ErrSoldOut
+		if ev.Cancelled {
+			err = ErrEventCancelled
+		}
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("reserve from event: %w", err)
+	}
+	var o Order
+	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		if err := s.store.LockBuyer(ctx, tx, userID, addr); err != nil {
+			return err
+		}
+		ev, holds, err := s.store.EventForReserve(ctx, tx, eventID, userID, addr)
+		if errors.Is(err, sqldb.ErrNotFound) {
+			return ErrEventNotFound
+		}
+		if err == nil {
+			err = s.eventRefusal(ev, holds, userID, now)
+		}
+		if err != nil {
+			return err
+		}
+		o = NewOrder(userID, Ticket{}, now, s.cfg.Window)
+		o.ClientAddr = addr
+		for range maxPicks {
+			t, err := s.store.PickFree(ctx, tx, eventID, uuid.NewString(), o.ID)
+			if errors.Is(err, sqldb.ErrNotFound) {
+				return ErrSoldOut
+			}
+			if err != nil {
+				return err
+			}
+			o.Ticket = t
+			err = s.store.InsertOrder(ctx, tx, o)
+			if errors.Is(err, sqldb.ErrConflict) {
+				if err := s.store.RestorePicked(ctx, tx, t.ID); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			return s.ob.Add(ctx, tx, o.Created())
+		}
+		return ErrTicketReserved
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("reserve from event: %w", err)
+	}
+	return o, nil
+}
+
+// eventRefusal is why userID may not reserve a ticket of ev given their
+// holds, or nil: the organizer's own event, the on-sale time, then the
+// limits.
+func (s *Service) eventRefusal(ev Event, holds Holds, userID string, now time.Time) error {
+	if ev.OrganizerID == userID {
+		return ErrOwnTicket
+	}
+	if err := notOnSaleYet(ev.OnSaleAt, now); err != nil {
+		return err
+	}
+	return holds.Allow(now, s.limits)
+}
+
+// CancelForEvent cancels the unpaid order id because tickets withdrew its
+// ticket with its event (ticket.updated, status withdrawn, with the
+// order): cancelledBy event_cancelled, order.cancelled. A paid order is
+// left complete (the buyer's refund is pending; its JSON says so); a
+// cancelled or unknown one is done.
+func (s *Service) CancelForEvent(ctx context.Context, id string) error {
+	err := s.cancel(ctx, id, "", events.CancelledByEventCancelled)
+	if errors.Is(err, ErrOrderComplete) || errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cancel for event: %w", err)
+	}
+	return nil
 }
 
 // Orders returns userID's orders, newest first.
@@ -329,6 +471,9 @@ func (s *Service) cancel(ctx context.Context, id, owner, by string) error {
 		if err := s.store.UpdateOrder(ctx, tx, *o, prev); err != nil {
 			return err
 		}
+		if err := s.store.ClearPicked(ctx, tx, o.Ticket.ID, o.ID); err != nil {
+			return err
+		}
 		return s.ob.Add(ctx, tx, o.Cancelled())
 	})
 }
@@ -383,6 +528,9 @@ func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
 		}
 		s.stamp(o, before)
 		if err := s.store.UpdateOrder(ctx, tx, *o, prev); err != nil {
+			return err
+		}
+		if err := s.store.ClearPicked(ctx, tx, o.Ticket.ID, o.ID); err != nil {
 			return err
 		}
 		if outcome == RefusalRefund {

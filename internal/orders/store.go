@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,6 +35,9 @@ type Store struct {
 	peekTicket *sql.Stmt
 	// insertOrder is InsertOrder's, on the writer, likewise.
 	insertOrder *sql.Stmt
+	// peekEvent, eventForReserve and pickFree are the reservation by
+	// event's, likewise (pickFree for the database's engine).
+	peekEvent, eventForReserve, pickFree, markPicked *sql.Stmt
 }
 
 // NewStore returns a Store over db.
@@ -48,7 +52,25 @@ func NewStore(db *sqldb.DB) *Store {
 	s.peekTicket, _ = db.Read().PrepareContext(context.Background(), peekTicketQuery)
 	// A winner pays the peek too; compiling its INSERT once pays for it.
 	s.insertOrder, _ = db.Prepare(context.Background(), insertOrderQuery)
+	s.peekEvent, _ = db.Read().PrepareContext(context.Background(), peekEventQuery)
+	s.eventForReserve, _ = db.Prepare(context.Background(), eventForReserveQuery)
+	s.pickFree, _ = db.Prepare(context.Background(), pickFree(db.Engine()))
+	s.markPicked, _ = db.Prepare(context.Background(), markPickedQuery)
 	return s
+}
+
+// queryRow runs the statement st (compiled once) in tx, or q when st is
+// nil; tx nil means the read pool.
+func (s *Store) queryRow(ctx context.Context, tx *sqldb.Tx, st *sql.Stmt, q string, args ...any) *sql.Row {
+	switch {
+	case tx == nil && st != nil:
+		return st.QueryRowContext(ctx, args...)
+	case tx == nil:
+		return s.db.Read().QueryRowContext(ctx, q, args...)
+	case st != nil:
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
 }
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -59,7 +81,7 @@ type scanner interface{ Scan(dest ...any) error }
 // title comes from the replica.
 const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
 	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version,
-	COALESCE(o.ended_at, 0), COALESCE(o.client_addr, '')`
+	COALESCE(o.ended_at, 0), COALESCE(o.client_addr, ''), t.status, COALESCE(t.event_id, '')`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
@@ -69,7 +91,7 @@ func scanOrder(s scanner) (Order, error) {
 	)
 	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
 		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version,
-		&endedAt, &o.ClientAddr)
+		&endedAt, &o.ClientAddr, &o.Ticket.Status, &o.Ticket.EventID)
 	if err != nil {
 		return Order{}, err
 	}
@@ -147,11 +169,13 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 	} else {
 		row = tx.QueryRowContext(ctx, ticketForReserveQuery, args...)
 	}
-	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID,
+	var onSale sql.NullInt64
+	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale, &t.EventID,
 		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone)
 	if err != nil {
 		return Ticket{}, Holds{}, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
 	}
+	t.OnSaleAt = fromMillis(onSale)
 	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
 	return t, h, nil
 }
@@ -171,13 +195,15 @@ func (s *Store) PeekTicket(ctx context.Context, ticketID string) (Ticket, bool, 
 	} else {
 		row = s.db.Read().QueryRowContext(ctx, peekTicketQuery, ticketID)
 	}
-	if err := row.Scan(&t.ID, &t.Status, &t.UserID, &held); err != nil {
+	var onSale sql.NullInt64
+	if err := row.Scan(&t.ID, &t.Status, &t.UserID, &onSale, &held); err != nil {
 		return Ticket{}, false, fmt.Errorf("peek ticket: %w", sqldb.Err(err))
 	}
+	t.OnSaleAt = fromMillis(onSale)
 	return t, held, nil
 }
 
-const peekTicketQuery = `SELECT t.id, t.status, t.user_id, ` + heldColumn + ` FROM tickets t WHERE t.id = $1`
+const peekTicketQuery = `SELECT t.id, t.status, t.user_id, t.on_sale_at, ` + heldColumn + ` FROM tickets t WHERE t.id = $1`
 
 // heldColumn is whether an unpaid order holds ticket $1.
 const heldColumn = `EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = $1 AND h.status IN ('created', 'awaiting:payment'))`
@@ -202,11 +228,13 @@ func (s *Store) PeekReserve(ctx context.Context, ticketID, userID, addr string) 
 	} else {
 		row = s.db.Read().QueryRowContext(ctx, peekReserveQuery, args...)
 	}
-	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID,
+	var onSale sql.NullInt64
+	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale, &t.EventID,
 		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &held)
 	if err != nil {
 		return Ticket{}, Holds{}, false, fmt.Errorf("peek reserve: %w", sqldb.Err(err))
 	}
+	t.OnSaleAt = fromMillis(onSale)
 	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
 	return t, h, held, nil
 }
@@ -222,7 +250,7 @@ const peekReserveQuery = `SELECT ` + ticketForReserveColumns + `, ` + heldColumn
 
 // ticketForReserveColumns and ticketForReserveFrom are the parts of the
 // reservation's read that TicketForReserve and PeekReserve share.
-const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.user_id, u.n, u.first, a.n, a.first,
+const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.user_id, t.on_sale_at, COALESCE(t.event_id, ''), u.n, u.first, a.n, a.first,
 		(SELECT max(c.ended_at) FROM orders c
 		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled'
 		   AND c.cancelled_by IN ('buyer', 'expiry'))`
@@ -388,5 +416,180 @@ func (s *Store) ApplyTicket(ctx context.Context, tx *sqldb.Tx, t Ticket) (replic
 
 // ticketColumns are the replica's columns of t besides id and version.
 func ticketColumns(t Ticket) replica.Set {
-	return replica.Set{"title": t.Title, "price": int64(t.Price), "status": t.Status, "user_id": t.UserID}
+	var onSale sql.NullInt64
+	if !t.OnSaleAt.IsZero() {
+		onSale = sql.NullInt64{Int64: t.OnSaleAt.UnixMilli(), Valid: true}
+	}
+	return replica.Set{"title": t.Title, "price": int64(t.Price), "status": t.Status, "user_id": t.UserID,
+		"event_id": orNull(t.EventID), "on_sale_at": onSale}
+}
+
+// Event is what the replica knows of an event from its tickets: the
+// organizer (their seller) and when they go on sale; a peek also says
+// whether a free ticket is left and whether tickets withdrew them (the
+// event was cancelled).
+type Event struct {
+	OrganizerID string
+	OnSaleAt    time.Time
+	Free        bool
+	Cancelled   bool
+}
+
+// eventHoldsFrom is the FROM of the reservation-by-event reads: one of
+// the event's tickets ($1; tickets_event) beside the buyer's ($2) and the
+// address's ($3) unpaid orders. An event with no ticket in the replica is
+// no row.
+const eventHoldsFrom = `FROM (SELECT user_id, on_sale_at FROM tickets WHERE event_id = $1 LIMIT 1) e
+		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
+			WHERE o.user_id = $2 AND o.status IN ('created', 'awaiting:payment')) u
+		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
+			WHERE o.client_addr = $3 AND o.status IN ('created', 'awaiting:payment')) a`
+
+// eventHoldsColumns: the pause after a buyer released a ticket counts any
+// ticket of the event, as the buyer does not choose which they get.
+const eventHoldsColumns = `e.user_id, e.on_sale_at, u.n, u.first, a.n, a.first,
+		(SELECT max(c.ended_at) FROM orders c JOIN tickets ct ON ct.id = c.ticket_id
+		 WHERE c.user_id = $2 AND c.status = 'cancelled' AND c.cancelled_by IN ('buyer', 'expiry')
+		   AND ct.event_id = $1)`
+
+const eventForReserveQuery = `SELECT ` + eventHoldsColumns + ` ` + eventHoldsFrom
+
+// peekEventQuery also asks whether a ticket is free (as PickFree, whose
+// shape it has so that it takes the same index, tickets_event_free, and
+// reads one entry) and whether one was withdrawn.
+const peekEventQuery = `SELECT ` + eventHoldsColumns + `,
+		(SELECT f.id FROM tickets f WHERE f.event_id = $1 AND f.status = 'on_sale' AND f.picked_order_id IS NULL
+			AND f.id >= '' AND NOT EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = f.id AND h.status IN ('created', 'awaiting:payment'))
+		 ORDER BY f.id LIMIT 1) IS NOT NULL,
+		EXISTS (SELECT 1 FROM tickets w WHERE w.event_id = $1 AND w.status = 'withdrawn')
+		` + eventHoldsFrom
+
+func scanEvent(row *sql.Row, peek bool) (Event, Holds, error) {
+	var (
+		e                              Event
+		h                              Holds
+		onSale                         sql.NullInt64
+		userFirst, addrFirst, lastDone sql.NullInt64
+	)
+	dest := []any{&e.OrganizerID, &onSale, &h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone}
+	if peek {
+		dest = append(dest, &e.Free, &e.Cancelled)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return Event{}, Holds{}, sqldb.Err(err)
+	}
+	e.OnSaleAt = fromMillis(onSale)
+	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
+	return e, h, nil
+}
+
+// PeekEvent reads, outside any transaction, what a reservation by event
+// is checked against, so that one bound to lose (not on sale yet, sold
+// out, a limit) is answered without the writer. An event the replica has
+// no ticket of is sqldb.ErrNotFound.
+func (s *Store) PeekEvent(ctx context.Context, eventID, userID, addr string) (Event, Holds, error) {
+	e, h, err := scanEvent(s.queryRow(ctx, nil, s.peekEvent, peekEventQuery, eventID, userID, orNull(addr)), true)
+	if err != nil {
+		return Event{}, Holds{}, fmt.Errorf("peek event: %w", err)
+	}
+	return e, h, nil
+}
+
+// EventForReserve is PeekEvent's check inside tx, without the free and
+// cancelled answers (PickFree gives them).
+func (s *Store) EventForReserve(ctx context.Context, tx *sqldb.Tx, eventID, userID, addr string) (Event, Holds, error) {
+	e, h, err := scanEvent(s.queryRow(ctx, tx, s.eventForReserve, eventForReserveQuery, eventID, userID, orNull(addr)), false)
+	if err != nil {
+		return Event{}, Holds{}, fmt.Errorf("event for reserve: %w", err)
+	}
+	return e, h, nil
+}
+
+// pickFreeQuery takes the first free ticket of event $1 from id $2 on
+// (tickets_event_free) for order $3: it marks the ticket picked by the
+// order and returns it, in one statement. On PostgreSQL the row is locked
+// and locked rows are skipped, so buyers picking at once take different
+// tickets instead of queueing on one; a row taken and released meanwhile
+// is checked again at its latest version when locked (READ COMMITTED),
+// and anything the statement's snapshot still missed is caught by
+// InsertOrder's conflict.
+const pickFreeQuery = `UPDATE tickets SET picked_order_id = $3
+		WHERE id = (SELECT t.id FROM tickets t
+			WHERE t.event_id = $1 AND t.status = 'on_sale' AND t.picked_order_id IS NULL AND t.id >= $2
+			  AND NOT EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = t.id AND h.status IN ('created', 'awaiting:payment'))
+			ORDER BY t.id LIMIT 1%s)
+		RETURNING id, title, price, version, status, user_id, on_sale_at`
+
+// pickFree is pickFreeQuery for engine e.
+func pickFree(e sqldb.Engine) string {
+	lock := ""
+	if e == sqldb.Postgres {
+		lock = ` FOR UPDATE OF t SKIP LOCKED`
+	}
+	return fmt.Sprintf(pickFreeQuery, lock)
+}
+
+// PickFree takes a free ticket of the event for orderID (see
+// pickFreeQuery): the first from the id from on, or, when none is left
+// there, the first of all; none at all is sqldb.ErrNotFound. The event's
+// ticket ids are evenly spread (tickets derives them by hashing), so a
+// random from spreads concurrent buyers. If the order then cannot be
+// inserted, RestorePicked must undo the mark.
+func (s *Store) PickFree(ctx context.Context, tx *sqldb.Tx, eventID, from, orderID string) (Ticket, error) {
+	q := pickFree(tx.Engine())
+	for _, start := range []string{from, ""} {
+		var (
+			t      Ticket
+			onSale sql.NullInt64
+		)
+		err := sqldb.Err(s.queryRow(ctx, tx, s.pickFree, q, eventID, start, orderID).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
+			&t.Status, &t.UserID, &onSale))
+		if errors.Is(err, sqldb.ErrNotFound) && start != "" {
+			continue
+		}
+		if err != nil {
+			return Ticket{}, fmt.Errorf("pick free ticket: %w", err)
+		}
+		t.EventID, t.OnSaleAt = eventID, fromMillis(onSale)
+		return t, nil
+	}
+	return Ticket{}, fmt.Errorf("pick free ticket: %w", sqldb.ErrNotFound)
+}
+
+// RestorePicked gives a ticket PickFree marked for an order that then lost
+// it (InsertOrder's conflict) the mark of the unpaid order that holds it.
+func (s *Store) RestorePicked(ctx context.Context, tx *sqldb.Tx, ticketID string) error {
+	const q = `UPDATE tickets SET picked_order_id = (SELECT h.id FROM orders h
+		WHERE h.ticket_id = $1 AND h.status IN ('created', 'awaiting:payment')) WHERE id = $1`
+	if _, err := tx.ExecContext(ctx, q, ticketID); err != nil {
+		return fmt.Errorf("restore picked: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// MarkPicked records, in the reservation's transaction, that orderID took
+// the issued ticket ticketID (see tickets.picked_order_id).
+func (s *Store) MarkPicked(ctx context.Context, tx *sqldb.Tx, ticketID, orderID string) error {
+	var err error
+	if s.markPicked != nil {
+		_, err = tx.StmtContext(ctx, s.markPicked).ExecContext(ctx, ticketID, orderID)
+	} else {
+		_, err = tx.ExecContext(ctx, markPickedQuery, ticketID, orderID)
+	}
+	if err != nil {
+		return fmt.Errorf("mark picked: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+const markPickedQuery = `UPDATE tickets SET picked_order_id = $2 WHERE id = $1`
+
+// ClearPicked undoes MarkPicked when orderID, still the ticket's latest
+// order, is cancelled; for any other ticket it changes nothing.
+func (s *Store) ClearPicked(ctx context.Context, tx *sqldb.Tx, ticketID, orderID string) error {
+	const q = `UPDATE tickets SET picked_order_id = NULL WHERE id = $1 AND picked_order_id = $2`
+	if _, err := tx.ExecContext(ctx, q, ticketID, orderID); err != nil {
+		return fmt.Errorf("clear picked: %w", sqldb.Err(err))
+	}
+	return nil
 }

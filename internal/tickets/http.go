@@ -38,15 +38,34 @@ type ticketResponse struct {
 	Status  Status      `json:"status"`
 	// SoldAt, beyond DESIGN.md's shape, tells the seller when it sold.
 	SoldAt *time.Time `json:"soldAt,omitempty"`
+	// EventID is the event of an issued ticket; OnSaleAt when it goes on
+	// sale.
+	EventID  string    `json:"eventId,omitempty"`
+	OnSaleAt time.Time `json:"onSaleAt,omitzero"`
+	// HeldByYou tells the holder of an issued ticket that they hold it,
+	// and CodeVersion the version of their code; both are shown to the
+	// holder only, as who holds a ticket is nobody else's business.
+	HeldByYou   bool  `json:"heldByYou,omitempty"`
+	CodeVersion int64 `json:"codeVersion,omitempty"`
 }
 
-func toResponse(t Ticket) ticketResponse {
+// toResponse is t as viewerID ("" signed out) sees it.
+func toResponse(t Ticket, viewerID string) ticketResponse {
 	out := ticketResponse{ID: t.ID, Title: t.Title, Price: t.Price, UserID: t.UserID,
-		Version: t.Version, OrderID: t.OrderID, Status: t.Status}
+		Version: t.Version, OrderID: t.OrderID, Status: t.Status, EventID: t.EventID, OnSaleAt: t.OnSaleAt}
 	if !t.SoldAt.IsZero() {
 		out.SoldAt = &t.SoldAt
 	}
+	if viewerID != "" && t.HolderID == viewerID {
+		out.HeldByYou, out.CodeVersion = true, t.CodeVersion
+	}
 	return out
+}
+
+// viewer is the signed-in caller's id, or "".
+func viewer(r *http.Request) string {
+	u, _ := httpapi.UserFrom(r.Context())
+	return u.ID
 }
 
 // ticketRequest is the body of POST and PUT.
@@ -209,7 +228,7 @@ func respondList(w http.ResponseWriter, r *http.Request, list []Ticket, err erro
 	}
 	out := make([]ticketResponse, len(list))
 	for i, t := range list {
-		out[i] = toResponse(t)
+		out[i] = toResponse(t, viewer(r))
 	}
 	httpapi.Respond(w, http.StatusOK, out)
 }
@@ -220,7 +239,7 @@ func (s *Service) handleTicketGet(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	httpapi.Respond(w, http.StatusOK, toResponse(t))
+	httpapi.Respond(w, http.StatusOK, toResponse(t, viewer(r)))
 }
 
 func (s *Service) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
@@ -240,7 +259,7 @@ func (s *Service) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	httpapi.Respond(w, http.StatusCreated, toResponse(t))
+	httpapi.Respond(w, http.StatusCreated, toResponse(t, viewer(r)))
 }
 
 // handleTicketUpdate answers PUT /api/tickets/{id}. As in the original, the
@@ -263,7 +282,7 @@ func (s *Service) handleTicketUpdate(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	httpapi.Respond(w, http.StatusOK, toResponse(t))
+	httpapi.Respond(w, http.StatusOK, toResponse(t, viewer(r)))
 }
 
 // handleTicketWithdraw answers DELETE /api/tickets/{id}: the seller takes

@@ -295,7 +295,7 @@ func TestHTTP(t *testing.T) {
 				}},
 			{name: "withdraw sold", method: "DELETE", path: "/api/tickets/{reserved}", user: &seller, status: 400, fields: []string{""},
 				before: func(t *testing.T, ids map[string]string) {
-					if err := s.sell(ctx, ids["reserved"], "order-1"); err != nil {
+					if err := s.sell(ctx, ids["reserved"], "order-1", "buyer"); err != nil {
 						t.Fatal(err)
 					}
 				},

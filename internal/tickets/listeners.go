@@ -19,6 +19,8 @@ func (s *Service) Listeners() []natsbus.Listener {
 		natsbus.On(s.onOrderCreated),
 		natsbus.On(s.onOrderCancelled),
 		natsbus.On(s.onOrderCompleted),
+		natsbus.On(s.onEventCreated),
+		natsbus.On(s.onEventCancelled),
 	}
 }
 
@@ -71,7 +73,7 @@ func (s *Service) onOrderCompleted(ctx context.Context, ev events.OrderCompleted
 	if !ids.Valid(ev.ID) || !ids.Valid(ev.Ticket.ID) {
 		return natsbus.Permanent(fmt.Errorf("order.completed with a bad order id %q or ticket id %q", ev.ID, ev.Ticket.ID))
 	}
-	err := s.sell(ctx, ev.Ticket.ID, ev.ID)
+	err := s.sell(ctx, ev.Ticket.ID, ev.ID, ev.UserID)
 	switch {
 	case errors.Is(err, errNotHeldBy):
 		return natsbus.Early(fmt.Errorf("sell ticket %s to order %s: %w", ev.Ticket.ID, ev.ID, err))
@@ -84,4 +86,41 @@ func (s *Service) onOrderCompleted(ctx context.Context, ev events.OrderCompleted
 		return fmt.Errorf("sell ticket %s to order %s: %w", ev.Ticket.ID, ev.ID, err)
 	}
 	return nil
+}
+
+// onEventCreated issues the event's tickets (Service.Issue). An event no
+// ticket can be issued for (a bad id, organizer, capacity or face value)
+// will not improve on redelivery: terminate. A redelivery, or one after a
+// crash mid-way, issues what is left.
+func (s *Service) onEventCreated(ctx context.Context, ev events.EventCreated) error {
+	switch {
+	case !ids.Valid(ev.ID) || !ids.Valid(ev.OrganizerID):
+		return natsbus.Permanent(fmt.Errorf("event.created with a bad event id %q or organizer id %q", ev.ID, ev.OrganizerID))
+	case ev.Capacity < 1 || ev.Capacity > MaxCapacity:
+		return natsbus.Permanent(fmt.Errorf("event.created %s with capacity %d", ev.ID, ev.Capacity))
+	case ev.FaceValue <= 0 || money.Cents(ev.FaceValue) > MaxPrice:
+		return natsbus.Permanent(fmt.Errorf("event.created %s with face value %d", ev.ID, ev.FaceValue))
+	}
+	return resumable(s.Issue(ctx, ev.EventState))
+}
+
+// resumable makes an issuing or a cancellation that stopped between chunks
+// (errUnfinished: the handler's time was nearly up) an early message: it
+// comes back and goes on where it stopped, without using up the
+// deliveries kept for failures.
+func resumable(err error) error {
+	if errors.Is(err, errUnfinished) {
+		return natsbus.Early(err)
+	}
+	return err
+}
+
+// onEventCancelled takes the event's tickets off sale (Service.CancelEvent).
+// One that overtook its event.created (another consumer) leaves nothing to
+// issue when that comes.
+func (s *Service) onEventCancelled(ctx context.Context, ev events.EventCancelled) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("event.cancelled with a bad event id %q", ev.ID))
+	}
+	return resumable(s.CancelEvent(ctx, ev.ID))
 }

@@ -19,13 +19,13 @@ func TestSell(t *testing.T) {
 		s := newTestService(t, db)
 		tk := mustCreate(t, s, "seller", "Opera", 2000)
 
-		if err := s.sell(ctx, tk.ID, "order-1"); !errors.Is(err, errNotHeldBy) {
+		if err := s.sell(ctx, tk.ID, "order-1", "buyer"); !errors.Is(err, errNotHeldBy) {
 			t.Fatalf("sale before the reservation = %v, want errNotHeldBy (early)", err)
 		}
 		if err := s.reserve(ctx, tk.ID, reservation("order-1", tk)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.sell(ctx, tk.ID, "order-1"); err != nil {
+		if err := s.sell(ctx, tk.ID, "order-1", "buyer"); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := s.Get(ctx, tk.ID)
@@ -39,7 +39,7 @@ func TestSell(t *testing.T) {
 		}
 
 		n := len(outboxEvents(t, db))
-		if err := s.sell(ctx, tk.ID, "order-1"); err != nil || len(outboxEvents(t, db)) != n {
+		if err := s.sell(ctx, tk.ID, "order-1", "buyer"); err != nil || len(outboxEvents(t, db)) != n {
 			t.Fatalf("second sale: %v, %d events, want none new", err, len(outboxEvents(t, db))-n)
 		}
 		// A cancellation cannot put a sold ticket back on sale.
@@ -57,7 +57,7 @@ func TestSell(t *testing.T) {
 			t.Fatalf("refusals = %+v, want one not_available", r)
 		}
 		// The completion of the refused order changes nothing.
-		if err := s.sell(ctx, tk.ID, "order-2"); err != nil {
+		if err := s.sell(ctx, tk.ID, "order-2", "buyer"); err != nil {
 			t.Fatalf("sale of a refused order = %v, want nil", err)
 		}
 		if got, _ := s.Get(ctx, tk.ID); got.OrderID != "order-1" || got.Version != 2 {

@@ -80,6 +80,9 @@ type Config struct {
 	// MaxListings is how many tickets one seller may have on sale at once
 	// (MAX_LISTINGS); default DefaultMaxListings.
 	MaxListings int
+	// Chunk is how many of an event's tickets one transaction issues or
+	// takes off sale; default DefaultChunk.
+	Chunk int
 }
 
 // Service lists, edits, reserves and releases tickets. Every change is
@@ -92,6 +95,8 @@ type Service struct {
 	now   func() time.Time
 	// maxListings bounds a seller's tickets on sale.
 	maxListings int
+	// chunk is Config.Chunk.
+	chunk int
 }
 
 // New returns the service over db (opened with Migrations and
@@ -103,7 +108,10 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	if cfg.MaxListings <= 0 {
 		cfg.MaxListings = DefaultMaxListings
 	}
-	return &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now, maxListings: cfg.MaxListings}
+	if cfg.Chunk <= 0 {
+		cfg.Chunk = DefaultChunk
+	}
+	return &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now, maxListings: cfg.MaxListings, chunk: cfg.Chunk}
 }
 
 // List returns the tickets on sale, filtered, sorted and paged as l asks. A cursor that cannot be a ticket id is ErrBadCursor; one that names
@@ -121,10 +129,12 @@ func (s *Service) List(ctx context.Context, l Listing) ([]Ticket, error) {
 	return s.store.ListOnSale(ctx, l)
 }
 
-// Mine returns the tickets userID listed, on sale or reserved, newest first
-// (the seller's "My listings").
+// Mine returns the tickets userID listed, whatever their status, and the
+// tickets userID holds, newest first (the seller's "My listings", the
+// buyer's tickets). An organizer's unsold stock is not there: its event
+// shows it.
 func (s *Service) Mine(ctx context.Context, userID string) ([]Ticket, error) {
-	return s.store.ListBySeller(ctx, userID)
+	return s.store.ListMine(ctx, userID)
 }
 
 // Get returns one ticket or ErrNotFound.
@@ -221,13 +231,14 @@ func (s *Service) Withdraw(ctx context.Context, userID, id string) error {
 	return err
 }
 
-// sell marks ticketID sold to orderID (order.completed). Applying it
-// again changes nothing; an order that does not hold the ticket yet is
-// errNotHeldBy (its order.created is on its way), and one that was
-// refused is left alone (orders refunds it).
-func (s *Service) sell(ctx context.Context, ticketID, orderID string) error {
+// sell marks ticketID sold to orderID, paid by buyerID (order.completed):
+// a free-form listing is sold, an issued ticket held by the buyer.
+// Applying it again changes nothing; an order that does not hold the
+// ticket yet is errNotHeldBy (its order.created is on its way), and one
+// that was refused is left alone (orders refunds it).
+func (s *Service) sell(ctx context.Context, ticketID, orderID, buyerID string) error {
 	_, err := s.change(ctx, ticketID, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
-		changed, err := t.Sell(orderID, s.now())
+		changed, err := t.Sell(orderID, buyerID, s.now())
 		if errors.Is(err, errNotHeldBy) {
 			settled, serr := s.store.Settled(ctx, tx, orderID)
 			if serr != nil {
@@ -326,17 +337,24 @@ func (s *Service) change(ctx context.Context, id string, apply func(tx *sqldb.Tx
 		if err != nil || !changed {
 			return err
 		}
-		t.Version = read + 1
-		if err := s.store.Update(ctx, tx, t, read); err != nil {
-			return err
-		}
-		return s.ob.Add(ctx, tx, events.TicketUpdated{
-			ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price),
-			UserID: t.UserID, OrderID: t.OrderID, Status: string(t.Status),
-		})
+		return s.write(ctx, tx, &t, read)
 	})
 	if err != nil {
 		return Ticket{}, err
 	}
 	return t, nil
+}
+
+// write stores t, changed from the version read, at read+1 with its
+// ticket.updated, in tx.
+func (s *Service) write(ctx context.Context, tx *sqldb.Tx, t *Ticket, read int64) error {
+	t.Version = read + 1
+	if err := s.store.Update(ctx, tx, *t, read); err != nil {
+		return err
+	}
+	return s.ob.Add(ctx, tx, events.TicketUpdated{
+		ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price),
+		UserID: t.UserID, OrderID: t.OrderID, Status: string(t.Status),
+		EventID: t.EventID, OnSaleAt: t.OnSaleAt,
+	})
 }

@@ -29,7 +29,14 @@ func NewStore(db *sqldb.DB) *Store { return &Store{db: db, manyMatches: 1000} }
 // errStale means the row changed since it was read: its version moved on.
 var errStale = errors.New("ticket changed since it was read")
 
-const ticketColumns = `id, title, price, user_id, version, order_id, created_at, edited_version, status, sold_at`
+const ticketColumns = `id, title, price, user_id, version, order_id, created_at, edited_version, status, sold_at,
+	event_id, on_sale_at, holder_id, code_version`
+
+// listed is the condition that a ticket is a listing, offered for resale:
+// a free-form listing, or an issued ticket a holder has; an event's unsold
+// stock is not (it shows on its event). The partial indexes of the list
+// repeat it word for word, as SQLite matches them only so.
+const listed = `(event_id IS NULL OR holder_id IS NOT NULL)`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -41,10 +48,17 @@ func scanTicket(row scanner) (Ticket, error) {
 		created int64
 		status  string
 		soldAt  sql.NullInt64
+		eventID sql.NullString
+		onSale  sql.NullInt64
+		holder  sql.NullString
 	)
 	if err := row.Scan(&t.ID, &t.Title, &price, &t.UserID, &t.Version, &orderID, &created, &t.EditedVersion,
-		&status, &soldAt); err != nil {
+		&status, &soldAt, &eventID, &onSale, &holder, &t.CodeVersion); err != nil {
 		return Ticket{}, sqldb.Err(err)
+	}
+	t.EventID, t.HolderID = eventID.String, holder.String
+	if onSale.Valid {
+		t.OnSaleAt = time.UnixMilli(onSale.Int64).UTC()
 	}
 	t.Status = Status(status)
 	if soldAt.Valid {
@@ -89,7 +103,7 @@ func (s *Store) GetForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Tick
 
 // ListOnSale returns the tickets no order holds, in l's order, as l asks.
 func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
-	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE order_id IS NULL AND status = 'on_sale'`
+	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE order_id IS NULL AND status = 'on_sale' AND ` + listed
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -181,10 +195,14 @@ func (s *Store) matchWords(ctx context.Context, arg func(any) string, ws []strin
 	return column + ` IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ` + arg(match) + `)`, nil
 }
 
-// ListBySeller returns the tickets userID listed, whatever their status,
-// newest first.
-func (s *Store) ListBySeller(ctx context.Context, userID string) ([]Ticket, error) {
-	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE user_id = $1 ORDER BY created_at DESC, id DESC`
+// ListMine returns the free-form tickets userID listed, whatever their
+// status, and the issued tickets userID holds, newest first. An
+// organizer's issued tickets, sold or not, are not among them (an event
+// may have 100,000): the event shows them.
+func (s *Store) ListMine(ctx context.Context, userID string) ([]Ticket, error) {
+	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE user_id = $1 AND event_id IS NULL
+		UNION SELECT ` + ticketColumns + ` FROM tickets WHERE holder_id = $1
+		ORDER BY created_at DESC, id DESC`
 	return s.list(ctx, q, userID)
 }
 
@@ -213,12 +231,42 @@ func (s *Store) Insert(ctx context.Context, tx *sqldb.Tx, t Ticket) error {
 	if t.Status == "" {
 		t.Status = StatusOnSale
 	}
-	const q = `INSERT INTO tickets (id, title, title_search, price, user_id, version, order_id, created_at, edited_version, status)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-	_, err := tx.ExecContext(ctx, q, t.ID, t.Title, searchText(t.Title), int64(t.Price),
-		t.UserID, t.Version, nullable(t.OrderID), t.CreatedAt.UnixMilli(), t.EditedVersion, string(t.Status))
+	_, err := tx.ExecContext(ctx, insertQuery, insertArgs(t)...)
 	if err != nil {
 		return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+const insertQuery = `INSERT INTO tickets (id, title, title_search, price, user_id, version, order_id, created_at,
+		edited_version, status, event_id, on_sale_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+
+func insertArgs(t Ticket) []any {
+	return []any{t.ID, t.Title, searchText(t.Title), int64(t.Price), t.UserID, t.Version, nullable(t.OrderID),
+		t.CreatedAt.UnixMilli(), t.EditedVersion, string(t.Status), nullable(t.EventID), millis(t.OnSaleAt)}
+}
+
+// millis stores a time as unix ms, the zero time as NULL.
+func millis(at time.Time) sql.NullInt64 {
+	if at.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: at.UnixMilli(), Valid: true}
+}
+
+// InsertMany adds new tickets (a chunk of an event's) with one compiled
+// statement.
+func (s *Store) InsertMany(ctx context.Context, tx *sqldb.Tx, ts []Ticket) error {
+	st, err := tx.PrepareContext(ctx, insertQuery)
+	if err != nil {
+		return fmt.Errorf("insert tickets: %w", sqldb.Err(err))
+	}
+	defer st.Close()
+	for _, t := range ts {
+		if _, err := st.ExecContext(ctx, insertArgs(t)...); err != nil {
+			return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
+		}
 	}
 	return nil
 }
@@ -248,7 +296,7 @@ func (s *Store) LockSeller(ctx context.Context, tx *sqldb.Tx, userID string) err
 // the partial index tickets_live_seller, so at most MaxListings entries are
 // read).
 func (s *Store) CountLive(ctx context.Context, tx *sqldb.Tx, userID string) (int, error) {
-	const q = `SELECT count(*) FROM tickets WHERE user_id = $1 AND status IN ('on_sale', 'reserved')`
+	const q = `SELECT count(*) FROM tickets WHERE user_id = $1 AND status IN ('on_sale', 'reserved') AND ` + listed
 	var n int
 	if err := tx.QueryRowContext(ctx, q, userID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count on sale: %w", sqldb.Err(err))
@@ -262,13 +310,11 @@ func (s *Store) CountLive(ctx context.Context, tx *sqldb.Tx, userID string) (int
 // only one moves it on.
 func (s *Store) Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error {
 	const q = `UPDATE tickets SET title = $1, title_search = $2, price = $3, version = $4, order_id = $5,
-		edited_version = $6, status = $7, sold_at = $8 WHERE id = $9 AND version = $10`
-	var soldAt sql.NullInt64
-	if !t.SoldAt.IsZero() {
-		soldAt = sql.NullInt64{Int64: t.SoldAt.UnixMilli(), Valid: true}
-	}
+		edited_version = $6, status = $7, sold_at = $8, holder_id = $11, code_version = $12
+		WHERE id = $9 AND version = $10`
 	res, err := tx.ExecContext(ctx, q, t.Title, searchText(t.Title), int64(t.Price),
-		t.Version, nullable(t.OrderID), t.EditedVersion, string(t.Status), soldAt, t.ID, readVersion)
+		t.Version, nullable(t.OrderID), t.EditedVersion, string(t.Status), millis(t.SoldAt), t.ID, readVersion,
+		nullable(t.HolderID), t.CodeVersion)
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", sqldb.Err(err))
 	}
@@ -319,4 +365,92 @@ func (s *Store) Settled(ctx context.Context, tx *sqldb.Tx, orderID string) (bool
 	default:
 		return false, fmt.Errorf("settled: %w", err)
 	}
+}
+
+// Stock is how far the issuing of an event's tickets has come.
+type Stock struct {
+	Capacity  int
+	Issued    int
+	Cancelled bool
+}
+
+// StartStock records that an event's Capacity tickets are to be issued;
+// an event already recorded (a redelivered event.created, or one its
+// event.cancelled overtook) is left as it is.
+func (s *Store) StartStock(ctx context.Context, tx *sqldb.Tx, eventID string, capacity int) error {
+	const q = `INSERT INTO event_stock (event_id, capacity, issued) VALUES ($1, $2, 0)
+		ON CONFLICT (event_id) DO NOTHING`
+	if _, err := tx.ExecContext(ctx, q, eventID, capacity); err != nil {
+		return fmt.Errorf("start stock: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// StockForUpdate reads an event's issuing progress inside tx and, on
+// PostgreSQL, locks it until tx ends, so two deliveries of one
+// event.created issue each chunk once, and a cancellation waits for the
+// chunk being issued.
+func (s *Store) StockForUpdate(ctx context.Context, tx *sqldb.Tx, eventID string) (Stock, error) {
+	q := `SELECT capacity, issued, cancelled_at FROM event_stock WHERE event_id = $1`
+	if tx.Engine() == sqldb.Postgres {
+		q += ` FOR UPDATE`
+	}
+	var (
+		st        Stock
+		cancelled sql.NullInt64
+	)
+	if err := tx.QueryRowContext(ctx, q, eventID).Scan(&st.Capacity, &st.Issued, &cancelled); err != nil {
+		return Stock{}, fmt.Errorf("stock: %w", sqldb.Err(err))
+	}
+	st.Cancelled = cancelled.Valid
+	return st, nil
+}
+
+// SetIssued records how many of an event's tickets are issued.
+func (s *Store) SetIssued(ctx context.Context, tx *sqldb.Tx, eventID string, issued int) error {
+	const q = `UPDATE event_stock SET issued = $2 WHERE event_id = $1`
+	if _, err := tx.ExecContext(ctx, q, eventID, issued); err != nil {
+		return fmt.Errorf("set issued: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// CancelStock records that the event was cancelled, so no more of its
+// tickets are issued; an event.cancelled before its event.created records
+// an event with nothing to issue. Recording it again keeps the first time.
+func (s *Store) CancelStock(ctx context.Context, tx *sqldb.Tx, eventID string, at time.Time) error {
+	const q = `INSERT INTO event_stock (event_id, capacity, issued, cancelled_at) VALUES ($1, 0, 0, $2)
+		ON CONFLICT (event_id) DO UPDATE SET cancelled_at = COALESCE(event_stock.cancelled_at, excluded.cancelled_at)`
+	if _, err := tx.ExecContext(ctx, q, eventID, at.UnixMilli()); err != nil {
+		return fmt.Errorf("cancel stock: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// EventTicketsForUpdate reads, inside tx, up to limit tickets of the event
+// after the id after, in id order (the index tickets_event), and on
+// PostgreSQL locks them until tx ends, so each change takes turns with
+// the ticket's other changes (see GetForUpdate).
+func (s *Store) EventTicketsForUpdate(ctx context.Context, tx *sqldb.Tx, eventID, after string, limit int) ([]Ticket, error) {
+	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE event_id = $1 AND id > $2 ORDER BY id LIMIT $3`
+	if tx.Engine() == sqldb.Postgres {
+		q += ` FOR UPDATE`
+	}
+	rows, err := tx.QueryContext(ctx, q, eventID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("event tickets: %w", sqldb.Err(err))
+	}
+	defer rows.Close()
+	var out []Ticket
+	for rows.Next() {
+		t, err := scanTicket(rows)
+		if err != nil {
+			return nil, fmt.Errorf("event tickets: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("event tickets: %w", sqldb.Err(err))
+	}
+	return out, nil
 }

@@ -37,6 +37,12 @@ const (
 	StatusReserved  Status = "reserved"
 	StatusSold      Status = "sold"
 	StatusWithdrawn Status = "withdrawn"
+	// StatusHeld is an issued ticket that was paid for: HolderID holds it
+	// (and its code, CodeVersion).
+	StatusHeld Status = "held"
+	// StatusVoid is an issued ticket that was paid for and whose event was
+	// then cancelled: its code is void.
+	StatusVoid Status = "void"
 )
 
 // Ticket is one ticket for sale. OrderID is set while an order holds it,
@@ -58,6 +64,18 @@ type Ticket struct {
 	EditedVersion int64
 	// CreatedAt orders the list, newest first.
 	CreatedAt time.Time
+	// EventID is the organizer's event an issued ticket belongs to
+	// (DESIGN.md section 9.2); "" on a free-form listing. UserID is then
+	// the organizer.
+	EventID string
+	// OnSaleAt is when orders may first take an issued ticket.
+	OnSaleAt time.Time
+	// HolderID is the buyer who paid for an issued ticket; "" until then.
+	HolderID string
+	// CodeVersion is the version of the holder's code: 0 before the ticket
+	// is held, 1 once it is, and one more on every change of holder or
+	// void, so that an older code is dead.
+	CodeVersion int64
 }
 
 // Fields are what a seller chooses about a ticket.
@@ -113,6 +131,9 @@ var (
 	ErrSold = fault.Coded(fault.Invalid, "ticket_sold", "The ticket was sold and can no longer be changed")
 	// ErrWithdrawn is an edit of a ticket its seller withdrew.
 	ErrWithdrawn = fault.Coded(fault.Invalid, "ticket_withdrawn", "The ticket was withdrawn from sale")
+	// ErrIssued is an edit or withdrawal of a ticket the platform issued
+	// for an event: its price and title follow the event.
+	ErrIssued = fault.Coded(fault.Invalid, "ticket_issued", "An event's ticket changes with its event, not on its own")
 	// errNotHeldBy is an order.completed for an order that does not hold
 	// the ticket (yet): its order.created, on another consumer, is on its
 	// way.
@@ -137,6 +158,8 @@ func (t *Ticket) Edit(userID string, f Fields) error {
 		return ErrNotOwner
 	}
 	switch {
+	case t.EventID != "":
+		return ErrIssued
 	case t.Status == StatusSold:
 		return ErrSold
 	case t.Status == StatusWithdrawn:
@@ -178,8 +201,15 @@ func (t *Ticket) Reserve(r Reservation) (bool, error) {
 	if t.OrderID == r.OrderID {
 		return false, nil
 	}
-	if t.Status == StatusSold || t.Status == StatusWithdrawn {
-		// Final: no order can have it, now or later.
+	switch t.Status {
+	case StatusWithdrawn:
+		if t.EventID != "" {
+			// An issued ticket leaves sale only with its event.
+			return false, refusal{events.CancelledByEventCancelled}
+		}
+		return false, refusal{events.RefusedNotAvailable}
+	case StatusSold, StatusHeld, StatusVoid:
+		// No order can have it (until a holder lists it for resale).
 		return false, refusal{events.RefusedNotAvailable}
 	}
 	if (r.Version != nil && t.EditedVersion > *r.Version) || t.Price != r.Price {
@@ -208,19 +238,59 @@ func (t *Ticket) Release(orderID string) bool {
 }
 
 // Sell records that orderID, which holds the ticket, was paid
-// (order.completed), at now. It reports whether anything changed: false
-// when that order's sale is already recorded. An order that does not
-// hold the ticket is errNotHeldBy: its order.created has not been applied
-// yet.
-func (t *Ticket) Sell(orderID string, now time.Time) (bool, error) {
+// (order.completed) by buyerID, at now. A free-form listing is sold; an
+// issued ticket is held by the buyer, with code version 1 (or void, if
+// its event was cancelled while the order held it: withdrawn with the
+// order still on it). It reports whether anything changed: false when
+// that order's sale is already recorded. An order that does not hold the
+// ticket is errNotHeldBy: its order.created has not been applied yet.
+func (t *Ticket) Sell(orderID, buyerID string, now time.Time) (bool, error) {
 	if t.OrderID != orderID {
 		return false, errNotHeldBy
 	}
-	if t.Status == StatusSold {
+	switch t.Status {
+	case StatusSold, StatusHeld, StatusVoid:
 		return false, nil
 	}
-	t.Status, t.SoldAt = StatusSold, now.UTC().Truncate(time.Millisecond)
+	t.SoldAt = now.UTC().Truncate(time.Millisecond)
+	if t.EventID == "" {
+		t.Status = StatusSold
+		return true, nil
+	}
+	cancelled := t.Status == StatusWithdrawn
+	t.Status, t.HolderID = StatusHeld, buyerID
+	t.CodeVersion++
+	if cancelled {
+		t.Void()
+	}
 	return true, nil
+}
+
+// Void makes a held ticket's code void because its event was cancelled
+// (status void, code version moved on). It reports whether anything
+// changed.
+func (t *Ticket) Void() bool {
+	if t.Status != StatusHeld {
+		return false
+	}
+	t.Status = StatusVoid
+	t.CodeVersion++
+	return true
+}
+
+// TakeOffSale is what an event's cancellation does to one of its
+// tickets: unsold stock is withdrawn (a reserved ticket keeps its order,
+// so orders cancels that order and a payment already made still finds
+// it), a held ticket is void. It reports whether anything changed.
+func (t *Ticket) TakeOffSale() bool {
+	switch t.Status {
+	case StatusOnSale, StatusReserved:
+		t.Status = StatusWithdrawn
+		return true
+	case StatusHeld:
+		return t.Void()
+	}
+	return false
 }
 
 // Withdraw takes the ticket off sale for good, by its seller. A reserved
@@ -231,6 +301,8 @@ func (t *Ticket) Withdraw(userID string) (bool, error) {
 		return false, ErrNotOwner
 	}
 	switch {
+	case t.EventID != "":
+		return false, ErrIssued
 	case t.Status == StatusWithdrawn:
 		return false, nil
 	case t.Status == StatusSold:

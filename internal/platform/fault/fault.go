@@ -34,6 +34,9 @@ const (
 	// Forbidden is a signed-in caller who may not do this (not an
 	// organizer, not the event's organizer).
 	Forbidden
+	// Conflict is a request the thing's current state cannot take, though
+	// the request itself is fine (an event not on sale yet, sold out).
+	Conflict
 )
 
 // Error is a failure of a known Kind with a message fit for the caller.
@@ -63,6 +66,7 @@ var codeOf = map[Kind]string{
 	Declined:     "declined",
 	Unavailable:  "unavailable",
 	Forbidden:    "forbidden",
+	Conflict:     "conflict",
 }
 
 // CodeOf is the code a client sees for e: its own, or its kind's.

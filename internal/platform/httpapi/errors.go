@@ -36,6 +36,7 @@ var statusOf = map[fault.Kind]int{
 	fault.Declined:     http.StatusPaymentRequired,
 	fault.Unavailable:  http.StatusServiceUnavailable,
 	fault.Forbidden:    http.StatusForbidden,
+	fault.Conflict:     http.StatusConflict,
 }
 
 // Error writes err as a JSON error response. It is the one place that maps

@@ -124,6 +124,8 @@ func TestError(t *testing.T) {
 		{"too many", &fault.Error{Kind: fault.TooMany, Message: "Slow down", RetryAfter: 1500 * time.Millisecond}, 429, []httpapi.ErrorItem{{Message: "Slow down", Code: "rate_limited"}}, "2"},
 		{"declined", fault.New(fault.Declined, "Card declined"), 402, []httpapi.ErrorItem{{Message: "Card declined", Code: "declined"}}, ""},
 		{"unavailable", &fault.Error{Kind: fault.Unavailable, Message: "Try later", RetryAfter: 5 * time.Second}, 503, []httpapi.ErrorItem{{Message: "Try later", Code: "unavailable"}}, "5"},
+		{"conflict", &fault.Error{Kind: fault.Conflict, Code: "sold_out", Message: "Sold out"}, 409, []httpapi.ErrorItem{{Message: "Sold out", Code: "sold_out"}}, ""},
+		{"conflict of its kind", fault.New(fault.Conflict, "Not now"), 409, []httpapi.ErrorItem{{Message: "Not now", Code: "conflict"}}, ""},
 		{"problems", problems, 400, []httpapi.ErrorItem{{Message: "Email must be valid", Field: "email", Code: "invalid"}, {Message: "Password must be between 8 and 128 characters", Field: "password", Code: "invalid"}}, ""},
 		{"wrapped problems", fmt.Errorf("validate: %w", problems.Err()), 400, []httpapi.ErrorItem{{Message: "Email must be valid", Field: "email", Code: "invalid"}, {Message: "Password must be between 8 and 128 characters", Field: "password", Code: "invalid"}}, ""},
 		{"internal fault", fault.New(fault.Internal, "db password is hunter2"), 500, []httpapi.ErrorItem{{Message: "Something went wrong", Code: "internal"}}, ""},
