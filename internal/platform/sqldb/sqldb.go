@@ -194,7 +194,7 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
 	// Create the file and switch it to WAL before readers open it read-only.
-	if err := write.Ping(); err != nil {
+	if err := pingSQLite(write); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
 	}
@@ -207,6 +207,28 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetConnMaxIdleTime(idleConnLife) // each holds SQLite's page cache
 	return &DB{engine: SQLite, write: write, read: read}, nil
+}
+
+// pingSQLite opens the first connection, retrying while another process
+// holds the lock. Switching a new file to WAL needs it exclusively, and
+// SQLite answers SQLITE_BUSY at once there rather than waiting out the busy
+// timeout: two parts of `up`, or replicas, opening one new file together
+// would otherwise fail to start. It gives up after the busy timeout.
+func pingSQLite(db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	wait := 5 * time.Millisecond
+	for {
+		err := db.Ping()
+		var sqliteErr *sqlite.Error
+		if err == nil || !errors.As(err, &sqliteErr) || time.Now().After(deadline) {
+			return err
+		}
+		if code := sqliteErr.Code() & 0xff; code != sqlite3.SQLITE_BUSY && code != sqlite3.SQLITE_LOCKED {
+			return err
+		}
+		time.Sleep(wait) // another process's lock: nothing to wait on but time
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // ownerOnly creates the database file readable by its owner alone, before
