@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+	"github.com/ticketing/ticketing/internal/platform/textsearch"
 )
 
 // benchTicketsEnv sets how many tickets BenchmarkListOnSale lists from
@@ -122,7 +123,7 @@ func seedTickets(tb testing.TB, db *sqldb.DB, n int) {
 					if rng.IntN(20) == 0 {
 						orderID = "order-" + strconv.Itoa(done+r)
 					}
-					args = append(args, uuid.Must(uuid.NewV7()).String(), title, searchText(title),
+					args = append(args, uuid.Must(uuid.NewV7()).String(), title, textsearch.Text(title),
 						int64(500+rng.IntN(50_000)), "seller-"+strconv.Itoa(rng.IntN(10_000)), int64(0), orderID,
 						base+int64(done+r)*1000, int64(0))
 				}

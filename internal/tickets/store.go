@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/platform/textsearch"
 )
 
 // Store keeps tickets in the service's database. Reads outside a
@@ -109,7 +109,7 @@ func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	if ws := searchWords(l.Search); len(ws) > 0 {
+	if ws := textsearch.Words(l.Search); len(ws) > 0 {
 		cond, err := s.matchWords(ctx, arg, ws)
 		if err != nil {
 			return nil, fmt.Errorf("list tickets: %w", err)
@@ -157,25 +157,16 @@ func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 // "-" or "*" and tsquery's "&", "!" or ":" in a search are plain text (and
 // searchWords has already made them separators).
 func (s *Store) matchWords(ctx context.Context, arg func(any) string, ws []string) (string, error) {
-	quoted := make([]string, len(ws))
 	if s.db.Engine() == sqldb.Postgres {
 		// 'w1':* & 'w2':* — a quoted lexeme with a prefix match. Within
 		// quotes a quote is doubled and a backslash escapes. The planner
 		// knows from its statistics of title_tsv whether to walk the
 		// list's index testing each row (many matches) or to take the
 		// matches from the GIN index and sort them (few).
-		esc := strings.NewReplacer(`'`, `''`, `\`, `\\`)
-		for i, w := range ws {
-			quoted[i] = `'` + esc.Replace(w) + `':*`
-		}
-		return `title_tsv @@ to_tsquery('simple', ` + arg(strings.Join(quoted, " & ")) + `)`, nil
+		return `title_tsv @@ to_tsquery('simple', ` + arg(textsearch.TSQuery(ws)) + `)`, nil
 	}
 	// "w1"* "w2"* — FTS5 strings with a prefix match, implicitly ANDed.
-	// Within a string a double quote is doubled.
-	for i, w := range ws {
-		quoted[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"*`
-	}
-	match := strings.Join(quoted, " ")
+	match := textsearch.FTS5Match(ws)
 	// SQLite's planner cannot tell how many tickets a search matches, and
 	// always fetches every match by rowid and sorts them: 50,000 lookups
 	// for one common word in a million tickets. So ask FTS5 first, up to a
@@ -243,7 +234,7 @@ const insertQuery = `INSERT INTO tickets (id, title, title_search, price, user_i
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 
 func insertArgs(t Ticket) []any {
-	return []any{t.ID, t.Title, searchText(t.Title), int64(t.Price), t.UserID, t.Version, nullable(t.OrderID),
+	return []any{t.ID, t.Title, textsearch.Text(t.Title), int64(t.Price), t.UserID, t.Version, nullable(t.OrderID),
 		t.CreatedAt.UnixMilli(), t.EditedVersion, string(t.Status), nullable(t.EventID), millis(t.OnSaleAt)}
 }
 
@@ -312,7 +303,7 @@ func (s *Store) Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion 
 	const q = `UPDATE tickets SET title = $1, title_search = $2, price = $3, version = $4, order_id = $5,
 		edited_version = $6, status = $7, sold_at = $8, holder_id = $11, code_version = $12
 		WHERE id = $9 AND version = $10`
-	res, err := tx.ExecContext(ctx, q, t.Title, searchText(t.Title), int64(t.Price),
+	res, err := tx.ExecContext(ctx, q, t.Title, textsearch.Text(t.Title), int64(t.Price),
 		t.Version, nullable(t.OrderID), t.EditedVersion, string(t.Status), millis(t.SoldAt), t.ID, readVersion,
 		nullable(t.HolderID), t.CodeVersion)
 	if err != nil {

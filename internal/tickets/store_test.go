@@ -14,6 +14,7 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+	"github.com/ticketing/ticketing/internal/platform/textsearch"
 )
 
 func TestStore(t *testing.T) {
@@ -283,8 +284,8 @@ func TestStoreSearchPlans(t *testing.T) {
 			var want []Ticket
 		tickets:
 			for _, tk := range all {
-				for _, w := range searchWords(q) {
-					if !slices.ContainsFunc(words(searchText(tk.Title)), func(tw string) bool { return strings.HasPrefix(tw, w) }) {
+				for _, w := range textsearch.Words(q) {
+					if !slices.ContainsFunc(strings.Fields(textsearch.Text(tk.Title)), func(tw string) bool { return strings.HasPrefix(tw, w) }) {
 						continue tickets
 					}
 				}

@@ -8,8 +8,7 @@
 // through the unaccent extension, and one fold in one place makes both
 // engines agree.
 //
-// It is the fold internal/tickets has in its search.go, written once for
-// the services that come after it (the events part).
+// Tickets (titles) and the events part (names and venues) search with it.
 package textsearch
 
 import (
