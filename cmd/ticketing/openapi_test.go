@@ -128,6 +128,11 @@ func registeredRoutes(t *testing.T, dirs ...string) []string {
 					return true
 				}
 				pattern, _ := strconv.Unquote(lit.Value)
+				if strings.HasPrefix(pattern, "/debug/pprof/") {
+					// The Go runtime's profiles (PPROF=true, on the
+					// metrics listener only) are a tool's, not the API.
+					return true
+				}
 				if method, path, ok := strings.Cut(pattern, " "); ok && strings.HasPrefix(path, "/") {
 					out = append(out, method+" "+path)
 				} else if pattern != "/" { // the catch-all: the gateway's, or the web client's
