@@ -22,10 +22,14 @@
 // latency of winners and of losers (409 sold_out), and reads back that
 // exactly -tickets orders are active, each on its own ticket. Sessions are
 // minted with the system's JWT key (-jwt-key or JWT_KEY, or -jwt-key-file:
-// for `up`, the data dir's jwt.key) rather than signed up:
+// for `up`, the data dir's jwt.key) rather than signed up. Each buyer
+// names an address of its own in X-Forwarded-For, which the system
+// believes from a trusted proxy (TRUSTED_PROXIES), so the hoarding bounds
+// stay at their defaults; -one-address sends them all from one, which
+// needs MAX_PENDING_ORDERS_PER_ADDRESS raised instead:
 //
 //	dir=$(mktemp -d)
-//	MAX_PENDING_ORDERS_PER_ADDRESS=1000000 TICKETING_DATA_DIR=$dir go run ./cmd/ticketing up &
+//	TRUSTED_PROXIES=127.0.0.1/32 TICKETING_DATA_DIR=$dir go run ./cmd/ticketing up &
 //	go run ./cmd/flashsale -url http://localhost:8080 -onsale -jwt-key-file $dir/jwt.key
 //
 // It sends traffic only to the URL it is given, and stops by itself.
@@ -70,6 +74,7 @@ type config struct {
 	inFlight   int
 	jwtKey     string
 	jwtKeyFile string
+	oneAddress bool
 }
 
 func run(args []string, out io.Writer) error {
@@ -85,6 +90,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&c.inFlight, "in-flight", 64, "-onsale: reservations sent at once")
 	fs.StringVar(&c.jwtKey, "jwt-key", os.Getenv("JWT_KEY"), "-onsale: the system's session signing key (JWT_KEY)")
 	fs.StringVar(&c.jwtKeyFile, "jwt-key-file", "", "-onsale: a file holding the key, such as the data dir's jwt.key of `up`")
+	fs.BoolVar(&c.oneAddress, "one-address", false, "-onsale: send every buyer from the load generator's address (by default each names its own in X-Forwarded-For, believed by a system with TRUSTED_PROXIES=127.0.0.1/32)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -363,7 +369,8 @@ func onSale(c config, out io.Writer) error {
 	if len(key) == 0 {
 		return errors.New("-onsale needs the system's JWT key: -jwt-key, JWT_KEY or -jwt-key-file (the data dir's jwt.key of `up`)")
 	}
-	oc := flashsale.OnSaleConfig{Base: c.base, Key: key, Tickets: c.tickets, Buyers: c.buyers, InFlight: c.inFlight, Log: os.Stderr}
+	oc := flashsale.OnSaleConfig{Base: c.base, Key: key, Tickets: c.tickets, Buyers: c.buyers, InFlight: c.inFlight,
+		OneAddress: c.oneAddress, Log: os.Stderr}
 	res, err := flashsale.OnSale(context.Background(), oc)
 	if err != nil {
 		return err

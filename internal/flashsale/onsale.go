@@ -49,6 +49,14 @@ type OnSaleConfig struct {
 	Wait time.Duration
 	// Log, when set, gets a line at each step.
 	Log io.Writer
+	// OneAddress sends every buyer's requests as they are, all from the
+	// load generator's one address. Otherwise each buyer names an address
+	// of its own in X-Forwarded-For (10.0.0.0/8, the buyer's index), which
+	// a system started with TRUSTED_PROXIES=127.0.0.1/32 believes: the
+	// hoarding bounds then count each buyer apart, as for buyers on the
+	// internet, and can stay at their defaults. A system that does not
+	// trust the load generator ignores the header.
+	OneAddress bool
 }
 
 // Answer is what one buyer's POST /api/orders got.
@@ -149,7 +157,11 @@ func Pct(l []time.Duration, p float64) time.Duration {
 // Print writes the run's figures and verification.
 func (r *OnSaleResult) Print(w io.Writer, c OnSaleConfig) {
 	s := r.Stats()
-	fmt.Fprintf(w, "on-sale: %d tickets, %d buyers, %d in flight, event %s\n", c.Tickets, c.Buyers, c.InFlight, r.EventID)
+	from := "an address each (X-Forwarded-For)"
+	if c.OneAddress {
+		from = "one address"
+	}
+	fmt.Fprintf(w, "on-sale: %d tickets, %d buyers from %s, %d in flight, event %s\n", c.Tickets, c.Buyers, from, c.InFlight, r.EventID)
 	fmt.Fprintf(w, "issued:     %s (created until every ticket issued and known to orders)\n", r.Issued.Round(time.Millisecond))
 	rate := func(n int, d time.Duration) float64 {
 		if d <= 0 {
@@ -206,6 +218,8 @@ type client struct {
 	c     *http.Client
 	base  string
 	token string
+	// addr, when set, is sent as X-Forwarded-For.
+	addr string
 }
 
 func (c client) do(ctx context.Context, method, path string, body, out any) (int, []byte, error) {
@@ -222,6 +236,9 @@ func (c client) do(ctx context.Context, method, path string, body, out any) (int
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.AddCookie(&http.Cookie{Name: session.CookieName, Value: c.token})
+	if c.addr != "" {
+		req.Header.Set("X-Forwarded-For", c.addr)
+	}
 	resp, err := c.c.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -327,6 +344,9 @@ func OnSale(ctx context.Context, c OnSaleConfig) (*OnSaleResult, error) {
 	for i := range buyers {
 		if buyers[i], err = mint(fmt.Sprintf("buyer-%d-%d@flash.test", run, i), false); err != nil {
 			return nil, err
+		}
+		if !c.OneAddress {
+			buyers[i].addr = fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 		}
 	}
 
