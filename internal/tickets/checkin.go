@@ -149,7 +149,37 @@ func (s *Service) Code(ctx context.Context, userID, id string) (Code, error) {
 	if t.Status != StatusHeld {
 		return Code{}, ErrTicketVoid
 	}
-	return s.sign(t)
+	c, err := s.sign(t)
+	if err != nil {
+		return Code{}, err
+	}
+	if err := s.ensureShort(ctx, c); err != nil {
+		return Code{}, err
+	}
+	return c, nil
+}
+
+// ensureShort records c's short form if it is not yet: a ticket held
+// before short forms were stored gets it the first time its holder looks
+// at the code. A clash there is only logged: the full code still works.
+func (s *Service) ensureShort(ctx context.Context, c Code) error {
+	_, _, err := s.store.EntryCode(ctx, c.Short)
+	if !errors.Is(err, sqldb.ErrNotFound) {
+		return err
+	}
+	var stored bool
+	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		var err error
+		stored, err = s.store.AddEntryCode(ctx, tx, c.Short, c.TicketID, c.CodeVersion)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record short code of %s: %w", c.TicketID, err)
+	}
+	if !stored {
+		s.log.Warn("short code of a ticket held before short forms clashes; only its full code works", "ticket_id", c.TicketID)
+	}
+	return nil
 }
 
 // resolve reads what a scanned code names: the full signed code (verified

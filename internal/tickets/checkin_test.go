@@ -431,3 +431,23 @@ func TestCheckInHTTP(t *testing.T) {
 		}
 	}, migs...)
 }
+
+// TestCodeOfTicketHeldBefore: a ticket held before short forms were
+// stored gets its short form when its holder first asks for the code.
+func TestCodeOfTicketHeldBefore(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newTestService(t, db)
+		tk := heldTickets(t, s, doorShow("ev-old", 1))[0]
+		if err := exec(db, `DELETE FROM entry_codes`); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Code(ctx, buyer.ID, tk.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.CheckInCode(ctx, doorStaff, c.Short, "ev-old"); err != nil || got.Result != ResultAdmitted {
+			t.Fatalf("short form after the holder's first look = %+v, %v, want admitted", got, err)
+		}
+	}, migs...)
+}
