@@ -23,6 +23,8 @@ import (
 type partSpec struct {
 	name   string
 	prefix string
+	// also are further prefixes the part serves (tickets: /api/checkins).
+	also []string
 	// fallback marks the part that answers every path no prefix claims
 	// (the web client).
 	fallback bool
@@ -38,12 +40,20 @@ type partSpec struct {
 	build func(context.Context, infra) (*part, error)
 }
 
+// prefixes are every path prefix the gateway sends to the part.
+func (s partSpec) prefixes() []string {
+	if s.prefix == "" {
+		return nil
+	}
+	return append([]string{s.prefix}, s.also...)
+}
+
 // catalog lists the parts in start order; `up` runs them all, `serve NAME`
 // one of them. Both build them with the same functions.
 func catalog() []partSpec {
 	return []partSpec{
 		{name: "auth", prefix: "/api/users", url: func(c Config) string { return c.AuthURL }, events: true, build: buildAuth},
-		{name: "tickets", prefix: "/api/tickets", url: func(c Config) string { return c.TicketsURL }, events: true, codes: true, build: buildTickets},
+		{name: "tickets", prefix: "/api/tickets", also: []string{"/api/checkins"}, url: func(c Config) string { return c.TicketsURL }, events: true, codes: true, build: buildTickets},
 		{name: "orders", prefix: "/api/orders", url: func(c Config) string { return c.OrdersURL }, events: true, build: buildOrders},
 		{name: "expiration", events: true, build: buildExpiration},
 		{name: "payments", prefix: "/api/payments", url: func(c Config) string { return c.PaymentsURL }, events: true, build: buildPayments},
@@ -82,7 +92,10 @@ func buildTickets(ctx context.Context, in infra) (*part, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := tickets.New(db, ob, in.log.With("service", "tickets"), tickets.Config{MaxListings: in.cfg.MaxListings})
+	svc := tickets.New(db, ob, in.log.With("service", "tickets"), tickets.Config{
+		MaxListings: in.cfg.MaxListings,
+		SigningKey:  in.cfg.TicketSigningKey,
+	})
 	return &part{name: "tickets", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
 }
 

@@ -146,7 +146,10 @@ func gatewayProxy(cfg Config, trusted []netip.Prefix, log *slog.Logger, m *metri
 			web = gateway.Proxy(b, trusted, log)
 			continue
 		}
-		routes = append(routes, gateway.Route{Prefix: s.prefix, Handler: gateway.Proxy(b, trusted, log)})
+		proxy := gateway.Proxy(b, trusted, log)
+		for _, prefix := range s.prefixes() {
+			routes = append(routes, gateway.Route{Prefix: prefix, Handler: proxy})
+		}
 	}
 	doc, err := apidoc.Handler()
 	if err != nil {

@@ -65,7 +65,10 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 		app.parts = append(app.parts, p)
 		switch {
 		case spec.prefix != "":
-			routes = append(routes, gateway.Route{Prefix: spec.prefix, Handler: in.handler(p, nil)})
+			h := in.handler(p, nil)
+			for _, prefix := range spec.prefixes() {
+				routes = append(routes, gateway.Route{Prefix: prefix, Handler: h})
+			}
 		case spec.fallback:
 			fallback = in.handler(p, nil)
 		}

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ticketing/ticketing/internal/platform/entrycode"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/money"
@@ -25,6 +26,8 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/tickets/{id}", s.handleTicketGet)
 	mux.HandleFunc("PUT /api/tickets/{id}", httpapi.RequireUser(s.handleTicketUpdate))
 	mux.HandleFunc("DELETE /api/tickets/{id}", httpapi.RequireUser(s.handleTicketWithdraw))
+	mux.HandleFunc("GET /api/tickets/{id}/code", httpapi.RequireUser(s.handleTicketCode))
+	mux.HandleFunc("POST /api/checkins", httpapi.RequireUser(s.handleCheckin))
 }
 
 // ticketResponse is a ticket as the API shows it.
@@ -294,4 +297,69 @@ func (s *Service) handleTicketWithdraw(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.Respond(w, http.StatusNoContent, nil)
+}
+
+// codeResponse is a holder's entry code; Short is shown XXXX-XXXX-XXXX.
+type codeResponse struct {
+	TicketID    string `json:"ticketId"`
+	EventID     string `json:"eventId"`
+	CodeVersion int64  `json:"codeVersion"`
+	Code        string `json:"code"`
+	Short       string `json:"short"`
+}
+
+// handleTicketCode answers GET /api/tickets/{id}/code: the holder's entry
+// code; 404 for anyone else, 409 ticket_void once the code is void.
+func (s *Service) handleTicketCode(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Code(r.Context(), viewer(r), r.PathValue("id"))
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Respond(w, http.StatusOK, codeResponse{TicketID: c.TicketID, EventID: c.EventID,
+		CodeVersion: c.CodeVersion, Code: c.Code, Short: entrycode.Format(c.Short)})
+}
+
+// checkinRequest is the body of POST /api/checkins.
+type checkinRequest struct {
+	Code    string `json:"code"`
+	EventID string `json:"eventId"`
+}
+
+// checkinTicket names the ticket a check-in was about.
+type checkinTicket struct {
+	ID      string `json:"id"`
+	EventID string `json:"eventId"`
+}
+
+// checkinResponse is a door's answer. Ticket is null for an invalid code,
+// CheckedInAt null unless admitted or already used.
+type checkinResponse struct {
+	Result      Result         `json:"result"`
+	Ticket      *checkinTicket `json:"ticket"`
+	CheckedInAt *time.Time     `json:"checkedInAt"`
+}
+
+// handleCheckin answers POST /api/checkins {code, eventId}: the door's
+// scan of a full code or a short form.
+func (s *Service) handleCheckin(w http.ResponseWriter, r *http.Request) {
+	user, _ := httpapi.UserFrom(r.Context()) // RequireUser made sure
+	var in checkinRequest
+	if err := httpapi.Decode(w, r, &in); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	c, err := s.CheckInCode(r.Context(), user, in.Code, strings.TrimSpace(in.EventID))
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	out := checkinResponse{Result: c.Result}
+	if c.TicketID != "" {
+		out.Ticket = &checkinTicket{ID: c.TicketID, EventID: c.EventID}
+	}
+	if !c.CheckedInAt.IsZero() {
+		out.CheckedInAt = &c.CheckedInAt
+	}
+	httpapi.Respond(w, http.StatusOK, out)
 }

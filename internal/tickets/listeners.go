@@ -20,6 +20,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 		natsbus.On(s.onOrderCancelled),
 		natsbus.On(s.onOrderCompleted),
 		natsbus.On(s.onEventCreated),
+		natsbus.On(s.onEventUpdated),
 		natsbus.On(s.onEventCancelled),
 	}
 }
@@ -101,7 +102,20 @@ func (s *Service) onEventCreated(ctx context.Context, ev events.EventCreated) er
 	case ev.FaceValue <= 0 || money.Cents(ev.FaceValue) > MaxPrice:
 		return natsbus.Permanent(fmt.Errorf("event.created %s with face value %d", ev.ID, ev.FaceValue))
 	}
+	if err := s.applyDoorEvent(ctx, ev.EventState, true); err != nil {
+		return err
+	}
 	return resumable(s.Issue(ctx, ev.EventState))
+}
+
+// onEventUpdated keeps the event's replica (its organizer and door staff,
+// for check-in) at the event's version; one that overtook the version
+// before it is early and waits for it.
+func (s *Service) onEventUpdated(ctx context.Context, ev events.EventUpdated) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("event.updated with a bad event id %q", ev.ID))
+	}
+	return s.applyDoorEvent(ctx, ev.EventState, false)
 }
 
 // resumable makes an issuing or a cancellation that stopped between chunks
@@ -115,12 +129,19 @@ func resumable(err error) error {
 	return err
 }
 
-// onEventCancelled takes the event's tickets off sale (Service.CancelEvent).
+// onEventCancelled takes the event's tickets off sale (Service.CancelEvent)
+// and marks the event's replica cancelled.
 // One that overtook its event.created (another consumer) leaves nothing to
 // issue when that comes.
 func (s *Service) onEventCancelled(ctx context.Context, ev events.EventCancelled) error {
 	if !ids.Valid(ev.ID) {
 		return natsbus.Permanent(fmt.Errorf("event.cancelled with a bad event id %q", ev.ID))
 	}
-	return resumable(s.CancelEvent(ctx, ev.ID))
+	if err := resumable(s.CancelEvent(ctx, ev.ID)); err != nil {
+		return err
+	}
+	// Then the replica: a cancellation that overtook the event's earlier
+	// versions waits for them (its tickets are already off sale, and
+	// cancelling them again on redelivery changes nothing).
+	return s.applyDoorEvent(ctx, ev.EventState, false)
 }

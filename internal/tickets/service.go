@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"context"
+	"crypto/ed25519"
 	"embed"
 	"errors"
 	"fmt"
@@ -83,6 +84,10 @@ type Config struct {
 	// Chunk is how many of an event's tickets one transaction issues or
 	// takes off sale; default DefaultChunk.
 	Chunk int
+	// SigningKey signs holders' entry codes (TICKET_SIGNING_KEY, or the
+	// key up generates into its data dir). Nil gets a random key, good
+	// for one process's tests only: codes would not outlive it.
+	SigningKey ed25519.PrivateKey
 }
 
 // Service lists, edits, reserves and releases tickets. Every change is
@@ -97,6 +102,8 @@ type Service struct {
 	maxListings int
 	// chunk is Config.Chunk.
 	chunk int
+	// key signs entry codes.
+	key ed25519.PrivateKey
 }
 
 // New returns the service over db (opened with Migrations and
@@ -111,7 +118,11 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	if cfg.Chunk <= 0 {
 		cfg.Chunk = DefaultChunk
 	}
-	return &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now, maxListings: cfg.MaxListings, chunk: cfg.Chunk}
+	if cfg.SigningKey == nil {
+		_, cfg.SigningKey, _ = ed25519.GenerateKey(nil)
+	}
+	return &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now, maxListings: cfg.MaxListings,
+		chunk: cfg.Chunk, key: cfg.SigningKey}
 }
 
 // List returns the tickets on sale, filtered, sorted and paged as l asks. A cursor that cannot be a ticket id is ErrBadCursor; one that names
@@ -332,10 +343,17 @@ func (s *Service) change(ctx context.Context, id string, apply func(tx *sqldb.Tx
 		if t, err = s.store.GetForUpdate(ctx, tx, id); err != nil {
 			return err
 		}
-		read := t.Version
+		read, code := t.Version, t.CodeVersion
 		changed, err := apply(tx, &t)
 		if err != nil || !changed {
 			return err
+		}
+		if t.Status == StatusHeld && t.CodeVersion != code {
+			// A new holder, or a new code for the holder: record its
+			// short form before the ticket (which may move on a clash).
+			if err := s.issueCode(ctx, tx, &t); err != nil {
+				return err
+			}
 		}
 		return s.write(ctx, tx, &t, read)
 	})

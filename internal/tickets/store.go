@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/money"
+	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -453,4 +454,88 @@ func (s *Store) EventTicketsForUpdate(ctx context.Context, tx *sqldb.Tx, eventID
 		return nil, fmt.Errorf("event tickets: %w", sqldb.Err(err))
 	}
 	return out, nil
+}
+
+// AddEntryCode records the short form of ticketID's code codeVersion. It
+// reports false, writing nothing, when another code already has that short
+// form (ON CONFLICT DO NOTHING, so the transaction goes on either way).
+// Recording the same code again is true.
+func (s *Store) AddEntryCode(ctx context.Context, tx *sqldb.Tx, short, ticketID string, codeVersion int64) (bool, error) {
+	const q = `INSERT INTO entry_codes (short, ticket_id, code_version) VALUES ($1, $2, $3)
+		ON CONFLICT (short) DO NOTHING`
+	res, err := tx.ExecContext(ctx, q, short, ticketID, codeVersion)
+	if err != nil {
+		return false, fmt.Errorf("add entry code: %w", sqldb.Err(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("add entry code: %w", err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	const own = `SELECT 1 FROM entry_codes WHERE short = $1 AND ticket_id = $2 AND code_version = $3`
+	var one int
+	switch err := sqldb.Err(tx.QueryRowContext(ctx, own, short, ticketID, codeVersion).Scan(&one)); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sqldb.ErrNotFound):
+		return false, nil
+	default:
+		return false, fmt.Errorf("add entry code: %w", err)
+	}
+}
+
+// EntryCode returns the ticket and codeVersion of a short form, or an error
+// matching sqldb.ErrNotFound.
+func (s *Store) EntryCode(ctx context.Context, short string) (ticketID string, codeVersion int64, err error) {
+	const q = `SELECT ticket_id, code_version FROM entry_codes WHERE short = $1`
+	if err := s.db.Read().QueryRowContext(ctx, q, short).Scan(&ticketID, &codeVersion); err != nil {
+		return "", 0, fmt.Errorf("entry code: %w", sqldb.Err(err))
+	}
+	return ticketID, codeVersion, nil
+}
+
+// DoorEvent returns the replica of an event, or an error matching
+// sqldb.ErrNotFound.
+func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
+	const q = `SELECT id, version, organizer_id, staff, status FROM door_events WHERE id = $1`
+	var (
+		e     DoorEvent
+		staff string
+	)
+	if err := s.db.Read().QueryRowContext(ctx, q, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status); err != nil {
+		return DoorEvent{}, fmt.Errorf("door event: %w", sqldb.Err(err))
+	}
+	if staff != "" {
+		e.Staff = strings.Split(staff, "\n")
+	}
+	return e, nil
+}
+
+// AddCheckIn admits t, scanned by user at now, unless it was admitted
+// before: it reports whether this call admitted it and when the ticket was
+// admitted (now, or the first time). The primary key on the ticket makes
+// the second of two concurrent admissions find the first, on both
+// engines, whatever else locks.
+func (s *Store) AddCheckIn(ctx context.Context, tx *sqldb.Tx, t Ticket, user session.User, now time.Time) (bool, time.Time, error) {
+	const q = `INSERT INTO checkins (ticket_id, event_id, code_version, by_user_id, by_email, checked_in_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket_id) DO NOTHING`
+	res, err := tx.ExecContext(ctx, q, t.ID, t.EventID, t.CodeVersion, user.ID, strings.ToLower(user.Email), now.UnixMilli())
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("add check-in: %w", sqldb.Err(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("add check-in: %w", err)
+	}
+	if n == 1 {
+		return true, now, nil
+	}
+	var at int64
+	const first = `SELECT checked_in_at FROM checkins WHERE ticket_id = $1`
+	if err := tx.QueryRowContext(ctx, first, t.ID).Scan(&at); err != nil {
+		return false, time.Time{}, fmt.Errorf("check-in of %s: %w", t.ID, sqldb.Err(err))
+	}
+	return false, time.UnixMilli(at).UTC(), nil
 }
