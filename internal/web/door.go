@@ -40,10 +40,14 @@ const (
 // doorResult is the last scan's result as the page shows it.
 type doorResult struct {
 	Result string
-	// CheckedIn is the admission (the first one for already_used);
-	// Scanned when this scan was answered, so two scans alike in a row
-	// still look different. Both in the event's zone.
-	CheckedIn, Scanned zonedTime
+	// CheckedIn is the admission (the first one for already_used), in the
+	// event's zone.
+	CheckedIn zonedTime
+	// Scanned is when this scan was answered, to the second in the
+	// event's zone ("20:05:31 CEST"), so two scans alike in a row still
+	// look different.
+	Scanned   time.Time
+	ScannedAt string
 	// Ticket is the ticket's id, its last part shown.
 	Ticket string
 }
@@ -86,7 +90,11 @@ func (s *Service) handleDoor(w http.ResponseWriter, r *http.Request) {
 			last.CheckedIn = zoned(at, e.TimeZone)
 		}
 		if at, err := time.Parse(time.RFC3339Nano, v.Form.Value(flashScannedAt)); err == nil {
-			last.Scanned = zoned(at, e.TimeZone)
+			loc, err := time.LoadLocation(e.TimeZone)
+			if err != nil {
+				loc = time.UTC
+			}
+			last.Scanned, last.ScannedAt = at, at.In(loc).Format("15:04:05 MST")
 		}
 		d.Last = last
 		// The field is empty for the next code.

@@ -43,7 +43,7 @@ func TestDoorPage(t *testing.T) {
 		wants  []string
 	}{
 		{"admitted", "abcd-efgh-jkmn", answer{200, `{"result":"admitted","ticket":{"id":"t-0123456789","eventId":"e1"},"checkedInAt":"2030-06-21T18:05:00Z"}`},
-			[]string{"door-admitted", "ADMITTED", "Let them in.", "…23456789"}},
+			[]string{"door-admitted", "ADMITTED", "Let them in.", "…23456789", "Scanned at <time datetime=\"2030-05-01T12:00:00Z\" data-fixed>14:00:00 CEST</time>"}},
 		{"already used, with when in the event's zone", "abcd-efgh-jkmn", answer{200, `{"result":"already_used","ticket":{"id":"t1","eventId":"e1"},"checkedInAt":"2030-06-21T18:05:00Z"}`},
 			[]string{"door-already_used", "ALREADY USED", "Fri 21 Jun 2030, 20:05 CEST", "Do not let them in."}},
 		{"void", "x", answer{200, `{"result":"void","ticket":{"id":"t1","eventId":"e1"}}`}, []string{"door-void", "VOID"}},
