@@ -136,8 +136,9 @@ func (s *Service) handleDoorCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	case st == http.StatusForbidden:
 		f.Values.Set(flashResult, checkRefused)
-	case st == http.StatusBadRequest:
-		// The code is not one (too long, say): nobody is admitted with it.
+	case st == http.StatusBadRequest, st == http.StatusConflict, st == http.StatusTooManyRequests:
+		// The code is not one (too long, say), or the API would not check
+		// it now: nobody is admitted with it.
 		f.Values.Set(flashResult, checkInvalid)
 	default:
 		s.fail(w, r, err)

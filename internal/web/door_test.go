@@ -53,6 +53,7 @@ func TestDoorPage(t *testing.T) {
 		{"not door staff", "x", answer{403, `{"errors":[{"message":"Not door staff","code":"not_door_staff"}]}`},
 			[]string{"door-refused", "NOT ALLOWED", "only its organizer and the door staff"}},
 		{"refused as malformed", "x", answer{400, `{"errors":[{"field":"code","message":"code is too long","code":"invalid"}]}`}, []string{"INVALID"}},
+		{"refused for now", "x", answer{429, `{"errors":[{"message":"Slow down","code":"rate_limited"}]}`}, []string{"INVALID"}},
 		{"blank: the API is not asked", "   ", answer{}, []string{"door-blank", "Type or scan"}},
 	}
 	for _, tt := range tests {
