@@ -222,6 +222,10 @@ type badInputFixtures struct {
 // sweepEventID is the event onEachEngine puts on the bus.
 const sweepEventID = "0b7e4c1a-5d2f-4e8b-9a63-7c1d2e3f4a5b"
 
+// forgedCode is an entry code of two UUIDs signed with a key the system
+// does not have.
+const forgedCode = "T1.040G347KM9Y1WYTAKMQ5YTKVHJEGW08BFS61MQ9F9T5SMRVW3MQ3YJJV.BSXCKWXWR9TJ9DY1KZSV35FSTBQE0FZZ2MFRT5X5ENZHKXNA2Y60819XGVD958C4WDBAT9JE3HCRVNXDXHHGGMTDR4CMBRFFE1YWE0R"
+
 func apiRoutes(fx badInputFixtures) []apiRoute {
 	q := strconv.Quote
 	return []apiRoute{
@@ -237,6 +241,10 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "PUT", path: "/api/tickets/{id}", auth: true, decodes: true, fields: [][2]string{{"title", q("Sweep show")}, {"price", "10"}}},
 		// After PUT: the owner's sweep withdraws their own ticket.
 		{method: "DELETE", path: "/api/tickets/{id}", auth: true},
+		{method: "GET", path: "/api/tickets/{id}/code", auth: true},
+		// A forged code at the swept user's own event's door: invalid,
+		// never a 500 (and another user's: 403).
+		{method: "POST", path: "/api/checkins", auth: true, decodes: true, fields: [][2]string{{"code", q(forgedCode)}, {"eventId", q(fx.myEvent)}}},
 		{method: "GET", path: "/api/orders", auth: true},
 		// ticketId is never a ticket on sale: a refused request must leave
 		// no order behind, and the swept user must end with none.
@@ -771,7 +779,7 @@ func sweepMethods(t *testing.T, base string, fx badInputFixtures, cookie string)
 		{"PUT", "/api/orders"}, {"PUT", "/api/orders/" + fx.otherOrder}, {"POST", "/api/orders/x"},
 		{"GET", "/api/payments"}, {"DELETE", "/api/payments"}, {"OPTIONS", "/api/tickets"}, {"BREW", "/api/tickets"},
 		{"DELETE", "/api/events"}, {"POST", "/api/events/mine"}, {"PATCH", "/api/events/x"}, {"GET", "/api/events/x/cancel"},
-		{"GET", "/api/events/x/staff"},
+		{"GET", "/api/events/x/staff"}, {"GET", "/api/checkins"}, {"POST", "/api/tickets/x/code"},
 	}
 	for _, r := range notAllowed {
 		t.Run(fmt.Sprintf("405 %s %s", r.method, r.path), func(t *testing.T) {
@@ -1083,6 +1091,17 @@ func FuzzAPI(f *testing.F) {
 					f.Add(uint8(i), raw, validBody(r), true)
 				}
 			}
+		}
+	}
+	// Codes at the door: forged, cut, altered, short forms.
+	for i, r := range routes {
+		if r.path != "/api/checkins" {
+			continue
+		}
+		for _, code := range []string{forgedCode, forgedCode[:len(forgedCode)/2], strings.ToLower(forgedCode),
+			strings.Replace(forgedCode, "T1.", "T2.", 1), "0000-0000-0000", "ilo0-ILO0-1111", "T1..", "T1.A.B"} {
+			f.Add(uint8(i), "x", []byte(`{"code":`+strconv.Quote(code)+`,"eventId":"e"}`), true)
+			f.Add(uint8(i), "x", []byte(`{"code":`+strconv.Quote(code)+`}`), true)
 		}
 	}
 	f.Fuzz(func(t *testing.T, route uint8, id string, body []byte, signedIn bool) {

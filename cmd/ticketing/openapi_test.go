@@ -405,6 +405,27 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	want("remove staff as a buyer", buyer.do("DELETE", "/api/events/"+ev.ID+"/staff/door@example.com", nil, nil), http.StatusForbidden)
 	want("remove staff signed out", anon.do("DELETE", "/api/events/"+ev.ID+"/staff/door@example.com", nil, nil), http.StatusUnauthorized)
 	want("remove staff of an unknown event", org.do("DELETE", "/api/events/no-such-event/staff/door@example.com", nil, nil), http.StatusNotFound)
+	// The door: the seller buys an event's ticket and gets its code; the
+	// buyer, made door staff, checks it in.
+	door := createOnSaleEvent(t, org, "Door night", 1)
+	held := buyHeld(t, seller, door)
+	var code codeJSON
+	want("a ticket's code", seller.do("GET", "/api/tickets/"+held+"/code", nil, &code), http.StatusOK)
+	want("a ticket's code to another", buyer.do("GET", "/api/tickets/"+held+"/code", nil, nil), http.StatusNotFound)
+	want("a ticket's code signed out", anon.do("GET", "/api/tickets/"+held+"/code", nil, nil), http.StatusUnauthorized)
+	want("check in as no one's staff", buyer.do("POST", "/api/checkins", map[string]string{"code": code.Code, "eventId": door}, nil), http.StatusForbidden)
+	want("door staff", org.do("POST", "/api/events/"+door+"/staff", map[string]string{"email": "buyer@example.com"}, nil), http.StatusOK)
+	natsbustest.Eventually(t, 10*time.Second, "the door staff checks in", func() bool {
+		return buyer.do("POST", "/api/checkins", map[string]string{"code": code.Code, "eventId": door}, nil) == http.StatusOK
+	})
+	want("check in again by short form", buyer.do("POST", "/api/checkins", map[string]string{"code": code.Short}, nil), http.StatusOK)
+	want("check in a forged code", buyer.do("POST", "/api/checkins", map[string]string{"code": forgedCode, "eventId": door}, nil), http.StatusOK)
+	want("check in without a code", buyer.do("POST", "/api/checkins", map[string]string{"eventId": door}, nil), http.StatusBadRequest)
+	want("check in signed out", anon.do("POST", "/api/checkins", map[string]string{"code": code.Code}, nil), http.StatusUnauthorized)
+	want("cancel the door's event", org.do("POST", "/api/events/"+door+"/cancel", nil, nil), http.StatusOK)
+	natsbustest.Eventually(t, 10*time.Second, "the code is void", func() bool {
+		return seller.do("GET", "/api/tickets/"+held+"/code", nil, nil) == http.StatusConflict
+	})
 	want("cancel an event as a buyer", buyer.do("POST", "/api/events/"+ev.ID+"/cancel", nil, nil), http.StatusForbidden)
 	want("cancel an event signed out", anon.do("POST", "/api/events/"+ev.ID+"/cancel", nil, nil), http.StatusUnauthorized)
 	want("cancel an unknown event", org.do("POST", "/api/events/no-such-event/cancel", nil, nil), http.StatusNotFound)

@@ -144,6 +144,28 @@ func TestServeProcesses(t *testing.T) {
 	if buyer.do("GET", "/api/events?q=process", nil, &evs); len(evs) != 1 || evs[0].ID != ev.ID {
 		t.Fatalf("events through the gateway: %+v", evs)
 	}
+	// The primary flow across the processes: buy the event's ticket, pay,
+	// get its code, and door staff admit it once (the gateway routes
+	// /api/checkins to tickets).
+	held := buyHeld(t, buyer, ev.ID)
+	var code codeJSON
+	if got := buyer.do("GET", "/api/tickets/"+held+"/code", nil, &code); got != http.StatusOK || code.EventID != ev.ID {
+		t.Fatalf("the ticket's code = %d %+v", got, code)
+	}
+	if got := seller.do("POST", "/api/events/"+ev.ID+"/staff", map[string]string{"email": "door@example.com"}, nil); got != http.StatusOK {
+		t.Fatalf("add door staff = %d", got)
+	}
+	door := signUp(t, base, "door@example.com")
+	var scan checkinJSON
+	natsbustest.Eventually(t, 15*time.Second, "the door staff admits the ticket", func() bool {
+		return door.do("POST", "/api/checkins", map[string]string{"code": code.Code, "eventId": ev.ID}, &scan) == http.StatusOK
+	})
+	if scan.Result != "admitted" {
+		t.Fatalf("first scan = %+v, want admitted", scan)
+	}
+	if door.do("POST", "/api/checkins", map[string]string{"code": code.Short, "eventId": ev.ID}, &scan); scan.Result != "already_used" {
+		t.Fatalf("second scan = %+v, want already_used", scan)
+	}
 
 	for name, cmd := range procs {
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

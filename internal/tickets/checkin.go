@@ -225,7 +225,7 @@ func (s *Service) CheckInCode(ctx context.Context, user session.User, code, even
 		return out, nil
 	}
 	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		t, err := s.store.GetForUpdate(ctx, tx, claims.TicketID)
+		t, err := s.store.TicketForCheckIn(ctx, tx, claims.TicketID)
 		if errors.Is(err, sqldb.ErrNotFound) {
 			out = CheckIn{Result: ResultInvalid}
 			return nil

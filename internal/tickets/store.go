@@ -22,10 +22,46 @@ type Store struct {
 	// SQLite to walk the list rather than sort the matches (see
 	// matchWords; docs/PERFORMANCE.md).
 	manyMatches int
+	// The statements of a door's scan, compiled once (see sqldb.Prepare):
+	// on SQLite compiling them took as long as running them. Nil (a
+	// failed compile) falls back to the query text.
+	doorEvent, entryCode, ticketForCheckIn, addCheckIn *sql.Stmt
 }
 
 // NewStore returns a Store over db (migrated with Migrations).
-func NewStore(db *sqldb.DB) *Store { return &Store{db: db, manyMatches: 1000} }
+func NewStore(db *sqldb.DB) *Store {
+	s := &Store{db: db, manyMatches: 1000}
+	ctx := context.Background()
+	s.doorEvent, _ = db.Read().PrepareContext(ctx, doorEventQuery)
+	s.entryCode, _ = db.Read().PrepareContext(ctx, entryCodeQuery)
+	s.ticketForCheckIn, _ = db.Prepare(ctx, forUpdate(db.Engine(), getTicketQuery))
+	s.addCheckIn, _ = db.Prepare(ctx, addCheckInQuery)
+	return s
+}
+
+const getTicketQuery = `SELECT ` + ticketColumns + ` FROM tickets WHERE id = $1`
+
+// forUpdate adds PostgreSQL's row lock to q (SQLite's writer is alone).
+func forUpdate(e sqldb.Engine, q string) string {
+	if e == sqldb.Postgres {
+		return q + ` FOR UPDATE`
+	}
+	return q
+}
+
+// row runs st (compiled once) in tx, or on the read pool when tx is nil;
+// q when st is nil.
+func (s *Store) row(ctx context.Context, tx *sqldb.Tx, st *sql.Stmt, q string, args ...any) *sql.Row {
+	switch {
+	case tx == nil && st != nil:
+		return st.QueryRowContext(ctx, args...)
+	case tx == nil:
+		return s.db.Read().QueryRowContext(ctx, q, args...)
+	case st != nil:
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
+}
 
 // errStale means the row changed since it was read: its version moved on.
 var errStale = errors.New("ticket changed since it was read")
@@ -486,25 +522,27 @@ func (s *Store) AddEntryCode(ctx context.Context, tx *sqldb.Tx, short, ticketID 
 	}
 }
 
+const entryCodeQuery = `SELECT ticket_id, code_version FROM entry_codes WHERE short = $1`
+
 // EntryCode returns the ticket and codeVersion of a short form, or an error
 // matching sqldb.ErrNotFound.
 func (s *Store) EntryCode(ctx context.Context, short string) (ticketID string, codeVersion int64, err error) {
-	const q = `SELECT ticket_id, code_version FROM entry_codes WHERE short = $1`
-	if err := s.db.Read().QueryRowContext(ctx, q, short).Scan(&ticketID, &codeVersion); err != nil {
+	if err := s.row(ctx, nil, s.entryCode, entryCodeQuery, short).Scan(&ticketID, &codeVersion); err != nil {
 		return "", 0, fmt.Errorf("entry code: %w", sqldb.Err(err))
 	}
 	return ticketID, codeVersion, nil
 }
 
+const doorEventQuery = `SELECT id, version, organizer_id, staff, status FROM door_events WHERE id = $1`
+
 // DoorEvent returns the replica of an event, or an error matching
 // sqldb.ErrNotFound.
 func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
-	const q = `SELECT id, version, organizer_id, staff, status FROM door_events WHERE id = $1`
 	var (
 		e     DoorEvent
 		staff string
 	)
-	if err := s.db.Read().QueryRowContext(ctx, q, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status); err != nil {
+	if err := s.row(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status); err != nil {
 		return DoorEvent{}, fmt.Errorf("door event: %w", sqldb.Err(err))
 	}
 	if staff != "" {
@@ -513,15 +551,34 @@ func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
 	return e, nil
 }
 
+const addCheckInQuery = `INSERT INTO checkins (ticket_id, event_id, code_version, by_user_id, by_email, checked_in_at)
+	VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket_id) DO NOTHING`
+
+// TicketForCheckIn is GetForUpdate with the statement compiled once.
+func (s *Store) TicketForCheckIn(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error) {
+	t, err := scanTicket(s.row(ctx, tx, s.ticketForCheckIn, forUpdate(tx.Engine(), getTicketQuery), id))
+	if err != nil {
+		return Ticket{}, fmt.Errorf("get ticket: %w", err)
+	}
+	return t, nil
+}
+
 // AddCheckIn admits t, scanned by user at now, unless it was admitted
 // before: it reports whether this call admitted it and when the ticket was
 // admitted (now, or the first time). The primary key on the ticket makes
 // the second of two concurrent admissions find the first, on both
 // engines, whatever else locks.
 func (s *Store) AddCheckIn(ctx context.Context, tx *sqldb.Tx, t Ticket, user session.User, now time.Time) (bool, time.Time, error) {
-	const q = `INSERT INTO checkins (ticket_id, event_id, code_version, by_user_id, by_email, checked_in_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket_id) DO NOTHING`
-	res, err := tx.ExecContext(ctx, q, t.ID, t.EventID, t.CodeVersion, user.ID, strings.ToLower(user.Email), now.UnixMilli())
+	args := []any{t.ID, t.EventID, t.CodeVersion, user.ID, strings.ToLower(user.Email), now.UnixMilli()}
+	var (
+		res sql.Result
+		err error
+	)
+	if s.addCheckIn != nil {
+		res, err = tx.StmtContext(ctx, s.addCheckIn).ExecContext(ctx, args...)
+	} else {
+		res, err = tx.ExecContext(ctx, addCheckInQuery, args...)
+	}
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("add check-in: %w", sqldb.Err(err))
 	}
