@@ -930,7 +930,7 @@ var webEventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt",
 func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 	ids := hostileIDs(fx)
 	getPaths := []string{"/tickets/{id}", "/tickets/{id}/edit", "/orders/{id}", "/tickets/{id}/purchase", "/orders/{id}/pay",
-		"/events/{id}", "/events/{id}/edit", "/events/{id}/cancel", "/events/{id}/buy"}
+		"/events/{id}", "/events/{id}/edit", "/events/{id}/cancel", "/events/{id}/buy", "/tickets/{id}/pdf", "/events/{id}/checkin"}
 	for _, p := range getPaths {
 		for _, id := range ids {
 			t.Run(fmt.Sprintf("GET %s/id %s", p, id.name), func(t *testing.T) {
@@ -939,7 +939,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		}
 	}
 	plain := []string{"/", "/auth/signup", "/auth/signin", "/auth/signout", "/tickets/new", "/orders", "/listings", "/nowhere", "/static/%00", "/static/..%2f..%2fgo.mod",
-		"/events", "/events/mine", "/events/new"}
+		"/events", "/events/mine", "/events/new", "/tickets/mine"}
 	for _, p := range plain {
 		for _, v := range append(hostileFormValues(), nb("absent", "")) {
 			t.Run(fmt.Sprintf("GET %s/query %s", p, v.name), func(t *testing.T) {
@@ -971,12 +971,13 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		{"/events/{id}/staff", []string{"email"}},
 		{"/events/{id}/staff/remove", []string{"email"}},
 		{"/events/{id}/cancel", nil},
+		{"/events/{id}/checkin", []string{"code"}},
 	}
 	valid := map[string]string{"email": "webuser%40example.com", "password": "correct+horse", "next": "%2F",
 		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1",
 		"name": "Web+gig", "venue": "Hall", "timeZone": "Europe%2FAmsterdam", "startsAt": "2099-06-21T20%3A00",
 		"endsAt": "2099-06-21T23%3A00", "onSaleAt": "2099-06-01T10%3A00", "faceValue": "40%2C50", "capacity": "1",
-		"resaleCapPercent": "100", "transfers": "on"}
+		"resaleCapPercent": "100", "transfers": "on", "code": "ABCD-EFGH-JKMN"}
 	formBody := func(fields []string, field, value string) []byte {
 		vals := []string{"csrf=" + url.QueryEscape(ws.csrf)}
 		for _, f := range fields {

@@ -200,6 +200,44 @@ type ticket struct {
 	OrderID string      `json:"orderId"`
 	Status  string      `json:"status"`
 	SoldAt  time.Time   `json:"soldAt"`
+	// EventID is the event of a ticket the platform issued; "" for a
+	// free-form listing.
+	EventID string `json:"eventId"`
+	// HeldByYou: the caller holds this issued ticket (status held, or
+	// void once its code is dead); CodeVersion is then its code's version.
+	HeldByYou   bool  `json:"heldByYou"`
+	CodeVersion int64 `json:"codeVersion"`
+}
+
+// Statuses of an issued ticket once sold (DESIGN.md section 9.2).
+const (
+	ticketHeld = "held"
+	ticketVoid = "void"
+)
+
+// entryCode is a held ticket's code (GET /api/tickets/{id}/code), shown to
+// its holder only.
+type entryCode struct {
+	TicketID    string `json:"ticketId"`
+	EventID     string `json:"eventId"`
+	CodeVersion int64  `json:"codeVersion"`
+	// Code is the signed code the QR code holds; Short its short form for
+	// typing at the door, XXXX-XXXX-XXXX.
+	Code  string `json:"code"`
+	Short string `json:"short"`
+}
+
+// checkin is the answer of POST /api/checkins.
+type checkin struct {
+	// Result is admitted, already_used, void, wrong_event or invalid.
+	Result string `json:"result"`
+	Ticket struct {
+		ID      string `json:"id"`
+		EventID string `json:"eventId"`
+	} `json:"ticket"`
+	// CheckedInAt is the (first) admission: now when admitted, the
+	// earlier one when already used.
+	CheckedInAt time.Time `json:"checkedInAt"`
 }
 
 type order struct {
@@ -314,6 +352,21 @@ func (c *apiClient) Ticket(r *http.Request, id string) (ticket, error) {
 	var t ticket
 	_, err := c.call(r, http.MethodGet, "/api/tickets/"+url.PathEscape(id), nil, &t)
 	return t, err
+}
+
+// TicketCode is the caller's code for the ticket they hold: 404 for anyone
+// else, 409 ticket_void once it is void.
+func (c *apiClient) TicketCode(r *http.Request, id string) (entryCode, error) {
+	var out entryCode
+	_, err := c.call(r, http.MethodGet, "/api/tickets/"+url.PathEscape(id)+"/code", nil, &out)
+	return out, err
+}
+
+// CheckIn checks a code in at the door of the event.
+func (c *apiClient) CheckIn(r *http.Request, eventID, code string) (checkin, error) {
+	var out checkin
+	_, err := c.call(r, http.MethodPost, "/api/checkins", map[string]string{"code": code, "eventId": eventID}, &out)
+	return out, err
 }
 
 // ticketInput is what a seller sends for a ticket. Price is the API's

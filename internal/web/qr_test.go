@@ -106,9 +106,6 @@ func TestQRSVG(t *testing.T) {
 		ViewBox string   `xml:"viewBox,attr"`
 		Label   string   `xml:"aria-label,attr"`
 		Role    string   `xml:"role,attr"`
-		Path    struct {
-			D string `xml:"d,attr"`
-		} `xml:"path"`
 	}
 	if err := xml.Unmarshal([]byte(svg), &doc); err != nil {
 		t.Fatalf("not well-formed SVG: %v\n%s", err, svg)
@@ -122,6 +119,49 @@ func TestQRSVG(t *testing.T) {
 	var n int
 	if _, err := fmt.Sscanf(doc.ViewBox, "0 0 %d %d", &n, &n); err != nil || n != 45+2*qrQuiet {
 		t.Fatalf("viewBox %q: want 0 0 %d %d", doc.ViewBox, 45+2*qrQuiet, 45+2*qrQuiet)
+	}
+	if got := svgQRText(t, string(svg)); got != code {
+		t.Fatalf("the SVG decodes to %q, want %q", got, code)
+	}
+}
+
+func TestQRRefuses(t *testing.T) {
+	t.Parallel()
+	for _, text := range []string{"", strings.Repeat("A", maxQRText+1)} {
+		if _, err := qrSVG(text, "x"); !errors.Is(err, errQRText) {
+			t.Errorf("qrSVG(%d characters) = %v, want errQRText", len(text), err)
+		}
+		if _, err := qrPNG(text, 4); !errors.Is(err, errQRText) {
+			t.Errorf("qrPNG(%d characters) = %v, want errQRText", len(text), err)
+		}
+	}
+	// The largest text accepted still renders (version 40 holds it).
+	if _, err := qrPNG(strings.Repeat("a", maxQRText), 1); err != nil {
+		t.Errorf("qrPNG of %d bytes: %v", maxQRText, err)
+	}
+	for _, scale := range []int{0, -1, 65} {
+		if _, err := qrPNG("A", scale); err == nil {
+			t.Errorf("qrPNG at scale %d was accepted", scale)
+		}
+	}
+}
+
+// svgQRText draws the QR code of an SVG qrSVG made (its viewBox and path
+// of runs) into an image and decodes it as a scanner would.
+func svgQRText(t testing.TB, svg string) string {
+	t.Helper()
+	var doc struct {
+		ViewBox string `xml:"viewBox,attr"`
+		Path    struct {
+			D string `xml:"d,attr"`
+		} `xml:"path"`
+	}
+	if err := xml.Unmarshal([]byte(svg), &doc); err != nil {
+		t.Fatalf("not well-formed SVG: %v\n%s", err, svg)
+	}
+	var n int
+	if _, err := fmt.Sscanf(doc.ViewBox, "0 0 %d %d", &n, &n); err != nil {
+		t.Fatalf("viewBox %q", doc.ViewBox)
 	}
 	const scale = 4
 	img := image.NewGray(image.Rect(0, 0, n*scale, n*scale))
@@ -148,28 +188,5 @@ func TestQRSVG(t *testing.T) {
 		}
 		d = d[len(m[0]):]
 	}
-	if got := decodeQR(t, img); got != code {
-		t.Fatalf("the SVG decodes to %q, want %q", got, code)
-	}
-}
-
-func TestQRRefuses(t *testing.T) {
-	t.Parallel()
-	for _, text := range []string{"", strings.Repeat("A", maxQRText+1)} {
-		if _, err := qrSVG(text, "x"); !errors.Is(err, errQRText) {
-			t.Errorf("qrSVG(%d characters) = %v, want errQRText", len(text), err)
-		}
-		if _, err := qrPNG(text, 4); !errors.Is(err, errQRText) {
-			t.Errorf("qrPNG(%d characters) = %v, want errQRText", len(text), err)
-		}
-	}
-	// The largest text accepted still renders (version 40 holds it).
-	if _, err := qrPNG(strings.Repeat("a", maxQRText), 1); err != nil {
-		t.Errorf("qrPNG of %d bytes: %v", maxQRText, err)
-	}
-	for _, scale := range []int{0, -1, 65} {
-		if _, err := qrPNG("A", scale); err == nil {
-			t.Errorf("qrPNG at scale %d was accepted", scale)
-		}
-	}
+	return decodeQR(t, img)
 }

@@ -330,6 +330,13 @@ func (s *Service) handleListings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	v.Data = listingsData{Tickets: list}
+	// The tickets the caller holds are in My tickets, not for sale.
+	selling := list[:0]
+	for _, t := range list {
+		if t.Status != ticketHeld && t.Status != ticketVoid {
+			selling = append(selling, t)
+		}
+	}
+	v.Data = listingsData{Tickets: selling}
 	s.render(w, r, http.StatusOK, "listings", v)
 }

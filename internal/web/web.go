@@ -185,7 +185,9 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	form("POST /auth/signout", s.handleSignOut)
 	page("GET /tickets/new", s.handleTicketNewForm)
 	form("POST /tickets/new", s.handleTicketCreate)
+	page("GET /tickets/mine", s.handleMyTickets)
 	page("GET /tickets/{id}", s.handleTicketShow)
+	page("GET /tickets/{id}/pdf", s.handleTicketPDF)
 	form("POST /tickets/{id}/purchase", s.handleTicketPurchase)
 	form("POST /tickets/{id}/withdraw", s.handleTicketWithdraw)
 	page("GET /tickets/{id}/edit", s.handleTicketEditForm)
@@ -207,6 +209,8 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	form("POST /events/{id}/cancel", s.handleEventCancel)
 	form("POST /events/{id}/staff", s.handleStaffAdd)
 	form("POST /events/{id}/staff/remove", s.handleStaffRemove)
+	page("GET /events/{id}/checkin", s.handleDoor)
+	form("POST /events/{id}/checkin", s.handleDoorCheck)
 	page("GET /static/", s.handleStatic)
 	page("/", s.handleNotFound)
 }

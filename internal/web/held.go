@@ -1,0 +1,182 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ticketing/ticketing/internal/platform/entrycode"
+)
+
+// The holder's pages (DESIGN.md section 9.2): My tickets, each held ticket
+// with its event, its entry code as a QR code and in short form, and its
+// PDF. Only the holder sees a code: the API answers anyone else 404.
+
+// heldTicket is one of the caller's held tickets as My tickets shows it.
+type heldTicket struct {
+	ID    string
+	Event event
+	// Known: the event could be read (it always can, unless it was
+	// removed); without it the ticket is shown by its title.
+	Known bool
+	Title string
+	// Void: the code is dead (the event was cancelled, or the ticket was
+	// refunded); no QR code then.
+	Void bool
+	// QR is the code as an inline SVG, Short its short form.
+	QR    template.HTML
+	Short string
+}
+
+type myTicketsData struct{ Tickets []heldTicket }
+
+// handleMyTickets is My tickets: the tickets the caller holds, newest
+// first.
+func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.beginSignedIn(w, r, "My tickets", "tickets")
+	if !ok {
+		return
+	}
+	list, err := s.api.MyTickets(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	events := map[string]*event{}
+	var out []heldTicket
+	for _, t := range list {
+		if !t.HeldByYou {
+			continue
+		}
+		h := heldTicket{ID: t.ID, Title: t.Title, Void: t.Status == ticketVoid}
+		if t.EventID != "" {
+			e, ok := events[t.EventID]
+			if !ok {
+				ev, err := s.api.Event(r, t.EventID)
+				switch {
+				case err == nil:
+					e = &ev
+				case statusOf(err) != http.StatusNotFound:
+					s.fail(w, r, err)
+					return
+				}
+				events[t.EventID] = e
+			}
+			if e != nil {
+				h.Event, h.Known = *e, true
+			}
+		}
+		if !h.Void {
+			c, err := s.api.TicketCode(r, t.ID)
+			switch {
+			case err == nil:
+				h.Short = c.Short
+				label := "Entry code of your ticket"
+				if h.Known {
+					label += " for " + h.Event.Name
+				}
+				if h.QR, err = qrSVG(c.Code, label); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+			case errorCode(err) == "ticket_void":
+				h.Void = true // voided since the list was read
+			case statusOf(err) == http.StatusNotFound:
+				continue // no longer theirs
+			default:
+				s.fail(w, r, err)
+				return
+			}
+		}
+		out = append(out, h)
+	}
+	v.Data = myTicketsData{Tickets: out}
+	s.render(w, r, http.StatusOK, "my_tickets", v)
+}
+
+// handleTicketPDF is a held ticket's PDF, for its holder only: anyone else
+// gets the 404 page, as for a ticket that does not exist.
+func (s *Service) handleTicketPDF(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, err := s.api.TicketCode(r, id)
+	if errorCode(err) == "ticket_void" {
+		s.renderError(w, r, http.StatusConflict, "This ticket is void",
+			"Its entry code no longer works: the event was cancelled or the ticket refunded. My tickets says which.")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	e, err := s.api.Event(r, c.EventID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u, err := s.api.CurrentUser(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// The API shows the short form in groups (XXXX-XXXX-XXXX); the sheet
+	// takes it plain, and groups it itself.
+	short, err := entrycode.Normalize(c.Short)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("%w: ticket %s: short form: %v", errUnavailable, id, err))
+		return
+	}
+	sheet := ticketSheet{Code: c.Code, Short: short, Event: e.Name, Venue: e.Venue,
+		StartsAt: e.StartsAt, Zone: e.TimeZone, TicketID: c.TicketID}
+	if u != nil {
+		sheet.HolderEmail = u.Email
+	}
+	var buf bytes.Buffer
+	if err := writeTicketPDF(&buf, sheet); err != nil {
+		s.fail(w, r, fmt.Errorf("ticket %s: pdf: %w", id, err))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/pdf")
+	h.Set("Content-Disposition", `attachment; filename="`+pdfName(e.Name, entrycode.Format(short))+`"`)
+	// The code is the ticket: no shared cache may keep it.
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+}
+
+// pdfName is the PDF's file name: "ticket-<event>-<short>.pdf", the event's
+// name cut to letters, digits and dashes, so no quote or path gets into the
+// header.
+func pdfName(event, short string) string {
+	clean := func(s string, n int) string {
+		var b strings.Builder
+		dash := false
+		for _, r := range strings.ToLower(s) {
+			ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+			switch {
+			case ok:
+				b.WriteRune(r)
+				dash = false
+			case !dash && b.Len() > 0:
+				b.WriteByte('-')
+				dash = true
+			}
+			if b.Len() >= n {
+				break
+			}
+		}
+		return strings.Trim(b.String(), "-")
+	}
+	name := "ticket"
+	if e := clean(event, 40); e != "" {
+		name += "-" + e
+	}
+	if c := clean(short, 20); c != "" {
+		name += "-" + c
+	}
+	return name + ".pdf"
+}
