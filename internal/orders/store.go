@@ -59,20 +59,6 @@ func NewStore(db *sqldb.DB) *Store {
 	return s
 }
 
-// queryRow runs the statement st (compiled once) in tx, or q when st is
-// nil; tx nil means the read pool.
-func (s *Store) queryRow(ctx context.Context, tx *sqldb.Tx, st *sql.Stmt, q string, args ...any) *sql.Row {
-	switch {
-	case tx == nil && st != nil:
-		return st.QueryRowContext(ctx, args...)
-	case tx == nil:
-		return s.db.Read().QueryRowContext(ctx, q, args...)
-	case st != nil:
-		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
-	}
-	return tx.QueryRowContext(ctx, q, args...)
-}
-
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
@@ -488,7 +474,7 @@ func scanEvent(row *sql.Row, peek bool) (Event, Holds, error) {
 // out, a limit) is answered without the writer. An event the replica has
 // no ticket of is sqldb.ErrNotFound.
 func (s *Store) PeekEvent(ctx context.Context, eventID, userID, addr string) (Event, Holds, error) {
-	e, h, err := scanEvent(s.queryRow(ctx, nil, s.peekEvent, peekEventQuery, eventID, userID, orNull(addr)), true)
+	e, h, err := scanEvent(s.db.QueryRow(ctx, nil, s.peekEvent, peekEventQuery, eventID, userID, orNull(addr)), true)
 	if err != nil {
 		return Event{}, Holds{}, fmt.Errorf("peek event: %w", err)
 	}
@@ -498,7 +484,7 @@ func (s *Store) PeekEvent(ctx context.Context, eventID, userID, addr string) (Ev
 // EventForReserve is PeekEvent's check inside tx, without the free and
 // cancelled answers (PickFree gives them).
 func (s *Store) EventForReserve(ctx context.Context, tx *sqldb.Tx, eventID, userID, addr string) (Event, Holds, error) {
-	e, h, err := scanEvent(s.queryRow(ctx, tx, s.eventForReserve, eventForReserveQuery, eventID, userID, orNull(addr)), false)
+	e, h, err := scanEvent(s.db.QueryRow(ctx, tx, s.eventForReserve, eventForReserveQuery, eventID, userID, orNull(addr)), false)
 	if err != nil {
 		return Event{}, Holds{}, fmt.Errorf("event for reserve: %w", err)
 	}
@@ -542,7 +528,7 @@ func (s *Store) PickFree(ctx context.Context, tx *sqldb.Tx, eventID, from, order
 			t      Ticket
 			onSale sql.NullInt64
 		)
-		err := sqldb.Err(s.queryRow(ctx, tx, s.pickFree, q, eventID, start, orderID).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
+		err := sqldb.Err(s.db.QueryRow(ctx, tx, s.pickFree, q, eventID, start, orderID).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
 			&t.Status, &t.UserID, &onSale))
 		if errors.Is(err, sqldb.ErrNotFound) && start != "" {
 			continue

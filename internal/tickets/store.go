@@ -50,20 +50,6 @@ func forUpdate(e sqldb.Engine, q string) string {
 	return q
 }
 
-// row runs st (compiled once) in tx, or on the read pool when tx is nil;
-// q when st is nil.
-func (s *Store) row(ctx context.Context, tx *sqldb.Tx, st *sql.Stmt, q string, args ...any) *sql.Row {
-	switch {
-	case tx == nil && st != nil:
-		return st.QueryRowContext(ctx, args...)
-	case tx == nil:
-		return s.db.Read().QueryRowContext(ctx, q, args...)
-	case st != nil:
-		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
-	}
-	return tx.QueryRowContext(ctx, q, args...)
-}
-
 // errStale means the row changed since it was read: its version moved on.
 var errStale = errors.New("ticket changed since it was read")
 
@@ -128,11 +114,7 @@ func (s *Store) Get(ctx context.Context, id string) (Ticket, error) {
 // before the other committed, and the reservation land after the
 // cancellation found nothing to release. (SQLite's writer is alone anyway.)
 func (s *Store) GetForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error) {
-	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE id = $1`
-	if tx.Engine() == sqldb.Postgres {
-		q += ` FOR UPDATE`
-	}
-	t, err := scanTicket(tx.QueryRowContext(ctx, q, id))
+	t, err := scanTicket(tx.QueryRowContext(ctx, forUpdate(tx.Engine(), getTicketQuery), id))
 	if err != nil {
 		return Ticket{}, fmt.Errorf("get ticket: %w", err)
 	}
@@ -519,7 +501,7 @@ const entryCodeQuery = `SELECT ticket_id, code_version FROM entry_codes WHERE sh
 // EntryCode returns the ticket and codeVersion of a short form, or an error
 // matching sqldb.ErrNotFound.
 func (s *Store) EntryCode(ctx context.Context, short string) (ticketID string, codeVersion int64, err error) {
-	if err := s.row(ctx, nil, s.entryCode, entryCodeQuery, short).Scan(&ticketID, &codeVersion); err != nil {
+	if err := s.db.QueryRow(ctx, nil, s.entryCode, entryCodeQuery, short).Scan(&ticketID, &codeVersion); err != nil {
 		return "", 0, fmt.Errorf("entry code: %w", sqldb.Err(err))
 	}
 	return ticketID, codeVersion, nil
@@ -534,7 +516,7 @@ func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
 		e     DoorEvent
 		staff string
 	)
-	if err := s.row(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status); err != nil {
+	if err := s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status); err != nil {
 		return DoorEvent{}, fmt.Errorf("door event: %w", sqldb.Err(err))
 	}
 	if staff != "" {
@@ -548,7 +530,7 @@ const addCheckInQuery = `INSERT INTO checkins (ticket_id, event_id, code_version
 
 // TicketForCheckIn is GetForUpdate with the statement compiled once.
 func (s *Store) TicketForCheckIn(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error) {
-	t, err := scanTicket(s.row(ctx, tx, s.ticketForCheckIn, forUpdate(tx.Engine(), getTicketQuery), id))
+	t, err := scanTicket(s.db.QueryRow(ctx, tx, s.ticketForCheckIn, forUpdate(tx.Engine(), getTicketQuery), id))
 	if err != nil {
 		return Ticket{}, fmt.Errorf("get ticket: %w", err)
 	}

@@ -393,6 +393,22 @@ func (db *DB) Prepare(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// QueryRow runs a one-row query in tx, or on the read pool when tx is nil,
+// as st when it is not nil (compiled once: Prepare for a statement run in
+// transactions, Read().PrepareContext for one run outside them), else as
+// q. A store keeps its hot statements compiled with one fallback.
+func (db *DB) QueryRow(ctx context.Context, tx *Tx, st *sql.Stmt, q string, args ...any) *sql.Row {
+	switch {
+	case tx == nil && st != nil:
+		return st.QueryRowContext(ctx, args...)
+	case tx == nil:
+		return db.read.QueryRowContext(ctx, q, args...)
+	case st != nil:
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
+}
+
 // Read is for queries outside a transaction. On SQLite its connections are
 // read-only and run beside the writer.
 func (db *DB) Read() *sql.DB { return db.read }
