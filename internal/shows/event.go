@@ -195,6 +195,15 @@ var (
 	// were issued when the event was created.
 	ErrCapacityLocked = &fault.Error{Kind: fault.Invalid, Code: "capacity_locked", Field: "capacity",
 		Message: "capacity cannot change once the event is created: its tickets are issued"}
+	// ErrFaceValueLocked and ErrOnSaleLocked are edits of what the issued
+	// tickets already carry: the tickets part prices each ticket and orders
+	// opens its sale from them, and applies no event.updated to them yet.
+	// Changing them on the event alone would show buyers one price and
+	// charge another.
+	ErrFaceValueLocked = &fault.Error{Kind: fault.Invalid, Code: "face_value_locked", Field: "faceValue",
+		Message: "faceValue cannot change once the event is created: its tickets were issued at it"}
+	ErrOnSaleLocked = &fault.Error{Kind: fault.Invalid, Code: "on_sale_locked", Field: "onSaleAt",
+		Message: "onSaleAt cannot change once the event is created: its tickets were issued with it"}
 	// ErrTooManyStaff is a staff member added beyond MaxStaff.
 	ErrTooManyStaff = fault.Coded(fault.Invalid, "too_many_staff", "The event has the most door staff allowed")
 	// errNoChange is a cancellation or staff change that changes nothing:
@@ -204,8 +213,9 @@ var (
 
 // Edit applies the organizer's draft to the event, at now: the fields it
 // gives replace the event's, checked as a whole. Only its organizer may,
-// only while it is scheduled and has not started, and not its capacity
-// (its tickets were issued when it was created).
+// only while it is scheduled and has not started, and not its capacity,
+// face value or on-sale time (its tickets were issued with them when it was
+// created).
 func (e *Event) Edit(userID string, d Draft, now time.Time) error {
 	if err := e.changeable(userID); err != nil {
 		return err
@@ -213,8 +223,13 @@ func (e *Event) Edit(userID string, d Draft, now time.Time) error {
 	if !e.StartsAt.After(now) {
 		return ErrEnded
 	}
-	if d.Capacity != nil && *d.Capacity != e.Capacity {
+	switch {
+	case d.Capacity != nil && *d.Capacity != e.Capacity:
 		return ErrCapacityLocked
+	case d.FaceValue != nil && *d.FaceValue != e.FaceValue:
+		return ErrFaceValueLocked
+	case d.OnSaleAt != nil && !d.OnSaleAt.Truncate(time.Millisecond).Equal(e.OnSaleAt):
+		return ErrOnSaleLocked
 	}
 	f, err := d.over(e.Fields, now)
 	if err != nil {

@@ -124,6 +124,20 @@ func TestEventRules(t *testing.T) {
 	if err := e.Edit(organizer.ID, Draft{Capacity: ptr(11)}, clocktest.Start); err != ErrCapacityLocked {
 		t.Fatalf("capacity change: %v", err)
 	}
+	e.FaceValue, e.OnSaleAt = 4000, clocktest.Start
+	price, same := money.Cents(4500), money.Cents(4000)
+	later, sameTime := clocktest.Start.Add(time.Minute), clocktest.Start
+	if err := e.Edit(organizer.ID, Draft{FaceValue: &price}, clocktest.Start); err != ErrFaceValueLocked {
+		t.Fatalf("face value change: %v", err)
+	}
+	if err := e.Edit(organizer.ID, Draft{OnSaleAt: &later}, clocktest.Start); err != ErrOnSaleLocked {
+		t.Fatalf("on-sale change: %v", err)
+	}
+	// (This bare event fails other checks; only the locks matter here.)
+	if err := e.Edit(organizer.ID, Draft{FaceValue: &same, OnSaleAt: &sameTime, Capacity: ptr(10)}, clocktest.Start); err == ErrFaceValueLocked ||
+		err == ErrOnSaleLocked || err == ErrCapacityLocked {
+		t.Fatalf("an edit that sends the fixed fields unchanged: %v", err)
+	}
 	if err := e.Edit(organizer.ID, Draft{Capacity: ptr(10)}, clocktest.Start.Add(time.Hour)); err != ErrEnded {
 		t.Fatalf("edit of a started event: %v", err)
 	}

@@ -87,6 +87,8 @@ func TestHTTPChanges(t *testing.T) {
 			{"edit by a buyer", "PUT", path, &buyer, `{"name":"x"}`, 403, "not_organizer"},
 			{"edit by a rival", "PUT", path, &rival, `{"name":"x"}`, 403, "not_event_organizer"},
 			{"edit capacity", "PUT", path, &organizer, `{"capacity":501}`, 400, "capacity_locked"},
+			{"edit face value", "PUT", path, &organizer, `{"faceValue":"99.99"}`, 400, "face_value_locked"},
+			{"edit on-sale time", "PUT", path, &organizer, `{"onSaleAt":"2031-01-01T00:00:00Z"}`, 400, "on_sale_locked"},
 			{"edit unknown", "PUT", "/api/events/unknown", &organizer, `{"name":"x"}`, 404, "not_found"},
 			{"edit bad name", "PUT", path, &organizer, `{"name":""}`, 400, "invalid"},
 			{"staff by a rival", "POST", path + "/staff", &rival, `{"email":"a@example.com"}`, 403, "not_event_organizer"},
