@@ -37,7 +37,8 @@ func handledCount(t *testing.T, base, consumer string, outcomes ...string) int {
 // 200 ms apart at most), then restores it.
 //
 // While it is down, every API route that needs the database answers 503
-// with Retry-After and the code "unavailable", never a 500. The expiries
+// with Retry-After and the code "unavailable", never a 500; currentuser,
+// which reads only the session token, still answers 200. The expiries
 // that fell due meanwhile are retried for as long as the outage lasts,
 // never given up: once it is back every order is cancelled and its ticket
 // is on sale again, and nothing was terminated.
@@ -48,8 +49,12 @@ func TestUpDatabaseOutage(t *testing.T) {
 		t.Skip("a database outage is a PostgreSQL server's; SQLite's (a lock held past the busy timeout) is covered in sqldb")
 	}
 	proxied, outage := sqldbtest.Cuttable(t, dbURL)
-	const limit = 3
+	const (
+		limit = 3
+		key   = "outage-test-key-outage-test-key-"
+	)
 	base, _ := startUp(t, t.TempDir(), map[string]string{
+		"JWT_KEY":              key,
 		"DATABASE_URL":         proxied,
 		"EXPIRATION_WINDOW":    "2s",
 		"EVENT_MAX_DELIVERIES": strconv.Itoa(limit),
@@ -69,6 +74,18 @@ func TestUpDatabaseOutage(t *testing.T) {
 	if got := seller.do("POST", "/api/tickets", map[string]any{"title": "Spare show", "price": 5}, &spare); got != http.StatusCreated {
 		t.Fatalf("create ticket = %d", got)
 	}
+	// An organizer's event with a ticket held, and its entry code: the
+	// event, code and check-in routes below then reach the database rather
+	// than stopping at a 403 or 404 decided without it.
+	org := signUp(t, base, "org@example.com")
+	asOrganizer(t, org, key)
+	show := createOnSaleEvent(t, org, "Outage night", 2)
+	held := buyHeld(t, buyer, show)
+	var entry codeJSON
+	if got := buyer.do("GET", "/api/tickets/"+held+"/code", nil, &entry); got != http.StatusOK {
+		t.Fatalf("GET code = %d", got)
+	}
+	starts := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
 
 	outage.Cut()
 	for _, r := range []struct {
@@ -89,12 +106,29 @@ func TestUpDatabaseOutage(t *testing.T) {
 		{buyer, "POST", "/api/payments", map[string]string{"orderId": orders[0].ID, "token": "tok_visa"}},
 		{newClient(t, base), "POST", "/api/users/signin", map[string]string{"email": "buyer@example.com", "password": "password123"}},
 		{newClient(t, base), "POST", "/api/users/signup", map[string]string{"email": "new@example.com", "password": "password123"}},
+		{buyer, "GET", "/api/events", nil},
+		{buyer, "GET", "/api/events?q=outage", nil},
+		{buyer, "GET", "/api/events/" + show, nil},
+		{org, "GET", "/api/events/mine", nil},
+		{org, "POST", "/api/events", map[string]any{"name": "New night", "venue": "Paradiso", "startsAt": starts, "faceValue": "40", "capacity": 2}},
+		{org, "PUT", "/api/events/" + show, map[string]any{"name": "Renamed night"}},
+		{org, "POST", "/api/events/" + show + "/staff", map[string]string{"email": "door@example.com"}},
+		{buyer, "GET", "/api/tickets/" + held + "/code", nil},
+		{org, "POST", "/api/checkins", map[string]string{"code": entry.Code, "eventId": show}},
+		{org, "POST", "/api/checkins", map[string]string{"code": entry.Short, "eventId": show}},
 	} {
 		status, retryAfter, code := rawStatus(t, r.who, r.method, r.path, r.body)
 		if status != http.StatusServiceUnavailable || retryAfter == "" || code != "unavailable" {
 			t.Errorf("%s %s with the database down = %d, Retry-After %q, code %q; want 503, a Retry-After, unavailable",
 				r.method, r.path, status, retryAfter, code)
 		}
+	}
+	// Who is signed in is read from the session token alone (revocations
+	// come from the bus, kept in memory): currentuser needs no database and
+	// still answers during the outage.
+	var me currentUser
+	if got := buyer.do("GET", "/api/users/currentuser", nil, &me); got != http.StatusOK || me.CurrentUser == nil || me.CurrentUser.Email != "buyer@example.com" {
+		t.Errorf("GET /api/users/currentuser with the database down = %d %+v, want 200 and the buyer", got, me.CurrentUser)
 	}
 
 	// The expiries fall due and are delivered to orders, which cannot
