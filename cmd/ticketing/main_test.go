@@ -319,3 +319,31 @@ func TestConfigLogValueCoversEveryField(t *testing.T) {
 		t.Errorf("LogValue logs %d fields, Config has %d exported: log the new one (masked if secret)", got, exported)
 	}
 }
+
+// TestConfigDefaults pins the defaults README.md's configuration table
+// promises, in both modes: a change to one is a change to that table too.
+func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
+	for _, m := range []struct {
+		name string
+		mode mode
+	}{{"up", modeUp}, {"serve", modeServe}} {
+		cfg, err := parseConfig(flag.NewFlagSet(m.name, flag.ContinueOnError), nil,
+			testEnv(map[string]string{"JWT_KEY": strings.Repeat("k", 32)}), m.mode)
+		if err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		for _, d := range []struct {
+			name      string
+			got, want int
+		}{
+			{"MAX_PENDING_ORDERS", cfg.MaxPendingOrders, 10},
+			{"MAX_PENDING_ORDERS_PER_ADDRESS", cfg.MaxPendingPerAddress, 30},
+			{"MAX_LISTINGS", cfg.MaxListings, 200},
+		} {
+			if d.got != d.want {
+				t.Errorf("%s: %s defaults to %d, want %d", m.name, d.name, d.got, d.want)
+			}
+		}
+	}
+}
