@@ -327,7 +327,6 @@ func TestBrowserBuyAndSell(t *testing.T) {
 			t.Fatalf("the index does not show %q", want)
 		}
 	}
-	c.readmeScreenshot("index.png")
 
 	// Search by words in any order, any case, accents folded; then sort.
 	c.do("search", 10*time.Second,
