@@ -76,6 +76,7 @@ func TestBrowserDoor(t *testing.T) {
 			t.Errorf("My tickets does not say %q: %q", want, card)
 		}
 	}
+	c.readmeScreenshot("my-tickets.png")
 	short := c.text(".short-code")
 	pdfHref := chromeRun(c, "the PDF link", chromedp.Evaluate[string](`document.querySelector('.held-ticket a[href$="/pdf"]').getAttribute("href")`))
 	ticketID := strings.TrimSuffix(strings.TrimPrefix(pdfHref, "/tickets/"), "/pdf")

@@ -34,6 +34,11 @@ func TestBrowserEvents(t *testing.T) {
 	findChromium(t)
 	dir := t.TempDir()
 	base, _ := startUp(t, dir, nil)
+	// Free-form listings beside the event, as the index shows both.
+	seller := webSignUp(t, base, "seller@example.com")
+	webSell(t, seller, "Concert, row F", "20.50")
+	webSell(t, seller, "Opera night, balcony", "45")
+	webSell(t, seller, "Jazz festival day pass", "120")
 	c := startChrome(t, base)
 	c.timezone("America/New_York")
 
@@ -95,6 +100,7 @@ func TestBrowserEvents(t *testing.T) {
 	if got := c.text("#listings-heading"); !strings.Contains(got, "Unverified") {
 		t.Errorf("the listings' heading is %q, want it to say unverified", got)
 	}
+	c.readmeScreenshot("index.png")
 	c.do("open the event", 10*time.Second,
 		chromedp.Click(`//main//a[normalize-space(.)="Jazz Night"]`),
 		chromedp.WaitVisible(chromedp.CSS(".event-detail h1")),
@@ -119,6 +125,7 @@ func TestBrowserEvents(t *testing.T) {
 	if c.exists(`form[action$="/buy"]`) || c.pageHas("Your event") {
 		t.Error("the visitor is offered Buy before the sale, or the organizer's part")
 	}
+	c.readmeScreenshot("event.png")
 
 	// On a phone the pages fit: nothing scrolls sideways, and the
 	// organizer's header, with My Events, is still one row.

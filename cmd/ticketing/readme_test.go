@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -129,4 +130,38 @@ func answerID(line string) string {
 		return ""
 	}
 	return m[1]
+}
+
+// TestReadmeScreenshots: every image under docs/screenshots/ that
+// README.md shows is there, and every PNG there is shown: a screenshot
+// renamed, or added by a browser test (readmeScreenshot) without a place
+// in the README, is caught here, where UPDATE_SCREENSHOTS=1 alone would
+// not.
+func TestReadmeScreenshots(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\]\((docs/screenshots/[^)\s]+)\)`).FindAllSubmatch(readme, -1) {
+		shown[string(m[1])] = true
+	}
+	if len(shown) == 0 {
+		t.Fatal("README.md shows no screenshot")
+	}
+	for p := range shown {
+		if _, err := os.Stat(filepath.Join("..", "..", filepath.FromSlash(p))); err != nil {
+			t.Errorf("README.md shows %s: %v", p, err)
+		}
+	}
+	pngs, err := filepath.Glob(filepath.Join("..", "..", "docs", "screenshots", "*.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range pngs {
+		if p := "docs/screenshots/" + filepath.Base(f); !shown[p] {
+			t.Errorf("%s is not shown in README.md", p)
+		}
+	}
 }

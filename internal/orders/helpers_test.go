@@ -101,7 +101,10 @@ type orderBody struct {
 	// CancelledBy and PaymentID are omitted when empty.
 	CancelledBy string `json:"cancelledBy"`
 	PaymentID   string `json:"paymentId"`
-	Ticket      struct {
+	// ReserveAgainAt is omitted but on an order the buyer cancelled or let
+	// expire.
+	ReserveAgainAt string `json:"reserveAgainAt"`
+	Ticket         struct {
 		ID      string          `json:"id"`
 		Title   string          `json:"title"`
 		Price   json.RawMessage `json:"price"`

@@ -142,8 +142,19 @@ func TestReserveAgainAfterRelease(t *testing.T) {
 				if w.Code != http.StatusCreated {
 					t.Fatalf("first reserve = %d %s", w.Code, w.Body)
 				}
+				first := httpapitest.Decode[orderBody](t, w)
+				if first.ReserveAgainAt != "" {
+					t.Errorf("an unpaid order says reserveAgainAt %q", first.ReserveAgainAt)
+				}
 				clk.Advance(2 * time.Minute)
-				tt.release(t, f, httpapitest.Decode[orderBody](t, w))
+				tt.release(t, f, first)
+				// The order says when the pause it started ends, by the
+				// rule the refusals below enforce.
+				again := clk.Now().Add(window).UTC().Format(time.RFC3339)
+				w = request(f.handler, "GET", "/api/orders/"+first.ID, "", alice)
+				if got := httpapitest.Decode[orderBody](t, w).ReserveAgainAt; w.Code != http.StatusOK || got != again {
+					t.Fatalf("released order = %d reserveAgainAt %q, want %q", w.Code, got, again)
+				}
 
 				w = reserve(alice, "t1")
 				if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "600" {

@@ -48,6 +48,12 @@ type orderJSON struct {
 	// and for orders that ended before the time was kept.
 	PaidAt      time.Time `json:"paidAt,omitzero"`
 	CancelledAt time.Time `json:"cancelledAt,omitzero"`
+	// ReserveAgainAt, on an order the buyer cancelled or let expire, is
+	// when they may reserve its ticket again (RFC 3339, UTC): the
+	// re-reserve pause Reserve enforces, so a page can say when rather
+	// than offer a reservation bound to be refused. It stays after the
+	// time has passed; the reader compares it with the clock.
+	ReserveAgainAt time.Time `json:"reserveAgainAt,omitzero"`
 	// EventCancelled says the ticket's event was cancelled; on a paid
 	// order Notice then says the refund is pending.
 	EventCancelled bool   `json:"eventCancelled,omitempty"`
@@ -56,7 +62,9 @@ type orderJSON struct {
 	Ticket ticketJSON `json:"ticket"`
 }
 
-func toJSON(o Order) orderJSON {
+// toJSON is o as the API shows it; window is the expiration window, which
+// also sets the re-reserve pause.
+func toJSON(o Order, window time.Duration) orderJSON {
 	var paid, cancelled time.Time
 	switch o.Status {
 	case StatusComplete:
@@ -73,6 +81,7 @@ func toJSON(o Order) orderJSON {
 		Notice:         notice,
 		PaidAt:         paid,
 		CancelledAt:    cancelled,
+		ReserveAgainAt: o.ReserveAgainAt(window).UTC(),
 		ID:             o.ID,
 		UserID:         o.UserID,
 		Status:         string(o.Status),
@@ -103,7 +112,7 @@ func (s *Service) handleOrderList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]orderJSON, len(list))
 	for i, o := range list {
-		out[i] = toJSON(o)
+		out[i] = toJSON(o, s.cfg.Window)
 	}
 	httpapi.Respond(w, http.StatusOK, out)
 }
@@ -141,7 +150,7 @@ func (s *Service) handleOrderCreate(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	httpapi.Respond(w, http.StatusCreated, toJSON(o))
+	httpapi.Respond(w, http.StatusCreated, toJSON(o, s.cfg.Window))
 }
 
 func (s *Service) handleOrderGet(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +160,7 @@ func (s *Service) handleOrderGet(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	httpapi.Respond(w, http.StatusOK, toJSON(o))
+	httpapi.Respond(w, http.StatusOK, toJSON(o, s.cfg.Window))
 }
 
 func (s *Service) handleOrderCancel(w http.ResponseWriter, r *http.Request) {

@@ -142,6 +142,7 @@ type Limits struct {
 // ticket less than a window ago: cancelling and reserving again would
 // otherwise hold a ticket for ever without paying.
 func (h Holds) Allow(now time.Time, l Limits) error {
+	again := reserveAgainAt(h.LastCancelled, l.Window)
 	switch {
 	case h.UserPending >= l.MaxPending:
 		return refuse(ErrTooManyPending, ErrTooManyPending.Message, h.UserFirstExpiry.Sub(now))
@@ -150,14 +151,45 @@ func (h Holds) Allow(now time.Time, l Limits) error {
 		return refuse(ErrTooManyFromAddress, fmt.Sprintf(
 			"Too many tickets are on hold from your network; try again in %s, when the first of those holds ends",
 			inWords(wait)), wait)
-	case !h.LastCancelled.IsZero() && now.Before(h.LastCancelled.Add(l.Window)):
-		again := h.LastCancelled.Add(l.Window)
+	case now.Before(again):
 		wait := again.Sub(now)
 		return refuse(ErrReleasedRecently, fmt.Sprintf(
 			"Your last order for this ticket was cancelled or expired; you can reserve it again in %s (at %s)",
 			inWords(wait), again.UTC().Format("2006-01-02 15:04 UTC")), wait)
 	}
 	return nil
+}
+
+// reserveAgainAt is when a buyer whose order for a ticket ended at
+// cancelled (by them or by expiry) may reserve that ticket again: one
+// window later. It is the pause Allow enforces and the time an order's
+// JSON tells the buyer; zero when cancelled is zero (no pause).
+func reserveAgainAt(cancelled time.Time, window time.Duration) time.Time {
+	if cancelled.IsZero() {
+		return time.Time{}
+	}
+	return cancelled.Add(window)
+}
+
+// pausesReserve says whether an order cancelled for reason by starts the
+// buyer's re-reserve pause: only what the buyer did (cancelled, or let
+// expire) does; a reservation tickets refused (price_change, ...) was not
+// the buyer's doing. The store's reads of Holds.LastCancelled filter on
+// the same two reasons in SQL.
+func pausesReserve(by string) bool {
+	return by == events.CancelledByBuyer || by == events.CancelledByExpiry
+}
+
+// ReserveAgainAt is when the buyer may reserve this order's ticket again
+// after it was cancelled by them or expired, given the expiration window;
+// zero for any other order (or one cancelled before its time was kept).
+// Whether the pause still holds is for the caller to compare with its
+// clock.
+func (o *Order) ReserveAgainAt(window time.Duration) time.Time {
+	if o.Status != StatusCancelled || !pausesReserve(o.CancelledBy) {
+		return time.Time{}
+	}
+	return reserveAgainAt(o.EndedAt, window)
 }
 
 // refusal is a sentinel fault with this attempt's message and Retry-After.

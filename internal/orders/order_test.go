@@ -92,3 +92,45 @@ func TestOrderRefuse(t *testing.T) {
 		})
 	}
 }
+
+// TestOrderReserveAgainAt: only an order the buyer cancelled or let
+// expire pauses their reserving its ticket again, for one window from
+// when it ended; the pause is the one Holds.Allow enforces.
+func TestOrderReserveAgainAt(t *testing.T) {
+	t.Parallel()
+	const window = 15 * time.Minute
+	ended := time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		order orders.Order
+		want  time.Time
+	}{
+		{"cancelled by the buyer", orders.Order{Status: orders.StatusCancelled, CancelledBy: events.CancelledByBuyer, EndedAt: ended}, ended.Add(window)},
+		{"expired", orders.Order{Status: orders.StatusCancelled, CancelledBy: events.CancelledByExpiry, EndedAt: ended}, ended.Add(window)},
+		{"refused for a price change", orders.Order{Status: orders.StatusCancelled, CancelledBy: events.RefusedPriceChange, EndedAt: ended}, time.Time{}},
+		{"cancelled before the time was kept", orders.Order{Status: orders.StatusCancelled, CancelledBy: events.CancelledByBuyer}, time.Time{}},
+		{"unpaid", orders.Order{Status: orders.StatusCreated}, time.Time{}},
+		{"paid", orders.Order{Status: orders.StatusComplete, EndedAt: ended}, time.Time{}},
+	}
+	limits := orders.Limits{MaxPending: 10, MaxPerAddress: 10, Window: window}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := tt.order.ReserveAgainAt(window)
+			if !got.Equal(tt.want) {
+				t.Fatalf("ReserveAgainAt = %v, want %v", got, tt.want)
+			}
+			if got.IsZero() {
+				return
+			}
+			// The same time Allow refuses until and lets through at.
+			h := orders.Holds{LastCancelled: tt.order.EndedAt}
+			if err := h.Allow(got.Add(-time.Millisecond), limits); !errors.Is(err, orders.ErrReleasedRecently) {
+				t.Errorf("Allow just before = %v, want ErrReleasedRecently", err)
+			}
+			if err := h.Allow(got, limits); err != nil {
+				t.Errorf("Allow at ReserveAgainAt = %v", err)
+			}
+		})
+	}
+}

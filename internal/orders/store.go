@@ -227,7 +227,8 @@ func (s *Store) PeekReserve(ctx context.Context, ticketID, userID, addr string) 
 
 // ticketForReserveQuery is TicketForReserve's one statement. The pause
 // counts only what the buyer did (cancelled, or let expire): a reservation
-// tickets refused (price_change, ...) was not the buyer's doing.
+// tickets refused (price_change, ...) was not the buyer's doing; the
+// reasons are pausesReserve's.
 const ticketForReserveQuery = `SELECT ` + ticketForReserveColumns + ` ` + ticketForReserveFrom
 
 // peekReserveQuery is PeekReserve's: TicketForReserve's and whether an

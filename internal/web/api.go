@@ -255,6 +255,9 @@ type order struct {
 	// took its status; zero when not known.
 	PaidAt      time.Time `json:"paidAt"`
 	CancelledAt time.Time `json:"cancelledAt"`
+	// ReserveAgainAt, on an order the buyer cancelled or let expire, is
+	// when they may reserve its ticket again; zero otherwise.
+	ReserveAgainAt time.Time `json:"reserveAgainAt"`
 	// Notice is what the API says of the order beyond its status ("Event
 	// cancelled — refund pending" on a paid order whose event was
 	// cancelled).

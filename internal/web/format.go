@@ -123,6 +123,15 @@ func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // humanTime is what a page shows before (or without) the script: UTC.
 func humanTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
 
+// minuteUp is t rounded up to the minute: a time shown to the minute
+// that something becomes possible at must not be before it.
+func minuteUp(t time.Time) time.Time {
+	if m := t.Truncate(time.Minute); !m.Equal(t) {
+		return m.Add(time.Minute)
+	}
+	return t
+}
+
 // retryAt is when an API answer's Retry-After (in seconds) says trying
 // again can succeed, or the zero time when it says nothing.
 func retryAt(err error, now time.Time) time.Time {

@@ -68,9 +68,12 @@ type orderData struct {
 	ServerAt string // the server's clock, so the script can correct a skewed one
 	Cards    []testCard
 	// TicketStatus is the ticket's status now, for an order that ended
-	// unpaid ("" when unknown); TryAgain says the buyer may order it again.
+	// unpaid ("" when unknown); TryAgain says the buyer may order it again,
+	// TryAgainAt (non-zero) that they may from then on, their re-reserve
+	// pause holding until then.
 	TicketStatus string
 	TryAgain     bool
+	TryAgainAt   time.Time
 }
 
 func (s *Service) handleOrderShow(w http.ResponseWriter, r *http.Request) {
@@ -107,7 +110,15 @@ func (s *Service) handleOrderShow(w http.ResponseWriter, r *http.Request) {
 		// which the order links: any of its tickets will do.)
 		if t, err := s.api.Ticket(r, o.Ticket.ID); err == nil {
 			d.TicketStatus = t.Status
-			d.TryAgain = t.Status == "on_sale" && t.UserID != v.User.ID
+			if t.Status == "on_sale" && t.UserID != v.User.ID {
+				// The API says when the pause this order started ends;
+				// before then a reservation would only be refused.
+				if now.Before(o.ReserveAgainAt) {
+					d.TryAgainAt = minuteUp(o.ReserveAgainAt)
+				} else {
+					d.TryAgain = true
+				}
+			}
 		}
 	}
 	v.Data = d

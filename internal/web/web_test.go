@@ -726,7 +726,7 @@ func TestPagesRender(t *testing.T) {
 		name  string
 		page  string
 		v     view
-		wants []string
+		wants []string // what the page holds; "!…": what it must not
 	}{
 		{"index signed out", "index", view{Form: newForm(nil), Data: indexData{Tickets: []ticket{tk}}},
 			[]string{"Sign Up", "Sign In", "$20.50", `href="/tickets/t1"`}},
@@ -762,6 +762,10 @@ func TestPagesRender(t *testing.T) {
 			[]string{"Sold", `<time datetime="2030-05-01T11:00:00Z">`, "Withdrawn", `action="/tickets/t1/withdraw"`, "Yes, withdraw", `name="csrf" value="tok"`}},
 		{"order cancelled, ticket back on sale", "order", view{User: u, CSRF: "tok", Data: orderData{Order: s.row(cancelled(o, "buyer", "")), TicketStatus: "on_sale", TryAgain: true}},
 			[]string{"Cancelled by you", "Try to buy again", `action="/tickets/t1/purchase"`}},
+		{"order expired, ticket back on sale, the buyer's pause holding", "order", view{User: u, CSRF: "tok", Data: orderData{Order: s.row(cancelled(o, "expiry", "")), TicketStatus: "on_sale", TryAgainAt: fixedNow().Add(10 * time.Minute)}},
+			[]string{"Expired", "back on sale", `You can try again at <time datetime="2030-05-01T12:10:00Z">1 May 2030, 12:10 UTC</time>`, "!Try to buy again", "!/purchase"}},
+		{"order expired, ticket back on sale, the pause over", "order", view{User: u, CSRF: "tok", Data: orderData{Order: s.row(cancelled(o, "expiry", "")), TicketStatus: "on_sale", TryAgain: true}},
+			[]string{"Expired", "back on sale", "Try to buy again", `action="/tickets/t1/purchase"`, "!You can try again at"}},
 		{"order expired, ticket sold since", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", "")), TicketStatus: "sold"}},
 			[]string{"Expired", "The ticket is no longer available"}},
 		{"listings", "listings", view{User: u, Data: listingsData{Tickets: []ticket{tk, {ID: "t2", Title: "B", Price: 100, OrderID: "o"}}}},
@@ -806,7 +810,12 @@ func TestPagesRender(t *testing.T) {
 				t.Fatalf("status %d: %s", rec.Code, body)
 			}
 			for _, want := range tt.wants {
-				if !strings.Contains(body, want) {
+				// A want starting "!" is what the page must not hold.
+				if no, ok := strings.CutPrefix(want, "!"); ok {
+					if strings.Contains(body, no) {
+						t.Errorf("page has %q", no)
+					}
+				} else if !strings.Contains(body, want) {
 					t.Errorf("page lacks %q", want)
 				}
 			}
