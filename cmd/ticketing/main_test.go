@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/alexedwards/argon2id"
 )
 
 // testEnv is a getenv for tests: only the given variables exist.
@@ -46,6 +48,7 @@ func startUpConfig(t *testing.T, dataDir string, vars map[string]string, edit fu
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.passwordHashing = &testPasswordHashing
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -61,6 +64,14 @@ func startUpConfig(t *testing.T, dataDir string, vars map[string]string, edit fu
 	})
 	return "http://" + app.Addr(), app
 }
+
+// testPasswordHashing is the argon2id cost of the systems tests start in
+// this process: the least argon2id allows. Hashing with OWASP's
+// parameters allocates 19 MiB per sign-up and sign-in, and the collector
+// then scanned every running system's heap so often that it and the
+// hashing took over half of this package's CPU. Auth's own tests, and
+// the systems started as processes, keep the real cost.
+var testPasswordHashing = argon2id.Params{Memory: 8, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 // testLogger logs to stderr at debug level under -v; otherwise it keeps
 // warnings and errors and prints the last of them if the test fails, so a

@@ -73,6 +73,8 @@ func buildAuth(ctx context.Context, in infra) (*part, error) {
 		RatePerMinute:  in.cfg.AuthRatePerMinute,
 		TrustedProxies: in.trusted,
 		Revoked:        in.revoked,
+		// nil (OWASP's parameters) unless a test sets it.
+		PasswordHashing: in.cfg.passwordHashing,
 	})
 	return &part{name: "auth", db: db, ob: ob, routes: svc.Routes, close: svc.Close}, nil
 }

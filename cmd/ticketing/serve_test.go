@@ -191,6 +191,7 @@ func serveApp(t *testing.T, name string, env map[string]string) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.passwordHashing = &testPasswordHashing
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	app, err := Serve(ctx, name, cfg, natsbustest.Logger(t))
