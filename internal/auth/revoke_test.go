@@ -9,6 +9,7 @@ import (
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/outbox/outboxtest"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
@@ -18,27 +19,7 @@ import (
 // oldest first.
 func revokedEvents(tb testing.TB, db *sqldb.DB) []events.SessionRevoked {
 	tb.Helper()
-	rows, err := db.Read().Query(`SELECT payload FROM outbox WHERE subject = $1 ORDER BY id`, events.SubjectSessionRevoked)
-	if err != nil {
-		tb.Fatalf("outbox: %v", err)
-	}
-	defer rows.Close()
-	var out []events.SessionRevoked
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			tb.Fatal(err)
-		}
-		var ev events.SessionRevoked
-		if err := json.Unmarshal([]byte(p), &ev); err != nil {
-			tb.Fatalf("payload %s: %v", p, err)
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	return out
+	return outboxtest.Payloads[events.SessionRevoked](tb, db, events.SubjectSessionRevoked)
 }
 
 // signIn signs ann in (creating her first when new) and returns the cookie.

@@ -78,28 +78,6 @@ func token(tb testing.TB, userID string) string {
 
 var request = httpapitest.Request
 
-// outboxPayloads returns the outbox payloads on subject.
-func outboxPayloads(tb testing.TB, db *sqldb.DB, subject string) []string {
-	tb.Helper()
-	rows, err := db.Read().Query(`SELECT payload FROM outbox WHERE subject = $1 ORDER BY id`, subject)
-	if err != nil {
-		tb.Fatalf("outbox: %v", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
-
 // count runs a count(*) query.
 func count(tb testing.TB, db *sqldb.DB, q string, args ...any) int {
 	tb.Helper()

@@ -12,6 +12,7 @@ import (
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/payments"
 	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
+	"github.com/ticketing/ticketing/internal/platform/outbox/outboxtest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -145,11 +146,7 @@ func checkPaid(t *testing.T, f *fixture, orderID, id string) {
 		}
 	}
 	var found int
-	for _, raw := range outboxPayloads(t, f.db, events.SubjectPaymentCreated) {
-		var ev events.PaymentCreated
-		if err := json.Unmarshal([]byte(raw), &ev); err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range outboxtest.Payloads[events.PaymentCreated](t, f.db, events.SubjectPaymentCreated) {
 		if ev.OrderID == orderID {
 			found++
 			if ev != (events.PaymentCreated{ID: id, OrderID: orderID, StripeID: p.StripeID}) {

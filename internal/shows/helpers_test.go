@@ -2,30 +2,23 @@ package shows
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/clock/clocktest"
-	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/outbox/outboxtest"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
 // migs are the migrations of the part's database.
 var migs = []sqldb.Migrations{Migrations, outbox.Migrations}
-
-var testKey = []byte("test-key-test-key-test-key-32byt")
 
 var (
 	organizer = session.User{ID: "organizer-1", Email: "org@example.com", Organizer: true}
@@ -71,85 +64,14 @@ type pending struct {
 // outboxEvents returns the events waiting in db's outbox, oldest first.
 func outboxEvents(tb testing.TB, db *sqldb.DB) []pending {
 	tb.Helper()
-	rows, err := db.Read().QueryContext(context.Background(), `SELECT subject, payload FROM outbox ORDER BY id`)
-	if err != nil {
-		tb.Fatalf("read outbox: %v", err)
-	}
-	defer rows.Close()
 	var out []pending
-	for rows.Next() {
-		var subject, payload string
-		if err := rows.Scan(&subject, &payload); err != nil {
-			tb.Fatal(err)
-		}
-		p := pending{Subject: subject}
-		if err := json.Unmarshal([]byte(payload), &p.State); err != nil {
-			tb.Fatalf("decode %s: %v", subject, err)
-		}
+	for _, m := range outboxtest.Pending(tb, db) {
+		p := pending{Subject: m.Subject}
+		m.Decode(tb, &p.State)
 		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		tb.Fatal(err)
 	}
 	return out
 }
 
-// handler is the service's mux wrapped as the wiring wraps it.
-func handler(s *Service) http.Handler {
-	mux := http.NewServeMux()
-	s.Routes(mux)
-	return httpapi.Edge(mux, slog.New(slog.DiscardHandler), testKey, time.Now, nil)
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func do(tb testing.TB, h http.Handler, method, path string, user *session.User, body string) response {
-	tb.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	if user != nil {
-		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: httpapitest.Token(tb, testKey, *user)})
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	b, _ := io.ReadAll(w.Result().Body)
-	return response{status: w.Code, header: w.Result().Header, body: b}
-}
-
-func (r response) event(tb testing.TB) map[string]any {
-	tb.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		tb.Fatalf("decode event %s: %v", r.body, err)
-	}
-	return m
-}
-
-func (r response) events(tb testing.TB) []map[string]any {
-	tb.Helper()
-	var m []map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		tb.Fatalf("decode events %s: %v", r.body, err)
-	}
-	return m
-}
-
-// errors returns the field and code of each error of an error body.
-func (r response) errors(tb testing.TB) (fields, codes []string) {
-	tb.Helper()
-	var body httpapi.ErrorBody
-	if err := json.Unmarshal(r.body, &body); err != nil || len(body.Errors) == 0 {
-		tb.Fatalf("not an error body: %s (%v)", r.body, err)
-	}
-	for _, e := range body.Errors {
-		if e.Message == "" {
-			tb.Fatalf("error without a message: %s", r.body)
-		}
-		fields, codes = append(fields, e.Field), append(codes, e.Code)
-	}
-	return fields, codes
-}
+// handler is the service's API as the wiring serves it.
+func handler(s *Service) http.Handler { return httpapitest.Handler(s.Routes) }

@@ -3,16 +3,12 @@ package shows
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/money"
 )
@@ -218,16 +214,12 @@ const MaxPage = 100
 // event (?after=, see cursor).
 func (s *Service) handleEventList(w http.ResponseWriter, r *http.Request) {
 	query := r.URL.Query()
-	q := strings.TrimSpace(query.Get("q"))
-	l := Listing{Search: q}
-	switch {
-	case utf8.RuneCountInString(q) > MaxText:
-		httpapi.Error(w, r, &fault.Error{Kind: fault.Invalid, Field: "q", Message: "Search text must be at most 200 characters"})
-		return
-	case !utf8.ValidString(q) || strings.ContainsFunc(q, unicode.IsControl):
-		httpapi.Error(w, r, &fault.Error{Kind: fault.Invalid, Field: "q", Message: "Search text must be plain text"})
+	q, err := httpapi.ParseSearch(query)
+	if err != nil {
+		httpapi.Error(w, r, err)
 		return
 	}
+	l := Listing{Search: q}
 	if after := query.Get("after"); after != "" {
 		ms, id, ok := strings.Cut(after, ".")
 		n, err := strconv.ParseInt(ms, 10, 64)
@@ -237,23 +229,22 @@ func (s *Service) handleEventList(w http.ResponseWriter, r *http.Request) {
 		}
 		l.After, l.AfterStartsAt = id, time.UnixMilli(n)
 	}
-	if v := query.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPage {
-			httpapi.Error(w, r, &fault.Error{Kind: fault.Invalid, Field: "limit",
-				Message: fmt.Sprintf("limit must be a whole number from 1 to %d", MaxPage)})
-			return
-		}
-		l.Limit = n + 1 // one more says whether a next page exists
+	limit, err := httpapi.ParseLimit(query, MaxPage)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
 	}
+	l.Limit = httpapi.Probe(limit)
 	list, err := s.List(r.Context(), l)
-	if err == nil && l.Limit > 0 && len(list) == l.Limit {
-		list = list[:len(list)-1]
-		next := url.Values{"limit": {strconv.Itoa(len(list))}, "after": {cursor(list[len(list)-1])}}
-		if q != "" {
-			next.Set("q", q)
+	if err == nil {
+		var more bool
+		if list, more = httpapi.NextPage(list, limit); more {
+			next := url.Values{"limit": {strconv.Itoa(limit)}, "after": {cursor(list[len(list)-1])}}
+			if q != "" {
+				next.Set("q", q)
+			}
+			httpapi.LinkNext(w, "/api/events", next)
 		}
-		w.Header().Set("Link", `</api/events?`+next.Encode()+`>; rel="next"`)
 	}
 	s.respondList(w, r, list, err)
 }

@@ -10,9 +10,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+	"strings"
 )
 
 func left(t *testing.T, s *Service, id string) int64 {
@@ -164,6 +166,34 @@ func TestTicketsLeftConcurrent(t *testing.T) {
 		}
 		if got := counts(t, s, e.ID); got.TicketsLeft != n/2 || got.TicketsIssued != n {
 			t.Fatalf("%d left and %d issued, want %d and %d", got.TicketsLeft, got.TicketsIssued, n/2, n)
+		}
+	}, migs...)
+}
+
+// TestMalformedTicketIDRefused: a ticket event whose ticket or event id is
+// not an id (ids.Valid) is refused for good the same way on every engine,
+// never counted (SQLite would take "a.b"; PostgreSQL refuses a NUL with an
+// error, which the bus would redeliver).
+func TestMalformedTicketIDRefused(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, _ := newTestService(t, db)
+		e := mustCreate(t, s, draft("Jazz", "Paradiso", 10))
+		for _, bad := range []string{"a.b", "a\x00b", "a b", "é", "a\xffb", strings.Repeat("x", 65)} {
+			good := uuid.NewString()
+			for _, ev := range []any{
+				events.TicketCreated{ID: bad, Status: events.TicketOnSale, EventID: e.ID, Price: 2500},
+				events.TicketCreated{ID: good, Status: events.TicketOnSale, EventID: bad, Price: 2500},
+				events.TicketUpdated{ID: bad, Version: 1, Status: events.TicketOnSale, EventID: e.ID, Price: 2500},
+				events.TicketUpdated{ID: good, Version: 1, Status: events.TicketOnSale, EventID: bad, Price: 2500},
+			} {
+				if err := s.deliver(ctx, ev); !natsbus.IsPermanent(err) {
+					t.Errorf("%+v: %v, want refused for good", ev, err)
+				}
+			}
+		}
+		if got := counts(t, s, e.ID); got.TicketsIssued != 0 || got.TicketsLeft != 0 {
+			t.Fatalf("%d issued, %d left after malformed ids, want none", got.TicketsIssued, got.TicketsLeft)
 		}
 	}, migs...)
 }

@@ -35,20 +35,6 @@ var (
 	ErrBadCursor = &fault.Error{Kind: fault.Invalid, Field: "after", Message: "after must be the cursor of the previous page (its last event)"}
 )
 
-// Storer is what the service needs of its database.
-type Storer interface {
-	Get(ctx context.Context, id string) (Event, error)
-	GetForUpdate(ctx context.Context, tx *sqldb.Tx, id string) (Event, error)
-	ListUpcoming(ctx context.Context, l Listing) ([]Event, error)
-	ListByOrganizer(ctx context.Context, organizerID string) ([]Event, error)
-	Insert(ctx context.Context, tx *sqldb.Tx, e Event) error
-	Update(ctx context.Context, tx *sqldb.Tx, e Event, readVersion int64) error
-	TicketOnSale(ctx context.Context, tx *sqldb.Tx, id string) (onSale, found bool, err error)
-	InsertTicket(ctx context.Context, tx *sqldb.Tx, t IssuedTicket) (replica.Outcome, error)
-	ApplyTicket(ctx context.Context, tx *sqldb.Tx, t IssuedTicket) (replica.Outcome, error)
-	AddTicketCounts(ctx context.Context, tx *sqldb.Tx, eventID, ticketID string, onSale, issued int) error
-}
-
 // Listing says which upcoming events to list.
 type Listing struct {
 	// Now is the time of the request: events starting after it are
@@ -86,7 +72,7 @@ type Config struct {
 // transaction.
 type Service struct {
 	db    *sqldb.DB
-	store Storer
+	store *Store
 	ob    *outbox.Outbox
 	log   *slog.Logger
 	now   func() time.Time

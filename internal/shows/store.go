@@ -22,8 +22,6 @@ type Store struct{ db *sqldb.DB }
 // NewStore returns a Store over db (migrated with Migrations).
 func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 
-var _ Storer = (*Store)(nil)
-
 // errStale means the row changed since it was read: its version moved on.
 var errStale = errors.New("event changed since it was read")
 

@@ -13,7 +13,6 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/entrycode"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/ids"
-	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -302,7 +301,8 @@ func doorEvent(ev events.EventState) replica.Set {
 
 // applyDoorEvent keeps the replica of ev (event.created inserts it,
 // event.updated and event.cancelled apply version N on N−1). An event
-// whose previous version has not landed is natsbus.Early.
+// whose previous version has not landed returns replica.ErrBehind, which
+// the runner redelivers with a delay by itself.
 func (s *Service) applyDoorEvent(ctx context.Context, ev events.EventState, created bool) error {
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		var err error
@@ -313,9 +313,6 @@ func (s *Service) applyDoorEvent(ctx context.Context, ev events.EventState, crea
 		}
 		return err
 	})
-	if errors.Is(err, replica.ErrBehind) {
-		return natsbus.Early(err)
-	}
 	if err != nil {
 		return fmt.Errorf("door event %s v%d: %w", ev.ID, ev.Version, err)
 	}

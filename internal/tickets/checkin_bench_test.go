@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -66,9 +67,9 @@ func BenchmarkCheckIn(b *testing.B) {
 								}
 								continue
 							}
-							r := do(b, h, "POST", "/api/checkins", &doorStaff, `{"code":`+strconv.Quote(code)+`,"eventId":"ev-bench"}`)
-							if r.status != http.StatusOK {
-								b.Errorf("scan: %d %s", r.status, r.body)
+							r := httpapitest.Do(b, h, "POST", "/api/checkins", &doorStaff, `{"code":`+strconv.Quote(code)+`,"eventId":"ev-bench"}`)
+							if r.Status != http.StatusOK {
+								b.Errorf("scan: %d %s", r.Status, r.Body)
 							}
 						}
 					})

@@ -14,6 +14,7 @@ import (
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/entrycode"
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -346,37 +347,37 @@ func TestCheckInHTTP(t *testing.T) {
 		h := handler(s)
 		tk := heldTickets(t, s, doorShow("ev-http", 1))[0]
 
-		r := do(t, h, "GET", "/api/tickets/"+tk.ID+"/code", &buyer, "")
-		if r.status != http.StatusOK {
-			t.Fatalf("code: %d %s", r.status, r.body)
+		r := httpapitest.Do(t, h, "GET", "/api/tickets/"+tk.ID+"/code", &buyer, "")
+		if r.Status != http.StatusOK {
+			t.Fatalf("code: %d %s", r.Status, r.Body)
 		}
 		var code struct {
 			TicketID, EventID, Code, Short string
 			CodeVersion                    int64
 		}
-		if err := json.Unmarshal(r.body, &code); err != nil {
+		if err := json.Unmarshal(r.Body, &code); err != nil {
 			t.Fatal(err)
 		}
 		if code.TicketID != tk.ID || code.EventID != "ev-http" || code.CodeVersion != 1 ||
 			!strings.HasPrefix(code.Code, entrycode.Prefix) || len(code.Short) != 14 || code.Short[4] != '-' {
-			t.Fatalf("code = %s", r.body)
+			t.Fatalf("code = %s", r.Body)
 		}
 		for _, tc := range []struct {
 			name   string
 			user   *session.User
 			status int
 		}{{"signed out", nil, 401}, {"stranger", &stranger, 404}, {"organizer", &organizer, 404}} {
-			if r := do(t, h, "GET", "/api/tickets/"+tk.ID+"/code", tc.user, ""); r.status != tc.status {
-				t.Errorf("code by %s: %d %s, want %d", tc.name, r.status, r.body, tc.status)
+			if r := httpapitest.Do(t, h, "GET", "/api/tickets/"+tk.ID+"/code", tc.user, ""); r.Status != tc.status {
+				t.Errorf("code by %s: %d %s, want %d", tc.name, r.Status, r.Body, tc.status)
 			}
 		}
 
 		checkin := func(user *session.User, body string) (int, map[string]any, string) {
 			t.Helper()
-			r := do(t, h, "POST", "/api/checkins", user, body)
+			r := httpapitest.Do(t, h, "POST", "/api/checkins", user, body)
 			var m map[string]any
-			_ = json.Unmarshal(r.body, &m)
-			return r.status, m, string(r.body)
+			_ = json.Unmarshal(r.Body, &m)
+			return r.Status, m, string(r.Body)
 		}
 		body := `{"code":"` + code.Code + `","eventId":"ev-http"}`
 		status, m, raw := checkin(&doorStaff, body)
@@ -408,22 +409,22 @@ func TestCheckInHTTP(t *testing.T) {
 			{"code not a string", &doorStaff, `{"code":5}`, 400, ""},
 			{"unknown field", &doorStaff, `{"code":"x","door":1}`, 400, ""},
 		} {
-			r := do(t, h, "POST", "/api/checkins", tc.user, tc.body)
-			if r.status != tc.status {
-				t.Errorf("%s: %d %s, want %d", tc.name, r.status, r.body, tc.status)
+			r := httpapitest.Do(t, h, "POST", "/api/checkins", tc.user, tc.body)
+			if r.Status != tc.status {
+				t.Errorf("%s: %d %s, want %d", tc.name, r.Status, r.Body, tc.status)
 				continue
 			}
-			if tc.code != "" && !strings.Contains(string(r.body), `"code":"`+tc.code+`"`) {
-				t.Errorf("%s: %s, want code %s", tc.name, r.body, tc.code)
+			if tc.code != "" && !strings.Contains(string(r.Body), `"code":"`+tc.code+`"`) {
+				t.Errorf("%s: %s, want code %s", tc.name, r.Body, tc.code)
 			}
 		}
 
 		if err := s.CancelEvent(context.Background(), "ev-http"); err != nil {
 			t.Fatal(err)
 		}
-		r = do(t, h, "GET", "/api/tickets/"+tk.ID+"/code", &buyer, "")
-		if r.status != http.StatusConflict || !strings.Contains(string(r.body), "ticket_void") {
-			t.Fatalf("code of a void ticket: %d %s", r.status, r.body)
+		r = httpapitest.Do(t, h, "GET", "/api/tickets/"+tk.ID+"/code", &buyer, "")
+		if r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "ticket_void") {
+			t.Fatalf("code of a void ticket: %d %s", r.Status, r.Body)
 		}
 		var fe *fault.Error
 		if !errors.As(ErrTicketVoid, &fe) || fe.Kind != fault.Conflict {

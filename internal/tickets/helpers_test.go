@@ -2,13 +2,13 @@ package tickets
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/outbox/outboxtest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
 
@@ -34,32 +34,18 @@ type pending struct {
 // outboxEvents returns the events waiting in db's outbox, oldest first.
 func outboxEvents(tb testing.TB, db *sqldb.DB) []pending {
 	tb.Helper()
-	rows, err := db.Read().QueryContext(context.Background(), `SELECT subject, payload FROM outbox ORDER BY id`)
-	if err != nil {
-		tb.Fatalf("read outbox: %v", err)
-	}
-	defer rows.Close()
 	var out []pending
-	for rows.Next() {
-		var subject, payload string
-		if err := rows.Scan(&subject, &payload); err != nil {
-			tb.Fatal(err)
-		}
-		p := pending{Subject: subject}
-		var target any = &p.Updated
-		switch subject {
+	for _, m := range outboxtest.Pending(tb, db) {
+		p := pending{Subject: m.Subject}
+		switch m.Subject {
 		case events.SubjectTicketCreated:
-			target = &p.Created
+			m.Decode(tb, &p.Created)
 		case events.SubjectTicketReservationRefused:
-			target = &p.Refused
-		}
-		if err := json.Unmarshal([]byte(payload), target); err != nil {
-			tb.Fatalf("decode %s: %v", subject, err)
+			m.Decode(tb, &p.Refused)
+		default:
+			m.Decode(tb, &p.Updated)
 		}
 		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		tb.Fatal(err)
 	}
 	return out
 }

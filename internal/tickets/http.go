@@ -3,14 +3,11 @@ package tickets
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/ticketing/ticketing/internal/platform/entrycode"
 	"github.com/ticketing/ticketing/internal/platform/fault"
@@ -141,8 +138,7 @@ const MaxPage = 100
 // listed or reserved meanwhile neither repeat nor hide others.
 func (s *Service) handleTicketList(w http.ResponseWriter, r *http.Request) {
 	query := r.URL.Query()
-	q := strings.TrimSpace(query.Get("q"))
-	l := Listing{Search: q, Sort: Sort(query.Get("sort"))}
+	l := Listing{Sort: Sort(query.Get("sort"))}
 	if l.Sort == "" {
 		l.Sort = SortNewest
 	}
@@ -154,37 +150,29 @@ func (s *Service) handleTicketList(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	if v := query.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPage {
-			httpapi.Error(w, r, &fault.Error{Kind: fault.Invalid, Field: "limit",
-				Message: fmt.Sprintf("limit must be a whole number from 1 to %d", MaxPage)})
-			return
-		}
-		l.Limit = n + 1 // one more says whether a next page exists
-	}
-	switch {
-	case utf8.RuneCountInString(q) > MaxTitle:
-		httpapi.Error(w, r, &fault.Error{Kind: fault.Invalid, Field: "q",
-			Message: "Search text must be at most 200 characters"})
+	limit, err := httpapi.ParseLimit(query, MaxPage)
+	if err != nil {
+		httpapi.Error(w, r, err)
 		return
-	case !utf8.ValidString(q) || strings.ContainsFunc(q, unicode.IsControl):
-		// No title holds these, and PostgreSQL refuses a NUL outright.
-		httpapi.Error(w, r, &fault.Error{Kind: fault.Invalid, Field: "q",
-			Message: "Search text must be plain text"})
+	}
+	l.Limit = httpapi.Probe(limit)
+	if l.Search, err = httpapi.ParseSearch(query); err != nil {
+		httpapi.Error(w, r, err)
 		return
 	}
 	list, err := s.List(r.Context(), l)
-	if err == nil && l.Limit > 0 && len(list) == l.Limit {
-		list = list[:len(list)-1]
-		next := url.Values{"limit": {strconv.Itoa(len(list))}, "after": {cursor(l.Sort, list[len(list)-1])}}
-		if q != "" {
-			next.Set("q", q)
+	if err == nil {
+		var more bool
+		if list, more = httpapi.NextPage(list, limit); more {
+			next := url.Values{"limit": {strconv.Itoa(limit)}, "after": {cursor(l.Sort, list[len(list)-1])}}
+			if l.Search != "" {
+				next.Set("q", l.Search)
+			}
+			if l.Sort != SortNewest {
+				next.Set("sort", string(l.Sort))
+			}
+			httpapi.LinkNext(w, "/api/tickets", next)
 		}
-		if l.Sort != SortNewest {
-			next.Set("sort", string(l.Sort))
-		}
-		w.Header().Set("Link", `</api/tickets?`+next.Encode()+`>; rel="next"`)
 	}
 	respondList(w, r, list, err)
 }

@@ -4,15 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
@@ -22,64 +18,13 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
 
-var testKey = []byte("test-key-test-key-test-key-32byt")
-
 var (
 	seller   = session.User{ID: "seller-1", Email: "seller@example.com"}
 	stranger = session.User{ID: "stranger-1", Email: "stranger@example.com"}
 )
 
-// handler is the service's mux wrapped as the wiring wraps it.
-func handler(s *Service) http.Handler {
-	mux := http.NewServeMux()
-	s.Routes(mux)
-	return httpapi.Edge(mux, slog.New(slog.DiscardHandler), testKey, time.Now, nil)
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func do(tb testing.TB, h http.Handler, method, path string, user *session.User, body string) response {
-	tb.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	if user != nil {
-		r.AddCookie(&http.Cookie{Name: session.CookieName, Value: httpapitest.Token(tb, testKey, *user)})
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	b, _ := io.ReadAll(w.Result().Body)
-	return response{status: w.Code, header: w.Result().Header, body: b}
-}
-
-func (r response) ticket(tb testing.TB) map[string]any {
-	tb.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		tb.Fatalf("decode ticket %s: %v", r.body, err)
-	}
-	return m
-}
-
-// errorFields returns the fields of an error body ("" for a general error).
-func (r response) errorFields(tb testing.TB) []string {
-	tb.Helper()
-	var body httpapi.ErrorBody
-	if err := json.Unmarshal(r.body, &body); err != nil || len(body.Errors) == 0 {
-		tb.Fatalf("not an error body: %s (%v)", r.body, err)
-	}
-	var out []string
-	for _, e := range body.Errors {
-		if e.Message == "" {
-			tb.Fatalf("error without a message: %s", r.body)
-		}
-		out = append(out, e.Field)
-	}
-	return out
-}
+// handler is the service's API as the wiring serves it.
+func handler(s *Service) http.Handler { return httpapitest.Handler(s.Routes) }
 
 func TestHTTP(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
@@ -98,12 +43,12 @@ func TestHTTP(t *testing.T) {
 			status int
 			fields []string // for errors: the fields named, "" for none
 			before func(t *testing.T, ids map[string]string)
-			check  func(t *testing.T, r response, ids map[string]string)
+			check  func(t *testing.T, r httpapitest.Response, ids map[string]string)
 		}{
 			{name: "list", method: "GET", path: "/api/tickets", status: 200,
-				check: func(t *testing.T, r response, ids map[string]string) {
+				check: func(t *testing.T, r httpapitest.Response, ids map[string]string) {
 					var list []map[string]any
-					if err := json.Unmarshal(r.body, &list); err != nil {
+					if err := json.Unmarshal(r.Body, &list); err != nil {
 						t.Fatal(err)
 					}
 					seen := map[string]bool{}
@@ -114,18 +59,18 @@ func TestHTTP(t *testing.T) {
 						}
 					}
 					if !seen[ids["mine"]] || seen[ids["reserved"]] {
-						t.Fatalf("list %s: want mine, not reserved", r.body)
+						t.Fatalf("list %s: want mine, not reserved", r.Body)
 					}
 					if list[0]["id"] != ids["mine"] {
 						t.Fatalf("newest first: first is %v, want %s", list[0]["id"], ids["mine"])
 					}
 				}},
 			{name: "list search", method: "GET", path: "/api/tickets?q=%25+off", status: 200,
-				check: func(t *testing.T, r response, ids map[string]string) {
+				check: func(t *testing.T, r httpapitest.Response, ids map[string]string) {
 					var list []map[string]any
-					json.Unmarshal(r.body, &list)
+					json.Unmarshal(r.Body, &list)
 					if len(list) == 0 {
-						t.Fatalf("search found nothing: %s", r.body)
+						t.Fatalf("search found nothing: %s", r.Body)
 					}
 					for _, tk := range list {
 						if !strings.Contains(strings.ToLower(tk["title"].(string)), "% off") {
@@ -150,26 +95,26 @@ func TestHTTP(t *testing.T) {
 			{name: "list search of tsquery syntax", method: "GET", path: "/api/tickets?q=" + url.QueryEscape(`a & !b | c:* <-> 'd'`), status: 200},
 			{name: "list after junk", method: "GET", path: "/api/tickets?after=" + strings.Repeat("x", 5000), status: 400, fields: []string{"after"}},
 			{name: "list limit covers every ticket", method: "GET", path: "/api/tickets?limit=100", status: 200,
-				check: func(t *testing.T, r response, _ map[string]string) {
-					if link := r.header.Get("Link"); link != "" {
+				check: func(t *testing.T, r httpapitest.Response, _ map[string]string) {
+					if link := r.Header.Get("Link"); link != "" {
 						t.Fatalf("Link %q on the last page", link)
 					}
 				}},
 
 			{name: "create signed out", method: "POST", path: "/api/tickets", body: `{"title":"x","price":1}`, status: 401, fields: []string{""}},
 			{name: "create", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"  Concert  ","price":20.5}`, status: 201,
-				check: func(t *testing.T, r response, _ map[string]string) {
-					tk := r.ticket(t)
+				check: func(t *testing.T, r httpapitest.Response, _ map[string]string) {
+					tk := r.Object(t)
 					if tk["title"] != "Concert" || tk["price"] != 20.5 || tk["userId"] != seller.ID || tk["version"] != 0.0 || tk["id"] == "" {
-						t.Fatalf("created %s", r.body)
+						t.Fatalf("created %s", r.Body)
 					}
 					if _, ok := tk["orderId"]; ok {
-						t.Fatalf("orderId on a new ticket: %s", r.body)
+						t.Fatalf("orderId on a new ticket: %s", r.Body)
 					}
 					evs := outboxEvents(t, db)
 					last := evs[len(evs)-1]
 					if tk["status"] != "on_sale" {
-						t.Fatalf("status of a new ticket: %s", r.body)
+						t.Fatalf("status of a new ticket: %s", r.Body)
 					}
 					want := events.TicketCreated{ID: tk["id"].(string), Version: 0, Title: "Concert", Price: 2050, UserID: seller.ID, Status: "on_sale"}
 					if last.Subject != "ticket.created" || last.Created != want {
@@ -177,12 +122,12 @@ func TestHTTP(t *testing.T) {
 					}
 				}},
 			{name: "create price as string", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":"20.50"}`, status: 201,
-				check: func(t *testing.T, r response, _ map[string]string) {
-					if p := r.ticket(t)["price"]; p != 20.5 {
+				check: func(t *testing.T, r httpapitest.Response, _ map[string]string) {
+					if p := r.Object(t)["price"]; p != 20.5 {
 						t.Fatalf("price %v, want 20.5", p)
 					}
-					if !strings.Contains(string(r.body), `"price":20.5,`) {
-						t.Fatalf("price not a JSON number: %s", r.body)
+					if !strings.Contains(string(r.Body), `"price":20.5,`) {
+						t.Fatalf("price not a JSON number: %s", r.Body)
 					}
 				}},
 			{name: "create max price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":1000000}`, status: 201},
@@ -194,9 +139,9 @@ func TestHTTP(t *testing.T) {
 			{name: "create missing price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x"}`, status: 400, fields: []string{"price"}},
 			{name: "create null price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":null}`, status: 400, fields: []string{"price"}},
 			{name: "create empty string price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":" "}`, status: 400, fields: []string{"price"},
-				check: func(t *testing.T, r response, _ map[string]string) {
-					if !strings.Contains(string(r.body), "Price is required") {
-						t.Fatalf("want 'Price is required': %s", r.body)
+				check: func(t *testing.T, r httpapitest.Response, _ map[string]string) {
+					if !strings.Contains(string(r.Body), "Price is required") {
+						t.Fatalf("want 'Price is required': %s", r.Body)
 					}
 				}},
 			{name: "create exponent price", method: "POST", path: "/api/tickets", user: &seller, body: `{"title":"x","price":1e3}`, status: 400, fields: []string{"price"}},
@@ -218,9 +163,9 @@ func TestHTTP(t *testing.T) {
 			{name: "create huge body", method: "POST", path: "/api/tickets", user: &seller, body: huge, status: 413, fields: []string{""}},
 
 			{name: "mine lists the seller's tickets, reserved too", method: "GET", path: "/api/tickets/mine", user: &seller, status: 200,
-				check: func(t *testing.T, r response, ids map[string]string) {
+				check: func(t *testing.T, r httpapitest.Response, ids map[string]string) {
 					var list []map[string]any
-					if err := json.Unmarshal(r.body, &list); err != nil {
+					if err := json.Unmarshal(r.Body, &list); err != nil {
 						t.Fatal(err)
 					}
 					seen := map[string]bool{}
@@ -231,33 +176,33 @@ func TestHTTP(t *testing.T) {
 						seen[tk["id"].(string)] = true
 					}
 					if !seen[ids["mine"]] || !seen[ids["reserved"]] || list[0]["id"] != ids["mine"] {
-						t.Fatalf("mine = %s, want the on-sale and the reserved ticket, newest first", r.body)
+						t.Fatalf("mine = %s, want the on-sale and the reserved ticket, newest first", r.Body)
 					}
 				}},
 			{name: "mine of someone with no tickets", method: "GET", path: "/api/tickets/mine", user: &stranger, status: 200,
-				check: func(t *testing.T, r response, ids map[string]string) {
-					if strings.TrimSpace(string(r.body)) != "[]" {
-						t.Fatalf("mine = %s, want []", r.body)
+				check: func(t *testing.T, r httpapitest.Response, ids map[string]string) {
+					if strings.TrimSpace(string(r.Body)) != "[]" {
+						t.Fatalf("mine = %s, want []", r.Body)
 					}
 				}},
 			{name: "mine signed out", method: "GET", path: "/api/tickets/mine", status: 401, fields: []string{""}},
 			{name: "get", method: "GET", path: "/api/tickets/{mine}", status: 200,
-				check: func(t *testing.T, r response, ids map[string]string) {
-					if tk := r.ticket(t); tk["id"] != ids["mine"] || tk["title"] != "50% off show" || tk["price"] != 12.0 {
-						t.Fatalf("got %s", r.body)
+				check: func(t *testing.T, r httpapitest.Response, ids map[string]string) {
+					if tk := r.Object(t); tk["id"] != ids["mine"] || tk["title"] != "50% off show" || tk["price"] != 12.0 {
+						t.Fatalf("got %s", r.Body)
 					}
 				}},
 			{name: "get reserved shows its order", method: "GET", path: "/api/tickets/{reserved}", status: 200,
-				check: func(t *testing.T, r response, _ map[string]string) {
-					if tk := r.ticket(t); tk["orderId"] != "order-1" || tk["version"] != 1.0 {
-						t.Fatalf("got %s", r.body)
+				check: func(t *testing.T, r httpapitest.Response, _ map[string]string) {
+					if tk := r.Object(t); tk["orderId"] != "order-1" || tk["version"] != 1.0 {
+						t.Fatalf("got %s", r.Body)
 					}
 				}},
 			{name: "get unknown", method: "GET", path: "/api/tickets/0190a8e4-0000-7000-8000-000000000000", status: 404, fields: []string{""}},
 			{name: "get malformed", method: "GET", path: "/api/tickets/not-an-id%25%00", status: 404, fields: []string{""}},
 			{name: "get absurdly long id", method: "GET", path: "/api/tickets/" + strings.Repeat("x", 5000), status: 404, fields: []string{""}},
 			{name: "withdraw", method: "DELETE", path: "/api/tickets/{mine}", user: &seller, status: 204,
-				check: func(t *testing.T, _ response, ids map[string]string) {
+				check: func(t *testing.T, _ httpapitest.Response, ids map[string]string) {
 					got, _ := s.Get(ctx, ids["mine"])
 					if got.Status != StatusWithdrawn || got.Version != 1 {
 						t.Fatalf("withdrawn ticket stored as %+v", got)
@@ -267,27 +212,27 @@ func TestHTTP(t *testing.T) {
 					if evs[len(evs)-1] != want {
 						t.Fatalf("last ticket.updated %+v, want %+v", evs[len(evs)-1], want)
 					}
-					if r := do(t, h, "GET", "/api/tickets/"+ids["mine"], nil, ""); !strings.Contains(string(r.body), `"status":"withdrawn"`) {
-						t.Fatalf("GET after withdrawal: %s", r.body)
+					if r := httpapitest.Do(t, h, "GET", "/api/tickets/"+ids["mine"], nil, ""); !strings.Contains(string(r.Body), `"status":"withdrawn"`) {
+						t.Fatalf("GET after withdrawal: %s", r.Body)
 					}
 					if list, _ := s.List(ctx, Listing{Search: "50% off"}); slices.ContainsFunc(list, func(x Ticket) bool { return x.ID == ids["mine"] }) {
 						t.Fatal("a withdrawn ticket is still listed")
 					}
 					// Again: done already, nothing new published.
 					n := len(outboxEvents(t, db))
-					if r := do(t, h, "DELETE", "/api/tickets/"+ids["mine"], &seller, ""); r.status != 204 || len(outboxEvents(t, db)) != n {
-						t.Fatalf("second withdrawal: %d %s", r.status, r.body)
+					if r := httpapitest.Do(t, h, "DELETE", "/api/tickets/"+ids["mine"], &seller, ""); r.Status != 204 || len(outboxEvents(t, db)) != n {
+						t.Fatalf("second withdrawal: %d %s", r.Status, r.Body)
 					}
-					if r := do(t, h, "PUT", "/api/tickets/"+ids["mine"], &seller, `{"title":"x","price":1}`); r.status != 400 || !strings.Contains(string(r.body), `"ticket_withdrawn"`) {
-						t.Fatalf("edit of a withdrawn ticket: %d %s", r.status, r.body)
+					if r := httpapitest.Do(t, h, "PUT", "/api/tickets/"+ids["mine"], &seller, `{"title":"x","price":1}`); r.Status != 400 || !strings.Contains(string(r.Body), `"ticket_withdrawn"`) {
+						t.Fatalf("edit of a withdrawn ticket: %d %s", r.Status, r.Body)
 					}
 				}},
 			{name: "withdraw signed out", method: "DELETE", path: "/api/tickets/{mine}", status: 401, fields: []string{""}},
 			{name: "withdraw not the owner", method: "DELETE", path: "/api/tickets/{mine}", user: &stranger, status: 401, fields: []string{""}},
 			{name: "withdraw reserved", method: "DELETE", path: "/api/tickets/{reserved}", user: &seller, status: 400, fields: []string{""},
-				check: func(t *testing.T, r response, ids map[string]string) {
-					if !strings.Contains(string(r.body), `"ticket_reserved_locked"`) {
-						t.Fatalf("body %s", r.body)
+				check: func(t *testing.T, r httpapitest.Response, ids map[string]string) {
+					if !strings.Contains(string(r.Body), `"ticket_reserved_locked"`) {
+						t.Fatalf("body %s", r.Body)
 					}
 					if got, _ := s.Get(ctx, ids["reserved"]); got.Status != StatusReserved || got.Version != 1 {
 						t.Fatalf("reserved ticket changed: %+v", got)
@@ -299,19 +244,19 @@ func TestHTTP(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				check: func(t *testing.T, r response, ids map[string]string) {
-					if !strings.Contains(string(r.body), `"ticket_sold"`) {
-						t.Fatalf("body %s", r.body)
+				check: func(t *testing.T, r httpapitest.Response, ids map[string]string) {
+					if !strings.Contains(string(r.Body), `"ticket_sold"`) {
+						t.Fatalf("body %s", r.Body)
 					}
 				}},
 			{name: "withdraw unknown", method: "DELETE", path: "/api/tickets/0190a8e4-0000-7000-8000-000000000000", user: &seller, status: 404, fields: []string{""}},
 			{name: "withdraw malformed", method: "DELETE", path: "/api/tickets/a.b", user: &seller, status: 404, fields: []string{""}},
 
 			{name: "update", method: "PUT", path: "/api/tickets/{mine}", user: &seller, body: `{"title":"New title","price":"99.99"}`, status: 200,
-				check: func(t *testing.T, r response, ids map[string]string) {
-					tk := r.ticket(t)
+				check: func(t *testing.T, r httpapitest.Response, ids map[string]string) {
+					tk := r.Object(t)
 					if tk["title"] != "New title" || tk["price"] != 99.99 || tk["version"] != 1.0 {
-						t.Fatalf("updated %s", r.body)
+						t.Fatalf("updated %s", r.Body)
 					}
 					evs := updates(outboxEvents(t, db))
 					want := events.TicketUpdated{ID: ids["mine"], Version: 1, Title: "New title", Price: 9999, UserID: seller.ID, Status: "on_sale"}
@@ -324,14 +269,14 @@ func TestHTTP(t *testing.T) {
 				}},
 			{name: "update signed out", method: "PUT", path: "/api/tickets/{mine}", body: `{"title":"x","price":1}`, status: 401, fields: []string{""}},
 			{name: "update not the owner", method: "PUT", path: "/api/tickets/{mine}", user: &stranger, body: `{"title":"x","price":1}`, status: 401, fields: []string{""},
-				check: func(t *testing.T, _ response, ids map[string]string) {
+				check: func(t *testing.T, _ httpapitest.Response, ids map[string]string) {
 					if got, _ := s.Get(ctx, ids["mine"]); got.Title != "50% off show" || got.Version != 0 {
 						t.Fatalf("a stranger changed the ticket: %+v", got)
 					}
 				}},
 			{name: "update not the owner of a reserved ticket", method: "PUT", path: "/api/tickets/{reserved}", user: &stranger, body: `{"title":"x","price":1}`, status: 401, fields: []string{""}},
 			{name: "update reserved", method: "PUT", path: "/api/tickets/{reserved}", user: &seller, body: `{"title":"x","price":1}`, status: 400, fields: []string{""},
-				check: func(t *testing.T, _ response, ids map[string]string) {
+				check: func(t *testing.T, _ httpapitest.Response, ids map[string]string) {
 					if got, _ := s.Get(ctx, ids["reserved"]); got.Title != "reserved show" || got.Version != 1 {
 						t.Fatalf("reserved ticket changed: %+v", got)
 					}
@@ -356,16 +301,16 @@ func TestHTTP(t *testing.T) {
 				path := strings.NewReplacer("{mine}", ids["mine"], "{reserved}", ids["reserved"]).Replace(tt.path)
 				before := len(outboxEvents(t, db))
 
-				r := do(t, h, tt.method, path, tt.user, tt.body)
-				if r.status != tt.status {
-					t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+				r := httpapitest.Do(t, h, tt.method, path, tt.user, tt.body)
+				if r.Status != tt.status {
+					t.Fatalf("status %d, want %d: %s", r.Status, tt.status, r.Body)
 				}
 				if tt.status >= 400 {
-					got := r.errorFields(t)
+					got, _ := r.Errors(t)
 					if strings.Join(got, ",") != strings.Join(tt.fields, ",") {
 						// Order of fields is not part of the contract.
 						if len(got) != len(tt.fields) || !sameSet(got, tt.fields) {
-							t.Fatalf("error fields %q, want %q: %s", got, tt.fields, r.body)
+							t.Fatalf("error fields %q, want %q: %s", got, tt.fields, r.Body)
 						}
 					}
 					if after := len(outboxEvents(t, db)); after != before {
@@ -441,19 +386,19 @@ func TestHTTPListPages(t *testing.T) {
 					if pages > 10 {
 						t.Fatalf("more than 10 pages: %v", got)
 					}
-					r := do(t, h, "GET", path, nil, "")
-					if r.status != 200 {
-						t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+					r := httpapitest.Do(t, h, "GET", path, nil, "")
+					if r.Status != 200 {
+						t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
 					}
 					var list []map[string]any
-					if err := json.Unmarshal(r.body, &list); err != nil {
+					if err := json.Unmarshal(r.Body, &list); err != nil {
 						t.Fatal(err)
 					}
 					for _, tk := range list {
 						got = append(got, tk["id"].(string))
 					}
 					path = ""
-					if link := r.header.Get("Link"); link != "" {
+					if link := r.Header.Get("Link"); link != "" {
 						next, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
 						if !ok {
 							t.Fatalf("Link %q", link)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
@@ -24,46 +25,46 @@ func TestMaxListings(t *testing.T) {
 		ctx := context.Background()
 		s := New(db, outbox.New(db, nil, natsbustest.Logger(t), outbox.Config{}), natsbustest.Logger(t), Config{MaxListings: 3})
 		h := handler(s)
-		list := func(user string, i int) response {
+		list := func(user string, i int) httpapitest.Response {
 			u := seller
 			u.ID = user
-			return do(t, h, "POST", "/api/tickets", &u, fmt.Sprintf(`{"title":"Show %d","price":10}`, i))
+			return httpapitest.Do(t, h, "POST", "/api/tickets", &u, fmt.Sprintf(`{"title":"Show %d","price":10}`, i))
 		}
 		var ids []string
 		for i := range 3 {
 			r := list(seller.ID, i)
-			if r.status != http.StatusCreated {
-				t.Fatalf("listing %d = %d %s", i, r.status, r.body)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("listing %d = %d %s", i, r.Status, r.Body)
 			}
-			ids = append(ids, r.ticket(t)["id"].(string))
+			ids = append(ids, r.Object(t)["id"].(string))
 		}
 		r := list(seller.ID, 3)
-		if r.status != http.StatusTooManyRequests || !strings.Contains(string(r.body), "most tickets on sale allowed") {
-			t.Fatalf("listing past the cap = %d %s, want 429 saying why", r.status, r.body)
+		if r.Status != http.StatusTooManyRequests || !strings.Contains(string(r.Body), "most tickets on sale allowed") {
+			t.Fatalf("listing past the cap = %d %s, want 429 saying why", r.Status, r.Body)
 		}
-		if ra := r.header.Get("Retry-After"); ra != "" {
+		if ra := r.Header.Get("Retry-After"); ra != "" {
 			t.Errorf("Retry-After = %q, want none (no one knows when a listing sells)", ra)
 		}
-		if r := list("another-seller", 0); r.status != http.StatusCreated {
-			t.Fatalf("another seller = %d %s", r.status, r.body)
+		if r := list("another-seller", 0); r.Status != http.StatusCreated {
+			t.Fatalf("another seller = %d %s", r.Status, r.Body)
 		}
 		// A reserved listing is still live (it may come back on sale).
 		v0 := int64(0)
 		if err := s.reserve(ctx, ids[0], Reservation{OrderID: "order-1", Version: &v0, Price: money.Cents(1000)}); err != nil {
 			t.Fatal(err)
 		}
-		if r := list(seller.ID, 4); r.status != http.StatusTooManyRequests {
-			t.Fatalf("listing with one reserved = %d %s, want 429", r.status, r.body)
+		if r := list(seller.ID, 4); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("listing with one reserved = %d %s, want 429", r.Status, r.Body)
 		}
 		// A withdrawn one is not: room for one more.
 		if err := s.Withdraw(ctx, seller.ID, ids[1]); err != nil {
 			t.Fatal(err)
 		}
-		if r := list(seller.ID, 4); r.status != http.StatusCreated {
-			t.Fatalf("listing after a withdrawal = %d %s, want 201", r.status, r.body)
+		if r := list(seller.ID, 4); r.Status != http.StatusCreated {
+			t.Fatalf("listing after a withdrawal = %d %s, want 201", r.Status, r.Body)
 		}
-		if r := list(seller.ID, 5); r.status != http.StatusTooManyRequests {
-			t.Fatalf("listing past the cap again = %d %s, want 429", r.status, r.body)
+		if r := list(seller.ID, 5); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("listing past the cap again = %d %s, want 429", r.Status, r.Body)
 		}
 	}, migs...)
 }

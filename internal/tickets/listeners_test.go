@@ -387,18 +387,6 @@ func TestListeners(t *testing.T) {
 	}
 }
 
-// isPermanent tells whether the bus would terminate rather than redeliver.
-// natsbus exports Permanent but no way to recognise its result, so this
-// reads the unexported type's name.
-func isPermanent(err error) bool {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if reflect.TypeOf(e).String() == "natsbus.permanentError" {
-			return true
-		}
-	}
-	return false
-}
-
 // TestListenerOutcomes checks what each handler tells the bus (ack,
 // redeliver, terminate) and what it publishes: a refused reservation one
 // ticket.reservation_refused, once; anything else nothing.
@@ -445,7 +433,7 @@ func TestListenerOutcomes(t *testing.T) {
 				err := tt.handle()
 				got := ack
 				switch {
-				case isPermanent(err):
+				case natsbus.IsPermanent(err):
 					got = terminate
 				case err != nil:
 					got = redeliver

@@ -514,15 +514,33 @@ func (c *apiClient) Event(r *http.Request, id string) (event, error) {
 	return e, err
 }
 
+// eventInput is the body of creating or editing an event. A field left
+// empty is left out: the API then applies its default (end, on-sale time),
+// keeps the old value when editing, or says it is required. Capacity and
+// the resale cap go as the digits typed, which the API reads as numbers,
+// so that what it cannot read is its to name.
+type eventInput struct {
+	Name             string `json:"name"`
+	Venue            string `json:"venue"`
+	TimeZone         string `json:"timeZone,omitempty"`
+	StartsAt         string `json:"startsAt,omitempty"` // RFC 3339, UTC
+	EndsAt           string `json:"endsAt,omitempty"`
+	OnSaleAt         string `json:"onSaleAt,omitempty"`
+	FaceValue        string `json:"faceValue,omitempty"` // "1234.50"
+	Capacity         string `json:"capacity,omitempty"`
+	ResaleCapPercent string `json:"resaleCapPercent,omitempty"`
+	Transfers        bool   `json:"transfers"`
+}
+
 // CreateEvent creates an event from the body eventForm built.
-func (c *apiClient) CreateEvent(r *http.Request, body map[string]any) (event, error) {
+func (c *apiClient) CreateEvent(r *http.Request, body eventInput) (event, error) {
 	var e event
 	_, err := c.call(r, http.MethodPost, "/api/events", body, &e)
 	return e, err
 }
 
 // UpdateEvent changes the organizer's event: the fields body gives.
-func (c *apiClient) UpdateEvent(r *http.Request, id string, body map[string]any) (event, error) {
+func (c *apiClient) UpdateEvent(r *http.Request, id string, body eventInput) (event, error) {
 	var e event
 	_, err := c.call(r, http.MethodPut, "/api/events/"+url.PathEscape(id), body, &e)
 	return e, err

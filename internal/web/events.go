@@ -306,7 +306,7 @@ func (s *Service) handleEventNewForm(w http.ResponseWriter, r *http.Request) {
 // An empty field is left out: the API then applies its default (end,
 // on-sale time) or says it is required. When editing, capacity is not
 // sent: it is fixed once the tickets are issued.
-func eventForm(r *http.Request, editing bool) (map[string]any, *form) {
+func eventForm(r *http.Request, editing bool) (eventInput, *form) {
 	get := func(k string) string { return strings.TrimSpace(r.PostForm.Get(k)) }
 	f := newForm(typed(r, eventFields...))
 	if editing {
@@ -318,38 +318,37 @@ func eventForm(r *http.Request, editing bool) (map[string]any, *form) {
 			}
 		}
 	}
-	body := map[string]any{"name": r.PostForm.Get("name"), "venue": r.PostForm.Get("venue"), "transfers": r.PostForm.Get("transfers") != ""}
 	zone := get("timeZone")
-	if zone != "" {
-		body["timeZone"] = zone
-	}
+	body := eventInput{Name: r.PostForm.Get("name"), Venue: r.PostForm.Get("venue"), TimeZone: zone,
+		Transfers: r.PostForm.Get("transfers") != ""}
 	loc := time.UTC
 	if l, err := time.LoadLocation(zone); err == nil && zone != "" && zone != "Local" {
 		loc = l
 	}
-	for _, k := range []string{"startsAt", "endsAt", "onSaleAt"} {
-		in := get(k)
+	for _, t := range []struct {
+		field string
+		out   *string
+	}{{"startsAt", &body.StartsAt}, {"endsAt", &body.EndsAt}, {"onSaleAt", &body.OnSaleAt}} {
+		in := get(t.field)
 		if in == "" {
 			continue
 		}
-		t, ok := parseLocal(in, loc)
+		at, ok := parseLocal(in, loc)
 		if !ok {
-			f.Errors[k] = "Enter a date and a time, e.g. 2030-06-21 20:00."
+			f.Errors[t.field] = "Enter a date and a time, e.g. 2030-06-21 20:00."
 			continue
 		}
-		body[k] = t.UTC().Format(time.RFC3339)
+		*t.out = at.UTC().Format(time.RFC3339)
 	}
 	if p, problem := priceInput(get("faceValue")); problem != "" {
 		f.Errors["faceValue"] = problem
-	} else if p != "" {
-		body["faceValue"] = p
+	} else {
+		body.FaceValue = p
 	}
-	if c := get("capacity"); c != "" && !editing {
-		body["capacity"] = c
+	if !editing {
+		body.Capacity = get("capacity")
 	}
-	if c := get("resaleCapPercent"); c != "" {
-		body["resaleCapPercent"] = c
-	}
+	body.ResaleCapPercent = get("resaleCapPercent")
 	if !f.HasErrors() {
 		f = nil
 	}
@@ -462,7 +461,7 @@ func (s *Service) handleEventUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := s.api.Event(r, id)
 	if err == nil {
-		unchangedTimes(body, r.PostForm, e)
+		unchangedTimes(&body, r.PostForm, e)
 		_, err = s.api.UpdateEvent(r, id, body)
 	}
 	switch st := statusOf(err); {
@@ -485,13 +484,17 @@ func (s *Service) handleEventUpdate(w http.ResponseWriter, r *http.Request) {
 // would move a time set to the second (an on-sale time of "at once") by
 // the seconds cut off. With the zone changed, the times as typed are
 // meant in the new zone, so they are all sent.
-func unchangedTimes(body map[string]any, posted url.Values, e event) {
+func unchangedTimes(body *eventInput, posted url.Values, e event) {
 	if strings.TrimSpace(posted.Get("timeZone")) != e.TimeZone {
 		return
 	}
-	for k, at := range map[string]time.Time{"startsAt": e.StartsAt, "endsAt": e.EndsAt, "onSaleAt": e.OnSaleAt} {
-		if strings.TrimSpace(posted.Get(k)) == localInput(at, e.TimeZone) {
-			delete(body, k)
+	for _, t := range []struct {
+		field string
+		at    time.Time
+		sent  *string
+	}{{"startsAt", e.StartsAt, &body.StartsAt}, {"endsAt", e.EndsAt, &body.EndsAt}, {"onSaleAt", e.OnSaleAt, &body.OnSaleAt}} {
+		if strings.TrimSpace(posted.Get(t.field)) == localInput(t.at, e.TimeZone) {
+			*t.sent = ""
 		}
 	}
 }

@@ -126,7 +126,12 @@ func TestEventForm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body, f := eventForm(postForm(tt.in), tt.editing)
+			in, f := eventForm(postForm(tt.in), tt.editing)
+			// What goes to the API: the body as JSON.
+			var body map[string]any
+			if raw, err := json.Marshal(in); err != nil || json.Unmarshal(raw, &body) != nil {
+				t.Fatalf("body %+v does not go as JSON: %v", in, err)
+			}
 			if tt.errs != nil {
 				if f == nil {
 					t.Fatalf("no problems, body %v", body)

@@ -7,8 +7,11 @@ import (
 	"time"
 )
 
-// What every page shares; the pages themselves are in auth.go, tickets.go
-// and orders.go, and the API calls they make in api.go.
+// What every page shares. The pages themselves are by resource: auth.go
+// (sign up, in and out), tickets.go (the listings, selling and buying),
+// events.go (events: browsing, buying, the organizer's forms), orders.go,
+// held.go (my tickets, their codes and PDFs, with qr.go and ticketpdf.go)
+// and door.go (check-in); the API calls they make are in api.go.
 
 // begin starts a page: who the caller is (for the header) and their CSRF
 // token (for the forms every page has, sign out included). On failure it has

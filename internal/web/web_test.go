@@ -671,6 +671,23 @@ func TestHumanize(t *testing.T) {
 			t.Errorf("402 %q = %q, want %q", d.reason, f.General, d.want)
 		}
 	}
+	// Matched by code whatever the status: the API's wording here is not the
+	// page's.
+	coded := []struct {
+		status int
+		code   string
+		want   string
+	}{
+		{429, "too_many_pending_orders", "You already hold the most unpaid orders allowed. Pay for or cancel one first."},
+		{400, "ticket_reserved_locked", "This ticket is reserved by a buyer, so it cannot be changed right now."},
+	}
+	for _, c := range coded {
+		f = newForm(nil)
+		f.addAPIError(&apiError{Status: c.status, Errors: []fieldError{{Message: "Reworded by the API", Code: c.code}}})
+		if len(f.General) != 1 || f.General[0] != c.want {
+			t.Errorf("%d %s = %q, want %q", c.status, c.code, f.General, c.want)
+		}
+	}
 	// A field the form does not show goes to the top, not lost.
 	f = newForm(nil)
 	f.addAPIError(&apiError{Status: 400, Errors: []fieldError{{Field: "ticketId", Message: "Ticket id is required"}}})

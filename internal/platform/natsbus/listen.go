@@ -47,6 +47,14 @@ func (p permanentError) Unwrap() error { return p.err }
 // nak'ed.
 func Permanent(err error) error { return permanentError{err} }
 
+// IsPermanent reports whether err, or an error it wraps, was marked by
+// Permanent: whether the runner would terminate the message. For tests
+// that call a listener directly.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
 type earlyError struct{ err error }
 
 func (e earlyError) Error() string { return e.err.Error() }

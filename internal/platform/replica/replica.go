@@ -1,8 +1,14 @@
 // Package replica applies versioned events to a service's copy of another
-// service's records (tickets in orders, orders in payments), by the one
-// rule every such replica follows (DESIGN.md section 4): version N is
-// applied only on top of N−1; a version already applied is acknowledged
-// and changes nothing; one that comes early (or before its record) waits.
+// service's records, by the one rule every such replica follows (DESIGN.md
+// section 4): version N is applied only on top of N−1; a version already
+// applied is acknowledged and changes nothing; one that comes early (or
+// before its record) waits.
+//
+// Its users, each keeping one table: orders (tickets, from ticket events),
+// payments (orders, from order events), shows (event_tickets, the issued
+// tickets it counts as left) and tickets (door_events, the events whose
+// staff may check tickets in). docs/ARCHITECTURE.md "Versioned replicas"
+// keeps the same list; a new replica joins both.
 //
 // A replica table has an id TEXT primary key and a version BIGINT column,
 // the version set from events only, never incremented here.
