@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,12 +29,6 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	flag.Parse()
-	// This process runs dozens of whole systems side by side; at Go's
-	// default the collector ran so often that marking their heaps took a
-	// third of the package's CPU. Four times the heap is a few hundred MB.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
 	if raceDetector {
 		raiseParallel(4)
 	} else {

@@ -91,6 +91,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
+		// The process's memory settings belong here, once the part serves,
+		// not in Serve: tests run many parts in one process (and this
+		// function with configurations that fail), and auth's limit
+		// would bind them all.
+		limitMemory(name, log)
 		releaseStartup()
 		go returnFreeMemory(ctx)
 		return app.Wait(ctx)

@@ -81,7 +81,6 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 		in.log.Warn("DATABASE_URL is empty: using a SQLite file in the data dir (one replica only)")
 	}
 	in.apiBase = cfg.GatewayURL // the web client reaches the API through the gateway
-	limitMemory(name, in.log)
 	p, err := spec.build(ctx, in)
 	if err != nil {
 		return nil, err
