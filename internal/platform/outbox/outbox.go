@@ -125,6 +125,7 @@ func (o *Outbox) Pending(ctx context.Context) (int, error) {
 // Run relays until ctx is done, then makes a last pass so that events
 // committed during shutdown go out (bounded by a few seconds).
 func (o *Outbox) Run(ctx context.Context) {
+	o.releaseOrphans(ctx)
 	tick := time.NewTicker(o.cfg.Scan)
 	defer tick.Stop()
 	for {
@@ -138,6 +139,27 @@ func (o *Outbox) Run(ctx context.Context) {
 		case <-o.wake:
 		case <-tick.C:
 		}
+	}
+}
+
+// releaseOrphans, on SQLite, frees the rows an earlier process claimed
+// and never published: one process owns a SQLite file (a second replica
+// of a part is refused its lock), so a claim still held when the relay
+// starts was left by a process that died mid-publish. Without this the
+// restarted relay waited out the whole lease (30 s) before sending them.
+// On PostgreSQL another live replica may hold the claim, so the lease
+// stands. A row published just before the crash and sent again is
+// dropped by the stream's duplicate window (the message id is the row's).
+func (o *Outbox) releaseOrphans(ctx context.Context) {
+	if o.db.Engine() != sqldb.SQLite {
+		return
+	}
+	err := o.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET claimed_until = 0 WHERE claimed_until > 0`)
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		o.log.Warn("outbox: release claims left by an earlier process", "err", err)
 	}
 }
 
