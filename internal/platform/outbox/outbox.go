@@ -143,9 +143,10 @@ func (o *Outbox) Run(ctx context.Context) {
 }
 
 // releaseOrphans, on SQLite, frees the rows an earlier process claimed
-// and never published: one process owns a SQLite file (a second replica
-// of a part is refused its lock), so a claim still held when the relay
-// starts was left by a process that died mid-publish. Without this the
+// and never published: one process owns a SQLite file (`up` holds its
+// data dir's lock; `serve` on SQLite runs one replica of a part, as it
+// warns), so a claim still held when the relay starts was left by a
+// process that died mid-publish. Without this the
 // restarted relay waited out the whole lease (30 s) before sending them.
 // On PostgreSQL another live replica may hold the claim, so the lease
 // stands. A row published just before the crash and sent again is
