@@ -60,11 +60,31 @@ type chrome struct {
 	problems []string
 }
 
-// startChrome starts a fresh headless Chromium (its own profile, no network
-// chatter of its own) with one tab.
-func startChrome(t *testing.T, base string) *chrome {
-	t.Helper()
-	path := findChromium(t)
+// chromium is the one headless Chromium (its own profile, no network
+// chatter of its own) that this package's browser tests share, started by
+// the first of them: a browser per test cost each a few seconds of CPU
+// to start. Each test gets a browser context of its own (cookies and
+// storage apart, like a private window) with one tab. stopChromium ends it
+// after the tests (TestMain).
+var (
+	chromiumOnce sync.Once
+	chromiumCtx  context.Context
+	chromiumErr  error
+	stopChromium = func() {}
+	// browserTabs bounds the browser tests that drive a page at once: each
+	// also runs a whole system, and more than two at a time on two cores
+	// made page loads miss their deadlines.
+	browserTabs = make(chan struct{}, 2)
+)
+
+// chromium starts the shared browser from path the first time it is
+// called, and returns its context.
+func chromium(path string) (context.Context, error) {
+	chromiumOnce.Do(func() { chromiumCtx, chromiumErr = launchChromium(path) })
+	return chromiumCtx, chromiumErr
+}
+
+func launchChromium(path string) (context.Context, error) {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
@@ -78,17 +98,43 @@ func startChrome(t *testing.T, base string) *chrome {
 		chromedp.Flag("mute-audio", true),
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
+	dir, err := os.MkdirTemp("", "ticketing-chromium-")
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, chromedp.UserDataDir(dir))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelAlloc)
-	t.Cleanup(cancelTab)
-	// The first Do binds the browser's life to ctx, so it gets no timeout;
-	// every later step runs under its own.
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	stopChromium = func() {
+		cancelBrowser()
+		cancelAlloc()
+		os.RemoveAll(dir)
+	}
+	// The first Do starts the browser and binds its life to ctx, so it
+	// gets no timeout; every later step runs under its own.
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium %s: %v", path, err)
+		return nil, fmt.Errorf("start chromium %s: %w", path, err)
+	}
+	return ctx, nil
+}
+
+// startChrome opens a tab in a fresh browser context of the shared
+// Chromium, waiting for one of browserTabs.
+func startChrome(t *testing.T, base string) *chrome {
+	t.Helper()
+	path := findChromium(t)
+	browserTabs <- struct{}{}
+	t.Cleanup(func() { <-browserTabs })
+	browser, err := chromium(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancelTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancelTab)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open a tab: %v", err)
 	}
 	c := &chrome{t: t, ctx: ctx, base: base}
 	messages := chromedp.Console(ctx)

@@ -34,7 +34,9 @@ func TestMain(m *testing.M) {
 	} else {
 		raiseParallel(6)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopChromium() // the browser tests' shared Chromium, if they started it
+	os.Exit(code)
 }
 
 // raiseParallel lets n parallel tests run at once unless -parallel (or
