@@ -86,7 +86,9 @@ func (in infra) withOutbox(ctx context.Context, name string, migs sqldb.Migratio
 	if err != nil {
 		return nil, nil, err
 	}
-	return db, outbox.New(db, in.bus, in.log.With("service", name, "component", "outbox"), outbox.Config{}), nil
+	// A SQLite file has one process, so one relay (outbox.Config.SoleRelay).
+	cfg := outbox.Config{SoleRelay: db.Engine() == sqldb.SQLite}
+	return db, outbox.New(db, in.bus, in.log.With("service", name, "component", "outbox"), cfg), nil
 }
 
 func buildTickets(ctx context.Context, in infra) (*part, error) {

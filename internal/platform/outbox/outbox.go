@@ -53,6 +53,14 @@ type Config struct {
 	// Lease is how long a claim keeps other replicas off a row. Default 30s,
 	// well inside the stream's 2 minute duplicate window.
 	Lease time.Duration
+	// SoleRelay says no other relay works on this database: a SQLite file,
+	// which one process owns (`up` holds its data dir's lock; `serve` on
+	// SQLite runs one replica of a part, as it warns). Run then starts by
+	// releasing every claim, which only a process that died mid-publish
+	// can have left, instead of waiting out its lease. Never set it where
+	// replicas share a database: it would take a live relay's rows (sent
+	// twice, which the stream's duplicate window drops, but wasted).
+	SoleRelay bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -142,17 +150,13 @@ func (o *Outbox) Run(ctx context.Context) {
 	}
 }
 
-// releaseOrphans, on SQLite, frees the rows an earlier process claimed
-// and never published: one process owns a SQLite file (`up` holds its
-// data dir's lock; `serve` on SQLite runs one replica of a part, as it
-// warns), so a claim still held when the relay starts was left by a
-// process that died mid-publish. Without this the
-// restarted relay waited out the whole lease (30 s) before sending them.
-// On PostgreSQL another live replica may hold the claim, so the lease
-// stands. A row published just before the crash and sent again is
-// dropped by the stream's duplicate window (the message id is the row's).
+// releaseOrphans frees, for the sole relay of a database, the rows an
+// earlier process claimed and never published (Config.SoleRelay): without
+// it the restarted relay waited out the whole lease (30 s) before sending
+// them. A row published just before the crash and sent again is dropped by
+// the stream's duplicate window (the message id is the row's).
 func (o *Outbox) releaseOrphans(ctx context.Context) {
-	if o.db.Engine() != sqldb.SQLite {
+	if !o.cfg.SoleRelay {
 		return
 	}
 	err := o.db.WithTx(ctx, func(tx *sqldb.Tx) error {

@@ -343,15 +343,12 @@ func TestFailedPublishIsRetried(t *testing.T) {
 	}
 }
 
-// TestLeaseOfDeadRelayExpires: on PostgreSQL, where another replica's
-// relay may hold a claim, a dead relay's rows wait for its lease.
+// TestLeaseOfDeadRelayExpires: where replicas share the database, a dead
+// relay's rows wait for its lease, since another live relay may hold it.
 func TestLeaseOfDeadRelayExpires(t *testing.T) {
 	t.Parallel()
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		t.Parallel()
-		if db.Engine() == sqldb.SQLite {
-			t.Skip("on SQLite the starting relay is the file's only one: TestSQLiteRelayReleasesOrphanedClaims")
-		}
 		bus := natsbustest.Embedded(t)
 		var mu sync.Mutex
 		clock := time.Unix(1_800_000_000, 0)
@@ -384,16 +381,16 @@ func TestLeaseOfDeadRelayExpires(t *testing.T) {
 	}, outbox.Migrations)
 }
 
-// TestSQLiteRelayReleasesOrphanedClaims: a process that died between
-// claiming rows and publishing them leaves the claims; on SQLite the next
-// relay to start (the file's only one) sends them at once, not after the
-// 30 s lease.
-func TestSQLiteRelayReleasesOrphanedClaims(t *testing.T) {
+// TestSoleRelayReleasesOrphanedClaims: a process that died between
+// claiming rows and publishing them leaves the claims; the next relay to
+// start, the database's only one, sends them at once, not after the 30 s
+// lease.
+func TestSoleRelayReleasesOrphanedClaims(t *testing.T) {
 	t.Parallel()
 	db := sqldbtest.Open(t, sqldb.SQLite, outbox.Migrations)
 	bus := natsbustest.Embedded(t)
 	clock := time.Unix(1_800_000_000, 0) // stands still: no lease runs out
-	ob := newOutbox(t, db, bus, outbox.Config{Scan: 10 * time.Millisecond, Lease: 30 * time.Second, Now: func() time.Time { return clock }})
+	ob := newOutbox(t, db, bus, outbox.Config{Scan: 10 * time.Millisecond, Lease: 30 * time.Second, SoleRelay: true, Now: func() time.Time { return clock }})
 	commit(t, db, ob, ticket(1), ticket(2))
 	err := db.WithTx(context.Background(), func(tx *sqldb.Tx) error {
 		_, err := tx.Exec(`UPDATE outbox SET claimed_until = $1`, clock.Add(30*time.Second).UnixMilli())
