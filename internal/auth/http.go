@@ -111,7 +111,14 @@ func (s *Service) handleCurrentUser(w http.ResponseWriter, r *http.Request) {
 // startSession sets the session cookie for u, whose token carries whether
 // u is an organizer, and answers status {id,email}.
 func (s *Service) startSession(w http.ResponseWriter, r *http.Request, status int, u User) {
-	token, err := session.Issue(s.cfg.Key, session.User{ID: u.ID, Email: u.Email, Organizer: u.Organizer}, s.cfg.Now(), s.cfg.TokenTTL)
+	// A sign-out everywhere revokes the millisecond it happened in; a
+	// session begun within it is dated at its end, or it would be born
+	// revoked (SignOutEverywhere).
+	now := s.cfg.Now()
+	if nb := s.cfg.Revoked.NotBefore(u.ID); now.Before(nb) {
+		now = nb
+	}
+	token, err := session.Issue(s.cfg.Key, session.User{ID: u.ID, Email: u.Email, Organizer: u.Organizer}, now, s.cfg.TokenTTL)
 	if err != nil {
 		httpapi.Error(w, r, fmt.Errorf("issue session: %w", err))
 		return

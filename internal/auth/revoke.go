@@ -23,13 +23,16 @@ func (s *Service) SignOut(ctx context.Context, t session.Token) error {
 	return s.revoke(ctx, t.ID, session.Revocation{UserID: t.User.ID, TokenID: t.ID, ExpiresAt: t.ExpiresAt})
 }
 
-// SignOutEverywhere revokes every token of t's user issued before now (to
-// the millisecond, as tokens carry their issue time), t included: a
-// sign-in right after has a session again.
+// SignOutEverywhere revokes every token of t's user issued up to now,
+// this millisecond included (tokens carry their issue time to the
+// millisecond, and a session signed in during it is one the user may not
+// know of), t included. A sign-in after has a session again, even within
+// the same millisecond: startSession dates its token no earlier than the
+// revocation.
 func (s *Service) SignOutEverywhere(ctx context.Context, t session.Token) error {
-	nb := s.cfg.Now().UTC().Truncate(time.Millisecond)
-	// No token issued before nb, nor t (issued at nb at the latest),
-	// outlives nb + MaxTTL: auth issues none longer.
+	nb := s.cfg.Now().UTC().Truncate(time.Millisecond).Add(time.Millisecond)
+	// No token issued before nb, nor t (issued before nb), outlives
+	// nb + MaxTTL: auth issues none longer.
 	return s.revoke(ctx, uuid.Must(uuid.NewV7()).String(), session.Revocation{
 		UserID: t.User.ID, TokenID: t.ID, NotBefore: nb, ExpiresAt: nb.Add(session.MaxTTL),
 	})

@@ -98,6 +98,18 @@ func (r *Revocations) Revoked(t Token) bool {
 	return ok && t.IssuedAt.Before(u.notBefore)
 }
 
+// NotBefore is the time before which every token of userID is revoked
+// (the latest sign-out everywhere kept), or zero. A token issued for the
+// user now must carry at least this time to live.
+func (r *Revocations) NotBefore(userID string) time.Time {
+	if r == nil {
+		return time.Time{}
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.users[userID].notBefore
+}
+
 // Len is how many revocations are kept (tokens plus users), for metrics
 // and tests.
 func (r *Revocations) Len() int {
