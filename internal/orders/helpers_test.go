@@ -14,6 +14,7 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/outbox/outboxtest"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -66,28 +67,18 @@ func (f *fixture) addTicket(tb testing.TB, id, title string, cents int64) {
 // outboxCount counts the events waiting in the outbox on subject.
 func outboxCount(tb testing.TB, db *sqldb.DB, subject string) int {
 	tb.Helper()
-	var n int
-	if err := db.Read().QueryRow(`SELECT count(*) FROM outbox WHERE subject = $1`, subject).Scan(&n); err != nil {
-		tb.Fatalf("count outbox: %v", err)
-	}
-	return n
+	return len(outboxPayloads(tb, db, subject))
 }
 
-// outboxPayloads returns the outbox payloads on subject.
+// outboxPayloads returns the outbox payloads on subject, oldest first, as
+// the JSON text the tests compare.
 func outboxPayloads(tb testing.TB, db *sqldb.DB, subject string) []string {
 	tb.Helper()
-	rows, err := db.Read().Query(`SELECT payload FROM outbox WHERE subject = $1 ORDER BY id`, subject)
-	if err != nil {
-		tb.Fatalf("outbox: %v", err)
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			tb.Fatal(err)
+	for _, m := range outboxtest.Pending(tb, db) {
+		if m.Subject == subject {
+			out = append(out, string(m.Payload))
 		}
-		out = append(out, p)
 	}
 	return out
 }
