@@ -103,7 +103,7 @@ func TestIssue(t *testing.T) {
 		if err != nil || len(all) != 1 {
 			t.Fatalf("whole list = %d tickets (%v), want 1", len(all), err)
 		}
-		mine, err := s.Mine(ctx, "organizer")
+		mine, err := s.Mine(ctx, "organizer", "", 0)
 		if err != nil || len(mine) != 0 {
 			t.Fatalf("organizer's mine = %d (%v), want none", len(mine), err)
 		}
@@ -228,11 +228,11 @@ func TestCancelEvent(t *testing.T) {
 				t.Errorf("indexed tickets of the event = %d (%v), want the held one", n, err)
 			}
 		}
-		mine, err := s.Mine(ctx, "buyer")
+		mine, err := s.Mine(ctx, "buyer", "", 0)
 		if err != nil || len(mine) != 1 || mine[0].ID != held {
 			t.Fatalf("buyer's mine = %v (%v), want the held ticket", mine, err)
 		}
-		if mine, err := s.Mine(ctx, "organizer"); err != nil || len(mine) != 0 {
+		if mine, err := s.Mine(ctx, "organizer", "", 0); err != nil || len(mine) != 0 {
 			t.Fatalf("organizer's mine = %v (%v), want none (sold or not, issued tickets are the event's)", mine, err)
 		}
 		before := len(updates(outboxEvents(t, db)))

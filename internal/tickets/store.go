@@ -209,12 +209,26 @@ func (s *Store) matchWords(ctx context.Context, arg func(any) string, ws []strin
 // ListMine returns the free-form tickets userID listed, whatever their
 // status, and the issued tickets userID holds, newest first. An
 // organizer's issued tickets, sold or not, are not among them (an event
-// may have 100,000): the event shows them.
-func (s *Store) ListMine(ctx context.Context, userID string) ([]Ticket, error) {
-	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE user_id = $1 AND event_id IS NULL
-		UNION SELECT ` + ticketColumns + ` FROM tickets WHERE holder_id = $1
+// may have 100,000): the event shows them. The page continues after the
+// ticket after (keyset paging, as ListOnSale's newest order: created_at
+// never changes, so the cursor's own is looked up; an unknown cursor
+// matches nothing) and holds at most limit tickets when limit > 0.
+func (s *Store) ListMine(ctx context.Context, userID, after string, limit int) ([]Ticket, error) {
+	args := []any{userID}
+	page := ``
+	if after != "" {
+		args = append(args, after)
+		page = ` AND (created_at, id) < (SELECT created_at, id FROM tickets WHERE id = $2)`
+	}
+	// Each side of the union keeps to its own index (user_id, holder_id).
+	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE user_id = $1 AND event_id IS NULL` + page + `
+		UNION SELECT ` + ticketColumns + ` FROM tickets WHERE holder_id = $1` + page + `
 		ORDER BY created_at DESC, id DESC`
-	return s.list(ctx, q, userID)
+	if limit > 0 {
+		args = append(args, limit)
+		q += fmt.Sprintf(` LIMIT $%d`, len(args))
+	}
+	return s.list(ctx, q, args...)
 }
 
 func (s *Store) list(ctx context.Context, q string, args ...any) ([]Ticket, error) {
