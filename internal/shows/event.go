@@ -47,7 +47,7 @@ const (
 	MinResaleCap, MaxResaleCap = 100, 150
 	// DefaultLength is how long an event lasts when its endsAt is left
 	// out.
-	DefaultLength = 4 * time.Hour
+	DefaultLength = events.DefaultEventLength
 	// MaxStaff is the most door staff one event may have.
 	MaxStaff = 100
 	// maxEmail is the longest staff email (RFC 5321's path limit).
@@ -237,6 +237,18 @@ func (e *Event) Edit(userID string, d Draft, now time.Time) error {
 	}
 	e.Fields = f
 	return nil
+}
+
+// Settle makes a scheduled event whose end has come (EndsAt, at or before
+// now) read ended. The status is computed on read from the clock rather
+// than stored by a sweeper: nothing happens at the end that needs a
+// message (the parts that care, orders and the door, judge the endsAt
+// their replicas hold against their own clocks), and a computed status
+// is never late. The stored row stays scheduled.
+func (e *Event) Settle(now time.Time) {
+	if e.Status == StatusScheduled && events.EventEnded(e.StartsAt, e.EndsAt, now) {
+		e.Status = StatusEnded
+	}
 }
 
 // changeable is the rule every change shares: the organizer's event, still
