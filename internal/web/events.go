@@ -200,7 +200,7 @@ func (s *Service) handleEventBuy(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/orders/"+url.PathEscape(o.ID))
 	case st == http.StatusUnauthorized:
 		seeOther(w, r, "/auth/signin?next="+url.QueryEscape(page))
-	case code == "not_on_sale_yet", code == "sold_out", code == "event_cancelled",
+	case code == "not_on_sale_yet", code == "sold_out", code == "event_cancelled", code == "event_ended",
 		st == http.StatusConflict, st == http.StatusBadRequest, st == http.StatusTooManyRequests, st == http.StatusNotFound:
 		f := newForm(nil)
 		switch at := retryAt(err, s.cfg.Now()); {
@@ -210,6 +210,8 @@ func (s *Service) handleEventBuy(w http.ResponseWriter, r *http.Request) {
 			f.General = append(f.General, "Sold out: every ticket is taken. Tickets that are not paid for in time come back on sale.")
 		case code == "event_cancelled":
 			f.General = append(f.General, "This event was cancelled, so its tickets are no longer sold.")
+		case code == "event_ended":
+			f.General = append(f.General, "This event has ended, so its tickets are no longer sold.")
 		case st == http.StatusNotFound:
 			f.General = append(f.General, "This event's tickets are not ready to buy yet. Please try again in a few seconds.")
 		case st == http.StatusTooManyRequests && !at.IsZero():

@@ -534,6 +534,7 @@ func TestEventFormsThroughTheAPI(t *testing.T) {
 		"sold_out":        "Sold out: every ticket is taken.",
 		"not_on_sale_yet": "not on sale yet",
 		"event_cancelled": "This event was cancelled",
+		"event_ended":     "This event has ended",
 	} {
 		c.get("/events/e1")
 		api.answers["POST /api/orders"] = struct {
