@@ -521,22 +521,43 @@ func (s *Store) EntryCode(ctx context.Context, short string) (ticketID string, c
 	return ticketID, codeVersion, nil
 }
 
-const doorEventQuery = `SELECT id, version, organizer_id, staff, status FROM door_events WHERE id = $1`
+const doorEventQuery = `SELECT id, version, organizer_id, staff, status, starts_at, ends_at FROM door_events WHERE id = $1`
 
 // DoorEvent returns the replica of an event, or an error matching
 // sqldb.ErrNotFound.
 func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
 	var (
-		e     DoorEvent
-		staff string
+		e            DoorEvent
+		staff        string
+		starts, ends sql.NullInt64
 	)
-	if err := s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status); err != nil {
+	if err := s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status,
+		&starts, &ends); err != nil {
 		return DoorEvent{}, fmt.Errorf("door event: %w", sqldb.Err(err))
+	}
+	if starts.Valid {
+		e.StartsAt = time.UnixMilli(starts.Int64).UTC()
+	}
+	if ends.Valid {
+		e.EndsAt = time.UnixMilli(ends.Int64).UTC()
 	}
 	if staff != "" {
 		e.Staff = strings.Split(staff, "\n")
 	}
 	return e, nil
+}
+
+// CheckedInAt returns when ticketID was admitted, and whether it was.
+func (s *Store) CheckedInAt(ctx context.Context, tx *sqldb.Tx, ticketID string) (time.Time, bool, error) {
+	var at int64
+	err := tx.QueryRowContext(ctx, `SELECT checked_in_at FROM checkins WHERE ticket_id = $1`, ticketID).Scan(&at)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, fmt.Errorf("check-in of %s: %w", ticketID, sqldb.Err(err))
+	}
+	return time.UnixMilli(at).UTC(), true, nil
 }
 
 const addCheckInQuery = `INSERT INTO checkins (ticket_id, event_id, code_version, by_user_id, by_email, checked_in_at)

@@ -229,7 +229,8 @@ type entryCode struct {
 
 // checkin is the answer of POST /api/checkins.
 type checkin struct {
-	// Result is admitted, already_used, void, wrong_event or invalid.
+	// Result is admitted, already_used, void, wrong_event, event_ended or
+	// invalid.
 	Result string `json:"result"`
 	Ticket struct {
 		ID      string `json:"id"`
