@@ -335,11 +335,11 @@ func (s *Store) CountLive(ctx context.Context, tx *sqldb.Tx, userID string) (int
 // only one moves it on.
 func (s *Store) Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error {
 	const q = `UPDATE tickets SET title = $1, title_search = $2, price = $3, version = $4, order_id = $5,
-		edited_version = $6, status = $7, sold_at = $8, holder_id = $11, code_version = $12
+		edited_version = $6, status = $7, sold_at = $8, holder_id = $11, code_version = $12, on_sale_at = $13
 		WHERE id = $9 AND version = $10`
 	res, err := tx.ExecContext(ctx, q, t.Title, textsearch.Text(t.Title), int64(t.Price),
 		t.Version, nullable(t.OrderID), t.EditedVersion, string(t.Status), millis(t.SoldAt), t.ID, readVersion,
-		nullable(t.HolderID), t.CodeVersion)
+		nullable(t.HolderID), t.CodeVersion, millis(t.OnSaleAt))
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", sqldb.Err(err))
 	}
@@ -545,6 +545,22 @@ func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
 		e.Staff = strings.Split(staff, "\n")
 	}
 	return e, nil
+}
+
+// DoorEventVersion reads, inside tx, the version of the event's replica,
+// and on PostgreSQL locks its row until tx ends, so a later version's
+// replica write waits for tx (SQLite's writer is alone anyway). An event
+// with no replica is sqldb.ErrNotFound.
+func (s *Store) DoorEventVersion(ctx context.Context, tx *sqldb.Tx, eventID string) (int64, error) {
+	q := `SELECT version FROM door_events WHERE id = $1`
+	if tx.Engine() == sqldb.Postgres {
+		q += ` FOR UPDATE`
+	}
+	var v int64
+	if err := tx.QueryRowContext(ctx, q, eventID).Scan(&v); err != nil {
+		return 0, fmt.Errorf("door event version: %w", sqldb.Err(err))
+	}
+	return v, nil
 }
 
 // CheckedInAt returns when ticketID was admitted, and whether it was.

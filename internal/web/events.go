@@ -272,6 +272,10 @@ var eventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "o
 type eventFormData struct {
 	Event *event // nil when creating one
 	Zones []string
+	// PriceOpen: the event's face value and on-sale time may still change
+	// (every ticket issued, the sale not open yet: the API's rule, which
+	// decides; this only chooses whether the fields are offered).
+	PriceOpen bool
 }
 
 // commonZones are offered as suggestions in the time zone field; any IANA
@@ -449,7 +453,7 @@ func (s *Service) handleEventEditForm(w http.ResponseWriter, r *http.Request) {
 	if e.Status != eventScheduled && len(v.Form.General) == 0 {
 		v.Form.General = append(v.Form.General, "This event can no longer be changed.")
 	}
-	v.Data = eventFormData{Event: &e, Zones: commonZones}
+	v.Data = eventFormData{Event: &e, Zones: commonZones, PriceOpen: !e.Issuing() && s.cfg.Now().Before(e.OnSaleAt)}
 	s.render(w, r, http.StatusOK, "event_form", v)
 }
 
