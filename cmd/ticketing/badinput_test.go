@@ -236,7 +236,7 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "GET", path: "/api/users/currentuser"},
 		{method: "GET", path: "/api/tickets", query: []string{"q", "limit", "after", "sort"}},
 		{method: "POST", path: "/api/tickets", auth: true, decodes: true, fields: [][2]string{{"title", q("Sweep show")}, {"price", "10"}}},
-		{method: "GET", path: "/api/tickets/mine", auth: true},
+		{method: "GET", path: "/api/tickets/mine", auth: true, query: []string{"limit", "after"}},
 		{method: "GET", path: "/api/tickets/{id}"},
 		{method: "PUT", path: "/api/tickets/{id}", auth: true, decodes: true, fields: [][2]string{{"title", q("Sweep show")}, {"price", "10"}}},
 		// After PUT: the owner's sweep withdraws their own ticket.

@@ -171,3 +171,49 @@ func TestUpCheckIn(t *testing.T) {
 		t.Errorf("code of a void ticket = %d %s, want 409 ticket_void", got, e.code())
 	}
 }
+
+// TestUpRepriceBeforeTheOnSale: through `up`, an organizer changes the
+// face value and on-sale time of an event whose tickets are issued and not
+// on sale yet; the tickets take them, and the first buyer pays the new
+// price from the new on-sale time.
+func TestUpRepriceBeforeTheOnSale(t *testing.T) {
+	t.Parallel()
+	const key = "reprice-test-key-reprice-test-ke"
+	base, _ := startUp(t, t.TempDir(), map[string]string{"JWT_KEY": key})
+	org := signUp(t, base, "org@example.com")
+	asOrganizer(t, org, key)
+	buyer := signUp(t, base, "buyer@example.com")
+	var ev eventJSON
+	opens := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	body := map[string]any{"name": "Jazz night", "venue": "Paradiso", "startsAt": time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339),
+		"onSaleAt": opens.Format(time.RFC3339), "faceValue": "40", "capacity": 3}
+	if got := org.do("POST", "/api/events", body, &ev); got != http.StatusCreated {
+		t.Fatalf("create event = %d", got)
+	}
+	natsbustest.Eventually(t, 15*time.Second, "every ticket issued", func() bool {
+		var got eventJSON
+		org.do("GET", "/api/events/"+ev.ID, nil, &got)
+		return got.TicketsIssued == 3
+	})
+	// Sooner, and cheaper; a few seconds ahead so that the tickets'
+	// new versions reach orders first.
+	sooner := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
+	var edited eventJSON
+	if got := org.do("PUT", "/api/events/"+ev.ID, map[string]any{"faceValue": "30", "onSaleAt": sooner.Format(time.RFC3339)}, &edited); got != http.StatusOK {
+		t.Fatalf("edit the face value before the on-sale = %d", got)
+	}
+	var order eventOrderJSON
+	natsbustest.Eventually(t, 30*time.Second, "an order once the new on-sale time comes", func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"eventId": ev.ID}, &order) == http.StatusCreated
+	})
+	if order.Ticket.Price != 30 {
+		t.Fatalf("order = %+v, want the new face value 30", order)
+	}
+	if time.Now().Before(sooner) {
+		t.Fatalf("ordered before the new on-sale time %v", sooner)
+	}
+	// Once on sale, the face value is fixed.
+	if got := org.do("PUT", "/api/events/"+ev.ID, map[string]any{"faceValue": "35"}, nil); got != http.StatusBadRequest {
+		t.Fatalf("edit the face value after the on-sale = %d, want 400", got)
+	}
+}

@@ -19,6 +19,26 @@ const (
 	EventStatusEnded     = "ended"
 )
 
+// DefaultEventLength is how long an event lasts when its organizer leaves
+// endsAt out: the events part sets endsAt to startsAt plus it.
+const DefaultEventLength = 4 * time.Hour
+
+// EventEnded reports whether an event starting at startsAt and ending at
+// endsAt has ended at now: status ended is not stored or announced, every
+// part reads it from its own clock and the times its replica holds
+// (DESIGN.md 9.1 lists the status; docs/ARCHITECTURE.md says why it is
+// computed). An endsAt left zero (a replica from before it was kept) is
+// startsAt plus DefaultEventLength; both zero is never ended.
+func EventEnded(startsAt, endsAt, now time.Time) bool {
+	if endsAt.IsZero() {
+		if startsAt.IsZero() {
+			return false
+		}
+		endsAt = startsAt.Add(DefaultEventLength)
+	}
+	return !now.Before(endsAt)
+}
+
 // EventState is an event as every event.* message carries it: the whole
 // record at Version (0 when created, +1 per change), so a replica that
 // applies N on top of N-1 needs nothing else.
@@ -51,7 +71,8 @@ type EventState struct {
 type EventCreated struct{ EventState }
 
 // EventUpdated is published on every later change but the cancellation:
-// an edit, a staff member added or removed, the event ended.
+// an edit, a staff member added or removed. (The end of an event is no
+// change: see EventEnded.)
 type EventUpdated struct{ EventState }
 
 // EventCancelled is published when the organizer cancels the event

@@ -311,3 +311,57 @@ func TestRestorePicked(t *testing.T) {
 		}
 	}, migs...)
 }
+
+// TestReserveFromEndedEvent: once the event's end (its endsAt, from the
+// event.* messages orders keeps) has come, POST /api/orders {eventId} is
+// 409 event_ended though tickets are left; an edit that moves the end
+// later is followed; an event orders has no times of is not ended.
+func TestReserveFromEndedEvent(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		clock := clocktest.New(start)
+		f := newFixture(t, db, orders.Config{Now: clock.Now})
+		f.issue(t, "ev-end", 3, start)
+		f.issue(t, "ev-unknown", 1, start)
+		ev := events.EventState{ID: "ev-end", OrganizerID: "organizer", Name: "Night Opera", Venue: "Royal Hall",
+			StartsAt: start.Add(time.Hour), EndsAt: start.Add(3 * time.Hour), OnSaleAt: start, FaceValue: 4500,
+			Capacity: 3, Status: events.EventStatusScheduled}
+		moved := ev
+		moved.Version, moved.EndsAt = 1, start.Add(4*time.Hour)
+		// The edit comes first: it waits for the event it follows.
+		if err := deliver(t, f.svc, events.EventUpdated{EventState: moved}); err == nil {
+			t.Fatal("event.updated v1 before event.created applied")
+		}
+		if err := deliver(t, f.svc, events.EventCreated{EventState: ev}); err != nil {
+			t.Fatal(err)
+		}
+		reserve := func(buyer, eventID string) (int, string) {
+			w := request(f.handler, "POST", "/api/orders", `{"eventId":"`+eventID+`"}`, token(t, buyer))
+			if w.Code == http.StatusCreated {
+				return w.Code, ""
+			}
+			code, _ := errorCode(t, w.Body.String())
+			return w.Code, code
+		}
+		clock.Advance(2 * time.Hour) // started, not ended: latecomers may still buy
+		if st, code := reserve("buyer-1", "ev-end"); st != 201 {
+			t.Fatalf("after the start, before the end: %d %s", st, code)
+		}
+		clock.Advance(time.Hour) // at endsAt of version 0
+		if st, code := reserve("buyer-2", "ev-end"); st != 409 || code != "event_ended" {
+			t.Fatalf("at the end: %d %s, want 409 event_ended", st, code)
+		}
+		if err := deliver(t, f.svc, events.EventUpdated{EventState: moved}); err != nil {
+			t.Fatal(err)
+		}
+		if st, code := reserve("buyer-2", "ev-end"); st != 201 {
+			t.Fatalf("the end moved an hour later: %d %s", st, code)
+		}
+		clock.Advance(time.Hour)
+		if st, code := reserve("buyer-3", "ev-end"); st != 409 || code != "event_ended" {
+			t.Fatalf("at the moved end: %d %s, want 409 event_ended", st, code)
+		}
+		if st, code := reserve("buyer-3", "ev-unknown"); st != 201 {
+			t.Fatalf("an event orders has no times of: %d %s, want a reservation", st, code)
+		}
+	}, migs...)
+}

@@ -21,7 +21,33 @@ func (s *Service) Listeners() []natsbus.Listener {
 		natsbus.On(s.onExpirationComplete),
 		natsbus.On(s.onPaymentCreated),
 		natsbus.On(s.onTicketReservationRefused),
+		natsbus.On(s.onEventCreated),
+		natsbus.On(s.onEventUpdated),
+		natsbus.On(s.onEventCancelled),
 	}
+}
+
+// onEventCreated, onEventUpdated and onEventCancelled keep the replica of
+// each event's times (ApplyEvent), by which a reservation by event learns
+// that the event has ended. An event id that is not an id names nothing
+// orders could sell: terminate.
+func (s *Service) onEventCreated(ctx context.Context, ev events.EventCreated) error {
+	return s.applyEvent(ctx, "event.created", ev.EventState, true)
+}
+
+func (s *Service) onEventUpdated(ctx context.Context, ev events.EventUpdated) error {
+	return s.applyEvent(ctx, "event.updated", ev.EventState, false)
+}
+
+func (s *Service) onEventCancelled(ctx context.Context, ev events.EventCancelled) error {
+	return s.applyEvent(ctx, "event.cancelled", ev.EventState, false)
+}
+
+func (s *Service) applyEvent(ctx context.Context, subject string, ev events.EventState, created bool) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("%s with a bad event id %q", subject, ev.ID))
+	}
+	return s.ApplyEvent(ctx, ev, created)
 }
 
 // onTicketCreated adds the ticket to the replica. A ticket id that is not

@@ -51,6 +51,9 @@ var (
 	ErrSoldOut = fault.Coded(fault.Conflict, "sold_out", "The event is sold out")
 	// ErrEventCancelled is an event whose tickets left sale with it.
 	ErrEventCancelled = fault.Coded(fault.Conflict, "event_cancelled", "The event was cancelled")
+	// ErrEventEnded is an event whose end (endsAt) has come: its tickets
+	// are no longer sold, though some may be left.
+	ErrEventEnded = fault.Coded(fault.Conflict, "event_ended", "The event has ended")
 	// ErrReleasedRecently is a buyer reserving again a ticket whose order
 	// they cancelled, or let expire, less than a window ago.
 	ErrReleasedRecently = fault.Coded(fault.TooMany, "released_recently", "You released this ticket a moment ago; try again later")
@@ -282,8 +285,8 @@ const maxPicks = 8
 // ReserveFromEvent creates an order holding any one free ticket of the
 // event eventID for userID, at face value, through the same order,
 // expiry and payment flow as Reserve. Like Reserve, a loser is answered
-// from reads outside any transaction (unknown event, the organizer, not
-// on sale yet, a limit, sold out, cancelled); an attempt the reads let
+// from reads outside any transaction (unknown event, the organizer,
+// ended, not on sale yet, a limit, sold out, cancelled); an attempt the reads let
 // through runs one short transaction that checks again under the buyer's
 // lock, picks a free ticket from a random point among the event's (on
 // PostgreSQL skipping rows another buyer has locked) and inserts the
@@ -359,11 +362,14 @@ func (s *Service) ReserveFromEvent(ctx context.Context, userID, eventID, addr st
 }
 
 // eventRefusal is why userID may not reserve a ticket of ev given their
-// holds, or nil: the organizer's own event, the on-sale time, then the
-// limits.
+// holds, or nil: the organizer's own event, its end, the on-sale time,
+// then the limits.
 func (s *Service) eventRefusal(ev Event, holds Holds, userID string, now time.Time) error {
 	if ev.OrganizerID == userID {
 		return ErrOwnTicket
+	}
+	if events.EventEnded(ev.StartsAt, ev.EndsAt, now) {
+		return ErrEventEnded
 	}
 	if err := notOnSaleYet(ev.OnSaleAt, now); err != nil {
 		return err
@@ -583,6 +589,21 @@ func (s *Service) UpdateTicket(ctx context.Context, t Ticket) error {
 	})
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", err)
+	}
+	return nil
+}
+
+// ApplyEvent keeps orders' replica of the event's times (sale_events) at
+// ev's version: event.created inserts it, event.updated and
+// event.cancelled apply version N on N−1 (replica.ErrBehind for one that
+// came early).
+func (s *Service) ApplyEvent(ctx context.Context, ev events.EventState, created bool) error {
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		_, err := s.store.ApplyEvent(ctx, tx, ev, created)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("event %s v%d: %w", ev.ID, ev.Version, err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -96,6 +97,14 @@ func fromMillis(ms sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms.Int64).UTC()
+}
+
+// millisOrNull stores t as unix ms, the zero time as NULL.
+func millisOrNull(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
 }
 
 // orNull stores "" as NULL.
@@ -418,8 +427,11 @@ func ticketColumns(t Ticket) replica.Set {
 type Event struct {
 	OrganizerID string
 	OnSaleAt    time.Time
-	Free        bool
-	Cancelled   bool
+	// StartsAt and EndsAt are the event's times from its event.* messages
+	// (sale_events); zero while orders has none.
+	StartsAt, EndsAt time.Time
+	Free             bool
+	Cancelled        bool
 }
 
 // eventHoldsFrom is the FROM of the reservation-by-event reads: one of
@@ -434,10 +446,13 @@ const eventHoldsFrom = `FROM (SELECT user_id, on_sale_at FROM tickets WHERE even
 
 // eventHoldsColumns: the pause after a buyer released a ticket counts any
 // ticket of the event, as the buyer does not choose which they get.
+// The event's times come from sale_events by its primary key.
 const eventHoldsColumns = `e.user_id, e.on_sale_at, u.n, u.first, a.n, a.first,
 		(SELECT max(c.ended_at) FROM orders c JOIN tickets ct ON ct.id = c.ticket_id
 		 WHERE c.user_id = $2 AND c.status = 'cancelled' AND c.cancelled_by IN ('buyer', 'expiry')
-		   AND ct.event_id = $1)`
+		   AND ct.event_id = $1),
+		(SELECT se.starts_at FROM sale_events se WHERE se.id = $1),
+		(SELECT se.ends_at FROM sale_events se WHERE se.id = $1)`
 
 const eventForReserveQuery = `SELECT ` + eventHoldsColumns + ` ` + eventHoldsFrom
 
@@ -457,15 +472,17 @@ func scanEvent(row *sql.Row, peek bool) (Event, Holds, error) {
 		h                              Holds
 		onSale                         sql.NullInt64
 		userFirst, addrFirst, lastDone sql.NullInt64
+		startsAt, endsAt               sql.NullInt64
 	)
-	dest := []any{&e.OrganizerID, &onSale, &h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone}
+	dest := []any{&e.OrganizerID, &onSale, &h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone,
+		&startsAt, &endsAt}
 	if peek {
 		dest = append(dest, &e.Free, &e.Cancelled)
 	}
 	if err := row.Scan(dest...); err != nil {
 		return Event{}, Holds{}, sqldb.Err(err)
 	}
-	e.OnSaleAt = fromMillis(onSale)
+	e.OnSaleAt, e.StartsAt, e.EndsAt = fromMillis(onSale), fromMillis(startsAt), fromMillis(endsAt)
 	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
 	return e, h, nil
 }
@@ -579,4 +596,15 @@ func (s *Store) ClearPicked(ctx context.Context, tx *sqldb.Tx, ticketID, orderID
 		return fmt.Errorf("clear picked: %w", sqldb.Err(err))
 	}
 	return nil
+}
+
+// ApplyEvent keeps sale_events at ev's version (event.created inserts the
+// row, event.updated and event.cancelled apply version N on N−1, by the
+// replica rule).
+func (s *Store) ApplyEvent(ctx context.Context, tx *sqldb.Tx, ev events.EventState, created bool) (replica.Outcome, error) {
+	set := replica.Set{"starts_at": millisOrNull(ev.StartsAt), "ends_at": millisOrNull(ev.EndsAt)}
+	if created {
+		return replica.Insert(ctx, tx, "sale_events", ev.ID, ev.Version, set)
+	}
+	return replica.Apply(ctx, tx, "sale_events", ev.ID, ev.Version, set)
 }

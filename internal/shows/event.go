@@ -47,7 +47,7 @@ const (
 	MinResaleCap, MaxResaleCap = 100, 150
 	// DefaultLength is how long an event lasts when its endsAt is left
 	// out.
-	DefaultLength = 4 * time.Hour
+	DefaultLength = events.DefaultEventLength
 	// MaxStaff is the most door staff one event may have.
 	MaxStaff = 100
 	// maxEmail is the longest staff email (RFC 5321's path limit).
@@ -196,14 +196,18 @@ var (
 	ErrCapacityLocked = &fault.Error{Kind: fault.Invalid, Code: "capacity_locked", Field: "capacity",
 		Message: "capacity cannot change once the event is created: its tickets are issued"}
 	// ErrFaceValueLocked and ErrOnSaleLocked are edits of what the issued
-	// tickets already carry: the tickets part prices each ticket and orders
-	// opens its sale from them, and applies no event.updated to them yet.
-	// Changing them on the event alone would show buyers one price and
-	// charge another.
+	// tickets carry once the sale has opened, or before every ticket is
+	// issued. The tickets part reprices the unsold stock on event.updated
+	// (RepriceStock), and orders opens the sale and prices each order from
+	// the tickets: before the on-sale no order holds one, so every buyer
+	// sees and pays the new values; after it, tickets already reserved or
+	// sold keep the old ones, and the event would show one price while
+	// some sell at another. Until every ticket is issued, a chunk issued
+	// after the change could still carry the old values.
 	ErrFaceValueLocked = &fault.Error{Kind: fault.Invalid, Code: "face_value_locked", Field: "faceValue",
-		Message: "faceValue cannot change once the event is created: its tickets were issued at it"}
+		Message: "faceValue cannot change once the sale has opened, nor while the tickets are still being issued"}
 	ErrOnSaleLocked = &fault.Error{Kind: fault.Invalid, Code: "on_sale_locked", Field: "onSaleAt",
-		Message: "onSaleAt cannot change once the event is created: its tickets were issued with it"}
+		Message: "onSaleAt cannot change once the sale has opened, nor while the tickets are still being issued"}
 	// ErrTooManyStaff is a staff member added beyond MaxStaff.
 	ErrTooManyStaff = fault.Coded(fault.Invalid, "too_many_staff", "The event has the most door staff allowed")
 	// errNoChange is a cancellation or staff change that changes nothing:
@@ -213,9 +217,10 @@ var (
 
 // Edit applies the organizer's draft to the event, at now: the fields it
 // gives replace the event's, checked as a whole. Only its organizer may,
-// only while it is scheduled and has not started, and not its capacity,
-// face value or on-sale time (its tickets were issued with them when it was
-// created).
+// only while it is scheduled and has not started, never its capacity (its
+// tickets were issued when it was created), and its face value and
+// on-sale time only before the sale opens and once every ticket is issued
+// (see ErrFaceValueLocked).
 func (e *Event) Edit(userID string, d Draft, now time.Time) error {
 	if err := e.changeable(userID); err != nil {
 		return err
@@ -223,12 +228,13 @@ func (e *Event) Edit(userID string, d Draft, now time.Time) error {
 	if !e.StartsAt.After(now) {
 		return ErrEnded
 	}
+	stockFixed := !now.Before(e.OnSaleAt) || e.TicketsIssued < int64(e.Capacity)
 	switch {
 	case d.Capacity != nil && *d.Capacity != e.Capacity:
 		return ErrCapacityLocked
-	case d.FaceValue != nil && *d.FaceValue != e.FaceValue:
+	case stockFixed && d.FaceValue != nil && *d.FaceValue != e.FaceValue:
 		return ErrFaceValueLocked
-	case d.OnSaleAt != nil && !d.OnSaleAt.Truncate(time.Millisecond).Equal(e.OnSaleAt):
+	case stockFixed && d.OnSaleAt != nil && !d.OnSaleAt.Truncate(time.Millisecond).Equal(e.OnSaleAt):
 		return ErrOnSaleLocked
 	}
 	f, err := d.over(e.Fields, now)
@@ -237,6 +243,18 @@ func (e *Event) Edit(userID string, d Draft, now time.Time) error {
 	}
 	e.Fields = f
 	return nil
+}
+
+// Settle makes a scheduled event whose end has come (EndsAt, at or before
+// now) read ended. The status is computed on read from the clock rather
+// than stored by a sweeper: nothing happens at the end that needs a
+// message (the parts that care, orders and the door, judge the endsAt
+// their replicas hold against their own clocks), and a computed status
+// is never late. The stored row stays scheduled.
+func (e *Event) Settle(now time.Time) {
+	if e.Status == StatusScheduled && events.EventEnded(e.StartsAt, e.EndsAt, now) {
+		e.Status = StatusEnded
+	}
 }
 
 // changeable is the rule every change shares: the organizer's event, still

@@ -138,6 +138,15 @@ func TestEventRules(t *testing.T) {
 		err == ErrOnSaleLocked || err == ErrCapacityLocked {
 		t.Fatalf("an edit that sends the fixed fields unchanged: %v", err)
 	}
+	// Before the on-sale, with every ticket issued, both may change.
+	e.OnSaleAt, e.TicketsIssued = clocktest.Start.Add(30*time.Minute), 10
+	if err := e.Edit(organizer.ID, Draft{FaceValue: &price, OnSaleAt: &later}, clocktest.Start); err == ErrFaceValueLocked || err == ErrOnSaleLocked {
+		t.Fatalf("face value and on-sale change before the on-sale: %v", err)
+	}
+	e.TicketsIssued = 9
+	if err := e.Edit(organizer.ID, Draft{FaceValue: &price}, clocktest.Start); err != ErrFaceValueLocked {
+		t.Fatalf("face value change while issuing: %v", err)
+	}
 	if err := e.Edit(organizer.ID, Draft{Capacity: ptr(10)}, clocktest.Start.Add(time.Hour)); err != ErrEnded {
 		t.Fatalf("edit of a started event: %v", err)
 	}

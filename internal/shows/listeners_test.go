@@ -7,9 +7,12 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/clock/clocktest"
+	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/natsbus"
 	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -194,6 +197,45 @@ func TestMalformedTicketIDRefused(t *testing.T) {
 		}
 		if got := counts(t, s, e.ID); got.TicketsIssued != 0 || got.TicketsLeft != 0 {
 			t.Fatalf("%d issued, %d left after malformed ids, want none", got.TicketsIssued, got.TicketsLeft)
+		}
+	}, migs...)
+}
+
+// TestEditPriceBeforeTheOnSale: the face value and on-sale time may change
+// once every ticket is issued (ticket.created counted) and only until the
+// sale opens; the event.updated carries them to tickets.
+func TestEditPriceBeforeTheOnSale(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, clk := newTestService(t, db)
+		d := draft("Jazz", "Paradiso", 10)
+		capacity, opens := 3, clocktest.Start.Add(24*time.Hour)
+		d.Capacity, d.OnSaleAt = &capacity, &opens
+		e := mustCreate(t, s, d)
+		price := money.Cents(3900)
+		later := opens.Add(time.Hour)
+		edit := Draft{FaceValue: &price, OnSaleAt: &later}
+		for i := range capacity {
+			if _, err := s.Update(ctx, organizer, e.ID, edit); !errors.Is(err, ErrFaceValueLocked) {
+				t.Fatalf("with %d of %d tickets issued: %v, want face_value_locked", i, capacity, err)
+			}
+			err := s.onTicketCreated(ctx, events.TicketCreated{ID: uuid.NewString(), Status: events.TicketOnSale, EventID: e.ID, Price: 2500})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Update(ctx, organizer, e.ID, edit)
+		if err != nil || got.FaceValue != price || !got.OnSaleAt.Equal(later) {
+			t.Fatalf("every ticket issued, before the on-sale: %+v %v", got, err)
+		}
+		pub := outboxEvents(t, db)
+		if last := pub[len(pub)-1]; last.Subject != events.SubjectEventUpdated || last.State.FaceValue != 3900 || !last.State.OnSaleAt.Equal(later) {
+			t.Fatalf("published %+v", last)
+		}
+		clk.Advance(later.Sub(clocktest.Start))
+		again := money.Cents(4100)
+		if _, err := s.Update(ctx, organizer, e.ID, Draft{FaceValue: &again}); !errors.Is(err, ErrFaceValueLocked) {
+			t.Fatalf("after the on-sale: %v, want face_value_locked", err)
 		}
 	}, migs...)
 }

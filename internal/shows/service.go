@@ -94,13 +94,24 @@ func (s *Service) List(ctx context.Context, l Listing) ([]Event, error) {
 		return nil, ErrBadCursor
 	}
 	l.Now = s.now()
-	return s.store.ListUpcoming(ctx, l)
+	list, err := s.store.ListUpcoming(ctx, l)
+	return s.settle(list), err
+}
+
+// settle is Event.Settle at the service's clock for each of list.
+func (s *Service) settle(list []Event) []Event {
+	now := s.now()
+	for i := range list {
+		list[i].Settle(now)
+	}
+	return list
 }
 
 // Mine returns the organizer's own events, whatever their status, soonest
 // first ("My events").
 func (s *Service) Mine(ctx context.Context, organizerID string) ([]Event, error) {
-	return s.store.ListByOrganizer(ctx, organizerID)
+	list, err := s.store.ListByOrganizer(ctx, organizerID)
+	return s.settle(list), err
 }
 
 // Get returns one event or ErrNotFound.
@@ -112,6 +123,7 @@ func (s *Service) Get(ctx context.Context, id string) (Event, error) {
 	if errors.Is(err, sqldb.ErrNotFound) {
 		return Event{}, ErrNotFound
 	}
+	e.Settle(s.now())
 	return e, err
 }
 
@@ -209,6 +221,9 @@ func (s *Service) change(ctx context.Context, id string, subject events.Subject,
 		if e, err = s.store.GetForUpdate(ctx, tx, id); err != nil {
 			return err
 		}
+		// An ended event refuses every change (changeable), so ended is
+		// never written: it stays a reading of the clock.
+		e.Settle(s.now())
 		read := e.Version
 		if err := apply(&e); err != nil {
 			return err

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/clock/clocktest"
+	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 )
@@ -154,6 +156,75 @@ func TestEditOfAStartedEvent(t *testing.T) {
 		name := "Late"
 		if _, err := s.Update(context.Background(), organizer, e.ID, Draft{Name: &name}); !errors.Is(err, ErrEnded) {
 			t.Fatalf("edit after the start: %v", err)
+		}
+	}, migs...)
+}
+
+// TestEventEnds: a scheduled event reads ended from its endsAt on (or
+// startsAt plus DefaultLength when it was left out), in Get, Mine and over
+// HTTP, without any write or message; it refuses changes then, and a
+// cancelled event stays cancelled.
+func TestEventEnds(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, clk := newTestService(t, db)
+		d := draft("Jazz", "Paradiso", 1)
+		ends := d.StartsAt.Add(2 * time.Hour)
+		d.EndsAt = &ends
+		e := mustCreate(t, s, d)
+		dflt := mustCreate(t, s, draft("Rock", "Ziggo Dome", 1)) // ends DefaultLength after its start
+		gone := mustCreate(t, s, draft("Opera", "Ahoy", 1))
+		if _, err := s.Cancel(ctx, organizer, gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		published := len(outboxEvents(t, db))
+		status := func(id string) Status {
+			t.Helper()
+			got, err := s.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.Status
+		}
+		clk.Advance(ends.Sub(clocktest.Start) - time.Millisecond)
+		if st := status(e.ID); st != StatusScheduled {
+			t.Fatalf("a millisecond before its end: %s", st)
+		}
+		clk.Advance(time.Millisecond)
+		if st := status(e.ID); st != StatusEnded {
+			t.Fatalf("at its end: %s, want ended", st)
+		}
+		if st := status(dflt.ID); st != StatusScheduled {
+			t.Fatalf("without endsAt, 2 h after the start: %s", st)
+		}
+		clk.Advance(DefaultLength - 2*time.Hour)
+		if st := status(dflt.ID); st != StatusEnded {
+			t.Fatalf("without endsAt, DefaultLength after the start: %s, want ended", st)
+		}
+		if st := status(gone.ID); st != StatusCancelled {
+			t.Fatalf("a cancelled event after its end: %s", st)
+		}
+		mine, err := s.Mine(ctx, organizer.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mine {
+			if m.ID != gone.ID && m.Status != StatusEnded {
+				t.Errorf("mine: %s is %s, want ended", m.Name, m.Status)
+			}
+		}
+		r := httpapitest.Do(t, handler(s), "GET", "/api/events/"+e.ID, nil, "")
+		if r.Status != 200 || !strings.Contains(string(r.Body), `"status":"ended"`) {
+			t.Errorf("GET the event: %d %s, want status ended", r.Status, r.Body)
+		}
+		if _, err := s.Cancel(ctx, organizer, e.ID); !errors.Is(err, ErrEnded) {
+			t.Errorf("cancel an ended event: %v", err)
+		}
+		if _, err := s.AddStaff(ctx, organizer, e.ID, "late@example.com"); !errors.Is(err, ErrEnded) {
+			t.Errorf("staff for an ended event: %v", err)
+		}
+		if n := len(outboxEvents(t, db)); n != published {
+			t.Errorf("%d events published after the end, want none", n-published)
 		}
 	}, migs...)
 }

@@ -35,6 +35,10 @@ const (
 	// ResultInvalid: forged, altered, truncated, malformed, or a short
 	// form nobody was issued.
 	ResultInvalid Result = "invalid"
+	// ResultEventEnded: a good code of a ticket never admitted, scanned
+	// after the event's end (events.EventEnded). Until the end a door
+	// admits latecomers; after it nobody, and the door is told why.
+	ResultEventEnded Result = "event_ended"
 )
 
 var (
@@ -79,6 +83,9 @@ type DoorEvent struct {
 	OrganizerID string
 	Staff       []string
 	Status      string
+	// StartsAt and EndsAt are the event's times; zero in a row from before
+	// the replica kept them (never ended then).
+	StartsAt, EndsAt time.Time
 }
 
 // mayCheckIn reports whether user is the event's organizer or one of its
@@ -271,6 +278,19 @@ func (s *Service) CheckInCode(ctx context.Context, user session.User, code, even
 			return nil
 		}
 		now := s.now().UTC().Truncate(time.Millisecond)
+		if events.EventEnded(ev.StartsAt, ev.EndsAt, now) {
+			// Nobody is admitted after the end; one admitted before
+			// still reads as used, with when.
+			at, used, err := s.store.CheckedInAt(ctx, tx, t.ID)
+			if err != nil {
+				return err
+			}
+			out.Result, out.CheckedInAt = ResultEventEnded, time.Time{}
+			if used {
+				out.Result, out.CheckedInAt = ResultAlreadyUsed, at
+			}
+			return nil
+		}
 		admitted, at, err := s.store.AddCheckIn(ctx, tx, t, user, now)
 		if err != nil {
 			return err
@@ -296,7 +316,8 @@ func doorEvent(ev events.EventState) replica.Set {
 			staff = append(staff, e)
 		}
 	}
-	return replica.Set{"organizer_id": ev.OrganizerID, "staff": strings.Join(staff, "\n"), "status": ev.Status}
+	return replica.Set{"organizer_id": ev.OrganizerID, "staff": strings.Join(staff, "\n"), "status": ev.Status,
+		"starts_at": millis(ev.StartsAt), "ends_at": millis(ev.EndsAt)}
 }
 
 // applyDoorEvent keeps the replica of ev (event.created inserts it,

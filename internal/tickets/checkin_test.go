@@ -155,7 +155,8 @@ func TestShortFormClash(t *testing.T) {
 func TestCheckIn(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		now := time.Date(2031, 6, 1, 20, 0, 0, 0, time.UTC)
+		// An hour after the doors' event starts (it ends 4 h after).
+		now := time.Date(2031, 5, 31, 11, 0, 0, 0, time.UTC)
 		s := chunked(t, db, 0, func() time.Time { return now })
 		tks := heldTickets(t, s, doorShow("ev-a", 3))
 		other := heldTickets(t, s, doorShow("ev-b", 1))[0]
@@ -449,6 +450,72 @@ func TestCodeOfTicketHeldBefore(t *testing.T) {
 		}
 		if got, err := s.CheckInCode(ctx, doorStaff, c.Short, "ev-old"); err != nil || got.Result != ResultAdmitted {
 			t.Fatalf("short form after the holder's first look = %+v, %v, want admitted", got, err)
+		}
+	}, migs...)
+}
+
+// TestCheckInAfterTheEnd: a door admits latecomers until the event's end
+// (endsAt, from the replica) and nobody after it (event_ended, nothing
+// recorded); a ticket admitted before still reads already_used; an edit
+// that moves the end is followed; an event without endsAt ends
+// events.DefaultEventLength after its start.
+func TestCheckInAfterTheEnd(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ev := doorShow("ev-end", 3)
+		ev.EndsAt = ev.StartsAt.Add(2 * time.Hour)
+		now := ev.StartsAt.Add(time.Hour)
+		s := chunked(t, db, 0, func() time.Time { return now })
+		tks := heldTickets(t, s, ev)
+		noEnd := heldTickets(t, s, doorShow("ev-no-end", 2))
+		scan := func(tk Ticket, eventID string) CheckIn {
+			t.Helper()
+			c, err := s.Code(ctx, buyer.ID, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.CheckInCode(ctx, doorStaff, c.Code, eventID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		admittedAt := now
+		if got := scan(tks[0], "ev-end"); got.Result != ResultAdmitted {
+			t.Fatalf("a latecomer an hour after the start: %+v", got)
+		}
+		now = ev.EndsAt
+		if got := scan(tks[1], "ev-end"); got.Result != ResultEventEnded || !got.CheckedInAt.IsZero() || got.TicketID != tks[1].ID {
+			t.Fatalf("at the end: %+v, want event_ended", got)
+		}
+		if got := scan(tks[0], "ev-end"); got.Result != ResultAlreadyUsed || !got.CheckedInAt.Equal(admittedAt) {
+			t.Fatalf("the admitted ticket after the end: %+v, want already_used at %v", got, admittedAt)
+		}
+		var n int
+		_ = db.Read().QueryRow(`SELECT count(*) FROM checkins WHERE event_id = 'ev-end'`).Scan(&n)
+		if n != 1 {
+			t.Fatalf("checkins = %d, want the one before the end", n)
+		}
+		moved := ev
+		moved.Version, moved.EndsAt = 1, ev.EndsAt.Add(time.Hour)
+		if err := s.applyDoorEvent(ctx, moved, false); err != nil {
+			t.Fatal(err)
+		}
+		if got := scan(tks[1], "ev-end"); got.Result != ResultAdmitted {
+			t.Fatalf("the end moved an hour later: %+v, want admitted", got)
+		}
+		now = moved.EndsAt
+		if got := scan(tks[2], "ev-end"); got.Result != ResultEventEnded {
+			t.Fatalf("at the moved end: %+v, want event_ended", got)
+		}
+		// ev-no-end starts when ev-end does and has no endsAt.
+		now = ev.StartsAt.Add(events.DefaultEventLength - time.Millisecond)
+		if got := scan(noEnd[0], "ev-no-end"); got.Result != ResultAdmitted {
+			t.Fatalf("without endsAt, just before start + DefaultEventLength: %+v, want admitted", got)
+		}
+		now = ev.StartsAt.Add(events.DefaultEventLength)
+		if got := scan(noEnd[1], "ev-no-end"); got.Result != ResultEventEnded {
+			t.Fatalf("without endsAt, at start + DefaultEventLength: %+v, want event_ended", got)
 		}
 	}, migs...)
 }

@@ -204,11 +204,37 @@ func parseCursor(l *Listing, after string) error {
 	return nil
 }
 
+// DefaultMinePage is the size of a page of GET /api/tickets/mine without
+// ?limit=. Unlike GET /api/tickets, whose contract without ?limit= is the
+// whole list, "mine" has always a page: a holder or a seller's history is
+// not bounded (DESIGN.md 9.3), and a small list still comes whole in one.
+const DefaultMinePage = MaxPage
+
 // handleTicketMine answers GET /api/tickets/mine: the caller's own tickets,
-// on sale or reserved, newest first (the web client's "My listings").
+// whatever their status, and those they hold, newest first (the web
+// client's "My listings" and "My tickets"), DefaultMinePage at a time or
+// ?limit=N (1 to MaxPage); a Link header (rel="next") gives the next page,
+// which continues after the page's last ticket (?after=, its id).
 func (s *Service) handleTicketMine(w http.ResponseWriter, r *http.Request) {
 	user, _ := httpapi.UserFrom(r.Context()) // RequireUser made sure
-	list, err := s.Mine(r.Context(), user.ID)
+	query := r.URL.Query()
+	limit, err := httpapi.ParseLimit(query, MaxPage)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	if limit == 0 {
+		limit = DefaultMinePage
+	}
+	after := query.Get("after")
+	list, err := s.Mine(r.Context(), user.ID, after, httpapi.Probe(limit))
+	if err == nil {
+		var more bool
+		if list, more = httpapi.NextPage(list, limit); more {
+			next := url.Values{"limit": {strconv.Itoa(limit)}, "after": {list[len(list)-1].ID}}
+			httpapi.LinkNext(w, "/api/tickets/mine", next)
+		}
+	}
 	respondList(w, r, list, err)
 }
 

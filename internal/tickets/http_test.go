@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
@@ -410,6 +411,122 @@ func TestHTTPListPages(t *testing.T) {
 					t.Fatalf("%d pages of %v, want %d pages of %v", pages, got, tt.pages, tt.want)
 				}
 			})
+		}
+	}, migs...)
+}
+
+// TestHTTPMinePages follows the Link headers of GET /api/tickets/mine from
+// the first page to the last, through the caller's free-form listings and
+// the issued tickets they hold, interleaved in time.
+func TestHTTPMinePages(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := chunked(t, db, 2, time.Now)
+		h := handler(s)
+		buyer := session.User{ID: "buyer", Email: "buyer@example.com"}
+		var want []string // newest first
+		add := func(id string) { want = append([]string{id}, want...) }
+		for i := range 2 {
+			add(mustCreate(t, s, buyer.ID, fmt.Sprintf("Listed %d", i), 1000).ID)
+		}
+		ev := show("ev-mine", 4)
+		if err := s.Issue(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		created := createdEvents(outboxEvents(t, db))
+		var issued []string
+		for _, c := range created {
+			if c.EventID == ev.ID {
+				issued = append(issued, c.ID)
+			}
+		}
+		for i, id := range issued[:2] {
+			tk, _ := s.Get(ctx, id)
+			if i == 1 {
+				// A listing while the event's tickets are issued and sold.
+				add(mustCreate(t, s, buyer.ID, "Listed between", 1000).ID)
+			}
+			order := fmt.Sprintf("o-mine-%d", i)
+			if err := s.reserve(ctx, id, reservation(order, tk)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.sell(ctx, id, order, buyer.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 2 {
+			add(mustCreate(t, s, buyer.ID, fmt.Sprintf("Listed later %d", i), 1000).ID)
+		}
+		mustCreate(t, s, seller.ID, "Someone else's", 1000)
+		// The held tickets were issued between the listings, in one
+		// millisecond perhaps: their place is the list's own order, which
+		// the whole list in one page gives.
+		all, err := s.Mine(ctx, buyer.ID, "", 0)
+		if err != nil || len(all) != 7 {
+			t.Fatalf("mine = %v (%v), want 5 listings and 2 held tickets", all, err)
+		}
+		var whole []string
+		for _, tk := range all {
+			whole = append(whole, tk.ID)
+		}
+		if !slices.Contains(whole, issued[0]) || !slices.Contains(whole, issued[1]) ||
+			whole[0] != want[0] || whole[6] != want[4] {
+			t.Fatalf("mine = %v, want the held %v between the listings %v", whole, issued[:2], want)
+		}
+		for _, tt := range []struct {
+			first string
+			pages int
+		}{
+			{"/api/tickets/mine", 1},
+			{"/api/tickets/mine?limit=1", 7},
+			{"/api/tickets/mine?limit=3", 3},
+			{"/api/tickets/mine?limit=7", 1},
+			{"/api/tickets/mine?limit=100", 1},
+		} {
+			t.Run(tt.first, func(t *testing.T) {
+				var got []string
+				pages := 0
+				for path := tt.first; path != ""; pages++ {
+					if pages > 10 {
+						t.Fatalf("more than 10 pages: %v", got)
+					}
+					r := httpapitest.Do(t, h, "GET", path, &buyer, "")
+					if r.Status != 200 {
+						t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+					}
+					var list []map[string]any
+					if err := json.Unmarshal(r.Body, &list); err != nil {
+						t.Fatal(err)
+					}
+					for _, tk := range list {
+						got = append(got, tk["id"].(string))
+					}
+					path = ""
+					if link := r.Header.Get("Link"); link != "" {
+						next, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
+						if !ok || !strings.HasPrefix(next, "/api/tickets/mine?") {
+							t.Fatalf("Link %q", link)
+						}
+						path = next
+					}
+				}
+				if strings.Join(got, ",") != strings.Join(whole, ",") || pages != tt.pages {
+					t.Fatalf("%d pages of %v, want %d pages of %v", pages, got, tt.pages, whole)
+				}
+			})
+		}
+		for _, bad := range []struct{ query, field string }{
+			{"limit=0", "limit"}, {"limit=101", "limit"}, {"limit=x", "limit"}, {"after=%21", "after"},
+		} {
+			r := httpapitest.Do(t, h, "GET", "/api/tickets/mine?"+bad.query, &buyer, "")
+			if r.Status != 400 || !strings.Contains(string(r.Body), `"`+bad.field+`"`) {
+				t.Errorf("GET /api/tickets/mine?%s = %d %s, want 400 naming %s", bad.query, r.Status, r.Body, bad.field)
+			}
+		}
+		// A cursor naming no ticket: an empty page, not an error.
+		r := httpapitest.Do(t, h, "GET", "/api/tickets/mine?after=0123456789abcdef0123456789", &buyer, "")
+		if r.Status != 200 || strings.TrimSpace(string(r.Body)) != "[]" {
+			t.Errorf("unknown cursor = %d %s, want 200 []", r.Status, r.Body)
 		}
 	}, migs...)
 }

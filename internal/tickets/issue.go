@@ -169,3 +169,64 @@ func (s *Service) CancelEvent(ctx context.Context, eventID string) error {
 		}
 	}
 }
+
+// RepriceStock gives the event's unsold stock the face value and on-sale
+// time of ev (event.updated): every issued ticket still on sale with no
+// order and no holder whose price or on-sale time differs moves on a
+// version, with its ticket.updated (orders' replica opens the sale and
+// prices the order from it). Sold, held, reserved and void tickets keep
+// theirs: a buyer pays what they were shown. It works in chunks of s.chunk
+// tickets like Issue, and stops between two (errUnfinished) when ctx's
+// deadline is near. Each chunk first checks, under the replica row's lock,
+// that the event's replica still stands at ev's version: a later
+// version's pass (which sets the later values) takes over, and an
+// earlier redelivered one changes nothing. The events part allows these
+// edits only before the sale opens and once every ticket is issued, so no
+// order holds one of these tickets and none is issued at the old values
+// meanwhile. Applying it again changes nothing and publishes nothing.
+func (s *Service) RepriceStock(ctx context.Context, ev events.EventState) error {
+	if ev.Status != events.EventStatusScheduled {
+		return nil
+	}
+	price := money.Cents(ev.FaceValue)
+	onSale := ev.OnSaleAt.UTC().Truncate(time.Millisecond)
+	after := ""
+	for {
+		if outOfTime(ctx) {
+			return fmt.Errorf("reprice %s: %w", ev.ID, errUnfinished)
+		}
+		n, stale := 0, false
+		err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+			v, err := s.store.DoorEventVersion(ctx, tx, ev.ID)
+			if err != nil {
+				return err
+			}
+			if v != ev.Version {
+				stale = true
+				return nil
+			}
+			list, err := s.store.EventTicketsForUpdate(ctx, tx, ev.ID, after, s.chunk)
+			if err != nil {
+				return err
+			}
+			n = len(list)
+			for i := range list {
+				t := &list[i]
+				after = t.ID
+				if !t.Reprice(price, onSale) {
+					continue
+				}
+				if err := s.write(ctx, tx, t, t.Version); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reprice %s: %w", ev.ID, err)
+		}
+		if stale || n < s.chunk {
+			return nil
+		}
+	}
+}

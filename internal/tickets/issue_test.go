@@ -103,7 +103,7 @@ func TestIssue(t *testing.T) {
 		if err != nil || len(all) != 1 {
 			t.Fatalf("whole list = %d tickets (%v), want 1", len(all), err)
 		}
-		mine, err := s.Mine(ctx, "organizer")
+		mine, err := s.Mine(ctx, "organizer", "", 0)
 		if err != nil || len(mine) != 0 {
 			t.Fatalf("organizer's mine = %d (%v), want none", len(mine), err)
 		}
@@ -228,11 +228,11 @@ func TestCancelEvent(t *testing.T) {
 				t.Errorf("indexed tickets of the event = %d (%v), want the held one", n, err)
 			}
 		}
-		mine, err := s.Mine(ctx, "buyer")
+		mine, err := s.Mine(ctx, "buyer", "", 0)
 		if err != nil || len(mine) != 1 || mine[0].ID != held {
 			t.Fatalf("buyer's mine = %v (%v), want the held ticket", mine, err)
 		}
-		if mine, err := s.Mine(ctx, "organizer"); err != nil || len(mine) != 0 {
+		if mine, err := s.Mine(ctx, "organizer", "", 0); err != nil || len(mine) != 0 {
 			t.Fatalf("organizer's mine = %v (%v), want none (sold or not, issued tickets are the event's)", mine, err)
 		}
 		before := len(updates(outboxEvents(t, db)))
@@ -360,6 +360,91 @@ func TestIssueStopsBeforeItsDeadline(t *testing.T) {
 		}
 		if got := eventTickets(t, db, "ev-late"); got[StatusOnSale] != 5 {
 			t.Fatalf("tickets = %v, want 5", got)
+		}
+	}, migs...)
+}
+
+// TestRepriceStock: an event.updated gives the event's unsold stock its
+// new face value and on-sale time, each with a ticket.updated; held and
+// reserved tickets keep theirs; a redelivery changes nothing, and an
+// older version delivered after a newer one does not undo it.
+func TestRepriceStock(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := chunked(t, db, 2, time.Now)
+		ev := show("ev-price", 5)
+		if err := s.onEventCreated(ctx, events.EventCreated{EventState: ev}); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range createdEvents(outboxEvents(t, db)) {
+			ids = append(ids, c.ID)
+		}
+		held, reserved := ids[0], ids[1]
+		for _, r := range []struct{ ticket, order string }{{held, "o-held"}, {reserved, "o-res"}} {
+			tk, _ := s.Get(ctx, r.ticket)
+			if err := s.reserve(ctx, r.ticket, reservation(r.order, tk)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.sell(ctx, held, "o-held", "buyer"); err != nil {
+			t.Fatal(err)
+		}
+		before := len(updates(outboxEvents(t, db)))
+
+		v1 := ev
+		v1.Version, v1.FaceValue, v1.OnSaleAt = 1, 3900, onSale.Add(24*time.Hour)
+		for range 2 { // the second is a redelivery
+			if err := s.onEventUpdated(ctx, events.EventUpdated{EventState: v1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ups := updates(outboxEvents(t, db))[before:]
+		if len(ups) != 3 {
+			t.Fatalf("%d ticket.updated, want one per unsold ticket (3)", len(ups))
+		}
+		for _, u := range ups {
+			if u.Price != 3900 || !u.OnSaleAt.Equal(v1.OnSaleAt) || u.Version != 1 || u.ID == held || u.ID == reserved {
+				t.Errorf("ticket.updated %+v, want an unsold ticket at 39.00 from %v, version 1", u, v1.OnSaleAt)
+			}
+		}
+		for _, id := range ids[2:] {
+			tk, _ := s.Get(ctx, id)
+			if tk.Price != 3900 || !tk.OnSaleAt.Equal(v1.OnSaleAt) || tk.EditedVersion != 1 {
+				t.Errorf("unsold %s = %+v, want repriced", id, tk)
+			}
+		}
+		for _, id := range []string{held, reserved} {
+			if tk, _ := s.Get(ctx, id); tk.Price != 4500 || !tk.OnSaleAt.Equal(onSale) {
+				t.Errorf("%s = %+v, want its old price and on-sale time", id, tk)
+			}
+		}
+		// An order of the old offer is refused: the price changed.
+		if tk, _ := s.Get(ctx, ids[2]); tk.Version != 1 {
+			t.Fatalf("version %d", tk.Version)
+		}
+		v0 := Reservation{OrderID: "o-stale", Version: new(int64), Price: 4500}
+		if err := s.reserve(ctx, ids[2], v0); err != nil {
+			t.Fatal(err)
+		}
+		if r := refusals(outboxEvents(t, db), ids[2]); len(r) != 1 || r[0].Reason != events.RefusedPriceChange {
+			t.Errorf("an order of the old price: refusals %+v, want price_change", r)
+		}
+
+		v2 := v1
+		v2.Version, v2.FaceValue = 2, 5000
+		if err := s.onEventUpdated(ctx, events.EventUpdated{EventState: v2}); err != nil {
+			t.Fatal(err)
+		}
+		n := len(updates(outboxEvents(t, db)))
+		if err := s.onEventUpdated(ctx, events.EventUpdated{EventState: v1}); err != nil { // late
+			t.Fatal(err)
+		}
+		if got := len(updates(outboxEvents(t, db))); got != n {
+			t.Errorf("a late v1 published %d ticket.updated", got-n)
+		}
+		if tk, _ := s.Get(ctx, ids[4]); tk.Price != 5000 {
+			t.Errorf("after v2 and a late v1: price %v, want 50.00", tk.Price)
 		}
 	}, migs...)
 }

@@ -109,13 +109,17 @@ func (s *Service) onEventCreated(ctx context.Context, ev events.EventCreated) er
 }
 
 // onEventUpdated keeps the event's replica (its organizer and door staff,
-// for check-in) at the event's version; one that overtook the version
-// before it is early and waits for it.
+// for check-in) at the event's version, then gives its unsold stock the
+// event's face value and on-sale time (RepriceStock); one that overtook
+// the version before it is early and waits for it.
 func (s *Service) onEventUpdated(ctx context.Context, ev events.EventUpdated) error {
 	if !ids.Valid(ev.ID) {
 		return natsbus.Permanent(fmt.Errorf("event.updated with a bad event id %q", ev.ID))
 	}
-	return s.applyDoorEvent(ctx, ev.EventState, false)
+	if err := s.applyDoorEvent(ctx, ev.EventState, false); err != nil {
+		return err
+	}
+	return resumable(s.RepriceStock(ctx, ev.EventState))
 }
 
 // resumable makes an issuing or a cancellation that stopped between chunks

@@ -143,9 +143,14 @@ func (s *Service) List(ctx context.Context, l Listing) ([]Ticket, error) {
 // Mine returns the tickets userID listed, whatever their status, and the
 // tickets userID holds, newest first (the seller's "My listings", the
 // buyer's tickets). An organizer's unsold stock is not there: its event
-// shows it.
-func (s *Service) Mine(ctx context.Context, userID string) ([]Ticket, error) {
-	return s.store.ListMine(ctx, userID)
+// shows it. after, when not "", is the last ticket of the previous page
+// (ErrBadCursor if it cannot be a ticket id; one that names no ticket gives
+// an empty page); limit, when above 0, bounds the page.
+func (s *Service) Mine(ctx context.Context, userID, after string, limit int) ([]Ticket, error) {
+	if after != "" && !ids.Valid(after) {
+		return nil, ErrBadCursor
+	}
+	return s.store.ListMine(ctx, userID, after, limit)
 }
 
 // Get returns one ticket or ErrNotFound.

@@ -209,12 +209,26 @@ func (s *Store) matchWords(ctx context.Context, arg func(any) string, ws []strin
 // ListMine returns the free-form tickets userID listed, whatever their
 // status, and the issued tickets userID holds, newest first. An
 // organizer's issued tickets, sold or not, are not among them (an event
-// may have 100,000): the event shows them.
-func (s *Store) ListMine(ctx context.Context, userID string) ([]Ticket, error) {
-	const q = `SELECT ` + ticketColumns + ` FROM tickets WHERE user_id = $1 AND event_id IS NULL
-		UNION SELECT ` + ticketColumns + ` FROM tickets WHERE holder_id = $1
+// may have 100,000): the event shows them. The page continues after the
+// ticket after (keyset paging, as ListOnSale's newest order: created_at
+// never changes, so the cursor's own is looked up; an unknown cursor
+// matches nothing) and holds at most limit tickets when limit > 0.
+func (s *Store) ListMine(ctx context.Context, userID, after string, limit int) ([]Ticket, error) {
+	args := []any{userID}
+	page := ``
+	if after != "" {
+		args = append(args, after)
+		page = ` AND (created_at, id) < (SELECT created_at, id FROM tickets WHERE id = $2)`
+	}
+	// Each side of the union keeps to its own index (user_id, holder_id).
+	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE user_id = $1 AND event_id IS NULL` + page + `
+		UNION SELECT ` + ticketColumns + ` FROM tickets WHERE holder_id = $1` + page + `
 		ORDER BY created_at DESC, id DESC`
-	return s.list(ctx, q, userID)
+	if limit > 0 {
+		args = append(args, limit)
+		q += fmt.Sprintf(` LIMIT $%d`, len(args))
+	}
+	return s.list(ctx, q, args...)
 }
 
 func (s *Store) list(ctx context.Context, q string, args ...any) ([]Ticket, error) {
@@ -321,11 +335,11 @@ func (s *Store) CountLive(ctx context.Context, tx *sqldb.Tx, userID string) (int
 // only one moves it on.
 func (s *Store) Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error {
 	const q = `UPDATE tickets SET title = $1, title_search = $2, price = $3, version = $4, order_id = $5,
-		edited_version = $6, status = $7, sold_at = $8, holder_id = $11, code_version = $12
+		edited_version = $6, status = $7, sold_at = $8, holder_id = $11, code_version = $12, on_sale_at = $13
 		WHERE id = $9 AND version = $10`
 	res, err := tx.ExecContext(ctx, q, t.Title, textsearch.Text(t.Title), int64(t.Price),
 		t.Version, nullable(t.OrderID), t.EditedVersion, string(t.Status), millis(t.SoldAt), t.ID, readVersion,
-		nullable(t.HolderID), t.CodeVersion)
+		nullable(t.HolderID), t.CodeVersion, millis(t.OnSaleAt))
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", sqldb.Err(err))
 	}
@@ -507,22 +521,59 @@ func (s *Store) EntryCode(ctx context.Context, short string) (ticketID string, c
 	return ticketID, codeVersion, nil
 }
 
-const doorEventQuery = `SELECT id, version, organizer_id, staff, status FROM door_events WHERE id = $1`
+const doorEventQuery = `SELECT id, version, organizer_id, staff, status, starts_at, ends_at FROM door_events WHERE id = $1`
 
 // DoorEvent returns the replica of an event, or an error matching
 // sqldb.ErrNotFound.
 func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
 	var (
-		e     DoorEvent
-		staff string
+		e            DoorEvent
+		staff        string
+		starts, ends sql.NullInt64
 	)
-	if err := s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status); err != nil {
+	if err := s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status,
+		&starts, &ends); err != nil {
 		return DoorEvent{}, fmt.Errorf("door event: %w", sqldb.Err(err))
+	}
+	if starts.Valid {
+		e.StartsAt = time.UnixMilli(starts.Int64).UTC()
+	}
+	if ends.Valid {
+		e.EndsAt = time.UnixMilli(ends.Int64).UTC()
 	}
 	if staff != "" {
 		e.Staff = strings.Split(staff, "\n")
 	}
 	return e, nil
+}
+
+// DoorEventVersion reads, inside tx, the version of the event's replica,
+// and on PostgreSQL locks its row until tx ends, so a later version's
+// replica write waits for tx (SQLite's writer is alone anyway). An event
+// with no replica is sqldb.ErrNotFound.
+func (s *Store) DoorEventVersion(ctx context.Context, tx *sqldb.Tx, eventID string) (int64, error) {
+	q := `SELECT version FROM door_events WHERE id = $1`
+	if tx.Engine() == sqldb.Postgres {
+		q += ` FOR UPDATE`
+	}
+	var v int64
+	if err := tx.QueryRowContext(ctx, q, eventID).Scan(&v); err != nil {
+		return 0, fmt.Errorf("door event version: %w", sqldb.Err(err))
+	}
+	return v, nil
+}
+
+// CheckedInAt returns when ticketID was admitted, and whether it was.
+func (s *Store) CheckedInAt(ctx context.Context, tx *sqldb.Tx, ticketID string) (time.Time, bool, error) {
+	var at int64
+	err := tx.QueryRowContext(ctx, `SELECT checked_in_at FROM checkins WHERE ticket_id = $1`, ticketID).Scan(&at)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, fmt.Errorf("check-in of %s: %w", ticketID, sqldb.Err(err))
+	}
+	return time.UnixMilli(at).UTC(), true, nil
 }
 
 const addCheckInQuery = `INSERT INTO checkins (ticket_id, event_id, code_version, by_user_id, by_email, checked_in_at)

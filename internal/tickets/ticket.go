@@ -177,6 +177,22 @@ func (t *Ticket) Edit(userID string, f Fields) error {
 	return nil
 }
 
+// Reprice gives an unsold issued ticket (on sale, no order, no holder) its
+// event's new face value and on-sale time, and reports whether anything
+// changed. A changed price invalidates reservations of older versions, as
+// a seller's edit does (EditedVersion).
+func (t *Ticket) Reprice(price money.Cents, onSaleAt time.Time) bool {
+	if t.EventID == "" || t.Status != StatusOnSale || t.OrderID != "" || t.HolderID != "" {
+		return false
+	}
+	if t.Price == price && t.OnSaleAt.Equal(onSaleAt) {
+		return false
+	}
+	t.EditedVersion = t.Version + 1
+	t.Price, t.OnSaleAt = price, onSaleAt
+	return true
+}
+
 // Reservation is what an order.created asks of a ticket.
 type Reservation struct {
 	OrderID string

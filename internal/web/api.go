@@ -229,7 +229,8 @@ type entryCode struct {
 
 // checkin is the answer of POST /api/checkins.
 type checkin struct {
-	// Result is admitted, already_used, void, wrong_event or invalid.
+	// Result is admitted, already_used, void, wrong_event, event_ended or
+	// invalid.
 	Result string `json:"result"`
 	Ticket struct {
 		ID      string `json:"id"`
@@ -343,11 +344,38 @@ func (c *apiClient) Tickets(r *http.Request, q ticketQuery) ([]ticket, error) {
 	return list, err
 }
 
-// MyTickets lists the caller's own listings.
+// minePage is the size of the pages MyTickets asks for (the API's most),
+// and myTicketsPages how many it follows at most: My listings and My
+// tickets each show a part of the caller's tickets, so they take them all
+// rather than page through one list, up to a bound that keeps one page
+// view from turning into an unbounded walk.
+const (
+	minePage       = 100
+	myTicketsPages = 20
+)
+
+// MyTickets lists the caller's own listings and the tickets they hold,
+// newest first, following GET /api/tickets/mine's pages (each continues
+// after the previous page's last ticket) up to myTicketsPages of them.
 func (c *apiClient) MyTickets(r *http.Request) ([]ticket, error) {
-	var list []ticket
-	_, err := c.call(r, http.MethodGet, "/api/tickets/mine", nil, &list)
-	return list, err
+	var all []ticket
+	after := ""
+	for range myTicketsPages {
+		query := url.Values{"limit": {strconv.Itoa(minePage)}}
+		if after != "" {
+			query.Set("after", after)
+		}
+		var list []ticket
+		if _, err := c.call(r, http.MethodGet, "/api/tickets/mine?"+query.Encode(), nil, &list); err != nil {
+			return nil, err
+		}
+		all = append(all, list...)
+		if len(list) < minePage {
+			break
+		}
+		after = list[len(list)-1].ID
+	}
+	return all, nil
 }
 
 // Ticket is one ticket.

@@ -23,6 +23,7 @@ const (
 	checkAlreadyUsed = "already_used"
 	checkVoid        = "void"
 	checkWrongEvent  = "wrong_event"
+	checkEventEnded  = "event_ended"
 	checkInvalid     = "invalid"
 	checkRefused     = "refused"
 	checkBlank       = "blank"
@@ -121,7 +122,7 @@ func (s *Service) handleDoorCheck(w http.ResponseWriter, r *http.Request) {
 	switch st := statusOf(err); {
 	case err == nil:
 		switch res.Result {
-		case checkAdmitted, checkAlreadyUsed, checkVoid, checkWrongEvent, checkInvalid:
+		case checkAdmitted, checkAlreadyUsed, checkVoid, checkWrongEvent, checkEventEnded, checkInvalid:
 			f.Values.Set(flashResult, res.Result)
 		default:
 			// A result this page does not know (a newer API): not admitted.

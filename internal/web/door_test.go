@@ -48,6 +48,7 @@ func TestDoorPage(t *testing.T) {
 			[]string{"door-already_used", "ALREADY USED", "Fri 21 Jun 2030, 20:05 CEST", "Do not let them in."}},
 		{"void", "x", answer{200, `{"result":"void","ticket":{"id":"t1","eventId":"e1"}}`}, []string{"door-void", "VOID"}},
 		{"wrong event", "x", answer{200, `{"result":"wrong_event","ticket":{"id":"t1","eventId":"e2"}}`}, []string{"door-wrong_event", "WRONG EVENT"}},
+		{"event ended", "x", answer{200, `{"result":"event_ended","ticket":{"id":"t1","eventId":"e1"}}`}, []string{"door-event_ended", "EVENT ENDED", "Do not let them in."}},
 		{"invalid", "x", answer{200, `{"result":"invalid","ticket":{}}`}, []string{"door-invalid", "INVALID"}},
 		{"a result this page does not know is not admitted", "x", answer{200, `{"result":"being_resold","ticket":{"id":"t1"}}`}, []string{"INVALID"}},
 		{"not door staff", "x", answer{403, `{"errors":[{"message":"Not door staff","code":"not_door_staff"}]}`},

@@ -200,7 +200,7 @@ func (s *Service) handleEventBuy(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/orders/"+url.PathEscape(o.ID))
 	case st == http.StatusUnauthorized:
 		seeOther(w, r, "/auth/signin?next="+url.QueryEscape(page))
-	case code == "not_on_sale_yet", code == "sold_out", code == "event_cancelled",
+	case code == "not_on_sale_yet", code == "sold_out", code == "event_cancelled", code == "event_ended",
 		st == http.StatusConflict, st == http.StatusBadRequest, st == http.StatusTooManyRequests, st == http.StatusNotFound:
 		f := newForm(nil)
 		switch at := retryAt(err, s.cfg.Now()); {
@@ -210,6 +210,8 @@ func (s *Service) handleEventBuy(w http.ResponseWriter, r *http.Request) {
 			f.General = append(f.General, "Sold out: every ticket is taken. Tickets that are not paid for in time come back on sale.")
 		case code == "event_cancelled":
 			f.General = append(f.General, "This event was cancelled, so its tickets are no longer sold.")
+		case code == "event_ended":
+			f.General = append(f.General, "This event has ended, so its tickets are no longer sold.")
 		case st == http.StatusNotFound:
 			f.General = append(f.General, "This event's tickets are not ready to buy yet. Please try again in a few seconds.")
 		case st == http.StatusTooManyRequests && !at.IsZero():
@@ -270,6 +272,10 @@ var eventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "o
 type eventFormData struct {
 	Event *event // nil when creating one
 	Zones []string
+	// PriceOpen: the event's face value and on-sale time may still change
+	// (every ticket issued, the sale not open yet: the API's rule, which
+	// decides; this only chooses whether the fields are offered).
+	PriceOpen bool
 }
 
 // commonZones are offered as suggestions in the time zone field; any IANA
@@ -447,7 +453,7 @@ func (s *Service) handleEventEditForm(w http.ResponseWriter, r *http.Request) {
 	if e.Status != eventScheduled && len(v.Form.General) == 0 {
 		v.Form.General = append(v.Form.General, "This event can no longer be changed.")
 	}
-	v.Data = eventFormData{Event: &e, Zones: commonZones}
+	v.Data = eventFormData{Event: &e, Zones: commonZones, PriceOpen: !e.Issuing() && s.cfg.Now().Before(e.OnSaleAt)}
 	s.render(w, r, http.StatusOK, "event_form", v)
 }
 

@@ -265,7 +265,10 @@ func TestEventPagesRender(t *testing.T) {
 				`<option value="Europe/Amsterdam">`, `<label for="capacity">`},
 			[]string{"readonly"}},
 		{"edit", "event_form", view{User: org, Form: newForm(url.Values{"capacity": {"100"}, "transfers": {"on"}}), Data: eventFormData{Event: &open.event}},
-			[]string{`action="/events/e1/edit"`, "readonly", "Fixed: the tickets were issued", `value="on" checked`}, []string{"data-fill-zone"}},
+			[]string{`action="/events/e1/edit"`, "readonly", "Fixed: the tickets are on sale", `value="on" checked`}, []string{"data-fill-zone"}},
+		{"edit before the on-sale", "event_form", view{User: org, Form: newForm(url.Values{"capacity": {"100"}}), Data: eventFormData{Event: &open.event, PriceOpen: true}},
+			[]string{`id="faceValue" name="faceValue" value="" inputmode="decimal" autocomplete="off" required`, "Can change until the tickets go on sale",
+				`id="capacity" name="capacity" value="100" inputmode="numeric" autocomplete="off" readonly`}, nil},
 		{"edit a cancelled event", "event_form", view{User: org, Form: &form{General: []string{"This event can no longer be changed."}}, Data: eventFormData{Event: &cancelledEv.event}},
 			[]string{"can no longer be changed", `href="/events/e1"`}, []string{`action="/events/e1/edit"`}},
 		{"cancel, confirm", "event_cancel", view{User: org, CSRF: "tok", Data: eventData{Event: open, Mine: true}},
@@ -534,6 +537,7 @@ func TestEventFormsThroughTheAPI(t *testing.T) {
 		"sold_out":        "Sold out: every ticket is taken.",
 		"not_on_sale_yet": "not on sale yet",
 		"event_cancelled": "This event was cancelled",
+		"event_ended":     "This event has ended",
 	} {
 		c.get("/events/e1")
 		api.answers["POST /api/orders"] = struct {

@@ -3,8 +3,12 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -142,5 +146,42 @@ func TestPDFName(t *testing.T) {
 		if got := pdfName(in[0], in[1]); got != want {
 			t.Errorf("pdfName(%q, %q) = %q, want %q", in[0], in[1], got, want)
 		}
+	}
+}
+
+// TestMyTicketsPages: the web client follows GET /api/tickets/mine page
+// after page (each after the previous page's last ticket), so a caller
+// with more tickets than one page still sees the older ones.
+func TestMyTicketsPages(t *testing.T) {
+	t.Parallel()
+	const total = minePage + 7
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		asked = append(asked, r.URL.RawQuery)
+		start := 0
+		if a := q.Get("after"); a != "" {
+			fmt.Sscanf(a, "t%d", &start)
+			start++
+		}
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		var list []map[string]any
+		for i := start; i < total && len(list) < limit; i++ {
+			list = append(list, map[string]any{"id": fmt.Sprintf("t%d", i), "title": "Show", "price": 100, "userId": "u", "status": "on_sale"})
+		}
+		json.NewEncoder(w).Encode(list)
+	}))
+	t.Cleanup(srv.Close)
+	base, _ := url.Parse(srv.URL)
+	c := newAPIClient(base, http.DefaultTransport, nil)
+	list, err := c.MyTickets(httptest.NewRequest("GET", "/tickets/mine", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != total || list[0].ID != "t0" || list[total-1].ID != fmt.Sprintf("t%d", total-1) {
+		t.Fatalf("got %d tickets, want all %d in order", len(list), total)
+	}
+	if len(asked) != 2 || asked[1] != fmt.Sprintf("after=t%d&limit=%d", minePage-1, minePage) {
+		t.Fatalf("asked %q, want two pages, the second after the first's last", asked)
 	}
 }

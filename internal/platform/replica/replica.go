@@ -4,10 +4,10 @@
 // applied is acknowledged and changes nothing; one that comes early (or
 // before its record) waits.
 //
-// Its users, each keeping one table: orders (tickets, from ticket events),
-// payments (orders, from order events), shows (event_tickets, the issued
-// tickets it counts as left) and tickets (door_events, the events whose
-// staff may check tickets in). docs/ARCHITECTURE.md "Versioned replicas"
+// Its users, each keeping one table: orders (tickets, from ticket events,
+// and sale_events, each event's times), payments (orders, from order
+// events), shows (event_tickets, the issued tickets it counts as left) and
+// tickets (door_events, the events whose staff may check tickets in). docs/ARCHITECTURE.md "Versioned replicas"
 // keeps the same list; a new replica joins both.
 //
 // A replica table has an id TEXT primary key and a version BIGINT column,
