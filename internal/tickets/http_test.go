@@ -381,38 +381,47 @@ func TestHTTPListPages(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				var got []string
-				pages := 0
-				for path := tt.first; path != ""; pages++ {
-					if pages > 10 {
-						t.Fatalf("more than 10 pages: %v", got)
-					}
-					r := httpapitest.Do(t, h, "GET", path, nil, "")
-					if r.Status != 200 {
-						t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
-					}
-					var list []map[string]any
-					if err := json.Unmarshal(r.Body, &list); err != nil {
-						t.Fatal(err)
-					}
-					for _, tk := range list {
-						got = append(got, tk["id"].(string))
-					}
-					path = ""
-					if link := r.Header.Get("Link"); link != "" {
-						next, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
-						if !ok {
-							t.Fatalf("Link %q", link)
-						}
-						path = next
-					}
-				}
+				got, pages := followPages(t, h, tt.first, nil, "/api/tickets?")
 				if strings.Join(got, ",") != strings.Join(tt.want, ",") || pages != tt.pages {
 					t.Fatalf("%d pages of %v, want %d pages of %v", pages, got, tt.pages, tt.want)
 				}
 			})
 		}
 	}, migs...)
+}
+
+// followPages GETs first as user and the pages its Link headers name
+// after it (each must start with prefix), and returns the ids of every
+// page's tickets in order and how many pages there were.
+func followPages(t *testing.T, h http.Handler, first string, user *session.User, prefix string) ([]string, int) {
+	t.Helper()
+	var got []string
+	pages := 0
+	for path := first; path != ""; pages++ {
+		if pages > 10 {
+			t.Fatalf("more than 10 pages: %v", got)
+		}
+		r := httpapitest.Do(t, h, "GET", path, user, "")
+		if r.Status != 200 {
+			t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+		}
+		var list []map[string]any
+		if err := json.Unmarshal(r.Body, &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range list {
+			got = append(got, tk["id"].(string))
+		}
+		path = ""
+		if link := r.Header.Get("Link"); link != "" {
+			next, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
+			if !ok || !strings.HasPrefix(next, prefix) {
+				t.Fatalf("Link %q", link)
+			}
+			path = next
+		}
+	}
+	return got, pages
 }
 
 // TestHTTPMinePages follows the Link headers of GET /api/tickets/mine from
@@ -484,32 +493,7 @@ func TestHTTPMinePages(t *testing.T) {
 			{"/api/tickets/mine?limit=100", 1},
 		} {
 			t.Run(tt.first, func(t *testing.T) {
-				var got []string
-				pages := 0
-				for path := tt.first; path != ""; pages++ {
-					if pages > 10 {
-						t.Fatalf("more than 10 pages: %v", got)
-					}
-					r := httpapitest.Do(t, h, "GET", path, &buyer, "")
-					if r.Status != 200 {
-						t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
-					}
-					var list []map[string]any
-					if err := json.Unmarshal(r.Body, &list); err != nil {
-						t.Fatal(err)
-					}
-					for _, tk := range list {
-						got = append(got, tk["id"].(string))
-					}
-					path = ""
-					if link := r.Header.Get("Link"); link != "" {
-						next, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
-						if !ok || !strings.HasPrefix(next, "/api/tickets/mine?") {
-							t.Fatalf("Link %q", link)
-						}
-						path = next
-					}
-				}
+				got, pages := followPages(t, h, tt.first, &buyer, "/api/tickets/mine?")
 				if strings.Join(got, ",") != strings.Join(whole, ",") || pages != tt.pages {
 					t.Fatalf("%d pages of %v, want %d pages of %v", pages, got, tt.pages, whole)
 				}

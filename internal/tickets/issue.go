@@ -137,13 +137,33 @@ func (s *Service) CancelEvent(ctx context.Context, eventID string) error {
 	if err != nil {
 		return fmt.Errorf("cancel event %s: %w", eventID, err)
 	}
+	err = s.changeStock(ctx, eventID, nil, (*Ticket).TakeOffSale)
+	if err != nil {
+		return fmt.Errorf("cancel event %s: %w", eventID, err)
+	}
+	return nil
+}
+
+// changeStock applies change to every ticket of the event, in chunks of
+// s.chunk tickets a transaction (each ticket locked), writing with its
+// ticket.updated each one change reports changed. Before each chunk,
+// check (when set) runs in the chunk's transaction and may end the walk
+// (false). It stops between two chunks (errUnfinished) when ctx's
+// deadline is near.
+func (s *Service) changeStock(ctx context.Context, eventID string, check func(*sqldb.Tx) (bool, error), change func(*Ticket) bool) error {
 	after := ""
 	for {
 		if outOfTime(ctx) {
-			return fmt.Errorf("cancel event %s: %w", eventID, errUnfinished)
+			return errUnfinished
 		}
-		var n int
+		n, goOn := 0, true
 		err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+			if check != nil {
+				var err error
+				if goOn, err = check(tx); err != nil || !goOn {
+					return err
+				}
+			}
 			list, err := s.store.EventTicketsForUpdate(ctx, tx, eventID, after, s.chunk)
 			if err != nil {
 				return err
@@ -152,7 +172,7 @@ func (s *Service) CancelEvent(ctx context.Context, eventID string) error {
 			for i := range list {
 				t := &list[i]
 				after = t.ID
-				if !t.TakeOffSale() {
+				if !change(t) {
 					continue
 				}
 				if err := s.write(ctx, tx, t, t.Version); err != nil {
@@ -162,9 +182,9 @@ func (s *Service) CancelEvent(ctx context.Context, eventID string) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("cancel event %s: %w", eventID, err)
+			return err
 		}
-		if n < s.chunk {
+		if !goOn || n < s.chunk {
 			return nil
 		}
 	}
@@ -190,43 +210,13 @@ func (s *Service) RepriceStock(ctx context.Context, ev events.EventState) error 
 	}
 	price := money.Cents(ev.FaceValue)
 	onSale := ev.OnSaleAt.UTC().Truncate(time.Millisecond)
-	after := ""
-	for {
-		if outOfTime(ctx) {
-			return fmt.Errorf("reprice %s: %w", ev.ID, errUnfinished)
-		}
-		n, stale := 0, false
-		err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-			v, err := s.store.DoorEventVersion(ctx, tx, ev.ID)
-			if err != nil {
-				return err
-			}
-			if v != ev.Version {
-				stale = true
-				return nil
-			}
-			list, err := s.store.EventTicketsForUpdate(ctx, tx, ev.ID, after, s.chunk)
-			if err != nil {
-				return err
-			}
-			n = len(list)
-			for i := range list {
-				t := &list[i]
-				after = t.ID
-				if !t.Reprice(price, onSale) {
-					continue
-				}
-				if err := s.write(ctx, tx, t, t.Version); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("reprice %s: %w", ev.ID, err)
-		}
-		if stale || n < s.chunk {
-			return nil
-		}
+	current := func(tx *sqldb.Tx) (bool, error) {
+		v, err := s.store.DoorEventVersion(ctx, tx, ev.ID)
+		return v == ev.Version, err
 	}
+	err := s.changeStock(ctx, ev.ID, current, func(t *Ticket) bool { return t.Reprice(price, onSale) })
+	if err != nil {
+		return fmt.Errorf("reprice %s: %w", ev.ID, err)
+	}
+	return nil
 }
