@@ -507,21 +507,24 @@ func (s *Store) EntryCode(ctx context.Context, short string) (ticketID string, c
 	return ticketID, codeVersion, nil
 }
 
-const doorEventQuery = `SELECT id, version, organizer_id, staff, status FROM door_events WHERE id = $1`
+const doorEventQuery = `SELECT id, version, organizer_id, staff, status, face_value, resale_cap_percent FROM door_events WHERE id = $1`
 
 // DoorEvent returns the replica of an event, or an error matching
 // sqldb.ErrNotFound.
 func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
 	var (
-		e     DoorEvent
-		staff string
+		e         DoorEvent
+		staff     string
+		faceValue int64
 	)
-	if err := s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status); err != nil {
+	if err := s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status,
+		&faceValue, &e.ResaleCapPercent); err != nil {
 		return DoorEvent{}, fmt.Errorf("door event: %w", sqldb.Err(err))
 	}
 	if staff != "" {
 		e.Staff = strings.Split(staff, "\n")
 	}
+	e.FaceValue = money.Cents(faceValue)
 	return e, nil
 }
 
@@ -569,4 +572,13 @@ func (s *Store) AddCheckIn(ctx context.Context, tx *sqldb.Tx, t Ticket, user ses
 		return false, time.Time{}, fmt.Errorf("check-in of %s: %w", t.ID, sqldb.Err(err))
 	}
 	return false, time.UnixMilli(at).UTC(), nil
+}
+
+// CheckedIn reports whether ticketID was admitted at its door, in tx.
+func (s *Store) CheckedIn(ctx context.Context, tx *sqldb.Tx, ticketID string) (bool, error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM checkins WHERE ticket_id = $1`, ticketID).Scan(&n); err != nil {
+		return false, fmt.Errorf("checked in: %w", sqldb.Err(err))
+	}
+	return n > 0, nil
 }

@@ -281,10 +281,18 @@ func (t *Ticket) Void() bool {
 // TakeOffSale is what an event's cancellation does to one of its
 // tickets: unsold stock is withdrawn (a reserved ticket keeps its order,
 // so orders cancels that order and a payment already made still finds
-// it), a held ticket is void. It reports whether anything changed.
+// it), a held ticket, listed for resale or not, is void. It reports whether anything changed.
 func (t *Ticket) TakeOffSale() bool {
 	switch t.Status {
 	case StatusOnSale, StatusReserved:
+		if t.HolderID != "" {
+			// A holder's resale listing: the holder's code dies with the
+			// event, as a held ticket's does; an order on it stays, for
+			// orders to cancel or refund.
+			t.Status = StatusVoid
+			t.CodeVersion++
+			return true
+		}
 		t.Status = StatusWithdrawn
 		return true
 	case StatusHeld:
