@@ -139,15 +139,23 @@ func TestListForResale(t *testing.T) {
 	}, migs...)
 }
 
-// TestResaleCancelledEvent: a cancelled event's tickets cannot be listed,
-// and a listing at the cancellation is void, its code with it.
+// TestResaleCancelledEvent: a cancelled event's tickets cannot be listed;
+// a listing at the cancellation is void, its code with it, and one an
+// order holds is withdrawn with its order, as reserved stock is.
 func TestResaleCancelledEvent(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		s := newTestService(t, db)
-		ev := resaleShow("ev-resale-cancel", 2)
+		ev := resaleShow("ev-resale-cancel", 3)
 		tks := heldTickets(t, s, ev)
 		if _, err := s.ListForResale(ctx, buyer.ID, tks[0].ID, 4500); err != nil {
+			t.Fatal(err)
+		}
+		reserved, err := s.ListForResale(ctx, buyer.ID, tks[1].ID, 4500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.reserve(ctx, reserved.ID, reservation("resale-cancel", reserved)); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.CancelEvent(ctx, ev.ID); err != nil {
@@ -164,7 +172,23 @@ func TestResaleCancelledEvent(t *testing.T) {
 		if _, err := s.Code(ctx, buyer.ID, got.ID); !errors.Is(err, ErrTicketVoid) {
 			t.Errorf("code of the void listing = %v", err)
 		}
-		for _, tk := range tks {
+		// The reserved listing is withdrawn with its order on it, as
+		// unsold stock is, so orders cancels the order; paid meanwhile, it
+		// gives the buyer a void ticket (orders refunds it).
+		got, _ = s.Get(ctx, reserved.ID)
+		if got.Status != StatusWithdrawn || got.OrderID != "resale-cancel" {
+			t.Fatalf("reserved listing of a cancelled event = %+v, want withdrawn with its order", got)
+		}
+		if u := lastUpdate(t, db, got.ID); u.Status != string(StatusWithdrawn) || u.OrderID != "resale-cancel" {
+			t.Fatalf("ticket.updated of the reserved listing = %+v", u)
+		}
+		if err := s.sell(ctx, got.ID, "resale-cancel", buyer2.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ = s.Get(ctx, reserved.ID); got.Status != StatusVoid || got.HolderID != buyer2.ID {
+			t.Fatalf("listing paid after the cancellation = %+v, want void, held by the buyer", got)
+		}
+		for _, tk := range []Ticket{tks[0], tks[2]} {
 			if _, err := s.ListForResale(ctx, buyer.ID, tk.ID, 4000); !errors.Is(err, ErrEventNotScheduled) {
 				t.Errorf("listing %s of a cancelled event = %v, want ErrEventNotScheduled", tk.ID, err)
 			}
