@@ -80,7 +80,7 @@ func TestListForResale(t *testing.T) {
 			t.Fatalf("listed = %+v", listed)
 		}
 		u := lastUpdate(t, db, tk.ID)
-		if u.Status != string(StatusOnSale) || u.UserID != buyer.ID || u.Price != 4950 || u.OrderID != "" || u.Version != listed.Version {
+		if u.Status != string(StatusOnSale) || u.UserID != buyer.ID || u.Price != 4950 || u.OrderID != "" || u.Version != listed.Version || !u.Resale {
 			t.Fatalf("ticket.updated of the listing = %+v, want on_sale sold by the holder", u)
 		}
 		onSale, err := s.List(ctx, Listing{})
@@ -117,7 +117,7 @@ func TestListForResale(t *testing.T) {
 		if got.Status != StatusHeld || got.HolderID != buyer.ID || got.CodeVersion != 1 {
 			t.Fatalf("withdrawn listing = %+v, want held by the buyer, same code", got)
 		}
-		if u := lastUpdate(t, db, tk.ID); u.Status != string(StatusHeld) || u.UserID != organizer.ID {
+		if u := lastUpdate(t, db, tk.ID); u.Status != string(StatusHeld) || u.UserID != organizer.ID || u.Resale {
 			t.Fatalf("ticket.updated of the withdrawal = %+v", u)
 		}
 		before := len(outboxEvents(t, db))
