@@ -104,8 +104,8 @@ func (t *Ticket) Unlist(userID string) (bool, error) {
 
 // ListForResale lists the holder's ticket id at price (DESIGN.md 9.3):
 // ErrNotFound for anyone else, ErrTicketVoid, ErrListingReserved,
-// ErrCheckedIn, ErrEventNotScheduled, over_resale_cap, or ErrChanged
-// after a lost race.
+// ErrCheckedIn, ErrEventNotScheduled, ErrTooManyListings, over_resale_cap,
+// or ErrChanged after a lost race.
 func (s *Service) ListForResale(ctx context.Context, userID, id string, price money.Cents) (Ticket, error) {
 	var p fault.Problems
 	switch {
@@ -135,12 +135,8 @@ func (s *Service) ListForResale(ctx context.Context, userID, id string, price mo
 	}
 	t, err = s.change(ctx, id, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
 		if t.HolderID == userID && t.Status == StatusHeld {
-			used, err := s.store.CheckedIn(ctx, tx, t.ID)
-			if err != nil {
+			if err := s.mayList(ctx, tx, t.ID, userID); err != nil {
 				return false, err
-			}
-			if used {
-				return false, ErrCheckedIn
 			}
 		}
 		return t.List(userID, price, ev.ResaleCap())
@@ -152,6 +148,31 @@ func (s *Service) ListForResale(ctx context.Context, userID, id string, price mo
 		return Ticket{}, ErrChanged
 	}
 	return t, err
+}
+
+// mayList checks, in tx, that the holder may put ticketID on sale: it was
+// not used at the door (ErrCheckedIn), and the holder's live listings,
+// free-form and resale, are fewer than maxListings (ErrTooManyListings,
+// counted under the seller's lock as Create does).
+func (s *Service) mayList(ctx context.Context, tx *sqldb.Tx, ticketID, userID string) error {
+	used, err := s.store.CheckedIn(ctx, tx, ticketID)
+	if err != nil {
+		return err
+	}
+	if used {
+		return ErrCheckedIn
+	}
+	if err := s.store.LockSeller(ctx, tx, userID); err != nil {
+		return err
+	}
+	n, err := s.store.CountLive(ctx, tx, userID)
+	if err != nil {
+		return err
+	}
+	if n >= s.maxListings {
+		return ErrTooManyListings
+	}
+	return nil
 }
 
 // Unlist withdraws the holder's resale listing of ticket id: the ticket

@@ -10,6 +10,8 @@ import (
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/httpapi/httpapitest"
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
@@ -347,6 +349,33 @@ func TestListingHTTP(t *testing.T) {
 		}
 		if got, _ := s.Get(ctx, tk.ID); got.Status != StatusHeld {
 			t.Fatalf("withdrawn listing = %+v", got)
+		}
+	}, migs...)
+}
+
+// TestResaleListingsLimit: a holder's resale listings count against their
+// MAX_LISTINGS, beside their free-form ones, and not against the
+// event's organizer, whose tickets they were.
+func TestResaleListingsLimit(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		ob := outbox.New(db, natsbustest.NopPublisher{}, natsbustest.Logger(t), outbox.Config{})
+		s := New(db, ob, natsbustest.Logger(t), Config{MaxListings: 1})
+		tks := heldTickets(t, s, resaleShow("ev-limit", 2))
+		if _, err := s.ListForResale(ctx, buyer.ID, tks[0].ID, 4000); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ListForResale(ctx, buyer.ID, tks[0].ID, 3900); err != nil {
+			t.Fatalf("repricing the one listing: %v", err)
+		}
+		if _, err := s.ListForResale(ctx, buyer.ID, tks[1].ID, 4000); !errors.Is(err, ErrTooManyListings) {
+			t.Fatalf("a second listing past MAX_LISTINGS = %v, want ErrTooManyListings", err)
+		}
+		if _, err := s.Create(ctx, buyer.ID, Fields{Title: "Free-form", Price: 1000}); !errors.Is(err, ErrTooManyListings) {
+			t.Fatalf("a free-form listing beside the resale one = %v, want ErrTooManyListings", err)
+		}
+		if _, err := s.Create(ctx, organizer.ID, Fields{Title: "Organizer's own", Price: 1000}); err != nil {
+			t.Fatalf("the organizer's free-form listing = %v: a holder's listing counted against them", err)
 		}
 	}, migs...)
 }

@@ -303,11 +303,15 @@ func (s *Store) LockSeller(ctx context.Context, tx *sqldb.Tx, userID string) err
 	return nil
 }
 
-// CountLive counts the seller's live listings, on sale or reserved (from
-// the partial index tickets_live_seller, so at most MaxListings entries are
-// read).
+// CountLive counts the seller's live listings, on sale or reserved: their
+// free-form listings (from the partial index tickets_live_seller, so at
+// most MaxListings entries are read) and the issued tickets they hold and
+// list for resale (tickets_holder). An issued ticket's user_id stays its
+// organizer's, whom a holder's listing must not count against.
 func (s *Store) CountLive(ctx context.Context, tx *sqldb.Tx, userID string) (int, error) {
-	const q = `SELECT count(*) FROM tickets WHERE user_id = $1 AND status IN ('on_sale', 'reserved') AND ` + listed
+	const q = `SELECT (SELECT count(*) FROM tickets WHERE user_id = $1 AND status IN ('on_sale', 'reserved') AND ` + listed + `
+			AND event_id IS NULL)
+		+ (SELECT count(*) FROM tickets WHERE holder_id = $1 AND status IN ('on_sale', 'reserved'))`
 	var n int
 	if err := tx.QueryRowContext(ctx, q, userID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count on sale: %w", sqldb.Err(err))
