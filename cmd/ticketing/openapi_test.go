@@ -418,6 +418,13 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	want("a ticket's code", seller.do("GET", "/api/tickets/"+held+"/code", nil, &code), http.StatusOK)
 	want("a ticket's code to another", buyer.do("GET", "/api/tickets/"+held+"/code", nil, nil), http.StatusNotFound)
 	want("a ticket's code signed out", anon.do("GET", "/api/tickets/"+held+"/code", nil, nil), http.StatusUnauthorized)
+	// Resale: the holder lists within the cap (the face value, 40) and
+	// withdraws.
+	want("list a held ticket over the cap", seller.do("POST", "/api/tickets/"+held+"/listing", map[string]any{"price": 41}, nil), http.StatusBadRequest)
+	want("list someone else's ticket", buyer.do("POST", "/api/tickets/"+held+"/listing", map[string]any{"price": 40}, nil), http.StatusNotFound)
+	want("list a held ticket", seller.do("POST", "/api/tickets/"+held+"/listing", map[string]any{"price": "39.50"}, nil), http.StatusOK)
+	want("withdraw someone else's listing", buyer.do("DELETE", "/api/tickets/"+held+"/listing", nil, nil), http.StatusNotFound)
+	want("withdraw the listing", seller.do("DELETE", "/api/tickets/"+held+"/listing", nil, nil), http.StatusNoContent)
 	want("check in as no one's staff", buyer.do("POST", "/api/checkins", map[string]string{"code": code.Code, "eventId": door}, nil), http.StatusForbidden)
 	want("door staff", org.do("POST", "/api/events/"+door+"/staff", map[string]string{"email": "buyer@example.com"}, nil), http.StatusOK)
 	natsbustest.Eventually(t, 10*time.Second, "the door staff checks in", func() bool {

@@ -60,6 +60,10 @@ type TicketUpdated struct {
 	// OnSaleAt is when an issued ticket may first be ordered; zero on a
 	// free-form listing.
 	OnSaleAt time.Time `json:"onSaleAt,omitzero"`
+	// Resale is set while an issued ticket is its holder's resale listing
+	// (DESIGN.md 9.3; UserID is then the holder, its seller): on sale or
+	// reserved, but not its event's unsold stock.
+	Resale bool `json:"resale,omitempty"`
 }
 
 func (TicketCreated) Subject() Subject { return SubjectTicketCreated }

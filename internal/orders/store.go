@@ -572,7 +572,11 @@ func (s *Store) RestorePicked(ctx context.Context, tx *sqldb.Tx, ticketID string
 }
 
 // MarkPicked records, in the reservation's transaction, that orderID took
-// the issued ticket ticketID (see tickets.picked_order_id).
+// the issued ticket ticketID (see tickets.picked_order_id). A ticket
+// already marked keeps its mark: only the paid order of a ticket someone
+// holds leaves one, and such a ticket, listed for resale (DESIGN.md 9.3),
+// must stay out of the event's free stock when its resale order is
+// cancelled (ClearPicked then finds another order's mark).
 func (s *Store) MarkPicked(ctx context.Context, tx *sqldb.Tx, ticketID, orderID string) error {
 	var err error
 	if s.markPicked != nil {
@@ -586,7 +590,7 @@ func (s *Store) MarkPicked(ctx context.Context, tx *sqldb.Tx, ticketID, orderID 
 	return nil
 }
 
-const markPickedQuery = `UPDATE tickets SET picked_order_id = $2 WHERE id = $1`
+const markPickedQuery = `UPDATE tickets SET picked_order_id = $2 WHERE id = $1 AND picked_order_id IS NULL`
 
 // ClearPicked undoes MarkPicked when orderID, still the ticket's latest
 // order, is cancelled; for any other ticket it changes nothing.

@@ -47,6 +47,8 @@ func (s *Service) onTicketUpdated(ctx context.Context, ev events.TicketUpdated) 
 	if !ids.Valid(ev.ID) || !ids.Valid(ev.EventID) {
 		return natsbus.Permanent(fmt.Errorf("ticket.updated with a bad ticket id %q or event id %q", ev.ID, ev.EventID))
 	}
+	// A holder's resale listing is on sale, but not one of the tickets
+	// left of the event's own sale (DESIGN.md 9.3).
 	return s.countTicket(ctx, IssuedTicket{ID: ev.ID, EventID: ev.EventID, Version: ev.Version,
-		OnSale: ev.Status == events.TicketOnSale && ev.OrderID == ""}, false)
+		OnSale: ev.Status == events.TicketOnSale && ev.OrderID == "" && !ev.Resale}, false)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/entrycode"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/ids"
+	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -39,6 +40,10 @@ const (
 	// after the event's end (events.EventEnded). Until the end a door
 	// admits latecomers; after it nobody, and the door is told why.
 	ResultEventEnded Result = "event_ended"
+	// ResultBeingResold: the holder's current code, but an order holds
+	// the ticket's resale listing (DESIGN.md 9.3): admitting the seller
+	// now could leave the buyer who pays with a ticket already used.
+	ResultBeingResold Result = "being_resold"
 )
 
 var (
@@ -76,7 +81,8 @@ type CheckIn struct {
 	CheckedInAt time.Time
 }
 
-// DoorEvent is tickets' replica of an event: who may check in to it.
+// DoorEvent is tickets' replica of an event: who may check in to it, and
+// what caps its tickets' resale price.
 type DoorEvent struct {
 	ID          string
 	Version     int64
@@ -86,6 +92,21 @@ type DoorEvent struct {
 	// StartsAt and EndsAt are the event's times; zero in a row from before
 	// the replica kept them (never ended then).
 	StartsAt, EndsAt time.Time
+	// FaceValue and ResaleCapPercent bound a holder's listing price
+	// (ResaleCap).
+	FaceValue        money.Cents
+	ResaleCapPercent int64
+}
+
+// ResaleCap is the highest price a holder may list the event's ticket
+// at: floor(faceValue × resaleCapPercent / 100), in cents (DESIGN.md
+// 9.3). A percent the replica lacks is DESIGN.md's default, 100.
+func (e DoorEvent) ResaleCap() money.Cents {
+	pct := e.ResaleCapPercent
+	if pct <= 0 {
+		pct = 100
+	}
+	return money.Cents(int64(e.FaceValue) * pct / 100)
 }
 
 // mayCheckIn reports whether user is the event's organizer or one of its
@@ -152,7 +173,8 @@ func (s *Service) Code(ctx context.Context, userID, id string) (Code, error) {
 	if userID == "" || t.HolderID != userID || t.EventID == "" {
 		return Code{}, ErrNotHolder
 	}
-	if t.Status != StatusHeld {
+	if t.Status != StatusHeld && !t.Listed() {
+		// A listed ticket's code still admits its holder (DESIGN.md 9.3).
 		return Code{}, ErrTicketVoid
 	}
 	c, err := s.sign(t)
@@ -273,8 +295,11 @@ func (s *Service) CheckInCode(ctx context.Context, user session.User, code, even
 		case t.EventID != claims.EventID:
 			out = CheckIn{Result: ResultInvalid}
 			return nil
-		case ev.Status == events.EventStatusCancelled || t.Status != StatusHeld || int64(claims.CodeVersion) != t.CodeVersion:
+		case ev.Status == events.EventStatusCancelled || (t.Status != StatusHeld && !t.Listed()) || int64(claims.CodeVersion) != t.CodeVersion:
 			out.Result = ResultVoid
+			return nil
+		case t.Status == StatusReserved:
+			out.Result = ResultBeingResold
 			return nil
 		}
 		now := s.now().UTC().Truncate(time.Millisecond)
@@ -294,6 +319,15 @@ func (s *Service) CheckInCode(ctx context.Context, user session.User, code, even
 		admitted, at, err := s.store.AddCheckIn(ctx, tx, t, user, now)
 		if err != nil {
 			return err
+		}
+		if t.Status == StatusOnSale {
+			// The holder came in: the listing leaves sale in the same
+			// transaction, so no order can take a ticket already used.
+			read := t.Version
+			t.Status = StatusHeld
+			if err := s.write(ctx, tx, &t, read); err != nil {
+				return err
+			}
 		}
 		out.CheckedInAt = at
 		out.Result = ResultAlreadyUsed
@@ -317,7 +351,8 @@ func doorEvent(ev events.EventState) replica.Set {
 		}
 	}
 	return replica.Set{"organizer_id": ev.OrganizerID, "staff": strings.Join(staff, "\n"), "status": ev.Status,
-		"starts_at": millis(ev.StartsAt), "ends_at": millis(ev.EndsAt)}
+		"starts_at": millis(ev.StartsAt), "ends_at": millis(ev.EndsAt),
+		"face_value": ev.FaceValue, "resale_cap_percent": int64(ev.ResaleCapPercent)}
 }
 
 // applyDoorEvent keeps the replica of ev (event.created inserts it,

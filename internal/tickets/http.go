@@ -24,6 +24,8 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/tickets/{id}", httpapi.RequireUser(s.handleTicketUpdate))
 	mux.HandleFunc("DELETE /api/tickets/{id}", httpapi.RequireUser(s.handleTicketWithdraw))
 	mux.HandleFunc("GET /api/tickets/{id}/code", httpapi.RequireUser(s.handleTicketCode))
+	mux.HandleFunc("POST /api/tickets/{id}/listing", httpapi.RequireUser(s.handleListingCreate))
+	mux.HandleFunc("DELETE /api/tickets/{id}/listing", httpapi.RequireUser(s.handleListingDelete))
 	mux.HandleFunc("POST /api/checkins", httpapi.RequireUser(s.handleCheckin))
 }
 

@@ -377,7 +377,7 @@ func (s *Service) write(ctx context.Context, tx *sqldb.Tx, t *Ticket, read int64
 	}
 	return s.ob.Add(ctx, tx, events.TicketUpdated{
 		ID: t.ID, Version: t.Version, Title: t.Title, Price: int64(t.Price),
-		UserID: t.UserID, OrderID: t.OrderID, Status: string(t.Status),
-		EventID: t.EventID, OnSaleAt: t.OnSaleAt,
+		UserID: t.Seller(), OrderID: t.OrderID, Status: string(t.Status),
+		EventID: t.EventID, OnSaleAt: t.OnSaleAt, Resale: t.Listed(),
 	})
 }

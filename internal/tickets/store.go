@@ -317,11 +317,15 @@ func (s *Store) LockSeller(ctx context.Context, tx *sqldb.Tx, userID string) err
 	return nil
 }
 
-// CountLive counts the seller's live listings, on sale or reserved (from
-// the partial index tickets_live_seller, so at most MaxListings entries are
-// read).
+// CountLive counts the seller's live listings, on sale or reserved: their
+// free-form listings (from the partial index tickets_live_seller, so at
+// most MaxListings entries are read) and the issued tickets they hold and
+// list for resale (tickets_holder). An issued ticket's user_id stays its
+// organizer's, whom a holder's listing must not count against.
 func (s *Store) CountLive(ctx context.Context, tx *sqldb.Tx, userID string) (int, error) {
-	const q = `SELECT count(*) FROM tickets WHERE user_id = $1 AND status IN ('on_sale', 'reserved') AND ` + listed
+	const q = `SELECT (SELECT count(*) FROM tickets WHERE user_id = $1 AND status IN ('on_sale', 'reserved') AND ` + listed + `
+			AND event_id IS NULL)
+		+ (SELECT count(*) FROM tickets WHERE holder_id = $1 AND status IN ('on_sale', 'reserved'))`
 	var n int
 	if err := tx.QueryRowContext(ctx, q, userID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count on sale: %w", sqldb.Err(err))
@@ -521,7 +525,7 @@ func (s *Store) EntryCode(ctx context.Context, short string) (ticketID string, c
 	return ticketID, codeVersion, nil
 }
 
-const doorEventQuery = `SELECT id, version, organizer_id, staff, status, starts_at, ends_at FROM door_events WHERE id = $1`
+const doorEventQuery = `SELECT id, version, organizer_id, staff, status, starts_at, ends_at, face_value, resale_cap_percent FROM door_events WHERE id = $1`
 
 // DoorEvent returns the replica of an event, or an error matching
 // sqldb.ErrNotFound.
@@ -530,9 +534,10 @@ func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
 		e            DoorEvent
 		staff        string
 		starts, ends sql.NullInt64
+		faceValue    int64
 	)
 	if err := s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status,
-		&starts, &ends); err != nil {
+		&starts, &ends, &faceValue, &e.ResaleCapPercent); err != nil {
 		return DoorEvent{}, fmt.Errorf("door event: %w", sqldb.Err(err))
 	}
 	if starts.Valid {
@@ -544,6 +549,7 @@ func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
 	if staff != "" {
 		e.Staff = strings.Split(staff, "\n")
 	}
+	e.FaceValue = money.Cents(faceValue)
 	return e, nil
 }
 

@@ -297,10 +297,21 @@ func (t *Ticket) Void() bool {
 // TakeOffSale is what an event's cancellation does to one of its
 // tickets: unsold stock is withdrawn (a reserved ticket keeps its order,
 // so orders cancels that order and a payment already made still finds
-// it), a held ticket is void. It reports whether anything changed.
+// it), a held ticket, or one listed for resale that no order holds, is
+// void. It reports whether anything changed.
 func (t *Ticket) TakeOffSale() bool {
 	switch t.Status {
 	case StatusOnSale, StatusReserved:
+		if t.HolderID != "" && t.OrderID == "" {
+			// A holder's resale listing no order holds: the holder's
+			// code dies with the event, as a held ticket's does. One an
+			// order holds is withdrawn like unsold stock, so that orders
+			// cancels that order (or refunds it if paid: Sell then gives
+			// the buyer the void ticket).
+			t.Status = StatusVoid
+			t.CodeVersion++
+			return true
+		}
 		t.Status = StatusWithdrawn
 		return true
 	case StatusHeld:
