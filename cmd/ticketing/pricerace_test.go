@@ -97,10 +97,11 @@ type raceOrder struct {
 // cancelledBy price_change, and refunded if it was paid meanwhile; an
 // order that stays complete holds its ticket at the price charged.
 //
-// Not parallel: its 50 racing pairs load both cores (and PostgreSQL):
-// beside other tests under the race detector, reservations were seen to
+// Not parallel under the race detector: its 50 racing pairs load both
+// cores (and PostgreSQL), and beside other tests reservations were seen to
 // wait past the client's 10 s timeout.
 func TestUpPriceEditRacesReservation(t *testing.T) {
+	parallelUnlessRace(t)
 	const n = 50
 	for _, engine := range sqldbtest.Engines(t) {
 		t.Run(engine.String(), func(t *testing.T) {
