@@ -2,7 +2,6 @@ package tickets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/ticketing/ticketing/internal/events"
@@ -133,7 +132,7 @@ func (s *Service) ListForResale(ctx context.Context, userID, id string, price mo
 	if ev.Status != events.EventStatusScheduled {
 		return Ticket{}, ErrEventNotScheduled
 	}
-	t, err = s.change(ctx, id, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
+	return s.changeAsked(ctx, id, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
 		if t.HolderID == userID && t.Status == StatusHeld {
 			if err := s.mayList(ctx, tx, t.ID, userID); err != nil {
 				return false, err
@@ -141,13 +140,6 @@ func (s *Service) ListForResale(ctx context.Context, userID, id string, price mo
 		}
 		return t.List(userID, price, ev.ResaleCap())
 	})
-	switch {
-	case errors.Is(err, sqldb.ErrNotFound):
-		return Ticket{}, ErrNotFound
-	case errors.Is(err, errStale):
-		return Ticket{}, ErrChanged
-	}
-	return t, err
 }
 
 // mayList checks, in tx, that the holder may put ticketID on sale: it was
@@ -182,14 +174,8 @@ func (s *Service) Unlist(ctx context.Context, userID, id string) error {
 	if !ids.Valid(id) {
 		return ErrNotFound
 	}
-	_, err := s.change(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
+	_, err := s.changeAsked(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
 		return t.Unlist(userID)
 	})
-	switch {
-	case errors.Is(err, sqldb.ErrNotFound):
-		return ErrNotFound
-	case errors.Is(err, errStale):
-		return ErrChanged
-	}
 	return err
 }

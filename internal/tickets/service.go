@@ -215,16 +215,9 @@ func (s *Service) Update(ctx context.Context, userID, id string, f Fields) (Tick
 	if !ids.Valid(id) {
 		return Ticket{}, ErrNotFound
 	}
-	t, err := s.change(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
+	return s.changeAsked(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
 		return true, t.Edit(userID, f)
 	})
-	switch {
-	case errors.Is(err, sqldb.ErrNotFound):
-		return Ticket{}, ErrNotFound
-	case errors.Is(err, errStale):
-		return Ticket{}, ErrChanged
-	}
-	return t, err
 }
 
 // Withdraw takes the seller's ticket off sale for good (version+1,
@@ -235,15 +228,9 @@ func (s *Service) Withdraw(ctx context.Context, userID, id string) error {
 	if !ids.Valid(id) {
 		return ErrNotFound
 	}
-	_, err := s.change(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
+	_, err := s.changeAsked(ctx, id, func(_ *sqldb.Tx, t *Ticket) (bool, error) {
 		return t.Withdraw(userID)
 	})
-	switch {
-	case errors.Is(err, sqldb.ErrNotFound):
-		return ErrNotFound
-	case errors.Is(err, errStale):
-		return ErrChanged
-	}
 	return err
 }
 
@@ -329,6 +316,20 @@ func (s *Service) release(ctx context.Context, ticketID, orderID string) error {
 		return t.Release(orderID), nil
 	})
 	return err
+}
+
+// changeAsked is change for a change someone asked for over HTTP, with
+// the answers they share: a ticket that is not there is ErrNotFound, and
+// a lost race ErrChanged ("reload and try again").
+func (s *Service) changeAsked(ctx context.Context, id string, apply func(tx *sqldb.Tx, t *Ticket) (bool, error)) (Ticket, error) {
+	t, err := s.change(ctx, id, apply)
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		return Ticket{}, ErrNotFound
+	case errors.Is(err, errStale):
+		return Ticket{}, ErrChanged
+	}
+	return t, err
 }
 
 // change is the read-check-write of every edit of a ticket: in one
