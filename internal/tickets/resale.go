@@ -154,17 +154,7 @@ func (s *Service) mayList(ctx context.Context, tx *sqldb.Tx, ticketID, userID st
 	if used {
 		return ErrCheckedIn
 	}
-	if err := s.store.LockSeller(ctx, tx, userID); err != nil {
-		return err
-	}
-	n, err := s.store.CountLive(ctx, tx, userID)
-	if err != nil {
-		return err
-	}
-	if n >= s.maxListings {
-		return ErrTooManyListings
-	}
-	return nil
+	return s.roomForListing(ctx, tx, userID)
 }
 
 // Unlist withdraws the holder's resale listing of ticket id: the ticket

@@ -182,15 +182,8 @@ func (s *Service) Create(ctx context.Context, userID string, f Fields) (Ticket, 
 		CreatedAt: s.now().UTC().Truncate(time.Millisecond),
 	}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		if err := s.store.LockSeller(ctx, tx, userID); err != nil {
+		if err := s.roomForListing(ctx, tx, userID); err != nil {
 			return err
-		}
-		n, err := s.store.CountLive(ctx, tx, userID)
-		if err != nil {
-			return err
-		}
-		if n >= s.maxListings {
-			return ErrTooManyListings
 		}
 		if err := s.store.Insert(ctx, tx, t); err != nil {
 			return err
@@ -316,6 +309,23 @@ func (s *Service) release(ctx context.Context, ticketID, orderID string) error {
 		return t.Release(orderID), nil
 	})
 	return err
+}
+
+// roomForListing is ErrTooManyListings when userID already has
+// MAX_LISTINGS live listings. It locks the seller's row first, so that two
+// listings racing in take turns counting.
+func (s *Service) roomForListing(ctx context.Context, tx *sqldb.Tx, userID string) error {
+	if err := s.store.LockSeller(ctx, tx, userID); err != nil {
+		return err
+	}
+	n, err := s.store.CountLive(ctx, tx, userID)
+	if err != nil {
+		return err
+	}
+	if n >= s.maxListings {
+		return ErrTooManyListings
+	}
+	return nil
 }
 
 // changeAsked is change for a change someone asked for over HTTP, with
