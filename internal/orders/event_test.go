@@ -320,7 +320,7 @@ func TestReserveFromEndedEvent(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		clock := clocktest.New(start)
 		f := newFixture(t, db, orders.Config{Now: clock.Now})
-		f.issue(t, "ev-end", 3, start)
+		issued := f.issue(t, "ev-end", 3, start)
 		f.issue(t, "ev-unknown", 1, start)
 		ev := events.EventState{ID: "ev-end", OrganizerID: "organizer", Name: "Night Opera", Venue: "Royal Hall",
 			StartsAt: start.Add(time.Hour), EndsAt: start.Add(3 * time.Hour), OnSaleAt: start, FaceValue: 4500,
@@ -359,6 +359,14 @@ func TestReserveFromEndedEvent(t *testing.T) {
 		clock.Advance(time.Hour)
 		if st, code := reserve("buyer-3", "ev-end"); st != 409 || code != "event_ended" {
 			t.Fatalf("at the moved end: %d %s, want 409 event_ended", st, code)
+		}
+		// Its tickets named by id (as a resale listing is ordered) are
+		// refused too: the event's end comes before their status.
+		for _, id := range issued {
+			w := request(f.handler, "POST", "/api/orders", `{"ticketId":"`+id+`"}`, token(t, "buyer-4"))
+			if code, _ := errorCode(t, w.Body.String()); w.Code != http.StatusConflict || code != "event_ended" {
+				t.Errorf("ticket %s after the end: %d %s, want 409 event_ended", id, w.Code, w.Body)
+			}
 		}
 		if st, code := reserve("buyer-3", "ev-unknown"); st != 201 {
 			t.Fatalf("an event orders has no times of: %d %s, want a reservation", st, code)

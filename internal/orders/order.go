@@ -50,6 +50,10 @@ type Ticket struct {
 	// listing; OnSaleAt when orders may first take it (zero: at once).
 	EventID  string
 	OnSaleAt time.Time
+	// EventStartsAt and EventEndsAt are its event's times (sale_events),
+	// read when reserving; zero for a free-form listing or an event
+	// orders has no times of.
+	EventStartsAt, EventEndsAt time.Time
 }
 
 // EventCancelled reports whether the order's ticket is an issued one

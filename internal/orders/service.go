@@ -248,6 +248,10 @@ func (s *Service) refusal(t Ticket, holds Holds, userID string, now time.Time) e
 	if t.UserID == userID {
 		return ErrOwnTicket
 	}
+	// An issued ticket, resold after its event's end, gets nobody in.
+	if t.EventID != "" && events.EventEnded(t.EventStartsAt, t.EventEndsAt, now) {
+		return ErrEventEnded
+	}
 	if err := notOnSaleYet(t.OnSaleAt, now); err != nil {
 		return err
 	}

@@ -164,13 +164,13 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 	} else {
 		row = tx.QueryRowContext(ctx, ticketForReserveQuery, args...)
 	}
-	var onSale sql.NullInt64
+	var onSale, starts, ends sql.NullInt64
 	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale, &t.EventID,
-		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone)
+		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &starts, &ends)
 	if err != nil {
 		return Ticket{}, Holds{}, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
 	}
-	t.OnSaleAt = fromMillis(onSale)
+	t.OnSaleAt, t.EventStartsAt, t.EventEndsAt = fromMillis(onSale), fromMillis(starts), fromMillis(ends)
 	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
 	return t, h, nil
 }
@@ -223,13 +223,13 @@ func (s *Store) PeekReserve(ctx context.Context, ticketID, userID, addr string) 
 	} else {
 		row = s.db.Read().QueryRowContext(ctx, peekReserveQuery, args...)
 	}
-	var onSale sql.NullInt64
+	var onSale, starts, ends sql.NullInt64
 	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale, &t.EventID,
-		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &held)
+		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &starts, &ends, &held)
 	if err != nil {
 		return Ticket{}, Holds{}, false, fmt.Errorf("peek reserve: %w", sqldb.Err(err))
 	}
-	t.OnSaleAt = fromMillis(onSale)
+	t.OnSaleAt, t.EventStartsAt, t.EventEndsAt = fromMillis(onSale), fromMillis(starts), fromMillis(ends)
 	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
 	return t, h, held, nil
 }
@@ -249,7 +249,9 @@ const peekReserveQuery = `SELECT ` + ticketForReserveColumns + `, ` + heldColumn
 const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.user_id, t.on_sale_at, COALESCE(t.event_id, ''), u.n, u.first, a.n, a.first,
 		(SELECT max(c.ended_at) FROM orders c
 		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled'
-		   AND c.cancelled_by IN ('buyer', 'expiry'))`
+		   AND c.cancelled_by IN ('buyer', 'expiry')),
+		(SELECT se.starts_at FROM sale_events se WHERE se.id = t.event_id),
+		(SELECT se.ends_at FROM sale_events se WHERE se.id = t.event_id)`
 
 const ticketForReserveFrom = `FROM tickets t
 		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
