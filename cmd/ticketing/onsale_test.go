@@ -14,7 +14,9 @@ import (
 // against `up`, with sessions minted from the data dir's jwt.key: an
 // organizer's event of 50 tickets, 100 buyers at 16 in flight. Exactly 50
 // win, each a different ticket, the other 50 are told sold_out, and the
-// scenario's own read-back verification finds nothing wrong.
+// scenario's own read-back verification finds nothing wrong. Then the
+// door: 20 winners pay and read their codes, the organizer scans them
+// all (each admitted), and the re-scanned sample is already_used.
 func TestUpOnSale(t *testing.T) {
 	parallelUnlessRace(t)
 	dir := t.TempDir()
@@ -25,11 +27,11 @@ func TestUpOnSale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const tickets, buyers = 50, 100
+	const tickets, buyers, checkIn = 50, 100, 20
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	res, err := flashsale.OnSale(ctx, flashsale.OnSaleConfig{Base: base, Key: key, Tickets: tickets, Buyers: buyers,
-		InFlight: 16, Wait: time.Minute})
+		InFlight: 16, Wait: time.Minute, CheckIn: checkIn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,5 +45,23 @@ func TestUpOnSale(t *testing.T) {
 	}
 	if v := res.Verify; v.ActiveOrders != tickets || v.DistinctTickets != tickets || v.TicketsLeft != 0 {
 		t.Errorf("verification = %+v, want %d active orders on %d tickets, none left", v, tickets, tickets)
+	}
+	ci := res.CheckIn
+	if ci == nil {
+		t.Fatal("the check-in part did not run")
+	}
+	if err := ci.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if cs := ci.Stats(); ci.Tickets != checkIn || ci.Codes != checkIn || cs.Scans != checkIn || cs.ByKind["admitted"] != checkIn {
+		t.Errorf("check-in = %d paid, %d codes, %d scans by result %v; want %d, all admitted", ci.Tickets, ci.Codes, cs.Scans, cs.ByKind, checkIn)
+	}
+	if want := (checkIn + flashsale.RescanEvery - 1) / flashsale.RescanEvery; len(ci.Rescans) != want {
+		t.Errorf("%d re-scans, want %d", len(ci.Rescans), want)
+	}
+	for _, sc := range ci.Rescans {
+		if sc.Status != http.StatusOK || sc.Result != "already_used" {
+			t.Errorf("re-scan = %+v, want 200 already_used", sc)
+		}
 	}
 }

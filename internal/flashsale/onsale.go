@@ -7,7 +7,8 @@
 // tickets, every buyer sends one POST /api/orders {eventId} at a bounded
 // number in flight. Afterwards it checks, through the API alone, that
 // exactly as many orders are active as the event has tickets and that no
-// ticket is in two of them.
+// ticket is in two of them. With CheckIn, some winners then pay and the
+// organizer scans their codes at the door (checkin.go).
 //
 // Sessions are minted with the system's JWT key (session.Issue) instead of
 // signing up thousands of accounts through argon2id, which is slow on
@@ -57,6 +58,10 @@ type OnSaleConfig struct {
 	// internet, and can stay at their defaults. A system that does not
 	// trust the load generator ignores the header.
 	OneAddress bool
+	// CheckIn is how many of the winners then pay and have their codes
+	// scanned at the door (see checkin.go), 0 none. It runs only after the
+	// sale verified.
+	CheckIn int
 }
 
 // Answer is what one buyer's POST /api/orders got.
@@ -85,6 +90,8 @@ type OnSaleResult struct {
 	Elapsed time.Duration
 	// Verification, read back after the sale.
 	Verify Verification
+	// CheckIn is the check-in part, nil when it did not run.
+	CheckIn *CheckInResult
 }
 
 // Verification is what the system holds after the sale.
@@ -196,6 +203,9 @@ func (r *OnSaleResult) Print(w io.Writer, c OnSaleConfig) {
 	fmt.Fprintf(w, "verified:   %d active orders, %d distinct tickets in them, tickets left %d\n", v.ActiveOrders, v.DistinctTickets, v.TicketsLeft)
 	for _, p := range v.Problems {
 		fmt.Fprintf(w, "  PROBLEM: %s\n", p)
+	}
+	if r.CheckIn != nil {
+		r.CheckIn.Print(w, c)
 	}
 }
 
@@ -381,6 +391,10 @@ func OnSale(ctx context.Context, c OnSaleConfig) (*OnSaleResult, error) {
 	}
 	logf("sale over after %s; verifying", res.Elapsed.Round(time.Millisecond))
 	res.Verify = verify(ctx, c, org, buyers, ev.ID, res.Answers)
+	if c.CheckIn > 0 && res.Verify.Err() == nil {
+		logf("sale verified; paying for %d orders and scanning their codes", min(c.CheckIn, c.Tickets))
+		res.CheckIn = checkIn(ctx, c, org, buyers, ev.ID, res.Answers)
+	}
 	return res, nil
 }
 

@@ -82,3 +82,28 @@ func TestStats(t *testing.T) {
 		t.Errorf("latencies: winners %v, losers %v, codes %v", s.WinLat, s.LoseLat, s.ByCode)
 	}
 }
+
+// TestCheckScans: the door is right when every first scan is admitted and
+// every re-scan already_used, and each other outcome is named.
+func TestCheckScans(t *testing.T) {
+	admitted := Scan{Status: 200, Result: "admitted"}
+	used := Scan{Status: 200, Result: "already_used"}
+	if p := CheckScans([]Scan{admitted, admitted}, []Scan{used}); len(p) != 0 {
+		t.Errorf("problems at a right door: %q", p)
+	}
+	p := CheckScans([]Scan{admitted, used, {Status: 200, Result: "void"}, {Status: 503, Code: "unavailable"}, {Err: errors.New("reset")}},
+		[]Scan{used, admitted})
+	want := []string{"1 first scans were 503 unavailable", "1 first scans were already_used", "1 first scans were transport error",
+		"1 first scans were void", "1 re-scans were admitted, want already_used"}
+	if len(p) != len(want) {
+		t.Fatalf("problems = %q, want %d", p, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(p[i], w) {
+			t.Errorf("problem %d = %q, want %q…", i, p[i], w)
+		}
+	}
+	if p := CheckScans([]Scan{admitted}, nil); len(p) != 1 || p[0] != "no code was scanned again" {
+		t.Errorf("without re-scans: %q", p)
+	}
+}
