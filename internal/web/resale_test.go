@@ -115,6 +115,12 @@ func TestMyTicketsResale(t *testing.T) {
 		t.Errorf("no confirmation of the withdrawal")
 	}
 
+	// Resale listings are handled in My tickets, not My listings (whose
+	// Edit and Withdraw are for free-form listings).
+	if listings := c.get("/listings").Body.String(); strings.Contains(listings, "/tickets/t4") {
+		t.Errorf("My listings offers the resale listing t4")
+	}
+
 	// The event no longer scheduled: no Sell.
 	api.mu.Lock()
 	api.ev.Status = eventEnded
@@ -146,6 +152,14 @@ func TestResaleTicketPage(t *testing.T) {
 	}
 	if strings.Contains(body, "Unverified") {
 		t.Errorf("a verified resale is called unverified")
+	}
+
+	// Once held again (withdrawn, or bought): not for sale.
+	api.mu.Lock()
+	api.answers["GET /api/tickets/t4"] = answer{200, `{"id":"t4","title":"Jazz","price":45,"userId":"org","status":"held","eventId":"e1"}`}
+	api.mu.Unlock()
+	if body := c.get("/tickets/t4").Body.String(); strings.Contains(body, "/purchase") || !strings.Contains(body, "no longer available") {
+		t.Errorf("a held ticket is offered for purchase:\n%s", body)
 	}
 
 	// Its seller, the holder: no Purchase, no Edit listing.

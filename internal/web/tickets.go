@@ -190,7 +190,9 @@ func (s *Service) handleTicketShow(w http.ResponseWriter, r *http.Request) {
 	v.Title = t.Title
 	d := ticketData{Ticket: t, Mine: v.User != nil && v.User.ID == t.UserID,
 		Reserved: t.Status == "reserved" || t.Status == "" && t.OrderID != "",
-		Gone:     t.Status == "sold" || t.Status == "withdrawn"}
+		// An issued ticket someone holds (or whose code is void) is not
+		// for sale either, until its holder lists it.
+		Gone: t.Status == "sold" || t.Status == "withdrawn" || t.Status == ticketHeld || t.Status == ticketVoid}
 	if t.Resale {
 		// The seller of a resale is its holder, not the organizer the
 		// ticket's userId names.
@@ -346,10 +348,11 @@ func (s *Service) handleListings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// The tickets the caller holds are in My tickets, not for sale.
+	// The tickets the caller holds are in My tickets, listed for resale
+	// or not: they are sold, repriced and withdrawn there.
 	selling := list[:0]
 	for _, t := range list {
-		if t.Status != ticketHeld && t.Status != ticketVoid {
+		if t.EventID == "" && t.Status != ticketHeld && t.Status != ticketVoid {
 			selling = append(selling, t)
 		}
 	}
