@@ -154,6 +154,12 @@ func TestResaleTicketPage(t *testing.T) {
 		t.Errorf("a verified resale is called unverified")
 	}
 
+	// The event's page points to its resales, and says the cap.
+	if body := c.get("/events/e1").Body.String(); !strings.Contains(body, `id="event-resales"`) ||
+		!strings.Contains(body, "at most $48.60 each") || !strings.Contains(body, "look for verified resales") {
+		t.Errorf("the event page does not point to its resales:\n%s", body)
+	}
+
 	// Once held again (withdrawn, or bought): not for sale.
 	api.mu.Lock()
 	api.answers["GET /api/tickets/t4"] = answer{200, `{"id":"t4","title":"Jazz","price":45,"userId":"org","status":"held","eventId":"e1"}`}
