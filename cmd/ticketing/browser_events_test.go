@@ -97,8 +97,8 @@ func TestBrowserEvents(t *testing.T) {
 			t.Errorf("the index's event card does not say %q: %q", want, card)
 		}
 	}
-	if got := c.text("#listings-heading"); !strings.Contains(got, "Unverified") {
-		t.Errorf("the listings' heading is %q, want it to say unverified", got)
+	if got := c.text("#listings-hint"); !strings.Contains(got, "Unverified") {
+		t.Errorf("the listings' hint is %q, want it to say which are unverified", got)
 	}
 	c.readmeScreenshot("index.png")
 	c.do("open the event", 10*time.Second,

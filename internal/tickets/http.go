@@ -49,12 +49,18 @@ type ticketResponse struct {
 	// holder only, as who holds a ticket is nobody else's business.
 	HeldByYou   bool  `json:"heldByYou,omitempty"`
 	CodeVersion int64 `json:"codeVersion,omitempty"`
+	// Resale tells anyone that the ticket is a holder's resale listing
+	// (DESIGN.md 9.3), not the event's own stock, without saying who
+	// holds it: the pages show it as a verified resale, face value and
+	// cap beside the price.
+	Resale bool `json:"resale,omitempty"`
 }
 
 // toResponse is t as viewerID ("" signed out) sees it.
 func toResponse(t Ticket, viewerID string) ticketResponse {
 	out := ticketResponse{ID: t.ID, Title: t.Title, Price: t.Price, UserID: t.UserID,
-		Version: t.Version, OrderID: t.OrderID, Status: t.Status, EventID: t.EventID, OnSaleAt: t.OnSaleAt}
+		Version: t.Version, OrderID: t.OrderID, Status: t.Status, EventID: t.EventID, OnSaleAt: t.OnSaleAt,
+		Resale: t.Listed()}
 	if !t.SoldAt.IsZero() {
 		out.SoldAt = &t.SoldAt
 	}

@@ -379,3 +379,26 @@ func TestResaleListingsLimit(t *testing.T) {
 		}
 	}, migs...)
 }
+
+// TestResponseMarksResale: the API tells anyone that a holder's listing is
+// a resale (the pages show it verified), and the event's own stock and a
+// free-form listing are not; who holds it stays the holder's to know.
+func TestResponseMarksResale(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		t    Ticket
+		want bool
+	}{
+		{"resale on sale", Ticket{ID: "t1", EventID: "e1", HolderID: "ann", UserID: "org", Status: StatusOnSale}, true},
+		{"resale reserved", Ticket{ID: "t1", EventID: "e1", HolderID: "ann", UserID: "org", Status: StatusReserved, OrderID: "o1"}, true},
+		{"held", Ticket{ID: "t1", EventID: "e1", HolderID: "ann", UserID: "org", Status: StatusHeld}, false},
+		{"event stock", Ticket{ID: "t1", EventID: "e1", UserID: "org", Status: StatusOnSale}, false},
+		{"free-form", Ticket{ID: "t1", UserID: "bob", Status: StatusOnSale}, false},
+	} {
+		got := toResponse(tt.t, "bob")
+		if got.Resale != tt.want || got.HeldByYou {
+			t.Errorf("%s: resale %v heldByYou %v, want resale %v and not held by the viewer", tt.name, got.Resale, got.HeldByYou, tt.want)
+		}
+	}
+}

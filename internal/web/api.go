@@ -207,12 +207,19 @@ type ticket struct {
 	// void once its code is dead); CodeVersion is then its code's version.
 	HeldByYou   bool  `json:"heldByYou"`
 	CodeVersion int64 `json:"codeVersion"`
+	// Resale: an issued ticket its holder lists for resale (on sale or
+	// reserved), a verified resale the buyer gets a new code for.
+	Resale bool `json:"resale"`
 }
 
 // Statuses of an issued ticket once sold (DESIGN.md section 9.2).
 const (
 	ticketHeld = "held"
 	ticketVoid = "void"
+	// A held ticket its holder lists for resale is on sale, and reserved
+	// while a buyer's order holds it (DESIGN.md 9.3).
+	ticketOnSale   = "on_sale"
+	ticketReserved = "reserved"
 )
 
 // entryCode is a held ticket's code (GET /api/tickets/{id}/code), shown to
@@ -597,4 +604,33 @@ func (c *apiClient) ReserveFromEvent(r *http.Request, eventID string) (order, er
 	var o order
 	_, err := c.call(r, http.MethodPost, "/api/orders", map[string]string{"eventId": eventID}, &o)
 	return o, err
+}
+
+// ResaleCap is the most a holder may ask for one of the event's tickets
+// on resale: floor(faceValue × resaleCapPercent / 100), as the API checks
+// it (a percent not set is 100).
+func (e event) ResaleCap() money.Cents {
+	pct := int64(e.ResaleCapPercent)
+	if pct <= 0 {
+		pct = 100
+	}
+	return money.Cents(int64(e.FaceValue) * pct / 100)
+}
+
+// ListForResale offers the caller's held ticket for resale at price (the
+// API's decimal notation), or changes the price of their listing.
+func (c *apiClient) ListForResale(r *http.Request, id, price string) error {
+	body := map[string]any{}
+	if price != "" {
+		body["price"] = price
+	}
+	_, err := c.call(r, http.MethodPost, "/api/tickets/"+url.PathEscape(id)+"/listing", body, nil)
+	return err
+}
+
+// WithdrawResale takes the caller's resale listing off sale: they hold the
+// ticket again.
+func (c *apiClient) WithdrawResale(r *http.Request, id string) error {
+	_, err := c.call(r, http.MethodDelete, "/api/tickets/"+url.PathEscape(id)+"/listing", nil, nil)
+	return err
 }

@@ -166,6 +166,10 @@ func flashText(msg string) string {
 		return "Your listing was updated."
 	case "withdrawn":
 		return "Your ticket was withdrawn from sale."
+	case "resale_listed":
+		return "Your ticket is listed for resale. Your code still gets you in until someone buys it."
+	case "resale_withdrawn":
+		return "Your resale listing was withdrawn. The ticket is yours as before."
 	case "paid":
 		return "Payment received. The ticket is yours!"
 	case "paying":

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/ticketing/ticketing/internal/platform/entrycode"
+	"github.com/ticketing/ticketing/internal/platform/money"
 )
 
 // The holder's pages (DESIGN.md section 9.2): My tickets, each held ticket
@@ -29,6 +31,17 @@ type heldTicket struct {
 	// QR is the code as an inline SVG, Short its short form.
 	QR    template.HTML
 	Short string
+	// Listed: the holder offers it for resale at Price (DESIGN.md 9.3);
+	// Reserved: a buyer's order holds that listing while they pay. The
+	// code still admits the holder until the resale is paid.
+	Listed, Reserved bool
+	Price            money.Cents
+}
+
+// Sellable says the holder may offer the ticket for resale: its event is
+// known and still scheduled, and no buyer is paying for it.
+func (h heldTicket) Sellable() bool {
+	return h.Known && !h.Void && !h.Reserved && h.Event.Status == eventScheduled
 }
 
 type myTicketsData struct{ Tickets []heldTicket }
@@ -51,7 +64,11 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 		if !t.HeldByYou {
 			continue
 		}
-		h := heldTicket{ID: t.ID, Title: t.Title, Void: t.Status == ticketVoid}
+		h := heldTicket{ID: t.ID, Title: t.Title, Void: t.Status == ticketVoid,
+			Listed: t.Status == ticketOnSale || t.Status == ticketReserved, Reserved: t.Status == ticketReserved}
+		if h.Listed {
+			h.Price = t.Price
+		}
 		if t.EventID != "" {
 			e, ok := events[t.EventID]
 			if !ok {
@@ -95,6 +112,48 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Data = myTicketsData{Tickets: out}
 	s.render(w, r, http.StatusOK, "my_tickets", v)
+}
+
+// handleResaleList offers the caller's held ticket for resale at the
+// price typed, or changes the price of their listing, and goes back to My
+// tickets; a refusal (over the cap, a price that cannot be read) is shown
+// there beside that ticket's price field, with what was typed.
+func (s *Service) handleResaleList(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	price, problem := priceInput(r.PostForm.Get("price"))
+	var err error
+	if problem != "" {
+		err = &apiError{Status: http.StatusBadRequest, Errors: []fieldError{{Field: "price", Message: problem, Code: "invalid"}}}
+	} else {
+		err = s.api.ListForResale(r, id, price)
+	}
+	s.afterResale(w, r, id, err, "resale_listed")
+}
+
+// handleResaleWithdraw takes the caller's resale listing off sale.
+func (s *Service) handleResaleWithdraw(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.afterResale(w, r, id, s.api.WithdrawResale(r, id), "resale_withdrawn")
+}
+
+// afterResale answers a listing or withdrawal with My tickets: the
+// confirmation msg, or the refusal beside the ticket's form (the form
+// remembers which ticket it was about in the "ticket" value).
+func (s *Service) afterResale(w http.ResponseWriter, r *http.Request, id string, err error, msg string) {
+	const mine = "/tickets/mine"
+	switch st := statusOf(err); {
+	case err == nil:
+		s.redirect(w, r, mine, msg, nil)
+	case st == http.StatusUnauthorized:
+		s.toSignIn(w, r)
+	case st == http.StatusBadRequest || st == http.StatusConflict || st == http.StatusTooManyRequests || st == http.StatusNotFound:
+		f := newForm(typed(r, "price"))
+		f.Values.Set("ticket", id)
+		f.addAPIError(err, "price")
+		s.redirect(w, r, mine+"#ticket-"+url.PathEscape(id), "", f)
+	default:
+		s.fail(w, r, err)
+	}
 }
 
 // handleTicketPDF is a held ticket's PDF, for its holder only: anyone else

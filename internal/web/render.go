@@ -165,6 +165,14 @@ func humanize(status int, fe fieldError) string {
 		return "Someone else is buying this ticket right now. If they do not pay in time, it will be back on sale."
 	case fe.Code == "ticket_reserved_locked":
 		return "This ticket is reserved by a buyer, so it cannot be changed right now."
+	case fe.Code == "over_resale_cap":
+		// The API names the cap in plain digits; the form shows it in
+		// dollars beside the field.
+		return "That price is above the organizer's resale cap for this event, the most one of its tickets may be resold for."
+	case fe.Code == "ticket_checked_in":
+		return "This ticket was already used at the door, so it cannot be resold."
+	case fe.Code == "event_not_scheduled":
+		return "The event was cancelled or has ended, so its tickets can no longer be resold."
 	case fe.Message == "":
 		return "Something went wrong. Please try again."
 	}

@@ -170,6 +170,9 @@ type ticketData struct {
 	Gone bool
 	// MyOrderID is the caller's own order holding the ticket, if any.
 	MyOrderID string
+	// Event is the event of a verified resale (Ticket.Resale), for its
+	// face value and cap; nil otherwise, or when it could not be read.
+	Event *event
 }
 
 // handleTicketShow renders the ticket page, with the problems of a
@@ -187,7 +190,22 @@ func (s *Service) handleTicketShow(w http.ResponseWriter, r *http.Request) {
 	v.Title = t.Title
 	d := ticketData{Ticket: t, Mine: v.User != nil && v.User.ID == t.UserID,
 		Reserved: t.Status == "reserved" || t.Status == "" && t.OrderID != "",
-		Gone:     t.Status == "sold" || t.Status == "withdrawn"}
+		// An issued ticket someone holds (or whose code is void) is not
+		// for sale either, until its holder lists it.
+		Gone: t.Status == "sold" || t.Status == "withdrawn" || t.Status == ticketHeld || t.Status == ticketVoid}
+	if t.Resale {
+		// The seller of a resale is its holder, not the organizer the
+		// ticket's userId names.
+		d.Mine = t.HeldByYou
+		e, err := s.api.Event(r, t.EventID)
+		switch {
+		case err == nil:
+			d.Event = &e
+		case statusOf(err) != http.StatusNotFound:
+			s.fail(w, r, err)
+			return
+		}
+	}
 	if d.Reserved && v.User != nil && !d.Mine {
 		// Is the holding order the caller's? Only its buyer may read it
 		// (anyone else gets a 401), so a read answers it. A cancellation
@@ -330,10 +348,11 @@ func (s *Service) handleListings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// The tickets the caller holds are in My tickets, not for sale.
+	// The tickets the caller holds are in My tickets, listed for resale
+	// or not: they are sold, repriced and withdrawn there.
 	selling := list[:0]
 	for _, t := range list {
-		if t.Status != ticketHeld && t.Status != ticketVoid {
+		if t.EventID == "" && t.Status != ticketHeld && t.Status != ticketVoid {
 			selling = append(selling, t)
 		}
 	}

@@ -189,6 +189,8 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	page("GET /tickets/{id}", s.handleTicketShow)
 	page("GET /tickets/{id}/pdf", s.handleTicketPDF)
 	form("POST /tickets/{id}/purchase", s.handleTicketPurchase)
+	form("POST /tickets/{id}/resale", s.handleResaleList)
+	form("POST /tickets/{id}/resale/withdraw", s.handleResaleWithdraw)
 	form("POST /tickets/{id}/withdraw", s.handleTicketWithdraw)
 	page("GET /tickets/{id}/edit", s.handleTicketEditForm)
 	form("POST /tickets/{id}/edit", s.handleTicketUpdate)

@@ -680,6 +680,9 @@ func TestHumanize(t *testing.T) {
 	}{
 		{429, "too_many_pending_orders", "You already hold the most unpaid orders allowed. Pay for or cancel one first."},
 		{400, "ticket_reserved_locked", "This ticket is reserved by a buyer, so it cannot be changed right now."},
+		{400, "over_resale_cap", "That price is above the organizer's resale cap for this event, the most one of its tickets may be resold for."},
+		{409, "ticket_checked_in", "This ticket was already used at the door, so it cannot be resold."},
+		{409, "event_not_scheduled", "The event was cancelled or has ended, so its tickets can no longer be resold."},
 	}
 	for _, c := range coded {
 		f = newForm(nil)

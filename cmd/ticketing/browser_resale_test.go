@@ -1,0 +1,153 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserResale: a buyer of an event's ticket sells it from My
+// tickets — a price above the organizer's cap is refused beside the
+// field, the price typed kept; within it the ticket is listed. Another
+// buyer finds it as a verified resale on its ticket page (face value,
+// cap, price), purchases and pays; they hold it with a new code. At the
+// door the first buyer's code is void and the second's admitted.
+func TestBrowserResale(t *testing.T) {
+	t.Parallel()
+	findChromium(t)
+	dir := t.TempDir()
+	base, _ := startUp(t, dir, nil)
+	c := startChrome(t, base)
+
+	c.signUp("org@example.com")
+	if _, err := runAdmin(t, map[string]string{"TICKETING_DATA_DIR": dir}, "organizer", "grant", "org@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	c.signOut()
+	c.signIn("org@example.com")
+	starts := time.Now().UTC().AddDate(0, 0, 30).Truncate(time.Hour)
+	c.do("create the event", 20*time.Second,
+		chromedp.Navigate(c.base+"/events/new"),
+		chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Resale Night"),
+		chromedp.SendKeys(chromedp.CSS("#venue"), "Paradiso, Amsterdam"),
+		chromedp.SetValue(chromedp.CSS("#timeZone"), "Europe/Amsterdam"),
+		chromedp.SetValue(chromedp.CSS("#startsAt"), starts.Format("2006-01-02T15:04")),
+		chromedp.SendKeys(chromedp.CSS("#faceValue"), "25"),
+		chromedp.SendKeys(chromedp.CSS("#capacity"), "2"),
+		chromedp.SetValue(chromedp.CSS("#resaleCapPercent"), "120"),
+		chromedp.Click(chromedp.CSS(`main form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".event-detail h1")),
+	)
+	eventPath := strings.TrimPrefix(c.location(), c.base)
+	c.signOut()
+
+	// The first buyer buys, pays and sells.
+	c.signUp("ann@example.com")
+	c.eventually("the event offers Buy", 30*time.Second, eventPath, ".event-detail h1", func() bool {
+		return c.exists(`form[action$="/buy"]`)
+	})
+	c.do("buy", 20*time.Second,
+		chromedp.Click(chromedp.CSS(`form[action$="/buy"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#countdown")),
+		chromedp.Click(chromedp.CSS("#card-tok_visa")),
+		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+	)
+	c.eventually("My tickets offers Sell", 30*time.Second, "/tickets/mine", "main h1", func() bool {
+		return c.exists(".entry-code svg") && c.exists(`form[action$="/resale"]`)
+	})
+	annShort := c.text(".short-code")
+	action := chromeRun(c, "the Sell form", chromedp.Evaluate[string](`document.querySelector('form[action$="/resale"]').getAttribute("action")`))
+	ticketID := strings.TrimSuffix(strings.TrimPrefix(action, "/tickets/"), "/resale")
+	if card := c.text(".held-ticket"); !strings.Contains(card, "Face value $25.00") || !strings.Contains(card, "$30.00") {
+		t.Errorf("the Sell form does not show the face value and the cap: %q", card)
+	}
+	priceField := "#price-" + ticketID
+	c.do("sell above the cap", 15*time.Second,
+		chromedp.SendKeys(chromedp.CSS(priceField), "31"),
+		chromedp.Click(chromedp.CSS(`form[action$="/resale"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".held-ticket .field-error")),
+	)
+	if got := c.text(".held-ticket .field-error"); !strings.Contains(got, "resale cap") {
+		t.Errorf("the refusal beside the price says %q", got)
+	}
+	kept := chromeRun(c, "the price kept", chromedp.Evaluate[string](`document.querySelector("`+priceField+`").value`))
+	if kept != "31" {
+		t.Errorf("the refused price field holds %q, want what was typed", kept)
+	}
+	c.do("sell within the cap", 15*time.Second,
+		chromedp.Clear(chromedp.CSS(priceField)),
+		chromedp.SendKeys(chromedp.CSS(priceField), "27,50"),
+		chromedp.Click(chromedp.CSS(`form[action$="/resale"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".resale-status")),
+	)
+	if got := c.text(".resale-status"); !strings.Contains(got, "Listed for resale at $27.50") {
+		t.Errorf("the listed ticket says %q", got)
+	}
+	if !c.exists(`form[action$="/resale/withdraw"]`) {
+		t.Error("the listed ticket offers no Withdraw listing")
+	}
+	c.signOut()
+
+	// Another buyer finds it as a verified resale and buys it.
+	c.signUp("bob@example.com")
+	c.do("find the resale from the event's page", 20*time.Second,
+		chromedp.Navigate(c.base+eventPath),
+		chromedp.WaitVisible(chromedp.CSS("#event-resales a")),
+		chromedp.Click(chromedp.CSS("#event-resales a")),
+		chromedp.WaitVisible(chromedp.CSS(`.ticket-card a[href="/tickets/`+ticketID+`"]`)),
+	)
+	if card := c.text(".ticket-card"); !strings.Contains(card, "Verified resale") || !strings.Contains(card, "$27.50") || strings.Contains(card, "Unverified") {
+		t.Errorf("the index shows the resale as %q", card)
+	}
+	c.do("open the resale", 10*time.Second,
+		chromedp.Click(chromedp.CSS(`.ticket-card a[href="/tickets/`+ticketID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".ticket-detail h1")),
+	)
+	c.eventually("the ticket page shows the resale", 30*time.Second, "/tickets/"+ticketID, "main h1", func() bool {
+		return c.exists(`form[action$="/purchase"]`)
+	})
+	page := c.text("main")
+	for _, want := range []string{"Verified resale", "Face value", "$25.00", "Resale cap", "$30.00", "$27.50", "Resale Night"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the resale's ticket page does not say %q: %q", want, page)
+		}
+	}
+	c.do("purchase the resale", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`form[action$="/purchase"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#countdown")),
+		chromedp.Click(chromedp.CSS("#card-tok_visa")),
+		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+	)
+	c.eventually("the second buyer holds the ticket", 30*time.Second, "/tickets/mine", "main h1", func() bool {
+		return c.exists("#ticket-" + ticketID + " .entry-code svg")
+	})
+	bobShort := c.text(".short-code")
+	if bobShort == annShort {
+		t.Fatalf("the resold ticket kept its code %s", annShort)
+	}
+	c.signOut()
+
+	// At the door: the seller's code is void, the buyer's admits.
+	c.signIn("org@example.com")
+	scan := func(code, want string) string {
+		t.Helper()
+		c.do("scan "+code, 15*time.Second,
+			chromedp.WaitVisible(chromedp.CSS("#code")),
+			chromedp.SendKeys(chromedp.CSS("#code"), code+"\n"),
+			chromedp.WaitVisible(chromedp.CSS(".door-"+want)),
+		)
+		return c.text("#door-result")
+	}
+	c.do("open the door page", 10*time.Second, chromedp.Navigate(c.base+eventPath+"/checkin"), chromedp.WaitVisible(chromedp.CSS("#code")))
+	if r := scan(annShort, "void"); !strings.Contains(r, "VOID") {
+		t.Errorf("the seller's code says %q", r)
+	}
+	if r := scan(bobShort, "admitted"); !strings.Contains(r, "ADMITTED") {
+		t.Errorf("the buyer's code says %q", r)
+	}
+}
