@@ -30,39 +30,9 @@ func TestBrowserDoor(t *testing.T) {
 	base, _ := startUp(t, dir, nil)
 	c := startChrome(t, base)
 
-	c.signUp("org@example.com")
-	if _, err := runAdmin(t, map[string]string{"TICKETING_DATA_DIR": dir}, "organizer", "grant", "org@example.com"); err != nil {
-		t.Fatal(err)
-	}
-	c.signOut()
-	c.signIn("org@example.com")
-	starts := time.Now().UTC().AddDate(0, 0, 30).Truncate(time.Hour)
-	c.do("create the event", 20*time.Second,
-		chromedp.Navigate(c.base+"/events/new"),
-		chromedp.WaitVisible(chromedp.CSS("#name")),
-		chromedp.SendKeys(chromedp.CSS("#name"), "Door Night"),
-		chromedp.SendKeys(chromedp.CSS("#venue"), "Paradiso, Amsterdam"),
-		chromedp.SetValue(chromedp.CSS("#timeZone"), "Europe/Amsterdam"),
-		chromedp.SetValue(chromedp.CSS("#startsAt"), starts.Format("2006-01-02T15:04")),
-		chromedp.SendKeys(chromedp.CSS("#faceValue"), "25"),
-		chromedp.SendKeys(chromedp.CSS("#capacity"), "3"),
-		chromedp.Click(chromedp.CSS(`main form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".event-detail h1")),
-	)
-	eventPath := strings.TrimPrefix(c.location(), c.base)
-	c.signOut()
-
+	eventPath := c.createEventAsOrganizer(dir, "org@example.com", "Door Night", "3", "")
 	c.signUp("buyer@example.com")
-	c.eventually("the event offers Buy", 30*time.Second, eventPath, ".event-detail h1", func() bool {
-		return c.exists(`form[action$="/buy"]`)
-	})
-	c.do("buy", 20*time.Second,
-		chromedp.Click(chromedp.CSS(`form[action$="/buy"] button`)),
-		chromedp.WaitVisible(chromedp.CSS("#countdown")),
-		chromedp.Click(chromedp.CSS("#card-tok_visa")),
-		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".flash")),
-	)
+	c.buyAndPay(eventPath)
 	c.do("open My tickets from the header", 10*time.Second,
 		chromedp.Click(chromedp.CSS(`header a[href="/tickets/mine"]`)),
 		chromedp.WaitVisible(chromedp.CSS("main h1")),
@@ -182,5 +152,57 @@ func TestBrowserDoor(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#door-camera-start")),
 		chromedp.Click(chromedp.CSS("#door-camera-start")),
 		chromedp.WaitVisible(chromedp.CSS(".door-already_used")),
+	)
+}
+
+// createEventAsOrganizer signs email up, makes it an organizer (the admin
+// command on dir), signs in again for the claim, creates an event in
+// Amsterdam 30 days ahead at $25 with capacity seats (and capPercent as
+// its resale cap, unless empty) through the page, signs out, and returns
+// the event page's path.
+func (c *chrome) createEventAsOrganizer(dir, email, name, capacity, capPercent string) string {
+	c.t.Helper()
+	c.signUp(email)
+	if _, err := runAdmin(c.t, map[string]string{"TICKETING_DATA_DIR": dir}, "organizer", "grant", email); err != nil {
+		c.t.Fatal(err)
+	}
+	c.signOut()
+	c.signIn(email)
+	starts := time.Now().UTC().AddDate(0, 0, 30).Truncate(time.Hour)
+	steps := []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(c.base + "/events/new"),
+		chromedp.WaitVisible(chromedp.CSS("#name")),
+		chromedp.SendKeys(chromedp.CSS("#name"), name),
+		chromedp.SendKeys(chromedp.CSS("#venue"), "Paradiso, Amsterdam"),
+		chromedp.SetValue(chromedp.CSS("#timeZone"), "Europe/Amsterdam"),
+		chromedp.SetValue(chromedp.CSS("#startsAt"), starts.Format("2006-01-02T15:04")),
+		chromedp.SendKeys(chromedp.CSS("#faceValue"), "25"),
+		chromedp.SendKeys(chromedp.CSS("#capacity"), capacity),
+	}
+	if capPercent != "" {
+		steps = append(steps, chromedp.SetValue(chromedp.CSS("#resaleCapPercent"), capPercent))
+	}
+	steps = append(steps,
+		chromedp.Click(chromedp.CSS(`main form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".event-detail h1")))
+	c.do("create the event", 20*time.Second, steps...)
+	eventPath := strings.TrimPrefix(c.location(), c.base)
+	c.signOut()
+	return eventPath
+}
+
+// buyAndPay buys a ticket on the event page at eventPath, once it offers
+// Buy, and pays with the test card that succeeds.
+func (c *chrome) buyAndPay(eventPath string) {
+	c.t.Helper()
+	c.eventually("the event offers Buy", 30*time.Second, eventPath, ".event-detail h1", func() bool {
+		return c.exists(`form[action$="/buy"]`)
+	})
+	c.do("buy", 20*time.Second,
+		chromedp.Click(chromedp.CSS(`form[action$="/buy"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#countdown")),
+		chromedp.Click(chromedp.CSS("#card-tok_visa")),
+		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
 	)
 }

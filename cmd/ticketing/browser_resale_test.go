@@ -21,41 +21,11 @@ func TestBrowserResale(t *testing.T) {
 	base, _ := startUp(t, dir, nil)
 	c := startChrome(t, base)
 
-	c.signUp("org@example.com")
-	if _, err := runAdmin(t, map[string]string{"TICKETING_DATA_DIR": dir}, "organizer", "grant", "org@example.com"); err != nil {
-		t.Fatal(err)
-	}
-	c.signOut()
-	c.signIn("org@example.com")
-	starts := time.Now().UTC().AddDate(0, 0, 30).Truncate(time.Hour)
-	c.do("create the event", 20*time.Second,
-		chromedp.Navigate(c.base+"/events/new"),
-		chromedp.WaitVisible(chromedp.CSS("#name")),
-		chromedp.SendKeys(chromedp.CSS("#name"), "Resale Night"),
-		chromedp.SendKeys(chromedp.CSS("#venue"), "Paradiso, Amsterdam"),
-		chromedp.SetValue(chromedp.CSS("#timeZone"), "Europe/Amsterdam"),
-		chromedp.SetValue(chromedp.CSS("#startsAt"), starts.Format("2006-01-02T15:04")),
-		chromedp.SendKeys(chromedp.CSS("#faceValue"), "25"),
-		chromedp.SendKeys(chromedp.CSS("#capacity"), "2"),
-		chromedp.SetValue(chromedp.CSS("#resaleCapPercent"), "120"),
-		chromedp.Click(chromedp.CSS(`main form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".event-detail h1")),
-	)
-	eventPath := strings.TrimPrefix(c.location(), c.base)
-	c.signOut()
+	eventPath := c.createEventAsOrganizer(dir, "org@example.com", "Resale Night", "2", "120")
 
 	// The first buyer buys, pays and sells.
 	c.signUp("ann@example.com")
-	c.eventually("the event offers Buy", 30*time.Second, eventPath, ".event-detail h1", func() bool {
-		return c.exists(`form[action$="/buy"]`)
-	})
-	c.do("buy", 20*time.Second,
-		chromedp.Click(chromedp.CSS(`form[action$="/buy"] button`)),
-		chromedp.WaitVisible(chromedp.CSS("#countdown")),
-		chromedp.Click(chromedp.CSS("#card-tok_visa")),
-		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".flash")),
-	)
+	c.buyAndPay(eventPath)
 	c.eventually("My tickets offers Sell", 30*time.Second, "/tickets/mine", "main h1", func() bool {
 		return c.exists(".entry-code svg") && c.exists(`form[action$="/resale"]`)
 	})
