@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -97,7 +98,7 @@ func CheckScans(scans, rescans []Scan) []string {
 			notAdmitted[k]++
 		}
 	}
-	for _, k := range sortedKeys(notAdmitted) {
+	for _, k := range slices.Sorted(maps.Keys(notAdmitted)) {
 		problems = append(problems, fmt.Sprintf("%d first scans were %s, want admitted", notAdmitted[k], k))
 	}
 	if len(scans) > 0 && len(rescans) == 0 {
@@ -109,19 +110,10 @@ func CheckScans(scans, rescans []Scan) []string {
 			notUsed[k]++
 		}
 	}
-	for _, k := range sortedKeys(notUsed) {
+	for _, k := range slices.Sorted(maps.Keys(notUsed)) {
 		problems = append(problems, fmt.Sprintf("%d re-scans were %s, want already_used", notUsed[k], k))
 	}
 	return problems
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Err is the problems as one error, nil when there are none.
@@ -142,7 +134,7 @@ func (r *CheckInResult) Print(w io.Writer, c OnSaleConfig) {
 		rate = float64(s.Scans) / r.Elapsed.Seconds()
 	}
 	fmt.Fprintf(w, "scans:      %d in %s (%.0f/s)\n", s.Scans, r.Elapsed.Round(time.Millisecond), rate)
-	for _, k := range sortedKeys(s.ByKind) {
+	for _, k := range slices.Sorted(maps.Keys(s.ByKind)) {
 		fmt.Fprintf(w, "  %s: %d\n", k, s.ByKind[k])
 	}
 	fmt.Fprintf(w, "scan:       p50 %s  p99 %s  max %s\n", Pct(s.Lat, 0.5), Pct(s.Lat, 0.99), Pct(s.Lat, 1))

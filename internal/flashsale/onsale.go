@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -178,20 +179,10 @@ func (r *OnSaleResult) Print(w io.Writer, c OnSaleConfig) {
 	}
 	fmt.Fprintf(w, "attempts:   %d in %s (%.0f/s)\n", s.Attempts, r.Elapsed.Round(time.Millisecond), rate(s.Attempts, r.Elapsed))
 	fmt.Fprintf(w, "while tickets remained: %d in %s (%.0f/s)\n", s.WindowAttempts, s.Window.Round(time.Millisecond), rate(s.WindowAttempts, s.Window))
-	statuses := make([]int, 0, len(s.ByStatus))
-	for st := range s.ByStatus {
-		statuses = append(statuses, st)
-	}
-	slices.Sort(statuses)
-	for _, st := range statuses {
+	for _, st := range slices.Sorted(maps.Keys(s.ByStatus)) {
 		fmt.Fprintf(w, "  %d: %d\n", st, s.ByStatus[st])
 	}
-	codes := make([]string, 0, len(s.ByCode))
-	for code := range s.ByCode {
-		codes = append(codes, code)
-	}
-	slices.Sort(codes)
-	for _, code := range codes {
+	for _, code := range slices.Sorted(maps.Keys(s.ByCode)) {
 		fmt.Fprintf(w, "  %s: %d\n", code, s.ByCode[code])
 	}
 	if s.Errors > 0 {
