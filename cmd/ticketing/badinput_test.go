@@ -242,6 +242,8 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		// After PUT: the owner's sweep withdraws their own ticket.
 		{method: "DELETE", path: "/api/tickets/{id}", auth: true},
 		{method: "GET", path: "/api/tickets/{id}/code", auth: true},
+		{method: "POST", path: "/api/tickets/{id}/listing", auth: true, decodes: true, fields: [][2]string{{"price", "2500"}}},
+		{method: "DELETE", path: "/api/tickets/{id}/listing", auth: true},
 		// A forged code at the swept user's own event's door: invalid,
 		// never a 500 (and another user's: 403).
 		{method: "POST", path: "/api/checkins", auth: true, decodes: true, fields: [][2]string{{"code", q(forgedCode)}, {"eventId", q(fx.myEvent)}}},
