@@ -54,6 +54,11 @@ type ticketResponse struct {
 	// holds it: the pages show it as a verified resale, face value and
 	// cap beside the price.
 	Resale bool `json:"resale,omitempty"`
+	// WithdrawnReason tells the holder why their resale listing left sale
+	// without them ("over_resale_cap": the organizer lowered the cap),
+	// and WithdrawnCap the cap, in cents, it was above; holder only.
+	WithdrawnReason string      `json:"withdrawnReason,omitempty"`
+	WithdrawnCap    money.Cents `json:"withdrawnCap,omitempty"`
 }
 
 // toResponse is t as viewerID ("" signed out) sees it.
@@ -66,6 +71,7 @@ func toResponse(t Ticket, viewerID string) ticketResponse {
 	}
 	if viewerID != "" && t.HolderID == viewerID {
 		out.HeldByYou, out.CodeVersion = true, t.CodeVersion
+		out.WithdrawnReason, out.WithdrawnCap = t.WithdrawnReason, t.WithdrawnCap
 	}
 	return out
 }
@@ -143,10 +149,12 @@ const MaxPage = 100
 // it; with ?limit=N (1 to MaxPage) at most N, and when there are more a
 // Link header (rel="next") gives the next page's URL, which continues
 // after the page's last ticket (?after=, see cursor) so that tickets
-// listed or reserved meanwhile neither repeat nor hide others.
+// listed or reserved meanwhile neither repeat nor hide others. ?eventId=
+// keeps the resale listings of that event (the web client's event page);
+// one that cannot be an id is 400.
 func (s *Service) handleTicketList(w http.ResponseWriter, r *http.Request) {
 	query := r.URL.Query()
-	l := Listing{Sort: Sort(query.Get("sort"))}
+	l := Listing{Sort: Sort(query.Get("sort")), EventID: query.Get("eventId")}
 	if l.Sort == "" {
 		l.Sort = SortNewest
 	}
@@ -175,6 +183,9 @@ func (s *Service) handleTicketList(w http.ResponseWriter, r *http.Request) {
 			next := url.Values{"limit": {strconv.Itoa(limit)}, "after": {cursor(l.Sort, list[len(list)-1])}}
 			if l.Search != "" {
 				next.Set("q", l.Search)
+			}
+			if l.EventID != "" {
+				next.Set("eventId", l.EventID)
 			}
 			if l.Sort != SortNewest {
 				next.Set("sort", string(l.Sort))

@@ -190,31 +190,41 @@ func (s *Service) changeStock(ctx context.Context, eventID string, check func(*s
 	}
 }
 
-// RepriceStock gives the event's unsold stock the face value and on-sale
-// time of ev (event.updated): every issued ticket still on sale with no
-// order and no holder whose price or on-sale time differs moves on a
-// version, with its ticket.updated (orders' replica opens the sale and
-// prices the order from it). Sold, held, reserved and void tickets keep
-// theirs: a buyer pays what they were shown. It works in chunks of s.chunk
-// tickets like Issue, and stops between two (errUnfinished) when ctx's
-// deadline is near. Each chunk first checks, under the replica row's lock,
-// that the event's replica still stands at ev's version: a later
-// version's pass (which sets the later values) takes over, and an
-// earlier redelivered one changes nothing. The events part allows these
-// edits only before the sale opens and once every ticket is issued, so no
-// order holds one of these tickets and none is issued at the old values
-// meanwhile. Applying it again changes nothing and publishes nothing.
+// RepriceStock applies ev (event.updated) to the event's tickets. Its
+// unsold stock gets the event's face value and on-sale time: every issued
+// ticket still on sale with no order and no holder whose price or on-sale
+// time differs moves on a version, with its ticket.updated (orders'
+// replica opens the sale and prices the order from it). Sold, held,
+// reserved and void tickets keep theirs: a buyer pays what they were
+// shown. And every resale listing on sale above the event's resale cap,
+// floor(faceValue × resaleCapPercent / 100), leaves sale
+// (Ticket.WithdrawOverCap: its holder holds it again, same code, with
+// the reason), with its ticket.updated, so orders stops selling it; a
+// listing an order holds keeps that order (see WithdrawOverCap). It works
+// in chunks of s.chunk tickets like Issue, so no transaction holds an
+// event's 100,000 tickets, and stops between two (errUnfinished) when
+// ctx's deadline is near. Each chunk first checks, under the replica
+// row's lock, that the event's replica still stands at ev's version: a
+// later version's pass (which sets the later values) takes over, and an
+// earlier redelivered one changes nothing. The events part allows face
+// value and on-sale edits only before the sale opens and once every
+// ticket is issued, so no order holds one of the stock tickets and none is
+// issued at the old values meanwhile. Applying it again changes nothing
+// and publishes nothing.
 func (s *Service) RepriceStock(ctx context.Context, ev events.EventState) error {
 	if ev.Status != events.EventStatusScheduled {
 		return nil
 	}
 	price := money.Cents(ev.FaceValue)
 	onSale := ev.OnSaleAt.UTC().Truncate(time.Millisecond)
+	capPrice := DoorEvent{FaceValue: price, ResaleCapPercent: int64(ev.ResaleCapPercent)}.ResaleCap()
 	current := func(tx *sqldb.Tx) (bool, error) {
 		v, err := s.store.DoorEventVersion(ctx, tx, ev.ID)
 		return v == ev.Version, err
 	}
-	err := s.changeStock(ctx, ev.ID, current, func(t *Ticket) bool { return t.Reprice(price, onSale) })
+	err := s.changeStock(ctx, ev.ID, current, func(t *Ticket) bool {
+		return t.Reprice(price, onSale) || t.WithdrawOverCap(capPrice)
+	})
 	if err != nil {
 		return fmt.Errorf("reprice %s: %w", ev.ID, err)
 	}

@@ -81,6 +81,7 @@ func (t *Ticket) List(userID string, price, capPrice money.Cents) (bool, error) 
 	// The paying order of the last sale no longer holds the ticket: the
 	// next buyer's order will (Ticket.Reserve).
 	t.Status, t.Price, t.OrderID = StatusOnSale, price, ""
+	t.WithdrawnReason, t.WithdrawnCap = "", 0
 	return true, nil
 }
 
@@ -96,9 +97,31 @@ func (t *Ticket) Unlist(userID string) (bool, error) {
 		return false, ErrListingReserved
 	case StatusOnSale:
 		t.Status = StatusHeld
+		t.WithdrawnReason, t.WithdrawnCap = "", 0
 		return true, nil
 	}
 	return false, nil
+}
+
+// ReasonOverResaleCap is a resale listing's WithdrawnReason when it left
+// sale because the organizer lowered the event's resale cap (or its face
+// value) below the listing's price.
+const ReasonOverResaleCap = "over_resale_cap"
+
+// WithdrawOverCap takes a resale listing priced above capPrice off sale:
+// the holder holds it again, with the same code, and WithdrawnReason
+// says why (DESIGN.md 9.3: "a listing above a lowered cap leaves sale
+// with a reason the seller sees"). A listing an order holds is left to
+// that order: it was within the cap in force when it was made (orders
+// checks the cap when it creates an order), and if it is cancelled
+// Release applies the cap then. It reports whether anything changed.
+func (t *Ticket) WithdrawOverCap(capPrice money.Cents) bool {
+	if !t.Listed() || t.Status != StatusOnSale || t.OrderID != "" || t.Price <= capPrice {
+		return false
+	}
+	t.Status = StatusHeld
+	t.WithdrawnReason, t.WithdrawnCap = ReasonOverResaleCap, capPrice
+	return true
 }
 
 // ListForResale lists the holder's ticket id at price (DESIGN.md 9.3):
@@ -123,17 +146,22 @@ func (s *Service) ListForResale(ctx context.Context, userID, id string, price mo
 	if userID == "" || t.HolderID != userID || t.EventID == "" {
 		return Ticket{}, ErrNotHolder
 	}
-	// The cap is read before the ticket's transaction: an organizer who
-	// lowers it meanwhile is a later slice's re-check (DESIGN.md 9.3).
-	ev, err := s.store.DoorEvent(ctx, t.EventID)
-	if err != nil {
-		return Ticket{}, fmt.Errorf("list ticket %s: %w", id, err)
-	}
-	if ev.Status != events.EventStatusScheduled {
-		return Ticket{}, ErrEventNotScheduled
-	}
 	return s.changeAsked(ctx, id, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
-		if t.HolderID == userID && t.Status == StatusHeld {
+		if t.HolderID != userID || t.EventID == "" {
+			return false, ErrNotHolder
+		}
+		// The cap is read after the ticket's lock: an organizer's lower
+		// cap either committed before (and is checked here) or comes
+		// after, and its pass over the event's tickets (RepriceStock)
+		// waits for this lock and withdraws the listing if it is above.
+		ev, err := s.store.DoorEventTx(ctx, tx, t.EventID)
+		if err != nil {
+			return false, fmt.Errorf("list ticket %s: %w", id, err)
+		}
+		if ev.Status != events.EventStatusScheduled {
+			return false, ErrEventNotScheduled
+		}
+		if t.Status == StatusHeld {
 			if err := s.mayList(ctx, tx, t.ID, userID); err != nil {
 				return false, err
 			}

@@ -49,6 +49,9 @@ type Listing struct {
 	// Search keeps the tickets whose title holds every word of it, in any
 	// order, as a word or the start of one, ignoring case and accents.
 	Search string
+	// EventID, when not "", keeps the resale listings of that event
+	// (holders' tickets on sale; its own stock shows on the event).
+	EventID string
 	// Sort is the order of the list; "" is SortNewest.
 	Sort Sort
 	// After, a ticket id, starts the list after that ticket (the last one
@@ -136,6 +139,9 @@ func (s *Service) List(ctx context.Context, l Listing) ([]Ticket, error) {
 	}
 	if l.After != "" && !ids.Valid(l.After) {
 		return nil, ErrBadCursor
+	}
+	if l.EventID != "" && !ids.Valid(l.EventID) {
+		return nil, ErrBadEventID
 	}
 	return s.store.ListOnSale(ctx, l)
 }
@@ -306,7 +312,23 @@ func (s *Service) release(ctx context.Context, ticketID, orderID string) error {
 		if err := s.store.RecordRelease(ctx, tx, orderID, ticketID, s.now()); err != nil {
 			return false, err
 		}
-		return t.Release(orderID), nil
+		if !t.Release(orderID) {
+			return false, nil
+		}
+		if t.Listed() {
+			// A resale listing back on sale meets the cap in force now:
+			// the organizer may have lowered it while the order held the
+			// ticket (WithdrawOverCap left it to the order then). Read
+			// under the ticket's lock, as ListForResale does.
+			ev, err := s.store.DoorEventTx(ctx, tx, t.EventID)
+			switch {
+			case err == nil:
+				t.WithdrawOverCap(ev.ResaleCap())
+			case !errors.Is(err, sqldb.ErrNotFound):
+				return false, err
+			}
+		}
+		return true, nil
 	})
 	return err
 }

@@ -54,7 +54,7 @@ func forUpdate(e sqldb.Engine, q string) string {
 var errStale = errors.New("ticket changed since it was read")
 
 const ticketColumns = `id, title, price, user_id, version, order_id, created_at, edited_version, status, sold_at,
-	event_id, on_sale_at, holder_id, code_version`
+	event_id, on_sale_at, holder_id, code_version, withdrawn_reason, withdrawn_cap`
 
 // listed is the condition that a ticket is a listing, offered for resale:
 // a free-form listing, or an issued ticket a holder has; an event's unsold
@@ -75,11 +75,14 @@ func scanTicket(row scanner) (Ticket, error) {
 		eventID sql.NullString
 		onSale  sql.NullInt64
 		holder  sql.NullString
+		reason  sql.NullString
+		capped  sql.NullInt64
 	)
 	if err := row.Scan(&t.ID, &t.Title, &price, &t.UserID, &t.Version, &orderID, &created, &t.EditedVersion,
-		&status, &soldAt, &eventID, &onSale, &holder, &t.CodeVersion); err != nil {
+		&status, &soldAt, &eventID, &onSale, &holder, &t.CodeVersion, &reason, &capped); err != nil {
 		return Ticket{}, sqldb.Err(err)
 	}
+	t.WithdrawnReason, t.WithdrawnCap = reason.String, money.Cents(capped.Int64)
 	t.EventID, t.HolderID = eventID.String, holder.String
 	if onSale.Valid {
 		t.OnSaleAt = time.UnixMilli(onSale.Int64).UTC()
@@ -128,6 +131,11 @@ func (s *Store) ListOnSale(ctx context.Context, l Listing) ([]Ticket, error) {
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
+	}
+	if l.EventID != "" {
+		// holder_id IS NOT NULL, as its own term, matches the partial
+		// indexes tickets_event_resale(_price).
+		q += ` AND event_id = ` + arg(l.EventID) + ` AND holder_id IS NOT NULL`
 	}
 	if ws := textsearch.Words(l.Search); len(ws) > 0 {
 		cond, err := s.matchWords(ctx, arg, ws)
@@ -339,11 +347,16 @@ func (s *Store) CountLive(ctx context.Context, tx *sqldb.Tx, userID string) (int
 // only one moves it on.
 func (s *Store) Update(ctx context.Context, tx *sqldb.Tx, t Ticket, readVersion int64) error {
 	const q = `UPDATE tickets SET title = $1, title_search = $2, price = $3, version = $4, order_id = $5,
-		edited_version = $6, status = $7, sold_at = $8, holder_id = $11, code_version = $12, on_sale_at = $13
+		edited_version = $6, status = $7, sold_at = $8, holder_id = $11, code_version = $12, on_sale_at = $13,
+		withdrawn_reason = $14, withdrawn_cap = $15
 		WHERE id = $9 AND version = $10`
+	var capped sql.NullInt64
+	if t.WithdrawnReason != "" {
+		capped = sql.NullInt64{Int64: int64(t.WithdrawnCap), Valid: true}
+	}
 	res, err := tx.ExecContext(ctx, q, t.Title, textsearch.Text(t.Title), int64(t.Price),
 		t.Version, nullable(t.OrderID), t.EditedVersion, string(t.Status), millis(t.SoldAt), t.ID, readVersion,
-		nullable(t.HolderID), t.CodeVersion, millis(t.OnSaleAt))
+		nullable(t.HolderID), t.CodeVersion, millis(t.OnSaleAt), nullable(t.WithdrawnReason), capped)
 	if err != nil {
 		return fmt.Errorf("update ticket: %w", sqldb.Err(err))
 	}
@@ -530,13 +543,23 @@ const doorEventQuery = `SELECT id, version, organizer_id, staff, status, starts_
 // DoorEvent returns the replica of an event, or an error matching
 // sqldb.ErrNotFound.
 func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
+	return scanDoorEvent(s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id))
+}
+
+// DoorEventTx is DoorEvent read inside tx: after the ticket's lock, so
+// that a cap the organizer lowered meanwhile is seen (see ListForResale).
+func (s *Store) DoorEventTx(ctx context.Context, tx *sqldb.Tx, id string) (DoorEvent, error) {
+	return scanDoorEvent(tx.QueryRowContext(ctx, doorEventQuery, id))
+}
+
+func scanDoorEvent(row *sql.Row) (DoorEvent, error) {
 	var (
 		e            DoorEvent
 		staff        string
 		starts, ends sql.NullInt64
 		faceValue    int64
 	)
-	if err := s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status,
+	if err := row.Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status,
 		&starts, &ends, &faceValue, &e.ResaleCapPercent); err != nil {
 		return DoorEvent{}, fmt.Errorf("door event: %w", sqldb.Err(err))
 	}

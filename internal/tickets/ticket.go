@@ -76,6 +76,11 @@ type Ticket struct {
 	// is held, 1 once it is, and one more on every change of holder or
 	// void, so that an older code is dead.
 	CodeVersion int64
+	// WithdrawnReason says why a holder's resale listing left sale without
+	// them (ReasonOverResaleCap), and WithdrawnCap the cap it was above;
+	// "" and 0 otherwise. The holder's next listing clears them.
+	WithdrawnReason string
+	WithdrawnCap    money.Cents
 }
 
 // Fields are what a seller chooses about a ticket.
@@ -275,6 +280,7 @@ func (t *Ticket) Sell(orderID, buyerID string, now time.Time) (bool, error) {
 	}
 	cancelled := t.Status == StatusWithdrawn
 	t.Status, t.HolderID = StatusHeld, buyerID
+	t.WithdrawnReason, t.WithdrawnCap = "", 0
 	t.CodeVersion++
 	if cancelled {
 		t.Void()
