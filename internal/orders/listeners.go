@@ -76,7 +76,7 @@ func (s *Service) onTicketUpdated(ctx context.Context, ev events.TicketUpdated) 
 		status = events.TicketOnSale
 	}
 	err := s.UpdateTicket(ctx, Ticket{ID: ev.ID, Title: ev.Title, Price: money.Cents(ev.Price), Version: ev.Version,
-		Status: status, UserID: ev.UserID, EventID: ev.EventID, OnSaleAt: ev.OnSaleAt})
+		Status: status, UserID: ev.UserID, EventID: ev.EventID, OnSaleAt: ev.OnSaleAt, Resale: ev.Resale})
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,31 @@ type Ticket struct {
 	// read when reserving; zero for a free-form listing or an event
 	// orders has no times of.
 	EventStartsAt, EventEndsAt time.Time
+	// Resale is set while the ticket is a holder's resale listing
+	// (ticket.updated's resale); ResaleCap is then its event's cap,
+	// floor(faceValue × resaleCapPercent / 100), read when reserving
+	// (sale_events), 0 while orders has no face value of the event.
+	Resale    bool
+	ResaleCap money.Cents
+}
+
+// resaleCap is floor(faceValue × percent / 100) in cents, 0 (no cap
+// known) without a face value; a percent left out is DESIGN.md's
+// default, 100.
+func resaleCap(faceValue, percent int64) money.Cents {
+	if faceValue <= 0 {
+		return 0
+	}
+	if percent <= 0 {
+		percent = 100
+	}
+	return money.Cents(faceValue * percent / 100)
+}
+
+// OverCap reports whether t is a resale listing priced above its event's
+// resale cap in force, which no order may be created at (DESIGN.md 9.3).
+func (t Ticket) OverCap() bool {
+	return t.Resale && t.EventID != "" && t.ResaleCap > 0 && t.Price > t.ResaleCap
 }
 
 // EventCancelled reports whether the order's ticket is an issued one

@@ -54,6 +54,9 @@ var (
 	// ErrEventEnded is an event whose end (endsAt) has come: its tickets
 	// are no longer sold, though some may be left.
 	ErrEventEnded = fault.Coded(fault.Conflict, "event_ended", "The event has ended")
+	// ErrOverResaleCap is a resale listing priced above its event's
+	// resale cap in force (the organizer lowered it after the listing).
+	ErrOverResaleCap = fault.Coded(fault.Conflict, "over_resale_cap", "This resale ticket is priced above the event's resale cap and can no longer be ordered")
 	// ErrReleasedRecently is a buyer reserving again a ticket whose order
 	// they cancelled, or let expire, less than a window ago.
 	ErrReleasedRecently = fault.Coded(fault.TooMany, "released_recently", "You released this ticket a moment ago; try again later")
@@ -178,6 +181,13 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 		if errors.Is(err, sqldb.ErrNotFound) {
 			return ErrTicketNotFound
 		}
+		if err == nil && t.Resale && t.EventID != "" {
+			// The cap in force at order time: read again under the
+			// event's lock, which a change of the event waits for
+			// (ApplyEvent), so this order commits either before a
+			// lower cap or checked against it.
+			t.ResaleCap, err = s.store.ResaleCapForReserve(ctx, tx, t.EventID)
+		}
 		if err == nil {
 			err = s.refusal(t, holds, userID, now)
 		}
@@ -262,6 +272,11 @@ func (s *Service) refusal(t Ticket, holds Holds, userID string, now time.Time) e
 	// buyers who all see it on sale, the unique index decides.
 	switch t.Status {
 	case events.TicketOnSale:
+		if t.OverCap() {
+			e := *ErrOverResaleCap
+			e.Message = fmt.Sprintf("This resale ticket is priced above the event's resale cap, %s, and can no longer be ordered", t.ResaleCap)
+			return &refusal{fault: &e, sentinel: ErrOverResaleCap}
+		}
 		return nil
 	case events.TicketReserved:
 		return ErrTicketReserved

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -164,12 +165,13 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 	} else {
 		row = tx.QueryRowContext(ctx, ticketForReserveQuery, args...)
 	}
-	var onSale, starts, ends sql.NullInt64
+	var onSale, starts, ends, face, pct sql.NullInt64
 	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale, &t.EventID,
-		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &starts, &ends)
+		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &starts, &ends, &t.Resale, &face, &pct)
 	if err != nil {
 		return Ticket{}, Holds{}, fmt.Errorf("ticket for reserve: %w", sqldb.Err(err))
 	}
+	t.ResaleCap = resaleCap(face.Int64, pct.Int64)
 	t.OnSaleAt, t.EventStartsAt, t.EventEndsAt = fromMillis(onSale), fromMillis(starts), fromMillis(ends)
 	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
 	return t, h, nil
@@ -223,12 +225,13 @@ func (s *Store) PeekReserve(ctx context.Context, ticketID, userID, addr string) 
 	} else {
 		row = s.db.Read().QueryRowContext(ctx, peekReserveQuery, args...)
 	}
-	var onSale, starts, ends sql.NullInt64
+	var onSale, starts, ends, face, pct sql.NullInt64
 	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale, &t.EventID,
-		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &starts, &ends, &held)
+		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &starts, &ends, &t.Resale, &face, &pct, &held)
 	if err != nil {
 		return Ticket{}, Holds{}, false, fmt.Errorf("peek reserve: %w", sqldb.Err(err))
 	}
+	t.ResaleCap = resaleCap(face.Int64, pct.Int64)
 	t.OnSaleAt, t.EventStartsAt, t.EventEndsAt = fromMillis(onSale), fromMillis(starts), fromMillis(ends)
 	h.UserFirstExpiry, h.AddrFirstExpiry, h.LastCancelled = fromMillis(userFirst), fromMillis(addrFirst), fromMillis(lastDone)
 	return t, h, held, nil
@@ -251,7 +254,10 @@ const ticketForReserveColumns = `t.id, t.title, t.price, t.version, t.status, t.
 		 WHERE c.user_id = $2 AND c.ticket_id = $1 AND c.status = 'cancelled'
 		   AND c.cancelled_by IN ('buyer', 'expiry')),
 		(SELECT se.starts_at FROM sale_events se WHERE se.id = t.event_id),
-		(SELECT se.ends_at FROM sale_events se WHERE se.id = t.event_id)`
+		(SELECT se.ends_at FROM sale_events se WHERE se.id = t.event_id),
+		t.resale,
+		(SELECT se.face_value FROM sale_events se WHERE se.id = t.event_id),
+		(SELECT se.resale_cap_percent FROM sale_events se WHERE se.id = t.event_id)`
 
 const ticketForReserveFrom = `FROM tickets t
 		CROSS JOIN (SELECT count(*) AS n, min(o.expires_at) AS first FROM orders o
@@ -419,7 +425,7 @@ func ticketColumns(t Ticket) replica.Set {
 		onSale = sql.NullInt64{Int64: t.OnSaleAt.UnixMilli(), Valid: true}
 	}
 	return replica.Set{"title": t.Title, "price": int64(t.Price), "status": t.Status, "user_id": t.UserID,
-		"event_id": orNull(t.EventID), "on_sale_at": onSale}
+		"event_id": orNull(t.EventID), "on_sale_at": onSale, "resale": t.Resale}
 }
 
 // Event is what the replica knows of an event from its tickets: the
@@ -608,9 +614,56 @@ func (s *Store) ClearPicked(ctx context.Context, tx *sqldb.Tx, ticketID, orderID
 // row, event.updated and event.cancelled apply version N on N−1, by the
 // replica rule).
 func (s *Store) ApplyEvent(ctx context.Context, tx *sqldb.Tx, ev events.EventState, created bool) (replica.Outcome, error) {
-	set := replica.Set{"starts_at": millisOrNull(ev.StartsAt), "ends_at": millisOrNull(ev.EndsAt)}
+	if err := lockEvent(ctx, tx, ev.ID, false); err != nil {
+		return replica.Outcome(0), err
+	}
+	set := replica.Set{"starts_at": millisOrNull(ev.StartsAt), "ends_at": millisOrNull(ev.EndsAt),
+		"face_value": ev.FaceValue, "resale_cap_percent": int64(ev.ResaleCapPercent)}
 	if created {
 		return replica.Insert(ctx, tx, "sale_events", ev.ID, ev.Version, set)
 	}
 	return replica.Apply(ctx, tx, "sale_events", ev.ID, ev.Version, set)
+}
+
+// lockSpaceEvent is the advisory-lock class of events (see lockSpaceAddr).
+const lockSpaceEvent = 3
+
+// lockEvent takes, until tx ends, the lock on eventID: shared for a
+// reservation of one of its resale listings, exclusive for a change of
+// its replica (ApplyEvent), so a change of the resale cap waits for the
+// reservations that read the cap before it, and those after it read the
+// new one. PostgreSQL needs it (READ COMMITTED lets a reservation read
+// the old cap and commit after the new one); SQLite's writer is alone,
+// so there it is a no-op. Shared locks do not wait on each other: a
+// resale flash's buyers do not queue on their event.
+func lockEvent(ctx context.Context, tx *sqldb.Tx, eventID string, shared bool) error {
+	if tx.Engine() != sqldb.Postgres {
+		return nil
+	}
+	q := `SELECT pg_advisory_xact_lock($1, hashtext($2))`
+	if shared {
+		q = `SELECT pg_advisory_xact_lock_shared($1, hashtext($2))`
+	}
+	if _, err := tx.ExecContext(ctx, q, lockSpaceEvent, eventID); err != nil {
+		return fmt.Errorf("lock event: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// ResaleCapForReserve takes the event's shared lock (lockEvent) and then
+// reads its resale cap in force, 0 when orders has no face value of it.
+func (s *Store) ResaleCapForReserve(ctx context.Context, tx *sqldb.Tx, eventID string) (money.Cents, error) {
+	if err := lockEvent(ctx, tx, eventID, true); err != nil {
+		return 0, err
+	}
+	var face, pct sql.NullInt64
+	const q = `SELECT face_value, resale_cap_percent FROM sale_events WHERE id = $1`
+	err := sqldb.Err(tx.QueryRowContext(ctx, q, eventID).Scan(&face, &pct))
+	switch {
+	case errors.Is(err, sqldb.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("resale cap: %w", err)
+	}
+	return resaleCap(face.Int64, pct.Int64), nil
 }
