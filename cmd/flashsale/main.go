@@ -38,6 +38,18 @@
 //	TRUSTED_PROXIES=127.0.0.1/32 TICKETING_DATA_DIR=$dir go run ./cmd/ticketing up &
 //	go run ./cmd/flashsale -url http://localhost:8080 -onsale -jwt-key-file $dir/jwt.key
 //
+// With -resale it runs the resale flash of issue 13 instead: an organizer
+// creates an event of -tickets tickets (default 1,000), each is bought,
+// paid for and listed for resale by a holder of its own, then -buyers
+// buyers (default 5,000) race for the listings, -buyers/-tickets of them
+// for each at once, one POST /api/orders {ticketId} each, -in-flight at a
+// time. It reports attempts per second and the latency of the race, then
+// has the winners pay and checks that each listing is in exactly one
+// active order and that each winner holds their ticket alone (the
+// seller's code is gone). Sessions and addresses as for -onsale:
+//
+//	go run ./cmd/flashsale -url http://localhost:8080 -resale -jwt-key-file $dir/jwt.key
+//
 // It sends traffic only to the URL it is given, and stops by itself.
 package main
 
@@ -82,6 +94,7 @@ type config struct {
 	jwtKeyFile string
 	oneAddress bool
 	checkIn    int
+	resale     bool
 }
 
 func run(args []string, out io.Writer) error {
@@ -99,12 +112,24 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&c.jwtKeyFile, "jwt-key-file", "", "-onsale: a file holding the key, such as the data dir's jwt.key of `up`")
 	fs.BoolVar(&c.oneAddress, "one-address", false, "-onsale: send every buyer from the load generator's address (by default each names its own in X-Forwarded-For, believed by a system with TRUSTED_PROXIES=127.0.0.1/32)")
 	fs.IntVar(&c.checkIn, "checkin", 1000, "-onsale: after the sale verified, how many winners pay (sandbox tok_visa) and have their codes scanned by the organizer at -in-flight; every first scan must be admitted, every tenth re-scanned already_used (0: skip)")
+	fs.BoolVar(&c.resale, "resale", false, "run the resale flash of one event: -tickets listed by their holders, -buyers racing for them (defaults: 1,000 and 5,000)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	u, err := url.Parse(c.base)
 	if err != nil || (u.Hostname() != "localhost" && u.Hostname() != "127.0.0.1" && u.Hostname() != "::1") {
 		return fmt.Errorf("-url %q: only a loopback address may be loaded", c.base)
+	}
+	if c.resale {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["tickets"] {
+			c.tickets = 1_000
+		}
+		if !set["buyers"] {
+			c.buyers = 5_000
+		}
+		return resale(c, out)
 	}
 	if c.onsale {
 		set := map[string]bool{}
@@ -364,18 +389,43 @@ func (r *result) print(w io.Writer, c config) {
 	fmt.Fprintf(w, "reserved:   %d of %d tickets, reserved twice: %d\n", r.reserved, c.tickets, r.doubleSold)
 }
 
-// onSale runs the on-sale scenario (package flashsale) and fails when its
-// verification does.
-func onSale(c config, out io.Writer) error {
+// jwtKey is the system's session key from -jwt-key or -jwt-key-file.
+func jwtKey(c config, mode string) ([]byte, error) {
 	key := []byte(c.jwtKey)
 	if c.jwtKeyFile != "" {
 		var err error
 		if key, err = flashsale.KeyFromFile(c.jwtKeyFile); err != nil {
-			return fmt.Errorf("-jwt-key-file: %w", err)
+			return nil, fmt.Errorf("-jwt-key-file: %w", err)
 		}
 	}
 	if len(key) == 0 {
-		return errors.New("-onsale needs the system's JWT key: -jwt-key, JWT_KEY or -jwt-key-file (the data dir's jwt.key of `up`)")
+		return nil, fmt.Errorf("%s needs the system's JWT key: -jwt-key, JWT_KEY or -jwt-key-file (the data dir's jwt.key of `up`)", mode)
+	}
+	return key, nil
+}
+
+// resale runs the resale flash (package flashsale) and fails when its
+// verification does.
+func resale(c config, out io.Writer) error {
+	key, err := jwtKey(c, "-resale")
+	if err != nil {
+		return err
+	}
+	rc := flashsale.ResaleConfig{Base: c.base, Key: key, Listings: c.tickets, Buyers: c.buyers, InFlight: c.inFlight, Log: os.Stderr}
+	res, err := flashsale.Resale(context.Background(), rc)
+	if err != nil {
+		return err
+	}
+	res.Print(out, rc)
+	return res.Verify.Err()
+}
+
+// onSale runs the on-sale scenario (package flashsale) and fails when its
+// verification does.
+func onSale(c config, out io.Writer) error {
+	key, err := jwtKey(c, "-onsale")
+	if err != nil {
+		return err
 	}
 	oc := flashsale.OnSaleConfig{Base: c.base, Key: key, Tickets: c.tickets, Buyers: c.buyers, InFlight: c.inFlight,
 		OneAddress: c.oneAddress, CheckIn: c.checkIn, Log: os.Stderr}
