@@ -210,6 +210,10 @@ type ticket struct {
 	// Resale: an issued ticket its holder lists for resale (on sale or
 	// reserved), a verified resale the buyer gets a new code for.
 	Resale bool `json:"resale"`
+	// WithdrawnReason tells the holder why their listing left sale
+	// without them ("over_resale_cap"), WithdrawnCap the cap it was over.
+	WithdrawnReason string      `json:"withdrawnReason"`
+	WithdrawnCap    money.Cents `json:"withdrawnCap"`
 }
 
 // Statuses of an issued ticket once sold (DESIGN.md section 9.2).
@@ -329,6 +333,8 @@ type ticketQuery struct {
 	Sort  string // newest (""), price_asc or price_desc
 	After string // the cursor of the previous page's last ticket (indexCursor)
 	Limit int
+	// EventID keeps the resale listings of that event.
+	EventID string
 }
 
 // Tickets lists the tickets on sale.
@@ -345,6 +351,9 @@ func (c *apiClient) Tickets(r *http.Request, q ticketQuery) ([]ticket, error) {
 	}
 	if q.After != "" {
 		query.Set("after", q.After)
+	}
+	if q.EventID != "" {
+		query.Set("eventId", q.EventID)
 	}
 	var list []ticket
 	_, err := c.call(r, http.MethodGet, "/api/tickets?"+query.Encode(), nil, &list)

@@ -153,7 +153,15 @@ type eventData struct {
 	Event eventCard
 	// Mine: the caller organizes the event, and manages it here.
 	Mine bool
+	// Resales are the event's resale listings on sale, cheapest first
+	// (GET /api/tickets?eventId=), at most eventResales of them;
+	// MoreResales says there are more.
+	Resales     []ticket
+	MoreResales bool
 }
+
+// eventResales is how many resale listings an event's page shows.
+const eventResales = 20
 
 // handleEventShow is an event's page: when and where in the event's zone
 // and the reader's, its price and tickets left, Buy; for its organizer,
@@ -173,7 +181,20 @@ func (s *Service) handleEventShow(w http.ResponseWriter, r *http.Request) {
 	if mine {
 		v.Nav = "events"
 	}
-	v.Data = eventData{Event: eventCard{event: e, Sale: sale(e, s.cfg.Now())}, Mine: mine}
+	d := eventData{Event: eventCard{event: e, Sale: sale(e, s.cfg.Now())}, Mine: mine}
+	if e.Status == eventScheduled {
+		// One more than shown says whether there are more. The page
+		// stands without them: the event is what was asked for.
+		list, err := s.api.Tickets(r, ticketQuery{EventID: e.ID, Sort: "price_asc", Limit: eventResales + 1})
+		if err != nil {
+			s.log.Warn("web event resales", "event_id", e.ID, "err", err)
+		}
+		if len(list) > eventResales {
+			list, d.MoreResales = list[:eventResales], true
+		}
+		d.Resales = list
+	}
+	v.Data = d
 	s.render(w, r, http.StatusOK, "event", v)
 }
 

@@ -36,6 +36,9 @@ type heldTicket struct {
 	// code still admits the holder until the resale is paid.
 	Listed, Reserved bool
 	Price            money.Cents
+	// CapWithdrawn is the cap the organizer lowered below the holder's
+	// listing, which left sale for it; 0 otherwise.
+	CapWithdrawn money.Cents
 }
 
 // Sellable says the holder may offer the ticket for resale: its event is
@@ -68,6 +71,9 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 			Listed: t.Status == ticketOnSale || t.Status == ticketReserved, Reserved: t.Status == ticketReserved}
 		if h.Listed {
 			h.Price = t.Price
+		}
+		if t.Status == ticketHeld && t.WithdrawnReason == "over_resale_cap" {
+			h.CapWithdrawn = t.WithdrawnCap
 		}
 		if t.EventID != "" {
 			e, ok := events[t.EventID]

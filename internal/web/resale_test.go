@@ -154,10 +154,14 @@ func TestResaleTicketPage(t *testing.T) {
 		t.Errorf("a verified resale is called unverified")
 	}
 
-	// The event's page points to its resales, and says the cap.
-	if body := c.get("/events/e1").Body.String(); !strings.Contains(body, `id="event-resales"`) ||
-		!strings.Contains(body, "at most $48.60 each") || !strings.Contains(body, "look for verified resales") {
-		t.Errorf("the event page does not point to its resales:\n%s", body)
+	// The event's page lists its resales (GET /api/tickets?eventId=),
+	// and says the cap.
+	api.mu.Lock()
+	api.answers["GET /api/tickets"] = answer{200, `[{"id":"t4","title":"Jazz","price":45,"userId":"org","status":"on_sale","eventId":"e1","resale":true}]`}
+	api.mu.Unlock()
+	if body := c.get("/events/e1").Body.String(); !strings.Contains(body, `id="event-resales"`) || !strings.Contains(body, "Resale tickets") ||
+		!strings.Contains(body, "at most $48.60 each") || !strings.Contains(body, `<a href="/tickets/t4">Verified resale · <span class="price">$45.00</span></a>`) {
+		t.Errorf("the event page does not list its resales:\n%s", body)
 	}
 
 	// Once held again (withdrawn, or bought): not for sale.
@@ -176,5 +180,25 @@ func TestResaleTicketPage(t *testing.T) {
 	body = c.get("/tickets/t4").Body.String()
 	if !strings.Contains(body, "You are reselling this ticket") || strings.Contains(body, "/purchase") || strings.Contains(body, "/tickets/t4/edit") {
 		t.Errorf("the seller's view of their resale:\n%s", body)
+	}
+}
+
+// TestMyTicketsCapWithdrawn: a listing the organizer's lower cap took off
+// sale tells its holder why, and the ticket offers Sell again.
+func TestMyTicketsCapWithdrawn(t *testing.T) {
+	t.Parallel()
+	api := resaleAPI(t)
+	api.answers["GET /api/tickets/mine"] = answer{200, `[
+		{"id":"t1","title":"Jazz","price":48,"userId":"org","status":"held","eventId":"e1","heldByYou":true,"codeVersion":1,
+		 "withdrawnReason":"over_resale_cap","withdrawnCap":45}]`}
+	c := newFakeWeb(t, api)
+	card := cardOf(t, c.get("/tickets/mine").Body.String(), "t1")
+	for _, want := range []string{"Your listing was withdrawn: the organizer lowered the resale cap to $45.00", `action="/tickets/t1/resale"`} {
+		if !strings.Contains(card, want) {
+			t.Errorf("the withdrawn listing lacks %q:\n%s", want, card)
+		}
+	}
+	if strings.Contains(card, "Listed for resale") {
+		t.Errorf("the withdrawn listing is shown as listed:\n%s", card)
 	}
 }
