@@ -234,7 +234,7 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "POST", path: "/api/users/signout", endsSession: true},
 		{method: "POST", path: "/api/users/signout-all", auth: true, endsSession: true},
 		{method: "GET", path: "/api/users/currentuser"},
-		{method: "GET", path: "/api/tickets", query: []string{"q", "limit", "after", "sort"}},
+		{method: "GET", path: "/api/tickets", query: []string{"q", "limit", "after", "sort", "eventId"}},
 		{method: "POST", path: "/api/tickets", auth: true, decodes: true, fields: [][2]string{{"title", q("Sweep show")}, {"price", "10"}}},
 		{method: "GET", path: "/api/tickets/mine", auth: true, query: []string{"limit", "after"}},
 		{method: "GET", path: "/api/tickets/{id}"},
