@@ -223,7 +223,9 @@ func (s *Service) RepriceStock(ctx context.Context, ev events.EventState) error 
 		return v == ev.Version, err
 	}
 	err := s.changeStock(ctx, ev.ID, current, func(t *Ticket) bool {
-		return t.Reprice(price, onSale) || t.WithdrawOverCap(capPrice)
+		// A face value of 0 is no cap at all (a message without one),
+		// not a cap of 0 that would take every listing off sale.
+		return t.Reprice(price, onSale) || (capPrice > 0 && t.WithdrawOverCap(capPrice))
 	})
 	if err != nil {
 		return fmt.Errorf("reprice %s: %w", ev.ID, err)

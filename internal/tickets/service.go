@@ -320,12 +320,13 @@ func (s *Service) release(ctx context.Context, ticketID, orderID string) error {
 			// the organizer may have lowered it while the order held the
 			// ticket (WithdrawOverCap left it to the order then). Read
 			// under the ticket's lock, as ListForResale does.
+			// An event with no replica, or no face value, has no cap.
 			ev, err := s.store.DoorEventTx(ctx, tx, t.EventID)
-			switch {
-			case err == nil:
-				t.WithdrawOverCap(ev.ResaleCap())
-			case !errors.Is(err, sqldb.ErrNotFound):
+			if err != nil && !errors.Is(err, sqldb.ErrNotFound) {
 				return false, err
+			}
+			if err == nil && ev.FaceValue > 0 {
+				t.WithdrawOverCap(ev.ResaleCap())
 			}
 		}
 		return true, nil
