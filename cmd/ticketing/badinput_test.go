@@ -244,6 +244,11 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "GET", path: "/api/tickets/{id}/code", auth: true},
 		{method: "POST", path: "/api/tickets/{id}/listing", auth: true, decodes: true, fields: [][2]string{{"price", "2500"}}},
 		{method: "DELETE", path: "/api/tickets/{id}/listing", auth: true},
+		{method: "POST", path: "/api/tickets/{id}/transfer", auth: true, decodes: true, fields: [][2]string{{"email", q("friend@example.com")}}},
+		{method: "GET", path: "/api/tickets/{id}/history", auth: true, query: []string{"limit", "after"}},
+		{method: "GET", path: "/api/transfers", auth: true},
+		{method: "POST", path: "/api/transfers/{id}/accept", auth: true},
+		{method: "DELETE", path: "/api/transfers/{id}", auth: true},
 		// A forged code at the swept user's own event's door: invalid,
 		// never a 500 (and another user's: 403).
 		{method: "POST", path: "/api/checkins", auth: true, decodes: true, fields: [][2]string{{"code", q(forgedCode)}, {"eventId", q(fx.myEvent)}}},
