@@ -50,9 +50,10 @@ func (h heldTicket) Transferable() bool {
 }
 
 // Sellable says the holder may offer the ticket for resale: its event is
-// known and still scheduled, and no buyer is paying for it.
+// known and still scheduled, no buyer is paying for it, and no transfer
+// of it is pending.
 func (h heldTicket) Sellable() bool {
-	return h.Known && !h.Void && !h.Reserved && h.Event.Status == eventScheduled
+	return h.Known && !h.Void && !h.Reserved && h.Transfer == nil && h.Event.Status == eventScheduled
 }
 
 type myTicketsData struct {
