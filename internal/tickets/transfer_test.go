@@ -643,3 +643,36 @@ func TestTransferAcceptVsCheckIn(t *testing.T) {
 		}
 	}, migs...)
 }
+
+// TestTransferAcceptVsCancel: the recipient accepts while the sender
+// cancels: exactly one of them wins, and the ticket says which.
+func TestTransferAcceptVsCancel(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, _ := clocked(t, db)
+		for _, tk := range heldTickets(t, s, transferShow("ev-race-cancel", 6)) {
+			tr, err := s.StartTransfer(ctx, buyer, tk.ID, buyer2.Email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var aerr, cerr error
+			var wg sync.WaitGroup
+			wg.Go(func() { _, aerr = s.AcceptTransfer(ctx, buyer2, tr.ID) })
+			wg.Go(func() { cerr = s.CancelTransfer(ctx, buyer.ID, tr.ID) })
+			wg.Wait()
+			got, _ := s.Get(ctx, tk.ID)
+			switch {
+			case aerr == nil && faultCode(cerr) == "transfer_accepted":
+				if got.HolderID != buyer2.ID {
+					t.Fatalf("accepted, yet held by %s", got.HolderID)
+				}
+			case cerr == nil && faultCode(aerr) == "transfer_cancelled":
+				if got.HolderID != buyer.ID || got.CodeVersion != tk.CodeVersion {
+					t.Fatalf("cancelled, yet the ticket is %+v", got)
+				}
+			default:
+				t.Fatalf("accept = %v, cancel = %v: want exactly one to win", aerr, cerr)
+			}
+		}
+	}, migs...)
+}
