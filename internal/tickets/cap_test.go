@@ -117,6 +117,40 @@ func TestCapChangeWithdrawsListings(t *testing.T) {
 	}, migs...)
 }
 
+// TestTransferClearsWithdrawnReason: the recipient of a ticket whose
+// listing left sale over a lowered cap does not see the sender's notice.
+func TestTransferClearsWithdrawnReason(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := chunked(t, db, 0, nil)
+		ev := resaleShow("ev-cap-transfer", 1)
+		ev.Transfers = true
+		tk := heldTickets(t, s, ev)[0]
+		mustList(t, s, tk.ID, 4950)
+		ev.Version, ev.ResaleCapPercent = 1, 105
+		if err := s.onEventUpdated(ctx, events.EventUpdated{EventState: ev}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, tk.ID); got.WithdrawnReason != ReasonOverResaleCap {
+			t.Fatalf("withdrawn = %+v", got)
+		}
+		tr, err := s.StartTransfer(ctx, buyer, tk.ID, buyer2.Email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.AcceptTransfer(ctx, buyer2, tr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.WithdrawnReason != "" || got.WithdrawnCap != 0 {
+			t.Fatalf("recipient's ticket = %+v, want no withdrawal notice", got)
+		}
+		if stored, _ := s.Get(ctx, tk.ID); stored.WithdrawnReason != "" {
+			t.Fatalf("stored = %+v", stored)
+		}
+	}, migs...)
+}
+
 // TestListingsByEvent: GET /api/tickets?eventId= lists that event's
 // resale listings only, paged with the filter kept; a malformed id is 400.
 func TestListingsByEvent(t *testing.T) {

@@ -81,6 +81,10 @@ type Ticket struct {
 	// "" and 0 otherwise. The holder's next listing clears them.
 	WithdrawnReason string
 	WithdrawnCap    money.Cents
+	// noted are the reasons of the history entries (history.go) the
+	// changes being made owe the ticket's history, space-separated, oldest
+	// first; the write records them in its transaction and clears them.
+	noted string
 }
 
 // Fields are what a seller chooses about a ticket.
@@ -279,9 +283,14 @@ func (t *Ticket) Sell(orderID, buyerID string, now time.Time) (bool, error) {
 		return true, nil
 	}
 	cancelled := t.Status == StatusWithdrawn
+	why := ReasonIssued
+	if t.HolderID != "" {
+		why = ReasonResold
+	}
 	t.Status, t.HolderID = StatusHeld, buyerID
 	t.WithdrawnReason, t.WithdrawnCap = "", 0
 	t.CodeVersion++
+	t.note(why)
 	if cancelled {
 		t.Void()
 	}
@@ -297,6 +306,7 @@ func (t *Ticket) Void() bool {
 	}
 	t.Status = StatusVoid
 	t.CodeVersion++
+	t.note(ReasonVoided)
 	return true
 }
 
@@ -316,6 +326,7 @@ func (t *Ticket) TakeOffSale() bool {
 			// the buyer the void ticket).
 			t.Status = StatusVoid
 			t.CodeVersion++
+			t.note(ReasonVoided)
 			return true
 		}
 		t.Status = StatusWithdrawn

@@ -39,15 +39,31 @@ type heldTicket struct {
 	// CapWithdrawn is the cap the organizer lowered below the holder's
 	// listing, which left sale for it; 0 otherwise.
 	CapWithdrawn money.Cents
+	// Transfer is the holder's pending transfer of the ticket, if any;
+	// TransferOpen says the event takes transfers now (allowed, not
+	// started: DESIGN.md 9.3).
+	Transfer     *transfer
+	TransferOpen bool
+}
+
+// Transferable says the holder may offer the ticket to someone: its event
+// allows it now, it is not listed, and no transfer is pending.
+func (h heldTicket) Transferable() bool {
+	return h.Known && !h.Void && !h.Listed && h.Transfer == nil && h.TransferOpen && h.Event.Status == eventScheduled
 }
 
 // Sellable says the holder may offer the ticket for resale: its event is
-// known and still scheduled, and no buyer is paying for it.
+// known and still scheduled, no buyer is paying for it, and no transfer
+// of it is pending.
 func (h heldTicket) Sellable() bool {
-	return h.Known && !h.Void && !h.Reserved && h.Event.Status == eventScheduled
+	return h.Known && !h.Void && !h.Reserved && h.Transfer == nil && h.Event.Status == eventScheduled
 }
 
-type myTicketsData struct{ Tickets []heldTicket }
+type myTicketsData struct {
+	Tickets []heldTicket
+	// Incoming are the transfers offered to the caller.
+	Incoming []transfer
+}
 
 // handleMyTickets is My tickets: the tickets the caller holds, newest
 // first.
@@ -61,6 +77,16 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	transfers, err := s.api.Transfers(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	outgoing := map[string]*transfer{}
+	for i := range transfers.Outgoing {
+		outgoing[transfers.Outgoing[i].TicketID] = &transfers.Outgoing[i]
+	}
+	now := s.cfg.Now()
 	events := map[string]*event{}
 	var out []heldTicket
 	for _, t := range list {
@@ -75,6 +101,7 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 		if t.Status == ticketHeld && t.WithdrawnReason == "over_resale_cap" {
 			h.CapWithdrawn = t.WithdrawnCap
 		}
+		h.Transfer = outgoing[t.ID]
 		if t.EventID != "" {
 			e, ok := events[t.EventID]
 			if !ok {
@@ -90,6 +117,7 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 			}
 			if e != nil {
 				h.Event, h.Known = *e, true
+				h.TransferOpen = e.Transfers && now.Before(e.StartsAt)
 			}
 		}
 		if !h.Void {
@@ -116,7 +144,7 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, h)
 	}
-	v.Data = myTicketsData{Tickets: out}
+	v.Data = myTicketsData{Tickets: out, Incoming: transfers.Incoming}
 	s.render(w, r, http.StatusOK, "my_tickets", v)
 }
 
