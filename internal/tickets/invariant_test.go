@@ -73,7 +73,7 @@ var actionKinds = []struct {
 	weight int
 }{
 	{"list", 14}, {"withdraw", 5}, {"reserve", 14}, {"expire", 5}, {"pay", 14},
-	{"resell", 20}, {"checkin", 10}, {"code", 6},
+	{"resell", 20}, {"checkin", 10}, {"code", 6}, {"redeliver", 6},
 }
 
 func actionGen() *rapid.Generator[action] {
@@ -129,6 +129,10 @@ type invOrder struct {
 	// State is pending, paid, cancelled or refunded (paid, then refused
 	// by tickets: the buyer gets the money back).
 	State string
+	// Sold is set once its order.completed made the buyer the holder.
+	Sold bool
+	// Created is its order.created, for deliveries again.
+	Created events.OrderCreated
 	// created closes once tickets has answered order.created (held or
 	// refused); done once the order's last event has been applied.
 	created, done chan struct{}
@@ -296,14 +300,15 @@ func (r *invRun) reserve(ctx context.Context, ticketID, buyer string) {
 	}
 	o := &invOrder{ID: uuid.NewString(), Ticket: ticketID, Buyer: buyer, State: "pending",
 		created: make(chan struct{}), done: make(chan struct{})}
+	v := tk.Version
+	o.Created = events.OrderCreated{ID: o.ID, Status: events.StatusCreated, UserID: buyer,
+		Ticket: events.OrderTicket{ID: ticketID, Price: int64(tk.Price), Version: &v}}
 	before := slices.Clone(r.orders[ticketID])
 	r.open[ticketID] = o
 	r.orders[ticketID] = append(r.orders[ticketID], o)
 	r.mu.Unlock()
 
-	v := tk.Version
-	ev := events.OrderCreated{ID: o.ID, Status: events.StatusCreated, UserID: buyer,
-		Ticket: events.OrderTicket{ID: ticketID, Price: int64(tk.Price), Version: &v}}
+	ev := o.Created
 	err = r.s.onOrderCreated(ctx, ev)
 	if isEarly(err) {
 		// Another order holds the ticket: orders made this one only
@@ -395,8 +400,49 @@ func (r *invRun) end(ctx context.Context, ticketID string, pay bool) {
 	close(o.done)
 	if tk, err := r.s.Get(ctx, ticketID); err == nil && tk.OrderID == o.ID && tk.HolderID == o.Buyer {
 		r.stats.resold.Add(1)
+		r.mu.Lock()
+		o.Sold = true
+		r.mu.Unlock()
 	}
 	r.record(ctx, ticketID)
+}
+
+// redeliver delivers the n-th order of ticketID's events again, as the bus
+// may (at least once): its order.created, and its order.completed if it
+// was paid. They must change nothing; above all an order whose sale was
+// applied must not be refused (orders would refund a buyer who got the
+// ticket).
+func (r *invRun) redeliver(ctx context.Context, ticketID string, n int) {
+	r.mu.Lock()
+	os := r.orders[ticketID]
+	if len(os) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	o := os[n%len(os)]
+	paid := o.State == "paid" || o.State == "refunded"
+	r.mu.Unlock()
+	select {
+	case <-o.created:
+	default:
+		return // its first delivery is still under way
+	}
+	if err := r.s.onOrderCreated(ctx, o.Created); err != nil && !isEarly(err) {
+		r.fail("order.created %s again: %v", o.ID, err)
+	}
+	if paid {
+		<-o.done
+		ev := events.OrderCompleted{ID: o.ID, UserID: o.Buyer, Ticket: events.OrderTicket{ID: ticketID}}
+		if err := r.s.onOrderCompleted(ctx, ev); err != nil {
+			r.fail("order.completed %s again: %v", o.ID, err)
+		}
+	}
+	r.mu.Lock()
+	sold := o.Sold
+	r.mu.Unlock()
+	if reason := r.refusedReason(ctx, o.ID); sold && reason != "" {
+		r.fail("order %s, whose sale was applied, refused (%s) on a delivery again: orders would refund its buyer", o.ID, reason)
+	}
 }
 
 // cancelEvent is the organizer cancelling the event: event.cancelled as
@@ -471,6 +517,8 @@ func (r *invRun) do(ctx context.Context, a action) {
 		}
 	case "code":
 		r.recordFor(ctx, user, ticketID)
+	case "redeliver":
+		r.redeliver(ctx, ticketID, a.N)
 	case "cancel_event":
 		r.cancelEvent(ctx)
 	}
