@@ -244,6 +244,11 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "GET", path: "/api/tickets/{id}/code", auth: true},
 		{method: "POST", path: "/api/tickets/{id}/listing", auth: true, decodes: true, fields: [][2]string{{"price", "2500"}}},
 		{method: "DELETE", path: "/api/tickets/{id}/listing", auth: true},
+		{method: "POST", path: "/api/tickets/{id}/transfer", auth: true, decodes: true, fields: [][2]string{{"email", q("friend@example.com")}}},
+		{method: "GET", path: "/api/tickets/{id}/history", auth: true, query: []string{"limit", "after"}},
+		{method: "GET", path: "/api/transfers", auth: true},
+		{method: "POST", path: "/api/transfers/{id}/accept", auth: true},
+		{method: "DELETE", path: "/api/transfers/{id}", auth: true},
 		// A forged code at the swept user's own event's door: invalid,
 		// never a 500 (and another user's: 403).
 		{method: "POST", path: "/api/checkins", auth: true, decodes: true, fields: [][2]string{{"code", q(forgedCode)}, {"eventId", q(fx.myEvent)}}},
@@ -932,7 +937,8 @@ var webEventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt",
 func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 	ids := hostileIDs(fx)
 	getPaths := []string{"/tickets/{id}", "/tickets/{id}/edit", "/orders/{id}", "/tickets/{id}/purchase", "/orders/{id}/pay",
-		"/events/{id}", "/events/{id}/edit", "/events/{id}/cancel", "/events/{id}/buy", "/tickets/{id}/pdf", "/events/{id}/checkin"}
+		"/events/{id}", "/events/{id}/edit", "/events/{id}/cancel", "/events/{id}/buy", "/tickets/{id}/pdf", "/events/{id}/checkin",
+		"/tickets/{id}/history"}
 	for _, p := range getPaths {
 		for _, id := range ids {
 			t.Run(fmt.Sprintf("GET %s/id %s", p, id.name), func(t *testing.T) {
@@ -974,6 +980,9 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		{"/events/{id}/staff/remove", []string{"email"}},
 		{"/events/{id}/cancel", nil},
 		{"/events/{id}/checkin", []string{"code"}},
+		{"/tickets/{id}/transfer", []string{"email"}},
+		{"/transfers/{id}/accept", nil},
+		{"/transfers/{id}/cancel", nil},
 	}
 	valid := map[string]string{"email": "webuser%40example.com", "password": "correct+horse", "next": "%2F",
 		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1",

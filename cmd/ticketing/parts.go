@@ -53,7 +53,7 @@ func (s partSpec) prefixes() []string {
 func catalog() []partSpec {
 	return []partSpec{
 		{name: "auth", prefix: "/api/users", url: func(c Config) string { return c.AuthURL }, events: true, build: buildAuth},
-		{name: "tickets", prefix: "/api/tickets", also: []string{"/api/checkins"}, url: func(c Config) string { return c.TicketsURL }, events: true, codes: true, build: buildTickets},
+		{name: "tickets", prefix: "/api/tickets", also: []string{"/api/checkins", "/api/transfers"}, url: func(c Config) string { return c.TicketsURL }, events: true, codes: true, build: buildTickets},
 		{name: "orders", prefix: "/api/orders", url: func(c Config) string { return c.OrdersURL }, events: true, build: buildOrders},
 		{name: "expiration", events: true, build: buildExpiration},
 		{name: "payments", prefix: "/api/payments", url: func(c Config) string { return c.PaymentsURL }, events: true, build: buildPayments},

@@ -1,5 +1,5 @@
 // Package gateway is the system's front door (the ingress of the original):
-// it routes /api/users to auth, /api/tickets and /api/checkins to tickets, /api/orders to
+// it routes /api/users to auth, /api/tickets, /api/checkins and /api/transfers to tickets, /api/orders to
 // orders, /api/payments to payments, /api/events to events and everything
 // else to web (the routes come from cmd/ticketing's catalog), and refuses
 // state-changing API requests that come from another origin.

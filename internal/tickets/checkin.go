@@ -96,6 +96,9 @@ type DoorEvent struct {
 	// (ResaleCap).
 	FaceValue        money.Cents
 	ResaleCapPercent int64
+	// Transfers says whether holders may transfer the event's tickets
+	// (transfer.go).
+	Transfers bool
 }
 
 // ResaleCap is the highest price a holder may list the event's ticket
@@ -352,7 +355,7 @@ func doorEvent(ev events.EventState) replica.Set {
 	}
 	return replica.Set{"organizer_id": ev.OrganizerID, "staff": strings.Join(staff, "\n"), "status": ev.Status,
 		"starts_at": millis(ev.StartsAt), "ends_at": millis(ev.EndsAt),
-		"face_value": ev.FaceValue, "resale_cap_percent": int64(ev.ResaleCapPercent)}
+		"face_value": ev.FaceValue, "resale_cap_percent": int64(ev.ResaleCapPercent), "transfers": ev.Transfers}
 }
 
 // applyDoorEvent keeps the replica of ev (event.created inserts it,

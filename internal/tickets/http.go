@@ -27,6 +27,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/tickets/{id}/listing", httpapi.RequireUser(s.handleListingCreate))
 	mux.HandleFunc("DELETE /api/tickets/{id}/listing", httpapi.RequireUser(s.handleListingDelete))
 	mux.HandleFunc("POST /api/checkins", httpapi.RequireUser(s.handleCheckin))
+	s.transferRoutes(mux)
 }
 
 // ticketResponse is a ticket as the API shows it.

@@ -119,6 +119,10 @@ func (s *Service) onEventUpdated(ctx context.Context, ev events.EventUpdated) er
 	if err := s.applyDoorEvent(ctx, ev.EventState, false); err != nil {
 		return err
 	}
+	// Transfers turned off: the pending ones are cancelled.
+	if err := s.closeTransfers(ctx, ev.ID); err != nil {
+		return err
+	}
 	return resumable(s.RepriceStock(ctx, ev.EventState))
 }
 
@@ -147,5 +151,9 @@ func (s *Service) onEventCancelled(ctx context.Context, ev events.EventCancelled
 	// Then the replica: a cancellation that overtook the event's earlier
 	// versions waits for them (its tickets are already off sale, and
 	// cancelling them again on redelivery changes nothing).
-	return s.applyDoorEvent(ctx, ev.EventState, false)
+	if err := s.applyDoorEvent(ctx, ev.EventState, false); err != nil {
+		return err
+	}
+	// And the pending transfers of its tickets.
+	return s.closeTransfers(ctx, ev.ID)
 }

@@ -143,7 +143,8 @@ func (s *Service) ListForResale(ctx context.Context, userID, id string, price mo
 }
 
 // mayList checks, in tx, that the holder may put ticketID on sale: it was
-// not used at the door (ErrCheckedIn), and the holder's live listings,
+// not used at the door (ErrCheckedIn), has no pending transfer
+// (ErrListingTransferPending), and the holder's live listings,
 // free-form and resale, are fewer than maxListings (ErrTooManyListings,
 // counted under the seller's lock as Create does).
 func (s *Service) mayList(ctx context.Context, tx *sqldb.Tx, ticketID, userID string) error {
@@ -153,6 +154,13 @@ func (s *Service) mayList(ctx context.Context, tx *sqldb.Tx, ticketID, userID st
 	}
 	if used {
 		return ErrCheckedIn
+	}
+	pending, err := s.store.HasPendingTransfer(ctx, tx, ticketID)
+	if err != nil {
+		return err
+	}
+	if pending {
+		return ErrListingTransferPending
 	}
 	return s.roomForListing(ctx, tx, userID)
 }

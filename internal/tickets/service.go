@@ -389,9 +389,12 @@ func (s *Service) change(ctx context.Context, id string, apply func(tx *sqldb.Tx
 }
 
 // write stores t, changed from the version read, at read+1 with its
-// ticket.updated, in tx.
+// ticket.updated and the history entries its change noted, in tx.
 func (s *Service) write(ctx context.Context, tx *sqldb.Tx, t *Ticket, read int64) error {
 	t.Version = read + 1
+	if err := s.recordHistory(ctx, tx, t); err != nil {
+		return err
+	}
 	if err := s.store.Update(ctx, tx, *t, read); err != nil {
 		return err
 	}

@@ -538,7 +538,7 @@ func (s *Store) EntryCode(ctx context.Context, short string) (ticketID string, c
 	return ticketID, codeVersion, nil
 }
 
-const doorEventQuery = `SELECT id, version, organizer_id, staff, status, starts_at, ends_at, face_value, resale_cap_percent FROM door_events WHERE id = $1`
+const doorEventQuery = `SELECT id, version, organizer_id, staff, status, starts_at, ends_at, face_value, resale_cap_percent, transfers FROM door_events WHERE id = $1`
 
 // DoorEvent returns the replica of an event, or an error matching
 // sqldb.ErrNotFound.
@@ -550,7 +550,7 @@ func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
 		faceValue    int64
 	)
 	if err := s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id).Scan(&e.ID, &e.Version, &e.OrganizerID, &staff, &e.Status,
-		&starts, &ends, &faceValue, &e.ResaleCapPercent); err != nil {
+		&starts, &ends, &faceValue, &e.ResaleCapPercent, &e.Transfers); err != nil {
 		return DoorEvent{}, fmt.Errorf("door event: %w", sqldb.Err(err))
 	}
 	if starts.Valid {

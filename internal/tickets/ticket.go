@@ -76,6 +76,10 @@ type Ticket struct {
 	// is held, 1 once it is, and one more on every change of holder or
 	// void, so that an older code is dead.
 	CodeVersion int64
+	// noted are the reasons of the history entries (history.go) the
+	// changes being made owe the ticket's history, space-separated, oldest
+	// first; the write records them in its transaction and clears them.
+	noted string
 }
 
 // Fields are what a seller chooses about a ticket.
@@ -274,8 +278,13 @@ func (t *Ticket) Sell(orderID, buyerID string, now time.Time) (bool, error) {
 		return true, nil
 	}
 	cancelled := t.Status == StatusWithdrawn
+	why := ReasonIssued
+	if t.HolderID != "" {
+		why = ReasonResold
+	}
 	t.Status, t.HolderID = StatusHeld, buyerID
 	t.CodeVersion++
+	t.note(why)
 	if cancelled {
 		t.Void()
 	}
@@ -291,6 +300,7 @@ func (t *Ticket) Void() bool {
 	}
 	t.Status = StatusVoid
 	t.CodeVersion++
+	t.note(ReasonVoided)
 	return true
 }
 
@@ -310,6 +320,7 @@ func (t *Ticket) TakeOffSale() bool {
 			// the buyer the void ticket).
 			t.Status = StatusVoid
 			t.CodeVersion++
+			t.note(ReasonVoided)
 			return true
 		}
 		t.Status = StatusWithdrawn

@@ -170,6 +170,12 @@ func flashText(msg string) string {
 		return "Your ticket is listed for resale. Your code still gets you in until someone buys it."
 	case "resale_withdrawn":
 		return "Your resale listing was withdrawn. The ticket is yours as before."
+	case "transfer_sent":
+		return "Transfer sent. Your code still gets you in until they accept it; you can cancel it until then."
+	case "transfer_cancelled":
+		return "Transfer cancelled. The ticket is yours as before."
+	case "transfer_accepted":
+		return "The ticket is yours. Its entry code is new: the sender's no longer works."
 	case "paid":
 		return "Payment received. The ticket is yours!"
 	case "paying":

@@ -36,15 +36,31 @@ type heldTicket struct {
 	// code still admits the holder until the resale is paid.
 	Listed, Reserved bool
 	Price            money.Cents
+	// Transfer is the holder's pending transfer of the ticket, if any;
+	// TransferOpen says the event takes transfers now (allowed, not
+	// started: DESIGN.md 9.3).
+	Transfer     *transfer
+	TransferOpen bool
+}
+
+// Transferable says the holder may offer the ticket to someone: its event
+// allows it now, it is not listed, and no transfer is pending.
+func (h heldTicket) Transferable() bool {
+	return h.Known && !h.Void && !h.Listed && h.Transfer == nil && h.TransferOpen && h.Event.Status == eventScheduled
 }
 
 // Sellable says the holder may offer the ticket for resale: its event is
-// known and still scheduled, and no buyer is paying for it.
+// known and still scheduled, no buyer is paying for it, and no transfer
+// of it is pending.
 func (h heldTicket) Sellable() bool {
-	return h.Known && !h.Void && !h.Reserved && h.Event.Status == eventScheduled
+	return h.Known && !h.Void && !h.Reserved && h.Transfer == nil && h.Event.Status == eventScheduled
 }
 
-type myTicketsData struct{ Tickets []heldTicket }
+type myTicketsData struct {
+	Tickets []heldTicket
+	// Incoming are the transfers offered to the caller.
+	Incoming []transfer
+}
 
 // handleMyTickets is My tickets: the tickets the caller holds, newest
 // first.
@@ -58,6 +74,16 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	transfers, err := s.api.Transfers(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	outgoing := map[string]*transfer{}
+	for i := range transfers.Outgoing {
+		outgoing[transfers.Outgoing[i].TicketID] = &transfers.Outgoing[i]
+	}
+	now := s.cfg.Now()
 	events := map[string]*event{}
 	var out []heldTicket
 	for _, t := range list {
@@ -69,6 +95,7 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 		if h.Listed {
 			h.Price = t.Price
 		}
+		h.Transfer = outgoing[t.ID]
 		if t.EventID != "" {
 			e, ok := events[t.EventID]
 			if !ok {
@@ -84,6 +111,7 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 			}
 			if e != nil {
 				h.Event, h.Known = *e, true
+				h.TransferOpen = e.Transfers && now.Before(e.StartsAt)
 			}
 		}
 		if !h.Void {
@@ -110,7 +138,7 @@ func (s *Service) handleMyTickets(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, h)
 	}
-	v.Data = myTicketsData{Tickets: out}
+	v.Data = myTicketsData{Tickets: out, Incoming: transfers.Incoming}
 	s.render(w, r, http.StatusOK, "my_tickets", v)
 }
 
