@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/money"
+	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
 	"pgregory.net/rapid"
@@ -40,12 +42,12 @@ var invariantChecks = map[sqldb.Engine]int{sqldb.SQLite: 20, sqldb.Postgres: 30}
 // invStats counts, over a test's runs, what the runs did, so a test that
 // passes shows it got somewhere (resales paid, admissions, refusals).
 type invStats struct {
-	resold, admitted, beingResold, voidScans, refused, cancelledEvents atomic.Int64
+	resold, offered, transferred, admitted, beingResold, voidScans, refused, cancelledEvents atomic.Int64
 }
 
 func (st *invStats) String() string {
-	return fmt.Sprintf("%d resales paid, %d admissions, %d being_resold and %d void scans, %d orders refused, %d events cancelled",
-		st.resold.Load(), st.admitted.Load(), st.beingResold.Load(), st.voidScans.Load(), st.refused.Load(), st.cancelledEvents.Load())
+	return fmt.Sprintf("%d resales paid, %d transfers offered and %d accepted, %d admissions, %d being_resold and %d void scans, %d orders refused, %d events cancelled",
+		st.resold.Load(), st.offered.Load(), st.transferred.Load(), st.admitted.Load(), st.beingResold.Load(), st.voidScans.Load(), st.refused.Load(), st.cancelledEvents.Load())
 }
 
 // invUsers hold, sell and buy the tickets of the property test.
@@ -64,35 +66,20 @@ type action struct {
 	N      int
 }
 
-// actionKinds weigh the actions (cancelling the event is drawn apart,
-// once a run at most, as it ends most of the story); resell is list, reserve and pay in a row by one
-// worker (the others still act meanwhile), as a resale takes three
-// steps that single actions seldom line up.
-var actionKinds = []struct {
-	kind   string
-	weight int
-}{
-	{"list", 14}, {"withdraw", 5}, {"reserve", 14}, {"expire", 5}, {"pay", 14},
-	{"resell", 20}, {"checkin", 10}, {"code", 6}, {"redeliver", 6},
-}
+// actionKinds are the actions a worker draws, the ones wanted most
+// first: rapid draws small indexes somewhat more often than large ones
+// (and an index from a wide range, as weights would need, hardly ever
+// reaches the end). Cancelling the event is drawn apart, once a run at
+// most, as it ends most of the story. resell is list, reserve and pay in
+// a row by one worker (the others still act meanwhile), as a resale takes
+// three steps that single actions seldom line up.
+var actionKinds = []string{"resell", "transfer", "accept", "reserve", "pay", "list", "checkin",
+	"redeliver", "withdraw", "expire", "code", "cancel_transfer"}
 
 func actionGen() *rapid.Generator[action] {
-	total := 0
-	for _, k := range actionKinds {
-		total += k.weight
-	}
 	return rapid.Custom(func(t *rapid.T) action {
-		w := rapid.IntRange(0, total-1).Draw(t, "kind")
-		kind := ""
-		for _, k := range actionKinds {
-			if w < k.weight {
-				kind = k.kind
-				break
-			}
-			w -= k.weight
-		}
 		return action{
-			Kind:   kind,
+			Kind:   rapid.SampledFrom(actionKinds).Draw(t, "kind"),
 			Ticket: rapid.IntRange(0, 2).Draw(t, "ticket"),
 			User:   rapid.IntRange(0, len(invUsers)-1).Draw(t, "user"),
 			N:      rapid.IntRange(0, 5).Draw(t, "n"),
@@ -153,6 +140,7 @@ type invRun struct {
 	admissions []admission
 	open       map[string]*invOrder   // ticket → its pending order
 	orders     map[string][]*invOrder // ticket → every order of it
+	transfers  map[string][]Transfer  // ticket → every transfer of it
 	cancelled  bool
 	failures   []string
 }
@@ -519,6 +507,49 @@ func (r *invRun) do(ctx context.Context, a action) {
 		r.recordFor(ctx, user, ticketID)
 	case "redeliver":
 		r.redeliver(ctx, ticketID, a.N)
+	case "transfer":
+		tk, err := r.s.Get(ctx, ticketID)
+		if err != nil {
+			r.fail("get %s: %v", ticketID, err)
+			return
+		}
+		tr, err := r.s.StartTransfer(ctx, invUser(tk.HolderID), ticketID, invUser(user).Email)
+		if !expected(err) {
+			r.fail("transfer %s: %v", ticketID, err)
+		}
+		if err == nil {
+			r.stats.offered.Add(1)
+			r.mu.Lock()
+			r.transfers[ticketID] = append(r.transfers[ticketID], tr)
+			r.mu.Unlock()
+		}
+	case "accept", "cancel_transfer":
+		r.mu.Lock()
+		trs := r.transfers[ticketID]
+		var tr Transfer
+		if len(trs) > 0 {
+			tr = trs[a.N%len(trs)]
+		}
+		r.mu.Unlock()
+		if tr.ID == "" {
+			return
+		}
+		var err error
+		if a.Kind == "accept" {
+			recipient := strings.TrimSuffix(tr.ToEmail, "@example.com")
+			if a.N == 5 {
+				recipient = user // mostly not theirs: not found
+			}
+			_, err = r.s.AcceptTransfer(ctx, invUser(recipient), tr.ID)
+			if err == nil {
+				r.stats.transferred.Add(1)
+			}
+		} else {
+			err = r.s.CancelTransfer(ctx, tr.FromUserID, tr.ID)
+		}
+		if !expected(err) {
+			r.fail("%s %s: %v", a.Kind, tr.ID, err)
+		}
 	case "cancel_event":
 		r.cancelEvent(ctx)
 	}
@@ -573,7 +604,7 @@ func (r *invRun) check(ctx context.Context) {
 	codes := slices.Clone(r.codes)
 	slices.SortFunc(codes, func(a, b issuedCode) int {
 		if a.Ticket != b.Ticket {
-			return cmpString(a.Ticket, b.Ticket)
+			return strings.Compare(a.Ticket, b.Ticket)
 		}
 		return int(a.Version - b.Version)
 	})
@@ -628,6 +659,28 @@ func (r *invRun) check(ctx context.Context) {
 				f.Status, f.HolderID, f.CodeVersion)
 		}
 	}
+	// The ticket's history agrees: each code given out is the entry of
+	// its holder (an admitted code among them).
+	history := map[issuedCode]bool{}
+	hrows, err := r.db.Read().QueryContext(ctx, `SELECT h.ticket_id, h.code_version, h.holder_id FROM ticket_history h
+		JOIN tickets t ON t.id = h.ticket_id WHERE t.event_id = $1`, r.ev.ID)
+	if err != nil {
+		r.fail("history: %v", err)
+		return
+	}
+	for hrows.Next() {
+		var e issuedCode
+		if err := hrows.Scan(&e.Ticket, &e.Version, &e.Holder); err != nil {
+			r.fail("history: %v", err)
+		}
+		history[e] = true
+	}
+	hrows.Close()
+	for _, c := range codes {
+		if !history[issuedCode{Ticket: c.Ticket, Version: c.Version, Holder: c.Holder}] {
+			r.fail("ticket %s: code v%d was given to %s, but the history has no such entry", c.Ticket, c.Version, c.Holder)
+		}
+	}
 	// The door's own records agree: one row a ticket admitted, at the
 	// admitted code.
 	rows, err := r.db.Read().QueryContext(ctx, `SELECT ticket_id, code_version FROM checkins WHERE event_id = $1`, r.ev.ID)
@@ -661,14 +714,12 @@ func (r *invRun) check(ctx context.Context) {
 	}
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// invUser is the session of the property test's user id ("" for nobody).
+func invUser(id string) session.User {
+	if id == "" {
+		return session.User{}
 	}
-	return 0
+	return session.User{ID: id, Email: id + "@example.com"}
 }
 
 // withRapidChecks sets rapid's number of checks to n unless the one
@@ -712,15 +763,16 @@ func TestInvariantCodes(t *testing.T) {
 				holders := rapid.SliceOfN(rapid.IntRange(0, len(invUsers)-1), n, n).Draw(rt, "holders")
 				var plans [][]action
 				for w := range 3 {
-					plans = append(plans, rapid.SliceOfN(actionGen(), 1, 14).Draw(rt, fmt.Sprintf("worker%d", w)))
+					plans = append(plans, rapid.SliceOfN(actionGen(), 4, 16).Draw(rt, fmt.Sprintf("worker%d", w)))
 				}
-				if rapid.Bool().Draw(rt, "cancel the event") {
+				if rapid.IntRange(0, 3).Draw(rt, "cancel the event (1)") == 1 {
 					at := rapid.IntRange(0, len(plans[2])).Draw(rt, "cancel at")
 					plans[2] = slices.Insert(plans[2], at, action{Kind: "cancel_event"})
 				}
 				ev := resaleShow(uuid.NewString(), n)
+				ev.Transfers = true
 				r := &invRun{s: s, db: db, ev: ev, stats: stats, byVersion: map[string]map[int64]string{},
-					open: map[string]*invOrder{}, orders: map[string][]*invOrder{}}
+					open: map[string]*invOrder{}, orders: map[string][]*invOrder{}, transfers: map[string][]Transfer{}}
 				if err := r.setUp(ctx, holders); err != nil {
 					rt.Fatalf("set up: %v", err)
 				}
