@@ -338,10 +338,11 @@ func (r *invRun) reserve(ctx context.Context, ticketID, buyer string) {
 // unanswered reports whether an order of ticketID still waits for
 // tickets' answer to its order.created. Orders would then still see the
 // ticket on sale in its replica and, once that order is paid (its unpaid
-// unique index no longer holds), could take a second order; tickets would
-// then hold the ticket for whichever came first and leave the other early
-// for good. The model does not go there: see TestPaidOrderOvertaken.
-// Call with r.mu held.
+// unique index no longer holds), could take a second order; whichever
+// order.created tickets applies second is early until the first order
+// ends (then refused, or reserved), which the model, redelivering an
+// early message once after the orders before it, does not wait for. Call
+// with r.mu held.
 func (r *invRun) unanswered(ticketID string) bool {
 	for _, o := range r.orders[ticketID] {
 		select {
