@@ -23,7 +23,7 @@ import (
 type partSpec struct {
 	name   string
 	prefix string
-	// also are further prefixes the part serves (tickets: /api/checkins).
+	// also are further prefixes the part serves (tickets: /api/checkins, /api/transfers).
 	also []string
 	// fallback marks the part that answers every path no prefix claims
 	// (the web client).

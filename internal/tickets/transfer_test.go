@@ -589,3 +589,90 @@ func TestTransferHTTP(t *testing.T) {
 		}
 	}, migs...)
 }
+
+// TestTransferAcceptVsCheckIn: the sender's code scanned at the door while
+// the recipient accepts: either the sender got in and the accept is
+// refused (ticket_checked_in), or the recipient holds the only valid code
+// and the sender's is void; never both.
+func TestTransferAcceptVsCheckIn(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, _ := clocked(t, db)
+		tks := heldTickets(t, s, transferShow("ev-race-door", 6))
+		for _, tk := range tks {
+			old, err := s.Code(ctx, buyer.ID, tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := s.StartTransfer(ctx, buyer, tk.ID, buyer2.Email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var (
+				aerr error
+				scan CheckIn
+				serr error
+				wg   sync.WaitGroup
+			)
+			wg.Go(func() { _, aerr = s.AcceptTransfer(ctx, buyer2, tr.ID) })
+			wg.Go(func() { scan, serr = s.CheckInCode(ctx, doorStaff, old.Code, tk.EventID) })
+			wg.Wait()
+			if serr != nil {
+				t.Fatal(serr)
+			}
+			got, _ := s.Get(ctx, tk.ID)
+			switch scan.Result {
+			case ResultAdmitted:
+				if faultCode(aerr) != "ticket_checked_in" || got.HolderID != buyer.ID {
+					t.Fatalf("the sender got in, yet the accept = %v and the holder is %s", aerr, got.HolderID)
+				}
+			case ResultVoid:
+				if aerr != nil || got.HolderID != buyer2.ID {
+					t.Fatalf("the sender's code was void, yet the accept = %v and the holder is %s", aerr, got.HolderID)
+				}
+				fresh, err := s.Code(ctx, buyer2.ID, tk.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r := checkIn(t, s, fresh.Code, tk.EventID); r != ResultAdmitted {
+					t.Fatalf("the recipient's code = %s, want admitted", r)
+				}
+			default:
+				t.Fatalf("the sender's code at the door = %s", scan.Result)
+			}
+		}
+	}, migs...)
+}
+
+// TestTransferAcceptVsCancel: the recipient accepts while the sender
+// cancels: exactly one of them wins, and the ticket says which.
+func TestTransferAcceptVsCancel(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, _ := clocked(t, db)
+		for _, tk := range heldTickets(t, s, transferShow("ev-race-cancel", 6)) {
+			tr, err := s.StartTransfer(ctx, buyer, tk.ID, buyer2.Email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var aerr, cerr error
+			var wg sync.WaitGroup
+			wg.Go(func() { _, aerr = s.AcceptTransfer(ctx, buyer2, tr.ID) })
+			wg.Go(func() { cerr = s.CancelTransfer(ctx, buyer.ID, tr.ID) })
+			wg.Wait()
+			got, _ := s.Get(ctx, tk.ID)
+			switch {
+			case aerr == nil && faultCode(cerr) == "transfer_accepted":
+				if got.HolderID != buyer2.ID {
+					t.Fatalf("accepted, yet held by %s", got.HolderID)
+				}
+			case cerr == nil && faultCode(aerr) == "transfer_cancelled":
+				if got.HolderID != buyer.ID || got.CodeVersion != tk.CodeVersion {
+					t.Fatalf("cancelled, yet the ticket is %+v", got)
+				}
+			default:
+				t.Fatalf("accept = %v, cancel = %v: want exactly one to win", aerr, cerr)
+			}
+		}
+	}, migs...)
+}
