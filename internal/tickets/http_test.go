@@ -194,8 +194,8 @@ func TestHTTP(t *testing.T) {
 					}
 				}},
 			{name: "get reserved shows its order", method: "GET", path: "/api/tickets/{reserved}", status: 200,
-				check: func(t *testing.T, r httpapitest.Response, _ map[string]string) {
-					if tk := r.Object(t); tk["orderId"] != "order-1" || tk["version"] != 1.0 {
+				check: func(t *testing.T, r httpapitest.Response, ids map[string]string) {
+					if tk := r.Object(t); tk["orderId"] != ids["order"] || tk["version"] != 1.0 {
 						t.Fatalf("got %s", r.Body)
 					}
 				}},
@@ -241,7 +241,7 @@ func TestHTTP(t *testing.T) {
 				}},
 			{name: "withdraw sold", method: "DELETE", path: "/api/tickets/{reserved}", user: &seller, status: 400, fields: []string{""},
 				before: func(t *testing.T, ids map[string]string) {
-					if err := s.sell(ctx, ids["reserved"], "order-1", "buyer"); err != nil {
+					if err := s.sell(ctx, ids["reserved"], ids["order"], "buyer"); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -291,8 +291,10 @@ func TestHTTP(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				reserved := mustCreate(t, s, seller.ID, "reserved show", 1500)
-				ids := map[string]string{"reserved": reserved.ID}
-				if err := s.reserve(ctx, reserved.ID, reservation("order-1", reserved)); err != nil {
+				// Each subtest's order is its own: a sold order stays sold
+				// (sold_orders), as order ids are never reused.
+				ids := map[string]string{"reserved": reserved.ID, "order": "order-" + reserved.ID}
+				if err := s.reserve(ctx, reserved.ID, reservation(ids["order"], reserved)); err != nil {
 					t.Fatal(err)
 				}
 				ids["mine"] = mustCreate(t, s, seller.ID, "50% off show", 1200).ID

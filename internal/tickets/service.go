@@ -234,7 +234,9 @@ func (s *Service) Withdraw(ctx context.Context, userID, id string) error {
 }
 
 // sell marks ticketID sold to orderID, paid by buyerID (order.completed):
-// a free-form listing is sold, an issued ticket held by the buyer.
+// a free-form listing is sold, an issued ticket held by the buyer, and the
+// sale recorded (sold_orders), so that the order's events delivered again
+// once the buyer has listed or resold the ticket change nothing.
 // Applying it again changes nothing; an order that does not hold the
 // ticket yet is errNotHeldBy (its order.created is on its way), and one
 // that was refused is left alone (orders refunds it).
@@ -247,20 +249,25 @@ func (s *Service) sell(ctx context.Context, ticketID, orderID, buyerID string) e
 				return false, serr
 			}
 			if settled {
-				return false, nil // refused or released: never held, never will be
+				// Refused or released: never held, never will be; or
+				// sold, and the ticket has moved on since.
+				return false, nil
 			}
+		}
+		if err == nil && changed {
+			err = s.store.RecordSale(ctx, tx, orderID, ticketID, s.now())
 		}
 		return changed, err
 	})
 	return err
 }
 
-// reserve lets the order hold ticketID (order.created). Applying it again,
-// or for an order already cancelled or refused, changes nothing. An order
-// that reserved what the ticket no longer is (see Ticket.Reserve), or a
-// ticket tickets does not know, is refused: the refusal is recorded and
-// ticket.reservation_refused written in one transaction, so a redelivered
-// order.created publishes nothing new.
+// reserve lets the order hold ticketID (order.created). Applying it
+// again, or for an order already cancelled, refused or sold, changes
+// nothing. An order that reserved what the ticket no longer is (see
+// Ticket.Reserve), or a ticket tickets does not know, is refused: the
+// refusal is recorded and ticket.reservation_refused written in one
+// transaction, so a redelivered order.created publishes nothing new.
 func (s *Service) reserve(ctx context.Context, ticketID string, r Reservation) error {
 	_, err := s.change(ctx, ticketID, func(tx *sqldb.Tx, t *Ticket) (bool, error) {
 		settled, err := s.store.Settled(ctx, tx, r.OrderID)
@@ -268,7 +275,9 @@ func (s *Service) reserve(ctx context.Context, ticketID string, r Reservation) e
 			// The order's cancellation was handled already (it overtook
 			// this event, or this is a redelivery after it), or the order
 			// was refused before: holding the ticket for a dead order
-			// would keep it off sale forever.
+			// would keep it off sale forever. Or the order was paid and
+			// sold the ticket, which its buyer may have listed or resold
+			// since: refusing it now would have orders refund them.
 			return false, err
 		}
 		changed, err := t.Reserve(r)

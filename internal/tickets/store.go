@@ -392,12 +392,25 @@ func (s *Store) RecordRefusal(ctx context.Context, tx *sqldb.Tx, orderID, ticket
 	return nil
 }
 
+// RecordSale notes that orderID's payment sold it ticketID (or made its
+// buyer the holder). Recording it again is a no-op.
+func (s *Store) RecordSale(ctx context.Context, tx *sqldb.Tx, orderID, ticketID string, at time.Time) error {
+	const q = `INSERT INTO sold_orders (order_id, ticket_id, sold_at) VALUES ($1, $2, $3)
+		ON CONFLICT (order_id) DO NOTHING`
+	if _, err := tx.ExecContext(ctx, q, orderID, ticketID, at.UnixMilli()); err != nil {
+		return fmt.Errorf("record sale: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
 // Settled reports whether orderID is done with as far as reserving goes:
-// its cancellation was handled, or its reservation was refused. One
-// statement for both, as it runs on every order.created.
+// its cancellation was handled, its reservation was refused, or it was
+// paid and its sale applied (the ticket may have moved on since: listed,
+// resold). One statement for all, as it runs on every order.created.
 func (s *Store) Settled(ctx context.Context, tx *sqldb.Tx, orderID string) (bool, error) {
 	const q = `SELECT 1 FROM released_orders WHERE order_id = $1
-		UNION ALL SELECT 1 FROM refused_orders WHERE order_id = $1 LIMIT 1`
+		UNION ALL SELECT 1 FROM refused_orders WHERE order_id = $1
+		UNION ALL SELECT 1 FROM sold_orders WHERE order_id = $1 LIMIT 1`
 	var one int
 	switch err := sqldb.Err(tx.QueryRowContext(ctx, q, orderID).Scan(&one)); {
 	case err == nil:
