@@ -178,8 +178,8 @@ func TestResaleCancelledEvent(t *testing.T) {
 		// unsold stock is, so orders cancels the order; paid meanwhile, it
 		// gives the buyer a void ticket (orders refunds it).
 		got, _ = s.Get(ctx, reserved.ID)
-		if got.Status != StatusWithdrawn || got.OrderID != "resale-cancel" {
-			t.Fatalf("reserved listing of a cancelled event = %+v, want withdrawn with its order", got)
+		if got.Status != StatusWithdrawn || got.OrderID != "resale-cancel" || got.CodeVersion != reserved.CodeVersion+1 {
+			t.Fatalf("reserved listing of a cancelled event = %+v, want withdrawn with its order and a new code version", got)
 		}
 		if u := lastUpdate(t, db, got.ID); u.Status != string(StatusWithdrawn) || u.OrderID != "resale-cancel" {
 			t.Fatalf("ticket.updated of the reserved listing = %+v", u)

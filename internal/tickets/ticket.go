@@ -314,21 +314,24 @@ func (t *Ticket) Void() bool {
 // tickets: unsold stock is withdrawn (a reserved ticket keeps its order,
 // so orders cancels that order and a payment already made still finds
 // it), a held ticket, or one listed for resale that no order holds, is
-// void. It reports whether anything changed.
+// void. Every holder's code dies with a new code version (DESIGN.md 9.2:
+// every void moves it on). It reports whether anything changed.
 func (t *Ticket) TakeOffSale() bool {
 	switch t.Status {
 	case StatusOnSale, StatusReserved:
-		if t.HolderID != "" && t.OrderID == "" {
-			// A holder's resale listing no order holds: the holder's
-			// code dies with the event, as a held ticket's does. One an
-			// order holds is withdrawn like unsold stock, so that orders
-			// cancels that order (or refunds it if paid: Sell then gives
-			// the buyer the void ticket).
-			t.Status = StatusVoid
+		if t.HolderID != "" {
+			// A holder's resale listing: the holder's code dies with the
+			// event, as a held ticket's does.
 			t.CodeVersion++
 			t.note(ReasonVoided)
+		}
+		if t.HolderID != "" && t.OrderID == "" {
+			t.Status = StatusVoid
 			return true
 		}
+		// Unsold stock, or a listing an order holds: withdrawn, so that
+		// orders cancels that order (or refunds it if paid: Sell then
+		// gives the buyer the void ticket).
 		t.Status = StatusWithdrawn
 		return true
 	case StatusHeld:
