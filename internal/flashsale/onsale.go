@@ -314,30 +314,15 @@ func OnSale(ctx context.Context, c OnSaleConfig) (*OnSaleResult, error) {
 	}
 
 	created := time.Now()
-	var ev eventJSON
-	st, body, err := org.do(ctx, "POST", "/api/events", map[string]any{
+	ev, err := createEvent(ctx, c.Wait, org, map[string]any{
 		"name": fmt.Sprintf("On-sale %d", run), "venue": "Flash Hall",
 		"startsAt":  time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339),
 		"faceValue": 45, "capacity": c.Tickets,
-	}, &ev)
-	if err != nil || st != http.StatusCreated {
-		return nil, fmt.Errorf("create event: %d %s %v", st, body, err)
+	}, logf)
+	if err != nil {
+		return nil, err
 	}
 	res := &OnSaleResult{EventID: ev.ID}
-	logf("event %s created; waiting for its %d tickets", ev.ID, c.Tickets)
-	if err := waitFor(ctx, c.Wait, "the event's tickets issued", func() (bool, error) {
-		var e eventJSON
-		st, body, err := org.do(ctx, "GET", "/api/events/"+ev.ID, nil, &e)
-		if err != nil || st != http.StatusOK {
-			return false, fmt.Errorf("read event: %d %s %v", st, body, err)
-		}
-		return e.TicketsIssued == int64(c.Tickets), nil
-	}); err != nil {
-		return nil, err
-	}
-	if err := waitForOrders(ctx, c.Wait, org, ev.ID); err != nil {
-		return nil, err
-	}
 	res.Issued = time.Since(created)
 	logf("tickets issued and known to orders after %s; minting %d buyers", res.Issued.Round(time.Millisecond), c.Buyers)
 
@@ -352,30 +337,10 @@ func OnSale(ctx context.Context, c OnSaleConfig) (*OnSaleResult, error) {
 	}
 
 	res.Answers = make([]Answer, c.Buyers)
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range min(c.InFlight, c.Buyers) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(buyers) || ctx.Err() != nil {
-					return
-				}
-				t0 := time.Now()
-				var o Order
-				st, body, err := buyers[i].do(ctx, "POST", "/api/orders", map[string]string{"eventId": ev.ID}, &o)
-				a := Answer{Status: st, Err: err, Latency: time.Since(t0), At: time.Since(start)}
-				if err == nil && st == http.StatusCreated {
-					a.OrderID, a.TicketID = o.ID, o.Ticket.ID
-				} else if err == nil {
-					a.Code = errorCode(body)
-				}
-				res.Answers[i] = a
-			}
-		})
-	}
-	wg.Wait()
+	each(c.InFlight, c.Buyers, func(i int) {
+		res.Answers[i] = reserve(ctx, buyers[i], map[string]string{"eventId": ev.ID}, start)
+	})
 	res.Elapsed = time.Since(start)
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -387,6 +352,44 @@ func OnSale(ctx context.Context, c OnSaleConfig) (*OnSaleResult, error) {
 		res.CheckIn = checkIn(ctx, c, org, buyers, ev.ID, res.Answers)
 	}
 	return res, nil
+}
+
+// createEvent creates the organizer's event of body (whose capacity is
+// its "capacity") and waits until its tickets are issued and the orders
+// part knows them all.
+func createEvent(ctx context.Context, wait time.Duration, org client, body map[string]any, logf func(string, ...any)) (eventJSON, error) {
+	var ev eventJSON
+	st, b, err := org.do(ctx, "POST", "/api/events", body, &ev)
+	if err != nil || st != http.StatusCreated {
+		return ev, fmt.Errorf("create event: %d %s %v", st, b, err)
+	}
+	logf("event %s created; waiting for its %d tickets", ev.ID, ev.Capacity)
+	if err := waitFor(ctx, wait, "the event's tickets issued", func() (bool, error) {
+		var e eventJSON
+		st, b, err := org.do(ctx, "GET", "/api/events/"+ev.ID, nil, &e)
+		if err != nil || st != http.StatusOK {
+			return false, fmt.Errorf("read event: %d %s %v", st, b, err)
+		}
+		return e.TicketsIssued == int64(ev.Capacity), nil
+	}); err != nil {
+		return ev, err
+	}
+	return ev, waitForOrders(ctx, wait, org, ev.ID)
+}
+
+// reserve is one buyer's attempt, POST /api/orders with body, timed from
+// the race's start.
+func reserve(ctx context.Context, buyer client, body map[string]string, start time.Time) Answer {
+	t0 := time.Now()
+	var o Order
+	st, b, err := buyer.do(ctx, "POST", "/api/orders", body, &o)
+	a := Answer{Status: st, Err: err, Latency: time.Since(t0), At: time.Since(start)}
+	if err == nil && st == http.StatusCreated {
+		a.OrderID, a.TicketID = o.ID, o.Ticket.ID
+	} else if err == nil {
+		a.Code = errorCode(b)
+	}
+	return a
 }
 
 // waitForOrders waits until the orders part knows the event and all its

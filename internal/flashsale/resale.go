@@ -144,30 +144,15 @@ func Resale(ctx context.Context, c ResaleConfig) (*ResaleResult, error) {
 		return nil, err
 	}
 	created := time.Now()
-	var ev eventJSON
-	st, body, err := org.do(ctx, "POST", "/api/events", map[string]any{
+	ev, err := createEvent(ctx, c.Wait, org, map[string]any{
 		"name": fmt.Sprintf("Resale %d", run), "venue": "Flash Hall",
 		"startsAt":  time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339),
 		"faceValue": 45, "capacity": c.Listings, "resaleCapPercent": 120,
-	}, &ev)
-	if err != nil || st != http.StatusCreated {
-		return nil, fmt.Errorf("create event: %d %s %v", st, body, err)
+	}, logf)
+	if err != nil {
+		return nil, err
 	}
 	res := &ResaleResult{EventID: ev.ID}
-	logf("event %s created; waiting for its %d tickets", ev.ID, c.Listings)
-	if err := waitFor(ctx, c.Wait, "the event's tickets issued", func() (bool, error) {
-		var e eventJSON
-		st, body, err := org.do(ctx, "GET", "/api/events/"+ev.ID, nil, &e)
-		if err != nil || st != http.StatusOK {
-			return false, fmt.Errorf("read event: %d %s %v", st, body, err)
-		}
-		return e.TicketsIssued == int64(c.Listings), nil
-	}); err != nil {
-		return nil, err
-	}
-	if err := waitForOrders(ctx, c.Wait, org, ev.ID); err != nil {
-		return nil, err
-	}
 
 	// The holders: each buys one ticket, pays, and lists it.
 	listings := make([]listing, c.Listings)
@@ -233,16 +218,7 @@ func Resale(ctx context.Context, c ResaleConfig) (*ResaleResult, error) {
 	res.Answers = make([]Answer, c.Buyers)
 	start := time.Now()
 	each(c.InFlight, c.Buyers, func(i int) {
-		t0 := time.Now()
-		var o Order
-		st, body, err := buyers[i].do(ctx, "POST", "/api/orders", map[string]string{"ticketId": want(i).ticketID}, &o)
-		a := Answer{Status: st, Err: err, Latency: time.Since(t0), At: time.Since(start)}
-		if err == nil && st == http.StatusCreated {
-			a.OrderID, a.TicketID = o.ID, o.Ticket.ID
-		} else if err == nil {
-			a.Code = errorCode(body)
-		}
-		res.Answers[i] = a
+		res.Answers[i] = reserve(ctx, buyers[i], map[string]string{"ticketId": want(i).ticketID}, start)
 	})
 	res.Elapsed = time.Since(start)
 	if err := ctx.Err(); err != nil {
