@@ -51,7 +51,7 @@ type Config struct {
 	// (SERVICE_FEE_PERCENT, SERVICE_FEE_CENTS; DESIGN.md section 9.4).
 	ServiceFee     money.FeeRule
 	TrustedProxies string
-	StreamReplicas       int
+	StreamReplicas int
 	// EventMaxDeliveries bounds the deliveries of an event whose handler
 	// fails on its own (an outage of a dependency does not count);
 	// EventRetryMax caps the delay between them.
