@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"github.com/ticketing/ticketing/internal/platform/money"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -153,6 +154,9 @@ type eventData struct {
 	Event eventCard
 	// Mine: the caller organizes the event, and manages it here.
 	Mine bool
+	// Fee is the service fee a ticket at face value adds, Total what the
+	// buyer would pay: shown beside Buy.
+	Fee, Total money.Cents
 }
 
 // handleEventShow is an event's page: when and where in the event's zone
@@ -173,7 +177,8 @@ func (s *Service) handleEventShow(w http.ResponseWriter, r *http.Request) {
 	if mine {
 		v.Nav = "events"
 	}
-	v.Data = eventData{Event: eventCard{event: e, Sale: sale(e, s.cfg.Now())}, Mine: mine}
+	fee := s.cfg.Fee.Fee(e.FaceValue)
+	v.Data = eventData{Event: eventCard{event: e, Sale: sale(e, s.cfg.Now())}, Mine: mine, Fee: fee, Total: e.FaceValue + fee}
 	s.render(w, r, http.StatusOK, "event", v)
 }
 
