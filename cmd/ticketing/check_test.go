@@ -99,3 +99,18 @@ func writable(t *testing.T, dir, dbURL string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// A data dir without payments' database is refused, naming where it
+// looked, rather than given an empty database that would "balance".
+func TestCheckNeedsTheDataDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"check", "-data-dir", dir}, testEnv(nil), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "payments.db")) || !strings.Contains(err.Error(), "no database") {
+		t.Fatalf("check of an empty data dir = %v", err)
+	}
+	if err := run(context.Background(), []string{"check", "extra"}, testEnv(map[string]string{"TICKETING_DATA_DIR": dir}), &out, &errOut); err == nil {
+		t.Fatal("check took an argument")
+	}
+}
