@@ -19,6 +19,7 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/ticketing/ticketing/internal/payments"
 	"github.com/ticketing/ticketing/internal/platform/entrycode"
+	"github.com/ticketing/ticketing/internal/platform/money"
 )
 
 // Config is everything the binary reads from its environment. Each field is
@@ -46,8 +47,11 @@ type Config struct {
 	// sale.
 	MaxPendingPerAddress int
 	MaxListings          int
-	TrustedProxies       string
-	StreamReplicas       int
+	// ServiceFee is the buyer's service fee on every order
+	// (SERVICE_FEE_PERCENT, SERVICE_FEE_CENTS; DESIGN.md section 9.4).
+	ServiceFee     money.FeeRule
+	TrustedProxies string
+	StreamReplicas int
 	// EventMaxDeliveries bounds the deliveries of an event whose handler
 	// fails on its own (an outage of a dependency does not count);
 	// EventRetryMax caps the delay between them.
@@ -122,6 +126,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_pending_orders", c.MaxPendingOrders),
 		slog.Int("max_pending_orders_per_address", c.MaxPendingPerAddress),
 		slog.Int("max_listings", c.MaxListings),
+		slog.String("service_fee", c.ServiceFee.String()),
 		slog.String("trusted_proxies", c.TrustedProxies),
 		slog.Int("stream_replicas", c.StreamReplicas),
 		slog.Int("event_max_deliveries", c.EventMaxDeliveries),
@@ -233,6 +238,10 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.IntVar(&c.MaxPendingOrders, "max-pending-orders", envInt("MAX_PENDING_ORDERS", 10), "unpaid orders one user may hold, at least 1 (MAX_PENDING_ORDERS)")
 	fs.IntVar(&c.MaxPendingPerAddress, "max-pending-orders-per-address", envInt("MAX_PENDING_ORDERS_PER_ADDRESS", 30), "unpaid orders the accounts of one client address may hold together, at least 1 (MAX_PENDING_ORDERS_PER_ADDRESS)")
 	fs.IntVar(&c.MaxListings, "max-listings", envInt("MAX_LISTINGS", 200), "tickets one seller may have on sale at once, at least 1 (MAX_LISTINGS)")
+	var feePercent string
+	var feeCents int
+	fs.StringVar(&feePercent, "service-fee-percent", env("SERVICE_FEE_PERCENT", "10"), "buyer's service fee: percent of the price, 0 to 100, at most two decimals (SERVICE_FEE_PERCENT)")
+	fs.IntVar(&feeCents, "service-fee-cents", envInt("SERVICE_FEE_CENTS", 50), "buyer's service fee: fixed cents added to every order, >= 0 (SERVICE_FEE_CENTS)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
 	fs.IntVar(&c.EventMaxDeliveries, "event-max-deliveries", envInt("EVENT_MAX_DELIVERIES", 20), "deliveries of an event whose handler keeps failing on its own before it is given up; an outage of the database or provider does not count (EVENT_MAX_DELIVERIES)")
@@ -262,6 +271,16 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 			errs = append(errs, err)
 		}
 		c.TicketSigningKey = k
+	}
+	if basis, err := money.ParsePercent(feePercent); err != nil {
+		errs = append(errs, fmt.Errorf("SERVICE_FEE_PERCENT=%q: %w", feePercent, err))
+	} else {
+		c.ServiceFee.Basis = basis
+	}
+	if feeCents < 0 || feeCents > 1_000_000 {
+		errs = append(errs, fmt.Errorf("SERVICE_FEE_CENTS=%d: want whole cents from 0 to 1000000", feeCents))
+	} else {
+		c.ServiceFee.Fixed = money.Cents(feeCents)
 	}
 	if c.Fsync != "normal" && c.Fsync != "always" {
 		errs = append(errs, fmt.Errorf("TICKETING_FSYNC=%q: want normal or always", c.Fsync))

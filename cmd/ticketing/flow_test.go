@@ -29,6 +29,10 @@ type orderJSON struct {
 	Version     int64      `json:"version"`
 	CancelledBy string     `json:"cancelledBy"`
 	Ticket      ticketJSON `json:"ticket"`
+	// Fee and Total (dollars): the service fee, and price + fee, what
+	// the buyer is charged.
+	Fee   float64 `json:"fee"`
+	Total float64 `json:"total"`
 }
 
 // signUp makes a new signed-in client.

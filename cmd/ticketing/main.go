@@ -32,6 +32,9 @@ Usage:
   ticketing admin organizer grant|revoke EMAIL
                                   make an account an organizer (from its next sign-in),
                                   or an ordinary one again; works while the system runs
+  ticketing check [flags]         verify the books (the ledger balances, every paid
+                                  order is charged once); read-only, works while the
+                                  system runs
   ticketing version               print the build version
 
 Every flag is also an environment variable (shown in brackets); a flag wins.
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return deadLetters(ctx, args, getenv, stdout, stderr)
 	case "admin":
 		return admin(ctx, args, getenv, stdout, stderr)
+	case "check":
+		return check(ctx, args, getenv, stdout, stderr)
 	case "up":
 		cfg, log, err := setup("up", args, getenv, stderr, modeUp)
 		if err != nil {

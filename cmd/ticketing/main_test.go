@@ -351,9 +351,43 @@ func TestConfigDefaults(t *testing.T) {
 			{"MAX_PENDING_ORDERS", cfg.MaxPendingOrders, 10},
 			{"MAX_PENDING_ORDERS_PER_ADDRESS", cfg.MaxPendingPerAddress, 30},
 			{"MAX_LISTINGS", cfg.MaxListings, 200},
+			{"SERVICE_FEE_PERCENT (hundredths)", int(cfg.ServiceFee.Basis), 1000},
+			{"SERVICE_FEE_CENTS", int(cfg.ServiceFee.Fixed), 50},
 		} {
 			if d.got != d.want {
 				t.Errorf("%s: %s defaults to %d, want %d", m.name, d.name, d.got, d.want)
+			}
+		}
+	}
+}
+
+// The service fee's settings are checked at start like the others: a
+// percent from 0 to 100 with at most two decimals, whole cents >= 0.
+func TestConfigServiceFee(t *testing.T) {
+	t.Parallel()
+	parse := func(vars map[string]string) (Config, error) {
+		return parseConfig(flag.NewFlagSet("test", flag.ContinueOnError), nil, testEnv(vars), modeUp)
+	}
+	cfg, err := parse(map[string]string{"SERVICE_FEE_PERCENT": "2.9", "SERVICE_FEE_CENTS": "30"})
+	if err != nil || cfg.ServiceFee.Basis != 290 || cfg.ServiceFee.Fixed != 30 {
+		t.Fatalf("2.9%% + 30 = %+v, %v", cfg.ServiceFee, err)
+	}
+	if cfg, err := parse(map[string]string{"SERVICE_FEE_PERCENT": "0", "SERVICE_FEE_CENTS": "0"}); err != nil || cfg.ServiceFee.Fee(1000) != 0 {
+		t.Fatalf("no fee = %+v, %v", cfg.ServiceFee, err)
+	}
+	for _, bad := range []map[string]string{
+		{"SERVICE_FEE_PERCENT": "101"},
+		{"SERVICE_FEE_PERCENT": "-1"},
+		{"SERVICE_FEE_PERCENT": "2.999"},
+		{"SERVICE_FEE_PERCENT": "ten"},
+		{"SERVICE_FEE_CENTS": "-5"},
+		{"SERVICE_FEE_CENTS": "0.5"},
+		{"SERVICE_FEE_CENTS": "1000001"},
+	} {
+		_, err := parse(bad)
+		for name := range bad {
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%v: err %v, want one naming %s", bad, err, name)
 			}
 		}
 	}

@@ -116,6 +116,7 @@ func buildOrders(ctx context.Context, in infra) (*part, error) {
 		SweepEvery:           in.cfg.sweepEvery,
 		SweepGrace:           in.cfg.sweepGrace,
 		CatchUp:              in.cfg.catchUp,
+		Fee:                  in.cfg.ServiceFee,
 	})
 	return &part{name: "orders", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), run: svc.RunSweeper}, nil
 }
@@ -193,6 +194,7 @@ func buildWeb(_ context.Context, in infra) (*part, error) {
 		CookieSecure:         in.cfg.CookieSecure,
 		CookieKey:            cookieKey,
 		TrustedProxies:       in.trusted,
+		Fee:                  in.cfg.ServiceFee,
 	})
 	return &part{name: "web", routes: svc.Routes, raw: true}, nil
 }

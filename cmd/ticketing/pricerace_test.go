@@ -76,6 +76,9 @@ func partDB(t *testing.T, app *App, name string) *sqldb.DB {
 	return nil
 }
 
+// feeRule is the service fee the system under test takes: the default.
+var feeRule = money.FeeRule{Basis: 1000, Fixed: 50}
+
 func cents(dollars float64) money.Cents { return money.Cents(math.Round(dollars * 100)) }
 
 // raceOrder is one reservation of the race and what became of it.
@@ -211,15 +214,21 @@ func TestUpPriceEditRacesReservation(t *testing.T) {
 				if want := priceAt(o.Ticket.Version); snapshot != want {
 					t.Errorf("order %d: snapshot %d cents, but version %d of the ticket costs %d", i, snapshot, o.Ticket.Version, want)
 				}
+				// The buyer is charged the total the order shows: the
+				// snapshot's price and the fee taken with it.
+				total := cents(o.Total)
+				if want := snapshot + feeRule.Fee(snapshot); cents(o.Fee) != feeRule.Fee(snapshot) || total != want {
+					t.Errorf("order %d: fee %v total %v, want %d cents in all", i, o.Fee, o.Total, want)
+				}
 				c, charged, refunded := rec.charge(o.ID)
-				if charged && c.amount != snapshot {
-					t.Errorf("order %d: charged %d cents, the order shows %d (edit %d, payment %d, %s)", i, c.amount, snapshot, r.editCode, r.payCode, o.Status)
+				if charged && c.amount != total {
+					t.Errorf("order %d: charged %d cents, the order shows %d (edit %d, payment %d, %s)", i, c.amount, total, r.editCode, r.payCode, o.Status)
 				}
 				switch o.Status {
 				case "complete":
 					var tk ticketJSON
 					buyer.do("GET", "/api/tickets/"+r.ticket.ID, nil, &tk)
-					if !charged || refunded || cents(tk.Price) != c.amount || r.payCode != http.StatusCreated {
+					if !charged || refunded || cents(tk.Price)+feeRule.Fee(cents(tk.Price)) != c.amount || r.payCode != http.StatusCreated {
 						t.Errorf("order %d complete: charged %v %d cents (refunded %v), ticket at %v, payment answered %d", i, charged, c.amount, refunded, tk.Price, r.payCode)
 					}
 					outcomes["complete at the price reserved"]++

@@ -86,7 +86,7 @@ func TestReadmeCurlWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the walk-through failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{`"email":"ann@example.com"`, `"status":"on_sale"`, `"status":"created"`, `"code":"declined"`, `"code":"own_ticket"`} {
+	for _, want := range []string{`"email":"ann@example.com"`, `"status":"on_sale"`, `"status":"created"`, `"fee":2.55,"total":23.05`, `"code":"declined"`, `"code":"own_ticket"`} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("the walk-through's output lacks %s:\n%s", want, out)
 		}

@@ -138,7 +138,8 @@ func TestWebEvents(t *testing.T) {
 	natsbustest.Eventually(t, 20*time.Second, "the event page offers Buy", func() bool {
 		return strings.Contains(buyer.get("/events/"+id).body, `action="/events/`+id+`/buy"`)
 	})
-	webWant(t, "the event to buy", buyer.get("/events/"+id), http.StatusOK, "Buy a ticket · $40.50", "tickets-left")
+	webWant(t, "the event to buy", buyer.get("/events/"+id), http.StatusOK, "Buy a ticket · $40.50", "tickets-left",
+		"$40.50 plus a $4.55 service fee: $45.05 in all") // the default 10% + $0.50, rounded half up
 	webWant(t, "the event signed out", anon.get("/events/"+id), http.StatusOK, "Sign in to buy", "next=/events/"+id)
 
 	// Cancel: a confirmation first, then the event says so and leaves the

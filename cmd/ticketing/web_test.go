@@ -326,13 +326,14 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 	opera := webSell(t, seller, "Opera", "45")
 	buyer := webSignUp(t, base, "buyer@example.com")
 
-	webWant(t, "ticket page", buyer.get("/tickets/"+gig), http.StatusOK, "Gig", "$20.50", "Purchase")
+	// The default fee, 10% + $0.50, shown before reserving.
+	webWant(t, "ticket page", buyer.get("/tickets/"+gig), http.StatusOK, "Gig", "$20.50", `id="service-fee">$2.55<`, `id="total"><strong>$23.05</strong>`, "Purchase")
 	loc := webRedirect(t, "purchase", buyer.post("/tickets/"+gig+"/purchase", url.Values{}), "/orders/")
 	orderID := strings.TrimPrefix(loc, "/orders/")
 
 	p := buyer.get(loc)
 	webWant(t, "order page", p, http.StatusOK, "Gig", `id="countdown"`, `src="/static/countdown.`, "no money moves",
-		"tok_visa", "tok_chargeDeclined", "Pay $20.50", "Cancel order", "Awaiting payment")
+		"tok_visa", "tok_chargeDeclined", "Pay $23.05", `id="service-fee">$2.55<`, "Cancel order", "Awaiting payment")
 	// Cancelling is confirmed, apart from Pay, without a script: the
 	// cancel form sits inside a closed disclosure.
 	cancel := regexp.MustCompile(`(?s)<details class="cancel-order"[^>]*>\s*<summary>Cancel order</summary>.*?<form method="post" action="/orders/[^"]+/cancel".*?Yes, cancel this order.*?</form>\s*</details>`)
@@ -352,7 +353,7 @@ func TestWebPurchasePayAndCancel(t *testing.T) {
 
 	buyer.get(loc)
 	p = buyer.follow("declined card", buyer.post(loc+"/pay", url.Values{"token": {"tok_chargeDeclined"}}), loc)
-	webWant(t, "declined card", p, http.StatusOK, "declined", "Pay $20.50")
+	webWant(t, "declined card", p, http.StatusOK, "declined", "Pay $23.05")
 	if regexp.MustCompile(`value="tok_\w+" checked`).MatchString(p.body) {
 		t.Fatalf("after a decline a card is still chosen:\n%s", p.body)
 	}
@@ -560,7 +561,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 		t.Fatalf("a refunded order says the ticket is the buyer's:\n%s", p.body)
 	}
 	natsbustest.Eventually(t, 10*time.Second, "the order page shows the refund", func() bool {
-		return strings.Contains(buyer.get(loc).body, "Your payment of $20.50 is being refunded in full")
+		return strings.Contains(buyer.get(loc).body, "Your payment of $23.05 is being refunded in full")
 	})
 }
 

@@ -38,7 +38,25 @@ type OrderCreated struct {
 	UserID    string      `json:"userId"`
 	ExpiresAt time.Time   `json:"expiresAt"`
 	Ticket    OrderTicket `json:"ticket"`
+	// Fee is the buyer's service fee and Total the price plus the fee
+	// (cents): what payments charges. Pointers: 0 is a real fee, and an
+	// order.created from before the fields existed has neither (its
+	// buyer is charged the price alone).
+	Fee   *int64 `json:"fee,omitempty"`
+	Total *int64 `json:"total,omitempty"`
+	// SellerID is whose ticket it is (the ticket's userId when
+	// reserved), Payee whose proceeds the price is: PayeeOrganizer for an
+	// event's ticket bought from its organizer, PayeeSeller otherwise.
+	// Both absent from an order.created from before the fields existed.
+	SellerID string `json:"sellerId,omitempty"`
+	Payee    string `json:"payee,omitempty"`
 }
+
+// Whose proceeds an order's price is (order.created's payee).
+const (
+	PayeeSeller    = "seller"
+	PayeeOrganizer = "organizer"
+)
 
 // OrderCancelled is published by orders when an order is cancelled by its
 // buyer, expires, or is refused by tickets; the ticket goes back on sale.

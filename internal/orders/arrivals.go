@@ -89,7 +89,13 @@ func (s *Service) awaitTicket(ctx context.Context, ticketID string, peek func() 
 		case <-arrived:
 			return peek()
 		case <-tick.C:
-			if err := peek(); !errors.Is(err, ErrTicketNotFound) {
+			err := peek()
+			if ctx.Err() != nil {
+				// The caller left during the look: its wait is over,
+				// as below, whatever the look's context error says.
+				return ErrTicketNotFound
+			}
+			if !errors.Is(err, ErrTicketNotFound) {
 				return err
 			}
 			tick.Reset(poll)

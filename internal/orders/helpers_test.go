@@ -101,6 +101,9 @@ type orderBody struct {
 		Price   json.RawMessage `json:"price"`
 		Version int64           `json:"version"`
 	} `json:"ticket"`
+	// Fee and Total are dollars, as the price.
+	Fee   json.RawMessage `json:"fee"`
+	Total json.RawMessage `json:"total"`
 }
 
 type errorBody struct {

@@ -60,6 +60,10 @@ type orderJSON struct {
 	Notice         string `json:"notice,omitempty"`
 	// Ticket's price and version are the order's snapshot.
 	Ticket ticketJSON `json:"ticket"`
+	// Fee is the service fee taken when the order was made, Total the
+	// price plus the fee: what the buyer is charged (dollars, as price).
+	Fee   money.Cents `json:"fee"`
+	Total money.Cents `json:"total"`
 }
 
 // toJSON is o as the API shows it; window is the expiration window, which
@@ -89,6 +93,8 @@ func toJSON(o Order, window time.Duration) orderJSON {
 		Version:        o.Version,
 		CancelledBy:    o.CancelledBy,
 		PaymentID:      o.PaymentID,
+		Fee:            o.Fee,
+		Total:          o.Total(),
 		Ticket: ticketJSON{
 			ID: o.Ticket.ID, Title: o.Ticket.Title, Price: o.Ticket.Price, Version: o.Ticket.Version,
 			EventID: o.Ticket.EventID,

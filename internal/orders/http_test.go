@@ -20,7 +20,7 @@ import (
 func TestHTTP(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		f := newFixture(t, db, orders.Config{Window: 10 * time.Minute})
+		f := newFixture(t, db, orders.Config{Window: 10 * time.Minute, Fee: orders.DefaultFee})
 		alice, bob := token(t, "alice"), token(t, "bob")
 
 		f.addTicket(t, "t-free", "Concert", 2050)
@@ -116,7 +116,11 @@ func TestHTTP(t *testing.T) {
 					if o.Ticket.ID != "t-free" || o.Ticket.Title != "Concert" || string(o.Ticket.Price) != "20.5" || o.Ticket.Version != 0 {
 						t.Errorf("ticket = %+v (price %s)", o.Ticket, o.Ticket.Price)
 					}
-					want := fmt.Sprintf(`{"id":%q,"version":0,"status":"created","userId":"bob","expiresAt":%q,"ticket":{"id":"t-free","price":2050,"version":0}}`,
+					// 10% of $20.50 is $2.05, plus $0.50.
+					if string(o.Fee) != "2.55" || string(o.Total) != "23.05" {
+						t.Errorf("fee %s, total %s; want 2.55 and 23.05", o.Fee, o.Total)
+					}
+					want := fmt.Sprintf(`{"id":%q,"version":0,"status":"created","userId":"bob","expiresAt":%q,"ticket":{"id":"t-free","price":2050,"version":0},"fee":255,"total":2305,"payee":"seller"}`,
 						o.ID, o.ExpiresAt)
 					if !slices.Contains(outboxPayloads(t, db, events.SubjectOrderCreated), want) {
 						t.Errorf("no order.created %s in the outbox", want)

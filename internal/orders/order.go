@@ -116,7 +116,22 @@ type Order struct {
 	// ClientAddr is the per-address limit's key of the client that made
 	// the order (httpapi.AddrKey), "" when unknown.
 	ClientAddr string
+	// Fee is the buyer's service fee, computed once from Ticket.Price
+	// when the order is made (SetFee) and kept: the amount shown is the
+	// amount charged, whatever the fee settings say later.
+	Fee money.Cents
+	// Primary: the order took an event's ticket from its organizer
+	// (POST /api/orders {eventId}), so the proceeds are the organizer's;
+	// known only while the order is made (order.created's payee).
+	Primary bool
 }
+
+// SetFee computes the order's service fee from its price by rule, once,
+// when the order is made.
+func (o *Order) SetFee(rule money.FeeRule) { o.Fee = rule.Fee(o.Ticket.Price) }
+
+// Total is what the buyer pays: the price and the service fee.
+func (o *Order) Total() money.Cents { return o.Ticket.Price + o.Fee }
 
 // NewOrder reserves t for userID from now until now+window. Times are kept
 // to the millisecond in UTC, the precision they are stored with, so the
@@ -363,10 +378,20 @@ func (o *Order) RefundRequested(p Payment) events.OrderRefundRequested {
 }
 
 // Created is the event announcing a new order. It carries the snapshot:
-// the price payments charges and the ticket version tickets checks.
+// the price and fee (payments charges their total) and the ticket version
+// tickets checks, and whose proceeds the price is (the seller, and whether
+// as the event's organizer).
 func (o *Order) Created() events.OrderCreated {
-	v := o.Ticket.Version
+	v, fee, total := o.Ticket.Version, int64(o.Fee), int64(o.Total())
+	payee := events.PayeeSeller
+	if o.Primary {
+		payee = events.PayeeOrganizer
+	}
 	return events.OrderCreated{
+		Fee:       &fee,
+		Total:     &total,
+		SellerID:  o.Ticket.UserID,
+		Payee:     payee,
 		ID:        o.ID,
 		Version:   o.Version,
 		Status:    o.Status,

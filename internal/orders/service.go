@@ -20,6 +20,7 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/ids"
+	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 )
@@ -96,9 +97,16 @@ type Config struct {
 	// replica for a ticket another process added; default
 	// DefaultCatchUpPoll.
 	CatchUpPoll time.Duration
+	// Fee is the buyer's service fee (SERVICE_FEE_PERCENT,
+	// SERVICE_FEE_CENTS), applied once when an order is made; the zero
+	// rule is no fee. cmd passes DefaultFee unless configured otherwise.
+	Fee money.FeeRule
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
+
+// DefaultFee is DESIGN.md's default service fee: 10% + $0.50.
+var DefaultFee = money.FeeRule{Basis: 1000, Fixed: 50}
 
 // Service holds the orders use cases.
 type Service struct {
@@ -196,6 +204,7 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 		}
 		o = NewOrder(userID, t, now, s.cfg.Window)
 		o.ClientAddr = addr
+		o.SetFee(s.cfg.Fee)
 		if err := s.store.InsertOrder(ctx, tx, o); err != nil {
 			if errors.Is(err, sqldb.ErrConflict) {
 				return ErrTicketReserved
@@ -359,7 +368,8 @@ func (s *Service) ReserveFromEvent(ctx context.Context, userID, eventID, addr st
 			if err != nil {
 				return err
 			}
-			o.Ticket = t
+			o.Ticket, o.Primary = t, true
+			o.SetFee(s.cfg.Fee)
 			err = s.store.InsertOrder(ctx, tx, o)
 			if errors.Is(err, sqldb.ErrConflict) {
 				if err := s.store.RestorePicked(ctx, tx, t.ID); err != nil {

@@ -69,7 +69,7 @@ type scanner interface{ Scan(dest ...any) error }
 // title comes from the replica.
 const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
 	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version,
-	COALESCE(o.ended_at, 0), COALESCE(o.client_addr, ''), t.status, COALESCE(t.event_id, '')`
+	COALESCE(o.ended_at, 0), COALESCE(o.client_addr, ''), t.status, COALESCE(t.event_id, ''), o.fee`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
@@ -79,7 +79,7 @@ func scanOrder(s scanner) (Order, error) {
 	)
 	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
 		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version,
-		&endedAt, &o.ClientAddr, &o.Ticket.Status, &o.Ticket.EventID)
+		&endedAt, &o.ClientAddr, &o.Ticket.Status, &o.Ticket.EventID, &o.Fee)
 	if err != nil {
 		return Order{}, err
 	}
@@ -267,7 +267,7 @@ const ticketForReserveFrom = `FROM tickets t
 		WHERE t.id = $1`
 
 // InsertOrder stores a new order with its snapshot of the ticket's price
-// and version. When an unpaid order already holds the ticket
+// and version, and the service fee computed from that price. When an unpaid order already holds the ticket
 // (orders_unpaid_ticket) nothing is stored and the error is
 // sqldb.ErrConflict, but the database raises no error: ON CONFLICT DO
 // NOTHING, so on PostgreSQL a lost race neither aborts the transaction nor
@@ -275,7 +275,7 @@ const ticketForReserveFrom = `FROM tickets t
 // index's predicate, which both engines need to match it.)
 func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
 	args := []any{o.ID, o.UserID, o.Ticket.ID, string(o.Status),
-		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli(), int64(o.Ticket.Price), o.Ticket.Version, orNull(o.ClientAddr)}
+		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli(), int64(o.Ticket.Price), o.Ticket.Version, orNull(o.ClientAddr), int64(o.Fee)}
 	var (
 		res sql.Result
 		err error
@@ -298,8 +298,8 @@ func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
 	return nil
 }
 
-const insertOrderQuery = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version, client_addr)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+const insertOrderQuery = `INSERT INTO orders (id, user_id, ticket_id, status, expires_at, version, created_at, ticket_price, ticket_version, client_addr, fee)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (ticket_id) WHERE status IN ('created', 'awaiting:payment') DO NOTHING`
 
 // OrderForUpdate reads an order with its ticket inside tx and, on

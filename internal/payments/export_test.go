@@ -3,3 +3,7 @@ package payments
 // ReconcileCancelled is what order.cancelled runs, for tests that race it
 // against the rounds.
 var ReconcileCancelled = (*Service).reconcileCancelled
+
+// StripeMock is the URL of a running stripe-mock (skipping the test
+// without one, except in CI), for the service's tests.
+var StripeMock = stripeMock

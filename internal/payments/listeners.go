@@ -30,10 +30,23 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 	if !ids.Valid(ev.ID) {
 		return natsbus.Permanent(fmt.Errorf("order.created with a bad order id %q", ev.ID))
 	}
+	// An order.created from before fees (no fee, no total) charges the
+	// price alone. A total that is not price + fee cannot be charged as
+	// shown: terminate rather than guess.
+	var fee int64
+	if ev.Fee != nil {
+		fee = *ev.Fee
+	}
+	if fee < 0 || ev.Total != nil && *ev.Total != ev.Ticket.Price+fee {
+		return natsbus.Permanent(fmt.Errorf("order.created %s: total %v is not price %d + fee %d", ev.ID, ev.Total, ev.Ticket.Price, fee))
+	}
 	return s.AddOrder(ctx, Order{
 		ID:        ev.ID,
 		UserID:    ev.UserID,
 		Price:     money.Cents(ev.Ticket.Price),
+		Fee:       money.Cents(fee),
+		SellerID:  ev.SellerID,
+		Payee:     ev.Payee,
 		Status:    ev.Status,
 		Version:   ev.Version,
 		ExpiresAt: ev.ExpiresAt,

@@ -46,7 +46,17 @@ type Order struct {
 	ExpiresAt time.Time // zero: unknown, never treated as expired
 	// Attempts counts the payment claims made for the order so far.
 	Attempts int64
+	// Fee is the buyer's service fee orders took when the order was made:
+	// the charge is Price + Fee (Total), one PaymentIntent.
+	Fee money.Cents
+	// SellerID is whose proceeds Price is, Payee as what
+	// (events.PayeeSeller or events.PayeeOrganizer); "" for an order
+	// from before order.created said.
+	SellerID, Payee string
 }
+
+// Total is what the buyer is charged: the price and the service fee.
+func (o Order) Total() money.Cents { return o.Price + o.Fee }
 
 // CheckPayable says whether userID may pay for the order at now.
 func (o Order) CheckPayable(userID string, now time.Time) error {
@@ -108,7 +118,7 @@ func newClaim(o Order, token string, attempt int64, now time.Time, lease time.Du
 		ID:             uuid.Must(uuid.NewV7()).String(),
 		OrderID:        o.ID,
 		Status:         StatusPending,
-		Amount:         o.Price,
+		Amount:         o.Total(),
 		Token:          token,
 		IdempotencyKey: fmt.Sprintf("charge-%s-%d", o.ID, attempt),
 		ClaimedUntil:   now.Add(lease),

@@ -256,6 +256,15 @@ func (s *Service) succeed(ctx context.Context, p Payment, stripeID string) (Paym
 			p = got
 			return nil
 		}
+		// The charge's ledger transaction commits with the payment's
+		// status, or neither does.
+		o, err := s.store.OrderForUpdate(ctx, tx, p.OrderID)
+		if err != nil {
+			return err
+		}
+		if err := s.store.InsertTxn(ctx, tx, ChargeTxn(p, o, p.UpdatedAt)); err != nil {
+			return err
+		}
 		return s.ob.Add(ctx, tx, p.Created())
 	})
 	if err != nil {
@@ -365,8 +374,17 @@ func (s *Service) Refund(ctx context.Context, paymentID string) error {
 	}
 	p.Status, p.UpdatedAt = StatusRefunded, s.cfg.Now()
 	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		_, err := s.store.SetStatus(ctx, tx, p, StatusSucceeded)
-		return err
+		ok, err := s.store.SetStatus(ctx, tx, p, StatusSucceeded)
+		if err != nil || !ok {
+			return err // !ok: refunded (and recorded) by another delivery
+		}
+		// The refund's ledger transaction reverses the charge's, in the
+		// same transaction as the status.
+		charge, err := s.store.TxnInTx(ctx, tx, "charge-"+p.ID)
+		if err != nil {
+			return err
+		}
+		return s.store.InsertTxn(ctx, tx, RefundTxn(charge, p.UpdatedAt))
 	})
 	if err != nil {
 		return fmt.Errorf("record refund %s: %w", p.ID, err)

@@ -31,7 +31,7 @@ func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
-const orderColumns = `id, user_id, price, status, version, expires_at, charge_attempts`
+const orderColumns = `id, user_id, price, status, version, expires_at, charge_attempts, fee, seller_id, payee`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
@@ -39,7 +39,8 @@ func scanOrder(s scanner) (Order, error) {
 		status  string
 		expires int64
 	)
-	if err := s.Scan(&o.ID, &o.UserID, &o.Price, &status, &o.Version, &expires, &o.Attempts); err != nil {
+	if err := s.Scan(&o.ID, &o.UserID, &o.Price, &status, &o.Version, &expires, &o.Attempts,
+		&o.Fee, &o.SellerID, &o.Payee); err != nil {
 		return Order{}, err
 	}
 	o.Status = events.OrderStatus(status)
@@ -82,6 +83,7 @@ func unixMilli(t time.Time) int64 {
 func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
 	_, err := replica.Insert(ctx, tx, "orders", o.ID, o.Version, replica.Set{
 		"user_id": o.UserID, "price": int64(o.Price), "status": string(o.Status), "expires_at": unixMilli(o.ExpiresAt),
+		"fee": int64(o.Fee), "seller_id": o.SellerID, "payee": o.Payee,
 	})
 	return err
 }
@@ -246,4 +248,56 @@ func (s *Store) PendingOf(ctx context.Context, orderID string) (bool, error) {
 		return false, fmt.Errorf("pending of order: %w", sqldb.Err(err))
 	}
 	return n > 0, nil
+}
+
+// InsertTxn writes a balanced ledger transaction inside tx, beside the
+// change it records. An unbalanced one is refused before any SQL; one
+// already written (the same id, or a second charge or refund of the same
+// order) is sqldb.ErrConflict.
+func (s *Store) InsertTxn(ctx context.Context, tx *sqldb.Tx, t Txn) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	const q = `INSERT INTO ledger_transactions (id, kind, order_id, payment_id, created_at)
+		VALUES ($1, $2, $3, $4, $5)`
+	if _, err := tx.ExecContext(ctx, q, t.ID, t.Kind, t.OrderID, t.PaymentID, unixMilli(t.CreatedAt)); err != nil {
+		return fmt.Errorf("insert ledger transaction: %w", sqldb.Err(err))
+	}
+	const qe = `INSERT INTO ledger_entries (transaction_id, line, account, amount) VALUES ($1, $2, $3, $4)`
+	for i, e := range t.Entries {
+		if _, err := tx.ExecContext(ctx, qe, t.ID, i+1, e.Account, int64(e.Amount)); err != nil {
+			return fmt.Errorf("insert ledger entry: %w", sqldb.Err(err))
+		}
+	}
+	return nil
+}
+
+// TxnInTx reads a ledger transaction with its entries inside tx.
+func (s *Store) TxnInTx(ctx context.Context, tx *sqldb.Tx, id string) (Txn, error) {
+	var (
+		t       Txn
+		created int64
+	)
+	const q = `SELECT id, kind, order_id, payment_id, created_at FROM ledger_transactions WHERE id = $1`
+	if err := tx.QueryRowContext(ctx, q, id).Scan(&t.ID, &t.Kind, &t.OrderID, &t.PaymentID, &created); err != nil {
+		return Txn{}, fmt.Errorf("ledger transaction %s: %w", id, sqldb.Err(err))
+	}
+	t.CreatedAt = time.UnixMilli(created).UTC()
+	const qe = `SELECT account, amount FROM ledger_entries WHERE transaction_id = $1 ORDER BY line`
+	rows, err := tx.QueryContext(ctx, qe, id)
+	if err != nil {
+		return Txn{}, fmt.Errorf("ledger entries %s: %w", id, sqldb.Err(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Entry
+		if err := rows.Scan(&e.Account, &e.Amount); err != nil {
+			return Txn{}, fmt.Errorf("ledger entries %s: %w", id, sqldb.Err(err))
+		}
+		t.Entries = append(t.Entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return Txn{}, fmt.Errorf("ledger entries %s: %w", id, sqldb.Err(err))
+	}
+	return t, nil
 }

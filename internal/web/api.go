@@ -282,6 +282,10 @@ type order struct {
 		// free-form listing.
 		EventID string `json:"eventId"`
 	} `json:"ticket"`
+	// Fee is the service fee the order took, Total the price plus the
+	// fee: what the buyer pays.
+	Fee   money.Cents `json:"fee"`
+	Total money.Cents `json:"total"`
 }
 
 // Order statuses (DESIGN.md section 3).

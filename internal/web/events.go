@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"github.com/ticketing/ticketing/internal/platform/money"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -158,6 +159,9 @@ type eventData struct {
 	// MoreResales says there are more.
 	Resales     []ticket
 	MoreResales bool
+	// Fee is the service fee a ticket at face value adds, Total what the
+	// buyer would pay: shown beside Buy.
+	Fee, Total money.Cents
 }
 
 // eventResales is how many resale listings an event's page shows.
@@ -181,7 +185,8 @@ func (s *Service) handleEventShow(w http.ResponseWriter, r *http.Request) {
 	if mine {
 		v.Nav = "events"
 	}
-	d := eventData{Event: eventCard{event: e, Sale: sale(e, s.cfg.Now())}, Mine: mine}
+	fee := s.cfg.Fee.Fee(e.FaceValue)
+	d := eventData{Event: eventCard{event: e, Sale: sale(e, s.cfg.Now())}, Mine: mine, Fee: fee, Total: e.FaceValue + fee}
 	if e.Status == eventScheduled {
 		// One more than shown says whether there are more. The page
 		// stands without them: the event is what was asked for.

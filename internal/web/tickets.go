@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"github.com/ticketing/ticketing/internal/platform/money"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -173,6 +174,10 @@ type ticketData struct {
 	// Event is the event of a verified resale (Ticket.Resale), for its
 	// face value and cap; nil otherwise, or when it could not be read.
 	Event *event
+	// Fee is the service fee a purchase now adds to the price, Total what
+	// the buyer would pay: shown before reserving (the order keeps the
+	// fee taken when it is made).
+	Fee, Total money.Cents
 }
 
 // handleTicketShow renders the ticket page, with the problems of a
@@ -193,6 +198,8 @@ func (s *Service) handleTicketShow(w http.ResponseWriter, r *http.Request) {
 		// An issued ticket someone holds (or whose code is void) is not
 		// for sale either, until its holder lists it.
 		Gone: t.Status == "sold" || t.Status == "withdrawn" || t.Status == ticketHeld || t.Status == ticketVoid}
+	d.Fee = s.cfg.Fee.Fee(t.Price)
+	d.Total = t.Price + d.Fee
 	if t.Resale {
 		// The seller of a resale is its holder, not the organizer the
 		// ticket's userId names.

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"github.com/ticketing/ticketing/internal/platform/money"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -57,6 +58,10 @@ type Config struct {
 	// (TRUSTED_PROXIES: the gateway and any load balancer in front): the
 	// browser's address found with them is what the API calls name.
 	TrustedProxies []netip.Prefix
+	// Fee is the buyer's service fee (SERVICE_FEE_PERCENT,
+	// SERVICE_FEE_CENTS), which the ticket page adds to the price before
+	// the buyer reserves; the order then shows the fee orders took.
+	Fee money.FeeRule
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -737,6 +737,7 @@ func TestPagesRender(t *testing.T) {
 	sold := ticket{ID: "t2", Title: evil, Price: 2050, UserID: "u2", OrderID: "o9", Status: "sold", SoldAt: fixedNow().Add(-time.Hour)}
 	o := order{ID: "o1", UserID: "u1", Status: statusCreated, ExpiresAt: fixedNow().Add(90 * time.Second)}
 	o.Ticket.ID, o.Ticket.Title, o.Ticket.Price = "t1", evil, 2050
+	o.Fee, o.Total = 255, 2305 // 10% + $0.50
 	failed := newForm(url.Values{"email": {evil}, "title": {evil}, "price": {"abc"}, "q": {evil}, "token": {"tok_chargeDeclined"}})
 	failed.Errors["email"] = "Email must be valid."
 	failed.Errors["price"] = "Price must be a number with at most two decimals."
@@ -770,6 +771,8 @@ func TestPagesRender(t *testing.T) {
 			[]string{`action="/tickets/t9/edit"`, `value="20.50"`}},
 		{"ticket to buy", "ticket", view{User: u, CSRF: "tok", Data: ticketData{Ticket: tk}},
 			[]string{"Purchase", `action="/tickets/t1/purchase"`}},
+		{"ticket to buy shows price, fee and total", "ticket", view{User: u, Data: ticketData{Ticket: tk, Fee: 255, Total: 2305}},
+			[]string{`id="service-fee">$2.55<`, `id="total"><strong>$23.05</strong>`, "while you pay $23.05", `action="/tickets/t1/purchase"`}},
 		{"ticket signed out", "ticket", view{Data: ticketData{Ticket: tk}}, []string{"Sign in to purchase", "next=/tickets/t1"}},
 		{"own ticket", "ticket", view{User: u, Data: ticketData{Ticket: tk, Mine: true}}, []string{"You are selling this ticket", "/tickets/t1/edit"}},
 		{"reserved ticket", "ticket", view{User: u, Data: ticketData{Ticket: tk, Reserved: true}}, []string{"Someone is buying this ticket"}},
@@ -794,7 +797,7 @@ func TestPagesRender(t *testing.T) {
 			[]string{"Awaiting payment", "Complete", `<time datetime="2030-05-01T12:01:30Z">`}},
 		{"order to pay", "order", view{User: u, CSRF: "tok", Form: failed, Data: orderData{Order: s.row(o), Payable: true, Left: "1:30", ServerAt: isoTime(fixedNow()), Cards: sandboxCards()}},
 			[]string{"no money moves", "tok_visa", "tok_chargeDeclined", "payment succeeds", "card is declined", `id="countdown"`, ">1:30<",
-				`data-expires="2030-05-01T12:01:30Z"`, "Order expired", "Pay $20.50", "Cancel order", `value="tok_chargeDeclined" checked`, "declined"}},
+				`data-expires="2030-05-01T12:01:30Z"`, "Order expired", "Pay $23.05", `id="service-fee">$2.55<`, `id="total"><strong>$23.05</strong>`, "Cancel order", `value="tok_chargeDeclined" checked`, "declined"}},
 		{"order of an event's ticket, its event cancelled after payment", "order", view{User: u, Data: orderData{Order: s.row(func() order {
 			o := o
 			o.Status, o.Notice, o.Ticket.EventID = statusComplete, "Event cancelled — refund pending", "e1"
@@ -809,7 +812,7 @@ func TestPagesRender(t *testing.T) {
 		{"order cancelled by the buyer", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "buyer", ""))}}, []string{"Cancelled by you"}},
 		{"order expired and cancelled", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", ""))}}, []string{"Expired: the reservation ran out"}},
 		{"order paid after it expired", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", "p1"))}},
-			[]string{"Expired: the reservation ran out", "Your payment of $20.50 is being refunded in full"}},
+			[]string{"Expired: the reservation ran out", "Your payment of $23.05 is being refunded in full"}},
 		{"order refused for a price change", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "price_change", ""))}},
 			[]string{"The seller changed the price before your reservation went through", "Nothing was charged"}},
 		{"order refused after it was paid", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "price_change", "p1"))}},
