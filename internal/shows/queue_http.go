@@ -1,0 +1,85 @@
+package shows
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/httpapi"
+)
+
+// queueRoutes registers the waiting room's routes (DESIGN.md 9.5).
+func (s *Service) queueRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/events/{id}/queue", httpapi.RequireUser(s.handleQueueJoin))
+	mux.HandleFunc("GET /api/events/{id}/queue", s.handleQueueGet)
+}
+
+// queueResponse is QueueStatus as the API shows it. position, ahead and
+// estimate (whole seconds) are null while unknown: before the shuffle, or
+// without a place.
+type queueResponse struct {
+	EventID            string    `json:"eventId"`
+	State              string    `json:"state"`
+	Joined             bool      `json:"joined"`
+	Position           *int      `json:"position"`
+	Ahead              *int      `json:"ahead"`
+	Estimate           *int64    `json:"estimate"`
+	Length             int       `json:"length"`
+	Admitted           int       `json:"admitted"`
+	SeedHash           string    `json:"seedHash,omitempty"`
+	Seed               string    `json:"seed,omitempty"`
+	Admission          string    `json:"admission,omitempty"`
+	AdmissionExpiresAt time.Time `json:"admissionExpiresAt,omitzero"`
+	OpensAt            time.Time `json:"opensAt"`
+	OnSaleAt           time.Time `json:"onSaleAt"`
+	ClosesAt           time.Time `json:"closesAt"`
+}
+
+func toQueueResponse(st QueueStatus) queueResponse {
+	out := queueResponse{EventID: st.EventID, State: st.State, Joined: st.Joined, Length: st.Length,
+		Admitted: st.Admitted, SeedHash: st.SeedHash, Seed: st.Seed, Admission: st.Admission,
+		AdmissionExpiresAt: st.AdmissionExpires, OpensAt: st.OpensAt, OnSaleAt: st.OnSaleAt, ClosesAt: st.ClosesAt}
+	if st.Position > 0 {
+		pos, ahead := st.Position, st.Ahead
+		out.Position, out.Ahead = &pos, &ahead
+	}
+	if st.Estimate >= 0 {
+		secs := int64(st.Estimate / time.Second)
+		out.Estimate = &secs
+	}
+	return out
+}
+
+// handleQueueJoin answers POST /api/events/{id}/queue (no body): the
+// caller's place, the first one if they had joined before. 404 for an
+// unknown event, 409 no_queue or queue_closed, 429 past the address's
+// joins a minute.
+func (s *Service) handleQueueJoin(w http.ResponseWriter, r *http.Request) {
+	user, _ := httpapi.UserFrom(r.Context())
+	if s.joins != nil {
+		addr := httpapi.AddrKey(httpapi.ClientAddr(r, s.trusted))
+		if ok, wait := s.joins.Take(addr, s.now()); !ok {
+			s.log.Warn("queue join rate limited", "client_addr", addr)
+			httpapi.Error(w, r, &fault.Error{Kind: fault.TooMany, Message: "Too many joins from your address, try again later", RetryAfter: wait})
+			return
+		}
+	}
+	st, err := s.JoinQueue(r.Context(), user, r.PathValue("id"))
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Respond(w, http.StatusOK, toQueueResponse(st))
+}
+
+// handleQueueGet answers GET /api/events/{id}/queue: where the caller
+// stands, signed out too (then without a place).
+func (s *Service) handleQueueGet(w http.ResponseWriter, r *http.Request) {
+	user, _ := httpapi.UserFrom(r.Context())
+	st, err := s.QueueStatusOf(r.Context(), user.ID, r.PathValue("id"))
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Respond(w, http.StatusOK, toQueueResponse(st))
+}
