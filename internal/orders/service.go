@@ -95,6 +95,10 @@ type Config struct {
 	CatchUpPoll time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// AdmissionKey verifies the waiting room's admissions
+	// (admission.Key of the session key); without it a queued event's
+	// reservation by event is refused while its room is open.
+	AdmissionKey []byte
 }
 
 // Service holds the orders use cases.

@@ -609,6 +609,7 @@ func (s *Store) ClearPicked(ctx context.Context, tx *sqldb.Tx, ticketID, orderID
 // replica rule).
 func (s *Store) ApplyEvent(ctx context.Context, tx *sqldb.Tx, ev events.EventState, created bool) (replica.Outcome, error) {
 	set := replica.Set{"starts_at": millisOrNull(ev.StartsAt), "ends_at": millisOrNull(ev.EndsAt)}
+	set["queue_until"] = queueUntil(ev) // queue.go
 	if created {
 		return replica.Insert(ctx, tx, "sale_events", ev.ID, ev.Version, set)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/admission"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/session"
@@ -46,11 +47,11 @@ const QueueBucket = "QUEUES"
 
 const (
 	// RoomOpensBefore is how long before onSaleAt the room opens.
-	RoomOpensBefore = 30 * time.Minute
+	RoomOpensBefore = events.QueueOpensBefore
 	// RoomOpenAfter is how long after onSaleAt the room stays open (or
 	// until the event sells out); after it a reservation needs no
 	// admission.
-	RoomOpenAfter = time.Hour
+	RoomOpenAfter = events.QueueOpenAfter
 	// DefaultAdmitFactor is how many shoppers the room lets in per free
 	// ticket.
 	DefaultAdmitFactor = 1.5
