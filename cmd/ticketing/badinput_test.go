@@ -252,7 +252,7 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		// no order behind, and the swept user must end with none.
 		{method: "POST", path: "/api/orders", auth: true, decodes: true, fields: [][2]string{{"ticketId", q(fx.reservedTicket)}}},
 		// eventId names an event not on sale yet: refused too.
-		{method: "POST", path: "/api/orders", auth: true, decodes: true, fields: [][2]string{{"eventId", q(fx.event)}}},
+		{method: "POST", path: "/api/orders", auth: true, decodes: true, fields: [][2]string{{"eventId", q(fx.event)}, {"admission", q("not.an.admission")}}},
 		{method: "GET", path: "/api/orders/{id}", auth: true},
 		{method: "DELETE", path: "/api/orders/{id}", auth: true},
 		{method: "POST", path: "/api/payments", auth: true, decodes: true, fields: [][2]string{{"orderId", q(fx.otherOrder)}, {"token", q("tok_visa")}}},
@@ -263,6 +263,9 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "PUT", path: "/api/events/{id}", auth: true, decodes: true, fields: eventFields(false)},
 		{method: "POST", path: "/api/events/{id}/staff", auth: true, decodes: true, fields: [][2]string{{"email", q("door@example.com")}}},
 		{method: "DELETE", path: "/api/events/{id}/staff/door@example.com", auth: true},
+		// The waiting room: the swept events have none (409 no_queue).
+		{method: "POST", path: "/api/events/{id}/queue", auth: true},
+		{method: "GET", path: "/api/events/{id}/queue"},
 		// Last of the events: the owner's sweep cancels their own event.
 		{method: "POST", path: "/api/events/{id}/cancel", auth: true},
 	}
@@ -714,7 +717,8 @@ func sweepAPI(t *testing.T, base string, fx badInputFixtures, owner string) {
 					if signedIn && r.path == "/api/orders/{id}" && id.name == "other's order" && a.status != http.StatusUnauthorized {
 						t.Errorf("%s someone else's order = %d, want 401", r.method, a.status)
 					}
-					if signedIn && strings.HasPrefix(r.path, "/api/events/{id}") && r.method != "GET" && id.name == "other's event" && a.status != http.StatusForbidden {
+					// Anyone may join another organizer's event's queue.
+					if signedIn && strings.HasPrefix(r.path, "/api/events/{id}") && r.path != "/api/events/{id}/queue" && r.method != "GET" && id.name == "other's event" && a.status != http.StatusForbidden {
 						t.Errorf("%s on someone else's event = %d, want 403", r.method, a.status)
 					}
 				})
