@@ -173,6 +173,11 @@ func (s *Service) handleEventShow(w http.ResponseWriter, r *http.Request) {
 	if mine {
 		v.Nav = "events"
 	}
+	if !mine && roomOpen(e, s.cfg.Now()) {
+		// The sale goes through the waiting room while it is open.
+		seeOther(w, r, "/events/"+url.PathEscape(e.ID)+"/queue")
+		return
+	}
 	v.Data = eventData{Event: eventCard{event: e, Sale: sale(e, s.cfg.Now())}, Mine: mine}
 	s.render(w, r, http.StatusOK, "event", v)
 }
@@ -188,7 +193,7 @@ func (s *Service) handleEventBuy(w http.ResponseWriter, r *http.Request) {
 	// the event is created it may not know them yet.
 	err := s.untilKnown(r,
 		func() (err error) {
-			o, err = s.api.ReserveFromEvent(r, id)
+			o, err = s.api.ReserveFromEvent(r, id, r.PostFormValue("admission"))
 			return err
 		},
 		func() bool {
@@ -200,6 +205,8 @@ func (s *Service) handleEventBuy(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/orders/"+url.PathEscape(o.ID))
 	case st == http.StatusUnauthorized:
 		seeOther(w, r, "/auth/signin?next="+url.QueryEscape(page))
+	case code == "queue_required":
+		seeOther(w, r, page+"/queue")
 	case code == "not_on_sale_yet", code == "sold_out", code == "event_cancelled", code == "event_ended",
 		st == http.StatusConflict, st == http.StatusBadRequest, st == http.StatusTooManyRequests, st == http.StatusNotFound:
 		f := newForm(nil)
