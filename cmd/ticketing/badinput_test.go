@@ -936,7 +936,8 @@ var webEventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt",
 func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 	ids := hostileIDs(fx)
 	getPaths := []string{"/tickets/{id}", "/tickets/{id}/edit", "/orders/{id}", "/tickets/{id}/purchase", "/orders/{id}/pay",
-		"/events/{id}", "/events/{id}/edit", "/events/{id}/cancel", "/events/{id}/buy", "/tickets/{id}/pdf", "/events/{id}/checkin"}
+		"/events/{id}", "/events/{id}/edit", "/events/{id}/cancel", "/events/{id}/buy", "/tickets/{id}/pdf", "/events/{id}/checkin",
+		"/events/{id}/queue"}
 	for _, p := range getPaths {
 		for _, id := range ids {
 			t.Run(fmt.Sprintf("GET %s/id %s", p, id.name), func(t *testing.T) {
@@ -973,7 +974,8 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		{"/tickets/{id}/withdraw", nil},
 		{"/events/new", webEventFields},
 		{"/events/{id}/edit", webEventFields},
-		{"/events/{id}/buy", nil},
+		{"/events/{id}/buy", []string{"admission"}},
+		{"/events/{id}/queue", nil},
 		{"/events/{id}/staff", []string{"email"}},
 		{"/events/{id}/staff/remove", []string{"email"}},
 		{"/events/{id}/cancel", nil},
@@ -983,7 +985,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1",
 		"name": "Web+gig", "venue": "Hall", "timeZone": "Europe%2FAmsterdam", "startsAt": "2099-06-21T20%3A00",
 		"endsAt": "2099-06-21T23%3A00", "onSaleAt": "2099-06-01T10%3A00", "faceValue": "40%2C50", "capacity": "1",
-		"resaleCapPercent": "100", "transfers": "on", "code": "ABCD-EFGH-JKMN"}
+		"resaleCapPercent": "100", "transfers": "on", "code": "ABCD-EFGH-JKMN", "admission": "not.an.admission"}
 	formBody := func(fields []string, field, value string) []byte {
 		vals := []string{"csrf=" + url.QueryEscape(ws.csrf)}
 		for _, f := range fields {
