@@ -931,7 +931,7 @@ func TestBadInputWeb(t *testing.T) {
 }
 
 // webEventFields are the fields of the web's event form.
-var webEventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "onSaleAt", "faceValue", "capacity", "resaleCapPercent", "transfers"}
+var webEventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "onSaleAt", "faceValue", "capacity", "resaleCapPercent", "transfers", "queue"}
 
 func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 	ids := hostileIDs(fx)
@@ -985,7 +985,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1",
 		"name": "Web+gig", "venue": "Hall", "timeZone": "Europe%2FAmsterdam", "startsAt": "2099-06-21T20%3A00",
 		"endsAt": "2099-06-21T23%3A00", "onSaleAt": "2099-06-01T10%3A00", "faceValue": "40%2C50", "capacity": "1",
-		"resaleCapPercent": "100", "transfers": "on", "code": "ABCD-EFGH-JKMN", "admission": "not.an.admission"}
+		"resaleCapPercent": "100", "transfers": "on", "queue": "on", "code": "ABCD-EFGH-JKMN", "admission": "not.an.admission"}
 	formBody := func(fields []string, field, value string) []byte {
 		vals := []string{"csrf=" + url.QueryEscape(ws.csrf)}
 		for _, f := range fields {

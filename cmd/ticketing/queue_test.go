@@ -1,7 +1,11 @@
 package main
 
 import (
+	"html"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +81,53 @@ func TestUpQueue(t *testing.T) {
 			return b.do("POST", "/api/orders", map[string]string{"eventId": ev.ID, "admission": admissions[i]}, nil) == http.StatusCreated
 		})
 	}
+}
+
+// TestWebQueue: without JavaScript, the event page sends a buyer to the
+// waiting room while it is open; they join before the on-sale, the page
+// says the places are drawn at random and refreshes itself, then shows
+// their turn with a Buy form carrying the admission, which reserves. Buy
+// without the admission leads back to the room.
+func TestWebQueue(t *testing.T) {
+	t.Parallel()
+	const key = "webq-test-key-webq-test-key-webq"
+	base, _ := startUp(t, t.TempDir(), map[string]string{"JWT_KEY": key})
+	org := signUp(t, base, "org@example.com")
+	asOrganizer(t, org, key)
+	onSale := time.Now().Add(3 * time.Second).UTC()
+	starts := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	var ev eventJSON
+	if got := org.do("POST", "/api/events", map[string]any{"name": "Big show", "venue": "Arena", "timeZone": "Europe/Amsterdam",
+		"startsAt": starts.Format(time.RFC3339), "onSaleAt": onSale.Format(time.RFC3339Nano), "faceValue": "40", "capacity": 1, "queue": true}, &ev); got != http.StatusCreated {
+		t.Fatalf("create = %d", got)
+	}
+	page := "/events/" + ev.ID + "/queue"
+	b := webSignUp(t, base, "buyer@example.com")
+	webRedirect(t, "the event page while the room is open", b.get("/events/"+ev.ID), page)
+	webWant(t, "the room", b.open(page), http.StatusOK, "Join the queue", `aria-live="polite"`, `http-equiv="refresh"`)
+	p := b.follow("join", b.post(page, url.Values{}), page)
+	webWant(t, "joined before the on-sale", p, http.StatusOK, "drawn at random", `http-equiv="refresh"`, "Seed fingerprint")
+
+	other := webSignUp(t, base, "other@example.com")
+	// Once orders has the event (event.created on the bus).
+	natsbustest.Eventually(t, 10*time.Second, "buy without an admission sent to the room", func() bool {
+		other.open(page)
+		p := other.post("/events/"+ev.ID+"/buy", url.Values{})
+		return p.status == http.StatusSeeOther && p.location == page
+	})
+
+	var adm string
+	natsbustest.Eventually(t, 20*time.Second, "the buyer's turn", func() bool {
+		p := b.open(page)
+		m := regexp.MustCompile(`name="admission" value="([^"]+)"`).FindStringSubmatch(p.body)
+		if m != nil {
+			adm = html.UnescapeString(m[1])
+		}
+		return m != nil && strings.Contains(p.body, "It is your turn")
+	})
+	natsbustest.Eventually(t, 20*time.Second, "a reservation with the admission", func() bool {
+		b.open(page)
+		p := b.post("/events/"+ev.ID+"/buy", url.Values{"admission": {adm}})
+		return p.status == http.StatusSeeOther && strings.HasPrefix(p.location, "/orders/")
+	})
 }

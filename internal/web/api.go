@@ -566,6 +566,7 @@ type eventInput struct {
 	Capacity         string `json:"capacity,omitempty"`
 	ResaleCapPercent string `json:"resaleCapPercent,omitempty"`
 	Transfers        bool   `json:"transfers"`
+	Queue            bool   `json:"queue"`
 }
 
 // CreateEvent creates an event from the body eventForm built.

@@ -274,7 +274,7 @@ func (s *Service) handleMyEvents(w http.ResponseWriter, r *http.Request) {
 
 // eventFields are the fields of the event form, in the order of the API's
 // problems.
-var eventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "onSaleAt", "faceValue", "capacity", "resaleCapPercent", "transfers"}
+var eventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "onSaleAt", "faceValue", "capacity", "resaleCapPercent", "transfers", "queue"}
 
 type eventFormData struct {
 	Event *event // nil when creating one
@@ -333,7 +333,7 @@ func eventForm(r *http.Request, editing bool) (eventInput, *form) {
 	}
 	zone := get("timeZone")
 	body := eventInput{Name: r.PostForm.Get("name"), Venue: r.PostForm.Get("venue"), TimeZone: zone,
-		Transfers: r.PostForm.Get("transfers") != ""}
+		Transfers: r.PostForm.Get("transfers") != "", Queue: r.PostForm.Get("queue") != ""}
 	loc := time.UTC
 	if l, err := time.LoadLocation(zone); err == nil && zone != "" && zone != "Local" {
 		loc = l
@@ -445,16 +445,19 @@ func (s *Service) handleEventEditForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v.Form == nil {
-		transfers := ""
+		transfers, queue := "", ""
 		if e.Transfers {
 			transfers = "on"
+		}
+		if e.Queue {
+			queue = "on"
 		}
 		v.Form = newForm(url.Values{
 			"name": {e.Name}, "venue": {e.Venue}, "timeZone": {e.TimeZone},
 			"startsAt": {localInput(e.StartsAt, e.TimeZone)}, "endsAt": {localInput(e.EndsAt, e.TimeZone)},
 			"onSaleAt": {localInput(e.OnSaleAt, e.TimeZone)}, "faceValue": {e.FaceValue.String()},
 			"capacity": {strconv.Itoa(e.Capacity)}, "resaleCapPercent": {strconv.Itoa(e.ResaleCapPercent)},
-			"transfers": {transfers},
+			"transfers": {transfers}, "queue": {queue},
 		})
 	}
 	if e.Status != eventScheduled && len(v.Form.General) == 0 {
