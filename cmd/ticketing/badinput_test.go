@@ -266,6 +266,7 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		// The waiting room: the swept events have none (409 no_queue).
 		{method: "POST", path: "/api/events/{id}/queue", auth: true},
 		{method: "GET", path: "/api/events/{id}/queue"},
+		{method: "GET", path: "/api/events/{id}/queue/stream"},
 		// Last of the events: the owner's sweep cancels their own event.
 		{method: "POST", path: "/api/events/{id}/cancel", auth: true},
 	}

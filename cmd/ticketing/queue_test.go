@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"html"
 	"net/http"
 	"net/url"
@@ -46,6 +47,20 @@ func TestUpQueue(t *testing.T) {
 		if got := b.do("POST", path, nil, &q); got != http.StatusOK || q.State != "shuffling" || q.SeedHash == "" || q.Seed != "" {
 			t.Fatalf("early join = %d %+v", got, q)
 		}
+	}
+	// Live through the gateway: the first event comes at once (flushed).
+	resp, err := buyers[0].http.Get(base + path + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := bufio.NewReader(resp.Body)
+	line, err := rd.ReadString('\n')
+	for err == nil && !strings.HasPrefix(line, "data: ") {
+		line, err = rd.ReadString('\n')
+	}
+	resp.Body.Close()
+	if err != nil || !strings.Contains(line, `"state":"shuffling"`) {
+		t.Fatalf("the stream's first event: %q %v", line, err)
 	}
 	var e errorCode
 	if got := buyers[0].do("POST", "/api/orders", map[string]string{"eventId": ev.ID}, &e); got != http.StatusForbidden || e.code() != "queue_required" {

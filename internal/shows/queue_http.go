@@ -1,6 +1,9 @@
 package shows
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 func (s *Service) queueRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/events/{id}/queue", httpapi.RequireUser(s.handleQueueJoin))
 	mux.HandleFunc("GET /api/events/{id}/queue", s.handleQueueGet)
+	mux.HandleFunc("GET /api/events/{id}/queue/stream", s.handleQueueStream)
 }
 
 // queueResponse is QueueStatus as the API shows it. position, ahead and
@@ -82,4 +86,92 @@ func (s *Service) handleQueueGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.Respond(w, http.StatusOK, toQueueResponse(st))
+}
+
+// StreamFor is how long one server-sent-event stream of the queue lasts:
+// well inside the servers' 60 s write timeout (the gateway's too, which a
+// part cannot lift), and short enough not to hold up a shutdown long.
+// The browser's EventSource reconnects by itself (retry: 1 s).
+const StreamFor = 25 * time.Second
+
+// streamEvery is how often a stream looks again when its room has not
+// changed: tickets left (and so admissions) move without the room.
+const streamEvery = 2 * time.Second
+
+// streamMinGap is the least time between two looks of a stream.
+const streamMinGap = 500 * time.Millisecond
+
+// handleQueueStream answers GET /api/events/{id}/queue/stream: the
+// caller's status as GET /api/events/{id}/queue gives it, as server-sent
+// events ("event: status"), one at once and one whenever it changes,
+// for StreamFor. Errors before the stream starts are JSON, as elsewhere.
+func (s *Service) handleQueueStream(w http.ResponseWriter, r *http.Request) {
+	user, _ := httpapi.UserFrom(r.Context())
+	ctx := r.Context()
+	st, err := s.QueueStatusOf(ctx, user.ID, r.PathValue("id"))
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Accel-Buffering", "no") // a buffering proxy in front would hold the events
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 1000\n\n")
+	room, err := s.queue.room(ctx, st.EventID)
+	if err != nil {
+		return
+	}
+	end := time.NewTimer(StreamFor)
+	defer end.Stop()
+	tick := time.NewTicker(streamEvery)
+	defer tick.Stop()
+	var last []byte
+	at := time.Now()
+	for {
+		b, err := json.Marshal(toQueueResponse(st))
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(b, last) {
+			if _, err := fmt.Fprintf(w, "event: status\ndata: %s\n\n", b); err != nil {
+				return
+			}
+			if rc.Flush() != nil {
+				return
+			}
+			last = b
+		}
+		room.mu.Lock()
+		changed := room.changed
+		room.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.queue.ctx.Done():
+			return
+		case <-end.C:
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+		// A busy room changes with every join: look at most twice a
+		// second.
+		if wait := streamMinGap - time.Since(at); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		at = time.Now()
+		if st, err = s.QueueStatusOf(ctx, user.ID, st.EventID); err != nil {
+			return
+		}
+	}
 }

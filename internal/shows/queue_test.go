@@ -1,13 +1,17 @@
 package shows
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -353,5 +357,66 @@ func TestQueueHTTP(t *testing.T) {
 	}
 	if r := httpapitest.Do(t, h, "GET", "/api/events/nope/queue", nil, ""); r.Status != http.StatusNotFound {
 		t.Fatalf("GET of a bad id: %d %s", r.Status, r.Body)
+	}
+}
+
+// The stream sends the caller's status at once and again when it
+// changes (another joins: the length moves), as server-sent events.
+func TestQueueStream(t *testing.T) {
+	db := sqldbtest.Open(t, sqldb.SQLite, migs...)
+	bus := natsbustest.Embedded(t)
+	s, clk := newQueueService(t, db, bus.JetStream(), nil, Config{})
+	srv := httptest.NewServer(handler(s))
+	defer srv.Close()
+	e := mustQueuedEvent(t, s, 10, 10)
+	clk.Advance(30 * time.Minute)
+	join(t, s, user(1), e.ID)
+
+	req, _ := http.NewRequest("GET", srv.URL+"/api/events/"+e.ID+"/queue/stream", nil)
+	req.AddCookie(&http.Cookie{Name: session.CookieName, Value: httpapitest.Token(t, httpapitest.Key, user(1))})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, ct)
+	}
+	events := make(chan queueResponse)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var q queueResponse
+				json.Unmarshal([]byte(data), &q)
+				events <- q
+			}
+		}
+		close(events)
+	}()
+	next := func() queueResponse {
+		t.Helper()
+		select {
+		case q, ok := <-events:
+			if !ok {
+				t.Fatal("the stream ended")
+			}
+			return q
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event within 10 s")
+		}
+		return queueResponse{}
+	}
+	if q := next(); q.State != QueueShuffling || !q.Joined || q.Length != 1 {
+		t.Fatalf("first event: %+v", q)
+	}
+	join(t, s, user(2), e.ID)
+	if q := next(); q.Length != 2 {
+		t.Fatalf("after another join: %+v", q)
+	}
+	// An event without a queue is a JSON error, not a stream.
+	plain := mustCreate(t, s, draft("Small show", "Bar", 10))
+	if r := httpapitest.Do(t, handler(s), "GET", "/api/events/"+plain.ID+"/queue/stream", nil, ""); r.Status != http.StatusConflict {
+		t.Fatalf("stream of an event without a queue: %d %s", r.Status, r.Body)
 	}
 }
