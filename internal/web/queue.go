@@ -9,7 +9,8 @@ import (
 
 // The waiting room's page (DESIGN.md 9.5): the caller's place, how many
 // are ahead, an estimate and the sale's state, refreshing itself with a
-// meta refresh (no script needed) and announcing changes to screen
+// meta refresh without JavaScript, live from the room's server-sent
+// events with it (static/queue.js), and announcing changes to screen
 // readers through a live region.
 
 // Room times, as the events part keeps them (events.QueueOpensBefore and
@@ -104,6 +105,9 @@ func (s *Service) handleQueueShow(w http.ResponseWriter, r *http.Request) {
 		d.Refresh = queueRefresh
 	}
 	v.Data, v.Refresh = d, d.Refresh
+	if d.Refresh > 0 {
+		v.Scripts = append(v.Scripts, s.asset("queue.js"))
+	}
 	s.render(w, r, http.StatusOK, "queue", v)
 }
 

@@ -26,7 +26,7 @@ func TestQueuePageRenders(t *testing.T) {
 	}{
 		{"waiting", view{User: buyer, Refresh: 5, Data: queueData{Event: e, Refresh: 5, Queue: queueStatus{State: "waiting", Joined: true,
 			Position: &pos, Ahead: &ahead, Estimate: &est, Length: 5000, SeedHash: "abc123"}}},
-			[]string{`<meta http-equiv="refresh" content="5">`, `aria-live="polite"`, `role="status"`, "Your place: <strong id=\"queue-position\">1234</strong> of 5000",
+			[]string{`<noscript><meta http-equiv="refresh" content="5"></noscript>`, `aria-live="polite"`, `data-stream="/api/events/e1/queue/stream"`, `data-state="waiting"`, `role="status"`, "Your place: <strong id=\"queue-position\">1234</strong> of <span id=\"queue-length\">5000</span>",
 				"People ahead of you: <strong id=\"queue-ahead\">1200</strong>", "about 5 minutes", "abc123"},
 			[]string{`action="/events/e1/buy"`, `action="/events/e1/queue"`}},
 		{"shuffling", view{User: buyer, Refresh: 5, Data: queueData{Event: e, Refresh: 5, Queue: queueStatus{State: "shuffling", Joined: true, Length: 10}}},
