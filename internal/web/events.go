@@ -153,6 +153,9 @@ type eventData struct {
 	Event eventCard
 	// Mine: the caller organizes the event, and manages it here.
 	Mine bool
+	// Room is the event's waiting room as its organizer sees it, while
+	// it is open; nil otherwise.
+	Room *queueStatus
 }
 
 // handleEventShow is an event's page: when and where in the event's zone
@@ -178,7 +181,15 @@ func (s *Service) handleEventShow(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/events/"+url.PathEscape(e.ID)+"/queue")
 		return
 	}
-	v.Data = eventData{Event: eventCard{event: e, Sale: sale(e, s.cfg.Now())}, Mine: mine}
+	d := eventData{Event: eventCard{event: e, Sale: sale(e, s.cfg.Now())}, Mine: mine}
+	if mine && roomOpen(e, s.cfg.Now()) {
+		// The organizer's view of the room: how many wait, how many are
+		// let in. Without it the page still shows the event.
+		if q, err := s.api.Queue(r, e.ID); err == nil {
+			d.Room = &q
+		}
+	}
+	v.Data = d
 	s.render(w, r, http.StatusOK, "event", v)
 }
 

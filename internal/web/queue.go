@@ -37,6 +37,7 @@ type queueStatus struct {
 	Ahead     *int      `json:"ahead"`
 	Estimate  *int64    `json:"estimate"`
 	Length    int       `json:"length"`
+	Admitted  int       `json:"admitted"`
 	SeedHash  string    `json:"seedHash"`
 	Seed      string    `json:"seed"`
 	Admission string    `json:"admission"`

@@ -83,3 +83,19 @@ func TestRoomOpen(t *testing.T) {
 		t.Error("an event without a queue has an open room")
 	}
 }
+
+// The organizer sees how many wait and how many are let in.
+func TestEventPageShowsTheRoomToItsOrganizer(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestService(t, "")
+	org := &user{ID: "org", Email: "org@example.com", Organizer: true}
+	e := amsterdam()
+	e.Queue = true
+	v := view{User: org, Form: newForm(nil), Data: eventData{Event: eventCard{event: e, Sale: sale(e, fixedNow())}, Mine: true,
+		Room: &queueStatus{State: "waiting", Length: 5000, Admitted: 150}}}
+	rec := httptest.NewRecorder()
+	s.render(rec, httptest.NewRequest(http.MethodGet, "/", nil), http.StatusOK, "event", &v)
+	if body := rec.Body.String(); !strings.Contains(body, "Waiting room: <strong>5000</strong> joined, <strong>150</strong> let in so far") {
+		t.Fatalf("the organizer's page lacks the room:\n%s", body)
+	}
+}
