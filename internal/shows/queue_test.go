@@ -420,3 +420,68 @@ func TestQueueStream(t *testing.T) {
 		t.Fatalf("stream of an event without a queue: %d %s", r.Status, r.Body)
 	}
 }
+
+// Two replicas on one NATS serve one queue: concurrent joins through
+// either get one place each, both answer the same places, and
+// concurrent reads through both never let in more than the limit.
+func TestQueueReplicasAgree(t *testing.T) {
+	srv := natsbustest.StartServer(t)
+	cfg := sqldbtest.Config(t, sqldb.SQLite, migs...)
+	db1, db2 := sqldbtest.OpenConfig(t, cfg), sqldbtest.OpenConfig(t, cfg)
+	clk := clocktest.New(clocktest.Start)
+	s1, _ := newQueueService(t, db1, srv.Connect(t).JetStream(), clk, Config{})
+	s2, _ := newQueueService(t, db2, srv.Connect(t).JetStream(), clk, Config{})
+	e := mustQueuedEvent(t, s1, 20, 20)
+	clk.Advance(30 * time.Minute)
+	replicas := []*Service{s1, s2}
+	joinAll := func(from, to int) {
+		errs := make(chan error, to-from)
+		for i := from; i < to; i++ {
+			go func() {
+				_, err := replicas[i%2].JoinQueue(context.Background(), user(i), e.ID)
+				errs <- err
+			}()
+		}
+		for range to - from {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	joinAll(0, 200)
+	clk.Advance(30 * time.Minute)
+	joinAll(200, 300)
+	// Reads through both at once: each may let the next in.
+	done := make(chan QueueStatus, 600)
+	for i := range 300 {
+		for _, s := range replicas {
+			go func() {
+				st, err := s.QueueStatusOf(context.Background(), user(i).ID, e.ID)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- st
+			}()
+		}
+	}
+	for range 600 {
+		<-done
+	}
+	seen := map[int]string{}
+	for i := range 300 {
+		a, b := status(t, s1, user(i).ID, e.ID), status(t, s2, user(i).ID, e.ID)
+		if a.Position != b.Position || a.Position < 1 || a.Position > 300 {
+			t.Fatalf("%s: place %d on one replica, %d on the other", user(i).ID, a.Position, b.Position)
+		}
+		if other, dup := seen[a.Position]; dup {
+			t.Fatalf("place %d given to %s and %s", a.Position, other, user(i).ID)
+		}
+		seen[a.Position] = user(i).ID
+		if early := i < 200; early != (a.Position <= 200) {
+			t.Fatalf("%s (early %v) at place %d", user(i).ID, early, a.Position)
+		}
+		if a.Admitted != 30 || b.Admitted != 30 {
+			t.Fatalf("admitted %d and %d, want 30 (20 tickets × 1.5)", a.Admitted, b.Admitted)
+		}
+	}
+}
