@@ -101,6 +101,7 @@ type queue struct {
 
 	mu    sync.Mutex
 	rooms map[string]*room
+	swept time.Time // the last look for idle rooms
 }
 
 // EnableQueue creates (or finds) the waiting rooms' bucket on js and
@@ -189,6 +190,10 @@ func (a admitValue) active(now time.Time, ttl time.Duration) int {
 // of its keys in revision order.
 type room struct {
 	id string
+	// stop ends the watch; used (under queue.mu) is when it was last
+	// asked for.
+	stop context.CancelFunc
+	used time.Time
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced at every change
@@ -210,21 +215,39 @@ type room struct {
 // keyToken matches what a key token may hold (NATS KV keys).
 var keyToken = regexp.MustCompile(`^[-_=a-zA-Z0-9]+$`)
 
+// roomIdle is how long a view nobody asks for is kept: then its watch
+// (an ordered consumer on the server) stops, and the next request builds
+// the view again from the bucket. Rooms of past sales do not pile up.
+const roomIdle = 10 * time.Minute
+
 // room returns this replica's view of the event's room, starting its
 // watch the first time and waiting until it has caught up.
 func (q *queue) room(ctx context.Context, eventID string) (*room, error) {
+	now := time.Now() // the cache's own clock, not the sale's
 	q.mu.Lock()
+	if now.Sub(q.swept) >= time.Minute {
+		q.swept = now
+		for id, old := range q.rooms {
+			if now.Sub(old.used) >= roomIdle {
+				old.stop()
+				delete(q.rooms, id)
+			}
+		}
+	}
 	r := q.rooms[eventID]
 	if r == nil || r.failed() {
-		r = &room{id: eventID, changed: make(chan struct{}), pos: map[string]int{}, joined: map[string]bool{}}
-		w, err := q.kv.Watch(q.ctx, eventID+".>")
+		wctx, stop := context.WithCancel(q.ctx)
+		r = &room{id: eventID, changed: make(chan struct{}), pos: map[string]int{}, joined: map[string]bool{}, stop: stop}
+		w, err := q.kv.Watch(wctx, eventID+".>")
 		if err != nil {
+			stop()
 			q.mu.Unlock()
 			return nil, fmt.Errorf("watch queue %s: %w", eventID, err)
 		}
-		go r.follow(w)
+		go r.follow(wctx, w)
 		q.rooms[eventID] = r
 	}
+	r.used = now
 	q.mu.Unlock()
 	return r, r.wait(ctx, func() bool { return r.ready })
 }
@@ -235,10 +258,19 @@ func (r *room) failed() bool {
 	return r.err != nil
 }
 
-// follow applies the watch's entries until it ends.
-func (r *room) follow(w jetstream.KeyWatcher) {
+// follow applies the watch's entries until it ends or ctx is done.
+func (r *room) follow(ctx context.Context, w jetstream.KeyWatcher) {
 	defer w.Stop()
-	for e := range w.Updates() {
+	for {
+		var e jetstream.KeyValueEntry
+		var ok bool
+		select {
+		case e, ok = <-w.Updates():
+		case <-ctx.Done():
+		}
+		if !ok {
+			break
+		}
 		r.mu.Lock()
 		if e == nil {
 			r.ready = true

@@ -485,3 +485,31 @@ func TestQueueReplicasAgree(t *testing.T) {
 		}
 	}
 }
+
+// A view nobody asked for in roomIdle stops its watch and leaves the
+// cache; the next request builds it again from the bucket, places intact.
+func TestQueueIdleRoomsLeave(t *testing.T) {
+	db := sqldbtest.Open(t, sqldb.SQLite, migs...)
+	bus := natsbustest.Embedded(t)
+	s, clk := newQueueService(t, db, bus.JetStream(), nil, Config{})
+	e := mustQueuedEvent(t, s, 10, 10)
+	other := mustQueuedEvent(t, s, 10, 10)
+	clk.Advance(time.Hour)
+	first := join(t, s, user(1), e.ID)
+	q := s.queue
+	q.mu.Lock()
+	r := q.rooms[e.ID]
+	r.used, q.swept = time.Now().Add(-roomIdle), time.Time{}
+	q.mu.Unlock()
+	status(t, s, "", other.ID) // sweeps
+	natsbustest.Eventually(t, 5*time.Second, "the idle room's watch stops", r.failed)
+	q.mu.Lock()
+	_, kept := q.rooms[e.ID]
+	q.mu.Unlock()
+	if kept {
+		t.Fatal("the idle room is still cached")
+	}
+	if st := status(t, s, user(1).ID, e.ID); st.Position != first.Position || st.Length != 1 {
+		t.Fatalf("rebuilt: %+v, was %+v", st, first)
+	}
+}
