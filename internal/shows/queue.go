@@ -102,6 +102,9 @@ type queue struct {
 	mu    sync.Mutex
 	rooms map[string]*room
 	swept time.Time // the last look for idle rooms
+
+	evMu   sync.Mutex
+	events map[string]freshEvent // recentEvent's cache
 }
 
 // EnableQueue creates (or finds) the waiting rooms' bucket on js and
@@ -127,7 +130,7 @@ func (s *Service) EnableQueue(ctx context.Context, js jetstream.JetStream, cfg Q
 		return fmt.Errorf("events: queue bucket: %w", err)
 	}
 	qctx, cancel := context.WithCancel(context.Background())
-	s.queue = &queue{kv: kv, cfg: cfg, ctx: qctx, cancel: cancel, rooms: map[string]*room{}}
+	s.queue = &queue{kv: kv, cfg: cfg, ctx: qctx, cancel: cancel, rooms: map[string]*room{}, events: map[string]freshEvent{}}
 	return nil
 }
 
@@ -424,6 +427,59 @@ func (q *queue) prepare(ctx context.Context, r *room, e Event, now time.Time) er
 	return r.wait(ctx, func() bool { return r.revealed && r.lastRev >= rev })
 }
 
+// eventFresh is how long a queue request trusts an event read by another
+// (its times, its tickets left): the many polls of a waiting room cost
+// one database read per event per replica a quarter second, and an
+// admission waits at most that long for a ticket that came back. A change
+// through this replica (an edit, a ticket counted) is seen at once.
+const eventFresh = 250 * time.Millisecond
+
+type freshEvent struct {
+	e  Event
+	at time.Time // the cache's own clock, not the sale's
+}
+
+// recentEvent is Get, from the queue's cache when it was read less than
+// eventFresh ago.
+func (s *Service) recentEvent(ctx context.Context, id string) (Event, error) {
+	q := s.queue
+	if q == nil {
+		return s.Get(ctx, id)
+	}
+	q.evMu.Lock()
+	f, ok := q.events[id]
+	q.evMu.Unlock()
+	if ok && time.Since(f.at) < eventFresh {
+		e := f.e
+		e.Settle(s.now())
+		return e, nil
+	}
+	e, err := s.Get(ctx, id)
+	if err != nil {
+		return Event{}, err
+	}
+	q.evMu.Lock()
+	if len(q.events) >= maxFreshEvents {
+		clear(q.events)
+	}
+	q.events[id] = freshEvent{e: e, at: time.Now()}
+	q.evMu.Unlock()
+	return e, nil
+}
+
+// maxFreshEvents bounds the cache: requests for many events at once
+// (a crawler) start it afresh rather than grow it.
+const maxFreshEvents = 10_000
+
+// forgetEvent drops the cached read of an event this replica changed.
+func (s *Service) forgetEvent(id string) {
+	if q := s.queue; q != nil {
+		q.evMu.Lock()
+		delete(q.events, id)
+		q.evMu.Unlock()
+	}
+}
+
 // QueueStatus is where a caller stands in an event's waiting room.
 type QueueStatus struct {
 	EventID string
@@ -460,7 +516,7 @@ func roomOpen(e Event, now time.Time) bool {
 // queuedEvent reads the event of a queue request: ErrNotFound, ErrNoQueue,
 // ErrQueueUnavailable.
 func (s *Service) queuedEvent(ctx context.Context, eventID string) (Event, error) {
-	e, err := s.Get(ctx, eventID)
+	e, err := s.recentEvent(ctx, eventID)
 	if err != nil {
 		return Event{}, err
 	}

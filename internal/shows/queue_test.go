@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -75,6 +76,7 @@ func setStock(tb testing.TB, s *Service, eventID string, left, issued int) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	s.forgetEvent(eventID) // as countTicket does
 }
 
 func user(i int) session.User { return session.User{ID: fmt.Sprintf("user-%05d", i)} }
@@ -511,5 +513,54 @@ func TestQueueIdleRoomsLeave(t *testing.T) {
 	}
 	if st := status(t, s, user(1).ID, e.ID); st.Position != first.Position || st.Length != 1 {
 		t.Fatalf("rebuilt: %+v, was %+v", st, first)
+	}
+}
+
+// BenchmarkQueueStatus times a position read of a room of 10,000 (GET
+// /api/events/{id}/queue without HTTP), read in parallel as many pollers
+// would: the view answers the place, the database the tickets left.
+func BenchmarkQueueStatus(b *testing.B) {
+	db := sqldbtest.Open(b, sqldb.SQLite, migs...)
+	bus := natsbustest.Embedded(b)
+	s, clk := newQueueService(b, db, bus.JetStream(), nil, Config{})
+	e := mustQueuedEvent(b, s, 100, 100)
+	clk.Advance(time.Hour)
+	const n = 10_000
+	for i := range n {
+		join(b, s, user(i), e.ID)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := rand.IntN(n)
+		for pb.Next() {
+			if _, err := s.QueueStatusOf(context.Background(), user(i%n).ID, e.ID); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// The room trusts a cached read of its event for a moment only, and a
+// change through this replica not at all: a cancellation closes the room
+// at once.
+func TestQueueSeesChangesAtOnce(t *testing.T) {
+	db := sqldbtest.Open(t, sqldb.SQLite, migs...)
+	bus := natsbustest.Embedded(t)
+	s, clk := newQueueService(t, db, bus.JetStream(), nil, Config{})
+	e := mustQueuedEvent(t, s, 10, 10)
+	clk.Advance(30 * time.Minute)
+	if st := join(t, s, user(1), e.ID); st.State != QueueShuffling {
+		t.Fatalf("join: %+v", st)
+	}
+	if _, err := s.Cancel(context.Background(), organizer, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, s, user(1).ID, e.ID); st.State != QueueClosed {
+		t.Fatalf("after the cancellation: %s", st.State)
+	}
+	if _, err := s.JoinQueue(context.Background(), user(2), e.ID); !errors.Is(err, ErrQueueClosed) {
+		t.Fatalf("join after the cancellation: %v", err)
 	}
 }

@@ -255,6 +255,7 @@ func (s *Service) change(ctx context.Context, id string, subject events.Subject,
 		}
 		return s.ob.Add(ctx, tx, msg)
 	})
+	s.forgetEvent(id)
 	switch {
 	case errors.Is(err, errNoChange):
 		return e, nil
@@ -275,6 +276,7 @@ func (s *Service) change(ctx context.Context, id string, subject events.Subject,
 // it follows (or before the ticket's ticket.created) is replica.ErrBehind,
 // redelivered until it applies.
 func (s *Service) countTicket(ctx context.Context, t IssuedTicket, created bool) error {
+	defer s.forgetEvent(t.EventID) // a waiting room sees the count at once
 	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		was, found, err := s.store.TicketOnSale(ctx, tx, t.ID)
 		if err != nil {
