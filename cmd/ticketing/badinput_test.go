@@ -257,7 +257,7 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		// no order behind, and the swept user must end with none.
 		{method: "POST", path: "/api/orders", auth: true, decodes: true, fields: [][2]string{{"ticketId", q(fx.reservedTicket)}}},
 		// eventId names an event not on sale yet: refused too.
-		{method: "POST", path: "/api/orders", auth: true, decodes: true, fields: [][2]string{{"eventId", q(fx.event)}}},
+		{method: "POST", path: "/api/orders", auth: true, decodes: true, fields: [][2]string{{"eventId", q(fx.event)}, {"admission", q("not.an.admission")}}},
 		{method: "GET", path: "/api/orders/{id}", auth: true},
 		{method: "DELETE", path: "/api/orders/{id}", auth: true},
 		{method: "POST", path: "/api/payments", auth: true, decodes: true, fields: [][2]string{{"orderId", q(fx.otherOrder)}, {"token", q("tok_visa")}}},
@@ -268,6 +268,10 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "PUT", path: "/api/events/{id}", auth: true, decodes: true, fields: eventFields(false)},
 		{method: "POST", path: "/api/events/{id}/staff", auth: true, decodes: true, fields: [][2]string{{"email", q("door@example.com")}}},
 		{method: "DELETE", path: "/api/events/{id}/staff/door@example.com", auth: true},
+		// The waiting room: the swept events have none (409 no_queue).
+		{method: "POST", path: "/api/events/{id}/queue", auth: true},
+		{method: "GET", path: "/api/events/{id}/queue"},
+		{method: "GET", path: "/api/events/{id}/queue/stream"},
 		// Last of the events: the owner's sweep cancels their own event.
 		{method: "POST", path: "/api/events/{id}/cancel", auth: true},
 	}
@@ -719,7 +723,8 @@ func sweepAPI(t *testing.T, base string, fx badInputFixtures, owner string) {
 					if signedIn && r.path == "/api/orders/{id}" && id.name == "other's order" && a.status != http.StatusUnauthorized {
 						t.Errorf("%s someone else's order = %d, want 401", r.method, a.status)
 					}
-					if signedIn && strings.HasPrefix(r.path, "/api/events/{id}") && r.method != "GET" && id.name == "other's event" && a.status != http.StatusForbidden {
+					// Anyone may join another organizer's event's queue.
+					if signedIn && strings.HasPrefix(r.path, "/api/events/{id}") && r.path != "/api/events/{id}/queue" && r.method != "GET" && id.name == "other's event" && a.status != http.StatusForbidden {
 						t.Errorf("%s on someone else's event = %d, want 403", r.method, a.status)
 					}
 				})
@@ -932,13 +937,13 @@ func TestBadInputWeb(t *testing.T) {
 }
 
 // webEventFields are the fields of the web's event form.
-var webEventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "onSaleAt", "faceValue", "capacity", "resaleCapPercent", "transfers"}
+var webEventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "onSaleAt", "faceValue", "capacity", "resaleCapPercent", "transfers", "queue"}
 
 func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 	ids := hostileIDs(fx)
 	getPaths := []string{"/tickets/{id}", "/tickets/{id}/edit", "/orders/{id}", "/tickets/{id}/purchase", "/orders/{id}/pay",
 		"/events/{id}", "/events/{id}/edit", "/events/{id}/cancel", "/events/{id}/buy", "/tickets/{id}/pdf", "/events/{id}/checkin",
-		"/tickets/{id}/history"}
+		"/tickets/{id}/history", "/events/{id}/queue"}
 	for _, p := range getPaths {
 		for _, id := range ids {
 			t.Run(fmt.Sprintf("GET %s/id %s", p, id.name), func(t *testing.T) {
@@ -975,7 +980,8 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		{"/tickets/{id}/withdraw", nil},
 		{"/events/new", webEventFields},
 		{"/events/{id}/edit", webEventFields},
-		{"/events/{id}/buy", nil},
+		{"/events/{id}/buy", []string{"admission"}},
+		{"/events/{id}/queue", nil},
 		{"/events/{id}/staff", []string{"email"}},
 		{"/events/{id}/staff/remove", []string{"email"}},
 		{"/events/{id}/cancel", nil},
@@ -988,7 +994,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1",
 		"name": "Web+gig", "venue": "Hall", "timeZone": "Europe%2FAmsterdam", "startsAt": "2099-06-21T20%3A00",
 		"endsAt": "2099-06-21T23%3A00", "onSaleAt": "2099-06-01T10%3A00", "faceValue": "40%2C50", "capacity": "1",
-		"resaleCapPercent": "100", "transfers": "on", "code": "ABCD-EFGH-JKMN"}
+		"resaleCapPercent": "100", "transfers": "on", "queue": "on", "code": "ABCD-EFGH-JKMN", "admission": "not.an.admission"}
 	formBody := func(fields []string, field, value string) []byte {
 		vals := []string{"csrf=" + url.QueryEscape(ws.csrf)}
 		for _, f := range fields {

@@ -49,9 +49,13 @@ type Config struct {
 	MaxListings          int
 	// ServiceFee is the buyer's service fee on every order
 	// (SERVICE_FEE_PERCENT, SERVICE_FEE_CENTS; DESIGN.md section 9.4).
-	ServiceFee     money.FeeRule
-	TrustedProxies string
-	StreamReplicas int
+	ServiceFee money.FeeRule
+	// QueueAdmitFactor: the waiting room lets in at most the free tickets
+	// times it; QueueJoinsPerMinute bounds the joins of one address.
+	QueueAdmitFactor    float64
+	QueueJoinsPerMinute int
+	TrustedProxies      string
+	StreamReplicas      int
 	// EventMaxDeliveries bounds the deliveries of an event whose handler
 	// fails on its own (an outage of a dependency does not count);
 	// EventRetryMax caps the delay between them.
@@ -127,6 +131,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_pending_orders_per_address", c.MaxPendingPerAddress),
 		slog.Int("max_listings", c.MaxListings),
 		slog.String("service_fee", c.ServiceFee.String()),
+		slog.Float64("queue_admit_factor", c.QueueAdmitFactor),
+		slog.Int("queue_joins_per_minute", c.QueueJoinsPerMinute),
 		slog.String("trusted_proxies", c.TrustedProxies),
 		slog.Int("stream_replicas", c.StreamReplicas),
 		slog.Int("event_max_deliveries", c.EventMaxDeliveries),
@@ -187,6 +193,14 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 		}
 		return n
 	}
+	envFloat := func(name string, def float64) float64 {
+		v := env(name, strconv.FormatFloat(def, 'f', -1, 64))
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f > 100 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a number above 0, at most 100", name, v))
+		}
+		return f
+	}
 	envBool := func(name string, def bool) bool {
 		v := env(name, strconv.FormatBool(def))
 		b, err := strconv.ParseBool(v)
@@ -242,6 +256,8 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	var feeCents int
 	fs.StringVar(&feePercent, "service-fee-percent", env("SERVICE_FEE_PERCENT", "10"), "buyer's service fee: percent of the price, 0 to 100, at most two decimals (SERVICE_FEE_PERCENT)")
 	fs.IntVar(&feeCents, "service-fee-cents", envInt("SERVICE_FEE_CENTS", 50), "buyer's service fee: fixed cents added to every order, >= 0 (SERVICE_FEE_CENTS)")
+	fs.Float64Var(&c.QueueAdmitFactor, "queue-admit-factor", envFloat("QUEUE_ADMIT_FACTOR", 1.5), "the waiting room lets in at most the free tickets times this (QUEUE_ADMIT_FACTOR)")
+	fs.IntVar(&c.QueueJoinsPerMinute, "queue-joins-per-minute", envInt("QUEUE_JOINS_PER_MINUTE", 30), "waiting-room joins per minute per client address; 0 = no limit (QUEUE_JOINS_PER_MINUTE)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
 	fs.IntVar(&c.EventMaxDeliveries, "event-max-deliveries", envInt("EVENT_MAX_DELIVERIES", 20), "deliveries of an event whose handler keeps failing on its own before it is given up; an outage of the database or provider does not count (EVENT_MAX_DELIVERIES)")
@@ -300,6 +316,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	}
 	if c.MaxPendingPerAddress < 1 {
 		errs = append(errs, fmt.Errorf("MAX_PENDING_ORDERS_PER_ADDRESS=%d: want at least 1 (a large number for load tests)", c.MaxPendingPerAddress))
+	}
+	if c.QueueAdmitFactor <= 0 || c.QueueAdmitFactor > 100 {
+		errs = append(errs, fmt.Errorf("QUEUE_ADMIT_FACTOR=%g: want a number above 0, at most 100", c.QueueAdmitFactor))
 	}
 	if c.MaxListings < 1 {
 		errs = append(errs, fmt.Errorf("MAX_LISTINGS=%d: want at least 1", c.MaxListings))

@@ -296,6 +296,20 @@ func TestServeDeployPermissions(t *testing.T) {
 	if got := organizer.do("POST", "/api/events/"+ev.ID+"/cancel", nil, nil); got != http.StatusOK {
 		t.Fatalf("cancel the event = %d", got)
 	}
+	// The waiting room under the events part's permissions: its bucket,
+	// a join, and the watch behind every read.
+	var queued eventJSON
+	if got := organizer.do("POST", "/api/events", map[string]any{"name": "Queued night", "venue": "Hall",
+		"startsAt": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339), "faceValue": 10, "capacity": 1, "queue": true}, &queued); got != http.StatusCreated {
+		t.Fatalf("create a queued event = %d", got)
+	}
+	var place queueJSON
+	if got := buyer.do("POST", "/api/events/"+queued.ID+"/queue", nil, &place); got != http.StatusOK || place.Position == nil || *place.Position != 1 {
+		t.Fatalf("join the waiting room = %d %+v", got, place)
+	}
+	if got := seller.do("GET", "/api/events/"+queued.ID+"/queue", nil, &place); got != http.StatusOK || place.Joined {
+		t.Fatalf("read the waiting room = %d %+v", got, place)
+	}
 	// Every handler succeeded: one refused a permission (a purge, an ack)
 	// would leave its message pending for a retry.
 	tickets := dialNATS(t, natsURL, caFile, "tickets", passwords["tickets"])

@@ -380,14 +380,28 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	want("sign up the organizer", org.do("POST", "/api/users/signup", map[string]string{"email": "org@example.com", "password": "correct horse"}, nil), http.StatusCreated)
 	asOrganizer(t, org, key)
 	starts := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
-	var ev eventJSON
+	var ev, queued eventJSON
 	want("create an event signed out", anon.do("POST", "/api/events", map[string]any{"name": "x"}, nil), http.StatusUnauthorized)
 	want("create an event as a buyer", buyer.do("POST", "/api/events", map[string]any{"name": "x"}, nil), http.StatusForbidden)
 	want("create an event badly", org.do("POST", "/api/events", map[string]any{"name": "", "startsAt": "soon"}, nil), http.StatusBadRequest)
 	want("create an event", org.do("POST", "/api/events", map[string]any{"name": "Jazz night", "venue": "Paradiso",
 		"timeZone": "Europe/Amsterdam", "startsAt": starts, "faceValue": "40", "capacity": 2}, &ev), http.StatusCreated)
 	want("create a second event", org.do("POST", "/api/events", map[string]any{"name": "Rock", "venue": "Dome",
-		"startsAt": starts, "faceValue": 30.5, "capacity": "3", "resaleCapPercent": 120, "transfers": false, "queue": true}, nil), http.StatusCreated)
+		"startsAt": starts, "faceValue": 30.5, "capacity": "3", "resaleCapPercent": 120, "transfers": false, "queue": true}, &queued), http.StatusCreated)
+	// The second event's waiting room is open: it goes on sale now.
+	want("join the waiting room", buyer.do("POST", "/api/events/"+queued.ID+"/queue", nil, nil), http.StatusOK)
+	want("join the waiting room again", buyer.do("POST", "/api/events/"+queued.ID+"/queue", nil, nil), http.StatusOK)
+	want("join the waiting room signed out", anon.do("POST", "/api/events/"+queued.ID+"/queue", nil, nil), http.StatusUnauthorized)
+	want("join an event without a waiting room", buyer.do("POST", "/api/events/"+ev.ID+"/queue", nil, nil), http.StatusConflict)
+	want("join an unknown event's waiting room", buyer.do("POST", "/api/events/no-such-event/queue", nil, nil), http.StatusNotFound)
+	want("one's place in the waiting room", buyer.do("GET", "/api/events/"+queued.ID+"/queue", nil, nil), http.StatusOK)
+	want("the waiting room signed out", anon.do("GET", "/api/events/"+queued.ID+"/queue", nil, nil), http.StatusOK)
+	want("the waiting room of an event without one", anon.do("GET", "/api/events/"+ev.ID+"/queue", nil, nil), http.StatusConflict)
+	want("the live waiting room of an event without one", anon.do("GET", "/api/events/"+ev.ID+"/queue/stream", nil, nil), http.StatusConflict)
+	// Once orders has the event (event.created): 403 queue_required.
+	natsbustest.Eventually(t, 10*time.Second, "a reservation without an admission refused", func() bool {
+		return buyer.do("POST", "/api/orders", map[string]string{"eventId": queued.ID}, nil) == http.StatusForbidden
+	})
 	for _, q := range []string{"", "?limit=1", "?q=jazz+para"} {
 		want("list events"+q, anon.do("GET", "/api/events"+q, nil, nil), http.StatusOK)
 	}

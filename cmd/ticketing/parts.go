@@ -11,6 +11,7 @@ import (
 	"github.com/ticketing/ticketing/internal/expiration"
 	"github.com/ticketing/ticketing/internal/orders"
 	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/admission"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"github.com/ticketing/ticketing/internal/shows"
@@ -108,7 +109,12 @@ func buildOrders(ctx context.Context, in infra) (*part, error) {
 	if err != nil {
 		return nil, err
 	}
+	admissionKey, err := admission.Key(in.key)
+	if err != nil {
+		return nil, err
+	}
 	svc := orders.New(db, ob, in.log.With("service", "orders"), orders.Config{
+		AdmissionKey:         admissionKey,
 		Window:               in.cfg.ExpirationWindow,
 		MaxPending:           in.cfg.MaxPendingOrders,
 		MaxPendingPerAddress: in.cfg.MaxPendingPerAddress,
@@ -163,15 +169,33 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 	return &part{name: "payments", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), run: svc.RunReconciler}, nil
 }
 
-// buildEvents is the events part (package shows): organizers' events and
-// their tickets left.
+// buildEvents is the events part (package shows): organizers' events,
+// their tickets left, and their waiting rooms.
 func buildEvents(ctx context.Context, in infra) (*part, error) {
 	db, ob, err := in.withOutbox(ctx, shows.Name, shows.Migrations)
 	if err != nil {
 		return nil, err
 	}
-	svc := shows.New(db, ob, in.log.With("service", shows.Name), shows.Config{})
-	return &part{name: shows.Name, db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners()}, nil
+	svc := shows.New(db, ob, in.log.With("service", shows.Name), shows.Config{
+		JoinsPerMinute: in.cfg.QueueJoinsPerMinute,
+		TrustedProxies: in.trusted,
+	})
+	// The waiting rooms live in a JetStream key-value bucket, the same in
+	// `up` (embedded NATS) as in `serve`.
+	admissionKey, err := admission.Key(in.key)
+	if err != nil {
+		return nil, err
+	}
+	err = svc.EnableQueue(ctx, in.bus.JetStream(), shows.QueueConfig{
+		Replicas:     in.cfg.StreamReplicas,
+		AdmissionKey: admissionKey,
+		AdmitFactor:  in.cfg.QueueAdmitFactor,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &part{name: shows.Name, db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), close: svc.Close}, nil
 }
 
 // buildWeb is the server-rendered client. It calls the API through the

@@ -23,6 +23,15 @@ const (
 // endsAt out: the events part sets endsAt to startsAt plus it.
 const DefaultEventLength = 4 * time.Hour
 
+// An event with queue on sells through a waiting room (DESIGN.md 9.5)
+// open from QueueOpensBefore its onSaleAt until QueueOpenAfter it: the
+// events part admits buyers in that window, and orders wants an
+// admission for a reservation by event until it closes.
+const (
+	QueueOpensBefore = 30 * time.Minute
+	QueueOpenAfter   = time.Hour
+)
+
 // EventEnded reports whether an event starting at startsAt and ending at
 // endsAt has ended at now: status ended is not stored or announced, every
 // part reads it from its own clock and the times its replica holds

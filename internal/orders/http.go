@@ -107,6 +107,9 @@ func toJSON(o Order, window time.Duration) orderJSON {
 type orderCreateRequest struct {
 	TicketID string `json:"ticketId"`
 	EventID  string `json:"eventId"`
+	// Admission is the waiting room's admission, for an event with a
+	// queue (queue.go).
+	Admission string `json:"admission"`
 }
 
 func (s *Service) handleOrderList(w http.ResponseWriter, r *http.Request) {
@@ -148,6 +151,11 @@ func (s *Service) handleOrderCreate(w http.ResponseWriter, r *http.Request) {
 		err error
 	)
 	if eventID != "" {
+		if err := s.CheckAdmission(r.Context(), u.ID, eventID, req.Admission); err != nil {
+			queueRequired(w, eventID, err)
+			httpapi.Error(w, r, err)
+			return
+		}
 		o, err = s.ReserveFromEvent(r.Context(), u.ID, req.EventID, addr)
 	} else {
 		o, err = s.Reserve(r.Context(), u.ID, req.TicketID, addr)

@@ -103,6 +103,10 @@ type Config struct {
 	Fee money.FeeRule
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// AdmissionKey verifies the waiting room's admissions
+	// (admission.Key of the session key); without it a queued event's
+	// reservation by event is refused while its room is open.
+	AdmissionKey []byte
 }
 
 // DefaultFee is DESIGN.md's default service fee: 10% + $0.50.

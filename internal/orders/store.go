@@ -619,6 +619,7 @@ func (s *Store) ApplyEvent(ctx context.Context, tx *sqldb.Tx, ev events.EventSta
 	}
 	set := replica.Set{"starts_at": millisOrNull(ev.StartsAt), "ends_at": millisOrNull(ev.EndsAt),
 		"face_value": ev.FaceValue, "resale_cap_percent": int64(ev.ResaleCapPercent)}
+	set["queue_until"] = queueUntil(ev) // queue.go
 	if created {
 		return replica.Insert(ctx, tx, "sale_events", ev.ID, ev.Version, set)
 	}

@@ -23,6 +23,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/events/{id}/cancel", httpapi.RequireUser(s.handleEventCancel))
 	mux.HandleFunc("POST /api/events/{id}/staff", httpapi.RequireUser(s.handleStaffAdd))
 	mux.HandleFunc("DELETE /api/events/{id}/staff/{email}", httpapi.RequireUser(s.handleStaffRemove))
+	s.queueRoutes(mux)
 }
 
 // eventResponse is an event as the API shows it (DESIGN.md section 9.1),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,6 +14,7 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/outbox"
+	"github.com/ticketing/ticketing/internal/platform/ratelimit"
 	"github.com/ticketing/ticketing/internal/platform/replica"
 	"github.com/ticketing/ticketing/internal/platform/session"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
@@ -65,6 +67,11 @@ type IssuedTicket struct {
 type Config struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// JoinsPerMinute is how many queue joins one client address may make
+	// a minute; 0 means unlimited.
+	JoinsPerMinute int
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // Service creates, edits, lists and cancels events, and counts their
@@ -76,6 +83,12 @@ type Service struct {
 	ob    *outbox.Outbox
 	log   *slog.Logger
 	now   func() time.Time
+	// queue is the waiting room, nil until EnableQueue.
+	queue *queue
+	// joins limits queue joins per client address; nil: unlimited.
+	joins *ratelimit.Limiter
+	// trusted are the proxies whose X-Forwarded-For is believed.
+	trusted []netip.Prefix
 }
 
 // New returns the service over db (opened with Migrations and
@@ -84,7 +97,11 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now}
+	s := &Service{db: db, store: NewStore(db), ob: ob, log: log, now: cfg.Now, trusted: cfg.TrustedProxies}
+	if cfg.JoinsPerMinute > 0 {
+		s.joins = ratelimit.New(cfg.JoinsPerMinute, ratelimit.MaxKeys)
+	}
+	return s
 }
 
 // List returns the upcoming scheduled events, soonest first, filtered and
@@ -238,6 +255,7 @@ func (s *Service) change(ctx context.Context, id string, subject events.Subject,
 		}
 		return s.ob.Add(ctx, tx, msg)
 	})
+	s.forgetEvent(id)
 	switch {
 	case errors.Is(err, errNoChange):
 		return e, nil
@@ -258,6 +276,7 @@ func (s *Service) change(ctx context.Context, id string, subject events.Subject,
 // it follows (or before the ticket's ticket.created) is replica.ErrBehind,
 // redelivered until it applies.
 func (s *Service) countTicket(ctx context.Context, t IssuedTicket, created bool) error {
+	defer s.forgetEvent(t.EventID) // a waiting room sees the count at once
 	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		was, found, err := s.store.TicketOnSale(ctx, tx, t.ID)
 		if err != nil {

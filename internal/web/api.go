@@ -501,6 +501,7 @@ type event struct {
 	Capacity         int         `json:"capacity"`
 	ResaleCapPercent int         `json:"resaleCapPercent"`
 	Transfers        bool        `json:"transfers"`
+	Queue            bool        `json:"queue"`
 	Status           string      `json:"status"`
 	Version          int64       `json:"version"`
 	TicketsLeft      int64       `json:"ticketsLeft"`
@@ -578,6 +579,7 @@ type eventInput struct {
 	Capacity         string `json:"capacity,omitempty"`
 	ResaleCapPercent string `json:"resaleCapPercent,omitempty"`
 	Transfers        bool   `json:"transfers"`
+	Queue            bool   `json:"queue"`
 }
 
 // CreateEvent creates an event from the body eventForm built.
@@ -613,9 +615,14 @@ func (c *apiClient) RemoveStaff(r *http.Request, id, email string) error {
 }
 
 // ReserveFromEvent orders any one free ticket of the event at face value.
-func (c *apiClient) ReserveFromEvent(r *http.Request, eventID string) (order, error) {
+// admission is the waiting room's, for an event with a queue ("" without).
+func (c *apiClient) ReserveFromEvent(r *http.Request, eventID, admission string) (order, error) {
 	var o order
-	_, err := c.call(r, http.MethodPost, "/api/orders", map[string]string{"eventId": eventID}, &o)
+	body := map[string]string{"eventId": eventID}
+	if admission != "" {
+		body["admission"] = admission
+	}
+	_, err := c.call(r, http.MethodPost, "/api/orders", body, &o)
 	return o, err
 }
 

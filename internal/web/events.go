@@ -162,6 +162,9 @@ type eventData struct {
 	// Fee is the service fee a ticket at face value adds, Total what the
 	// buyer would pay: shown beside Buy.
 	Fee, Total money.Cents
+	// Room is the event's waiting room as its organizer sees it, while
+	// it is open; nil otherwise.
+	Room *queueStatus
 }
 
 // eventResales is how many resale listings an event's page shows.
@@ -185,8 +188,20 @@ func (s *Service) handleEventShow(w http.ResponseWriter, r *http.Request) {
 	if mine {
 		v.Nav = "events"
 	}
+	if !mine && roomOpen(e, s.cfg.Now()) {
+		// The sale goes through the waiting room while it is open.
+		seeOther(w, r, "/events/"+url.PathEscape(e.ID)+"/queue")
+		return
+	}
 	fee := s.cfg.Fee.Fee(e.FaceValue)
 	d := eventData{Event: eventCard{event: e, Sale: sale(e, s.cfg.Now())}, Mine: mine, Fee: fee, Total: e.FaceValue + fee}
+	if mine && roomOpen(e, s.cfg.Now()) {
+		// The organizer's view of the room: how many wait, how many are
+		// let in. Without it the page still shows the event.
+		if q, err := s.api.Queue(r, e.ID); err == nil {
+			d.Room = &q
+		}
+	}
 	if e.Status == eventScheduled {
 		// One more than shown says whether there are more. The page
 		// stands without them: the event is what was asked for.
@@ -214,7 +229,7 @@ func (s *Service) handleEventBuy(w http.ResponseWriter, r *http.Request) {
 	// the event is created it may not know them yet.
 	err := s.untilKnown(r,
 		func() (err error) {
-			o, err = s.api.ReserveFromEvent(r, id)
+			o, err = s.api.ReserveFromEvent(r, id, r.PostFormValue("admission"))
 			return err
 		},
 		func() bool {
@@ -226,6 +241,8 @@ func (s *Service) handleEventBuy(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/orders/"+url.PathEscape(o.ID))
 	case st == http.StatusUnauthorized:
 		seeOther(w, r, "/auth/signin?next="+url.QueryEscape(page))
+	case code == "queue_required":
+		seeOther(w, r, page+"/queue")
 	case code == "not_on_sale_yet", code == "sold_out", code == "event_cancelled", code == "event_ended",
 		st == http.StatusConflict, st == http.StatusBadRequest, st == http.StatusTooManyRequests, st == http.StatusNotFound:
 		f := newForm(nil)
@@ -293,7 +310,7 @@ func (s *Service) handleMyEvents(w http.ResponseWriter, r *http.Request) {
 
 // eventFields are the fields of the event form, in the order of the API's
 // problems.
-var eventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "onSaleAt", "faceValue", "capacity", "resaleCapPercent", "transfers"}
+var eventFields = []string{"name", "venue", "timeZone", "startsAt", "endsAt", "onSaleAt", "faceValue", "capacity", "resaleCapPercent", "transfers", "queue"}
 
 type eventFormData struct {
 	Event *event // nil when creating one
@@ -352,7 +369,7 @@ func eventForm(r *http.Request, editing bool) (eventInput, *form) {
 	}
 	zone := get("timeZone")
 	body := eventInput{Name: r.PostForm.Get("name"), Venue: r.PostForm.Get("venue"), TimeZone: zone,
-		Transfers: r.PostForm.Get("transfers") != ""}
+		Transfers: r.PostForm.Get("transfers") != "", Queue: r.PostForm.Get("queue") != ""}
 	loc := time.UTC
 	if l, err := time.LoadLocation(zone); err == nil && zone != "" && zone != "Local" {
 		loc = l
@@ -464,16 +481,19 @@ func (s *Service) handleEventEditForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v.Form == nil {
-		transfers := ""
+		transfers, queue := "", ""
 		if e.Transfers {
 			transfers = "on"
+		}
+		if e.Queue {
+			queue = "on"
 		}
 		v.Form = newForm(url.Values{
 			"name": {e.Name}, "venue": {e.Venue}, "timeZone": {e.TimeZone},
 			"startsAt": {localInput(e.StartsAt, e.TimeZone)}, "endsAt": {localInput(e.EndsAt, e.TimeZone)},
 			"onSaleAt": {localInput(e.OnSaleAt, e.TimeZone)}, "faceValue": {e.FaceValue.String()},
 			"capacity": {strconv.Itoa(e.Capacity)}, "resaleCapPercent": {strconv.Itoa(e.ResaleCapPercent)},
-			"transfers": {transfers},
+			"transfers": {transfers}, "queue": {queue},
 		})
 	}
 	if e.Status != eventScheduled && len(v.Form.General) == 0 {

@@ -73,6 +73,9 @@ type view struct {
 	Stripe string
 	// Scripts are extra scripts of the page (besides app.js).
 	Scripts []string
+	// Refresh, when set, reloads the page every so many seconds (a meta
+	// refresh: the waiting room works without JavaScript).
+	Refresh int
 }
 
 // form is a form's state when it is shown again: the values typed and the

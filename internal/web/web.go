@@ -214,6 +214,8 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	form("POST /events/new", s.handleEventCreate)
 	page("GET /events/{id}", s.handleEventShow)
 	form("POST /events/{id}/buy", s.handleEventBuy)
+	page("GET /events/{id}/queue", s.handleQueueShow)
+	form("POST /events/{id}/queue", s.handleQueueJoin)
 	page("GET /events/{id}/edit", s.handleEventEditForm)
 	form("POST /events/{id}/edit", s.handleEventUpdate)
 	page("GET /events/{id}/cancel", s.handleEventCancelForm)

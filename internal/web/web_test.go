@@ -77,6 +77,7 @@ func TestStaticAssets(t *testing.T) {
 		{"style.css", "text/css"},
 		{"app.js", "javascript"},
 		{"countdown.js", "javascript"},
+		{"queue.js", "javascript"},
 		{"stripe.js", "javascript"},
 		{"favicon.svg", "image/svg+xml"},
 	}
