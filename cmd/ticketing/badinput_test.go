@@ -261,6 +261,12 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "GET", path: "/api/orders/{id}", auth: true},
 		{method: "DELETE", path: "/api/orders/{id}", auth: true},
 		{method: "POST", path: "/api/payments", auth: true, decodes: true, fields: [][2]string{{"orderId", q(fx.otherOrder)}, {"token", q("tok_visa")}}},
+		// The swept user connects a (sandbox) payout account: 201, then
+		// 200 with the same one.
+		{method: "POST", path: "/api/payments/accounts", auth: true, decodes: true, fields: [][2]string{
+			{"returnUrl", q("http://localhost:8080/payouts")}, {"refreshUrl", q("http://localhost:8080/payouts/onboard")}}},
+		{method: "GET", path: "/api/payments/accounts/me", auth: true},
+		{method: "GET", path: "/api/payments/balance", auth: true},
 		{method: "GET", path: "/api/events", query: []string{"q", "limit", "after"}},
 		{method: "POST", path: "/api/events", auth: true, decodes: true, fields: eventFields(true)},
 		{method: "GET", path: "/api/events/mine", auth: true},

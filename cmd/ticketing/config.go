@@ -49,7 +49,11 @@ type Config struct {
 	MaxListings          int
 	// ServiceFee is the buyer's service fee on every order
 	// (SERVICE_FEE_PERCENT, SERVICE_FEE_CENTS; DESIGN.md section 9.4).
-	ServiceFee     money.FeeRule
+	ServiceFee money.FeeRule
+	// PayoutHold is how long a sale's proceeds are held after its event's
+	// end (a free-form listing's: after the sale) before they are due
+	// (PAYOUT_HOLD; DESIGN.md section 9.4).
+	PayoutHold     time.Duration
 	TrustedProxies string
 	StreamReplicas int
 	// EventMaxDeliveries bounds the deliveries of an event whose handler
@@ -127,6 +131,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_pending_orders_per_address", c.MaxPendingPerAddress),
 		slog.Int("max_listings", c.MaxListings),
 		slog.String("service_fee", c.ServiceFee.String()),
+		slog.Duration("payout_hold", c.PayoutHold),
 		slog.String("trusted_proxies", c.TrustedProxies),
 		slog.Int("stream_replicas", c.StreamReplicas),
 		slog.Int("event_max_deliveries", c.EventMaxDeliveries),
@@ -242,6 +247,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	var feeCents int
 	fs.StringVar(&feePercent, "service-fee-percent", env("SERVICE_FEE_PERCENT", "10"), "buyer's service fee: percent of the price, 0 to 100, at most two decimals (SERVICE_FEE_PERCENT)")
 	fs.IntVar(&feeCents, "service-fee-cents", envInt("SERVICE_FEE_CENTS", 50), "buyer's service fee: fixed cents added to every order, >= 0 (SERVICE_FEE_CENTS)")
+	fs.DurationVar(&c.PayoutHold, "payout-hold", envDur("PAYOUT_HOLD", payments.DefaultPayoutHold), "how long a sale's proceeds are held after the event's end (a free-form listing's: after the sale) before they are due, e.g. 48h (PAYOUT_HOLD)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
 	fs.IntVar(&c.EventMaxDeliveries, "event-max-deliveries", envInt("EVENT_MAX_DELIVERIES", 20), "deliveries of an event whose handler keeps failing on its own before it is given up; an outage of the database or provider does not count (EVENT_MAX_DELIVERIES)")
@@ -289,6 +295,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 		// The profiles show the process's insides (and a CPU profile costs
 		// CPU while it runs): never on the address the public reaches.
 		errs = append(errs, errors.New("PPROF=true needs METRICS_ADDR: the profiles are served only on the metrics listener"))
+	}
+	if c.PayoutHold <= 0 {
+		errs = append(errs, errors.New("-payout-hold must be positive"))
 	}
 	if c.ExpirationWindow <= 0 {
 		errs = append(errs, errors.New("-expiration-window must be positive"))
