@@ -953,7 +953,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		}
 	}
 	plain := []string{"/", "/auth/signup", "/auth/signin", "/auth/signout", "/tickets/new", "/orders", "/listings", "/nowhere", "/static/%00", "/static/..%2f..%2fgo.mod",
-		"/events", "/events/mine", "/events/new", "/tickets/mine"}
+		"/events", "/events/mine", "/events/new", "/tickets/mine", "/payouts", "/payouts/onboard"}
 	for _, p := range plain {
 		for _, v := range append(hostileFormValues(), nb("absent", "")) {
 			t.Run(fmt.Sprintf("GET %s/query %s", p, v.name), func(t *testing.T) {
@@ -989,6 +989,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		{"/tickets/{id}/transfer", []string{"email"}},
 		{"/transfers/{id}/accept", nil},
 		{"/transfers/{id}/cancel", nil},
+		{"/payouts/connect", nil},
 	}
 	valid := map[string]string{"email": "webuser%40example.com", "password": "correct+horse", "next": "%2F",
 		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1",
