@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ticketing/ticketing/internal/payments"
@@ -151,6 +152,40 @@ func TestPayoutAccountStripe(t *testing.T) {
 		w = request(f.handler, http.MethodGet, "/api/payments/accounts/me", "", sam)
 		if a := decodeAccount(t, w.Body.String()); w.Code != 200 || a != (accountBody{Provider: "stripe", Status: "enabled"}) {
 			t.Errorf("me after account.updated = %d %s, want enabled without a link", w.Code, w.Body)
+		}
+	}, migs...)
+}
+
+// Connects sent at the same moment make one account: one 201, the rest
+// 200 with it.
+func TestPayoutAccountConcurrentConnects(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db, nil)
+		sam := token(t, "sam")
+		const n = 8
+		codes := make(chan int, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes <- request(f.handler, http.MethodPost, "/api/payments/accounts", `{}`, sam).Code
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		got := map[int]int{}
+		for c := range codes {
+			got[c]++
+		}
+		if got[http.StatusCreated] != 1 || got[http.StatusOK] != n-1 {
+			t.Errorf("answers = %v, want one 201 and %d 200", got, n-1)
+		}
+		if a := f.sandbox.Accounts(); a != 1 {
+			t.Errorf("sandbox accounts = %d, want 1", a)
+		}
+		if c := count(t, db, `SELECT count(*) FROM payout_accounts`); c != 1 {
+			t.Errorf("stored accounts = %d, want 1", c)
 		}
 	}, migs...)
 }
