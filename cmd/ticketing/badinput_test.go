@@ -261,6 +261,12 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "GET", path: "/api/orders/{id}", auth: true},
 		{method: "DELETE", path: "/api/orders/{id}", auth: true},
 		{method: "POST", path: "/api/payments", auth: true, decodes: true, fields: [][2]string{{"orderId", q(fx.otherOrder)}, {"token", q("tok_visa")}}},
+		// The swept user connects a (sandbox) payout account: 201, then
+		// 200 with the same one.
+		{method: "POST", path: "/api/payments/accounts", auth: true, decodes: true, fields: [][2]string{
+			{"returnUrl", q("http://localhost:8080/payouts")}, {"refreshUrl", q("http://localhost:8080/payouts/onboard")}}},
+		{method: "GET", path: "/api/payments/accounts/me", auth: true},
+		{method: "GET", path: "/api/payments/balance", auth: true},
 		{method: "GET", path: "/api/events", query: []string{"q", "limit", "after"}},
 		{method: "POST", path: "/api/events", auth: true, decodes: true, fields: eventFields(true)},
 		{method: "GET", path: "/api/events/mine", auth: true},
@@ -952,7 +958,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		}
 	}
 	plain := []string{"/", "/auth/signup", "/auth/signin", "/auth/signout", "/tickets/new", "/orders", "/listings", "/nowhere", "/static/%00", "/static/..%2f..%2fgo.mod",
-		"/events", "/events/mine", "/events/new", "/tickets/mine"}
+		"/events", "/events/mine", "/events/new", "/tickets/mine", "/payouts", "/payouts/onboard"}
 	for _, p := range plain {
 		for _, v := range append(hostileFormValues(), nb("absent", "")) {
 			t.Run(fmt.Sprintf("GET %s/query %s", p, v.name), func(t *testing.T) {
@@ -989,6 +995,7 @@ func sweepWeb(t *testing.T, base string, fx badInputFixtures, ws webSession) {
 		{"/tickets/{id}/transfer", []string{"email"}},
 		{"/transfers/{id}/accept", nil},
 		{"/transfers/{id}/cancel", nil},
+		{"/payouts/connect", nil},
 	}
 	valid := map[string]string{"email": "webuser%40example.com", "password": "correct+horse", "next": "%2F",
 		"title": "Web+show", "price": "10", "token": "tok_visa", "everywhere": "1",

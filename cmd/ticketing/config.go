@@ -54,8 +54,12 @@ type Config struct {
 	// times it; QueueJoinsPerMinute bounds the joins of one address.
 	QueueAdmitFactor    float64
 	QueueJoinsPerMinute int
-	TrustedProxies      string
-	StreamReplicas      int
+	// PayoutHold is how long a sale's proceeds are held after its event's
+	// end (a free-form listing's: after the sale) before they are due
+	// (PAYOUT_HOLD; DESIGN.md section 9.4).
+	PayoutHold     time.Duration
+	TrustedProxies string
+	StreamReplicas int
 	// EventMaxDeliveries bounds the deliveries of an event whose handler
 	// fails on its own (an outage of a dependency does not count);
 	// EventRetryMax caps the delay between them.
@@ -133,6 +137,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("service_fee", c.ServiceFee.String()),
 		slog.Float64("queue_admit_factor", c.QueueAdmitFactor),
 		slog.Int("queue_joins_per_minute", c.QueueJoinsPerMinute),
+		slog.Duration("payout_hold", c.PayoutHold),
 		slog.String("trusted_proxies", c.TrustedProxies),
 		slog.Int("stream_replicas", c.StreamReplicas),
 		slog.Int("event_max_deliveries", c.EventMaxDeliveries),
@@ -258,6 +263,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.IntVar(&feeCents, "service-fee-cents", envInt("SERVICE_FEE_CENTS", 50), "buyer's service fee: fixed cents added to every order, >= 0 (SERVICE_FEE_CENTS)")
 	fs.Float64Var(&c.QueueAdmitFactor, "queue-admit-factor", envFloat("QUEUE_ADMIT_FACTOR", 1.5), "the waiting room lets in at most the free tickets times this (QUEUE_ADMIT_FACTOR)")
 	fs.IntVar(&c.QueueJoinsPerMinute, "queue-joins-per-minute", envInt("QUEUE_JOINS_PER_MINUTE", 30), "waiting-room joins per minute per client address; 0 = no limit (QUEUE_JOINS_PER_MINUTE)")
+	fs.DurationVar(&c.PayoutHold, "payout-hold", envDur("PAYOUT_HOLD", payments.DefaultPayoutHold), "how long a sale's proceeds are held after the event's end (a free-form listing's: after the sale) before they are due, e.g. 48h (PAYOUT_HOLD)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
 	fs.IntVar(&c.EventMaxDeliveries, "event-max-deliveries", envInt("EVENT_MAX_DELIVERIES", 20), "deliveries of an event whose handler keeps failing on its own before it is given up; an outage of the database or provider does not count (EVENT_MAX_DELIVERIES)")
@@ -305,6 +311,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 		// The profiles show the process's insides (and a CPU profile costs
 		// CPU while it runs): never on the address the public reaches.
 		errs = append(errs, errors.New("PPROF=true needs METRICS_ADDR: the profiles are served only on the metrics listener"))
+	}
+	if c.PayoutHold <= 0 {
+		errs = append(errs, errors.New("-payout-hold must be positive"))
 	}
 	if c.ExpirationWindow <= 0 {
 		errs = append(errs, errors.New("-expiration-window must be positive"))

@@ -353,6 +353,7 @@ func TestConfigDefaults(t *testing.T) {
 			{"MAX_LISTINGS", cfg.MaxListings, 200},
 			{"SERVICE_FEE_PERCENT (hundredths)", int(cfg.ServiceFee.Basis), 1000},
 			{"SERVICE_FEE_CENTS", int(cfg.ServiceFee.Fixed), 50},
+			{"PAYOUT_HOLD (hours)", int(cfg.PayoutHold / time.Hour), 48},
 		} {
 			if d.got != d.want {
 				t.Errorf("%s: %s defaults to %d, want %d", m.name, d.name, d.got, d.want)
@@ -383,6 +384,9 @@ func TestConfigServiceFee(t *testing.T) {
 		{"SERVICE_FEE_CENTS": "-5"},
 		{"SERVICE_FEE_CENTS": "0.5"},
 		{"SERVICE_FEE_CENTS": "1000001"},
+		{"PAYOUT_HOLD": "0s"},
+		{"PAYOUT_HOLD": "-1h"},
+		{"PAYOUT_HOLD": "two days"},
 	} {
 		_, err := parse(bad)
 		for name := range bad {

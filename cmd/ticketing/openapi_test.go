@@ -358,6 +358,23 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	want("cancel a paid order", buyer.do("DELETE", "/api/orders/"+o1.ID, nil, nil), http.StatusBadRequest)
 	want("edit a sold ticket", seller.do("PUT", "/api/tickets/"+t1.ID, map[string]any{"title": "Concert", "price": 25}, nil), http.StatusBadRequest)
 
+	// Payouts: the seller's sandbox account and the sale's proceeds, held.
+	var bal struct{ Held, Available, Paid float64 }
+	want("balance", seller.do("GET", "/api/payments/balance", nil, &bal), http.StatusOK)
+	if bal.Held != 20.5 || bal.Available != 0 || bal.Paid != 0 {
+		t.Errorf("the seller's balance = %+v, want 20.50 held", bal)
+	}
+	want("no payout account yet", seller.do("GET", "/api/payments/accounts/me", nil, nil), http.StatusNotFound)
+	want("payout account signed out", anon.do("GET", "/api/payments/accounts/me", nil, nil), http.StatusUnauthorized)
+	want("connect badly", seller.do("POST", "/api/payments/accounts", map[string]string{"returnUrl": "/payouts"}, nil), http.StatusBadRequest)
+	want("connect", seller.do("POST", "/api/payments/accounts", map[string]string{"returnUrl": base + "/payouts", "refreshUrl": base + "/payouts/onboard"}, nil), http.StatusCreated)
+	want("connect again", seller.do("POST", "/api/payments/accounts", map[string]string{}, nil), http.StatusOK)
+	var acct struct{ Provider, Status string }
+	want("payout account", seller.do("GET", "/api/payments/accounts/me", nil, &acct), http.StatusOK)
+	if acct.Provider != "sandbox" || acct.Status != "enabled" {
+		t.Errorf("payout account = %+v, want an enabled sandbox account", acct)
+	}
+
 	// Reserve and cancel.
 	var o2 orderJSON
 	want("reserve the second ticket", buyer.do("POST", "/api/orders", map[string]string{"ticketId": t2.ID}, &o2), http.StatusCreated)

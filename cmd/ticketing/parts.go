@@ -157,6 +157,7 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 		Provider:       provider,
 		ReconcileEvery: in.cfg.reconcileEvery,
 		ReconcileAfter: in.cfg.reconcileAfter,
+		PayoutHold:     in.cfg.PayoutHold,
 	})
 	in.metrics.Gauge("payments", "ticketing_payments_pending_claims",
 		"Payments whose charge outcome is still unknown past the reconciler's delay (2 min) after their claim: "+

@@ -29,7 +29,8 @@ type phoneLayout struct {
 // the header's rows (items whose vertical extents overlap share a row), and
 // each order's row of My Orders.
 const layoutJS = `(() => {
-	const items = [document.querySelector(".brand"), ...document.querySelectorAll(".nav > li")];
+	// The items shown: one hidden on a phone (display none) has no box.
+	const items = [document.querySelector(".brand"), ...document.querySelectorAll(".nav > li")].filter(e => e.getClientRects().length);
 	const rows = [];
 	for (const r of items.map(e => e.getBoundingClientRect())) {
 		const row = rows.find(x => r.top < x.bottom && x.top < r.bottom);

@@ -50,6 +50,10 @@ type OrderCreated struct {
 	// Both absent from an order.created from before the fields existed.
 	SellerID string `json:"sellerId,omitempty"`
 	Payee    string `json:"payee,omitempty"`
+	// EventID is the event of an issued ticket, absent for a free-form
+	// listing (and from an order.created from before the field existed):
+	// payments holds the proceeds until that event's end plus PAYOUT_HOLD.
+	EventID string `json:"eventId,omitempty"`
 }
 
 // Whose proceeds an order's price is (order.created's payee).

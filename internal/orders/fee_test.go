@@ -28,8 +28,8 @@ func TestFeeStoredAtOrderTime(t *testing.T) {
 		if o.Fee != 251 || o.Total() != 2256 {
 			t.Fatalf("fee %d, total %d; want 251 and 2256", o.Fee, o.Total())
 		}
-		if ev := o.Created(); ev.Fee == nil || *ev.Fee != 251 || ev.Total == nil || *ev.Total != 2256 {
-			t.Errorf("order.created fee %v total %v", ev.Fee, ev.Total)
+		if ev := o.Created(); ev.Fee == nil || *ev.Fee != 251 || ev.Total == nil || *ev.Total != 2256 || ev.EventID != "" {
+			t.Errorf("order.created fee %v total %v eventId %q (a free-form listing has none)", ev.Fee, ev.Total, ev.EventID)
 		}
 		later := newFixture(t, db, orders.Config{Window: 10 * time.Minute, Fee: money.FeeRule{Basis: 2500, Fixed: 99}})
 		got, err := later.svc.Order(ctx, "bob", o.ID)
@@ -68,6 +68,10 @@ func TestCreatedNamesPayee(t *testing.T) {
 		}
 		if ev := byID.Created(); ev.Payee != events.PayeeSeller || ev.SellerID != "organizer" {
 			t.Errorf("by id: payee %q seller %q", ev.Payee, ev.SellerID)
+		}
+		// Both name the event (payments holds the proceeds until its end).
+		if byEvent.Created().EventID != "ev-fee" || byID.Created().EventID != "ev-fee" {
+			t.Errorf("order.created eventId: by event %q, by id %q; want ev-fee", byEvent.Created().EventID, byID.Created().EventID)
 		}
 	}, migs...)
 }

@@ -392,6 +392,7 @@ func (o *Order) Created() events.OrderCreated {
 		Total:     &total,
 		SellerID:  o.Ticket.UserID,
 		Payee:     payee,
+		EventID:   o.Ticket.EventID,
 		ID:        o.ID,
 		Version:   o.Version,
 		Status:    o.Status,

@@ -12,6 +12,7 @@ import (
 // caller (httpapi.CurrentUser must wrap the mux).
 func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/payments", httpapi.RequireUser(s.handlePaymentCreate))
+	s.accountRoutes(mux)
 }
 
 type paymentCreateRequest struct {

@@ -21,6 +21,9 @@ func (s *Service) Listeners() []natsbus.Listener {
 		natsbus.On(s.onOrderCancelled),
 		natsbus.On(s.onOrderCompleted),
 		natsbus.On(s.onOrderRefundRequested),
+		natsbus.On(s.onEventCreated),
+		natsbus.On(s.onEventUpdated),
+		natsbus.On(s.onEventCancelled),
 	}
 }
 
@@ -47,6 +50,7 @@ func (s *Service) onOrderCreated(ctx context.Context, ev events.OrderCreated) er
 		Fee:       money.Cents(fee),
 		SellerID:  ev.SellerID,
 		Payee:     ev.Payee,
+		EventID:   ev.EventID,
 		Status:    ev.Status,
 		Version:   ev.Version,
 		ExpiresAt: ev.ExpiresAt,

@@ -53,6 +53,9 @@ type Order struct {
 	// (events.PayeeSeller or events.PayeeOrganizer); "" for an order
 	// from before order.created said.
 	SellerID, Payee string
+	// EventID is the event of the order's ticket, "" for a free-form
+	// listing (or an order from before order.created said).
+	EventID string
 }
 
 // Total is what the buyer is charged: the price and the service fee.

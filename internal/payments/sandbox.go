@@ -22,6 +22,9 @@ type Sandbox struct {
 	byKey    map[string]sandboxResult  // charges by idempotency key
 	refundBy map[string]string         // refunds: idempotency key → charge id
 	refunds  int
+	// Payout accounts (account.go): by idempotency key, and how many.
+	accountBy map[string]string
+	accounts  int
 }
 
 type sandboxCharge struct {
@@ -38,9 +41,10 @@ type sandboxResult struct {
 // NewSandbox returns an empty sandbox provider.
 func NewSandbox() Provider {
 	return &Sandbox{
-		charges:  map[string]*sandboxCharge{},
-		byKey:    map[string]sandboxResult{},
-		refundBy: map[string]string{},
+		charges:   map[string]*sandboxCharge{},
+		byKey:     map[string]sandboxResult{},
+		refundBy:  map[string]string{},
+		accountBy: map[string]string{},
 	}
 }
 

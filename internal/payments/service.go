@@ -59,6 +59,10 @@ type Config struct {
 	// reconciler replays it; default the claim lease, so a buyer retrying
 	// after a 503 goes first.
 	ReconcileAfter time.Duration
+	// PayoutHold is how long proceeds are held after their event's end
+	// (a free-form listing's: after its sale) before they are due;
+	// default DefaultPayoutHold.
+	PayoutHold time.Duration
 }
 
 // Service holds the payments use cases.
@@ -84,6 +88,9 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	}
 	if cfg.ReconcileAfter <= 0 {
 		cfg.ReconcileAfter = claimLease
+	}
+	if cfg.PayoutHold <= 0 {
+		cfg.PayoutHold = DefaultPayoutHold
 	}
 	return &Service{db: db, store: NewStore(db), ob: ob, log: log, cfg: cfg}
 }

@@ -31,7 +31,7 @@ func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
-const orderColumns = `id, user_id, price, status, version, expires_at, charge_attempts, fee, seller_id, payee`
+const orderColumns = `id, user_id, price, status, version, expires_at, charge_attempts, fee, seller_id, payee, event_id`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
@@ -40,7 +40,7 @@ func scanOrder(s scanner) (Order, error) {
 		expires int64
 	)
 	if err := s.Scan(&o.ID, &o.UserID, &o.Price, &status, &o.Version, &expires, &o.Attempts,
-		&o.Fee, &o.SellerID, &o.Payee); err != nil {
+		&o.Fee, &o.SellerID, &o.Payee, &o.EventID); err != nil {
 		return Order{}, err
 	}
 	o.Status = events.OrderStatus(status)
@@ -83,7 +83,7 @@ func unixMilli(t time.Time) int64 {
 func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
 	_, err := replica.Insert(ctx, tx, "orders", o.ID, o.Version, replica.Set{
 		"user_id": o.UserID, "price": int64(o.Price), "status": string(o.Status), "expires_at": unixMilli(o.ExpiresAt),
-		"fee": int64(o.Fee), "seller_id": o.SellerID, "payee": o.Payee,
+		"fee": int64(o.Fee), "seller_id": o.SellerID, "payee": o.Payee, "event_id": o.EventID,
 	})
 	return err
 }
@@ -300,4 +300,43 @@ func (s *Store) TxnInTx(ctx context.Context, tx *sqldb.Tx, id string) (Txn, erro
 		return Txn{}, fmt.Errorf("ledger entries %s: %w", id, sqldb.Err(err))
 	}
 	return t, nil
+}
+
+const accountColumns = `user_id, provider, account_id, status, return_url, refresh_url, created_at, updated_at`
+
+// QueryAccount reads userID's payout account.
+func (s *Store) QueryAccount(ctx context.Context, userID string) (Account, error) {
+	var (
+		a                Account
+		created, updated int64
+	)
+	err := s.db.Read().QueryRowContext(ctx, `SELECT `+accountColumns+` FROM payout_accounts WHERE user_id = $1`, userID).
+		Scan(&a.UserID, &a.Provider, &a.AccountID, &a.Status, &a.ReturnURL, &a.RefreshURL, &created, &updated)
+	if err != nil {
+		return Account{}, fmt.Errorf("query payout account: %w", sqldb.Err(err))
+	}
+	a.CreatedAt, a.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	return a, nil
+}
+
+// InsertAccount stores a payout account; a second one of the same user
+// (or the same provider account) is sqldb.ErrConflict.
+func (s *Store) InsertAccount(ctx context.Context, tx *sqldb.Tx, a Account) error {
+	const q = `INSERT INTO payout_accounts (` + accountColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	_, err := tx.ExecContext(ctx, q, a.UserID, a.Provider, a.AccountID, a.Status, a.ReturnURL, a.RefreshURL,
+		unixMilli(a.CreatedAt), unixMilli(a.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert payout account: %w", sqldb.Err(err))
+	}
+	return nil
+}
+
+// SetAccountStatus sets the status of the payout account with the
+// provider's id accountID (no row: nothing to do).
+func (s *Store) SetAccountStatus(ctx context.Context, tx *sqldb.Tx, accountID, status string, now time.Time) error {
+	const q = `UPDATE payout_accounts SET status = $1, updated_at = $2 WHERE account_id = $3 AND status <> $1`
+	if _, err := tx.ExecContext(ctx, q, status, now.UnixMilli(), accountID); err != nil {
+		return fmt.Errorf("set payout account status: %w", sqldb.Err(err))
+	}
+	return nil
 }

@@ -194,6 +194,8 @@ func flashText(msg string) string {
 		return "The event is cancelled. Its tickets are no longer sold and their codes are void."
 	case "staff_added":
 		return "Door staff added. They can check tickets in once signed in with that email."
+	case "payouts_connected":
+		return "Your payout account is connected."
 	case "staff_removed":
 		return "Door staff removed."
 	}

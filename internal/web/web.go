@@ -224,6 +224,9 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	form("POST /events/{id}/staff/remove", s.handleStaffRemove)
 	page("GET /events/{id}/checkin", s.handleDoor)
 	form("POST /events/{id}/checkin", s.handleDoorCheck)
+	page("GET /payouts", s.handlePayouts)
+	form("POST /payouts/connect", s.handlePayoutsConnect)
+	page("GET /payouts/onboard", s.handlePayoutsOnboard)
 	page("GET /static/", s.handleStatic)
 	page("/", s.handleNotFound)
 }
