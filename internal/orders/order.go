@@ -124,6 +124,12 @@ type Order struct {
 	// (POST /api/orders {eventId}), so the proceeds are the organizer's;
 	// known only while the order is made (order.created's payee).
 	Primary bool
+	// RefundRequestedAt is when orders asked payments to refund the
+	// order's payment because its event was cancelled (zero: never);
+	// RefundedAt and Refunded when payments reported it done, and how many
+	// cents went back (payment.refunded).
+	RefundRequestedAt, RefundedAt time.Time
+	Refunded                      money.Cents
 }
 
 // SetFee computes the order's service fee from its price by rule, once,

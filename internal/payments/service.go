@@ -384,7 +384,12 @@ func (s *Service) Refund(ctx context.Context, paymentID string) error {
 		if err != nil {
 			return err
 		}
-		return s.store.InsertTxn(ctx, tx, RefundTxn(charge, p.UpdatedAt))
+		if err := s.store.InsertTxn(ctx, tx, RefundTxn(charge, p.UpdatedAt)); err != nil {
+			return err
+		}
+		// And orders hears it is done (payment.refunded), once: only the
+		// delivery that moved the status gets here.
+		return s.ob.Add(ctx, tx, p.Refunded())
 	})
 	if err != nil {
 		return fmt.Errorf("record refund %s: %w", p.ID, err)
