@@ -26,8 +26,9 @@ import (
 //     a payment shares it, so a payment either commits before the record
 //     (and the walk, which starts after it, finds the order) or reads it.
 
-// refundChunk is how many orders one transaction of the walk asks for.
-const refundChunk = 200
+// DefaultRefundChunk is how many orders one transaction of the walk asks
+// refunds for.
+const DefaultRefundChunk = 200
 
 // refundMargin is how much of its deadline the walk keeps when it stops
 // between chunks (to resume on redelivery) rather than risk a chunk cut
@@ -57,7 +58,7 @@ func (s *Service) RefundEvent(ctx context.Context, eventID string) error {
 		}
 		n := 0
 		err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-			list, err := s.store.RefundableOrders(ctx, tx, eventID, refundChunk)
+			list, err := s.store.RefundableOrders(ctx, tx, eventID, s.cfg.RefundChunk)
 			if err != nil {
 				return err
 			}
@@ -72,7 +73,7 @@ func (s *Service) RefundEvent(ctx context.Context, eventID string) error {
 		if err != nil {
 			return fmt.Errorf("refund event %s: %w", eventID, err)
 		}
-		if n < refundChunk {
+		if n < s.cfg.RefundChunk {
 			return nil
 		}
 	}

@@ -101,6 +101,9 @@ type Config struct {
 	// SERVICE_FEE_CENTS), applied once when an order is made; the zero
 	// rule is no fee. cmd passes DefaultFee unless configured otherwise.
 	Fee money.FeeRule
+	// RefundChunk is how many orders of a cancelled event one transaction
+	// asks refunds for (refund.go); default DefaultRefundChunk.
+	RefundChunk int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -132,6 +135,9 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	}
 	if cfg.MaxPendingPerAddress <= 0 {
 		cfg.MaxPendingPerAddress = DefaultMaxPendingPerAddress
+	}
+	if cfg.RefundChunk <= 0 {
+		cfg.RefundChunk = DefaultRefundChunk
 	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = DefaultSweepEvery
