@@ -3,8 +3,11 @@ package orders_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/orders"
@@ -194,6 +197,9 @@ func TestPaidAfterEventCancelledRefunds(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if n := len(refundRequests(t, db)); n != 1 {
+			t.Fatalf("%d refunds requested by the payment and its redelivery, want 1", n)
+		}
 		// The ticket withdrawn with the order on it, and a refusal.
 		if err := f.svc.CancelForEvent(ctx, o.ID); err != nil {
 			t.Fatal(err)
@@ -237,6 +243,51 @@ func TestCancelForEventRefundsPaidOrder(t *testing.T) {
 		got, err := f.svc.Order(ctx, "ann", o.ID)
 		if err != nil || got.Status != orders.StatusComplete || got.RefundRequestedAt.IsZero() {
 			t.Errorf("order = %+v (%v), want complete with its refund requested", got, err)
+		}
+	}, migs...)
+}
+
+// TestRefundWalkRacesPayments: payments completing an event's orders
+// while orders learns the event was cancelled leave every paid order with
+// exactly one refund request, whichever came first.
+func TestRefundWalkRacesPayments(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, orders.Config{RefundChunk: 3})
+		const n = 12
+		f.issue(t, "ev-race", n, time.Time{})
+		list := make([]orders.Order, n)
+		for i := range list {
+			o, err := f.svc.ReserveFromEvent(ctx, fmt.Sprintf("buyer-%d", i), "ev-race", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			list[i] = o
+		}
+		var wg sync.WaitGroup
+		for i, o := range list {
+			wg.Go(func() {
+				if err := f.svc.Pay(ctx, o.ID, orders.Payment{ID: fmt.Sprintf("pay-%d", i), StripeID: "ch"}); err != nil {
+					t.Error(err)
+				}
+			})
+			if i == n/2 {
+				wg.Go(func() {
+					if err := f.svc.RefundEvent(ctx, "ev-race"); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		seen := map[string]int{}
+		for _, ev := range refundRequests(t, db) {
+			seen[ev.OrderID]++
+		}
+		for _, o := range list {
+			if seen[o.ID] != 1 {
+				t.Errorf("order %s: %d refund requests, want 1", o.ID, seen[o.ID])
+			}
 		}
 	}, migs...)
 }
