@@ -134,6 +134,11 @@ func TestEventCancelledRefundsPaidOrders(t *testing.T) {
 			t.Error("another event's order's refund was requested")
 		}
 
+		// Before tickets' ticket.updated reaches the replica, the order
+		// says its event was cancelled (orders learned it itself).
+		if v := f.refundView(t, "eve", resale.ID); v.Refund != "pending" || !v.EventCancelled || v.Notice != "Event cancelled — refund pending" {
+			t.Errorf("eve's resale order after the cancellation = %+v", v)
+		}
 		// Tickets voids Bob's ticket: his order says its refund is pending.
 		for v, st := range []string{events.TicketReserved, events.TicketHeld, events.TicketVoid} {
 			if err := deliver(t, f.svc, events.TicketUpdated{ID: second.Ticket.ID, Version: int64(v + 1), Title: "Night Opera — Royal Hall",

@@ -70,7 +70,8 @@ type scanner interface{ Scan(dest ...any) error }
 const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
 	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version,
 	COALESCE(o.ended_at, 0), COALESCE(o.client_addr, ''), t.status, COALESCE(t.event_id, ''), o.fee,
-	COALESCE(o.refund_requested_at, 0), COALESCE(o.refunded_at, 0), o.refunded`
+	COALESCE(o.refund_requested_at, 0), COALESCE(o.refunded_at, 0), o.refunded,
+	EXISTS (SELECT 1 FROM cancelled_events ce WHERE ce.id = t.event_id)`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
@@ -82,7 +83,7 @@ func scanOrder(s scanner) (Order, error) {
 	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
 		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version,
 		&endedAt, &o.ClientAddr, &o.Ticket.Status, &o.Ticket.EventID, &o.Fee,
-		&requested, &refunded, &o.Refunded)
+		&requested, &refunded, &o.Refunded, &o.eventRecordedCancelled)
 	if err != nil {
 		return Order{}, err
 	}
