@@ -69,7 +69,8 @@ type orderJSON struct {
 	EventCancelled bool   `json:"eventCancelled,omitempty"`
 	Notice         string `json:"notice,omitempty"`
 	// Refund is "pending" from when the order's refund was asked for
-	// (its event cancelled) until payments reports it done, then
+	// (its event cancelled, or a payment that reached it cancelled) until
+	// payments reports it done, then
 	// "refunded", with RefundedAt and Refunded (the amount given back,
 	// dollars as total); absent on an order nothing is refunded of.
 	Refund     string      `json:"refund,omitempty"`
@@ -97,7 +98,8 @@ func toJSON(o Order, window time.Duration) orderJSON {
 	switch {
 	case !o.RefundedAt.IsZero():
 		refund = refundStateRefunded
-	case !o.RefundRequestedAt.IsZero(), o.EventCancelled() && o.Status == StatusComplete:
+	case !o.RefundRequestedAt.IsZero(), o.EventCancelled() && o.Status == StatusComplete,
+		o.Status == StatusCancelled && o.PaymentID != "": // a late payment, given back
 		refund = refundStatePending
 	}
 	if o.EventCancelled() && refund != "" {

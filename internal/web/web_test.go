@@ -823,6 +823,11 @@ func TestPagesRender(t *testing.T) {
 		{"order expired and cancelled", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", ""))}}, []string{"Expired: the reservation ran out"}},
 		{"order paid after it expired", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", "p1"))}},
 			[]string{"Expired: the reservation ran out", "Your payment of $23.05 is being refunded in full"}},
+		{"order paid after it expired, refunded", "order", view{User: u, Data: orderData{Order: s.row(func() order {
+			o := cancelled(o, "expiry", "p1")
+			o.Refund = "refunded"
+			return o
+		}())}}, []string{"Expired: the reservation ran out", "Your payment of $23.05 was refunded in full", "!>Refunded<"}},
 		{"order refused for a price change", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "price_change", ""))}},
 			[]string{"The seller changed the price before your reservation went through", "Nothing was charged"}},
 		{"order refused after it was paid", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "price_change", "p1"))}},
