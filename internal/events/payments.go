@@ -10,3 +10,18 @@ type PaymentCreated struct {
 }
 
 func (PaymentCreated) Subject() Subject { return SubjectPaymentCreated }
+
+// SubjectPaymentRefunded is published by payments when it has given a
+// payment back (order.refund_requested), in the transaction that records
+// the refund in its ledger: once per payment.
+const SubjectPaymentRefunded Subject = "payment.refunded"
+
+// PaymentRefunded says the payment ID of order OrderID was refunded in
+// full: Amount cents, the price and the service fee.
+type PaymentRefunded struct {
+	ID      string `json:"id"`
+	OrderID string `json:"orderId"`
+	Amount  int64  `json:"amount"`
+}
+
+func (PaymentRefunded) Subject() Subject { return SubjectPaymentRefunded }

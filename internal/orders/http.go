@@ -28,9 +28,19 @@ type ticketJSON struct {
 	EventID string `json:"eventId,omitempty"`
 }
 
-// refundPending is the notice of a paid order whose event was cancelled,
-// until refunds exist (DESIGN.md section 9.4).
-const refundPending = "Event cancelled — refund pending"
+// refundPending is the notice of a paid order whose event was cancelled
+// until payments reports its refund done (DESIGN.md section 9.4);
+// refundedNotice then, with the amount given back.
+const (
+	refundPending  = "Event cancelled — refund pending"
+	refundedNotice = "Event cancelled — refunded $"
+)
+
+// The order's refund, in its JSON's refund field.
+const (
+	refundStatePending  = "pending"
+	refundStateRefunded = "refunded"
+)
 
 type orderJSON struct {
 	ID        string    `json:"id"`
@@ -58,6 +68,14 @@ type orderJSON struct {
 	// order Notice then says the refund is pending.
 	EventCancelled bool   `json:"eventCancelled,omitempty"`
 	Notice         string `json:"notice,omitempty"`
+	// Refund is "pending" from when the order's refund was asked for
+	// (its event cancelled, or a payment that reached it cancelled) until
+	// payments reports it done, then
+	// "refunded", with RefundedAt and Refunded (the amount given back,
+	// dollars as total); absent on an order nothing is refunded of.
+	Refund     string      `json:"refund,omitempty"`
+	RefundedAt time.Time   `json:"refundedAt,omitzero"`
+	Refunded   money.Cents `json:"refunded,omitzero"`
 	// Ticket's price and version are the order's snapshot.
 	Ticket ticketJSON `json:"ticket"`
 	// Fee is the service fee taken when the order was made, Total the
@@ -76,11 +94,24 @@ func toJSON(o Order, window time.Duration) orderJSON {
 	case StatusCancelled:
 		cancelled = o.EndedAt
 	}
-	var notice string
-	if o.EventCancelled() && o.Status == StatusComplete {
+	var notice, refund string
+	switch {
+	case !o.RefundedAt.IsZero():
+		refund = refundStateRefunded
+	case !o.RefundRequestedAt.IsZero(), o.EventCancelled() && o.Status == StatusComplete,
+		o.Status == StatusCancelled && o.PaymentID != "": // a late payment, given back
+		refund = refundStatePending
+	}
+	if o.EventCancelled() && refund != "" {
 		notice = refundPending
+		if refund == refundStateRefunded {
+			notice = refundedNotice + o.Refunded.String()
+		}
 	}
 	return orderJSON{
+		Refund:         refund,
+		RefundedAt:     o.RefundedAt,
+		Refunded:       o.Refunded,
 		EventCancelled: o.EventCancelled(),
 		Notice:         notice,
 		PaidAt:         paid,

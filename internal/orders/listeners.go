@@ -24,6 +24,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 		natsbus.On(s.onEventCreated),
 		natsbus.On(s.onEventUpdated),
 		natsbus.On(s.onEventCancelled),
+		natsbus.On(s.onPaymentRefunded),
 	}
 }
 
@@ -39,8 +40,32 @@ func (s *Service) onEventUpdated(ctx context.Context, ev events.EventUpdated) er
 	return s.applyEvent(ctx, "event.updated", ev.EventState, false)
 }
 
+// onEventCancelled also asks for the refund of every paid order of the
+// event (RefundEvent), before the replica: the refunds do not wait for an
+// overtaken earlier version of the event. A walk stopped between chunks
+// comes back early, without using up a delivery, and goes on.
 func (s *Service) onEventCancelled(ctx context.Context, ev events.EventCancelled) error {
+	if !ids.Valid(ev.ID) {
+		return natsbus.Permanent(fmt.Errorf("event.cancelled with a bad event id %q", ev.ID))
+	}
+	if err := s.RefundEvent(ctx, ev.ID); err != nil {
+		if errors.Is(err, errRefundsUnfinished) {
+			return natsbus.Early(err)
+		}
+		return err
+	}
 	return s.applyEvent(ctx, "event.cancelled", ev.EventState, false)
+}
+
+// onPaymentRefunded records payments' refund on the order, which then
+// says "refunded". payments only knows orders from order.created, so an
+// unknown order cannot become known: terminate.
+func (s *Service) onPaymentRefunded(ctx context.Context, ev events.PaymentRefunded) error {
+	err := s.Refunded(ctx, ev.OrderID, ev.ID, money.Cents(ev.Amount))
+	if errors.Is(err, ErrNotFound) {
+		return natsbus.Permanent(err)
+	}
+	return err
 }
 
 func (s *Service) applyEvent(ctx context.Context, subject string, ev events.EventState, created bool) error {

@@ -82,11 +82,12 @@ func (t Ticket) OverCap() bool {
 }
 
 // EventCancelled reports whether the order's ticket is an issued one
-// whose event was cancelled: tickets withdrew it (unsold) or voided it
+// whose event was cancelled: orders learned it from event.cancelled
+// (cancelled_events), or tickets withdrew the ticket (unsold) or voided it
 // (paid).
 func (o *Order) EventCancelled() bool {
-	return o.Ticket.EventID != "" &&
-		(o.Ticket.Status == events.TicketWithdrawn || o.Ticket.Status == events.TicketVoid)
+	return o.Ticket.EventID != "" && (o.eventRecordedCancelled ||
+		o.Ticket.Status == events.TicketWithdrawn || o.Ticket.Status == events.TicketVoid)
 }
 
 // Order is a buyer's hold on one ticket until ExpiresAt.
@@ -124,6 +125,15 @@ type Order struct {
 	// (POST /api/orders {eventId}), so the proceeds are the organizer's;
 	// known only while the order is made (order.created's payee).
 	Primary bool
+	// RefundRequestedAt is when orders asked payments to refund the
+	// order's payment because its event was cancelled (zero: never);
+	// RefundedAt and Refunded when payments reported it done, and how many
+	// cents went back (payment.refunded).
+	RefundRequestedAt, RefundedAt time.Time
+	Refunded                      money.Cents
+	// eventRecordedCancelled: the ticket's event is in cancelled_events
+	// (read with the order).
+	eventRecordedCancelled bool
 }
 
 // SetFee computes the order's service fee from its price by rule, once,

@@ -101,6 +101,9 @@ type Config struct {
 	// SERVICE_FEE_CENTS), applied once when an order is made; the zero
 	// rule is no fee. cmd passes DefaultFee unless configured otherwise.
 	Fee money.FeeRule
+	// RefundChunk is how many orders of a cancelled event one transaction
+	// asks refunds for (refund.go); default DefaultRefundChunk.
+	RefundChunk int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// AdmissionKey verifies the waiting room's admissions
@@ -136,6 +139,9 @@ func New(db *sqldb.DB, ob *outbox.Outbox, log *slog.Logger, cfg Config) *Service
 	}
 	if cfg.MaxPendingPerAddress <= 0 {
 		cfg.MaxPendingPerAddress = DefaultMaxPendingPerAddress
+	}
+	if cfg.RefundChunk <= 0 {
+		cfg.RefundChunk = DefaultRefundChunk
 	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = DefaultSweepEvery
@@ -413,11 +419,20 @@ func (s *Service) eventRefusal(ev Event, holds Holds, userID string, now time.Ti
 // CancelForEvent cancels the unpaid order id because tickets withdrew its
 // ticket with its event (ticket.updated, status withdrawn, with the
 // order): cancelledBy event_cancelled, order.cancelled. A paid order is
-// left complete (the buyer's refund is pending; its JSON says so); a
+// left complete and its refund asked for, unless it was before (refund.go;
+// its JSON says the refund is pending until payments reports it done); a
 // cancelled or unknown one is done.
 func (s *Service) CancelForEvent(ctx context.Context, id string) error {
 	err := s.cancel(ctx, id, "", events.CancelledByEventCancelled)
-	if errors.Is(err, ErrOrderComplete) || errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrOrderComplete) {
+		err = s.changeOrder(ctx, id, func(tx *sqldb.Tx, o *Order) error {
+			if o.Status != StatusComplete {
+				return nil
+			}
+			return s.requestRefund(ctx, tx, o, s.cfg.Now().UTC().Truncate(time.Millisecond))
+		})
+	}
+	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -531,7 +546,12 @@ func (s *Service) Pay(ctx context.Context, orderID string, p Payment) error {
 			}
 		}
 		if outcome == PaymentApplied {
-			return s.ob.Add(ctx, tx, o.Completed())
+			if err := s.ob.Add(ctx, tx, o.Completed()); err != nil {
+				return err
+			}
+			// Paid after its event was cancelled: the refund goes out
+			// now (refund.go).
+			return s.refundIfEventCancelled(ctx, tx, o)
 		}
 		if outcome == PaymentRefund {
 			s.log.Warn("payment for an order that cannot take it: refund requested",
@@ -573,9 +593,12 @@ func (s *Service) Refuse(ctx context.Context, orderID, reason string) error {
 			return err
 		}
 		if outcome == RefusalRefund {
+			if !o.RefundRequestedAt.IsZero() {
+				return nil // asked for already, its event being cancelled
+			}
 			s.log.Warn("reservation refused after payment: refund requested",
 				"order_id", o.ID, "reason", reason, "payment_id", o.PaymentID)
-			return s.ob.Add(ctx, tx, o.RefundRequested(Payment{ID: o.PaymentID, StripeID: o.StripeID}))
+			return s.requestRefund(ctx, tx, o, s.cfg.Now().UTC().Truncate(time.Millisecond))
 		}
 		return s.ob.Add(ctx, tx, o.Cancelled())
 	})

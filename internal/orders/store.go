@@ -69,17 +69,21 @@ type scanner interface{ Scan(dest ...any) error }
 // title comes from the replica.
 const orderColumns = `o.id, o.user_id, o.status, o.expires_at, o.version, o.created_at,
 	COALESCE(o.payment_id, ''), o.stripe_id, o.cancelled_by, t.id, t.title, o.ticket_price, o.ticket_version,
-	COALESCE(o.ended_at, 0), COALESCE(o.client_addr, ''), t.status, COALESCE(t.event_id, ''), o.fee`
+	COALESCE(o.ended_at, 0), COALESCE(o.client_addr, ''), t.status, COALESCE(t.event_id, ''), o.fee,
+	COALESCE(o.refund_requested_at, 0), COALESCE(o.refunded_at, 0), o.refunded,
+	EXISTS (SELECT 1 FROM cancelled_events ce WHERE ce.id = t.event_id)`
 
 func scanOrder(s scanner) (Order, error) {
 	var (
 		o                           Order
 		status                      string
 		expires, createdAt, endedAt int64
+		requested, refunded         int64
 	)
 	err := s.Scan(&o.ID, &o.UserID, &status, &expires, &o.Version, &createdAt,
 		&o.PaymentID, &o.StripeID, &o.CancelledBy, &o.Ticket.ID, &o.Ticket.Title, &o.Ticket.Price, &o.Ticket.Version,
-		&endedAt, &o.ClientAddr, &o.Ticket.Status, &o.Ticket.EventID, &o.Fee)
+		&endedAt, &o.ClientAddr, &o.Ticket.Status, &o.Ticket.EventID, &o.Fee,
+		&requested, &refunded, &o.Refunded, &o.eventRecordedCancelled)
 	if err != nil {
 		return Order{}, err
 	}
@@ -88,6 +92,12 @@ func scanOrder(s scanner) (Order, error) {
 	o.CreatedAt = time.UnixMilli(createdAt).UTC()
 	if endedAt != 0 {
 		o.EndedAt = time.UnixMilli(endedAt).UTC()
+	}
+	if requested != 0 {
+		o.RefundRequestedAt = time.UnixMilli(requested).UTC()
+	}
+	if refunded != 0 {
+		o.RefundedAt = time.UnixMilli(refunded).UTC()
 	}
 	return o, nil
 }

@@ -134,3 +134,8 @@ func newClaim(o Order, token string, attempt int64, now time.Time, lease time.Du
 func (p Payment) Created() events.PaymentCreated {
 	return events.PaymentCreated{ID: p.ID, OrderID: p.OrderID, StripeID: p.StripeID}
 }
+
+// Refunded is the event announcing that p was given back in full.
+func (p Payment) Refunded() events.PaymentRefunded {
+	return events.PaymentRefunded{ID: p.ID, OrderID: p.OrderID, Amount: int64(p.Amount)}
+}

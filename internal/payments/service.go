@@ -5,7 +5,7 @@
 // It serves POST /api/payments, keeps its order replica up to date from
 // order.created and order.cancelled, refunds on order.refund_requested, and
 // publishes payment.created through the outbox in the same transaction that
-// records the charge.
+// records the charge (payment.refunded in the one that records a refund).
 //
 // A payment never charges twice. The payments table allows one row per
 // order: a request first claims the order in a short transaction (a
@@ -391,7 +391,12 @@ func (s *Service) Refund(ctx context.Context, paymentID string) error {
 		if err != nil {
 			return err
 		}
-		return s.store.InsertTxn(ctx, tx, RefundTxn(charge, p.UpdatedAt))
+		if err := s.store.InsertTxn(ctx, tx, RefundTxn(charge, p.UpdatedAt)); err != nil {
+			return err
+		}
+		// And orders hears it is done (payment.refunded), once: only the
+		// delivery that moved the status gets here.
+		return s.ob.Add(ctx, tx, p.Refunded())
 	})
 	if err != nil {
 		return fmt.Errorf("record refund %s: %w", p.ID, err)

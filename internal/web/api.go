@@ -274,6 +274,9 @@ type order struct {
 	// cancelled — refund pending" on a paid order whose event was
 	// cancelled).
 	Notice string `json:"notice"`
+	// Refund is "pending" while the order's refund (its event was
+	// cancelled) is on its way, "refunded" once done; "" otherwise.
+	Refund string `json:"refund"`
 	Ticket struct {
 		ID    string      `json:"id"`
 		Title string      `json:"title"`

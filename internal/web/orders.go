@@ -22,11 +22,17 @@ func (s *Service) row(o order) orderRow {
 	open := o.Status == statusCreated || o.Status == statusAwaitingPayment
 	expired := open && !s.cfg.Now().Before(o.ExpiresAt)
 	r := orderRow{order: o, Label: statusLabel(o.Status, o.CancelledBy, expired), Expired: expired}
+	if o.Refund == refundRefunded && o.Status == statusComplete {
+		r.Label = "Refunded" // a paid order of a cancelled event
+	}
 	if o.Status == statusCancelled {
 		r.Reason = cancelReason(o.CancelledBy)
 	}
 	return r
 }
+
+// refundRefunded is an order's refund once done (the API's refund).
+const refundRefunded = "refunded"
 
 type ordersData struct{ Orders []orderRow }
 

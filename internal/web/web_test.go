@@ -809,11 +809,26 @@ func TestPagesRender(t *testing.T) {
 			o.Status, o.Notice = statusComplete, "Event cancelled — refund pending"
 			return o
 		}())}}}, []string{`<strong class="order-notice">Event cancelled — refund pending</strong>`}},
+		{"order of a cancelled event, refunded", "order", view{User: u, Data: orderData{Order: s.row(func() order {
+			o := o
+			o.Status, o.Notice, o.Refund, o.Ticket.EventID = statusComplete, "Event cancelled — refunded $23.05", "refunded", "e1"
+			return o
+		}())}}, []string{`id="order-notice"`, "Event cancelled — refunded $23.05", "Refunded", "!The ticket is yours"}},
+		{"orders with a refunded one", "orders", view{User: u, Data: ordersData{Orders: []orderRow{s.row(func() order {
+			o := o
+			o.Status, o.Notice, o.Refund = statusComplete, "Event cancelled — refunded $23.05", "refunded"
+			return o
+		}())}}}, []string{`<strong class="order-notice">Event cancelled — refunded $23.05</strong>`, ">Refunded<"}},
 		{"order expired", "order", view{User: u, Data: orderData{Order: orderRow{order: o, Label: "Expired", Expired: true}}}, []string{"Order expired"}},
 		{"order cancelled by the buyer", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "buyer", ""))}}, []string{"Cancelled by you"}},
 		{"order expired and cancelled", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", ""))}}, []string{"Expired: the reservation ran out"}},
 		{"order paid after it expired", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "expiry", "p1"))}},
 			[]string{"Expired: the reservation ran out", "Your payment of $23.05 is being refunded in full"}},
+		{"order paid after it expired, refunded", "order", view{User: u, Data: orderData{Order: s.row(func() order {
+			o := cancelled(o, "expiry", "p1")
+			o.Refund = "refunded"
+			return o
+		}())}}, []string{"Expired: the reservation ran out", "Your payment of $23.05 was refunded in full", "!>Refunded<"}},
 		{"order refused for a price change", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "price_change", ""))}},
 			[]string{"The seller changed the price before your reservation went through", "Nothing was charged"}},
 		{"order refused after it was paid", "order", view{User: u, Data: orderData{Order: s.row(cancelled(o, "price_change", "p1"))}},
