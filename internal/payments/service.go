@@ -59,6 +59,9 @@ type Config struct {
 	// reconciler replays it; default the claim lease, so a buyer retrying
 	// after a 503 goes first.
 	ReconcileAfter time.Duration
+	// WebhookSecret is the signing secret of Stripe's webhook endpoint
+	// (whsec_...); empty turns POST /api/payments/webhook off (404).
+	WebhookSecret string
 }
 
 // Service holds the payments use cases.
