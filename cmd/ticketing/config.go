@@ -41,9 +41,9 @@ type Config struct {
 	// StripeWebhookSecret signs Stripe's calls of the webhook; required
 	// with StripeSecretKey (buildPayments).
 	StripeWebhookSecret string
-	CookieSecure         bool
-	AuthRatePerMinute    int
-	MaxPendingOrders     int
+	CookieSecure        bool
+	AuthRatePerMinute   int
+	MaxPendingOrders    int
 	// MaxPendingPerAddress bounds the unpaid orders of all the accounts
 	// of one client address together; MaxListings a seller's tickets on
 	// sale.
