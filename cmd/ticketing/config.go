@@ -38,12 +38,10 @@ type Config struct {
 	StripeSecretKey      string
 	StripeAPIBase        string
 	StripePublishableKey string
-	// StripeWebhookSecret signs Stripe's calls of the webhook; required
-	// with StripeSecretKey (buildPayments).
-	StripeWebhookSecret string
-	CookieSecure        bool
-	AuthRatePerMinute   int
-	MaxPendingOrders    int
+	StripeWebhookSecret  string
+	CookieSecure         bool
+	AuthRatePerMinute    int
+	MaxPendingOrders     int
 	// MaxPendingPerAddress bounds the unpaid orders of all the accounts
 	// of one client address together; MaxListings a seller's tickets on
 	// sale.
