@@ -118,7 +118,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("stripe", c.StripeSecretKey != ""),
 		slog.String("stripe_api_base", c.StripeAPIBase),
 		slog.Bool("stripe_publishable_key_set", c.StripePublishableKey != ""),
-		slog.Bool("stripe_webhook_secret_set", c.StripeWebhookSecret != ""),
+		slog.Bool("stripe_webhook_key_set", c.StripeWebhookSecret != ""),
 		slog.Bool("cookie_secure", c.CookieSecure),
 		slog.Int("auth_rate_per_minute", c.AuthRatePerMinute),
 		slog.Int("max_pending_orders", c.MaxPendingOrders),
