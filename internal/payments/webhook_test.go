@@ -300,3 +300,58 @@ func TestWebhookDispute(t *testing.T) {
 		}
 	}, migs...)
 }
+
+// mockObject fetches an API object of stripe-mock's fixtures (Stripe's
+// OpenAPI examples: every field, expanded ones included) and applies set.
+func mockObject(t *testing.T, base, path string, set map[string]any) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	req.SetBasicAuth("sk_test_123", "")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var obj map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&obj); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+	}
+	for k, v := range set {
+		obj[k] = v
+	}
+	return obj
+}
+
+// TestWebhookStripeMockObjects: events around stripe-mock's own
+// PaymentIntent and Dispute objects (not hand-made ones) are read and
+// acted on: a pending claim settles, a dispute is announced.
+func TestWebhookStripeMockObjects(t *testing.T) {
+	base := payments.StripeMock(t)
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		p := newScripted(lost)
+		f := newWebhookFixture(t, db, p)
+		f.sandbox = p.Sandbox
+		unknownOutcome(t, f, "tok_visa")
+		pi := mockObject(t, base, "/v1/payment_intents/pi_mock", map[string]any{
+			"status": "succeeded", "metadata": map[string]string{"order_id": "o-1"}})
+		if w := f.deliver(stripeEvent("evt_mock_pi", stripe.EventTypePaymentIntentSucceeded, pi), whSecret, time.Time{}); w.Code != http.StatusOK {
+			t.Fatalf("payment_intent.succeeded: %d %s", w.Code, w.Body)
+		}
+		id, st := paymentOf(t, db, "o-1")
+		if st != payments.StatusSucceeded {
+			t.Fatalf("payment after payment_intent.succeeded is %q", st)
+		}
+		paid, err := f.svc.Payment(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp := mockObject(t, base, "/v1/disputes/dp_mock", map[string]any{"payment_intent": paid.StripeID})
+		if w := f.deliver(stripeEvent("evt_mock_dp", stripe.EventTypeChargeDisputeCreated, dp), whSecret, time.Time{}); w.Code != http.StatusOK {
+			t.Fatalf("charge.dispute.created: %d %s", w.Code, w.Body)
+		}
+		got := outboxtest.Payloads[events.PaymentDisputed](t, db, events.SubjectPaymentDisputed)
+		if len(got) != 1 || got[0].OrderID != "o-1" || got[0].ID != dp["id"] {
+			t.Fatalf("payment.disputed = %+v, want one for o-1 and %v", got, dp["id"])
+		}
+	}, migs...)
+}
