@@ -5,7 +5,9 @@
 // It serves POST /api/payments, keeps its order replica up to date from
 // order.created and order.cancelled, refunds on order.refund_requested, and
 // publishes payment.created through the outbox in the same transaction that
-// records the charge.
+// records the charge. Stripe's webhook (POST /api/payments/webhook,
+// webhook.go) settles charges whose outcome was unknown and records
+// disputes (payment.disputed).
 //
 // A payment never charges twice. The payments table allows one row per
 // order: a request first claims the order in a short transaction (a
