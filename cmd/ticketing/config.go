@@ -39,6 +39,7 @@ type Config struct {
 	StripeSecretKey      string
 	StripeAPIBase        string
 	StripePublishableKey string
+	StripeWebhookSecret  string
 	CookieSecure         bool
 	AuthRatePerMinute    int
 	MaxPendingOrders     int
@@ -129,6 +130,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("stripe", c.StripeSecretKey != ""),
 		slog.String("stripe_api_base", c.StripeAPIBase),
 		slog.Bool("stripe_publishable_key_set", c.StripePublishableKey != ""),
+		slog.Bool("stripe_webhook_key_set", c.StripeWebhookSecret != ""),
 		slog.Bool("cookie_secure", c.CookieSecure),
 		slog.Int("auth_rate_per_minute", c.AuthRatePerMinute),
 		slog.Int("max_pending_orders", c.MaxPendingOrders),
@@ -251,6 +253,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.DurationVar(&c.ExpirationWindow, "expiration-window", envDur("EXPIRATION_WINDOW", 15*time.Minute), "how long an order holds a ticket (EXPIRATION_WINDOW)")
 	fs.StringVar(&c.StripeSecretKey, "stripe-secret-key", env("STRIPE_SECRET_KEY", ""), "Stripe secret key; empty means the sandbox provider (STRIPE_SECRET_KEY)")
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("STRIPE_API_BASE", ""), "Stripe API base URL, e.g. stripe-mock (STRIPE_API_BASE)")
+	fs.StringVar(&c.StripeWebhookSecret, "stripe-webhook-secret", env("STRIPE_WEBHOOK_SECRET", ""), "signing secret (whsec_...) of Stripe's webhook endpoint POST /api/payments/webhook; required with STRIPE_SECRET_KEY, empty turns the webhook off (STRIPE_WEBHOOK_SECRET)")
 	fs.StringVar(&c.StripePublishableKey, "stripe-publishable-key", env("STRIPE_PUBLISHABLE_KEY", ""), "Stripe publishable key: the order page uses Stripe.js (STRIPE_PUBLISHABLE_KEY)")
 	fs.BoolVar(&c.CookieSecure, "cookie-secure", envBool("COOKIE_SECURE", m == modeServe), "mark the session cookie Secure (COOKIE_SECURE)")
 	fs.IntVar(&c.AuthRatePerMinute, "auth-rate-per-minute", envInt("AUTH_RATE_PER_MINUTE", 30), "failed sign-ins and sign-up attempts per minute per address, failed sign-ins per email; 0 = no limit (AUTH_RATE_PER_MINUTE)")

@@ -47,7 +47,7 @@ var natsUsers = map[string][]string{
 	"tickets":    {events.SubjectTicketCreated, events.SubjectTicketUpdated},
 	"orders":     {events.SubjectOrderCreated, events.SubjectOrderCancelled, events.SubjectOrderRefundRequested},
 	"expiration": {events.ScheduleSubject("o1")},
-	"payments":   {events.SubjectPaymentCreated, events.SubjectPaymentRefunded},
+	"payments":   {events.SubjectPaymentCreated, events.SubjectPaymentRefunded, events.SubjectPaymentDisputed},
 	"events":     {events.SubjectEventCreated, events.SubjectEventUpdated, events.SubjectEventCancelled},
 }
 

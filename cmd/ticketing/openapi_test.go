@@ -24,6 +24,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/stripe/stripe-go/v85/webhook"
 	"github.com/ticketing/ticketing/internal/apidoc"
 	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 	"github.com/ticketing/ticketing/internal/shows"
@@ -264,10 +265,11 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	t.Parallel()
 	const key = "openapi-test-key-openapi-test-key"
 	base, _ := startUp(t, t.TempDir(), map[string]string{
-		"MAX_PENDING_ORDERS":   "1",
-		"MAX_LISTINGS":         "3",
-		"AUTH_RATE_PER_MINUTE": "5",
-		"JWT_KEY":              key,
+		"MAX_PENDING_ORDERS":    "1",
+		"MAX_LISTINGS":          "3",
+		"AUTH_RATE_PER_MINUTE":  "5",
+		"JWT_KEY":               key,
+		"STRIPE_WEBHOOK_SECRET": testWebhookSecret,
 	})
 	rec := &recorder{next: http.DefaultTransport}
 	anon := recorded(t, base, rec)
@@ -512,6 +514,19 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	req, _ = http.NewRequest("PATCH", base+"/api/tickets/"+t1.ID, strings.NewReader(`{"price":1}`))
 	want("a method the route has not", seller.raw(req), http.StatusMethodNotAllowed)
 
+	// Stripe's webhook: signed, then not.
+	hook := func(base string, body []byte, secret string) *http.Request {
+		req, _ := http.NewRequest("POST", base+"/api/payments/webhook", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		if secret != "" {
+			req.Header.Set("Stripe-Signature", webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret}).Header)
+		}
+		return req
+	}
+	dispute := disputeBody("evt_openapi", "pi_not_ours")
+	want("a Stripe event", anon.raw(hook(base, dispute, testWebhookSecret)), http.StatusOK)
+	want("a Stripe event unsigned", anon.raw(hook(base, dispute, "")), http.StatusBadRequest)
+
 	// Sign in, sign out, sign out everywhere, and the sign-in limit.
 	again := recorded(t, base, rec)
 	want("sign in", again.do("POST", "/api/users/signin", map[string]string{"email": "seller@example.com", "password": "correct horse"}, nil), http.StatusOK)
@@ -540,6 +555,7 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	if got := pay(t, buyer, o3.ID, "tok_visa"); got != http.StatusBadRequest {
 		t.Fatalf("paying an expired order = %d, want 400", got)
 	}
+	want("a Stripe event without a webhook secret", anon.raw(hook(short, dispute, testWebhookSecret)), http.StatusNotFound)
 
 	checkAgainstDoc(t, loadAPIDoc(t), []string{base, short}, rec.exchanges())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -138,8 +139,13 @@ func buildExpiration(_ context.Context, in infra) (*part, error) {
 // STRIPE_API_BASE, e.g. stripe-mock, when that is set too), and through the
 // sandbox provider otherwise: no money moves and the UI says so. Its
 // reconciler runs in the background, in every replica (a claim's lease
-// decides which one replays it).
+// decides which one replays it). Stripe needs STRIPE_WEBHOOK_SECRET too:
+// a dispute arrives only by its webhook.
 func buildPayments(ctx context.Context, in infra) (*part, error) {
+	if in.cfg.StripeSecretKey != "" && in.cfg.StripeWebhookSecret == "" {
+		return nil, errors.New("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY: the signing secret of the " +
+			"webhook endpoint (https://<host>/api/payments/webhook) in Stripe's dashboard, whsec_...")
+	}
 	db, ob, err := in.withOutbox(ctx, "payments", payments.Migrations)
 	if err != nil {
 		return nil, err
@@ -158,6 +164,7 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 		ReconcileEvery: in.cfg.reconcileEvery,
 		ReconcileAfter: in.cfg.reconcileAfter,
 		PayoutHold:     in.cfg.PayoutHold,
+		WebhookSecret:  in.cfg.StripeWebhookSecret,
 	})
 	in.metrics.Gauge("payments", "ticketing_payments_pending_claims",
 		"Payments whose charge outcome is still unknown past the reconciler's delay (2 min) after their claim: "+

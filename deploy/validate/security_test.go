@@ -31,15 +31,17 @@ import (
 // says how) and their keys. None ships in deploy/k8s, so none runs with a
 // placeholder; a pod that needs one that is missing does not start.
 var operatorSecrets = map[string][]string{
-	"ticketing-secrets":    {"JWT_KEY", "TICKET_SIGNING_KEY", "STRIPE_SECRET_KEY"},
+	"ticketing-secrets":    {"JWT_KEY", "TICKET_SIGNING_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"},
 	"ticketing-database":   {"auth", "tickets", "orders", "payments", "events"},
 	"ticketing-nats":       {"auth", "tickets", "orders", "expiration", "payments", "events"},
 	"postgres-credentials": {"POSTGRES_PASSWORD", "auth", "tickets", "orders", "payments", "events"},
 	"nats-tls":             {"tls.crt", "tls.key", "ca.crt"},
 }
 
-// optionalSecretKeys may be missing: an empty Stripe key is the sandbox.
-var optionalSecretKeys = []string{"ticketing-secrets/STRIPE_SECRET_KEY"}
+// optionalSecretKeys may be missing: an empty Stripe key is the sandbox
+// (and the webhook's secret goes with the key: payments refuses to start
+// with the one and not the other).
+var optionalSecretKeys = []string{"ticketing-secrets/STRIPE_SECRET_KEY", "ticketing-secrets/STRIPE_WEBHOOK_SECRET"}
 
 func checkSecretRef(t *testing.T, where string, r *corev1.SecretKeySelector) {
 	t.Helper()

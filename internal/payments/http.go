@@ -8,11 +8,13 @@ import (
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 )
 
-// Routes registers the /api/payments routes on mux. They need a signed-in
-// caller (httpapi.CurrentUser must wrap the mux).
+// Routes registers the /api/payments routes on mux. Paying needs a
+// signed-in caller (httpapi.CurrentUser must wrap the mux); the webhook is
+// Stripe's, signed with the endpoint's secret instead (webhook.go).
 func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/payments", httpapi.RequireUser(s.handlePaymentCreate))
 	s.accountRoutes(mux)
+	mux.HandleFunc("POST /api/payments/webhook", s.handleWebhook)
 }
 
 type paymentCreateRequest struct {

@@ -6,6 +6,9 @@
 // order.created and order.cancelled, refunds on order.refund_requested, and
 // publishes payment.created through the outbox in the same transaction that
 // records the charge (payment.refunded in the one that records a refund).
+// Stripe's webhook (POST /api/payments/webhook, webhook.go) settles
+// charges whose outcome was unknown and records disputes
+// (payment.disputed).
 //
 // A payment never charges twice. The payments table allows one row per
 // order: a request first claims the order in a short transaction (a
@@ -63,6 +66,9 @@ type Config struct {
 	// (a free-form listing's: after its sale) before they are due;
 	// default DefaultPayoutHold.
 	PayoutHold time.Duration
+	// WebhookSecret is the signing secret of Stripe's webhook endpoint
+	// (whsec_...); empty turns POST /api/payments/webhook off (404).
+	WebhookSecret string
 }
 
 // Service holds the payments use cases.

@@ -26,7 +26,8 @@ const (
 	ReasonResold Reason = "resold"
 	// ReasonTransferred: the recipient of a transfer accepted it.
 	ReasonTransferred Reason = "transferred"
-	// ReasonVoided: the event was cancelled; the holder's code is void.
+	// ReasonVoided: the event was cancelled, or the holder's payment
+	// disputed; the holder's code is void.
 	ReasonVoided Reason = "voided"
 )
 

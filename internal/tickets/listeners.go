@@ -22,6 +22,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 		natsbus.On(s.onEventCreated),
 		natsbus.On(s.onEventUpdated),
 		natsbus.On(s.onEventCancelled),
+		natsbus.On(s.onPaymentDisputed),
 	}
 }
 
