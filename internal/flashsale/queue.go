@@ -825,7 +825,8 @@ func (r *QueueResult) Print(w io.Writer, c QueueConfig) {
 }
 
 // Err fails the run: a join, read, late join or stream not answered 200
-// (5xx and timeouts included), a stream without an update, a reservation
+// (5xx and timeouts included), a stream without an update or not open
+// (its first event received) while the others were, a reservation
 // answered 5xx or lost, a probe not refused, a waiting visitor not told
 // sold out, or any check of the room or of the orders.
 func (r *QueueResult) Err(c QueueConfig) error {
@@ -841,8 +842,9 @@ func (r *QueueResult) Err(c QueueConfig) error {
 	}
 	if c.Streams > 0 {
 		want := min(c.Streams, r.Joins.ByStatus[http.StatusOK])
-		if s := r.Streams; s.ByStatus[http.StatusOK] != want || s.Updated != want {
-			p = append(p, fmt.Sprintf("%d of %d streams answered 200, %d with an update", s.ByStatus[http.StatusOK], want, s.Updated))
+		if s := r.Streams; s.ByStatus[http.StatusOK] != want || s.Updated != want || s.MaxOpen != want {
+			p = append(p, fmt.Sprintf("%d of %d streams answered 200, %d with an update, %d open at once (each from its first event to its end)",
+				s.ByStatus[http.StatusOK], want, s.Updated, s.MaxOpen))
 		}
 	}
 	for _, a := range r.Shoppers {
