@@ -50,6 +50,35 @@
 //
 //	go run ./cmd/flashsale -url http://localhost:8080 -resale -jwt-key-file $dir/jwt.key
 //
+// With -queue (or -scenario queue) it runs the waiting-room on-sale of
+// issue 15 instead: an organizer creates an event of -tickets tickets
+// (default 1,000) with its queue on, and once they are issued moves its
+// on-sale to -join-window (default 60 s) plus 3 s ahead, inside the
+// room's opening. -buyers visitors (default 100,000) join, spread evenly
+// over the window, -in-flight at a time; -streams of them (default 1,000)
+// hold the room's live stream open across the draw; from the on-sale every
+// visitor polls their place (GET /api/events/{id}/queue) for -duration
+// (default 30 s) and until each has had one; -late visitors (default 10)
+// then join behind them; the places let in reserve with their admissions.
+// It reports the joins, the reads (per second, p50, p99), the streams and
+// the reservations, and fails on any join, read or stream not answered 200
+// (a 5xx or a timeout), on a place given twice or moved, an early joiner
+// behind a late one, an answer admitting a place outside the places let
+// in (or not admitting one within), more shoppers past the admission check
+// at once than -tickets × -admit-factor (the system's QUEUE_ADMIT_FACTOR,
+// 1.5), a reservation without its own admission not refused, orders read
+// back not exactly -tickets on distinct tickets, or a waiting visitor not
+// told sold_out. Sessions and addresses as for -onsale (each visitor's own
+// address keeps the per-address join limit, QUEUE_JOINS_PER_MINUTE, from
+// biting; with -one-address start the system with QUEUE_JOINS_PER_MINUTE=0);
+// -pid names the system's process, whose peak resident memory (VmHWM) is
+// then reported:
+//
+//	go run ./cmd/flashsale -url http://localhost:8080 -scenario queue -jwt-key-file $dir/jwt.key -pid $pid
+//
+// -scenario names the mode as a word: sale (the default), browse,
+// onsale, resale or queue.
+//
 // It sends traffic only to the URL it is given, and stops by itself.
 package main
 
@@ -67,6 +96,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -95,6 +125,13 @@ type config struct {
 	oneAddress bool
 	checkIn    int
 	resale     bool
+
+	queue       bool
+	joinWindow  time.Duration
+	streams     int
+	late        int
+	admitFactor float64
+	pid         int
 }
 
 func run(args []string, out io.Writer) error {
@@ -107,18 +144,52 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&c.maxReqs, "max-requests", 1_000_000, "stop after this many reservation attempts")
 	fs.BoolVar(&c.browse, "browse", false, "read the tickets (GET /api/tickets/{id}) instead of reserving them")
 	fs.BoolVar(&c.onsale, "onsale", false, "run the primary sale of one event (defaults: 10,000 tickets, 20,000 buyers)")
-	fs.IntVar(&c.inFlight, "in-flight", 64, "-onsale: reservations sent at once")
-	fs.StringVar(&c.jwtKey, "jwt-key", os.Getenv("JWT_KEY"), "-onsale: the system's session signing key (JWT_KEY)")
-	fs.StringVar(&c.jwtKeyFile, "jwt-key-file", "", "-onsale: a file holding the key, such as the data dir's jwt.key of `up`")
+	fs.IntVar(&c.inFlight, "in-flight", 64, "-onsale, -resale, -queue: requests sent at once")
+	fs.StringVar(&c.jwtKey, "jwt-key", os.Getenv("JWT_KEY"), "-onsale, -resale, -queue: the system's session signing key (JWT_KEY)")
+	fs.StringVar(&c.jwtKeyFile, "jwt-key-file", "", "-onsale, -resale, -queue: a file holding the key, such as the data dir's jwt.key of `up`")
 	fs.BoolVar(&c.oneAddress, "one-address", false, "-onsale: send every buyer from the load generator's address (by default each names its own in X-Forwarded-For, believed by a system with TRUSTED_PROXIES=127.0.0.1/32)")
 	fs.IntVar(&c.checkIn, "checkin", 1000, "-onsale: after the sale verified, how many winners pay (sandbox tok_visa) and have their codes scanned by the organizer at -in-flight; every first scan must be admitted, every tenth re-scanned already_used (0: skip)")
 	fs.BoolVar(&c.resale, "resale", false, "run the resale flash of one event: -tickets listed by their holders, -buyers racing for them (defaults: 1,000 and 5,000)")
+	fs.BoolVar(&c.queue, "queue", false, "run the waiting-room on-sale of one event: -buyers visitors join its queue, poll their place, the places let in reserve (defaults: 1,000 tickets, 100,000 visitors, -duration 30s of polling)")
+	scenario := fs.String("scenario", "", "the mode as a word: sale, browse, onsale, resale or queue")
+	fs.DurationVar(&c.joinWindow, "join-window", time.Minute, "-queue: the joins are spread over this; the on-sale is at its end (+3 s)")
+	fs.IntVar(&c.streams, "streams", 1000, "-queue: visitors holding the live stream (server-sent events) open across the draw")
+	fs.IntVar(&c.late, "late", 10, "-queue: visitors joining after the draw, one at a time")
+	fs.Float64Var(&c.admitFactor, "admit-factor", 1.5, "-queue: the system's QUEUE_ADMIT_FACTOR")
+	fs.IntVar(&c.pid, "pid", 0, "-queue: the system's process id; its peak resident memory (VmHWM, /proc) is reported")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	switch *scenario {
+	case "", "sale":
+	case "browse":
+		c.browse = true
+	case "onsale":
+		c.onsale = true
+	case "resale":
+		c.resale = true
+	case "queue":
+		c.queue = true
+	default:
+		return fmt.Errorf("-scenario %q: want sale, browse, onsale, resale or queue", *scenario)
 	}
 	u, err := url.Parse(c.base)
 	if err != nil || (u.Hostname() != "localhost" && u.Hostname() != "127.0.0.1" && u.Hostname() != "::1") {
 		return fmt.Errorf("-url %q: only a loopback address may be loaded", c.base)
+	}
+	if c.queue {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["tickets"] {
+			c.tickets = 1_000
+		}
+		if !set["buyers"] {
+			c.buyers = 100_000
+		}
+		if !set["duration"] {
+			c.duration = 30 * time.Second
+		}
+		return queue(c, out)
 	}
 	if c.resale {
 		set := map[string]bool{}
@@ -435,4 +506,33 @@ func onSale(c config, out io.Writer) error {
 	}
 	res.Print(out, oc)
 	return errors.Join(res.Verify.Err(), res.CheckIn.Err())
+}
+
+// queue runs the waiting-room on-sale (package flashsale) and fails when
+// one of its checks does.
+func queue(c config, out io.Writer) error {
+	key, err := jwtKey(c, "-queue")
+	if err != nil {
+		return err
+	}
+	qc := flashsale.QueueConfig{Base: c.base, Key: key, Tickets: c.tickets, Visitors: c.buyers, JoinWindow: c.joinWindow,
+		PollFor: c.duration, Streams: c.streams, Late: c.late, InFlight: c.inFlight, AdmitFactor: c.admitFactor,
+		OneAddress: c.oneAddress, Log: os.Stderr}
+	res, err := flashsale.Queue(context.Background(), qc)
+	if err != nil {
+		return err
+	}
+	res.Print(out, qc)
+	if c.pid > 0 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.pid))
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "VmHWM:") || strings.HasPrefix(line, "VmRSS:") {
+				fmt.Fprintf(out, "process %d: %s\n", c.pid, strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+	return res.Err(qc)
 }
