@@ -105,6 +105,11 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// Flush passes a flush on (through any wrappers below): a wrapper above
+// that looks for http.Flusher, as the gateway's compression does, would
+// otherwise hold a server-sent-event stream until it ends.
+func (s *statusWriter) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
+
 // quiet marks r as logged elsewhere: a 5xx that a probe asks for every
 // few seconds (a failed /readyz) is logged where it changes, not per request.
 func quiet(r *http.Request) {
