@@ -183,19 +183,7 @@ func checkIn(ctx context.Context, c OnSaleConfig, org client, buyers []client, e
 	start := time.Now()
 	each(c.InFlight, len(wins), func(i int) {
 		w := wins[i]
-		// payments learns the order from order.created: 404 until then.
-		err := waitFor(ctx, c.Wait, "payments to know order "+w.orderID, func() (bool, error) {
-			st, b, err := w.buyer.do(ctx, "POST", "/api/payments", map[string]string{"orderId": w.orderID, "token": "tok_visa"}, nil)
-			switch {
-			case err != nil:
-				return false, err
-			case st == http.StatusCreated:
-				return true, nil
-			case st == http.StatusNotFound:
-				return false, nil
-			}
-			return false, fmt.Errorf("pay: %d %s", st, b)
-		})
+		err := pay(ctx, c.Wait, w.buyer, w.orderID)
 		if err != nil {
 			fail("%v", err)
 			return

@@ -32,7 +32,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/ticketing/ticketing/internal/platform/session"
 )
 
@@ -295,20 +294,11 @@ func OnSale(ctx context.Context, c OnSaleConfig) (*OnSaleResult, error) {
 	if c.Wait <= 0 {
 		c.Wait = 5 * time.Minute
 	}
-	logf := func(format string, args ...any) {
-		if c.Log != nil {
-			fmt.Fprintf(c.Log, format+"\n", args...)
-		}
-	}
-	tr := &http.Transport{MaxIdleConns: 2 * c.InFlight, MaxIdleConnsPerHost: 2 * c.InFlight, IdleConnTimeout: time.Minute}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	run := time.Now().UnixNano()
-	mint := func(email string, organizer bool) (client, error) {
-		tok, err := session.Issue(c.Key, session.User{ID: uuid.NewString(), Email: email, Organizer: organizer}, time.Now(), 2*time.Hour)
-		return client{c: hc, base: c.Base, token: tok}, err
-	}
-	org, err := mint(fmt.Sprintf("organizer-%d@flash.test", run), true)
+	logf := logger(c.Log)
+	m := newMinter(c.Key, c.Base, c.InFlight, c.OneAddress)
+	defer m.close()
+	run := m.run
+	org, err := m.mint("organizer", true)
 	if err != nil {
 		return nil, err
 	}
@@ -328,11 +318,8 @@ func OnSale(ctx context.Context, c OnSaleConfig) (*OnSaleResult, error) {
 
 	buyers := make([]client, c.Buyers)
 	for i := range buyers {
-		if buyers[i], err = mint(fmt.Sprintf("buyer-%d-%d@flash.test", run, i), false); err != nil {
+		if buyers[i], err = m.mint("buyer", false); err != nil {
 			return nil, err
-		}
-		if !c.OneAddress {
-			buyers[i].addr = fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 		}
 	}
 

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/ticketing/ticketing/internal/platform/session"
 )
 
@@ -220,26 +219,10 @@ func Queue(ctx context.Context, c QueueConfig) (*QueueResult, error) {
 	if c.SoldOutSample <= 0 {
 		c.SoldOutSample = 1000
 	}
-	logf := func(format string, args ...any) {
-		if c.Log != nil {
-			fmt.Fprintf(c.Log, format+"\n", args...)
-		}
-	}
-	tr := &http.Transport{MaxIdleConns: 2 * c.InFlight, MaxIdleConnsPerHost: 2 * c.InFlight, IdleConnTimeout: time.Minute}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	run := time.Now().UnixNano()
-	n := 0
-	mint := func(role string, organizer bool) (client, error) {
-		n++
-		tok, err := session.Issue(c.Key, session.User{ID: uuid.NewString(), Email: fmt.Sprintf("%s-%d-%d@flash.test", role, run, n),
-			Organizer: organizer}, time.Now(), 2*time.Hour)
-		cl := client{c: hc, base: c.Base, token: tok}
-		if !c.OneAddress {
-			cl.addr = fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)
-		}
-		return cl, err
-	}
+	logf := logger(c.Log)
+	m := newMinter(c.Key, c.Base, c.InFlight, c.OneAddress)
+	defer m.close()
+	run, mint := m.run, m.mint
 	org, err := mint("organizer", true)
 	if err != nil {
 		return nil, err

@@ -11,9 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
-	"github.com/ticketing/ticketing/internal/platform/session"
 )
 
 // The resale flash (issue 13, DESIGN.md 9.3): an organizer's event of
@@ -122,23 +119,10 @@ func Resale(ctx context.Context, c ResaleConfig) (*ResaleResult, error) {
 	if c.Wait <= 0 {
 		c.Wait = 5 * time.Minute
 	}
-	logf := func(format string, args ...any) {
-		if c.Log != nil {
-			fmt.Fprintf(c.Log, format+"\n", args...)
-		}
-	}
-	tr := &http.Transport{MaxIdleConns: 2 * c.InFlight, MaxIdleConnsPerHost: 2 * c.InFlight, IdleConnTimeout: time.Minute}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	run := time.Now().UnixNano()
-	n := 0
-	mint := func(role string, organizer bool) (client, error) {
-		n++
-		tok, err := session.Issue(c.Key, session.User{ID: uuid.NewString(), Email: fmt.Sprintf("%s-%d-%d@flash.test", role, run, n),
-			Organizer: organizer}, time.Now(), 2*time.Hour)
-		// Each names an address of its own, as in the on-sale.
-		return client{c: hc, base: c.Base, token: tok, addr: fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)}, err
-	}
+	logf := logger(c.Log)
+	m := newMinter(c.Key, c.Base, c.InFlight, false)
+	defer m.close()
+	run, mint := m.run, m.mint
 	org, err := mint("organizer", true)
 	if err != nil {
 		return nil, err
@@ -265,11 +249,10 @@ func Resale(ctx context.Context, c ResaleConfig) (*ResaleResult, error) {
 	return res, nil
 }
 
-// payAndHold pays for the buyer's order with the sandbox's tok_visa
-// (payments knows it from order.created: 404 until then) and waits until
-// the buyer holds its ticket.
-func payAndHold(ctx context.Context, wait time.Duration, buyer client, orderID, ticketID string) error {
-	err := waitFor(ctx, wait, "payments to know order "+orderID, func() (bool, error) {
+// pay pays for the buyer's order with the sandbox's tok_visa; payments
+// learns the order from order.created: 404 until then.
+func pay(ctx context.Context, wait time.Duration, buyer client, orderID string) error {
+	return waitFor(ctx, wait, "payments to know order "+orderID, func() (bool, error) {
 		st, b, err := buyer.do(ctx, "POST", "/api/payments", map[string]string{"orderId": orderID, "token": "tok_visa"}, nil)
 		switch {
 		case err != nil:
@@ -281,7 +264,13 @@ func payAndHold(ctx context.Context, wait time.Duration, buyer client, orderID, 
 		}
 		return false, fmt.Errorf("pay: %d %s", st, b)
 	})
-	if err != nil {
+}
+
+// payAndHold pays for the buyer's order with the sandbox's tok_visa
+// (payments knows it from order.created: 404 until then) and waits until
+// the buyer holds its ticket.
+func payAndHold(ctx context.Context, wait time.Duration, buyer client, orderID, ticketID string) error {
+	if err := pay(ctx, wait, buyer, orderID); err != nil {
 		return err
 	}
 	return waitFor(ctx, wait, "ticket "+ticketID+" held by its buyer", func() (bool, error) {
