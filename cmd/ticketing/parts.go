@@ -144,7 +144,7 @@ func buildExpiration(_ context.Context, in infra) (*part, error) {
 func buildPayments(ctx context.Context, in infra) (*part, error) {
 	if in.cfg.StripeSecretKey != "" && in.cfg.StripeWebhookSecret == "" {
 		return nil, errors.New("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY: the signing secret of the " +
-			"webhook endpoint (https://<host>/api/payments/webhook) in Stripe's dashboard, whsec_...")
+			"webhook endpoint (https://<host>/api/payments/webhook) in Stripe's dashboard, which starts with whsec_")
 	}
 	db, ob, err := in.withOutbox(ctx, "payments", payments.Migrations)
 	if err != nil {

@@ -76,5 +76,5 @@ func (s *Service) handleBalance(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	httpapi.Respond(w, http.StatusOK, balanceJSON{Held: b.Held, Available: b.Available, Paid: b.Paid})
+	httpapi.Respond(w, http.StatusOK, balanceJSON(b))
 }

@@ -161,7 +161,7 @@ func (s *Service) handleHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]historyResponse, len(list))
 	for i, e := range list {
-		out[i] = historyResponse{TicketID: e.TicketID, CodeVersion: e.CodeVersion, HolderID: e.HolderID, Reason: e.Reason, At: e.At}
+		out[i] = historyResponse(e)
 	}
 	httpapi.Respond(w, http.StatusOK, out)
 }
