@@ -2,7 +2,7 @@ package web
 
 import (
 	"errors"
-	"github.com/ticketing/ticketing/internal/platform/money"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ticketing/ticketing/internal/platform/money"
 
 	// An event's zone is shown and read here: a container image may have
 	// no zoneinfo.
@@ -163,8 +165,10 @@ type eventData struct {
 	// buyer would pay: shown beside Buy.
 	Fee, Total money.Cents
 	// Room is the event's waiting room as its organizer sees it, while
-	// it is open; nil otherwise.
-	Room *queueStatus
+	// it is open; nil otherwise. RoomRate is how many it has let in a
+	// minute since the on-sale, 0 before it.
+	Room     *queueStatus
+	RoomRate int
 }
 
 // eventResales is how many resale listings an event's page shows.
@@ -200,6 +204,8 @@ func (s *Service) handleEventShow(w http.ResponseWriter, r *http.Request) {
 		// let in. Without it the page still shows the event.
 		if q, err := s.api.Queue(r, e.ID); err == nil {
 			d.Room = &q
+			d.RoomRate = admissionRate(q.Admitted, e.OnSaleAt, s.cfg.Now())
+			v.Live = organizerRoomRefresh
 		}
 	}
 	if e.Status == eventScheduled {
@@ -623,4 +629,18 @@ func (s *Service) handleStaffRemove(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.fail(w, r, err)
 	}
+}
+
+// organizerRoomRefresh is how often the organizer's event page reloads
+// itself while its waiting room is open: the view is live.
+const organizerRoomRefresh = 10
+
+// admissionRate is admitted per minute since onSaleAt, rounded; 0 before
+// the on-sale (nobody is let in then).
+func admissionRate(admitted int, onSaleAt, now time.Time) int {
+	since := now.Sub(onSaleAt)
+	if since <= 0 {
+		return 0
+	}
+	return int(math.Round(float64(admitted) / since.Minutes()))
 }

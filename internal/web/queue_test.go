@@ -91,11 +91,40 @@ func TestEventPageShowsTheRoomToItsOrganizer(t *testing.T) {
 	org := &user{ID: "org", Email: "org@example.com", Organizer: true}
 	e := amsterdam()
 	e.Queue = true
-	v := view{User: org, Form: newForm(nil), Data: eventData{Event: eventCard{event: e, Sale: sale(e, fixedNow())}, Mine: true,
-		Room: &queueStatus{State: "waiting", Length: 5000, Admitted: 150}}}
+	v := view{User: org, Form: newForm(nil), Live: organizerRoomRefresh, Data: eventData{Event: eventCard{event: e, Sale: sale(e, fixedNow())}, Mine: true,
+		Room: &queueStatus{State: "waiting", Length: 5000, Admitted: 150}, RoomRate: 75}}
 	rec := httptest.NewRecorder()
 	s.render(rec, httptest.NewRequest(http.MethodGet, "/", nil), http.StatusOK, "event", &v)
-	if body := rec.Body.String(); !strings.Contains(body, "Waiting room: <strong>5000</strong> joined, <strong>150</strong> let in so far") {
-		t.Fatalf("the organizer's page lacks the room:\n%s", body)
+	body := rec.Body.String()
+	for _, want := range []string{
+		"Waiting room: <strong>5000</strong> joined, <strong>150</strong> let in so far (about 75 a minute)",
+		`<meta http-equiv="refresh" content="10">`, // live, with or without JavaScript
+	} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("the organizer's page lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// TestAdmissionRate: the organizer's view says how many the room lets in
+// a minute since the on-sale.
+func TestAdmissionRate(t *testing.T) {
+	t.Parallel()
+	onSale := fixedNow()
+	tests := []struct {
+		admitted int
+		since    time.Duration
+		want     int
+	}{
+		{150, -time.Minute, 0}, // before the on-sale
+		{150, 0, 0},
+		{150, 2 * time.Minute, 75},
+		{100, 30 * time.Second, 200},
+		{1, 3 * time.Minute, 0},
+	}
+	for _, tt := range tests {
+		if got := admissionRate(tt.admitted, onSale, onSale.Add(tt.since)); got != tt.want {
+			t.Errorf("admissionRate(%d, %v after) = %d, want %d", tt.admitted, tt.since, got, tt.want)
+		}
 	}
 }

@@ -76,6 +76,9 @@ type view struct {
 	// Refresh, when set, reloads the page every so many seconds (a meta
 	// refresh: the waiting room works without JavaScript).
 	Refresh int
+	// Live, when set, reloads the page every so many seconds with or
+	// without JavaScript (the organizer's view of an open waiting room).
+	Live int
 }
 
 // form is a form's state when it is shown again: the values typed and the
