@@ -17,7 +17,8 @@ import (
 // expiry, measured from the moment it is back.
 //
 // Not parallel: it measures latency, which other tests running beside it
-// would distort.
+// would distort. For the same reason .ci/run runs it on its own, after the
+// other packages' tests.
 func TestUpExpiryP99(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for expiries")
