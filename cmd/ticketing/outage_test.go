@@ -54,9 +54,13 @@ func TestUpDatabaseOutage(t *testing.T) {
 		key   = "outage-test-key-outage-test-key-"
 	)
 	base, _ := startUp(t, t.TempDir(), map[string]string{
-		"JWT_KEY":              key,
-		"DATABASE_URL":         proxied,
-		"EXPIRATION_WINDOW":    "2s",
+		"JWT_KEY":      key,
+		"DATABASE_URL": proxied,
+		// Long enough for the setup below (an event's ticket bought and
+		// paid for under -race) to finish before the orders fall due, so
+		// they fall due during the outage; 2 s once let buyHeld's own
+		// order expire before its payment.
+		"EXPIRATION_WINDOW":    "5s",
 		"EVENT_MAX_DELIVERIES": strconv.Itoa(limit),
 		"EVENT_RETRY_MAX":      "200ms",
 	})
