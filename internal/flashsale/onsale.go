@@ -361,7 +361,7 @@ func createEvent(ctx context.Context, wait time.Duration, org client, body map[s
 	}); err != nil {
 		return ev, err
 	}
-	return ev, waitForOrders(ctx, wait, org, ev.ID)
+	return ev, waitForOrders(ctx, wait, org, ev.ID, ownTicket)
 }
 
 // reserve is one buyer's attempt, POST /api/orders with body, timed from
@@ -380,19 +380,20 @@ func reserve(ctx context.Context, buyer client, body map[string]string, start ti
 }
 
 // waitForOrders waits until the orders part knows the event and all its
-// tickets. The organizer ordering their own event is refused own_ticket
+// tickets. The organizer ordering their own event is refused known
+// (own_ticket, or queue_required while its waiting room is open)
 // once orders has the event (404 before). The tickets' ticket.created
 // events left the tickets part before the probe listing's, made after the
 // event counted every ticket issued: once orders refuses the organizer
 // their own probe ticket, it has consumed the event's tickets too.
-func waitForOrders(ctx context.Context, wait time.Duration, org client, eventID string) error {
-	ownTicket := func(body map[string]string) func() (bool, error) {
+func waitForOrders(ctx context.Context, wait time.Duration, org client, eventID string, known refusal) error {
+	refused := func(body map[string]string, want refusal) func() (bool, error) {
 		return func() (bool, error) {
 			st, b, err := org.do(ctx, "POST", "/api/orders", body, nil)
 			switch {
 			case err != nil:
 				return false, err
-			case st == http.StatusBadRequest && errorCode(b) == "own_ticket":
+			case st == want.status && errorCode(b) == want.code:
 				return true, nil
 			case st == http.StatusNotFound:
 				return false, nil
@@ -400,16 +401,30 @@ func waitForOrders(ctx context.Context, wait time.Duration, org client, eventID 
 			return false, fmt.Errorf("probe reservation: %d %s", st, b)
 		}
 	}
-	if err := waitFor(ctx, wait, "orders knows the event", ownTicket(map[string]string{"eventId": eventID})); err != nil {
+	if err := waitFor(ctx, wait, "orders knows the event", refused(map[string]string{"eventId": eventID}, known)); err != nil {
 		return err
 	}
 	var t struct{ ID string }
-	st, b, err := org.do(ctx, "POST", "/api/tickets", map[string]any{"title": "On-sale probe", "price": 1}, &t)
+	st, b, err := org.do(ctx, "POST", "/api/tickets", map[string]any{"title": "Probe", "price": 1}, &t)
 	if err != nil || st != http.StatusCreated {
 		return fmt.Errorf("list probe ticket: %d %s %v", st, b, err)
 	}
-	return waitFor(ctx, wait, "orders knows the event's tickets", ownTicket(map[string]string{"ticketId": t.ID}))
+	return waitFor(ctx, wait, "orders knows the event's tickets", refused(map[string]string{"ticketId": t.ID}, ownTicket))
 }
+
+// refusal is an answer of orders to the organizer's probe reservation
+// that says it knows what was asked for.
+type refusal struct {
+	status int
+	code   string
+}
+
+// ownTicket is orders refusing an organizer their own event or ticket;
+// queueRequired their own event while its waiting room is open.
+var (
+	ownTicket     = refusal{http.StatusBadRequest, "own_ticket"}
+	queueRequired = refusal{http.StatusForbidden, "queue_required"}
+)
 
 // waitFor polls ready (a remote system) until it is true, fails, or wait
 // passes.

@@ -262,7 +262,7 @@ func Queue(ctx context.Context, c QueueConfig) (*QueueResult, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := waitForQueuedOrders(ctx, c.Wait, org, ev.ID); err != nil {
+	if err := waitForOrders(ctx, c.Wait, org, ev.ID, queueRequired); err != nil {
 		return nil, err
 	}
 	res.Prepared = time.Since(created)
@@ -686,44 +686,6 @@ func holdStreams(ctx context.Context, c QueueConfig, vs []*visitor, path string)
 	}
 	wg.Wait()
 	return s
-}
-
-// waitForQueuedOrders is waitForOrders for an event with its queue on:
-// orders refuses the organizer queue_required once it has the event (404
-// before), then own_ticket on a probe ticket listed after the event's.
-func waitForQueuedOrders(ctx context.Context, wait time.Duration, org client, eventID string) error {
-	err := waitFor(ctx, wait, "orders knows the event", func() (bool, error) {
-		st, b, err := org.do(ctx, "POST", "/api/orders", map[string]string{"eventId": eventID}, nil)
-		switch {
-		case err != nil:
-			return false, err
-		case st == http.StatusForbidden && errorCode(b) == "queue_required":
-			return true, nil
-		case st == http.StatusNotFound:
-			return false, nil
-		}
-		return false, fmt.Errorf("probe reservation: %d %s", st, b)
-	})
-	if err != nil {
-		return err
-	}
-	var t struct{ ID string }
-	st, b, err := org.do(ctx, "POST", "/api/tickets", map[string]any{"title": "Queue probe", "price": 1}, &t)
-	if err != nil || st != http.StatusCreated {
-		return fmt.Errorf("list probe ticket: %d %s %v", st, b, err)
-	}
-	return waitFor(ctx, wait, "orders knows the event's tickets", func() (bool, error) {
-		st, b, err := org.do(ctx, "POST", "/api/orders", map[string]string{"ticketId": t.ID}, nil)
-		switch {
-		case err != nil:
-			return false, err
-		case st == http.StatusBadRequest && errorCode(b) == "own_ticket":
-			return true, nil
-		case st == http.StatusNotFound:
-			return false, nil
-		}
-		return false, fmt.Errorf("probe reservation: %d %s", st, b)
-	})
 }
 
 // eachWorker is each with a Calls of its own per worker, appended to out.
