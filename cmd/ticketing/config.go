@@ -58,7 +58,10 @@ type Config struct {
 	// PayoutHold is how long a sale's proceeds are held after its event's
 	// end (a free-form listing's: after the sale) before they are due
 	// (PAYOUT_HOLD; DESIGN.md section 9.4).
-	PayoutHold     time.Duration
+	PayoutHold time.Duration
+	// PayoutSweep is how often the payout sweep runs (PAYOUT_SWEEP): it
+	// pays free-form sales and payees who connected an account late.
+	PayoutSweep    time.Duration
 	TrustedProxies string
 	StreamReplicas int
 	// EventMaxDeliveries bounds the deliveries of an event whose handler
@@ -140,6 +143,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Float64("queue_admit_factor", c.QueueAdmitFactor),
 		slog.Int("queue_joins_per_minute", c.QueueJoinsPerMinute),
 		slog.Duration("payout_hold", c.PayoutHold),
+		slog.Duration("payout_sweep", c.PayoutSweep),
 		slog.String("trusted_proxies", c.TrustedProxies),
 		slog.Int("stream_replicas", c.StreamReplicas),
 		slog.Int("event_max_deliveries", c.EventMaxDeliveries),
@@ -267,6 +271,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	fs.Float64Var(&c.QueueAdmitFactor, "queue-admit-factor", envFloat("QUEUE_ADMIT_FACTOR", 1.5), "the waiting room lets in at most the free tickets times this (QUEUE_ADMIT_FACTOR)")
 	fs.IntVar(&c.QueueJoinsPerMinute, "queue-joins-per-minute", envInt("QUEUE_JOINS_PER_MINUTE", 30), "waiting-room joins per minute per client address; 0 = no limit (QUEUE_JOINS_PER_MINUTE)")
 	fs.DurationVar(&c.PayoutHold, "payout-hold", envDur("PAYOUT_HOLD", payments.DefaultPayoutHold), "how long a sale's proceeds are held after the event's end (a free-form listing's: after the sale) before they are due, e.g. 48h (PAYOUT_HOLD)")
+	fs.DurationVar(&c.PayoutSweep, "payout-sweep", envDur("PAYOUT_SWEEP", payments.DefaultPayoutSweep), "how often the payout sweep pays what is due beside the events' own runs (free-form sales, accounts connected late), at least 1s (PAYOUT_SWEEP)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "CIDRs whose X-Forwarded-For is believed (TRUSTED_PROXIES)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", envInt("NATS_STREAM_REPLICAS", 1), "replicas of the TICKETING stream in a NATS cluster (NATS_STREAM_REPLICAS)")
 	fs.IntVar(&c.EventMaxDeliveries, "event-max-deliveries", envInt("EVENT_MAX_DELIVERIES", 20), "deliveries of an event whose handler keeps failing on its own before it is given up; an outage of the database or provider does not count (EVENT_MAX_DELIVERIES)")
@@ -317,6 +322,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, m 
 	}
 	if c.PayoutHold <= 0 {
 		errs = append(errs, errors.New("-payout-hold must be positive"))
+	}
+	if c.PayoutSweep < time.Second {
+		errs = append(errs, errors.New("-payout-sweep must be at least 1s"))
 	}
 	if c.ExpirationWindow <= 0 {
 		errs = append(errs, errors.New("-expiration-window must be positive"))

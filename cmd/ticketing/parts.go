@@ -166,6 +166,11 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 		PayoutHold:     in.cfg.PayoutHold,
 		WebhookSecret:  in.cfg.StripeWebhookSecret,
 	})
+	// Payouts run when their schedules in the bus fire (payout.due).
+	if err := svc.EnablePayoutSchedules(ctx, in.bus.JetStream(), in.cfg.PayoutSweep); err != nil {
+		db.Close()
+		return nil, err
+	}
 	in.metrics.Gauge("payments", "ticketing_payments_pending_claims",
 		"Payments whose charge outcome is still unknown past the reconciler's delay (2 min) after their claim: "+
 			"the reconciler replays them. One that stays means the provider keeps failing, "+

@@ -12,7 +12,7 @@ package events
 const Stream = "TICKETING"
 
 // StreamSubjects are the subjects the stream captures.
-var StreamSubjects = []string{"ticket.>", "order.>", "expiration.>", "payment.>", "event.>"}
+var StreamSubjects = []string{"ticket.>", "order.>", "expiration.>", "payment.>", "event.>", "payout.>"}
 
 // SessionsStream holds session revocations, apart from the other events:
 // every process that serves an API reads it with an ordered consumer of

@@ -52,6 +52,8 @@ func TestContracts(t *testing.T) {
 				`"transfers":false,"queue":false,"status":"cancelled","staff":["door@example.com"]}`},
 		{events.ExpirationComplete{OrderID: "o"}, "expiration.complete", `{"orderId":"o"}`},
 		{events.PaymentCreated{ID: "p", OrderID: "o", StripeID: "pi_1"}, "payment.created", `{"id":"p","orderId":"o","stripeId":"pi_1"}`},
+		{events.PayoutDue{EventID: "e"}, "payout.due", `{"eventId":"e"}`},
+		{events.PayoutDue{}, "payout.due", `{}`},
 		{events.PaymentDisputed{ID: "dp_1", PaymentID: "p", OrderID: "o", UserID: "u", ChargeID: "pi_1"}, "payment.disputed",
 			`{"id":"dp_1","paymentId":"p","orderId":"o","userId":"u","chargeId":"pi_1"}`},
 		{events.SessionRevoked{UserID: "u", TokenID: "j", ExpiresAt: expires}, "session.revoked",

@@ -20,7 +20,11 @@ const ScheduleSubjectPrefix = "expiration.schedule."
 
 // ScheduledBy lists the events a message schedule may fire, each with the
 // prefix of the schedule subjects allowed to fire it: expiration.complete
-// from expiration's jobs, nothing else. Listeners terminate any other
+// from expiration's jobs, payout.due from payments' payout schedules,
+// nothing else. Listeners terminate any other
 // message a schedule fired (the server does not check who may publish a
 // schedule's target).
-var ScheduledBy = map[Subject]string{SubjectExpirationComplete: ScheduleSubjectPrefix}
+var ScheduledBy = map[Subject]string{
+	SubjectExpirationComplete: ScheduleSubjectPrefix,
+	SubjectPayoutDue:          PayoutScheduleSubjectPrefix,
+}

@@ -44,3 +44,32 @@ type PaymentDisputed struct {
 }
 
 func (PaymentDisputed) Subject() Subject { return SubjectPaymentDisputed }
+
+// SubjectPayoutDue starts a payout run in payments: a JetStream message
+// schedule fires it at an event's end plus the payout hold (one schedule
+// per event, PayoutScheduleSubject), and a repeating one (the sweep,
+// PayoutSweepSubject) fires it with no event for free-form listings'
+// sales, sellers who connected an account late, and runs cut short. An
+// operator may publish one by hand; a run pays only what is due, once.
+const SubjectPayoutDue Subject = "payout.due"
+
+// PayoutDue asks payments to pay out what is due: of the event EventID,
+// or of every sale when EventID is empty.
+type PayoutDue struct {
+	EventID string `json:"eventId,omitempty"`
+}
+
+func (PayoutDue) Subject() Subject { return SubjectPayoutDue }
+
+// PayoutScheduleSubjectPrefix starts every subject of a payout schedule.
+const PayoutScheduleSubjectPrefix = "payout.schedule."
+
+// PayoutScheduleSubject is where payments keeps the one pending payout
+// schedule of an event: publishing to it again (the event moved) replaces
+// the schedule, as the server keeps one per subject.
+func PayoutScheduleSubject(eventID string) Subject {
+	return PayoutScheduleSubjectPrefix + "event." + eventID
+}
+
+// PayoutSweepSubject holds the repeating payout schedule.
+const PayoutSweepSubject Subject = PayoutScheduleSubjectPrefix + "sweep"

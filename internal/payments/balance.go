@@ -22,7 +22,8 @@ const DefaultPayoutHold = 48 * time.Hour
 type Balance struct {
 	// Held is owed but not yet due: the order's event has not ended plus
 	// the hold (or its end is not known yet); a free-form listing's sale
-	// is less than the hold ago.
+	// is less than the hold ago. A disputed sale, and one of a cancelled
+	// event (its refund is on its way), stay held.
 	Held money.Cents
 	// Available is due and not yet paid out.
 	Available money.Cents
@@ -62,7 +63,9 @@ func (s *Service) Balance(ctx context.Context, userID string) (Balance, error) {
 		if r.Owed == 0 {
 			continue
 		}
-		if due, ok := DueAt(r.EventID, r.StartsAt, r.EndsAt, r.SoldAt, s.cfg.PayoutHold); ok && !now.Before(due) {
+		// A disputed sale is frozen and a cancelled event's is being
+		// refunded: neither will be paid out, so neither is available.
+		if due, ok := DueAt(r.EventID, r.StartsAt, r.EndsAt, r.SoldAt, s.cfg.PayoutHold); ok && !now.Before(due) && !r.Frozen {
 			b.Available += r.Owed
 		} else {
 			b.Held += r.Owed
@@ -76,9 +79,11 @@ type payableRow struct {
 	OrderID string
 	// Owed is what is still owed (the credits less refunds and payouts),
 	// Paid what payouts paid.
-	Owed, Paid       money.Cents
-	SoldAt           time.Time
-	EventID          string
+	Owed, Paid money.Cents
+	SoldAt     time.Time
+	EventID    string
+	// Frozen: the order is disputed, or its event cancelled.
+	Frozen           bool
 	StartsAt, EndsAt time.Time
 }
 
@@ -89,7 +94,8 @@ func (s *Store) PayableByOrder(ctx context.Context, accounts []string) ([]payabl
 			-SUM(e.amount),
 			SUM(CASE WHEN t.kind = 'payout' THEN e.amount ELSE 0 END),
 			MIN(CASE WHEN t.kind = 'charge' THEN t.created_at END),
-			COALESCE(MAX(o.event_id), ''), COALESCE(MAX(v.starts_at), 0), COALESCE(MAX(v.ends_at), 0)
+			COALESCE(MAX(o.event_id), ''), COALESCE(MAX(v.starts_at), 0), COALESCE(MAX(v.ends_at), 0),
+			COALESCE(MAX(v.cancelled), 0) + (SELECT count(*) FROM disputes d WHERE d.order_id = t.order_id)
 		FROM ledger_entries e
 		JOIN ledger_transactions t ON t.id = e.transaction_id
 		LEFT JOIN orders o ON o.id = t.order_id
@@ -107,11 +113,12 @@ func (s *Store) PayableByOrder(ctx context.Context, accounts []string) ([]payabl
 			r                        payableRow
 			sold                     *int64
 			owed, paid, starts, ends int64
+			frozen                   int64
 		)
-		if err := rows.Scan(&r.OrderID, &owed, &paid, &sold, &r.EventID, &starts, &ends); err != nil {
+		if err := rows.Scan(&r.OrderID, &owed, &paid, &sold, &r.EventID, &starts, &ends, &frozen); err != nil {
 			return nil, fmt.Errorf("payable by order: %w", sqldb.Err(err))
 		}
-		r.Owed, r.Paid = money.Cents(owed), money.Cents(paid)
+		r.Owed, r.Paid, r.Frozen = money.Cents(owed), money.Cents(paid), frozen > 0
 		if sold != nil {
 			r.SoldAt = time.UnixMilli(*sold).UTC()
 		}
@@ -129,12 +136,17 @@ func (s *Store) PayableByOrder(ctx context.Context, accounts []string) ([]payabl
 	return out, nil
 }
 
-// ApplyEvent keeps the replica of an event's times (sale_events), by
-// which the balance knows when its orders' proceeds are due: created
+// ApplyEvent keeps the replica of an event's times and whether it was
+// cancelled (sale_events), by which the balance and the payout runs know
+// when its orders' proceeds are due: created
 // inserts (a redelivery is a no-op), later versions apply by the replica
 // rule (replica.Apply; one that came early is redelivered).
 func (s *Service) ApplyEvent(ctx context.Context, ev events.EventState, created bool) error {
-	set := replica.Set{"starts_at": unixMilli(ev.StartsAt), "ends_at": unixMilli(ev.EndsAt)}
+	var cancelled int64
+	if ev.Status == events.EventStatusCancelled {
+		cancelled = 1
+	}
+	set := replica.Set{"starts_at": unixMilli(ev.StartsAt), "ends_at": unixMilli(ev.EndsAt), "cancelled": cancelled}
 	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		var err error
 		if created {
@@ -169,5 +181,10 @@ func (s *Service) applyEvent(ctx context.Context, subject string, ev events.Even
 	if !ids.Valid(ev.ID) {
 		return natsbus.Permanent(fmt.Errorf("%s with a bad event id %q", subject, ev.ID))
 	}
-	return s.ApplyEvent(ctx, ev, created)
+	if err := s.ApplyEvent(ctx, ev, created); err != nil {
+		return err
+	}
+	// Then the event's payout schedule, from the replica: a redelivery
+	// after a failed publish schedules again.
+	return s.schedulePayouts(ctx, ev.ID, ev.Version)
 }

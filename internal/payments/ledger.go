@@ -2,6 +2,7 @@ package payments
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ticketing/ticketing/internal/events"
@@ -12,8 +13,7 @@ import (
 // account per user, named by a prefix and the user id.
 const (
 	// AccountCash is the buyers' money the platform holds at the
-	// processor: debited by a charge, credited by a refund (and, later, a
-	// payout).
+	// processor: debited by a charge, credited by a refund and a payout.
 	AccountCash = "cash"
 	// AccountPlatformFees is the service fees the platform earned.
 	AccountPlatformFees = "platform_fees"
@@ -21,6 +21,12 @@ const (
 	// entry uses it until the processor's fee is read back (a later
 	// slice), so today it stays at zero.
 	AccountProcessorFees = "processor_fees"
+	// AccountRefundLosses is what the platform gave back to buyers of
+	// orders whose proceeds it had already paid out (an event cancelled
+	// after its payouts): the platform bears it, and may recover it from
+	// the payee outside the ledger. A debit, never owed by a payable, so no
+	// payable is ever paid out more than was collected for it.
+	AccountRefundLosses = "refund_losses"
 	// PrefixSellerPayable and PrefixOrganizerPayable name what the
 	// platform owes a seller, or an event's organizer, for their sales.
 	PrefixSellerPayable    = "seller_payable:"
@@ -31,9 +37,9 @@ const (
 const (
 	KindCharge = "charge"
 	KindRefund = "refund"
-	// KindPayout is a transfer to a payee (a later slice): it debits
-	// their payable and credits cash. `ticketing check` already holds
-	// payouts to the rule that none exceeds what was collected.
+	// KindPayout is a transfer to a payee (payout.go): it debits their
+	// payable and credits cash. `ticketing check` holds payouts to the
+	// rule that none exceeds what was collected.
 	KindPayout = "payout"
 )
 
@@ -104,12 +110,43 @@ func ChargeTxn(p Payment, o Order, now time.Time) Txn {
 
 // RefundTxn is the ledger transaction of giving back the whole payment
 // whose charge was charge: every entry of the charge reversed, the fee
-// included (DESIGN.md: refunded in full).
-func RefundTxn(charge Txn, now time.Time) Txn {
+// included (DESIGN.md: refunded in full). When the order's proceeds were
+// paid out already (paidOut), the payee's part is the platform's loss
+// (AccountRefundLosses) instead of a debit on a payable that was emptied.
+func RefundTxn(charge Txn, paidOut bool, now time.Time) Txn {
 	t := Txn{ID: "refund-" + charge.PaymentID, Kind: KindRefund, OrderID: charge.OrderID,
 		PaymentID: charge.PaymentID, CreatedAt: now}
 	for _, e := range charge.Entries {
-		t.Entries = append(t.Entries, Entry{e.Account, -e.Amount})
+		acct := e.Account
+		if paidOut && isPayable(acct) {
+			acct = AccountRefundLosses
+		}
+		t.Entries = append(t.Entries, Entry{acct, -e.Amount})
 	}
 	return t
+}
+
+// PayoutID is the id of the ledger transaction of an order's payout, and
+// the idempotency key of its transfer: one per order.
+func PayoutID(orderID string) string { return "payout-" + orderID }
+
+// PayoutTxn is the ledger transaction of paying out amount of an order's
+// proceeds from the payable account: the payable is debited (the
+// platform owes that much less) and cash credited. When the order was
+// refunded while the transfer was in flight (refunded), the money left
+// twice: the platform's loss is debited instead of the emptied payable.
+func PayoutTxn(orderID, paymentID, account string, amount money.Cents, refunded bool, now time.Time) Txn {
+	debit := account
+	if refunded {
+		debit = AccountRefundLosses
+	}
+	return Txn{
+		ID: PayoutID(orderID), Kind: KindPayout, OrderID: orderID, PaymentID: paymentID, CreatedAt: now,
+		Entries: []Entry{{debit, amount}, {AccountCash, -amount}},
+	}
+}
+
+// isPayable says whether acct is a seller's or an organizer's payable.
+func isPayable(acct string) bool {
+	return strings.HasPrefix(acct, PrefixSellerPayable) || strings.HasPrefix(acct, PrefixOrganizerPayable)
 }

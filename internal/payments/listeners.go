@@ -24,6 +24,7 @@ func (s *Service) Listeners() []natsbus.Listener {
 		natsbus.On(s.onEventCreated),
 		natsbus.On(s.onEventUpdated),
 		natsbus.On(s.onEventCancelled),
+		natsbus.On(s.onPayoutDue),
 	}
 }
 
@@ -96,6 +97,26 @@ func (s *Service) onOrderRefundRequested(ctx context.Context, ev events.OrderRef
 		return nil
 	case errors.Is(err, ErrPaymentNotFound), errors.Is(err, errPaymentPending),
 		errors.As(err, &fe) && (fe.Kind == fault.Invalid || fe.Kind == fault.Declined):
+		return natsbus.Permanent(err)
+	}
+	return err
+}
+
+// onPayoutDue runs the payouts due of an event, or of every sale (the
+// sweep). A run cut short (the provider out of reach, the handler's time
+// up) is an error: the bus redelivers the message later and the next run
+// replays what this one left pending; a provider without payouts is
+// permanent. An event id that is not an id names no event: terminate.
+func (s *Service) onPayoutDue(ctx context.Context, ev events.PayoutDue) error {
+	if ev.EventID != "" && !ids.Valid(ev.EventID) {
+		return natsbus.Permanent(fmt.Errorf("payout.due with a bad event id %q", ev.EventID))
+	}
+	run, err := s.RunPayouts(ctx, ev.EventID)
+	if run.Paid > 0 || run.Refused > 0 || err != nil {
+		s.log.Info("payout run", "event_id", ev.EventID, "paid", run.Paid, "amount", run.Amount,
+			"refused", run.Refused, "err", err)
+	}
+	if errors.Is(err, errPayer) {
 		return natsbus.Permanent(err)
 	}
 	return err

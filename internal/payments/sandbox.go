@@ -3,6 +3,8 @@ package payments
 import (
 	"context"
 	"crypto/rand"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/ticketing/ticketing/internal/platform/fault"
@@ -25,6 +27,14 @@ type Sandbox struct {
 	// Payout accounts (account.go): by idempotency key, and how many.
 	accountBy map[string]string
 	accounts  int
+	// Payouts (payout.go): by idempotency key, in the order made.
+	transferBy map[string]sandboxTransfer
+	transfers  []TransferRequest
+}
+
+type sandboxTransfer struct {
+	req      TransferRequest
+	transfer Transfer
 }
 
 type sandboxCharge struct {
@@ -41,10 +51,11 @@ type sandboxResult struct {
 // NewSandbox returns an empty sandbox provider.
 func NewSandbox() Provider {
 	return &Sandbox{
-		charges:   map[string]*sandboxCharge{},
-		byKey:     map[string]sandboxResult{},
-		refundBy:  map[string]string{},
-		accountBy: map[string]string{},
+		charges:    map[string]*sandboxCharge{},
+		byKey:      map[string]sandboxResult{},
+		refundBy:   map[string]string{},
+		accountBy:  map[string]string{},
+		transferBy: map[string]sandboxTransfer{},
 	}
 }
 
@@ -154,4 +165,40 @@ func (s *Sandbox) Refunded(chargeID string) bool {
 	defer s.mu.Unlock()
 	c, ok := s.charges[chargeID]
 	return ok && c.refunded
+}
+
+// Transfer pays out to a sandbox account, once per idempotency key (the
+// same key with other parameters is refused, as Stripe does).
+func (s *Sandbox) Transfer(ctx context.Context, req TransferRequest) (Transfer, error) {
+	if err := ctx.Err(); err != nil {
+		return Transfer{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.transferBy[req.IdempotencyKey]; ok && req.IdempotencyKey != "" {
+		if prev.req != req {
+			return Transfer{}, fault.New(fault.Invalid,
+				"Keys for idempotent requests can only be used with the same parameters they were first used with.")
+		}
+		return prev.transfer, nil
+	}
+	switch {
+	case req.Amount <= 0:
+		return Transfer{}, fault.New(fault.Invalid, "Amount must be positive")
+	case !strings.HasPrefix(req.Destination, "sandbox_acct_"):
+		return Transfer{}, fault.New(fault.Invalid, "No such destination: "+req.Destination)
+	}
+	t := Transfer{ID: "sandbox_tr_" + rand.Text()}
+	s.transfers = append(s.transfers, req)
+	if req.IdempotencyKey != "" {
+		s.transferBy[req.IdempotencyKey] = sandboxTransfer{req: req, transfer: t}
+	}
+	return t, nil
+}
+
+// Transfers returns the payouts the sandbox made, in order.
+func (s *Sandbox) Transfers() []TransferRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.transfers)
 }

@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ticketing/ticketing/internal/events"
 	"github.com/ticketing/ticketing/internal/platform/fault"
 	"github.com/ticketing/ticketing/internal/platform/ids"
@@ -78,6 +79,9 @@ type Service struct {
 	ob    *outbox.Outbox
 	log   *slog.Logger
 	cfg   Config
+	// js keeps the payout schedules (schedule.go); nil until
+	// EnablePayoutSchedules.
+	js jetstream.JetStream
 }
 
 // New returns the service over db (opened with Migrations and
@@ -387,17 +391,27 @@ func (s *Service) Refund(ctx context.Context, paymentID string) error {
 	}
 	p.Status, p.UpdatedAt = StatusRefunded, s.cfg.Now()
 	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		// The order's row lock makes this and a payout's record take
+		// turns (payout.go), so exactly one of them sees the other.
+		if _, err := s.store.OrderForUpdate(ctx, tx, p.OrderID); err != nil {
+			return err
+		}
 		ok, err := s.store.SetStatus(ctx, tx, p, StatusSucceeded)
 		if err != nil || !ok {
 			return err // !ok: refunded (and recorded) by another delivery
 		}
 		// The refund's ledger transaction reverses the charge's, in the
-		// same transaction as the status.
+		// same transaction as the status; a payout made already makes the
+		// payee's part the platform's loss.
 		charge, err := s.store.TxnInTx(ctx, tx, "charge-"+p.ID)
 		if err != nil {
 			return err
 		}
-		if err := s.store.InsertTxn(ctx, tx, RefundTxn(charge, p.UpdatedAt)); err != nil {
+		paidOut, err := s.store.TxnExists(ctx, tx, PayoutID(p.OrderID))
+		if err != nil {
+			return err
+		}
+		if err := s.store.InsertTxn(ctx, tx, RefundTxn(charge, paidOut, p.UpdatedAt)); err != nil {
 			return err
 		}
 		// And orders hears it is done (payment.refunded), once: only the

@@ -161,3 +161,38 @@ func stripeError(op string, err error) error {
 	}
 	return fmt.Errorf("stripe: %s: %s (status %d, code %s, request %s)", op, se.Msg, se.HTTPStatusCode, se.Code, se.RequestID)
 }
+
+// Transfer pays out to a connected account with a Stripe Transfer whose
+// source is the order's charge (source_transaction: Stripe takes it from
+// that charge's funds once they are available) and whose group is the
+// order id. The payment's stripe id is a PaymentIntent: its latest charge
+// is the source.
+func (p *stripeProvider) Transfer(ctx context.Context, req TransferRequest) (Transfer, error) {
+	source := req.ChargeID
+	if strings.HasPrefix(source, "pi_") {
+		pi, err := p.sc.V1PaymentIntents.Retrieve(ctx, source, nil)
+		if err != nil {
+			return Transfer{}, stripeError("retrieve payment intent", err)
+		}
+		if pi.LatestCharge == nil || pi.LatestCharge.ID == "" {
+			return Transfer{}, fault.New(fault.Invalid, "Payment intent "+source+" has no charge")
+		}
+		source = pi.LatestCharge.ID
+	}
+	params := &stripe.TransferCreateParams{
+		Amount:            stripe.Int64(int64(req.Amount)),
+		Currency:          stripe.String(req.Currency),
+		Destination:       stripe.String(req.Destination),
+		SourceTransaction: stripe.String(source),
+		TransferGroup:     stripe.String(req.TransferGroup),
+	}
+	params.AddMetadata("order_id", req.TransferGroup)
+	if req.IdempotencyKey != "" {
+		params.SetIdempotencyKey(req.IdempotencyKey)
+	}
+	t, err := p.sc.V1Transfers.Create(ctx, params)
+	if err != nil {
+		return Transfer{}, stripeError("create transfer", err)
+	}
+	return Transfer{ID: t.ID}, nil
+}

@@ -1,0 +1,288 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/money"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"golang.org/x/sync/errgroup"
+)
+
+// Payouts (DESIGN.md section 9.4): an order's proceeds, its price, go to
+// its payee's payout account once its event has ended plus PAYOUT_HOLD (a
+// free-form listing's: its sale plus the hold), once, as a transfer whose
+// source is the order's charge and whose group is the order id.
+//
+// A run pays what is due in batches. It claims a batch in one transaction
+// (a 'pending' payouts row per order, with a lease), transfers each
+// outside any transaction under the idempotency key PayoutID(order id),
+// and records each transfer in the transaction that writes the ledger's
+// payout. A run cut short anywhere (the process killed, the provider or
+// the database gone) leaves rows pending; the next run replays them under
+// the same key once their lease is over, so the provider returns the
+// first transfer instead of paying again, and the record's compare-and-set
+// lets one replay write the ledger. Runs are started by payout.due
+// (listeners.go, schedule.go).
+//
+// Not paid out: a disputed order (the dispute freezes it), an order of a
+// cancelled event (it is refunded instead), a refunded payment, and a
+// payee without an enabled payout account (the proceeds wait in their
+// balance until they connect one; the sweep pays them then).
+
+// Payer transfers proceeds to payout accounts. The sandbox and the Stripe
+// provider implement it.
+//
+// Errors are as Provider's: a *fault.Error of kind Invalid means nothing
+// moved (the account cannot be paid); anything else leaves the outcome
+// unknown, to be replayed under the same key.
+type Payer interface {
+	Transfer(ctx context.Context, req TransferRequest) (Transfer, error)
+}
+
+// TransferRequest is one payout.
+type TransferRequest struct {
+	Amount   money.Cents
+	Currency string
+	// Destination is the payee's payout account at the provider.
+	Destination string
+	// ChargeID is the provider's id of the order's charge (the payment's
+	// stripe id), the transfer's source: Stripe pays it out of that
+	// charge's funds once they are available.
+	ChargeID string
+	// TransferGroup is the order id: the charge and its payout together.
+	TransferGroup  string
+	IdempotencyKey string
+}
+
+// Transfer is a payout the provider made.
+type Transfer struct {
+	ID string
+}
+
+const (
+	// payoutBatch is how many payouts one claim takes.
+	payoutBatch = 200
+	// payoutParallel bounds the transfers in flight at once (each is one
+	// request to the provider, ~0.3 s at Stripe).
+	payoutParallel = 8
+	// payoutLease keeps other runs off a claimed payout while its
+	// transfer may be in flight.
+	payoutLease = 2 * time.Minute
+)
+
+// Payout is one order's payout.
+type Payout struct {
+	OrderID, PaymentID string
+	PayeeID            string
+	// Account is the ledger's payable the payout debits.
+	Account     string
+	Destination string
+	ChargeID    string
+	Amount      money.Cents
+	// Status is "pending" or "paid".
+	Status         string
+	IdempotencyKey string
+	TransferID     string
+	ClaimedUntil   time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// The states of a payout.
+const (
+	PayoutPending = "pending"
+	PayoutPaid    = "paid"
+)
+
+// PayoutRun is what one run did.
+type PayoutRun struct {
+	// Paid is the payouts this run recorded, Amount their sum.
+	Paid   int
+	Amount money.Cents
+	// Refused is the payouts the provider refused (nothing moved; they
+	// stay due for a later run).
+	Refused int
+}
+
+// errPayer: the provider in use makes no transfers.
+var errPayer = errors.New("the payment provider makes no payouts")
+
+// RunPayouts pays out what is due of the event eventID, or of every sale
+// when eventID is "": first it replays the payouts runs before it left
+// pending, then claims and pays the due ones, a batch at a time. It stops
+// at the first transfer whose outcome is unknown (the provider is out of
+// reach: the next run carries on) and when ctx ends.
+func (s *Service) RunPayouts(ctx context.Context, eventID string) (PayoutRun, error) {
+	var run PayoutRun
+	payer, ok := s.cfg.Provider.(Payer)
+	if !ok {
+		return run, errPayer
+	}
+	now := s.cfg.Now()
+	pending, err := s.store.PendingPayouts(ctx, eventID, now, now.Add(-replayWindow), payoutBatch)
+	if err != nil {
+		return run, fmt.Errorf("payouts: %w", err)
+	}
+	if len(pending) > 0 {
+		if pending, err = s.leasePayouts(ctx, pending); err != nil {
+			return run, fmt.Errorf("payouts: %w", err)
+		}
+		if err := s.payBatch(ctx, payer, pending, &run); err != nil {
+			return run, err
+		}
+	}
+	after := ""
+	for {
+		now := s.cfg.Now()
+		due, err := s.store.DuePayouts(ctx, eventID, now, s.cfg.PayoutHold, after, payoutBatch)
+		if err != nil {
+			return run, fmt.Errorf("payouts: %w", err)
+		}
+		if len(due) == 0 {
+			return run, nil
+		}
+		after = due[len(due)-1].OrderID
+		var claimed []Payout
+		err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+			claimed = claimed[:0]
+			for _, p := range due {
+				p.Status, p.IdempotencyKey = PayoutPending, PayoutID(p.OrderID)
+				p.ClaimedUntil, p.CreatedAt, p.UpdatedAt = now.Add(payoutLease), now, now
+				ok, err := s.store.ClaimPayout(ctx, tx, p)
+				if err != nil {
+					return err
+				}
+				if ok {
+					claimed = append(claimed, p)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return run, fmt.Errorf("claim payouts: %w", err)
+		}
+		if err := s.payBatch(ctx, payer, claimed, &run); err != nil {
+			return run, err
+		}
+	}
+}
+
+// leasePayouts takes the lease of pending payouts another run left, in
+// one transaction; those another run took first are dropped.
+func (s *Service) leasePayouts(ctx context.Context, ps []Payout) ([]Payout, error) {
+	var out []Payout
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		out = out[:0]
+		now := s.cfg.Now()
+		for _, p := range ps {
+			until := now.Add(payoutLease)
+			ok, err := s.store.LeasePayout(ctx, tx, p.OrderID, p.ClaimedUntil, until)
+			if err != nil {
+				return err
+			}
+			if ok {
+				p.ClaimedUntil = until
+				out = append(out, p)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// payBatch transfers and records claimed payouts, a few at once. It
+// returns the first outcome that is unknown; the others of the batch
+// still finish (their transfers are in flight), so little is left for a
+// replay.
+func (s *Service) payBatch(ctx context.Context, payer Payer, ps []Payout, run *PayoutRun) error {
+	var (
+		mu sync.Mutex
+		g  errgroup.Group
+	)
+	g.SetLimit(payoutParallel)
+	for _, p := range ps {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			paid, err := s.payOne(ctx, payer, p)
+			mu.Lock()
+			defer mu.Unlock()
+			var fe *fault.Error
+			switch {
+			case err == nil:
+				if paid {
+					run.Paid++
+					run.Amount += p.Amount
+				}
+				return nil
+			case errors.As(err, &fe) && fe.Kind == fault.Invalid:
+				run.Refused++
+				return nil
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// payOne transfers one claimed payout and records it; paid is false when
+// another run recorded it first. A transfer the provider refuses moved
+// nothing: its claim is deleted, so a later run tries it again (the
+// account may be fixed by then), and the refusal is returned. An unknown
+// outcome keeps the claim for a replay.
+func (s *Service) payOne(ctx context.Context, payer Payer, p Payout) (paid bool, err error) {
+	tctx, cancel := context.WithTimeout(ctx, chargeTimeout)
+	t, err := payer.Transfer(tctx, TransferRequest{
+		Amount: p.Amount, Currency: Currency, Destination: p.Destination, ChargeID: p.ChargeID,
+		TransferGroup: p.OrderID, IdempotencyKey: p.IdempotencyKey,
+	})
+	cancel()
+	// Recording runs to the end whatever happens to the run: the money
+	// moved.
+	rctx := context.WithoutCancel(ctx)
+	var fe *fault.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &fe) && fe.Kind == fault.Invalid:
+		s.log.Warn("payout refused", "order_id", p.OrderID, "payee_id", p.PayeeID, "destination", p.Destination, "err", err)
+		if derr := s.db.WithTx(rctx, func(tx *sqldb.Tx) error {
+			return s.store.DeletePendingPayout(rctx, tx, p.OrderID)
+		}); derr != nil {
+			return false, fmt.Errorf("payout of order %s refused (%w), then: %w", p.OrderID, err, derr)
+		}
+		return false, err
+	default:
+		s.log.Warn("payout failed", "order_id", p.OrderID, "payee_id", p.PayeeID, "err", err)
+		return false, fmt.Errorf("payout of order %s: %w: %w", p.OrderID, ErrProviderUnavailable, err)
+	}
+	err = s.db.WithTx(rctx, func(tx *sqldb.Tx) error {
+		// The order's row lock: a refund's record takes turns with this,
+		// so exactly one of them sees the other (service.go's Refund).
+		if _, err := s.store.OrderForUpdate(rctx, tx, p.OrderID); err != nil {
+			return err
+		}
+		now := s.cfg.Now()
+		ok, err := s.store.SetPayoutPaid(rctx, tx, p.OrderID, t.ID, now)
+		if err != nil || !ok {
+			paid = false
+			return err // !ok: a replay of another run recorded it
+		}
+		refunded, err := s.store.TxnExists(rctx, tx, "refund-"+p.PaymentID)
+		if err != nil {
+			return err
+		}
+		paid = true
+		return s.store.InsertTxn(rctx, tx, PayoutTxn(p.OrderID, p.PaymentID, p.Account, p.Amount, refunded, now))
+	})
+	if err != nil {
+		s.log.Error("record payout", "order_id", p.OrderID, "transfer_id", t.ID, "err", err)
+		return false, fmt.Errorf("record payout of order %s: %w", p.OrderID, err)
+	}
+	return paid, nil
+}

@@ -1,0 +1,278 @@
+package payments_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticketing/ticketing/internal/events"
+	"github.com/ticketing/ticketing/internal/payments"
+	"github.com/ticketing/ticketing/internal/platform/money"
+	"github.com/ticketing/ticketing/internal/platform/sqldb"
+	"github.com/ticketing/ticketing/internal/platform/sqldb/sqldbtest"
+)
+
+// payoutFixture is a fixture with an event ev-1 (ends at t0+3h) whose
+// sales, and free-form ones, are paid by "buyer".
+type payoutFixture struct {
+	*fixture
+	t0 time.Time
+}
+
+func newPayoutFixture(t *testing.T, db *sqldb.DB, provider payments.Provider) *payoutFixture {
+	t.Helper()
+	f := &payoutFixture{fixture: newFixture(t, db, provider)}
+	f.t0 = f.clock.Now()
+	f.event(t, events.EventState{ID: "ev-1", StartsAt: f.t0.Add(time.Hour), EndsAt: f.t0.Add(3 * time.Hour)}, true)
+	return f
+}
+
+func (f *payoutFixture) event(t *testing.T, ev events.EventState, created bool) {
+	t.Helper()
+	if err := f.svc.ApplyEvent(context.Background(), ev, created); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sell adds an order of seller's proceeds and pays it; it returns the
+// payment id.
+func (f *payoutFixture) sell(t *testing.T, id, seller, payee, eventID string, price money.Cents) string {
+	t.Helper()
+	err := f.svc.AddOrder(context.Background(), payments.Order{ID: id, UserID: "buyer", Price: price, Fee: 150,
+		SellerID: seller, Payee: payee, EventID: eventID, Status: events.StatusCreated,
+		ExpiresAt: f.clock.Now().Add(15 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.svc.Pay(context.Background(), "buyer", id, "tok_visa")
+	if err != nil {
+		t.Fatalf("pay %s: %v", id, err)
+	}
+	return p.ID
+}
+
+func (f *payoutFixture) connect(t *testing.T, userID string) {
+	t.Helper()
+	if _, _, err := f.svc.ConnectAccount(context.Background(), userID, userID+"@example.com", "", ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *payoutFixture) run(t *testing.T, eventID string) payments.PayoutRun {
+	t.Helper()
+	r, err := f.svc.RunPayouts(context.Background(), eventID)
+	if err != nil {
+		t.Fatalf("run payouts %q: %v", eventID, err)
+	}
+	return r
+}
+
+// transfersByOrder counts the sandbox's transfers per order.
+func transfersByOrder(s *payments.Sandbox) map[string]int {
+	n := map[string]int{}
+	for _, tr := range s.Transfers() {
+		n[tr.TransferGroup]++
+	}
+	return n
+}
+
+// A run pays each due order once, to its payee's account, from its charge,
+// keyed by its ledger entry; nothing before the event's end plus the
+// hold; never a disputed order, a cancelled event's, a refunded one, or a
+// payee without an account (until they connect one); and the books still
+// balance, the balance moving from available to paid.
+func TestPayoutRunPaysDueOrdersOnce(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newPayoutFixture(t, db, nil)
+		ctx := context.Background()
+		f.event(t, events.EventState{ID: "ev-gone", StartsAt: f.t0.Add(time.Hour), EndsAt: f.t0.Add(2 * time.Hour)}, true)
+		for _, u := range []string{"org", "sam"} {
+			f.connect(t, u)
+		}
+		f.sell(t, "o-primary", "org", events.PayeeOrganizer, "ev-1", 3000)
+		resale := f.sell(t, "o-resale", "sam", events.PayeeSeller, "ev-1", 2000)
+		f.sell(t, "o-free", "sam", events.PayeeSeller, "", 1000)
+		f.sell(t, "o-late", "lee", events.PayeeSeller, "ev-1", 500) // lee has no account yet
+		f.sell(t, "o-disputed", "sam", events.PayeeSeller, "ev-1", 700)
+		f.sell(t, "o-cancelled", "sam", events.PayeeSeller, "ev-gone", 800)
+		refunded := f.sell(t, "o-refunded", "sam", events.PayeeSeller, "ev-1", 900)
+		err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO disputes (id, payment_id, order_id, charge_id, amount, reason, created_at)
+				VALUES ('dp_1', 'x', 'o-disputed', 'x', 850, 'fraudulent', 0)`)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.event(t, events.EventState{ID: "ev-gone", Version: 1, StartsAt: f.t0.Add(time.Hour),
+			EndsAt: f.t0.Add(2 * time.Hour), Status: events.EventStatusCancelled}, false)
+		if err := f.svc.Refund(ctx, refunded); err != nil {
+			t.Fatal(err)
+		}
+
+		// The event has ended, the hold has not passed.
+		f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold - time.Minute)
+		if r := f.run(t, "ev-1"); r.Paid != 0 {
+			t.Fatalf("before the hold: paid %d", r.Paid)
+		}
+		f.clock.Advance(2 * time.Minute)
+		// The event's run pays the event's orders, not the free-form one.
+		if r := f.run(t, "ev-1"); r.Paid != 2 || r.Amount != 5000 {
+			t.Fatalf("event run = %+v, want 2 paid, 5000 cents", r)
+		}
+		if r := f.run(t, "ev-1"); r.Paid != 0 {
+			t.Fatalf("second event run paid %d again", r.Paid)
+		}
+		if r := f.run(t, ""); r.Paid != 1 || r.Amount != 1000 {
+			t.Fatalf("sweep = %+v, want the free-form sale", r)
+		}
+		// lee connects late: the next sweep pays them.
+		f.connect(t, "lee")
+		if r := f.run(t, ""); r.Paid != 1 || r.Amount != 500 {
+			t.Fatalf("sweep after lee connected = %+v", r)
+		}
+
+		got := transfersByOrder(f.sandbox)
+		want := map[string]int{"o-primary": 1, "o-resale": 1, "o-free": 1, "o-late": 1}
+		if len(got) != len(want) {
+			t.Errorf("transfers by order = %v, want %v", got, want)
+		}
+		for id, n := range want {
+			if got[id] != n {
+				t.Errorf("order %s: %d transfers, want %d", id, got[id], n)
+			}
+		}
+		p, err := f.svc.Payment(ctx, resale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range f.sandbox.Transfers() {
+			if tr.TransferGroup == "o-resale" {
+				if tr.ChargeID != p.StripeID || tr.IdempotencyKey != payments.PayoutID("o-resale") || tr.Amount != 2000 {
+					t.Errorf("resale transfer = %+v, want source %s, key %s, 2000 cents", tr, p.StripeID, payments.PayoutID("o-resale"))
+				}
+			}
+		}
+		if b := f.balance(t, token(t, "sam")); b["paid"] != "30" || b["available"] != "0" || b["held"] != "15" {
+			t.Errorf("sam's balance = %v, want $30 paid, the disputed $7 and the cancelled event's $8 held", b)
+		}
+		if n := count(t, db, `SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'`); n != 4 {
+			t.Errorf("%d payout ledger transactions, want 4", n)
+		}
+		if r := books(t, db); !r.OK() {
+			t.Errorf("books: %v", r.Problems)
+		}
+	}, migs...)
+}
+
+// flakyPayer makes the transfer at the sandbox and then reports an unknown
+// outcome while fail is set: a run that died after the provider paid.
+type flakyPayer struct {
+	*payments.Sandbox
+	mu   sync.Mutex
+	fail bool
+}
+
+func (p *flakyPayer) Transfer(ctx context.Context, req payments.TransferRequest) (payments.Transfer, error) {
+	t, err := p.Sandbox.Transfer(ctx, req)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil && p.fail {
+		return payments.Transfer{}, errors.New("connection reset")
+	}
+	return t, err
+}
+
+// A transfer whose outcome is lost stays pending; no run replays it while
+// its lease holds, and the replay after it gets the first transfer back:
+// one transfer at the provider, one payout in the ledger.
+func TestPayoutReplayPaysOnce(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		payer := &flakyPayer{Sandbox: payments.NewSandbox().(*payments.Sandbox), fail: true}
+		f := newPayoutFixture(t, db, payer)
+		f.connect(t, "sam")
+		f.sell(t, "o-1", "sam", events.PayeeSeller, "ev-1", 2000)
+		f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold)
+		if _, err := f.svc.RunPayouts(context.Background(), "ev-1"); !errors.Is(err, payments.ErrProviderUnavailable) {
+			t.Fatalf("run with the provider failing = %v, want ErrProviderUnavailable", err)
+		}
+		payer.mu.Lock()
+		payer.fail = false
+		payer.mu.Unlock()
+		if r := f.run(t, ""); r.Paid != 0 {
+			t.Fatalf("a run inside the lease paid %d", r.Paid)
+		}
+		f.clock.Advance(3 * time.Minute)
+		if r := f.run(t, ""); r.Paid != 1 {
+			t.Fatalf("the replay paid %d, want 1", r.Paid)
+		}
+		if n := len(payer.Transfers()); n != 1 {
+			t.Errorf("%d transfers at the provider, want 1", n)
+		}
+		if n := count(t, db, `SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'`); n != 1 {
+			t.Errorf("%d payouts in the ledger, want 1", n)
+		}
+		if r := books(t, db); !r.OK() {
+			t.Errorf("books: %v", r.Problems)
+		}
+	}, migs...)
+}
+
+// An order refunded after its payout (an event cancelled late) gives the
+// buyer everything back; the payee's share is the platform's loss, not a
+// payable paid out beyond what was collected, so the books check.
+func TestRefundAfterPayoutIsPlatformLoss(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newPayoutFixture(t, db, nil)
+		f.connect(t, "sam")
+		pay := f.sell(t, "o-1", "sam", events.PayeeSeller, "", 2000)
+		f.clock.Advance(payments.DefaultPayoutHold)
+		if r := f.run(t, ""); r.Paid != 1 {
+			t.Fatalf("paid %d", r.Paid)
+		}
+		if err := f.svc.Refund(context.Background(), pay); err != nil {
+			t.Fatal(err)
+		}
+		var losses int64
+		if err := db.Read().QueryRow(`SELECT COALESCE(sum(amount), 0) FROM ledger_entries WHERE account = $1`,
+			payments.AccountRefundLosses).Scan(&losses); err != nil {
+			t.Fatal(err)
+		}
+		if losses != 2000 {
+			t.Errorf("refund losses = %d, want 2000", losses)
+		}
+		if b := f.balance(t, token(t, "sam")); b["paid"] != "20" || b["available"] != "0" || b["held"] != "0" {
+			t.Errorf("sam's balance = %v", b)
+		}
+		if r := books(t, db); !r.OK() {
+			t.Errorf("books: %v", r.Problems)
+		}
+	}, migs...)
+}
+
+// Moving an event moves when its sales are due; the balance endpoint says
+// held before that.
+func TestPayoutFollowsEventDate(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newPayoutFixture(t, db, nil)
+		f.connect(t, "sam")
+		f.sell(t, "o-1", "sam", events.PayeeSeller, "ev-1", 2000)
+		f.event(t, events.EventState{ID: "ev-1", Version: 1, StartsAt: f.t0.Add(24 * time.Hour),
+			EndsAt: f.t0.Add(26 * time.Hour)}, false)
+		f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold)
+		if r := f.run(t, "ev-1"); r.Paid != 0 {
+			t.Fatalf("paid %d before the moved event ended", r.Paid)
+		}
+		f.clock.Advance(23 * time.Hour)
+		if r := f.run(t, "ev-1"); r.Paid != 1 {
+			t.Fatalf("paid %d after the moved event's end plus hold", r.Paid)
+		}
+		w := request(f.handler, http.MethodGet, "/api/payments/balance", "", token(t, "sam"))
+		if w.Code != http.StatusOK {
+			t.Fatalf("balance = %d", w.Code)
+		}
+	}, migs...)
+}
