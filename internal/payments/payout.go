@@ -123,12 +123,17 @@ func (s *Service) RunPayouts(ctx context.Context, eventID string) (PayoutRun, er
 	if !ok {
 		return run, errPayer
 	}
-	now := s.cfg.Now()
-	pending, err := s.store.PendingPayouts(ctx, eventID, now, now.Add(-replayWindow), payoutBatch)
-	if err != nil {
-		return run, fmt.Errorf("payouts: %w", err)
-	}
-	if len(pending) > 0 {
+	// Each replayed row leaves the pending ones whose lease is over (paid,
+	// refused and deleted, or leased again), so this ends.
+	for {
+		now := s.cfg.Now()
+		pending, err := s.store.PendingPayouts(ctx, eventID, now, now.Add(-replayWindow), payoutBatch)
+		if err != nil {
+			return run, fmt.Errorf("payouts: %w", err)
+		}
+		if len(pending) == 0 {
+			break
+		}
 		if pending, err = s.leasePayouts(ctx, pending); err != nil {
 			return run, fmt.Errorf("payouts: %w", err)
 		}
