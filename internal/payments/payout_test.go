@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -275,4 +277,49 @@ func TestPayoutFollowsEventDate(t *testing.T) {
 			t.Fatalf("balance = %d", w.Code)
 		}
 	}, migs...)
+}
+
+// ticketing check names a payout the ledger and the payouts table disagree
+// on, and one larger than what its charge owed the payee.
+func TestCheckCatchesPayoutFaults(t *testing.T) {
+	cases := []struct {
+		name, sql, want string
+	}{
+		{"ledger payout without a paid row", `UPDATE payouts SET status = 'pending'`, "payout of order o-1 (pending) has 1 payout entries"},
+		{"paid row without a ledger payout", `DELETE FROM ledger_entries WHERE transaction_id = 'payout-o-1'; DELETE FROM ledger_transactions WHERE id = 'payout-o-1'`,
+			"payout of order o-1 (paid) has 0 payout entries"},
+		{"paid out more than owed", `UPDATE ledger_entries SET amount = amount * 2 WHERE transaction_id = 'payout-o-1'`,
+			"order o-1 paid out 4000 cents, more than the 2000 its charge owed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+				f := newPayoutFixture(t, db, nil)
+				f.connect(t, "sam")
+				f.sell(t, "o-1", "sam", events.PayeeSeller, "", 2000)
+				f.clock.Advance(payments.DefaultPayoutHold)
+				if r := f.run(t, ""); r.Paid != 1 {
+					t.Fatalf("paid %d", r.Paid)
+				}
+				if r := books(t, db); !r.OK() {
+					t.Fatalf("books before: %v", r.Problems)
+				}
+				err := db.WithTx(context.Background(), func(tx *sqldb.Tx) error {
+					for _, q := range strings.Split(tc.sql, "; ") {
+						if _, err := tx.ExecContext(context.Background(), q); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := books(t, db)
+				if !slices.ContainsFunc(r.Problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
+					t.Errorf("problems %q, want one saying %q", r.Problems, tc.want)
+				}
+			}, migs...)
+		})
+	}
 }
