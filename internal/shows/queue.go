@@ -256,7 +256,7 @@ type room struct {
 	// drawn is the early joiners' receipts in the order of the draw
 	// (Shuffle), set at the reveal and never changed after: what GET
 	// /api/events/{id}/queue/joins publishes.
-	drawn []string
+	drawn    []string
 	admit    admitValue
 	admitRev uint64
 }
