@@ -1,6 +1,7 @@
 package shows
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -163,33 +164,46 @@ type joinValue struct {
 // in a room and cannot be guessed.
 const receiptLen = 16
 
-func newReceipt() string {
-	var b [receiptLen]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// Receipt is a place's public name. The view keeps it as bytes (a room
+// of 100,000 holds 100,000); its text is lower-case hex.
+type Receipt [receiptLen]byte
+
+func (rc Receipt) String() string { return hex.EncodeToString(rc[:]) }
+
+func newReceipt() Receipt {
+	var rc Receipt
+	rand.Read(rc[:])
+	return rc
 }
 
-// isReceipt says whether s is a receipt: receiptLen bytes in lower-case
-// hex (what the draw publishes unescaped).
-func isReceipt(s string) bool {
+// parseReceipt reads a receipt's text: receiptLen bytes in lower-case hex.
+func parseReceipt(s string) (Receipt, bool) {
+	var rc Receipt
 	if len(s) != 2*receiptLen {
-		return false
+		return rc, false
 	}
 	for i := range len(s) {
 		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
+			return rc, false
 		}
 	}
-	return true
+	hex.Decode(rc[:], []byte(s))
+	return rc, true
+}
+
+// isReceipt says whether s is a receipt's text.
+func isReceipt(s string) bool {
+	_, ok := parseReceipt(s)
+	return ok
 }
 
 // legacyReceipt names a place stored without a receipt (before receipts
 // existed) by the join's revision in the bucket: the same on every
 // replica, and saying nothing of the user.
-func legacyReceipt(rev uint64) string {
-	var b [receiptLen]byte
-	binary.BigEndian.PutUint64(b[receiptLen-8:], rev)
-	return hex.EncodeToString(b[:])
+func legacyReceipt(rev uint64) Receipt {
+	var rc Receipt
+	binary.BigEndian.PutUint64(rc[receiptLen-8:], rev)
+	return rc
 }
 
 // admitValue is how far a room has admitted: the first N places of the
@@ -251,12 +265,12 @@ type room struct {
 	early    []string // joined before the reveal, until it comes
 	order    []string
 	pos      map[string]int // user → index in order
-	joined   map[string]bool
-	receipts map[string]string // user → receipt
+	// receipts holds every place (user → receipt): who has joined.
+	receipts map[string]Receipt
 	// drawn is the early joiners' receipts in the order of the draw
 	// (Shuffle), set at the reveal and never changed after: what GET
 	// /api/events/{id}/queue/joins publishes.
-	drawn    []string
+	drawn    []Receipt
 	admit    admitValue
 	admitRev uint64
 }
@@ -286,7 +300,7 @@ func (q *queue) room(ctx context.Context, eventID string) (*room, error) {
 	r := q.rooms[eventID]
 	if r == nil || r.failed() {
 		wctx, stop := context.WithCancel(q.ctx)
-		r = &room{id: eventID, changed: make(chan struct{}), pos: map[string]int{}, joined: map[string]bool{}, receipts: map[string]string{}, stop: stop}
+		r = &room{id: eventID, changed: make(chan struct{}), pos: map[string]int{}, receipts: map[string]Receipt{}, stop: stop}
 		w, err := q.kv.Watch(wctx, eventID+".>")
 		if err != nil {
 			stop()
@@ -362,19 +376,19 @@ func (r *room) apply(e jetstream.KeyValueEntry) {
 		if err != nil || len(seed) != 32 {
 			return
 		}
-		// The draw is over the receipts, which anyone may see; the
-		// order of users follows from it.
-		of := make(map[string]string, len(r.early))
-		receipts := make([]string, len(r.early))
+		// The draw is over the receipts, which anyone may see; each
+		// user goes with theirs.
+		places := make([]place, len(r.early))
 		for i, u := range r.early {
-			receipts[i] = r.receipts[u]
-			of[receipts[i]] = u
+			places[i] = place{r.receipts[u], u}
 		}
-		r.drawn = Shuffle([32]byte(seed), receipts)
-		r.order = make([]string, len(r.drawn), len(r.drawn)+len(r.drawn)/4)
-		for i, rc := range r.drawn {
-			r.order[i] = of[rc]
-			r.pos[of[rc]] = i
+		slices.SortFunc(places, func(a, b place) int { return bytes.Compare(a.rc[:], b.rc[:]) })
+		shuffleSorted([32]byte(seed), places)
+		r.drawn = make([]Receipt, len(places))
+		r.order = make([]string, len(places), len(places)+len(places)/4)
+		for i, p := range places {
+			r.drawn[i], r.order[i] = p.rc, p.user
+			r.pos[p.user] = i
 		}
 		r.early = nil
 		r.revealed = true
@@ -385,16 +399,16 @@ func (r *room) apply(e jetstream.KeyValueEntry) {
 		}
 	case len(key) > len("join.") && key[:len("join.")] == "join.":
 		u := key[len("join."):]
-		if r.joined[u] {
+		if _, ok := r.receipts[u]; ok {
 			return
 		}
 		var v joinValue
 		json.Unmarshal(e.Value(), &v)
-		if !isReceipt(v.Receipt) {
-			v.Receipt = legacyReceipt(e.Revision())
+		rc, ok := parseReceipt(v.Receipt)
+		if !ok {
+			rc = legacyReceipt(e.Revision())
 		}
-		r.joined[u] = true
-		r.receipts[u] = v.Receipt
+		r.receipts[u] = rc
 		if !r.revealed {
 			r.early = append(r.early, u)
 			return
@@ -447,14 +461,26 @@ func (r *room) waitRev(ctx context.Context, rev uint64) error {
 // nothing else is needed to check the draw.
 func Shuffle(seed [32]byte, receipts []string) []string {
 	out := slices.Clone(receipts)
-	slices.Sort(out)
+	slices.Sort(out) // hex in lower case sorts as its bytes
+	shuffleSorted(seed, out)
+	return out
+}
+
+// place is a user and their receipt, as the reveal draws them.
+type place struct {
+	rc   Receipt
+	user string
+}
+
+// shuffleSorted is Shuffle's steps 2 and 3 on a list already in the
+// canonical order.
+func shuffleSorted[T any](seed [32]byte, list []T) {
 	d := drawer{}
 	copy(d.msg[:32], seed[:])
-	for i := len(out) - 1; i > 0; i-- {
+	for i := len(list) - 1; i > 0; i-- {
 		j := d.draw(uint64(i + 1))
-		out[i], out[j] = out[j], out[i]
+		list[i], list[j] = list[j], list[i]
 	}
-	return out
 }
 
 // drawer is Shuffle's stream of numbers: msg is the seed followed by the
@@ -651,7 +677,7 @@ func (s *Service) JoinQueue(ctx context.Context, user session.User, eventID stri
 	if err := q.prepare(ctx, r, e, now); err != nil {
 		return QueueStatus{}, err
 	}
-	rev, err := q.create(ctx, e.ID+".join."+user.ID, joinValue{At: now.UTC(), Receipt: newReceipt()})
+	rev, err := q.create(ctx, e.ID+".join."+user.ID, joinValue{At: now.UTC(), Receipt: newReceipt().String()})
 	if err != nil {
 		return QueueStatus{}, fmt.Errorf("join queue: %w", err)
 	}
@@ -681,7 +707,7 @@ func (s *Service) QueueStatusOf(ctx context.Context, userID, eventID string) (Qu
 	}
 	if userID != "" && keyToken.MatchString(userID) {
 		r.mu.Lock()
-		joined := r.joined[userID]
+		_, joined := r.receipts[userID]
 		r.mu.Unlock()
 		if !joined {
 			// Joined through another replica a moment ago?
@@ -709,7 +735,7 @@ type QueueDraw struct {
 	// Order is the early joiners' receipts, place 1 first. It is the
 	// room's own list, never changed after the draw: read it, do not
 	// write it.
-	Order []string
+	Order []Receipt
 }
 
 // QueueDrawOf is the draw of the event's waiting room once the seed is
@@ -754,7 +780,7 @@ func (s *Service) status(ctx context.Context, r *room, e Event, userID string, n
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := QueueStatus{EventID: e.ID, Estimate: -1, Length: len(r.joined), Admitted: r.admit.N,
+	st := QueueStatus{EventID: e.ID, Estimate: -1, Length: len(r.receipts), Admitted: r.admit.N,
 		OpensAt: e.OnSaleAt.Add(-RoomOpensBefore), OnSaleAt: e.OnSaleAt, ClosesAt: e.OnSaleAt.Add(RoomOpenAfter)}
 	if r.seed != nil {
 		st.SeedHash = r.seed.Hash
@@ -762,9 +788,10 @@ func (s *Service) status(ctx context.Context, r *room, e Event, userID string, n
 			st.Seed = r.seed.Seed
 		}
 	}
-	st.Joined = userID != "" && r.joined[userID]
+	rc, joined := r.receipts[userID]
+	st.Joined = userID != "" && joined
 	if st.Joined {
-		st.Receipt = r.receipts[userID]
+		st.Receipt = rc.String()
 	}
 	i, placed := r.pos[userID]
 	if st.Joined && placed {
