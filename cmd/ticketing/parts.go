@@ -137,7 +137,8 @@ func buildExpiration(_ context.Context, in infra) (*part, error) {
 
 // buildPayments charges through Stripe when a secret key is set (pointed at
 // STRIPE_API_BASE, e.g. stripe-mock, when that is set too), and through the
-// sandbox provider otherwise: no money moves and the UI says so. Its
+// sandbox provider otherwise: no money moves and the UI says so (it keeps a
+// journal in the data dir when the process keeps its state there). Its
 // reconciler runs in the background, in every replica (a claim's lease
 // decides which one replays it). Stripe needs STRIPE_WEBHOOK_SECRET too:
 // a dispute arrives only by its webhook.
@@ -151,14 +152,29 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 		return nil, err
 	}
 	provider := in.cfg.provider
+	var closeProvider func() error
 	switch {
 	case provider != nil:
 	case in.cfg.StripeSecretKey != "":
 		provider = payments.NewStripe(in.cfg.StripeSecretKey, in.cfg.StripeAPIBase)
+	case in.sandboxJournal != "":
+		// The journal lets a restarted process know what its sandbox did:
+		// a replay after a crash gets the first transfer back, a refund
+		// finds a charge made before the restart.
+		sb, err := payments.NewSandboxAt(in.sandboxJournal)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		provider, closeProvider = sb, sb.Close
 	default:
 		provider = payments.NewSandbox()
 	}
-	in.log.Info("payment provider", "provider", provider.Name())
+	if closeProvider != nil {
+		in.log.Info("payment provider", "provider", provider.Name(), "journal", in.sandboxJournal)
+	} else {
+		in.log.Info("payment provider", "provider", provider.Name())
+	}
 	svc := payments.New(db, ob, in.log.With("service", "payments"), payments.Config{
 		Provider:       provider,
 		ReconcileEvery: in.cfg.reconcileEvery,
@@ -169,6 +185,9 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 	// Payouts run when their schedules in the bus fire (payout.due).
 	if err := svc.EnablePayoutSchedules(ctx, in.bus.JetStream(), in.cfg.PayoutSweep); err != nil {
 		db.Close()
+		if closeProvider != nil {
+			closeProvider()
+		}
 		return nil, err
 	}
 	in.metrics.Gauge("payments", "ticketing_payments_pending_claims",
@@ -179,7 +198,8 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 			n, err := svc.PendingClaims(ctx)
 			return float64(n), err
 		})
-	return &part{name: "payments", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), run: svc.RunReconciler}, nil
+	return &part{name: "payments", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), run: svc.RunReconciler,
+		close: closeProvider}, nil
 }
 
 // buildEvents is the events part (package shows): organizers' events,
