@@ -142,7 +142,7 @@ func buildExpiration(_ context.Context, in infra) (*part, error) {
 // reconciler runs in the background, in every replica (a claim's lease
 // decides which one replays it). Stripe needs STRIPE_WEBHOOK_SECRET too:
 // a dispute arrives only by its webhook.
-func buildPayments(ctx context.Context, in infra) (*part, error) {
+func buildPayments(ctx context.Context, in infra) (_ *part, err error) {
 	if in.cfg.StripeSecretKey != "" && in.cfg.StripeWebhookSecret == "" {
 		return nil, errors.New("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY: the signing secret of the " +
 			"webhook endpoint (https://<host>/api/payments/webhook) in Stripe's dashboard, which starts with whsec_")
@@ -151,8 +151,16 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 	if err != nil {
 		return nil, err
 	}
-	provider := in.cfg.provider
 	var closeProvider func() error
+	defer func() {
+		if err != nil {
+			db.Close()
+			if closeProvider != nil {
+				closeProvider()
+			}
+		}
+	}()
+	provider := in.cfg.provider
 	switch {
 	case provider != nil:
 	case in.cfg.StripeSecretKey != "":
@@ -163,18 +171,14 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 		// finds a charge made before the restart.
 		sb, err := payments.NewSandboxAt(in.sandboxJournal)
 		if err != nil {
-			db.Close()
 			return nil, err
 		}
 		provider, closeProvider = sb, sb.Close
+		in.log.Info("sandbox provider journal", "path", in.sandboxJournal)
 	default:
 		provider = payments.NewSandbox()
 	}
-	if closeProvider != nil {
-		in.log.Info("payment provider", "provider", provider.Name(), "journal", in.sandboxJournal)
-	} else {
-		in.log.Info("payment provider", "provider", provider.Name())
-	}
+	in.log.Info("payment provider", "provider", provider.Name())
 	svc := payments.New(db, ob, in.log.With("service", "payments"), payments.Config{
 		Provider:       provider,
 		ReconcileEvery: in.cfg.reconcileEvery,
@@ -182,12 +186,20 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 		PayoutHold:     in.cfg.PayoutHold,
 		WebhookSecret:  in.cfg.StripeWebhookSecret,
 	})
+	// A SQLite file has one process: the payouts an earlier one left
+	// pending are a dead run's, replayed at once rather than after their
+	// lease (ReleasePayoutLeases).
+	if db.Engine() == sqldb.SQLite {
+		n, err := svc.ReleasePayoutLeases(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			in.log.Info("payouts: released the leases an earlier process left", "payouts", n)
+		}
+	}
 	// Payouts run when their schedules in the bus fire (payout.due).
 	if err := svc.EnablePayoutSchedules(ctx, in.bus.JetStream(), in.cfg.PayoutSweep); err != nil {
-		db.Close()
-		if closeProvider != nil {
-			closeProvider()
-		}
 		return nil, err
 	}
 	in.metrics.Gauge("payments", "ticketing_payments_pending_claims",
