@@ -32,6 +32,7 @@ import (
 type Sandbox struct {
 	mu       sync.Mutex
 	journal  *os.File                  // nil: in memory only
+	closed   bool                      // the journal was closed: calls fail
 	size     int64                     // the journal's length: what was written whole
 	charges  map[string]*sandboxCharge // by charge id
 	byKey    map[string]sandboxResult  // charges by idempotency key
@@ -77,14 +78,15 @@ func newSandbox() *Sandbox {
 }
 
 // NewSandboxAt returns a sandbox provider that keeps a journal at path
-// (created 0600 if missing) and starts from what it holds. Each charge,
+// (owner-only, created if missing) and starts from what it holds. Each charge,
 // refund, account and transfer, with its idempotency key and request, is
 // one JSON line written and fsync'd before the call returns: a process
 // killed at any point and started again (`up` on its data dir) replays
 // its requests under the same keys and gets the first results back,
 // rather than a second transfer or a refund of a charge it no longer
 // knows. A last line cut short by the kill is a call that never
-// returned: it is dropped. Close closes the file.
+// returned: it is dropped. Close closes the file; calls that would change
+// anything fail after it.
 func NewSandboxAt(path string) (*Sandbox, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -92,6 +94,11 @@ func NewSandboxAt(path string) (*Sandbox, error) {
 	}
 	s := newSandbox()
 	recs, whole, err := readSandboxJournal(f)
+	if fi, serr := f.Stat(); err == nil && serr == nil && fi.Mode().Perm() != 0o600 {
+		// Owner-only, as the data dir's other files; an older file may be
+		// looser.
+		err = f.Chmod(0o600)
+	}
 	if err == nil {
 		err = s.load(recs)
 	}
@@ -118,7 +125,7 @@ func (s *Sandbox) Close() error {
 		return nil
 	}
 	err := s.journal.Close()
-	s.journal = nil
+	s.journal, s.closed = nil, true
 	return err
 }
 
@@ -141,6 +148,11 @@ type sandboxRecord struct {
 // off again, so the next record starts a line; its error is not a fault,
 // so the call's outcome is unknown and the caller replays it.
 func (s *Sandbox) record(rec sandboxRecord) error {
+	if s.closed {
+		// A call after Close (one still in flight at shutdown) would
+		// move money the journal never hears of.
+		return errors.New("sandbox journal: closed")
+	}
 	if s.journal == nil {
 		return nil
 	}

@@ -65,6 +65,11 @@ func TestSandboxJournal(t *testing.T) {
 	if err := s1.Close(); err != nil {
 		t.Fatal(err)
 	}
+	late := payout
+	late.IdempotencyKey, late.TransferGroup = payments.PayoutID("o-late"), "o-late"
+	if _, err := s1.Transfer(ctx, late); err == nil || len(s1.Transfers()) != 1 {
+		t.Errorf("a transfer after Close = %v, %d transfers; want refused, 1", err, len(s1.Transfers()))
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
