@@ -169,7 +169,7 @@ func buildPayments(ctx context.Context, in infra) (_ *part, err error) {
 		// The journal lets a restarted process know what its sandbox did:
 		// a replay after a crash gets the first transfer back, a refund
 		// finds a charge made before the restart.
-		sb, err := payments.NewSandboxAt(in.sandboxJournal)
+		sb, err := payments.NewSandboxAt(in.sandboxJournal, in.cfg.Fsync == "always")
 		if err != nil {
 			return nil, err
 		}

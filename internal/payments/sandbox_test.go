@@ -3,6 +3,7 @@ package payments_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +14,9 @@ import (
 )
 
 // openSandbox opens the journal at path, closed with the test.
-func openSandbox(t *testing.T, path string) *payments.Sandbox {
+func openSandbox(t *testing.T, path string, sync bool) *payments.Sandbox {
 	t.Helper()
-	s, err := payments.NewSandboxAt(path)
+	s, err := payments.NewSandboxAt(path, sync)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +28,15 @@ func openSandbox(t *testing.T, path string) *payments.Sandbox {
 // keys return the first charge, decline, refund, account and transfer,
 // and nothing is made twice; a charge made before the restart refunds. A
 // torn last line (the process killed in the write) is a call that never
-// returned: dropped, and the next record starts a line of its own.
+// returned: dropped, and the next record starts a line of its own. The
+// same with each line fsync'd and without.
 func TestSandboxJournal(t *testing.T) {
+	for _, sync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sync=%t", sync), func(t *testing.T) { testSandboxJournal(t, sync) })
+	}
+}
+
+func testSandboxJournal(t *testing.T, sync bool) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sandbox.jsonl")
 	visa := payments.ChargeRequest{Amount: 2050, Currency: "usd", Token: "tok_visa", IdempotencyKey: "charge-1", OrderID: "o-1"}
@@ -36,7 +44,7 @@ func TestSandboxJournal(t *testing.T) {
 	other := payments.ChargeRequest{Amount: 1000, Currency: "usd", Token: "pm_card_visa", IdempotencyKey: "charge-3", OrderID: "o-3"}
 	account := payments.AccountRequest{UserID: "sam", Email: "sam@example.com", IdempotencyKey: "payout-account-sam"}
 
-	s1 := openSandbox(t, path)
+	s1 := openSandbox(t, path, sync)
 	c1, err := s1.Charge(ctx, visa)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +85,7 @@ func TestSandboxJournal(t *testing.T) {
 	f.WriteString(`{"op":"transfer","key":"payout-o-3","id":"sandbox_tr_X","transfer":{"Amo`)
 	f.Close()
 
-	s2 := openSandbox(t, path)
+	s2 := openSandbox(t, path, sync)
 	if got, err := s2.Charge(ctx, visa); err != nil || got != c1 {
 		t.Errorf("replayed charge = %v, %v; want %v", got, err, c1)
 	}
@@ -124,7 +132,7 @@ func TestSandboxJournal(t *testing.T) {
 		t.Errorf("journal's transfers = %+v, want %+v and %+v", got, payout, second)
 	}
 	s2.Close()
-	if s3 := openSandbox(t, path); s3.Charges() != 2 || s3.Refunds() != 2 || len(s3.Transfers()) != 2 {
+	if s3 := openSandbox(t, path, sync); s3.Charges() != 2 || s3.Refunds() != 2 || len(s3.Transfers()) != 2 {
 		t.Errorf("third start: %d charges, %d refunds, %d transfers; want 2, 2, 2", s3.Charges(), s3.Refunds(), len(s3.Transfers()))
 	}
 }
@@ -136,7 +144,7 @@ func TestSandboxJournalRefusesGarbage(t *testing.T) {
 	if err := os.WriteFile(path, []byte("not json\n{\"op\":\"account\",\"id\":\"sandbox_acct_1\"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := payments.NewSandboxAt(path); err == nil || !strings.Contains(err.Error(), "line 1") {
+	if _, err := payments.NewSandboxAt(path, false); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Errorf("open = %v, want line 1 named", err)
 	}
 	if _, err := payments.ReadSandboxJournal(path); err == nil {
