@@ -79,18 +79,18 @@ func newSandbox() *Sandbox {
 }
 
 // NewSandboxAt returns a sandbox provider that keeps a journal at path
-// (owner-only, created if missing) and starts from what it holds. Each charge,
-// refund, account and transfer, with its idempotency key and request, is
-// one JSON line written before the call returns: a process killed at any
-// point and started again (`up` on its data dir) replays its requests
-// under the same keys and gets the first results back, rather than a
-// second transfer or a refund of a charge it no longer knows. A written
-// line survives the process (the kernel holds it); sync also fsyncs each
-// one before the call returns, so it survives a power loss too, at
-// a disk flush per call (milliseconds, one at a time): `up` syncs with
-// TICKETING_FSYNC=always, as its SQLite files then do. A last line cut short by the kill is a call that never
-// returned: it is dropped. Close closes the file; calls that would change
-// anything fail after it.
+// (owner-only, created if missing) and starts from what it holds. Each
+// charge, refund, account and transfer, with its idempotency key and
+// request, is one JSON line written before the call returns: a process
+// killed at any point and started again (`up` on its data dir) replays
+// its requests under the same keys and gets the first results back,
+// rather than a second transfer or a refund of a charge it no longer
+// knows. A written line survives the process (the kernel holds it); sync
+// also fsyncs each one before the call returns, so it survives a power
+// loss too, at a disk flush per call (milliseconds, one at a time): `up`
+// syncs with TICKETING_FSYNC=always, as its SQLite files then do. A last
+// line cut short by a kill is a call that never returned: it is dropped.
+// Close closes the file; calls that would change anything fail after it.
 func NewSandboxAt(path string, sync bool) (*Sandbox, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
