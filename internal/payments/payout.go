@@ -177,6 +177,23 @@ func (s *Service) RunPayouts(ctx context.Context, eventID string) (PayoutRun, er
 	}
 }
 
+// ReleasePayoutLeases ends the lease of every pending payout, so the
+// first run replays them at once instead of after payoutLease. Only the
+// sole process of a database may call it, at start, before any run: a
+// SQLite file (`up` holds its data dir's lock; `serve` on SQLite runs one
+// replica), where a lease still held can only be a process's that died
+// in its run, whose transfers are no longer in flight (the replay's key
+// gets the first transfer back either way). Where replicas share a
+// database it would take a live run's payouts (paid once still, but
+// requested twice). n is how many it released.
+func (s *Service) ReleasePayoutLeases(ctx context.Context) (n int64, err error) {
+	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		n, err = s.store.ReleasePayoutLeases(ctx, tx)
+		return err
+	})
+	return n, err
+}
+
 // leasePayouts takes the lease of pending payouts another run left, in
 // one transaction; those another run took first are dropped.
 func (s *Service) leasePayouts(ctx context.Context, ps []Payout) ([]Payout, error) {

@@ -223,6 +223,40 @@ func TestPayoutReplayPaysOnce(t *testing.T) {
 	}, migs...)
 }
 
+// A process that died in its run left a payout pending under its lease;
+// the sole process of the database, started again, releases the lease and
+// replays it at once, under the same key: still one transfer.
+func TestReleasePayoutLeases(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		payer := &flakyPayer{Sandbox: payments.NewSandbox().(*payments.Sandbox), fail: true}
+		f := newPayoutFixture(t, db, payer)
+		f.connect(t, "sam")
+		f.sell(t, "o-1", "sam", events.PayeeSeller, "ev-1", 2000)
+		f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold)
+		if _, err := f.svc.RunPayouts(context.Background(), "ev-1"); !errors.Is(err, payments.ErrProviderUnavailable) {
+			t.Fatalf("run with the provider failing = %v, want ErrProviderUnavailable", err)
+		}
+		payer.mu.Lock()
+		payer.fail = false
+		payer.mu.Unlock()
+		if n, err := f.svc.ReleasePayoutLeases(context.Background()); err != nil || n != 1 {
+			t.Fatalf("released %d, %v; want 1", n, err)
+		}
+		if r := f.run(t, ""); r.Paid != 1 {
+			t.Fatalf("the run after the release paid %d, want 1", r.Paid)
+		}
+		if n, err := f.svc.ReleasePayoutLeases(context.Background()); err != nil || n != 0 {
+			t.Errorf("released %d, %v after the payout; want none", n, err)
+		}
+		if n := len(payer.Transfers()); n != 1 {
+			t.Errorf("%d transfers at the provider, want 1", n)
+		}
+		if n := count(t, db, `SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'`); n != 1 {
+			t.Errorf("%d payouts in the ledger, want 1", n)
+		}
+	}, migs...)
+}
+
 // An order refunded after its payout (an event cancelled late) gives the
 // buyer everything back; the payee's share is the platform's loss, not a
 // payable paid out beyond what was collected, so the books check.
