@@ -42,6 +42,12 @@ import (
 // unknown, to be replayed under the same key.
 type Payer interface {
 	Transfer(ctx context.Context, req TransferRequest) (Transfer, error)
+	// FindTransfer looks up the transfer of a transfer group (an order):
+	// found is false when the provider made none. A run asks before it
+	// replays a payout it should no longer make (the order disputed,
+	// refunded or its event cancelled since the claim), or one claimed so
+	// long ago that the provider may have forgotten its key.
+	FindTransfer(ctx context.Context, group string) (t Transfer, found bool, err error)
 }
 
 // TransferRequest is one payout.
@@ -91,6 +97,9 @@ type Payout struct {
 	ClaimedUntil   time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// Stopped (read with a pending payout, not stored): the order should
+	// no longer be paid out.
+	Stopped bool
 }
 
 // The states of a payout.
@@ -107,6 +116,9 @@ type PayoutRun struct {
 	// Refused is the payouts the provider refused (nothing moved; they
 	// stay due for a later run).
 	Refused int
+	// Stopped is the pending payouts dropped because their order should
+	// no longer be paid and the provider made no transfer for it.
+	Stopped int
 }
 
 // errPayer: the provider in use makes no transfers.
@@ -127,7 +139,7 @@ func (s *Service) RunPayouts(ctx context.Context, eventID string) (PayoutRun, er
 	// refused and deleted, or leased again), so this ends.
 	for {
 		now := s.cfg.Now()
-		pending, err := s.store.PendingPayouts(ctx, eventID, now, now.Add(-replayWindow), payoutBatch)
+		pending, err := s.store.PendingPayouts(ctx, eventID, now, payoutBatch)
 		if err != nil {
 			return run, fmt.Errorf("payouts: %w", err)
 		}
@@ -232,7 +244,7 @@ func (s *Service) payBatch(ctx context.Context, payer Payer, ps []Payout, run *P
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			paid, err := s.payOne(ctx, payer, p)
+			paid, stopped, err := s.payOne(ctx, payer, p)
 			mu.Lock()
 			defer mu.Unlock()
 			var fe *fault.Error
@@ -241,6 +253,9 @@ func (s *Service) payBatch(ctx context.Context, payer Payer, ps []Payout, run *P
 				if paid {
 					run.Paid++
 					run.Amount += p.Amount
+				}
+				if stopped {
+					run.Stopped++
 				}
 				return nil
 			case errors.As(err, &fe) && fe.Kind == fault.Invalid:
@@ -258,13 +273,41 @@ func (s *Service) payBatch(ctx context.Context, payer Payer, ps []Payout, run *P
 // nothing: its claim is deleted, so a later run tries it again (the
 // account may be fixed by then), and the refusal is returned. An unknown
 // outcome keeps the claim for a replay.
-func (s *Service) payOne(ctx context.Context, payer Payer, p Payout) (paid bool, err error) {
+//
+// A pending payout that should no longer be made (Stopped), or one
+// claimed more than replayWindow ago, is first looked up at the provider
+// by its group: a transfer found is recorded (the money moved; a refund
+// since is the platform's loss); none found drops a stopped claim
+// (stopped is true) and lets a stale one be made now, its key forgotten
+// or not, since nothing was paid under it.
+func (s *Service) payOne(ctx context.Context, payer Payer, p Payout) (paid, stopped bool, err error) {
 	tctx, cancel := context.WithTimeout(ctx, chargeTimeout)
+	defer cancel()
+	if p.Stopped || p.Status == PayoutPending && s.cfg.Now().Sub(p.CreatedAt) > replayWindow {
+		t, found, err := payer.FindTransfer(tctx, p.OrderID)
+		switch {
+		case err != nil:
+			s.log.Warn("payout lookup failed", "order_id", p.OrderID, "err", err)
+			return false, false, fmt.Errorf("payout of order %s: %w: %w", p.OrderID, ErrProviderUnavailable, err)
+		case found:
+			paid, err := s.recordPayout(ctx, p, t)
+			return paid, false, err
+		case p.Stopped:
+			s.log.Warn("payout stopped", "order_id", p.OrderID, "payee_id", p.PayeeID)
+			dctx := context.WithoutCancel(ctx)
+			err := s.db.WithTx(dctx, func(tx *sqldb.Tx) error {
+				return s.store.DeletePendingPayout(dctx, tx, p.OrderID)
+			})
+			if err != nil {
+				return false, false, fmt.Errorf("drop payout of order %s: %w", p.OrderID, err)
+			}
+			return false, true, nil
+		}
+	}
 	t, err := payer.Transfer(tctx, TransferRequest{
 		Amount: p.Amount, Currency: Currency, Destination: p.Destination, ChargeID: p.ChargeID,
 		TransferGroup: p.OrderID, IdempotencyKey: p.IdempotencyKey,
 	})
-	cancel()
 	// Recording runs to the end whatever happens to the run: the money
 	// moved.
 	rctx := context.WithoutCancel(ctx)
@@ -276,31 +319,40 @@ func (s *Service) payOne(ctx context.Context, payer Payer, p Payout) (paid bool,
 		if derr := s.db.WithTx(rctx, func(tx *sqldb.Tx) error {
 			return s.store.DeletePendingPayout(rctx, tx, p.OrderID)
 		}); derr != nil {
-			return false, fmt.Errorf("payout of order %s refused (%w), then: %w", p.OrderID, err, derr)
+			return false, false, fmt.Errorf("payout of order %s refused (%w), then: %w", p.OrderID, err, derr)
 		}
-		return false, err
+		return false, false, err
 	default:
 		s.log.Warn("payout failed", "order_id", p.OrderID, "payee_id", p.PayeeID, "err", err)
-		return false, fmt.Errorf("payout of order %s: %w: %w", p.OrderID, ErrProviderUnavailable, err)
+		return false, false, fmt.Errorf("payout of order %s: %w: %w", p.OrderID, ErrProviderUnavailable, err)
 	}
-	err = s.db.WithTx(rctx, func(tx *sqldb.Tx) error {
+	paid, err = s.recordPayout(rctx, p, t)
+	return paid, false, err
+}
+
+// recordPayout records the transfer t of a pending payout with its ledger
+// payout, in one transaction; paid is false when another run recorded it
+// first. It runs to the end whatever happens to the run: the money moved.
+func (s *Service) recordPayout(ctx context.Context, p Payout, t Transfer) (paid bool, err error) {
+	ctx = context.WithoutCancel(ctx)
+	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		// The order's row lock: a refund's record takes turns with this,
 		// so exactly one of them sees the other (service.go's Refund).
-		if _, err := s.store.OrderForUpdate(rctx, tx, p.OrderID); err != nil {
+		if _, err := s.store.OrderForUpdate(ctx, tx, p.OrderID); err != nil {
 			return err
 		}
 		now := s.cfg.Now()
-		ok, err := s.store.SetPayoutPaid(rctx, tx, p.OrderID, t.ID, now)
+		ok, err := s.store.SetPayoutPaid(ctx, tx, p.OrderID, t.ID, now)
 		if err != nil || !ok {
 			paid = false
 			return err // !ok: a replay of another run recorded it
 		}
-		refunded, err := s.store.TxnExists(rctx, tx, "refund-"+p.PaymentID)
+		refunded, err := s.store.TxnExists(ctx, tx, "refund-"+p.PaymentID)
 		if err != nil {
 			return err
 		}
 		paid = true
-		return s.store.InsertTxn(rctx, tx, PayoutTxn(p.OrderID, p.PaymentID, p.Account, p.Amount, refunded, now))
+		return s.store.InsertTxn(ctx, tx, PayoutTxn(p.OrderID, p.PaymentID, p.Account, p.Amount, refunded, now))
 	})
 	if err != nil {
 		s.log.Error("record payout", "order_id", p.OrderID, "transfer_id", t.ID, "err", err)

@@ -153,3 +153,13 @@ func latestCharge(t *testing.T, base, id string) string {
 	}
 	return pi.LatestCharge.ID
 }
+
+// The Stripe provider looks a payout up by its transfer group, and a
+// transfer of another group (stripe-mock's fixture) is not the order's.
+func TestStripeFindTransfer(t *testing.T) {
+	p := payments.NewStripe("sk_test_123", payments.StripeMock(t)).(payments.Payer)
+	tr, found, err := p.FindTransfer(context.Background(), "o-lookup")
+	if err != nil || found {
+		t.Fatalf("FindTransfer = %+v, %v, %v; want none found", tr, found, err)
+	}
+}

@@ -172,13 +172,21 @@ func TestPayoutRunPaysDueOrdersOnce(t *testing.T) {
 
 // flakyPayer makes the transfer at the sandbox and then reports an unknown
 // outcome while fail is set: a run that died after the provider paid.
+// With down set, it fails before the sandbox is reached: nothing moved.
 type flakyPayer struct {
 	*payments.Sandbox
 	mu   sync.Mutex
 	fail bool
+	down bool
 }
 
 func (p *flakyPayer) Transfer(ctx context.Context, req payments.TransferRequest) (payments.Transfer, error) {
+	p.mu.Lock()
+	down := p.down
+	p.mu.Unlock()
+	if down {
+		return payments.Transfer{}, errors.New("connection refused")
+	}
 	t, err := p.Sandbox.Transfer(ctx, req)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -186,6 +194,12 @@ func (p *flakyPayer) Transfer(ctx context.Context, req payments.TransferRequest)
 		return payments.Transfer{}, errors.New("connection reset")
 	}
 	return t, err
+}
+
+func (p *flakyPayer) set(fail, down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fail, p.down = fail, down
 }
 
 // A transfer whose outcome is lost stays pending; no run replays it while
@@ -352,6 +366,90 @@ func TestCheckCatchesPayoutFaults(t *testing.T) {
 				r := books(t, db)
 				if !slices.ContainsFunc(r.Problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
 					t.Errorf("problems %q, want one saying %q", r.Problems, tc.want)
+				}
+			}, migs...)
+		})
+	}
+}
+
+// A pending payout whose order should no longer be paid (disputed,
+// refunded, its event cancelled since the claim) is looked up before any
+// replay: a transfer that went through is recorded, one that never did is
+// dropped and never made. One claimed so long ago that the provider may
+// have forgotten its key is looked up too, and made if none exists.
+func TestPendingPayoutLookedUpBeforeReplay(t *testing.T) {
+	cases := []struct {
+		name string
+		// moved: the first attempt's transfer went through (its answer
+		// lost); otherwise the provider was out of reach.
+		moved bool
+		// then happens to the order between the attempts.
+		then         string
+		wantPaid     int
+		wantStopped  int
+		wantTransfer int
+	}{
+		{"disputed, nothing moved", false, "dispute", 0, 1, 0},
+		{"disputed, transfer made", true, "dispute", 1, 0, 1},
+		{"refunded, nothing moved", false, "refund", 0, 1, 0},
+		{"refunded, transfer made", true, "refund", 1, 0, 1},
+		{"event cancelled, nothing moved", false, "cancel", 0, 1, 0},
+		{"claimed a day ago, nothing moved", false, "day", 1, 0, 1},
+		{"claimed a day ago, transfer made", true, "day", 1, 0, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+				ctx := context.Background()
+				payer := &flakyPayer{Sandbox: payments.NewSandbox().(*payments.Sandbox)}
+				payer.set(tc.moved, !tc.moved)
+				f := newPayoutFixture(t, db, payer)
+				f.connect(t, "sam")
+				pay := f.sell(t, "o-1", "sam", events.PayeeSeller, "ev-1", 2000)
+				f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold)
+				if _, err := f.svc.RunPayouts(ctx, ""); !errors.Is(err, payments.ErrProviderUnavailable) {
+					t.Fatalf("first run = %v, want ErrProviderUnavailable", err)
+				}
+				payer.set(false, false)
+				switch tc.then {
+				case "dispute":
+					err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
+						_, err := tx.ExecContext(ctx, `INSERT INTO disputes (id, payment_id, order_id, charge_id, amount, reason, created_at)
+							VALUES ('dp_1', 'x', 'o-1', 'x', 2150, 'fraudulent', 0)`)
+						return err
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+				case "refund":
+					if err := f.svc.Refund(ctx, pay); err != nil {
+						t.Fatal(err)
+					}
+				case "cancel":
+					f.event(t, events.EventState{ID: "ev-1", Version: 1, StartsAt: f.t0.Add(time.Hour),
+						EndsAt: f.t0.Add(3 * time.Hour), Status: events.EventStatusCancelled}, false)
+				case "day":
+					f.clock.Advance(24 * time.Hour)
+				}
+				f.clock.Advance(3 * time.Minute)
+				r := f.run(t, "")
+				if r.Paid != tc.wantPaid || r.Stopped != tc.wantStopped {
+					t.Errorf("replay run = %+v, want %d paid, %d stopped", r, tc.wantPaid, tc.wantStopped)
+				}
+				if n := len(payer.Transfers()); n != tc.wantTransfer {
+					t.Errorf("%d transfers at the provider, want %d", n, tc.wantTransfer)
+				}
+				if n := count(t, db, `SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'`); n != tc.wantTransfer {
+					t.Errorf("%d payouts in the ledger, want %d", n, tc.wantTransfer)
+				}
+				if n := count(t, db, `SELECT count(*) FROM payouts WHERE status = 'pending'`); n != 0 {
+					t.Errorf("%d payouts still pending", n)
+				}
+				if r := f.run(t, ""); r.Paid != 0 {
+					t.Errorf("a later run paid %d", r.Paid)
+				}
+				if r := books(t, db); !r.OK() {
+					t.Errorf("books: %v", r.Problems)
 				}
 			}, migs...)
 		})

@@ -424,6 +424,22 @@ func (s *Sandbox) Transfer(ctx context.Context, req TransferRequest) (Transfer, 
 	return t, nil
 }
 
+// FindTransfer returns the sandbox's transfer of the group, if it made
+// one (Stripe: a list of transfers by transfer_group).
+func (s *Sandbox) FindTransfer(ctx context.Context, group string) (Transfer, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Transfer{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.transferBy {
+		if t.req.TransferGroup == group {
+			return t.transfer, true, nil
+		}
+	}
+	return Transfer{}, false, nil
+}
+
 // Transfers returns the payouts the sandbox made, in order.
 func (s *Sandbox) Transfers() []TransferRequest {
 	s.mu.Lock()

@@ -63,13 +63,15 @@ func (s *Store) DuePayouts(ctx context.Context, eventID string, now time.Time, h
 const payoutColumns = `order_id, payment_id, payee_id, account, destination, charge_id, amount, status,
 	idempotency_key, transfer_id, claimed_until, created_at, updated_at`
 
-func scanPayout(s scanner) (Payout, error) {
+// scanPayout reads payoutColumns and then extra, the query's further
+// columns.
+func scanPayout(s scanner, extra ...any) (Payout, error) {
 	var (
 		p                       Payout
 		claimed, created, updtd int64
 	)
-	err := s.Scan(&p.OrderID, &p.PaymentID, &p.PayeeID, &p.Account, &p.Destination, &p.ChargeID, &p.Amount,
-		&p.Status, &p.IdempotencyKey, &p.TransferID, &claimed, &created, &updtd)
+	err := s.Scan(append([]any{&p.OrderID, &p.PaymentID, &p.PayeeID, &p.Account, &p.Destination, &p.ChargeID, &p.Amount,
+		&p.Status, &p.IdempotencyKey, &p.TransferID, &claimed, &created, &updtd}, extra...)...)
 	if err != nil {
 		return Payout{}, err
 	}
@@ -79,15 +81,40 @@ func scanPayout(s scanner) (Payout, error) {
 }
 
 // PendingPayouts returns up to limit payouts left pending by a run that
-// did not finish, whose lease is over at now and which were claimed after
-// oldest (a replay after the provider forgot the key would pay again), of
-// the event eventID ("" for every sale).
-func (s *Store) PendingPayouts(ctx context.Context, eventID string, now, oldest time.Time, limit int) ([]Payout, error) {
-	q := `SELECT ` + payoutColumns + ` FROM payouts
-		WHERE status = 'pending' AND claimed_until < $1 AND created_at > $2
-			AND ($3 = '' OR order_id IN (SELECT id FROM orders WHERE event_id = $3))
-		ORDER BY claimed_until LIMIT $4`
-	return s.queryPayouts(ctx, q, now.UnixMilli(), oldest.UnixMilli(), eventID, limit)
+// did not finish, whose lease is over at now, of the event eventID (""
+// for every sale), each with whether its order should no longer be paid
+// (Payout.Stopped: disputed, its payment no longer succeeded, its event
+// cancelled since the claim).
+func (s *Store) PendingPayouts(ctx context.Context, eventID string, now time.Time, limit int) ([]Payout, error) {
+	const q = `SELECT ` + payoutColumns + `,
+			CASE WHEN EXISTS (SELECT 1 FROM disputes d WHERE d.order_id = po.order_id)
+				OR NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = po.payment_id AND p.status = 'succeeded')
+				OR EXISTS (SELECT 1 FROM orders o JOIN sale_events v ON v.id = o.event_id
+					WHERE o.id = po.order_id AND v.cancelled <> 0)
+			THEN 1 ELSE 0 END
+		FROM payouts po
+		WHERE status = 'pending' AND claimed_until < $1
+			AND ($2 = '' OR order_id IN (SELECT id FROM orders WHERE event_id = $2))
+		ORDER BY claimed_until LIMIT $3`
+	rows, err := s.db.Read().QueryContext(ctx, q, now.UnixMilli(), eventID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending payouts: %w", sqldb.Err(err))
+	}
+	defer rows.Close()
+	var out []Payout
+	for rows.Next() {
+		var stopped int
+		p, err := scanPayout(rows, &stopped)
+		if err != nil {
+			return nil, fmt.Errorf("pending payouts: %w", sqldb.Err(err))
+		}
+		p.Stopped = stopped != 0
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending payouts: %w", sqldb.Err(err))
+	}
+	return out, nil
 }
 
 // PayoutsOf returns the payouts of a payee, newest first (at most limit).

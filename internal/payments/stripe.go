@@ -201,3 +201,20 @@ func (p *stripeProvider) Transfer(ctx context.Context, req TransferRequest) (Tra
 	}
 	return Transfer{ID: t.ID}, nil
 }
+
+// FindTransfer lists the transfers of the group (an order) and returns
+// the one made to it. Only a transfer that names the group counts (a
+// list of another group's is none of this order's).
+func (p *stripeProvider) FindTransfer(ctx context.Context, group string) (Transfer, bool, error) {
+	params := &stripe.TransferListParams{TransferGroup: stripe.String(group)}
+	params.Limit = stripe.Int64(10)
+	for t, err := range p.sc.V1Transfers.List(ctx, params).All(ctx) {
+		if err != nil {
+			return Transfer{}, false, stripeError("list transfers", err)
+		}
+		if t.TransferGroup == group {
+			return Transfer{ID: t.ID}, true, nil
+		}
+	}
+	return Transfer{}, false, nil
+}
