@@ -283,6 +283,7 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 		{method: "POST", path: "/api/events/{id}/queue", auth: true},
 		{method: "GET", path: "/api/events/{id}/queue"},
 		{method: "GET", path: "/api/events/{id}/queue/stream"},
+		{method: "GET", path: "/api/events/{id}/queue/joins"},
 		// Last of the events: the owner's sweep cancels their own event.
 		{method: "POST", path: "/api/events/{id}/cancel", auth: true},
 	}

@@ -22,7 +22,8 @@ import (
 // TestUpDataDirIsOwnerOnly runs `up` under the usual umask 022 and checks,
 // after it wrote data, that nothing in the data dir is readable by other
 // users: directories 0700, files 0600 (the SQLite files with their WAL and
-// shared-memory index, jwt.key, ticket-signing.key, the NATS store). Then it loosens the files
+// shared-memory index, jwt.key, ticket-signing.key, the NATS store, the
+// sandbox provider's journal). Then it loosens the files
 // as an older version left them, and a restart tightens them again.
 func TestUpDataDirIsOwnerOnly(t *testing.T) {
 	old := syscall.Umask(0o022) // process-wide: this test does not run in parallel
@@ -59,7 +60,7 @@ func TestUpDataDirIsOwnerOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{".", "jwt.key", "ticket-signing.key", "nats", "auth.db", "auth.db-wal", "auth.db-shm", "tickets.db", "orders.db", "payments.db"} {
+		for _, name := range []string{".", "jwt.key", "ticket-signing.key", "nats", "auth.db", "auth.db-wal", "auth.db-shm", "tickets.db", "orders.db", "payments.db", sandboxJournalFile} {
 			if !seen[name] {
 				t.Errorf("%s: %s is missing from the data dir", when, name)
 			}
@@ -74,7 +75,7 @@ func TestUpDataDirIsOwnerOnly(t *testing.T) {
 	if err := app.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"jwt.key", "ticket-signing.key", "auth.db", "tickets.db", "orders.db", "payments.db"} {
+	for _, name := range []string{"jwt.key", "ticket-signing.key", "auth.db", "tickets.db", "orders.db", "payments.db", sandboxJournalFile} {
 		if err := os.Chmod(filepath.Join(dir, name), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -47,8 +47,9 @@ var natsUsers = map[string][]string{
 	"tickets":    {events.SubjectTicketCreated, events.SubjectTicketUpdated},
 	"orders":     {events.SubjectOrderCreated, events.SubjectOrderCancelled, events.SubjectOrderRefundRequested},
 	"expiration": {events.ScheduleSubject("o1")},
-	"payments":   {events.SubjectPaymentCreated, events.SubjectPaymentRefunded, events.SubjectPaymentDisputed},
-	"events":     {events.SubjectEventCreated, events.SubjectEventUpdated, events.SubjectEventCancelled},
+	"payments": {events.SubjectPaymentCreated, events.SubjectPaymentRefunded, events.SubjectPaymentDisputed,
+		events.PayoutScheduleSubject("e1"), events.PayoutSweepSubject},
+	"events": {events.SubjectEventCreated, events.SubjectEventUpdated, events.SubjectEventCancelled},
 }
 
 // testCA writes a CA and a server certificate it signs for 127.0.0.1 into

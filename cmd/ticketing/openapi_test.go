@@ -419,6 +419,9 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	want("the waiting room signed out", anon.do("GET", "/api/events/"+queued.ID+"/queue", nil, nil), http.StatusOK)
 	want("the waiting room of an event without one", anon.do("GET", "/api/events/"+ev.ID+"/queue", nil, nil), http.StatusConflict)
 	want("the live waiting room of an event without one", anon.do("GET", "/api/events/"+ev.ID+"/queue/stream", nil, nil), http.StatusConflict)
+	// The room was open at once and its on-sale passed: the draw is out.
+	want("the waiting room's draw", anon.do("GET", "/api/events/"+queued.ID+"/queue/joins", nil, nil), http.StatusOK)
+	want("the draw of an event without a waiting room", anon.do("GET", "/api/events/"+ev.ID+"/queue/joins", nil, nil), http.StatusConflict)
 	// Once orders has the event (event.created): 403 queue_required.
 	natsbustest.Eventually(t, 10*time.Second, "a reservation without an admission refused", func() bool {
 		return buyer.do("POST", "/api/orders", map[string]string{"eventId": queued.ID}, nil) == http.StatusForbidden

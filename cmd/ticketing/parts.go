@@ -137,11 +137,12 @@ func buildExpiration(_ context.Context, in infra) (*part, error) {
 
 // buildPayments charges through Stripe when a secret key is set (pointed at
 // STRIPE_API_BASE, e.g. stripe-mock, when that is set too), and through the
-// sandbox provider otherwise: no money moves and the UI says so. Its
+// sandbox provider otherwise: no money moves and the UI says so (it keeps a
+// journal in the data dir when the process keeps its state there). Its
 // reconciler runs in the background, in every replica (a claim's lease
 // decides which one replays it). Stripe needs STRIPE_WEBHOOK_SECRET too:
 // a dispute arrives only by its webhook.
-func buildPayments(ctx context.Context, in infra) (*part, error) {
+func buildPayments(ctx context.Context, in infra) (_ *part, err error) {
 	if in.cfg.StripeSecretKey != "" && in.cfg.StripeWebhookSecret == "" {
 		return nil, errors.New("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY: the signing secret of the " +
 			"webhook endpoint (https://<host>/api/payments/webhook) in Stripe's dashboard, which starts with whsec_")
@@ -150,11 +151,30 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 	if err != nil {
 		return nil, err
 	}
+	var closeProvider func() error
+	defer func() {
+		if err != nil {
+			db.Close()
+			if closeProvider != nil {
+				closeProvider()
+			}
+		}
+	}()
 	provider := in.cfg.provider
 	switch {
 	case provider != nil:
 	case in.cfg.StripeSecretKey != "":
 		provider = payments.NewStripe(in.cfg.StripeSecretKey, in.cfg.StripeAPIBase)
+	case in.sandboxJournal != "":
+		// The journal lets a restarted process know what its sandbox did:
+		// a replay after a crash gets the first transfer back, a refund
+		// finds a charge made before the restart.
+		sb, err := payments.NewSandboxAt(in.sandboxJournal, in.cfg.Fsync == "always")
+		if err != nil {
+			return nil, err
+		}
+		provider, closeProvider = sb, sb.Close
+		in.log.Info("sandbox provider journal", "path", in.sandboxJournal)
 	default:
 		provider = payments.NewSandbox()
 	}
@@ -166,9 +186,20 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 		PayoutHold:     in.cfg.PayoutHold,
 		WebhookSecret:  in.cfg.StripeWebhookSecret,
 	})
+	// A SQLite file has one process: the payouts an earlier one left
+	// pending are a dead run's, replayed at once rather than after their
+	// lease (ReleasePayoutLeases).
+	if db.Engine() == sqldb.SQLite {
+		n, err := svc.ReleasePayoutLeases(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			in.log.Info("payouts: released the leases an earlier process left", "payouts", n)
+		}
+	}
 	// Payouts run when their schedules in the bus fire (payout.due).
 	if err := svc.EnablePayoutSchedules(ctx, in.bus.JetStream(), in.cfg.PayoutSweep); err != nil {
-		db.Close()
 		return nil, err
 	}
 	in.metrics.Gauge("payments", "ticketing_payments_pending_claims",
@@ -179,7 +210,8 @@ func buildPayments(ctx context.Context, in infra) (*part, error) {
 			n, err := svc.PendingClaims(ctx)
 			return float64(n), err
 		})
-	return &part{name: "payments", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), run: svc.RunReconciler}, nil
+	return &part{name: "payments", db: db, ob: ob, routes: svc.Routes, listeners: svc.Listeners(), run: svc.RunReconciler,
+		close: closeProvider}, nil
 }
 
 // buildEvents is the events part (package shows): organizers' events,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ type queueJSON struct {
 	SeedHash  string `json:"seedHash"`
 	Seed      string `json:"seed"`
 	Admission string `json:"admission"`
+	Receipt   string `json:"receipt"`
 }
 
 // TestUpQueue runs an on-sale through its waiting room in `up`: buyers
@@ -76,6 +78,21 @@ func TestUpQueue(t *testing.T) {
 	var lq queueJSON
 	if late.do("POST", path, nil, &lq); lq.Position == nil || *lq.Position != 3 {
 		t.Fatalf("late arrival: %+v, want place 3", lq)
+	}
+	// The draw, public: the early joiners' receipts, each at its place,
+	// the late one's not among them.
+	var draw struct {
+		Seed  string   `json:"seed"`
+		Order []string `json:"order"`
+	}
+	if got := newClient(t, base).do("GET", path+"/joins", nil, &draw); got != http.StatusOK || len(draw.Order) != 2 || slices.Contains(draw.Order, lq.Receipt) {
+		t.Fatalf("the draw = %d %+v, late receipt %s", got, draw, lq.Receipt)
+	}
+	for _, b := range buyers {
+		var q queueJSON
+		if b.do("GET", path, nil, &q); q.Position == nil || q.Receipt == "" || draw.Order[*q.Position-1] != q.Receipt || draw.Seed != q.Seed {
+			t.Fatalf("a buyer's place %+v is not their receipt's in the draw %v", q, draw.Order)
+		}
 	}
 	// Two tickets × 1.5: the first three places are let in once the
 	// tickets are issued.

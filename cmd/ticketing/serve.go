@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -79,6 +80,9 @@ func Serve(ctx context.Context, name string, cfg Config, log *slog.Logger) (_ *A
 	}
 	if cfg.DatabaseURL == "" && name != "web" && name != "expiration" {
 		in.log.Warn("DATABASE_URL is empty: using a SQLite file in the data dir (one replica only)")
+		// The one replica keeps the sandbox's journal beside its database;
+		// replicas sharing PostgreSQL keep the sandbox in memory each.
+		in.sandboxJournal = filepath.Join(cfg.DataDir, sandboxJournalFile)
 	}
 	in.apiBase = cfg.GatewayURL // the web client reaches the API through the gateway
 	p, err := spec.build(ctx, in)

@@ -36,7 +36,14 @@ type infra struct {
 	// revoked is this process's set of signed-out sessions, which every
 	// part's edge checks (fed by followRevocations).
 	revoked *session.Revocations
+	// sandboxJournal is where the sandbox provider keeps its journal
+	// (payments.NewSandboxAt): in the data dir when the process keeps its
+	// state there, "" (in memory) otherwise.
+	sandboxJournal string
 }
+
+// sandboxJournalFile is the sandbox provider's journal in the data dir.
+const sandboxJournalFile = "sandbox-provider.jsonl"
 
 // part is one service as the wiring sees it, whatever runs it.
 type part struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 
 	"github.com/ticketing/ticketing/internal/apidoc"
 	"github.com/ticketing/ticketing/internal/gateway"
@@ -24,8 +25,10 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 		return nil, err
 	}
 	// The data dir holds whatever is not elsewhere: the SQLite files, the
-	// embedded NATS store, the generated keys.
-	if cfg.DatabaseURL == "" || cfg.NATSURL == "" || cfg.JWTKey == "" || cfg.TicketSigningKey == nil {
+	// embedded NATS store, the generated keys; and then the sandbox
+	// provider's journal.
+	local := cfg.DatabaseURL == "" || cfg.NATSURL == "" || cfg.JWTKey == "" || cfg.TicketSigningKey == nil
+	if local {
 		if err := prepareDataDir(cfg.DataDir, log); err != nil {
 			return nil, err
 		}
@@ -44,6 +47,9 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	in, err := newInfra(cfg, log, key)
 	if err != nil {
 		return nil, err
+	}
+	if local {
+		in.sandboxJournal = filepath.Join(cfg.DataDir, sandboxJournalFile)
 	}
 	app.metrics = in.metrics
 	if app.bus, err = connectBus(ctx, cfg, log, true); err != nil {

@@ -235,7 +235,9 @@ func (c client) do(ctx context.Context, method, path string, body, out any) (int
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.AddCookie(&http.Cookie{Name: session.CookieName, Value: c.token})
+	if c.token != "" { // none: a stranger's request
+		req.AddCookie(&http.Cookie{Name: session.CookieName, Value: c.token})
+	}
 	if c.addr != "" {
 		req.Header.Set("X-Forwarded-For", c.addr)
 	}

@@ -3,6 +3,9 @@ package flashsale
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -88,6 +91,9 @@ type queueJSON struct {
 	Admission          string    `json:"admission"`
 	AdmissionExpiresAt time.Time `json:"admissionExpiresAt"`
 	OnSaleAt           time.Time `json:"onSaleAt"`
+	Receipt            string    `json:"receipt"`
+	Seed               string    `json:"seed"`
+	SeedHash           string    `json:"seedHash"`
 }
 
 // Calls counts one kind of request: the answers by status, transport
@@ -190,6 +196,17 @@ type QueueResult struct {
 	// SoldOut is how many of the asked waiting visitors were told
 	// sold_out, of Asked.
 	SoldOut, Asked int
+	// Draw is the read of the published draw (GET
+	// /api/events/{id}/queue/joins) after the late joins: its status,
+	// time, size and receipts; DrawChecked says its order was re-derived
+	// from the seed and every early visitor found their receipt at
+	// their place.
+	// SeedHash is the hash the room published from its opening.
+	SeedHash    string
+	Draw        Calls
+	DrawBytes   int
+	DrawCount   int
+	DrawChecked bool
 	// Problems are the room's checks that failed.
 	Problems []string
 }
@@ -203,6 +220,7 @@ type visitor struct {
 	firstAdmitted time.Time
 	admission     string
 	expires       time.Time
+	receipt       string
 }
 
 // Queue runs the waiting-room on-sale of c.
@@ -420,6 +438,8 @@ func Queue(ctx context.Context, c QueueConfig) (*QueueResult, error) {
 	slices.Sort(res.Late.Lat)
 	res.checkPlaces(in, late, fail)
 	streams.Wait()
+	res.checkDraw(ctx, client{c: org.c, base: org.base}, ev.ID, in, fail)
+	logf("the draw: %d receipts, %d bytes in %s", res.DrawCount, res.DrawBytes, Pct(res.Draw.Lat, 1))
 
 	// The places let in reserve, each asking for its admission first.
 	var shoppers []*visitor
@@ -518,6 +538,22 @@ func Queue(ctx context.Context, c QueueConfig) (*QueueResult, error) {
 // let in, an admission with every admitted answer. Callers hold the lock.
 func (r *QueueResult) see(v *visitor, q queueJSON, fail func(string, ...any)) {
 	r.Admitted = max(r.Admitted, q.Admitted)
+	switch {
+	case q.Receipt == "":
+		fail("a joined visitor's answer has no receipt")
+	case v.receipt == "":
+		v.receipt = q.Receipt
+	case v.receipt != q.Receipt:
+		fail("a visitor's receipt changed")
+	}
+	switch {
+	case q.SeedHash == "":
+		fail("an answer of the open room has no seed hash")
+	case r.SeedHash == "":
+		r.SeedHash = q.SeedHash
+	case r.SeedHash != q.SeedHash:
+		fail("the room's seed hash changed from %s to %s", r.SeedHash, q.SeedHash)
+	}
 	if q.Position == nil {
 		if q.State == "admitted" || q.State == "expired" {
 			fail("state %s without a place", q.State)
@@ -761,6 +797,8 @@ func (r *QueueResult) Print(w io.Writer, c QueueConfig) {
 	v := r.Verify
 	fmt.Fprintf(w, "verified:   %d active orders, %d distinct tickets in them, tickets left %d\n", v.ActiveOrders, v.DistinctTickets, v.TicketsLeft)
 	fmt.Fprintf(w, "sold out:   %d of %d waiting visitors asked told sold_out\n", r.SoldOut, r.Asked)
+	fmt.Fprintf(w, "the draw:   %d receipts, %d bytes, read in %s (GET /api/events/{id}/queue/joins, no session); re-derived and every early visitor's receipt at their place: %v\n",
+		r.DrawCount, r.DrawBytes, Pct(r.Draw.Lat, 1), r.DrawChecked)
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  PROBLEM: %s\n", p)
 	}
@@ -804,10 +842,99 @@ func (r *QueueResult) Err(c QueueConfig) error {
 	if r.SoldOut != r.Asked {
 		p = append(p, fmt.Sprintf("%d of %d waiting visitors told sold_out", r.SoldOut, r.Asked))
 	}
+	if !r.DrawChecked {
+		p = append(p, "the published draw was not read or did not check out")
+	}
 	p = append(p, r.Problems...)
 	p = append(p, r.Verify.Problems...)
 	if len(p) == 0 {
 		return nil
 	}
 	return errors.New("queue run failed: " + strings.Join(p, "; "))
+}
+
+// checkDraw reads the published draw as a stranger (no session) would,
+// once, and checks it: the seed hashes to the hash the room published
+// from its opening, the order is the documented shuffle of its receipts
+// (re-derived here, not taken from the system's code), and it lists
+// exactly the visitors placed within its length, each at their place,
+// every early joiner among them. (A join sent just before the on-sale
+// may be stored before the draw yet answered after it, with a place
+// rather than shuffling: such a visitor is in the draw too.)
+func (r *QueueResult) checkDraw(ctx context.Context, anon client, eventID string, in []*visitor, fail func(string, ...any)) {
+	var d struct {
+		SeedHash string   `json:"seedHash"`
+		Seed     string   `json:"seed"`
+		Count    int      `json:"count"`
+		Order    []string `json:"order"`
+	}
+	t0 := time.Now()
+	st, b, err := anon.do(ctx, "GET", "/api/events/"+eventID+"/queue/joins", nil, &d)
+	r.Draw.add(st, err, time.Since(t0))
+	r.DrawBytes, r.DrawCount = len(b), len(d.Order)
+	if err != nil || st != http.StatusOK {
+		fail("the draw: %d %v", st, err)
+		return
+	}
+	seed, err := hex.DecodeString(d.Seed)
+	sum := sha256.Sum256(seed)
+	if err != nil || len(seed) != 32 || hex.EncodeToString(sum[:]) != d.SeedHash || d.SeedHash != r.SeedHash {
+		fail("the draw's seed %q does not hash to the hash published from the opening %q", d.Seed, r.SeedHash)
+		return
+	}
+	if d.Count != len(d.Order) || d.Count < r.Early {
+		fail("the draw lists %d receipts (count %d), %d were answered before it", len(d.Order), d.Count, r.Early)
+		return
+	}
+	if !slices.Equal(redraw([32]byte(seed), d.Order), d.Order) {
+		fail("the draw's order is not the shuffle of its receipts by its seed")
+		return
+	}
+	listed := 0
+	for _, v := range in {
+		switch {
+		case v.early && (v.pos == 0 || v.pos > len(d.Order)):
+			fail("the early visitor at place %d is not in the draw of %d", v.pos, len(d.Order))
+			return
+		case v.pos == 0 || v.pos > len(d.Order):
+			continue
+		case d.Order[v.pos-1] != v.receipt:
+			fail("the visitor at place %d does not find their receipt there", v.pos)
+			return
+		}
+		listed++
+	}
+	if listed != len(d.Order) {
+		fail("the draw lists %d receipts, %d visitors have places within it", len(d.Order), listed)
+		return
+	}
+	r.DrawChecked = true
+}
+
+// redraw is the waiting room's draw as docs/ARCHITECTURE.md gives it:
+// the receipts sorted, then Fisher–Yates from the last place down, place
+// i swapped with x mod (i+1), x the next number of the stream below
+// 2⁶⁴ − (2⁶⁴ mod (i+1)); number k of the stream is the first 8 bytes
+// (big-endian) of SHA-256(seed ‖ k as 8 bytes big-endian).
+func redraw(seed [32]byte, receipts []string) []string {
+	out := slices.Sorted(slices.Values(receipts))
+	msg := make([]byte, 40)
+	copy(msg, seed[:])
+	var k uint64
+	for i := len(out) - 1; i > 0; i-- {
+		m := uint64(i + 1)
+		limit := math.MaxUint64 - (math.MaxUint64%m+1)%m // 2⁶⁴ − (2⁶⁴ mod m) − 1
+		var x uint64
+		for {
+			binary.BigEndian.PutUint64(msg[32:], k)
+			k++
+			h := sha256.Sum256(msg)
+			if x = binary.BigEndian.Uint64(h[:8]); x <= limit {
+				break
+			}
+		}
+		j := x % m
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
 }

@@ -264,6 +264,9 @@ func (s *Sandbox) CreateAccount(ctx context.Context, req AccountRequest) (Provid
 		return ProviderAccount{ID: id, Status: AccountEnabled}, nil
 	}
 	id := "sandbox_acct_" + rand.Text()
+	if err := s.record(sandboxRecord{Op: "account", Key: req.IdempotencyKey, ID: id}); err != nil {
+		return ProviderAccount{}, err
+	}
 	s.accounts++
 	if req.IdempotencyKey != "" {
 		s.accountBy[req.IdempotencyKey] = id
@@ -271,8 +274,9 @@ func (s *Sandbox) CreateAccount(ctx context.Context, req AccountRequest) (Provid
 	return ProviderAccount{ID: id, Status: AccountEnabled}, nil
 }
 
-// AccountState says every sandbox account is enabled (it keeps no state
-// across restarts of `up`, so it does not look the id up).
+// AccountState says every sandbox account is enabled (an in-memory
+// sandbox keeps no state across restarts of `up`, so it does not look the
+// id up).
 func (s *Sandbox) AccountState(ctx context.Context, accountID string) (ProviderAccount, error) {
 	if !strings.HasPrefix(accountID, "sandbox_acct_") {
 		return ProviderAccount{}, fault.New(fault.Invalid, "No such account: "+accountID)

@@ -8,40 +8,83 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/stripe/stripe-go/v85"
 )
 
-// The payout account requests, as stripe-mock (which checks them against
-// Stripe's OpenAPI spec) receives them through a recording proxy.
-func TestStripeAccountRequests(t *testing.T) {
+// stripeRequest is one request a stripeRecorder passed on.
+type stripeRequest struct {
+	Method, Path string
+	// Key is the Idempotency-Key header.
+	Key  string
+	Form url.Values
+}
+
+// stripeRecorder is a proxy in front of stripe-mock that records every
+// request; while drop says so of a request, stripe-mock gets it but its
+// answer is lost (the connection closes), as when a process dies or the
+// network fails after Stripe acted.
+type stripeRecorder struct {
+	URL  string
+	mu   sync.Mutex
+	reqs []stripeRequest
+	drop func(stripeRequest) bool
+}
+
+func newStripeRecorder(t *testing.T) *stripeRecorder {
+	t.Helper()
 	target, err := url.Parse(stripeMock(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	type sent struct {
-		method, path, key string
-		form              url.Values
-	}
-	var (
-		mu   sync.Mutex
-		reqs []sent
-	)
+	rec := &stripeRecorder{}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := url.ParseQuery(string(body))
-		mu.Lock()
-		reqs = append(reqs, sent{r.Method, r.URL.Path, r.Header.Get("Idempotency-Key"), form})
-		mu.Unlock()
+		sent := stripeRequest{r.Method, r.URL.Path, r.Header.Get("Idempotency-Key"), form}
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, sent)
+		drop := rec.drop != nil && rec.drop(sent)
+		rec.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		proxy.ServeHTTP(w, r)
+		if !drop {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		proxy.ServeHTTP(httptest.NewRecorder(), r)
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
 	}))
-	defer srv.Close()
-	p := NewStripe("sk_test_123", srv.URL).(*stripeProvider)
+	t.Cleanup(srv.Close)
+	rec.URL = srv.URL
+	return rec
+}
+
+// DropAnswers sets which requests' answers are lost (nil: none).
+func (r *stripeRecorder) DropAnswers(drop func(stripeRequest) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.drop = drop
+}
+
+// Requests returns the requests so far, in order.
+func (r *stripeRecorder) Requests() []stripeRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reqs)
+}
+
+// The payout account requests, as stripe-mock (which checks them against
+// Stripe's OpenAPI spec) receives them through a recording proxy.
+func TestStripeAccountRequests(t *testing.T) {
+	rec := newStripeRecorder(t)
+	p := NewStripe("sk_test_123", rec.URL).(*stripeProvider)
 	ctx := context.Background()
 
 	a, err := p.CreateAccount(ctx, AccountRequest{UserID: "u-1", Email: "sam@example.com", IdempotencyKey: "payout-account-u-1"})
@@ -59,24 +102,23 @@ func TestStripeAccountRequests(t *testing.T) {
 	if err != nil || st.Status != AccountPending {
 		t.Errorf("state = %+v, %v", st, err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	reqs := rec.Requests()
 	if len(reqs) != 3 {
 		t.Fatalf("requests = %+v, want 3", reqs)
 	}
 	c := reqs[0]
-	if c.method != "POST" || c.path != "/v1/accounts" || c.key != "payout-account-u-1" ||
-		c.form.Get("type") != "express" || c.form.Get("capabilities[transfers][requested]") != "true" ||
-		c.form.Get("metadata[user_id]") != "u-1" || c.form.Get("email") != "sam@example.com" {
+	if c.Method != "POST" || c.Path != "/v1/accounts" || c.Key != "payout-account-u-1" ||
+		c.Form.Get("type") != "express" || c.Form.Get("capabilities[transfers][requested]") != "true" ||
+		c.Form.Get("metadata[user_id]") != "u-1" || c.Form.Get("email") != "sam@example.com" {
 		t.Errorf("create account request = %+v", c)
 	}
 	l := reqs[1]
-	if l.method != "POST" || l.path != "/v1/account_links" || l.form.Get("account") != a.ID ||
-		l.form.Get("type") != "account_onboarding" || l.form.Get("return_url") != "http://localhost/payouts" ||
-		l.form.Get("refresh_url") != "http://localhost/payouts/onboard" {
+	if l.Method != "POST" || l.Path != "/v1/account_links" || l.Form.Get("account") != a.ID ||
+		l.Form.Get("type") != "account_onboarding" || l.Form.Get("return_url") != "http://localhost/payouts" ||
+		l.Form.Get("refresh_url") != "http://localhost/payouts/onboard" {
 		t.Errorf("account link request = %+v", l)
 	}
-	if g := reqs[2]; g.method != "GET" || g.path != "/v1/accounts/"+a.ID {
+	if g := reqs[2]; g.Method != "GET" || g.Path != "/v1/accounts/"+a.ID {
 		t.Errorf("retrieve request = %+v", g)
 	}
 }

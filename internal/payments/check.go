@@ -151,59 +151,23 @@ func CheckBooks(ctx context.Context, q Querier) (Report, error) {
 		LEFT JOIN ledger_transactions t ON t.payment_id = p.id AND t.kind = 'charge'
 		WHERE p.status IN ('succeeded', 'refunded')
 		GROUP BY p.id, p.order_id, p.status HAVING count(t.id) <> 1 ORDER BY p.id`,
-		func(rows *sql.Rows) (string, error) {
-			var (
-				id, order, status string
-				n                 int
-			)
-			if err := rows.Scan(&id, &order, &status, &n); err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("payment %s of order %s (%s) has %d charge entries, want exactly 1", id, order, status, n), nil
-		})
+		scanf("payment %s of order %s (%s) has %s charge entries, want exactly 1"))
 	// The account is tested in the sum, not the join: SQLite would
 	// otherwise walk the account's index (every cash entry) per charge.
 	c.list("amount", `SELECT p.id, p.amount, sum(CASE WHEN e.account = 'cash' THEN e.amount ELSE 0 END) FROM payments p
 		JOIN ledger_transactions t ON t.payment_id = p.id AND t.kind = 'charge'
 		JOIN ledger_entries e ON e.transaction_id = t.id
 		GROUP BY p.id, p.amount HAVING sum(CASE WHEN e.account = 'cash' THEN e.amount ELSE 0 END) <> p.amount ORDER BY p.id`,
-		func(rows *sql.Rows) (string, error) {
-			var (
-				id           string
-				amount, cash int64
-			)
-			if err := rows.Scan(&id, &amount, &cash); err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("payment %s charged %d cents but its charge entry takes %d into cash", id, amount, cash), nil
-		})
+		scanf("payment %s charged %s cents but its charge entry takes %s into cash"))
 	c.list("refund", `SELECT p.id, p.status, count(t.id) FROM payments p
 		LEFT JOIN ledger_transactions t ON t.payment_id = p.id AND t.kind = 'refund'
 		GROUP BY p.id, p.status
 		HAVING (p.status = 'refunded' AND count(t.id) <> 1) OR (p.status <> 'refunded' AND count(t.id) <> 0) ORDER BY p.id`,
-		func(rows *sql.Rows) (string, error) {
-			var (
-				id, status string
-				n          int
-			)
-			if err := rows.Scan(&id, &status, &n); err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("payment %s (%s) has %d refund entries", id, status, n), nil
-		})
+		scanf("payment %s (%s) has %s refund entries"))
 	c.list("paid", `SELECT o.id, count(t.id) FROM orders o
 		LEFT JOIN ledger_transactions t ON t.order_id = o.id AND t.kind = 'charge'
 		WHERE o.status = 'complete' GROUP BY o.id HAVING count(t.id) <> 1 ORDER BY o.id`,
-		func(rows *sql.Rows) (string, error) {
-			var (
-				id string
-				n  int
-			)
-			if err := rows.Scan(&id, &n); err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("paid order %s has %d charge entries, want exactly 1", id, n), nil
-		})
+		scanf("paid order %s has %s charge entries, want exactly 1"))
 	c.list("unknown", `SELECT t.id FROM ledger_transactions t
 		WHERE t.kind IN ('charge', 'refund') AND NOT EXISTS (
 			SELECT 1 FROM payments p WHERE p.id = t.payment_id AND p.order_id = t.order_id
@@ -217,16 +181,7 @@ func CheckBooks(ctx context.Context, q Querier) (Report, error) {
 		GROUP BY po.order_id, po.status
 		HAVING (po.status = 'paid' AND count(t.id) <> 1) OR (po.status <> 'paid' AND count(t.id) <> 0)
 		ORDER BY po.order_id`,
-		func(rows *sql.Rows) (string, error) {
-			var (
-				id, status string
-				n          int
-			)
-			if err := rows.Scan(&id, &status, &n); err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("payout of order %s (%s) has %d payout entries", id, status, n), nil
-		})
+		scanf("payout of order %s (%s) has %s payout entries"))
 	c.list("payout", `SELECT t.id FROM ledger_transactions t
 		WHERE t.kind = 'payout' AND NOT EXISTS (SELECT 1 FROM payouts po WHERE po.order_id = t.order_id AND po.status = 'paid')
 		ORDER BY t.id`,
@@ -237,16 +192,7 @@ func CheckBooks(ctx context.Context, q Querier) (Report, error) {
 		FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
 		WHERE t.kind IN ('charge', 'payout') AND t.order_id IN (SELECT order_id FROM payouts)
 		GROUP BY t.order_id HAVING `+paid+` > `+owed+` ORDER BY t.order_id`,
-		func(rows *sql.Rows) (string, error) {
-			var (
-				id         string
-				paid, owed int64
-			)
-			if err := rows.Scan(&id, &paid, &owed); err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("order %s paid out %d cents, more than the %d its charge owed", id, paid, owed), nil
-		})
+		scanf("order %s paid out %s cents, more than the %s its charge owed"))
 	return r, c.err
 }
 
@@ -316,10 +262,24 @@ func (c *checker) problem(_ string, format string, args ...any) {
 // scanf describes a row of one string column with format.
 func scanf(format string) func(*sql.Rows) (string, error) {
 	return func(rows *sql.Rows) (string, error) {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		cols, err := rows.Columns()
+		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf(format, s), nil
+		// Every column read as text (database/sql formats numbers), so a
+		// rule's format uses %s throughout.
+		vals := make([]string, len(cols))
+		dest := make([]any, len(cols))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return "", err
+		}
+		args := make([]any, len(vals))
+		for i, v := range vals {
+			args[i] = v
+		}
+		return fmt.Sprintf(format, args...), nil
 	}
 }

@@ -149,12 +149,17 @@ func (s *Service) RunPayouts(ctx context.Context, eventID string) (PayoutRun, er
 	if !ok {
 		return run, errPayer
 	}
-	now := s.cfg.Now()
-	pending, err := s.store.PendingPayouts(ctx, eventID, now, now.Add(-replayWindow), payoutBatch)
-	if err != nil {
-		return run, fmt.Errorf("payouts: %w", err)
-	}
-	if len(pending) > 0 {
+	// Each replayed row leaves the pending ones whose lease is over (paid,
+	// refused and deleted, or leased again), so this ends.
+	for {
+		now := s.cfg.Now()
+		pending, err := s.store.PendingPayouts(ctx, eventID, now, now.Add(-replayWindow), payoutBatch)
+		if err != nil {
+			return run, fmt.Errorf("payouts: %w", err)
+		}
+		if len(pending) == 0 {
+			break
+		}
 		if pending, err = s.leasePayouts(ctx, pending); err != nil {
 			return run, fmt.Errorf("payouts: %w", err)
 		}
@@ -196,6 +201,23 @@ func (s *Service) RunPayouts(ctx context.Context, eventID string) (PayoutRun, er
 			return run, err
 		}
 	}
+}
+
+// ReleasePayoutLeases ends the lease of every pending payout, so the
+// first run replays them at once instead of after payoutLease. Only the
+// sole process of a database may call it, at start, before any run: a
+// SQLite file (`up` holds its data dir's lock; `serve` on SQLite runs one
+// replica), where a lease still held can only be a process's that died
+// in its run, whose transfers are no longer in flight (the replay's key
+// gets the first transfer back either way). Where replicas share a
+// database it would take a live run's payouts (paid once still, but
+// requested twice). n is how many it released.
+func (s *Service) ReleasePayoutLeases(ctx context.Context) (n int64, err error) {
+	err = s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		n, err = s.store.ReleasePayoutLeases(ctx, tx)
+		return err
+	})
+	return n, err
 }
 
 // leasePayouts takes the lease of pending payouts another run left, in

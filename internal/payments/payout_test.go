@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -222,6 +224,40 @@ func TestPayoutReplayPaysOnce(t *testing.T) {
 	}, migs...)
 }
 
+// A process that died in its run left a payout pending under its lease;
+// the sole process of the database, started again, releases the lease and
+// replays it at once, under the same key: still one transfer.
+func TestReleasePayoutLeases(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		payer := &flakyPayer{Sandbox: payments.NewSandbox().(*payments.Sandbox), fail: true}
+		f := newPayoutFixture(t, db, payer)
+		f.connect(t, "sam")
+		f.sell(t, "o-1", "sam", events.PayeeSeller, "ev-1", 2000)
+		f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold)
+		if _, err := f.svc.RunPayouts(context.Background(), "ev-1"); !errors.Is(err, payments.ErrProviderUnavailable) {
+			t.Fatalf("run with the provider failing = %v, want ErrProviderUnavailable", err)
+		}
+		payer.mu.Lock()
+		payer.fail = false
+		payer.mu.Unlock()
+		if n, err := f.svc.ReleasePayoutLeases(context.Background()); err != nil || n != 1 {
+			t.Fatalf("released %d, %v; want 1", n, err)
+		}
+		if r := f.run(t, ""); r.Paid != 1 {
+			t.Fatalf("the run after the release paid %d, want 1", r.Paid)
+		}
+		if n, err := f.svc.ReleasePayoutLeases(context.Background()); err != nil || n != 0 {
+			t.Errorf("released %d, %v after the payout; want none", n, err)
+		}
+		if n := len(payer.Transfers()); n != 1 {
+			t.Errorf("%d transfers at the provider, want 1", n)
+		}
+		if n := count(t, db, `SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'`); n != 1 {
+			t.Errorf("%d payouts in the ledger, want 1", n)
+		}
+	}, migs...)
+}
+
 // An order refunded after its payout (an event cancelled late) gives the
 // buyer everything back; the payee's share is the platform's loss, not a
 // payable paid out beyond what was collected, so the books check.
@@ -397,4 +433,49 @@ func TestPayoutsList(t *testing.T) {
 			})
 		}
 	}, migs...)
+}
+
+// ticketing check names a payout the ledger and the payouts table disagree
+// on, and one larger than what its charge owed the payee.
+func TestCheckCatchesPayoutFaults(t *testing.T) {
+	cases := []struct {
+		name, sql, want string
+	}{
+		{"ledger payout without a paid row", `UPDATE payouts SET status = 'pending'`, "payout of order o-1 (pending) has 1 payout entries"},
+		{"paid row without a ledger payout", `DELETE FROM ledger_entries WHERE transaction_id = 'payout-o-1'; DELETE FROM ledger_transactions WHERE id = 'payout-o-1'`,
+			"payout of order o-1 (paid) has 0 payout entries"},
+		{"paid out more than owed", `UPDATE ledger_entries SET amount = amount * 2 WHERE transaction_id = 'payout-o-1'`,
+			"order o-1 paid out 4000 cents, more than the 2000 its charge owed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+				f := newPayoutFixture(t, db, nil)
+				f.connect(t, "sam")
+				f.sell(t, "o-1", "sam", events.PayeeSeller, "", 2000)
+				f.clock.Advance(payments.DefaultPayoutHold)
+				if r := f.run(t, ""); r.Paid != 1 {
+					t.Fatalf("paid %d", r.Paid)
+				}
+				if r := books(t, db); !r.OK() {
+					t.Fatalf("books before: %v", r.Problems)
+				}
+				err := db.WithTx(context.Background(), func(tx *sqldb.Tx) error {
+					for _, q := range strings.Split(tc.sql, "; ") {
+						if _, err := tx.ExecContext(context.Background(), q); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := books(t, db)
+				if !slices.ContainsFunc(r.Problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
+					t.Errorf("problems %q, want one saying %q", r.Problems, tc.want)
+				}
+			}, migs...)
+		})
+	}
 }

@@ -168,6 +168,19 @@ func (s *Store) DeletePendingPayout(ctx context.Context, tx *sqldb.Tx, orderID s
 	return nil
 }
 
+// ReleasePayoutLeases ends the lease of every pending payout; n is how
+// many.
+func (s *Store) ReleasePayoutLeases(ctx context.Context, tx *sqldb.Tx) (n int64, err error) {
+	res, err := tx.ExecContext(ctx, `UPDATE payouts SET claimed_until = 0 WHERE status = 'pending' AND claimed_until > 0`)
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("release payout leases: %w", sqldb.Err(err))
+	}
+	return n, nil
+}
+
 // TxnExists says whether the ledger has the transaction id, inside tx.
 func (s *Store) TxnExists(ctx context.Context, tx *sqldb.Tx, id string) (bool, error) {
 	var n int

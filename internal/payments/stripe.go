@@ -170,7 +170,12 @@ func stripeError(op string, err error) error {
 func (p *stripeProvider) Transfer(ctx context.Context, req TransferRequest) (Transfer, error) {
 	source := req.ChargeID
 	if strings.HasPrefix(source, "pi_") {
-		pi, err := p.sc.V1PaymentIntents.Retrieve(ctx, source, nil)
+		// Expanded, the charge comes whole; unexpanded it is its id, which
+		// stripe-mock's fixture leaves null (so no test could see the
+		// transfer's request).
+		params := &stripe.PaymentIntentRetrieveParams{}
+		params.AddExpand("latest_charge")
+		pi, err := p.sc.V1PaymentIntents.Retrieve(ctx, source, params)
 		if err != nil {
 			return Transfer{}, stripeError("retrieve payment intent", err)
 		}

@@ -24,8 +24,7 @@ package payments
 //   - charge.dispute.created finds the payment by the PaymentIntent (or
 //     charge) the dispute names, and records the dispute, the event id and
 //     payment.disputed in one transaction; tickets voids the ticket's code.
-//     The dispute row is what a payout run will skip (payouts are not
-//     built yet).
+//     The dispute row makes payout runs skip the order (payout.go).
 //   - Any other event type is acknowledged and ignored.
 
 import (

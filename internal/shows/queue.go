@@ -1,15 +1,16 @@
 package shows
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	mrand "math/rand/v2"
 	"regexp"
 	"slices"
 	"sync"
@@ -32,8 +33,9 @@ import (
 //	<event>.reveal        {"seed"}: created once at onSaleAt; every join
 //	                      stored before it (a lower revision) is shuffled,
 //	                      every one after it queues first come first served
-//	<event>.join.<user>   {"at"}: created once per account (a second join
-//	                      finds it and keeps the first place)
+//	<event>.join.<user>   {"at","receipt"}: created once per account (a
+//	                      second join finds it and keeps the first place);
+//	                      the receipt is the join's public name
 //	<event>.admit         {"n","expiredTo","batches"}: how far the room has
 //	                      admitted, updated by compare-and-set
 //
@@ -76,6 +78,9 @@ var (
 	// ErrQueueUnavailable is a queue request of a part run without
 	// JetStream.
 	ErrQueueUnavailable = fault.New(fault.Unavailable, "The waiting room is unavailable; try again later")
+	// ErrQueueNotDrawn is a request for the early joiners' draw before
+	// the seed is revealed (onSaleAt), or of a room nobody opened.
+	ErrQueueNotDrawn = fault.Coded(fault.Conflict, "queue_not_drawn", "The waiting room's order is drawn when sales open")
 )
 
 // QueueConfig tunes the waiting room.
@@ -147,8 +152,58 @@ type seedValue struct {
 	Hash string `json:"hash"` // hex of the seed's SHA-256
 }
 
+// joinValue is a place. Receipt (receiptLen random bytes, hex) names the
+// place in public: the draw publishes receipts, never user ids, and the
+// joiner finds theirs in their own status.
 type joinValue struct {
-	At time.Time `json:"at"`
+	At      time.Time `json:"at"`
+	Receipt string    `json:"receipt,omitempty"`
+}
+
+// receiptLen is a receipt's size in bytes: 128 random bits never repeat
+// in a room and cannot be guessed.
+const receiptLen = 16
+
+// Receipt is a place's public name. The view keeps it as bytes (a room
+// of 100,000 holds 100,000); its text is lower-case hex.
+type Receipt [receiptLen]byte
+
+func (rc Receipt) String() string { return hex.EncodeToString(rc[:]) }
+
+func newReceipt() Receipt {
+	var rc Receipt
+	rand.Read(rc[:])
+	return rc
+}
+
+// parseReceipt reads a receipt's text: receiptLen bytes in lower-case hex.
+func parseReceipt(s string) (Receipt, bool) {
+	var rc Receipt
+	if len(s) != 2*receiptLen {
+		return rc, false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return rc, false
+		}
+	}
+	hex.Decode(rc[:], []byte(s))
+	return rc, true
+}
+
+// isReceipt says whether s is a receipt's text.
+func isReceipt(s string) bool {
+	_, ok := parseReceipt(s)
+	return ok
+}
+
+// legacyReceipt names a place stored without a receipt (before receipts
+// existed) by the join's revision in the bucket: the same on every
+// replica, and saying nothing of the user.
+func legacyReceipt(rev uint64) Receipt {
+	var rc Receipt
+	binary.BigEndian.PutUint64(rc[receiptLen-8:], rev)
+	return rc
 }
 
 // admitValue is how far a room has admitted: the first N places of the
@@ -210,7 +265,12 @@ type room struct {
 	early    []string // joined before the reveal, until it comes
 	order    []string
 	pos      map[string]int // user → index in order
-	joined   map[string]bool
+	// receipts holds every place (user → receipt): who has joined.
+	receipts map[string]Receipt
+	// drawn is the early joiners' receipts in the order of the draw
+	// (Shuffle), set at the reveal and never changed after: what GET
+	// /api/events/{id}/queue/joins publishes.
+	drawn    []Receipt
 	admit    admitValue
 	admitRev uint64
 }
@@ -240,7 +300,7 @@ func (q *queue) room(ctx context.Context, eventID string) (*room, error) {
 	r := q.rooms[eventID]
 	if r == nil || r.failed() {
 		wctx, stop := context.WithCancel(q.ctx)
-		r = &room{id: eventID, changed: make(chan struct{}), pos: map[string]int{}, joined: map[string]bool{}, stop: stop}
+		r = &room{id: eventID, changed: make(chan struct{}), pos: map[string]int{}, receipts: map[string]Receipt{}, stop: stop}
 		w, err := q.kv.Watch(wctx, eventID+".>")
 		if err != nil {
 			stop()
@@ -316,12 +376,22 @@ func (r *room) apply(e jetstream.KeyValueEntry) {
 		if err != nil || len(seed) != 32 {
 			return
 		}
-		r.order = Shuffle([32]byte(seed), r.early)
+		// The draw is over the receipts, which anyone may see; each
+		// user goes with theirs.
+		places := make([]place, len(r.early))
+		for i, u := range r.early {
+			places[i] = place{r.receipts[u], u}
+		}
+		slices.SortFunc(places, func(a, b place) int { return bytes.Compare(a.rc[:], b.rc[:]) })
+		shuffleSorted([32]byte(seed), places)
+		r.drawn = make([]Receipt, len(places))
+		r.order = make([]string, len(places), len(places)+len(places)/4)
+		for i, p := range places {
+			r.drawn[i], r.order[i] = p.rc, p.user
+			r.pos[p.user] = i
+		}
 		r.early = nil
 		r.revealed = true
-		for i, u := range r.order {
-			r.pos[u] = i
-		}
 	case key == "admit":
 		var v admitValue
 		if json.Unmarshal(e.Value(), &v) == nil {
@@ -329,10 +399,16 @@ func (r *room) apply(e jetstream.KeyValueEntry) {
 		}
 	case len(key) > len("join.") && key[:len("join.")] == "join.":
 		u := key[len("join."):]
-		if r.joined[u] {
+		if _, ok := r.receipts[u]; ok {
 			return
 		}
-		r.joined[u] = true
+		var v joinValue
+		json.Unmarshal(e.Value(), &v)
+		rc, ok := parseReceipt(v.Receipt)
+		if !ok {
+			rc = legacyReceipt(e.Revision())
+		}
+		r.receipts[u] = rc
 		if !r.revealed {
 			r.early = append(r.early, u)
 			return
@@ -368,19 +444,65 @@ func (r *room) waitRev(ctx context.Context, rev uint64) error {
 	return r.wait(ctx, func() bool { return r.lastRev >= rev })
 }
 
-// Shuffle is the order of the early joiners: users sorted, then shuffled
-// by Fisher–Yates with math/rand/v2's ChaCha8 seeded by seed (for i from
-// the last index down to 1, swap i with IntN(i+1)). Anyone with the seed
-// and the join list re-derives it.
-func Shuffle(seed [32]byte, users []string) []string {
-	out := slices.Clone(users)
-	slices.Sort(out)
-	rng := mrand.New(mrand.NewChaCha8(seed))
-	for i := len(out) - 1; i > 0; i-- {
-		j := rng.IntN(i + 1)
-		out[i], out[j] = out[j], out[i]
-	}
+// Shuffle is the order of the early joiners, given their receipts: a
+// pure function of the seed and the set of receipts, so anyone with the
+// published draw re-derives it (docs/ARCHITECTURE.md gives it exactly):
+//
+//  1. sort the receipts ascending by their bytes (the canonical list);
+//  2. Fisher–Yates: for i from len−1 down to 1, swap places i and
+//     j = draw(i+1);
+//  3. draw(m) takes the next 64-bit number x of the stream — the first 8
+//     bytes, big-endian, of SHA-256(seed ‖ k) with k the 8-byte
+//     big-endian count of numbers taken so far (from 0) — and returns
+//     x mod m, unless x ≥ 2⁶⁴ − (2⁶⁴ mod m), when it takes the next
+//     (rejection, so every j is equally likely).
+//
+// SHA-256 rather than a library generator: any language has it, and
+// nothing else is needed to check the draw.
+func Shuffle(seed [32]byte, receipts []string) []string {
+	out := slices.Clone(receipts)
+	slices.Sort(out) // hex in lower case sorts as its bytes
+	shuffleSorted(seed, out)
 	return out
+}
+
+// place is a user and their receipt, as the reveal draws them.
+type place struct {
+	rc   Receipt
+	user string
+}
+
+// shuffleSorted is Shuffle's steps 2 and 3 on a list already in the
+// canonical order.
+func shuffleSorted[T any](seed [32]byte, list []T) {
+	d := drawer{}
+	copy(d.msg[:32], seed[:])
+	for i := len(list) - 1; i > 0; i-- {
+		j := d.draw(uint64(i + 1))
+		list[i], list[j] = list[j], list[i]
+	}
+}
+
+// drawer is Shuffle's stream of numbers: msg is the seed followed by the
+// count k.
+type drawer struct {
+	msg [40]byte
+	k   uint64
+}
+
+// draw returns a number in [0, m), every one equally likely.
+func (d *drawer) draw(m uint64) uint64 {
+	// 2⁶⁴ mod m, in 64 bits: (2⁶⁴ − m) mod m.
+	rest := -m % m
+	for {
+		binary.BigEndian.PutUint64(d.msg[32:], d.k)
+		d.k++
+		h := sha256.Sum256(d.msg[:])
+		x := binary.BigEndian.Uint64(h[:8])
+		if x <= math.MaxUint64-rest {
+			return x % m
+		}
+	}
 }
 
 // create stores key once; an existing key is left as it is.
@@ -499,6 +621,9 @@ type QueueStatus struct {
 	Length, Admitted int
 	// SeedHash is published from the opening, Seed from onSaleAt.
 	SeedHash, Seed string
+	// Receipt is the public name of the caller's place: the draw
+	// (QueueDraw) lists it, never the user.
+	Receipt string
 	// Admission is the caller's signed admission while it is valid.
 	Admission        string
 	AdmissionExpires time.Time
@@ -552,7 +677,7 @@ func (s *Service) JoinQueue(ctx context.Context, user session.User, eventID stri
 	if err := q.prepare(ctx, r, e, now); err != nil {
 		return QueueStatus{}, err
 	}
-	rev, err := q.create(ctx, e.ID+".join."+user.ID, joinValue{At: now.UTC()})
+	rev, err := q.create(ctx, e.ID+".join."+user.ID, joinValue{At: now.UTC(), Receipt: newReceipt().String()})
 	if err != nil {
 		return QueueStatus{}, fmt.Errorf("join queue: %w", err)
 	}
@@ -582,7 +707,7 @@ func (s *Service) QueueStatusOf(ctx context.Context, userID, eventID string) (Qu
 	}
 	if userID != "" && keyToken.MatchString(userID) {
 		r.mu.Lock()
-		joined := r.joined[userID]
+		_, joined := r.receipts[userID]
 		r.mu.Unlock()
 		if !joined {
 			// Joined through another replica a moment ago?
@@ -601,6 +726,46 @@ func (s *Service) QueueStatusOf(ctx context.Context, userID, eventID string) (Qu
 	return s.status(ctx, r, e, userID, now)
 }
 
+// QueueDraw is the published draw of an event's waiting room: the early
+// joiners' receipts in the order Shuffle gave them, and the seed it was
+// drawn with.
+type QueueDraw struct {
+	EventID        string
+	SeedHash, Seed string
+	// Order is the early joiners' receipts, place 1 first. It is the
+	// room's own list, never changed after the draw: read it, do not
+	// write it.
+	Order []Receipt
+}
+
+// QueueDrawOf is the draw of the event's waiting room once the seed is
+// revealed (from onSaleAt; it stays published after the room closes).
+// ErrNotFound, ErrNoQueue, ErrQueueUnavailable, ErrQueueNotDrawn.
+func (s *Service) QueueDrawOf(ctx context.Context, eventID string) (QueueDraw, error) {
+	e, err := s.queuedEvent(ctx, eventID)
+	if err != nil {
+		return QueueDraw{}, err
+	}
+	now := s.now()
+	q := s.queue
+	r, err := q.room(ctx, e.ID)
+	if err != nil {
+		return QueueDraw{}, err
+	}
+	if roomOpen(e, now) {
+		// The first request after onSaleAt reveals, whatever it is.
+		if err := q.prepare(ctx, r, e, now); err != nil {
+			return QueueDraw{}, err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.revealed || r.seed == nil {
+		return QueueDraw{}, ErrQueueNotDrawn
+	}
+	return QueueDraw{EventID: e.ID, SeedHash: r.seed.Hash, Seed: r.seed.Seed, Order: r.drawn}, nil
+}
+
 // status reads the caller's place from the view, first letting in as
 // many as the sale can take.
 func (s *Service) status(ctx context.Context, r *room, e Event, userID string, now time.Time) (QueueStatus, error) {
@@ -615,7 +780,7 @@ func (s *Service) status(ctx context.Context, r *room, e Event, userID string, n
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := QueueStatus{EventID: e.ID, Estimate: -1, Length: len(r.joined), Admitted: r.admit.N,
+	st := QueueStatus{EventID: e.ID, Estimate: -1, Length: len(r.receipts), Admitted: r.admit.N,
 		OpensAt: e.OnSaleAt.Add(-RoomOpensBefore), OnSaleAt: e.OnSaleAt, ClosesAt: e.OnSaleAt.Add(RoomOpenAfter)}
 	if r.seed != nil {
 		st.SeedHash = r.seed.Hash
@@ -623,7 +788,11 @@ func (s *Service) status(ctx context.Context, r *room, e Event, userID string, n
 			st.Seed = r.seed.Seed
 		}
 	}
-	st.Joined = userID != "" && r.joined[userID]
+	rc, joined := r.receipts[userID]
+	st.Joined = userID != "" && joined
+	if st.Joined {
+		st.Receipt = rc.String()
+	}
 	i, placed := r.pos[userID]
 	if st.Joined && placed {
 		st.Position = i + 1

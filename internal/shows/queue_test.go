@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -99,8 +100,9 @@ func status(tb testing.TB, s *Service, userID, eventID string) QueueStatus {
 	return st
 }
 
-// The order is the seeded shuffle of the early joiners (sorted, then
-// Fisher–Yates by ChaCha8), then the later ones in the order they came;
+// The order is the seeded shuffle of the early joiners' receipts (sorted,
+// then Fisher–Yates by SHA-256 draws), then the later ones in the order
+// they came;
 // the room admits in that order, every admission checked, over 10,000
 // joins.
 func TestQueueAdmitsInQueueOrder(t *testing.T) {
@@ -113,12 +115,14 @@ func TestQueueAdmitsInQueueOrder(t *testing.T) {
 	clk.Advance(30 * time.Minute) // the room opens
 	// Arrival order is the reverse of the ids' order: it must not matter.
 	var hash string
+	byReceipt := map[string]string{}
 	for i := early - 1; i >= 0; i-- {
 		st := join(t, s, user(i), e.ID)
-		if st.State != QueueShuffling || st.Position != 0 || st.SeedHash == "" || st.Seed != "" {
+		if st.State != QueueShuffling || st.Position != 0 || st.SeedHash == "" || st.Seed != "" || !isReceipt(st.Receipt) {
 			t.Fatalf("early join: %+v", st)
 		}
 		hash = st.SeedHash
+		byReceipt[st.Receipt] = user(i).ID
 	}
 	clk.Advance(30 * time.Minute) // onSaleAt: the reveal
 	var lateOrder []string
@@ -134,11 +138,14 @@ func TestQueueAdmitsInQueueOrder(t *testing.T) {
 	if !seedMatches(seed, hash) {
 		t.Fatalf("seed %s does not hash to the committed %s", st.Seed, hash)
 	}
-	var earlyIDs []string
-	for i := range early {
-		earlyIDs = append(earlyIDs, user(i).ID)
+	var want []string
+	for _, rc := range Shuffle([32]byte(seed), slices.Collect(maps.Keys(byReceipt))) {
+		want = append(want, byReceipt[rc])
 	}
-	want := append(Shuffle([32]byte(seed), earlyIDs), lateOrder...)
+	if len(want) != early {
+		t.Fatalf("%d receipts for %d early joiners", len(want), early)
+	}
+	want = append(want, lateOrder...)
 
 	// Rounds: every waiting user polls (in a random order); the room lets
 	// in 1.5 × the free tickets; admissions expire and the next round
@@ -274,15 +281,19 @@ func TestQueueSoldOutAndReturns(t *testing.T) {
 	s, clk := newQueueService(t, db, bus.JetStream(), nil, Config{})
 	e := mustQueuedEvent(t, s, 2, 2)
 	clk.Advance(30 * time.Minute)
+	byReceipt := map[string]string{}
 	for i := range 5 {
-		join(t, s, user(i), e.ID)
+		byReceipt[join(t, s, user(i), e.ID).Receipt] = user(i).ID
 	}
 	clk.Advance(30 * time.Minute)
 	if st := status(t, s, "", e.ID); st.Admitted != 3 {
 		t.Fatalf("admitted %d, want 3 (2 tickets × 1.5)", st.Admitted)
 	}
 	setStock(t, s, e.ID, 0, 2)
-	order := Shuffle([32]byte(mustHex(t, status(t, s, "", e.ID).Seed)), []string{user(0).ID, user(1).ID, user(2).ID, user(3).ID, user(4).ID})
+	var order []string
+	for _, rc := range Shuffle([32]byte(mustHex(t, status(t, s, "", e.ID).Seed)), slices.Collect(maps.Keys(byReceipt))) {
+		order = append(order, byReceipt[rc])
+	}
 	if st := status(t, s, order[4], e.ID); st.State != QueueSoldOut {
 		t.Fatalf("last in line when sold out: %s", st.State)
 	}

@@ -40,6 +40,7 @@ type queueStatus struct {
 	Admitted  int       `json:"admitted"`
 	SeedHash  string    `json:"seedHash"`
 	Seed      string    `json:"seed"`
+	Receipt   string    `json:"receipt"`
 	Admission string    `json:"admission"`
 	Expires   time.Time `json:"admissionExpiresAt"`
 	OnSaleAt  time.Time `json:"onSaleAt"`

@@ -25,12 +25,12 @@ func TestQueuePageRenders(t *testing.T) {
 		absent []string
 	}{
 		{"waiting", view{User: buyer, Refresh: 5, Data: queueData{Event: e, Refresh: 5, Queue: queueStatus{State: "waiting", Joined: true,
-			Position: &pos, Ahead: &ahead, Estimate: &est, Length: 5000, SeedHash: "abc123"}}},
-			[]string{`<noscript><meta http-equiv="refresh" content="5"></noscript>`, `aria-live="polite"`, `data-stream="/api/events/e1/queue/stream"`, `data-state="waiting"`, `role="status"`, "Your place: <strong id=\"queue-position\">1234</strong> of <span id=\"queue-length\">5000</span>",
+			Position: &pos, Ahead: &ahead, Estimate: &est, Length: 5000, SeedHash: "abc123", Seed: "5eed", Receipt: "0f1e2d3c4b5a69788796a5b4c3d2e1f0"}}},
+			[]string{`Your receipt: <code>0f1e2d3c4b5a69788796a5b4c3d2e1f0</code>`, `href="/api/events/e1/queue/joins"`, `<noscript><meta http-equiv="refresh" content="5"></noscript>`, `aria-live="polite"`, `data-stream="/api/events/e1/queue/stream"`, `data-state="waiting"`, `role="status"`, "Your place: <strong id=\"queue-position\">1234</strong> of <span id=\"queue-length\">5000</span>",
 				"People ahead of you: <strong id=\"queue-ahead\">1200</strong>", "about 5 minutes", "abc123"},
 			[]string{`action="/events/e1/buy"`, `action="/events/e1/queue"`}},
 		{"shuffling", view{User: buyer, Refresh: 5, Data: queueData{Event: e, Refresh: 5, Queue: queueStatus{State: "shuffling", Joined: true, Length: 10}}},
-			[]string{"drawn at random", `http-equiv="refresh"`}, []string{"Your place"}},
+			[]string{"drawn at random", `http-equiv="refresh"`}, []string{"Your place", "Your receipt", "/queue/joins"}},
 		{"admitted", view{User: buyer, CSRF: "tok", Data: queueData{Event: e, Queue: queueStatus{State: "admitted", Joined: true,
 			Position: &pos, Admission: "adm.tok.en", Expires: time.Date(2030, 5, 1, 12, 5, 0, 0, time.UTC)}}},
 			[]string{"It is your turn", `action="/events/e1/buy"`, `name="admission" value="adm.tok.en"`},
