@@ -267,6 +267,7 @@ func apiRoutes(fx badInputFixtures) []apiRoute {
 			{"returnUrl", q("http://localhost:8080/payouts")}, {"refreshUrl", q("http://localhost:8080/payouts/onboard")}}},
 		{method: "GET", path: "/api/payments/accounts/me", auth: true},
 		{method: "GET", path: "/api/payments/balance", auth: true},
+		{method: "GET", path: "/api/payments/payouts", auth: true, query: []string{"limit", "after"}},
 		// Stripe's webhook: no session; nothing the sweep sends is signed
 		// (the system has a webhook secret), so every answer is a 400 or 413.
 		{method: "POST", path: "/api/payments/webhook", decodes: true, fields: [][2]string{{"id", q("evt_sweep")}, {"object", q("event")},

@@ -25,10 +25,7 @@ import (
 // staff, is told they may not check in.
 func TestBrowserDoor(t *testing.T) {
 	t.Parallel()
-	findChromium(t)
-	dir := t.TempDir()
-	base, _ := startUp(t, dir, nil)
-	c := startChrome(t, base)
+	c, dir := startBrowserUp(t, nil)
 
 	eventPath := c.createEventAsOrganizer(dir, "org@example.com", "Door Night", "3", "")
 	c.signUp("buyer@example.com")
@@ -198,8 +195,16 @@ func (c *chrome) buyAndPay(eventPath string) {
 	c.eventually("the event offers Buy", 30*time.Second, eventPath, ".event-detail h1", func() bool {
 		return c.exists(`form[action$="/buy"]`)
 	})
-	c.do("buy", 20*time.Second,
-		chromedp.Click(chromedp.CSS(`form[action$="/buy"] button`)),
+	c.checkout("/buy")
+}
+
+// checkout presses the button of the page's form whose action ends in
+// action (Buy, Purchase), and on the order page pays with the test card
+// that succeeds.
+func (c *chrome) checkout(action string) {
+	c.t.Helper()
+	c.do("check out with "+action, 30*time.Second,
+		chromedp.Click(chromedp.CSS(`form[action$="`+action+`"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#countdown")),
 		chromedp.Click(chromedp.CSS("#card-tok_visa")),
 		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),

@@ -16,22 +16,15 @@ import (
 // door the first buyer's code is void and the second's admitted.
 func TestBrowserResale(t *testing.T) {
 	t.Parallel()
-	findChromium(t)
-	dir := t.TempDir()
-	base, _ := startUp(t, dir, nil)
-	c := startChrome(t, base)
+	c, dir := startBrowserUp(t, nil)
 
 	eventPath := c.createEventAsOrganizer(dir, "org@example.com", "Resale Night", "2", "120")
 
 	// The first buyer buys, pays and sells.
 	c.signUp("ann@example.com")
 	c.buyAndPay(eventPath)
-	c.eventually("My tickets offers Sell", 30*time.Second, "/tickets/mine", "main h1", func() bool {
-		return c.exists(".entry-code svg") && c.exists(`form[action$="/resale"]`)
-	})
+	ticketID := c.sellForm()
 	annShort := c.text(".short-code")
-	action := chromeRun(c, "the Sell form", chromedp.Evaluate[string](`document.querySelector('form[action$="/resale"]').getAttribute("action")`))
-	ticketID := strings.TrimSuffix(strings.TrimPrefix(action, "/tickets/"), "/resale")
 	if card := c.text(".held-ticket"); !strings.Contains(card, "Face value $25.00") || !strings.Contains(card, "$30.00") {
 		t.Errorf("the Sell form does not show the face value and the cap: %q", card)
 	}
@@ -48,15 +41,7 @@ func TestBrowserResale(t *testing.T) {
 	if kept != "31" {
 		t.Errorf("the refused price field holds %q, want what was typed", kept)
 	}
-	c.do("sell within the cap", 15*time.Second,
-		chromedp.Clear(chromedp.CSS(priceField)),
-		chromedp.SendKeys(chromedp.CSS(priceField), "27,50"),
-		chromedp.Click(chromedp.CSS(`form[action$="/resale"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(".resale-status")),
-	)
-	if got := c.text(".resale-status"); !strings.Contains(got, "Listed for resale at $27.50") {
-		t.Errorf("the listed ticket says %q", got)
-	}
+	c.listResale(ticketID, "27,50")
 	if !c.exists(`form[action$="/resale/withdraw"]`) {
 		t.Error("the listed ticket offers no Withdraw listing")
 	}
@@ -86,13 +71,7 @@ func TestBrowserResale(t *testing.T) {
 			t.Errorf("the resale's ticket page does not say %q: %q", want, page)
 		}
 	}
-	c.do("purchase the resale", 30*time.Second,
-		chromedp.Click(chromedp.CSS(`form[action$="/purchase"] button`)),
-		chromedp.WaitVisible(chromedp.CSS("#countdown")),
-		chromedp.Click(chromedp.CSS("#card-tok_visa")),
-		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".flash")),
-	)
+	c.checkout("/purchase")
 	c.eventually("the second buyer holds the ticket", 30*time.Second, "/tickets/mine", "main h1", func() bool {
 		return c.exists("#ticket-" + ticketID + " .entry-code svg")
 	})
@@ -119,5 +98,33 @@ func TestBrowserResale(t *testing.T) {
 	}
 	if r := scan(bobShort, "admitted"); !strings.Contains(r, "ADMITTED") {
 		t.Errorf("the buyer's code says %q", r)
+	}
+}
+
+// sellForm waits until My tickets shows the caller's one ticket with its
+// code and Sell form, and returns the ticket's id.
+func (c *chrome) sellForm() string {
+	c.t.Helper()
+	c.eventually("My tickets offers Sell", 30*time.Second, "/tickets/mine", "main h1", func() bool {
+		return c.exists(".entry-code svg") && c.exists(`form[action$="/resale"]`)
+	})
+	action := chromeRun(c, "the Sell form", chromedp.Evaluate[string](`document.querySelector('form[action$="/resale"]').getAttribute("action")`))
+	return strings.TrimSuffix(strings.TrimPrefix(action, "/tickets/"), "/resale")
+}
+
+// listResale lists the ticket for resale at price (as typed) from My
+// tickets' Sell form, and checks that it says so.
+func (c *chrome) listResale(ticketID, price string) {
+	c.t.Helper()
+	field := "#price-" + ticketID
+	c.do("sell at "+price, 15*time.Second,
+		chromedp.Clear(chromedp.CSS(field)),
+		chromedp.SendKeys(chromedp.CSS(field), price),
+		chromedp.Click(chromedp.CSS(`form[action$="/resale"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".resale-status")),
+	)
+	want := "Listed for resale at $" + strings.ReplaceAll(price, ",", ".")
+	if got := c.text(".resale-status"); !strings.Contains(got, want) {
+		c.t.Errorf("the listed ticket says %q, want %q", got, want)
 	}
 }

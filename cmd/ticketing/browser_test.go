@@ -171,6 +171,17 @@ func startChrome(t *testing.T, base string) *chrome {
 	return c
 }
 
+// startBrowserUp starts `up` with vars on a fresh data dir and opens a
+// tab on it, for a test that walks the site as its users do; it returns
+// the tab and the data dir (for the operator's commands).
+func startBrowserUp(t *testing.T, vars map[string]string) (*chrome, string) {
+	t.Helper()
+	findChromium(t)
+	dir := t.TempDir()
+	base, _ := startUp(t, dir, vars)
+	return startChrome(t, base), dir
+}
+
 // do runs steps in the tab, failing the test with what was being done.
 func (c *chrome) do(what string, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
 	c.t.Helper()

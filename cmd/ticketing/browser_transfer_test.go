@@ -15,10 +15,7 @@ import (
 // buyer's code is void and the friend's admitted.
 func TestBrowserTransfer(t *testing.T) {
 	t.Parallel()
-	findChromium(t)
-	dir := t.TempDir()
-	base, _ := startUp(t, dir, nil)
-	c := startChrome(t, base)
+	c, dir := startBrowserUp(t, nil)
 
 	eventPath := c.createEventAsOrganizer(dir, "org@example.com", "Transfer Night", "1", "")
 

@@ -36,11 +36,7 @@ func TestCheckBooks(t *testing.T) {
 			}
 			natsbustest.Eventually(t, 5*time.Second, "the paid order is complete", func() bool { return orderStatus(buyer, o.ID) == "complete" })
 			env := testEnv(map[string]string{"TICKETING_DATA_DIR": dir, "DATABASE_URL": dbURL})
-			runCheck := func() (string, error) {
-				var out, errOut bytes.Buffer
-				err := run(context.Background(), []string{"check"}, env, &out, &errOut)
-				return out.String() + errOut.String(), err
-			}
+			runCheck := func() (string, error) { return checkBooks(env) }
 			// While the system runs, its payment replica learns the
 			// completion a moment after orders: wait for check to see it.
 			var out string
@@ -79,6 +75,14 @@ func TestCheckBooks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkBooks runs `ticketing check` in env and returns what it wrote,
+// its output and its errors together.
+func checkBooks(env func(string) string) (string, error) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"check"}, env, &out, &errOut)
+	return out.String() + errOut.String(), err
 }
 
 // writable opens payments' database of a running `up` for a test to

@@ -366,6 +366,8 @@ func TestOpenAPIMatchesRecordedAnswers(t *testing.T) {
 	if bal.Held != 20.5 || bal.Available != 0 || bal.Paid != 0 {
 		t.Errorf("the seller's balance = %+v, want 20.50 held", bal)
 	}
+	want("no payouts yet", seller.do("GET", "/api/payments/payouts", nil, nil), http.StatusOK)
+	want("payouts, a bad page size", seller.do("GET", "/api/payments/payouts?limit=0", nil, nil), http.StatusBadRequest)
 	want("no payout account yet", seller.do("GET", "/api/payments/accounts/me", nil, nil), http.StatusNotFound)
 	want("payout account signed out", anon.do("GET", "/api/payments/accounts/me", nil, nil), http.StatusUnauthorized)
 	want("connect badly", seller.do("POST", "/api/payments/accounts", map[string]string{"returnUrl": "/payouts"}, nil), http.StatusBadRequest)

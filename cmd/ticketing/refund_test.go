@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -85,9 +83,8 @@ func TestUpEventCancelRefunds(t *testing.T) {
 			env := testEnv(map[string]string{"TICKETING_DATA_DIR": dir, "DATABASE_URL": dbURL})
 			var out string
 			natsbustest.Eventually(t, 10*time.Second, "check sees the refund", func() bool {
-				var b, e bytes.Buffer
-				err := run(context.Background(), []string{"check"}, env, &b, &e)
-				out = b.String() + e.String()
+				var err error
+				out, err = checkBooks(env)
 				return err == nil && strings.Contains(out, "1 refunds")
 			})
 			for _, want := range []string{"OK: the books balance", "1 charges, 1 refunds", "cash 0.00, platform fees 0.00, owed to sellers and organizers 0.00"} {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/fault"
+	"github.com/ticketing/ticketing/internal/platform/ids"
 	"github.com/ticketing/ticketing/internal/platform/money"
 	"github.com/ticketing/ticketing/internal/platform/sqldb"
 	"golang.org/x/sync/errgroup"
@@ -107,6 +108,31 @@ const (
 	PayoutPending = "pending"
 	PayoutPaid    = "paid"
 )
+
+// MaxPayoutsPage is the most payouts one page of a payee's list holds
+// (GET /api/payments/payouts).
+const MaxPayoutsPage = 100
+
+// ErrBadPayoutCursor is an after= that no order id looks like.
+var ErrBadPayoutCursor = &fault.Error{Kind: fault.Invalid, Field: "after",
+	Message: "after must be the cursor of the previous page (its last payout's order id)"}
+
+// PayoutsOf returns up to limit payouts of payeeID (MaxPayoutsPage when
+// limit is not positive), newest first, after the payout of the order
+// after ("" from the newest).
+func (s *Service) PayoutsOf(ctx context.Context, payeeID, after string, limit int) ([]Payout, error) {
+	if after != "" && !ids.Valid(after) {
+		return nil, ErrBadPayoutCursor
+	}
+	if limit < 1 {
+		limit = MaxPayoutsPage
+	}
+	ps, err := s.store.PayoutsOf(ctx, payeeID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("payouts of %s: %w", payeeID, err)
+	}
+	return ps, nil
+}
 
 // PayoutRun is what one run did.
 type PayoutRun struct {

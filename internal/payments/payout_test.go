@@ -2,6 +2,7 @@ package payments_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -323,6 +324,127 @@ func TestPayoutFollowsEventDate(t *testing.T) {
 		w := request(f.handler, http.MethodGet, "/api/payments/balance", "", token(t, "sam"))
 		if w.Code != http.StatusOK {
 			t.Fatalf("balance = %d", w.Code)
+		}
+	}, migs...)
+}
+
+// payoutItem is one entry of GET /api/payments/payouts.
+type payoutItem struct {
+	OrderID    string          `json:"orderId"`
+	Amount     json.RawMessage `json:"amount"`
+	Status     string          `json:"status"`
+	TransferID string          `json:"transferId"`
+	PaidAt     *time.Time      `json:"paidAt"`
+}
+
+// payouts reads a page of GET /api/payments/payouts as tok: the items and
+// the Link header.
+func (f *fixture) payouts(t *testing.T, tok, query string) ([]payoutItem, string) {
+	t.Helper()
+	w := request(f.handler, http.MethodGet, "/api/payments/payouts"+query, "", tok)
+	if w.Code != http.StatusOK {
+		t.Fatalf("payouts%s = %d %s", query, w.Code, w.Body)
+	}
+	var out []payoutItem
+	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || out == nil {
+		t.Fatalf("payouts%s: %v in %s", query, err, w.Body)
+	}
+	return out, w.Header().Get("Link")
+}
+
+// A payee's payouts, newest first: each of their paid orders once, with
+// its amount in dollars, transfer and time, one whose transfer is in
+// doubt pending; nobody else's. Pages follow the Link header; bad paging
+// is a 400 on its field, and signed out a 401.
+func TestPayoutsList(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		payer := &flakyPayer{Sandbox: payments.NewSandbox().(*payments.Sandbox)}
+		f := newPayoutFixture(t, db, payer)
+		for _, u := range []string{"org", "sam"} {
+			f.connect(t, u)
+		}
+		sam, org, bob := token(t, "sam"), token(t, "org"), token(t, "bob")
+		f.sell(t, "o-a", "sam", events.PayeeSeller, "ev-1", 2000)
+		f.sell(t, "o-b", "sam", events.PayeeSeller, "ev-1", 1250)
+		f.sell(t, "o-org", "org", events.PayeeOrganizer, "ev-1", 3000)
+		if got, _ := f.payouts(t, sam, ""); len(got) != 0 {
+			t.Fatalf("payouts before any run = %+v", got)
+		}
+		f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold)
+		paidAt := f.clock.Now()
+		if r := f.run(t, "ev-1"); r.Paid != 3 {
+			t.Fatalf("run = %+v", r)
+		}
+		// A later free-form sale whose transfer's outcome is lost.
+		f.sell(t, "o-c", "sam", events.PayeeSeller, "", 500)
+		f.clock.Advance(payments.DefaultPayoutHold)
+		payer.mu.Lock()
+		payer.fail = true
+		payer.mu.Unlock()
+		if _, err := f.svc.RunPayouts(context.Background(), ""); !errors.Is(err, payments.ErrProviderUnavailable) {
+			t.Fatalf("run with the provider failing = %v", err)
+		}
+
+		got, link := f.payouts(t, sam, "")
+		if link != "" {
+			t.Errorf("a whole list has a next page: %q", link)
+		}
+		want := []struct{ order, amount, status string }{{"o-c", "5", "pending"}, {"o-b", "12.5", "paid"}, {"o-a", "20", "paid"}}
+		if len(got) != len(want) {
+			t.Fatalf("sam's payouts = %+v, want %v", got, want)
+		}
+		for i, w := range want {
+			p := got[i]
+			if p.OrderID != w.order || string(p.Amount) != w.amount || p.Status != w.status {
+				t.Errorf("payout %d = %+v %s, want %v", i, p, p.Amount, w)
+			}
+			paid := w.status == "paid"
+			if (p.TransferID != "") != paid || (p.PaidAt != nil) != paid || (paid && !p.PaidAt.Equal(paidAt)) {
+				t.Errorf("payout %s: transfer %q at %v, want one at %v only when paid", p.OrderID, p.TransferID, p.PaidAt, paidAt)
+			}
+		}
+		if got, _ := f.payouts(t, org, ""); len(got) != 1 || got[0].OrderID != "o-org" || string(got[0].Amount) != "30" {
+			t.Errorf("org's payouts = %+v", got)
+		}
+		if got, _ := f.payouts(t, bob, ""); len(got) != 0 {
+			t.Errorf("bob's payouts = %+v", got)
+		}
+
+		// Pages of two: the Link header carries on after the last.
+		page, link := f.payouts(t, sam, "?limit=2")
+		if len(page) != 2 || page[1].OrderID != "o-b" || link != `</api/payments/payouts?after=o-b&limit=2>; rel="next"` {
+			t.Fatalf("first page = %+v, link %q", page, link)
+		}
+		page, link = f.payouts(t, sam, "?after=o-b&limit=2")
+		if len(page) != 1 || page[0].OrderID != "o-a" || link != "" {
+			t.Errorf("second page = %+v, link %q", page, link)
+		}
+		// Another payee's payout is no place in sam's list.
+		if page, _ := f.payouts(t, sam, "?after=o-org"); len(page) != 0 {
+			t.Errorf("after someone else's payout = %+v", page)
+		}
+
+		for _, tc := range []struct {
+			name, query, as string
+			want            int
+			field           string
+		}{
+			{"signed out", "", "", 401, ""},
+			{"limit 0", "?limit=0", sam, 400, "limit"},
+			{"limit above a page", "?limit=101", sam, 400, "limit"},
+			{"limit not a number", "?limit=two", sam, 400, "limit"},
+			{"cursor not an id", "?after=o%27%20OR%201=1", sam, 400, "after"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				w := request(f.handler, http.MethodGet, "/api/payments/payouts"+tc.query, "", tc.as)
+				if w.Code != tc.want {
+					t.Fatalf("= %d %s, want %d", w.Code, w.Body, tc.want)
+				}
+				var e errorBody
+				if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || len(e.Errors) == 0 || e.Errors[0].Field != tc.field {
+					t.Errorf("errors = %s, want field %q", w.Body, tc.field)
+				}
+			})
 		}
 	}, migs...)
 }

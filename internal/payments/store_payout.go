@@ -117,10 +117,16 @@ func (s *Store) PendingPayouts(ctx context.Context, eventID string, now time.Tim
 	return out, nil
 }
 
-// PayoutsOf returns the payouts of a payee, newest first (at most limit).
-func (s *Store) PayoutsOf(ctx context.Context, payeeID string, limit int) ([]Payout, error) {
-	q := `SELECT ` + payoutColumns + ` FROM payouts WHERE payee_id = $1 ORDER BY created_at DESC, order_id LIMIT $2`
-	return s.queryPayouts(ctx, q, payeeID, limit)
+// PayoutsOf returns up to limit payouts of a payee, newest first (by
+// claim, then order id), after the payout of the order after ("" from the
+// newest): keyset paging, so a payout claimed between two pages neither
+// repeats nor shifts what follows. An after that is not the payee's
+// payout ends the list.
+func (s *Store) PayoutsOf(ctx context.Context, payeeID, after string, limit int) ([]Payout, error) {
+	q := `SELECT ` + payoutColumns + ` FROM payouts WHERE payee_id = $1
+		AND ($2 = '' OR (created_at, order_id) < (SELECT created_at, order_id FROM payouts WHERE order_id = $2 AND payee_id = $1))
+		ORDER BY created_at DESC, order_id DESC LIMIT $3`
+	return s.queryPayouts(ctx, q, payeeID, after, limit)
 }
 
 // QueryPayout reads the payout of an order.

@@ -319,7 +319,7 @@ type fakeAPI struct {
 	mu   sync.Mutex
 	me   *user
 	ev   event
-	seen []string // "METHOD path body"
+	seen []string // "METHOD path[?query] body"
 	// answers by "METHOD path": a status and a JSON body.
 	answers map[string]struct {
 		status int
@@ -332,7 +332,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	raw, _ := io.ReadAll(r.Body)
 	key := r.Method + " " + r.URL.EscapedPath()
-	f.seen = append(f.seen, key+" "+string(raw))
+	asked := key
+	if r.URL.RawQuery != "" {
+		asked += "?" + r.URL.RawQuery
+	}
+	f.seen = append(f.seen, asked+" "+string(raw))
 	w.Header().Set("Content-Type", "application/json")
 	if a, ok := f.answers[key]; ok {
 		w.WriteHeader(a.status)

@@ -3,14 +3,16 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/ticketing/ticketing/internal/platform/httpapi"
 	"github.com/ticketing/ticketing/internal/platform/money"
 )
 
 // The Payouts page (DESIGN.md 9.4): a seller's or organizer's payout
-// account (Connect, then "Payouts enabled") and their balance, held,
-// available and paid. No JavaScript: Connect is a form whose answer is a
+// account (Connect, then "Payouts enabled"), their balance, held,
+// available and paid, and their payouts, newest first. No JavaScript: Connect is a form whose answer is a
 // redirect to the provider's onboarding link (Stripe), or back here (the
 // sandbox's account is enabled at once).
 
@@ -57,12 +59,42 @@ func (c *apiClient) PayoutBalance(r *http.Request) (payoutBalance, error) {
 	return out, err
 }
 
+// payout is one entry of GET /api/payments/payouts; PaidAt is zero while
+// it is pending.
+type payout struct {
+	OrderID    string      `json:"orderId"`
+	Amount     money.Cents `json:"amount"`
+	Status     string      `json:"status"`
+	TransferID string      `json:"transferId"`
+	PaidAt     time.Time   `json:"paidAt"`
+}
+
+// payoutsPage is how many payouts the page shows at a time.
+const payoutsPage = 50
+
+// Payouts is a page of the caller's payouts, newest first: up to limit,
+// after the payout of the order after ("" from the newest).
+func (c *apiClient) Payouts(r *http.Request, after string, limit int) ([]payout, error) {
+	query := url.Values{"limit": {strconv.Itoa(limit)}}
+	if after != "" {
+		query.Set("after", after)
+	}
+	var out []payout
+	_, err := c.call(r, http.MethodGet, "/api/payments/payouts?"+query.Encode(), nil, &out)
+	return out, err
+}
+
 type payoutsData struct {
 	Account *payoutAccount
 	Balance payoutBalance
+	Payouts []payout
+	// More is the URL of the next (older) page of payouts, First that of
+	// the newest; each is empty when there is no such page to go to.
+	More, First string
 }
 
-// handlePayouts shows the account's state and the balance.
+// handlePayouts shows the account's state, the balance and the payouts,
+// a page at a time (?after=, the last order id of the page before).
 func (s *Service) handlePayouts(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.beginSignedIn(w, r, "Payouts", "payouts")
 	if !ok {
@@ -78,7 +110,25 @@ func (s *Service) handlePayouts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	v.Data = payoutsData{Account: a, Balance: b}
+	d := payoutsData{Account: a, Balance: b}
+	after := r.URL.Query().Get("after")
+	if after != "" {
+		d.First = "/payouts"
+	}
+	// One payout more than the page says whether there is a next page. A
+	// cursor the API refuses (a URL edited by hand) pages nowhere: the
+	// page says so and links the newest.
+	list, err := s.api.Payouts(r, after, payoutsPage+1)
+	if err != nil && statusOf(err) != http.StatusBadRequest {
+		s.fail(w, r, err)
+		return
+	}
+	if len(list) > payoutsPage {
+		list = list[:payoutsPage]
+		d.More = "/payouts?" + url.Values{"after": {list[payoutsPage-1].OrderID}}.Encode()
+	}
+	d.Payouts = list
+	v.Data = d
 	s.render(w, r, http.StatusOK, "payouts", v)
 }
 
