@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"time"
@@ -164,14 +165,7 @@ func (s *Store) Lease(ctx context.Context, tx *sqldb.Tx, id string, prev, until,
 	const q = `UPDATE payments SET claimed_until = $1, updated_at = $2
 		WHERE id = $3 AND status = 'pending' AND claimed_until = $4`
 	res, err := tx.ExecContext(ctx, q, unixMilli(until), now.UnixMilli(), id, unixMilli(prev))
-	if err != nil {
-		return false, fmt.Errorf("lease payment: %w", sqldb.Err(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("lease payment: %w", err)
-	}
-	return n == 1, nil
+	return affected(res, err, "lease payment")
 }
 
 // SetStatus moves a payment from status from to p.Status, recording
@@ -180,14 +174,7 @@ func (s *Store) SetStatus(ctx context.Context, tx *sqldb.Tx, p Payment, from Sta
 	const q = `UPDATE payments SET status = $1, stripe_id = $2, claimed_until = 0, updated_at = $3
 		WHERE id = $4 AND status = $5`
 	res, err := tx.ExecContext(ctx, q, string(p.Status), p.StripeID, unixMilli(p.UpdatedAt), p.ID, string(from))
-	if err != nil {
-		return false, fmt.Errorf("set payment status: %w", sqldb.Err(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("set payment status: %w", err)
-	}
-	return n == 1, nil
+	return affected(res, err, "set payment status")
 }
 
 // DeletePending deletes a pending claim (its charge was refused).
@@ -339,4 +326,17 @@ func (s *Store) SetAccountStatus(ctx context.Context, tx *sqldb.Tx, accountID, s
 		return fmt.Errorf("set payout account status: %w", sqldb.Err(err))
 	}
 	return nil
+}
+
+// affected turns the result of an exec that changes at most one row (by
+// its key, often with a compare-and-set) into whether it changed it.
+func affected(res sql.Result, err error, op string) (bool, error) {
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", op, sqldb.Err(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", op, sqldb.Err(err))
+	}
+	return n > 0, nil
 }

@@ -238,15 +238,3 @@ func (s *Store) EventPayoutState(ctx context.Context, eventID string) (startsAt,
 	}
 	return startsAt, endsAt, c != 0, true, nil
 }
-
-// affected turns an exec's result into whether it changed a row.
-func affected(res sql.Result, err error, op string) (bool, error) {
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", op, sqldb.Err(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", op, sqldb.Err(err))
-	}
-	return n > 0, nil
-}

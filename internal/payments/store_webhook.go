@@ -42,14 +42,7 @@ func (s *Store) WebhookSeen(ctx context.Context, id string) (bool, error) {
 func (s *Store) RecordWebhook(ctx context.Context, tx *sqldb.Tx, id, typ string, at time.Time) (ok bool, err error) {
 	const q = `INSERT INTO webhook_events (id, type, received_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`
 	res, err := tx.ExecContext(ctx, q, id, typ, at.UnixMilli())
-	if err != nil {
-		return false, fmt.Errorf("record webhook: %w", sqldb.Err(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("record webhook: %w", err)
-	}
-	return n == 1, nil
+	return affected(res, err, "record webhook")
 }
 
 // PaymentByStripeID reads, inside tx, the payment whose provider id is one
@@ -79,14 +72,7 @@ func (s *Store) InsertDispute(ctx context.Context, tx *sqldb.Tx, d Dispute) (ok 
 	const q = `INSERT INTO disputes (id, payment_id, order_id, charge_id, amount, reason, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`
 	res, err := tx.ExecContext(ctx, q, d.ID, d.PaymentID, d.OrderID, d.ChargeID, d.Amount, d.Reason, d.CreatedAt.UnixMilli())
-	if err != nil {
-		return false, fmt.Errorf("insert dispute: %w", sqldb.Err(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("insert dispute: %w", err)
-	}
-	return n == 1, nil
+	return affected(res, err, "insert dispute")
 }
 
 // Disputed says whether the order's payment is disputed: a payout run
