@@ -99,7 +99,7 @@ func (t Txn) check() error {
 // and records what was charged, not what a replica says it should be.
 func ChargeTxn(p Payment, o Order, now time.Time) Txn {
 	return Txn{
-		ID: "charge-" + p.ID, Kind: KindCharge, OrderID: p.OrderID, PaymentID: p.ID, CreatedAt: now,
+		ID: ChargeTxnID(p.ID), Kind: KindCharge, OrderID: p.OrderID, PaymentID: p.ID, CreatedAt: now,
 		Entries: []Entry{
 			{AccountCash, p.Amount},
 			{PayableAccount(o), -o.Price},
@@ -114,7 +114,7 @@ func ChargeTxn(p Payment, o Order, now time.Time) Txn {
 // paid out already (paidOut), the payee's part is the platform's loss
 // (AccountRefundLosses) instead of a debit on a payable that was emptied.
 func RefundTxn(charge Txn, paidOut bool, now time.Time) Txn {
-	t := Txn{ID: "refund-" + charge.PaymentID, Kind: KindRefund, OrderID: charge.OrderID,
+	t := Txn{ID: RefundID(charge.PaymentID), Kind: KindRefund, OrderID: charge.OrderID,
 		PaymentID: charge.PaymentID, CreatedAt: now}
 	for _, e := range charge.Entries {
 		acct := e.Account
@@ -125,6 +125,13 @@ func RefundTxn(charge Txn, paidOut bool, now time.Time) Txn {
 	}
 	return t
 }
+
+// ChargeTxnID is the id of the ledger transaction of a payment's charge.
+func ChargeTxnID(paymentID string) string { return "charge-" + paymentID }
+
+// RefundID is the id of the ledger transaction of a payment's refund, and
+// the idempotency key of the refund at the provider: one per payment.
+func RefundID(paymentID string) string { return "refund-" + paymentID }
 
 // PayoutID is the id of the ledger transaction of an order's payout, and
 // the idempotency key of its transfer: one per order.

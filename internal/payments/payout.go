@@ -309,7 +309,7 @@ func (s *Service) payBatch(ctx context.Context, payer Payer, ps []Payout, run *P
 func (s *Service) payOne(ctx context.Context, payer Payer, p Payout) (paid, stopped bool, err error) {
 	tctx, cancel := context.WithTimeout(ctx, chargeTimeout)
 	defer cancel()
-	if p.Stopped || p.Status == PayoutPending && s.cfg.Now().Sub(p.CreatedAt) > replayWindow {
+	if p.Stopped || s.cfg.Now().Sub(p.CreatedAt) > replayWindow {
 		t, found, err := payer.FindTransfer(tctx, p.OrderID)
 		switch {
 		case err != nil:
@@ -320,12 +320,8 @@ func (s *Service) payOne(ctx context.Context, payer Payer, p Payout) (paid, stop
 			return paid, false, err
 		case p.Stopped:
 			s.log.Warn("payout stopped", "order_id", p.OrderID, "payee_id", p.PayeeID)
-			dctx := context.WithoutCancel(ctx)
-			err := s.db.WithTx(dctx, func(tx *sqldb.Tx) error {
-				return s.store.DeletePendingPayout(dctx, tx, p.OrderID)
-			})
-			if err != nil {
-				return false, false, fmt.Errorf("drop payout of order %s: %w", p.OrderID, err)
+			if err := s.dropPayout(ctx, p.OrderID); err != nil {
+				return false, false, err
 			}
 			return false, true, nil
 		}
@@ -334,17 +330,12 @@ func (s *Service) payOne(ctx context.Context, payer Payer, p Payout) (paid, stop
 		Amount: p.Amount, Currency: Currency, Destination: p.Destination, ChargeID: p.ChargeID,
 		TransferGroup: p.OrderID, IdempotencyKey: p.IdempotencyKey,
 	})
-	// Recording runs to the end whatever happens to the run: the money
-	// moved.
-	rctx := context.WithoutCancel(ctx)
 	var fe *fault.Error
 	switch {
 	case err == nil:
 	case errors.As(err, &fe) && fe.Kind == fault.Invalid:
 		s.log.Warn("payout refused", "order_id", p.OrderID, "payee_id", p.PayeeID, "destination", p.Destination, "err", err)
-		if derr := s.db.WithTx(rctx, func(tx *sqldb.Tx) error {
-			return s.store.DeletePendingPayout(rctx, tx, p.OrderID)
-		}); derr != nil {
+		if derr := s.dropPayout(ctx, p.OrderID); derr != nil {
 			return false, false, fmt.Errorf("payout of order %s refused (%w), then: %w", p.OrderID, err, derr)
 		}
 		return false, false, err
@@ -352,8 +343,21 @@ func (s *Service) payOne(ctx context.Context, payer Payer, p Payout) (paid, stop
 		s.log.Warn("payout failed", "order_id", p.OrderID, "payee_id", p.PayeeID, "err", err)
 		return false, false, fmt.Errorf("payout of order %s: %w: %w", p.OrderID, ErrProviderUnavailable, err)
 	}
-	paid, err = s.recordPayout(rctx, p, t)
+	paid, err = s.recordPayout(ctx, p, t)
 	return paid, false, err
+}
+
+// dropPayout deletes a pending payout under which nothing moved, to the
+// end whatever happens to the run.
+func (s *Service) dropPayout(ctx context.Context, orderID string) error {
+	ctx = context.WithoutCancel(ctx)
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		return s.store.DeletePendingPayout(ctx, tx, orderID)
+	})
+	if err != nil {
+		return fmt.Errorf("drop payout of order %s: %w", orderID, err)
+	}
+	return nil
 }
 
 // recordPayout records the transfer t of a pending payout with its ledger
@@ -373,7 +377,7 @@ func (s *Service) recordPayout(ctx context.Context, p Payout, t Transfer) (paid 
 			paid = false
 			return err // !ok: a replay of another run recorded it
 		}
-		refunded, err := s.store.TxnExists(ctx, tx, "refund-"+p.PaymentID)
+		refunded, err := s.store.TxnExists(ctx, tx, RefundID(p.PaymentID))
 		if err != nil {
 			return err
 		}

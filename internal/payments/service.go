@@ -364,7 +364,7 @@ func (s *Service) Payment(ctx context.Context, id string) (Payment, error) {
 
 // Refund gives back the payment paymentID (orders asks for it when the
 // payment reached an order already cancelled). The provider refunds under
-// the key "refund-"+paymentID, so a refund requested twice, or replayed
+// the key RefundID(paymentID), so a refund requested twice, or replayed
 // after a crash, refunds once.
 func (s *Service) Refund(ctx context.Context, paymentID string) error {
 	p, err := s.Payment(ctx, paymentID)
@@ -377,7 +377,7 @@ func (s *Service) Refund(ctx context.Context, paymentID string) error {
 	case StatusPending:
 		return fmt.Errorf("refund: payment %s: %w", p.ID, errPaymentPending)
 	}
-	err = s.cfg.Provider.Refund(ctx, RefundRequest{ChargeID: p.StripeID, IdempotencyKey: "refund-" + p.ID})
+	err = s.cfg.Provider.Refund(ctx, RefundRequest{ChargeID: p.StripeID, IdempotencyKey: RefundID(p.ID)})
 	var fe *fault.Error
 	switch {
 	case err == nil, errors.Is(err, ErrAlreadyRefunded):
@@ -403,7 +403,7 @@ func (s *Service) Refund(ctx context.Context, paymentID string) error {
 		// The refund's ledger transaction reverses the charge's, in the
 		// same transaction as the status; a payout made already makes the
 		// payee's part the platform's loss.
-		charge, err := s.store.TxnInTx(ctx, tx, "charge-"+p.ID)
+		charge, err := s.store.TxnInTx(ctx, tx, ChargeTxnID(p.ID))
 		if err != nil {
 			return err
 		}

@@ -96,25 +96,7 @@ func (s *Store) PendingPayouts(ctx context.Context, eventID string, now time.Tim
 		WHERE status = 'pending' AND claimed_until < $1
 			AND ($2 = '' OR order_id IN (SELECT id FROM orders WHERE event_id = $2))
 		ORDER BY claimed_until LIMIT $3`
-	rows, err := s.db.Read().QueryContext(ctx, q, now.UnixMilli(), eventID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("pending payouts: %w", sqldb.Err(err))
-	}
-	defer rows.Close()
-	var out []Payout
-	for rows.Next() {
-		var stopped int
-		p, err := scanPayout(rows, &stopped)
-		if err != nil {
-			return nil, fmt.Errorf("pending payouts: %w", sqldb.Err(err))
-		}
-		p.Stopped = stopped != 0
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pending payouts: %w", sqldb.Err(err))
-	}
-	return out, nil
+	return s.queryPayouts(ctx, true, q, now.UnixMilli(), eventID, limit)
 }
 
 // PayoutsOf returns up to limit payouts of a payee, newest first (by
@@ -126,7 +108,7 @@ func (s *Store) PayoutsOf(ctx context.Context, payeeID, after string, limit int)
 	q := `SELECT ` + payoutColumns + ` FROM payouts WHERE payee_id = $1
 		AND ($2 = '' OR (created_at, order_id) < (SELECT created_at, order_id FROM payouts WHERE order_id = $2 AND payee_id = $1))
 		ORDER BY created_at DESC, order_id DESC LIMIT $3`
-	return s.queryPayouts(ctx, q, payeeID, after, limit)
+	return s.queryPayouts(ctx, false, q, payeeID, after, limit)
 }
 
 // QueryPayout reads the payout of an order.
@@ -138,7 +120,9 @@ func (s *Store) QueryPayout(ctx context.Context, orderID string) (Payout, error)
 	return p, nil
 }
 
-func (s *Store) queryPayouts(ctx context.Context, q string, args ...any) ([]Payout, error) {
+// queryPayouts runs q, which selects payoutColumns and, with stopped,
+// then whether the order should no longer be paid (Payout.Stopped).
+func (s *Store) queryPayouts(ctx context.Context, stopped bool, q string, args ...any) ([]Payout, error) {
 	rows, err := s.db.Read().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query payouts: %w", sqldb.Err(err))
@@ -146,10 +130,18 @@ func (s *Store) queryPayouts(ctx context.Context, q string, args ...any) ([]Payo
 	defer rows.Close()
 	var out []Payout
 	for rows.Next() {
-		p, err := scanPayout(rows)
+		var (
+			stop  int
+			extra []any
+		)
+		if stopped {
+			extra = []any{&stop}
+		}
+		p, err := scanPayout(rows, extra...)
 		if err != nil {
 			return nil, fmt.Errorf("query payouts: %w", sqldb.Err(err))
 		}
+		p.Stopped = stop != 0
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -187,7 +179,8 @@ func (s *Store) SetPayoutPaid(ctx context.Context, tx *sqldb.Tx, orderID, transf
 	return affected(res, err, "record payout")
 }
 
-// DeletePendingPayout drops a pending payout whose transfer was refused.
+// DeletePendingPayout drops a pending payout under which nothing moved
+// (refused, or stopped before any transfer).
 func (s *Store) DeletePendingPayout(ctx context.Context, tx *sqldb.Tx, orderID string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM payouts WHERE order_id = $1 AND status = 'pending'`, orderID); err != nil {
 		return fmt.Errorf("delete pending payout: %w", sqldb.Err(err))
