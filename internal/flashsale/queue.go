@@ -533,27 +533,26 @@ func Queue(ctx context.Context, c QueueConfig) (*QueueResult, error) {
 	return res, nil
 }
 
+// steady checks a value every answer must carry and repeat: kept is the
+// first one seen, and got may be neither missing nor different.
+func steady(kept *string, got, what string, fail func(string, ...any)) {
+	switch {
+	case got == "":
+		fail("%s is missing from an answer", what)
+	case *kept == "":
+		*kept = got
+	case *kept != got:
+		fail("%s changed from %s to %s", what, *kept, got)
+	}
+}
+
 // see records one answer of v's status and checks it: one place per
 // visitor, admitted (or expired) exactly when the place is among those
 // let in, an admission with every admitted answer. Callers hold the lock.
 func (r *QueueResult) see(v *visitor, q queueJSON, fail func(string, ...any)) {
 	r.Admitted = max(r.Admitted, q.Admitted)
-	switch {
-	case q.Receipt == "":
-		fail("a joined visitor's answer has no receipt")
-	case v.receipt == "":
-		v.receipt = q.Receipt
-	case v.receipt != q.Receipt:
-		fail("a visitor's receipt changed")
-	}
-	switch {
-	case q.SeedHash == "":
-		fail("an answer of the open room has no seed hash")
-	case r.SeedHash == "":
-		r.SeedHash = q.SeedHash
-	case r.SeedHash != q.SeedHash:
-		fail("the room's seed hash changed from %s to %s", r.SeedHash, q.SeedHash)
-	}
+	steady(&v.receipt, q.Receipt, "a joined visitor's receipt", fail)
+	steady(&r.SeedHash, q.SeedHash, "the open room's seed hash", fail)
 	if q.Position == nil {
 		if q.State == "admitted" || q.State == "expired" {
 			fail("state %s without a place", q.State)
