@@ -102,14 +102,7 @@ func TestPayoutRunPaysDueOrdersOnce(t *testing.T) {
 		f.sell(t, "o-disputed", "sam", events.PayeeSeller, "ev-1", 700)
 		f.sell(t, "o-cancelled", "sam", events.PayeeSeller, "ev-gone", 800)
 		refunded := f.sell(t, "o-refunded", "sam", events.PayeeSeller, "ev-1", 900)
-		err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO disputes (id, payment_id, order_id, charge_id, amount, reason, created_at)
-				VALUES ('dp_1', 'x', 'o-disputed', 'x', 850, 'fraudulent', 0)`)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		f.dispute(t, "o-disputed")
 		f.event(t, events.EventState{ID: "ev-gone", Version: 1, StartsAt: f.t0.Add(time.Hour),
 			EndsAt: f.t0.Add(2 * time.Hour), Status: events.EventStatusCancelled}, false)
 		if err := f.svc.Refund(ctx, refunded); err != nil {
@@ -203,22 +196,58 @@ func (p *flakyPayer) set(fail, down bool) {
 	p.fail, p.down = fail, down
 }
 
+// leftPending sells sam's o-1 of ev-1 for $20, lets it fall due and runs
+// payouts with the provider failing: with moved the transfer goes through
+// and its answer is lost, otherwise the provider is out of reach and
+// nothing moves. The payout is left pending under its lease, and the
+// provider answers again. It returns the order's payment id.
+func leftPending(t *testing.T, db *sqldb.DB, moved bool) (*payoutFixture, *flakyPayer, string) {
+	t.Helper()
+	payer := &flakyPayer{Sandbox: payments.NewSandbox().(*payments.Sandbox)}
+	payer.set(moved, !moved)
+	f := newPayoutFixture(t, db, payer)
+	f.connect(t, "sam")
+	pay := f.sell(t, "o-1", "sam", events.PayeeSeller, "ev-1", 2000)
+	f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold)
+	if _, err := f.svc.RunPayouts(context.Background(), ""); !errors.Is(err, payments.ErrProviderUnavailable) {
+		t.Fatalf("run with the provider failing = %v, want ErrProviderUnavailable", err)
+	}
+	payer.set(false, false)
+	return f, payer, pay
+}
+
+// paidTimes checks that the provider made n transfers and the ledger
+// holds n payouts.
+func paidTimes(t *testing.T, db *sqldb.DB, payer *flakyPayer, n int) {
+	t.Helper()
+	if got := len(payer.Transfers()); got != n {
+		t.Errorf("%d transfers at the provider, want %d", got, n)
+	}
+	if got := count(t, db, `SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'`); got != n {
+		t.Errorf("%d payouts in the ledger, want %d", got, n)
+	}
+}
+
+// dispute records a dispute of the order, as the webhook does.
+func (f *payoutFixture) dispute(t *testing.T, orderID string) {
+	t.Helper()
+	ctx := context.Background()
+	err := f.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO disputes (id, payment_id, order_id, charge_id, amount, reason, created_at)
+			VALUES ($1, 'x', $2, 'x', 850, 'fraudulent', 0)`, "dp-"+orderID, orderID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A transfer whose outcome is lost stays pending; no run replays it while
 // its lease holds, and the replay after it gets the first transfer back:
 // one transfer at the provider, one payout in the ledger.
 func TestPayoutReplayPaysOnce(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
-		payer := &flakyPayer{Sandbox: payments.NewSandbox().(*payments.Sandbox), fail: true}
-		f := newPayoutFixture(t, db, payer)
-		f.connect(t, "sam")
-		f.sell(t, "o-1", "sam", events.PayeeSeller, "ev-1", 2000)
-		f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold)
-		if _, err := f.svc.RunPayouts(context.Background(), "ev-1"); !errors.Is(err, payments.ErrProviderUnavailable) {
-			t.Fatalf("run with the provider failing = %v, want ErrProviderUnavailable", err)
-		}
-		payer.mu.Lock()
-		payer.fail = false
-		payer.mu.Unlock()
+		f, payer, _ := leftPending(t, db, true)
 		if r := f.run(t, ""); r.Paid != 0 {
 			t.Fatalf("a run inside the lease paid %d", r.Paid)
 		}
@@ -226,12 +255,7 @@ func TestPayoutReplayPaysOnce(t *testing.T) {
 		if r := f.run(t, ""); r.Paid != 1 {
 			t.Fatalf("the replay paid %d, want 1", r.Paid)
 		}
-		if n := len(payer.Transfers()); n != 1 {
-			t.Errorf("%d transfers at the provider, want 1", n)
-		}
-		if n := count(t, db, `SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'`); n != 1 {
-			t.Errorf("%d payouts in the ledger, want 1", n)
-		}
+		paidTimes(t, db, payer, 1)
 		if r := books(t, db); !r.OK() {
 			t.Errorf("books: %v", r.Problems)
 		}
@@ -243,17 +267,7 @@ func TestPayoutReplayPaysOnce(t *testing.T) {
 // replays it at once, under the same key: still one transfer.
 func TestReleasePayoutLeases(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
-		payer := &flakyPayer{Sandbox: payments.NewSandbox().(*payments.Sandbox), fail: true}
-		f := newPayoutFixture(t, db, payer)
-		f.connect(t, "sam")
-		f.sell(t, "o-1", "sam", events.PayeeSeller, "ev-1", 2000)
-		f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold)
-		if _, err := f.svc.RunPayouts(context.Background(), "ev-1"); !errors.Is(err, payments.ErrProviderUnavailable) {
-			t.Fatalf("run with the provider failing = %v, want ErrProviderUnavailable", err)
-		}
-		payer.mu.Lock()
-		payer.fail = false
-		payer.mu.Unlock()
+		f, payer, _ := leftPending(t, db, true)
 		if n, err := f.svc.ReleasePayoutLeases(context.Background()); err != nil || n != 1 {
 			t.Fatalf("released %d, %v; want 1", n, err)
 		}
@@ -263,12 +277,7 @@ func TestReleasePayoutLeases(t *testing.T) {
 		if n, err := f.svc.ReleasePayoutLeases(context.Background()); err != nil || n != 0 {
 			t.Errorf("released %d, %v after the payout; want none", n, err)
 		}
-		if n := len(payer.Transfers()); n != 1 {
-			t.Errorf("%d transfers at the provider, want 1", n)
-		}
-		if n := count(t, db, `SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'`); n != 1 {
-			t.Errorf("%d payouts in the ledger, want 1", n)
-		}
+		paidTimes(t, db, payer, 1)
 	}, migs...)
 }
 
@@ -523,26 +532,10 @@ func TestPendingPayoutLookedUpBeforeReplay(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 				ctx := context.Background()
-				payer := &flakyPayer{Sandbox: payments.NewSandbox().(*payments.Sandbox)}
-				payer.set(tc.moved, !tc.moved)
-				f := newPayoutFixture(t, db, payer)
-				f.connect(t, "sam")
-				pay := f.sell(t, "o-1", "sam", events.PayeeSeller, "ev-1", 2000)
-				f.clock.Advance(3*time.Hour + payments.DefaultPayoutHold)
-				if _, err := f.svc.RunPayouts(ctx, ""); !errors.Is(err, payments.ErrProviderUnavailable) {
-					t.Fatalf("first run = %v, want ErrProviderUnavailable", err)
-				}
-				payer.set(false, false)
+				f, payer, pay := leftPending(t, db, tc.moved)
 				switch tc.then {
 				case "dispute":
-					err := db.WithTx(ctx, func(tx *sqldb.Tx) error {
-						_, err := tx.ExecContext(ctx, `INSERT INTO disputes (id, payment_id, order_id, charge_id, amount, reason, created_at)
-							VALUES ('dp_1', 'x', 'o-1', 'x', 2150, 'fraudulent', 0)`)
-						return err
-					})
-					if err != nil {
-						t.Fatal(err)
-					}
+					f.dispute(t, "o-1")
 				case "refund":
 					if err := f.svc.Refund(ctx, pay); err != nil {
 						t.Fatal(err)
@@ -558,12 +551,7 @@ func TestPendingPayoutLookedUpBeforeReplay(t *testing.T) {
 				if r.Paid != tc.wantPaid || r.Stopped != tc.wantStopped {
 					t.Errorf("replay run = %+v, want %d paid, %d stopped", r, tc.wantPaid, tc.wantStopped)
 				}
-				if n := len(payer.Transfers()); n != tc.wantTransfer {
-					t.Errorf("%d transfers at the provider, want %d", n, tc.wantTransfer)
-				}
-				if n := count(t, db, `SELECT count(*) FROM ledger_transactions WHERE kind = 'payout'`); n != tc.wantTransfer {
-					t.Errorf("%d payouts in the ledger, want %d", n, tc.wantTransfer)
-				}
+				paidTimes(t, db, payer, tc.wantTransfer)
 				if n := count(t, db, `SELECT count(*) FROM payouts WHERE status = 'pending'`); n != 0 {
 					t.Errorf("%d payouts still pending", n)
 				}
