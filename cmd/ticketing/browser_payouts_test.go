@@ -116,12 +116,14 @@ func (c *chrome) endEventSoon(eventPath string) {
 }
 
 // wantPayout waits until the signed-in user's Payouts page lists a paid
-// payout, then wants exactly one, of order for amount, the balance all
-// paid.
+// payout and its balance says amount paid, then wants exactly one payout,
+// of order for amount, and the balance all paid.
 func (c *chrome) wantPayout(who, order, amount string) {
 	c.t.Helper()
+	// The page reads the balance and the list in two calls, so one view
+	// may show the list a payout ahead of the balance: wait for both.
 	c.eventually(who+"'s payout", 60*time.Second, "/payouts", "main h1", func() bool {
-		return c.exists(`.payouts [data-status="paid"]`)
+		return c.exists(`.payouts [data-status="paid"]`) && c.text(`[data-balance="paid"]`) == amount
 	})
 	rows := chromeRun(c, "the payouts", chromedp.Evaluate[[]string](
 		`[...document.querySelectorAll(".payouts tbody tr")].map(r => r.dataset.order + " " + r.querySelector(".payout-amount").innerText)`))
