@@ -105,6 +105,12 @@ func (c *chrome) endEventSoon(eventPath string) {
 	// Far enough ahead that the edit reaches events before the start
 	// under a loaded machine.
 	starts := time.Now().Add(10 * time.Second).In(amsterdam).Truncate(time.Second)
+	// Chrome shortens a datetime-local value on a whole minute to HH:MM,
+	// which SetValue's read-back takes for a failed set: keep both times
+	// off :00.
+	for starts.Second() == 0 || starts.Second() == 59 {
+		starts = starts.Add(time.Second)
+	}
 	c.do("move the event", 20*time.Second,
 		chromedp.Navigate(c.base+eventPath+"/edit"),
 		chromedp.WaitVisible(chromedp.CSS("#startsAt")),

@@ -542,7 +542,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the charge never started")
 	}
-	natsbustest.Eventually(t, 10*time.Second, "the expiry cancels the order while its charge is held", func() bool {
+	natsbustest.Eventually(t, 30*time.Second, "the expiry cancels the order while its charge is held", func() bool {
 		return orderStatus(api, orderID) == "cancelled"
 	})
 	close(held.release)
@@ -560,7 +560,7 @@ func TestWebPaymentAfterExpiryIsRefunded(t *testing.T) {
 	if strings.Contains(p.body, "The ticket is yours") {
 		t.Fatalf("a refunded order says the ticket is the buyer's:\n%s", p.body)
 	}
-	natsbustest.Eventually(t, 10*time.Second, "the order page shows the refund", func() bool {
+	natsbustest.Eventually(t, 30*time.Second, "the order page shows the refund", func() bool {
 		return strings.Contains(buyer.get(loc).body, "Your payment of $23.05 is being refunded in full")
 	})
 }
