@@ -187,10 +187,11 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + sqlitePragmas + synchronous(syncFull)
 	// Write transactions begin IMMEDIATE: they take the write lock at BEGIN,
 	// so two writers never deadlock upgrading a read lock.
-	write, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	wc, err := newSQLiteConnector(base + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
 	}
+	write := sql.OpenDB(wc)
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
 	// Create the file and switch it to WAL before readers open it read-only.
@@ -198,11 +199,12 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
 	}
-	read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	rc, err := newSQLiteConnector(base + "&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
 	}
+	read := sql.OpenDB(rc)
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetConnMaxIdleTime(idleConnLife) // each holds SQLite's page cache
