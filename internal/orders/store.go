@@ -26,40 +26,13 @@ var Migrations = sqldb.EmbeddedMigrations("orders", migrationFiles)
 // change and its outbox event commit together.
 type Store struct {
 	db *sqldb.DB
-	// forReserve is TicketForReserve's statement compiled once, or nil
-	// when that failed (then it is compiled on each use, correct but
-	// slower).
-	forReserve *sql.Stmt
-	// peekReserve is PeekReserve's statement compiled once on the read
-	// pool, or nil (compiled on each use).
-	peekReserve *sql.Stmt
-	// peekTicket is PeekTicket's, likewise.
-	peekTicket *sql.Stmt
-	// insertOrder is InsertOrder's, on the writer, likewise.
-	insertOrder *sql.Stmt
-	// peekEvent, eventForReserve and pickFree are the reservation by
-	// event's, likewise (pickFree for the database's engine).
-	peekEvent, eventForReserve, pickFree, markPicked *sql.Stmt
 }
 
-// NewStore returns a Store over db.
-func NewStore(db *sqldb.DB) *Store {
-	s := &Store{db: db}
-	// The reservation's read is the longest statement of the flash-sale
-	// hot path: on SQLite compiling it took more time than running it.
-	s.forReserve, _ = db.Prepare(context.Background(), ticketForReserveQuery)
-	// Every losing attempt of a flash sale runs PeekReserve: the same
-	// saving, on the read pool.
-	s.peekReserve, _ = db.Read().PrepareContext(context.Background(), peekReserveQuery)
-	s.peekTicket, _ = db.Read().PrepareContext(context.Background(), peekTicketQuery)
-	// A winner pays the peek too; compiling its INSERT once pays for it.
-	s.insertOrder, _ = db.Prepare(context.Background(), insertOrderQuery)
-	s.peekEvent, _ = db.Read().PrepareContext(context.Background(), peekEventQuery)
-	s.eventForReserve, _ = db.Prepare(context.Background(), eventForReserveQuery)
-	s.pickFree, _ = db.Prepare(context.Background(), pickFree(db.Engine()))
-	s.markPicked, _ = db.Prepare(context.Background(), markPickedQuery)
-	return s
-}
+// NewStore returns a Store over db. Its statements go by their text: on
+// SQLite each connection keeps what it ran compiled (sqldb's statement
+// cache), on PostgreSQL pgx does, so the reservation's hot statements are
+// compiled once per connection without a prepared statement of their own.
+func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -167,14 +140,8 @@ func (s *Store) TicketForReserve(ctx context.Context, tx *sqldb.Tx, ticketID, us
 		t                              Ticket
 		h                              Holds
 		userFirst, addrFirst, lastDone sql.NullInt64
-		row                            *sql.Row
 	)
-	args := []any{ticketID, userID, orNull(addr)}
-	if s.forReserve != nil {
-		row = tx.StmtContext(ctx, s.forReserve).QueryRowContext(ctx, args...)
-	} else {
-		row = tx.QueryRowContext(ctx, ticketForReserveQuery, args...)
-	}
+	row := tx.QueryRowContext(ctx, ticketForReserveQuery, ticketID, userID, orNull(addr))
 	var onSale, starts, ends, face, pct sql.NullInt64
 	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale, &t.EventID,
 		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &starts, &ends, &t.Resale, &face, &pct)
@@ -195,13 +162,8 @@ func (s *Store) PeekTicket(ctx context.Context, ticketID string) (Ticket, bool, 
 	var (
 		t    Ticket
 		held bool
-		row  *sql.Row
 	)
-	if s.peekTicket != nil {
-		row = s.peekTicket.QueryRowContext(ctx, ticketID)
-	} else {
-		row = s.db.Read().QueryRowContext(ctx, peekTicketQuery, ticketID)
-	}
+	row := s.db.Read().QueryRowContext(ctx, peekTicketQuery, ticketID)
 	var onSale sql.NullInt64
 	if err := row.Scan(&t.ID, &t.Status, &t.UserID, &onSale, &held); err != nil {
 		return Ticket{}, false, fmt.Errorf("peek ticket: %w", sqldb.Err(err))
@@ -227,14 +189,8 @@ func (s *Store) PeekReserve(ctx context.Context, ticketID, userID, addr string) 
 		h                              Holds
 		held                           bool
 		userFirst, addrFirst, lastDone sql.NullInt64
-		row                            *sql.Row
 	)
-	args := []any{ticketID, userID, orNull(addr)}
-	if s.peekReserve != nil {
-		row = s.peekReserve.QueryRowContext(ctx, args...)
-	} else {
-		row = s.db.Read().QueryRowContext(ctx, peekReserveQuery, args...)
-	}
+	row := s.db.Read().QueryRowContext(ctx, peekReserveQuery, ticketID, userID, orNull(addr))
 	var onSale, starts, ends, face, pct sql.NullInt64
 	err := row.Scan(&t.ID, &t.Title, &t.Price, &t.Version, &t.Status, &t.UserID, &onSale, &t.EventID,
 		&h.UserPending, &userFirst, &h.AddrPending, &addrFirst, &lastDone, &starts, &ends, &t.Resale, &face, &pct, &held)
@@ -286,15 +242,7 @@ const ticketForReserveFrom = `FROM tickets t
 func (s *Store) InsertOrder(ctx context.Context, tx *sqldb.Tx, o Order) error {
 	args := []any{o.ID, o.UserID, o.Ticket.ID, string(o.Status),
 		o.ExpiresAt.UnixMilli(), o.Version, o.CreatedAt.UnixMilli(), int64(o.Ticket.Price), o.Ticket.Version, orNull(o.ClientAddr), int64(o.Fee)}
-	var (
-		res sql.Result
-		err error
-	)
-	if s.insertOrder != nil {
-		res, err = tx.StmtContext(ctx, s.insertOrder).ExecContext(ctx, args...)
-	} else {
-		res, err = tx.ExecContext(ctx, insertOrderQuery, args...)
-	}
+	res, err := tx.ExecContext(ctx, insertOrderQuery, args...)
 	if err != nil {
 		return fmt.Errorf("insert order: %w", sqldb.Err(err))
 	}
@@ -510,7 +458,7 @@ func scanEvent(row *sql.Row, peek bool) (Event, Holds, error) {
 // out, a limit) is answered without the writer. An event the replica has
 // no ticket of is sqldb.ErrNotFound.
 func (s *Store) PeekEvent(ctx context.Context, eventID, userID, addr string) (Event, Holds, error) {
-	e, h, err := scanEvent(s.db.QueryRow(ctx, nil, s.peekEvent, peekEventQuery, eventID, userID, orNull(addr)), true)
+	e, h, err := scanEvent(s.db.Read().QueryRowContext(ctx, peekEventQuery, eventID, userID, orNull(addr)), true)
 	if err != nil {
 		return Event{}, Holds{}, fmt.Errorf("peek event: %w", err)
 	}
@@ -520,7 +468,7 @@ func (s *Store) PeekEvent(ctx context.Context, eventID, userID, addr string) (Ev
 // EventForReserve is PeekEvent's check inside tx, without the free and
 // cancelled answers (PickFree gives them).
 func (s *Store) EventForReserve(ctx context.Context, tx *sqldb.Tx, eventID, userID, addr string) (Event, Holds, error) {
-	e, h, err := scanEvent(s.db.QueryRow(ctx, tx, s.eventForReserve, eventForReserveQuery, eventID, userID, orNull(addr)), false)
+	e, h, err := scanEvent(tx.QueryRowContext(ctx, eventForReserveQuery, eventID, userID, orNull(addr)), false)
 	if err != nil {
 		return Event{}, Holds{}, fmt.Errorf("event for reserve: %w", err)
 	}
@@ -564,7 +512,7 @@ func (s *Store) PickFree(ctx context.Context, tx *sqldb.Tx, eventID, from, order
 			t      Ticket
 			onSale sql.NullInt64
 		)
-		err := sqldb.Err(s.db.QueryRow(ctx, tx, s.pickFree, q, eventID, start, orderID).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
+		err := sqldb.Err(tx.QueryRowContext(ctx, q, eventID, start, orderID).Scan(&t.ID, &t.Title, &t.Price, &t.Version,
 			&t.Status, &t.UserID, &onSale))
 		if errors.Is(err, sqldb.ErrNotFound) && start != "" {
 			continue
@@ -596,13 +544,7 @@ func (s *Store) RestorePicked(ctx context.Context, tx *sqldb.Tx, ticketID string
 // must stay out of the event's free stock when its resale order is
 // cancelled (ClearPicked then finds another order's mark).
 func (s *Store) MarkPicked(ctx context.Context, tx *sqldb.Tx, ticketID, orderID string) error {
-	var err error
-	if s.markPicked != nil {
-		_, err = tx.StmtContext(ctx, s.markPicked).ExecContext(ctx, ticketID, orderID)
-	} else {
-		_, err = tx.ExecContext(ctx, markPickedQuery, ticketID, orderID)
-	}
-	if err != nil {
+	if _, err := tx.ExecContext(ctx, markPickedQuery, ticketID, orderID); err != nil {
 		return fmt.Errorf("mark picked: %w", sqldb.Err(err))
 	}
 	return nil

@@ -23,21 +23,13 @@ type Store struct {
 	// SQLite to walk the list rather than sort the matches (see
 	// matchWords; docs/PERFORMANCE.md).
 	manyMatches int
-	// The statements of a door's scan, compiled once (see sqldb.Prepare):
-	// on SQLite compiling them took as long as running them. Nil (a
-	// failed compile) falls back to the query text.
-	doorEvent, entryCode, ticketForCheckIn, addCheckIn *sql.Stmt
 }
 
-// NewStore returns a Store over db (migrated with Migrations).
+// NewStore returns a Store over db (migrated with Migrations). Its
+// statements go by their text, and each connection keeps them compiled
+// (sqldb's statement cache on SQLite, pgx's on PostgreSQL).
 func NewStore(db *sqldb.DB) *Store {
-	s := &Store{db: db, manyMatches: 1000}
-	ctx := context.Background()
-	s.doorEvent, _ = db.Read().PrepareContext(ctx, doorEventQuery)
-	s.entryCode, _ = db.Read().PrepareContext(ctx, entryCodeQuery)
-	s.ticketForCheckIn, _ = db.Prepare(ctx, forUpdate(db.Engine(), getTicketQuery))
-	s.addCheckIn, _ = db.Prepare(ctx, addCheckInQuery)
-	return s
+	return &Store{db: db, manyMatches: 1000}
 }
 
 const getTicketQuery = `SELECT ` + ticketColumns + ` FROM tickets WHERE id = $1`
@@ -288,16 +280,11 @@ func millis(at time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: at.UnixMilli(), Valid: true}
 }
 
-// InsertMany adds new tickets (a chunk of an event's) with one compiled
-// statement.
+// InsertMany adds new tickets (a chunk of an event's), the one statement
+// compiled once.
 func (s *Store) InsertMany(ctx context.Context, tx *sqldb.Tx, ts []Ticket) error {
-	st, err := tx.PrepareContext(ctx, insertQuery)
-	if err != nil {
-		return fmt.Errorf("insert tickets: %w", sqldb.Err(err))
-	}
-	defer st.Close()
 	for _, t := range ts {
-		if _, err := st.ExecContext(ctx, insertArgs(t)...); err != nil {
+		if _, err := tx.ExecContext(ctx, insertQuery, insertArgs(t)...); err != nil {
 			return fmt.Errorf("insert ticket: %w", sqldb.Err(err))
 		}
 	}
@@ -545,7 +532,7 @@ const entryCodeQuery = `SELECT ticket_id, code_version FROM entry_codes WHERE sh
 // EntryCode returns the ticket and codeVersion of a short form, or an error
 // matching sqldb.ErrNotFound.
 func (s *Store) EntryCode(ctx context.Context, short string) (ticketID string, codeVersion int64, err error) {
-	if err := s.db.QueryRow(ctx, nil, s.entryCode, entryCodeQuery, short).Scan(&ticketID, &codeVersion); err != nil {
+	if err := s.db.Read().QueryRowContext(ctx, entryCodeQuery, short).Scan(&ticketID, &codeVersion); err != nil {
 		return "", 0, fmt.Errorf("entry code: %w", sqldb.Err(err))
 	}
 	return ticketID, codeVersion, nil
@@ -556,7 +543,7 @@ const doorEventQuery = `SELECT id, version, organizer_id, staff, status, starts_
 // DoorEvent returns the replica of an event, or an error matching
 // sqldb.ErrNotFound.
 func (s *Store) DoorEvent(ctx context.Context, id string) (DoorEvent, error) {
-	return scanDoorEvent(s.db.QueryRow(ctx, nil, s.doorEvent, doorEventQuery, id))
+	return scanDoorEvent(s.db.Read().QueryRowContext(ctx, doorEventQuery, id))
 }
 
 // DoorEventTx is DoorEvent read inside tx: after the ticket's lock, so
@@ -623,7 +610,7 @@ const addCheckInQuery = `INSERT INTO checkins (ticket_id, event_id, code_version
 
 // TicketForCheckIn is GetForUpdate with the statement compiled once.
 func (s *Store) TicketForCheckIn(ctx context.Context, tx *sqldb.Tx, id string) (Ticket, error) {
-	t, err := scanTicket(s.db.QueryRow(ctx, tx, s.ticketForCheckIn, forUpdate(tx.Engine(), getTicketQuery), id))
+	t, err := scanTicket(tx.QueryRowContext(ctx, forUpdate(tx.Engine(), getTicketQuery), id))
 	if err != nil {
 		return Ticket{}, fmt.Errorf("get ticket: %w", err)
 	}
@@ -637,15 +624,7 @@ func (s *Store) TicketForCheckIn(ctx context.Context, tx *sqldb.Tx, id string) (
 // engines, whatever else locks.
 func (s *Store) AddCheckIn(ctx context.Context, tx *sqldb.Tx, t Ticket, user session.User, now time.Time) (bool, time.Time, error) {
 	args := []any{t.ID, t.EventID, t.CodeVersion, user.ID, strings.ToLower(user.Email), now.UnixMilli()}
-	var (
-		res sql.Result
-		err error
-	)
-	if s.addCheckIn != nil {
-		res, err = tx.StmtContext(ctx, s.addCheckIn).ExecContext(ctx, args...)
-	} else {
-		res, err = tx.ExecContext(ctx, addCheckInQuery, args...)
-	}
+	res, err := tx.ExecContext(ctx, addCheckInQuery, args...)
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("add check-in: %w", sqldb.Err(err))
 	}

@@ -136,6 +136,9 @@ type DB struct {
 	engine Engine
 	write  *sql.DB
 	read   *sql.DB
+	// group runs SQLite's write transactions (commit.go); nil on
+	// PostgreSQL, whose writers run side by side.
+	group *committer
 }
 
 // Open opens the database and applies the migrations.
@@ -186,8 +189,11 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + sqlitePragmas + synchronous(syncFull)
 	// Write transactions begin IMMEDIATE: they take the write lock at BEGIN,
-	// so two writers never deadlock upgrading a read lock.
-	wc, err := newSQLiteConnector(base + "&_txlock=immediate")
+	// so two writers never deadlock upgrading a read lock. The writer keeps
+	// its temporary files in memory: a group commit's savepoints (commit.go)
+	// journal each page they change first, and in a file that cost a write
+	// system call per page.
+	wc, err := newSQLiteConnector(base + "&_txlock=immediate&_pragma=temp_store(MEMORY)")
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
 	}
@@ -208,7 +214,7 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetConnMaxIdleTime(idleConnLife) // each holds SQLite's page cache
-	return &DB{engine: SQLite, write: write, read: read}, nil
+	return &DB{engine: SQLite, write: write, read: read, group: newCommitter(write)}, nil
 }
 
 // pingSQLite opens the first connection, retrying while another process
@@ -382,35 +388,6 @@ func otherEngineFiles(files fs.FS, e Engine) ([]string, error) {
 // Engine reports which database this is.
 func (db *DB) Engine() Engine { return db.engine }
 
-// Prepare compiles q once on the writing connections, for a hot statement:
-// run it in a transaction through tx.StmtContext, and database/sql reuses
-// the compiled form on each connection (compiling it again only on a new
-// one). SQLite otherwise compiles every statement on each use, which for a
-// short statement costs more than running it.
-func (db *DB) Prepare(ctx context.Context, q string) (*sql.Stmt, error) {
-	st, err := db.write.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("sqldb: prepare: %w", Err(err))
-	}
-	return st, nil
-}
-
-// QueryRow runs a one-row query in tx, or on the read pool when tx is nil,
-// as st when it is not nil (compiled once: Prepare for a statement run in
-// transactions, Read().PrepareContext for one run outside them), else as
-// q. A store keeps its hot statements compiled with one fallback.
-func (db *DB) QueryRow(ctx context.Context, tx *Tx, st *sql.Stmt, q string, args ...any) *sql.Row {
-	switch {
-	case tx == nil && st != nil:
-		return st.QueryRowContext(ctx, args...)
-	case tx == nil:
-		return db.read.QueryRowContext(ctx, q, args...)
-	case st != nil:
-		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
-	}
-	return tx.QueryRowContext(ctx, q, args...)
-}
-
 // Read is for queries outside a transaction. On SQLite its connections are
 // read-only and run beside the writer.
 func (db *DB) Read() *sql.DB { return db.read }
@@ -425,6 +402,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -438,6 +418,10 @@ type Tx struct {
 	*sql.Tx
 	engine   Engine
 	onCommit []func()
+	// detached: the transaction is shared with other callers (SQLite's
+	// group commit), so a caller's cancelled context must not interrupt
+	// a statement, which would roll back all of it.
+	detached bool
 }
 
 // Engine reports which database the transaction runs on.
@@ -446,25 +430,53 @@ func (tx *Tx) Engine() Engine { return tx.engine }
 // OnCommit runs f after the transaction commits.
 func (tx *Tx) OnCommit(f func()) { tx.onCommit = append(tx.onCommit, f) }
 
+// ctx is the context a statement runs with. A context already ended is
+// kept: database/sql then refuses the statement before it reaches the
+// driver, so a caller that gave up runs nothing more (and its function
+// rolls back). One still live is detached where the transaction is shared,
+// so that ending it does not interrupt a running statement.
+func (tx *Tx) ctx(ctx context.Context) context.Context {
+	if tx.detached && ctx.Err() == nil {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
+// ExecContext, QueryContext and QueryRowContext are sql.Tx's, with the
+// context detached where the transaction is shared.
+func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(tx.ctx(ctx), q, args...)
+}
+
+func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(tx.ctx(ctx), q, args...)
+}
+
+func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(tx.ctx(ctx), q, args...)
+}
+
 // WithTx runs fn in a write transaction: committed if fn returns nil, rolled
-// back otherwise (fn's error is returned through Err). Keep fn short: on SQLite every writer waits for it.
-func (db *DB) WithTx(ctx context.Context, fn func(*Tx) error) (err error) {
+// back otherwise (fn's error is returned through Err); a panic in fn rolls
+// back and panics on. Keep fn short: on SQLite every writer waits for it,
+// and fn may share its transaction with other callers' (commit.go), each in
+// a savepoint of its own.
+func (db *DB) WithTx(ctx context.Context, fn func(*Tx) error) error {
+	if db.group != nil {
+		return db.group.do(ctx, fn)
+	}
 	stx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqldb: begin: %w", Err(err))
 	}
 	tx := &Tx{Tx: stx, engine: db.engine}
-	defer func() {
-		if p := recover(); p != nil {
-			stx.Rollback()
-			panic(p)
-		}
-	}()
-	if err := fn(tx); err != nil {
+	res := call(fn, tx)
+	if res.err != nil || res.panicked {
 		stx.Rollback()
-		// fn's driver errors are translated too, so a service checking
-		// errors.Is(err, ErrConflict) after WithTx sees the conflict.
-		return Err(err)
+		if res.panicked {
+			panic(res.panicVal)
+		}
+		return res.err
 	}
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("sqldb: commit: %w", Err(err))

@@ -1,0 +1,218 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Group commit for SQLite. A SQLite file has one writer at a time, so write
+// transactions queue anyway; each then pays its own BEGIN, its own WAL
+// frames and its own COMMIT, which in an on-sale cost more CPU than the
+// statements themselves (every win sets off a transaction in each of five
+// parts). So the transactions waiting for the writer run together: one
+// goroutine per database takes whatever is queued (up to maxGroup), runs
+// each function in a savepoint of one transaction and commits once.
+//
+// What each caller sees is unchanged: its function's writes commit or roll
+// back alone (an error or a panic rolls back to its savepoint, and the
+// others go on), WithTx returns only once they are committed, and its
+// OnCommit hooks run after that commit, on its own goroutine. A commit that
+// fails fails every function of the group, as it would have failed each.
+//
+// A caller's context ending rolls back its function alone, as it rolled back
+// its own transaction before: it gives up at once while it waits for the
+// writer, is skipped if its context has ended by its turn, and once its
+// function runs, the statements after the end are refused and its savepoint
+// rolled back. But a statement already running is not interrupted
+// (Tx.detached): an interrupted SQLite statement rolls back the whole
+// transaction, and one caller giving up must not undo the others' work.
+
+// maxGroup bounds the functions one transaction runs, so a long queue
+// commits in steps rather than holding the writer for all of it.
+const maxGroup = 64
+
+// txRequest is one WithTx call waiting for the writer.
+type txRequest struct {
+	ctx    context.Context
+	fn     func(*Tx) error
+	result chan txResult
+}
+
+// txResult is what the writer hands back: the function's error (or the
+// commit's), its panic if it panicked, and the hooks to run.
+type txResult struct {
+	err      error
+	panicked bool
+	panicVal any
+	onCommit []func()
+}
+
+// committer runs the queued write transactions of one SQLite database.
+type committer struct {
+	db        *sql.DB
+	queue     chan *txRequest
+	closing   chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+	// commits counts the transactions committed, for the tests.
+	commits atomic.Int64
+}
+
+var errClosed = errors.New("sqldb: database closed")
+
+func newCommitter(db *sql.DB) *committer {
+	c := &committer{db: db, queue: make(chan *txRequest), closing: make(chan struct{}), stopped: make(chan struct{})}
+	go c.loop()
+	return c
+}
+
+// do queues fn and waits for its outcome.
+func (c *committer) do(ctx context.Context, fn func(*Tx) error) error {
+	r := &txRequest{ctx: ctx, fn: fn, result: make(chan txResult, 1)}
+	select {
+	case c.queue <- r:
+	case <-ctx.Done():
+		return fmt.Errorf("sqldb: begin: %w", ctx.Err())
+	case <-c.closing:
+		return errClosed
+	}
+	res := <-r.result
+	if res.panicked {
+		panic(res.panicVal)
+	}
+	if res.err != nil {
+		return res.err
+	}
+	for _, f := range res.onCommit {
+		f()
+	}
+	return nil
+}
+
+func (c *committer) close() {
+	c.closeOnce.Do(func() { close(c.closing) })
+	<-c.stopped
+}
+
+func (c *committer) loop() {
+	defer close(c.stopped)
+	group := make([]*txRequest, 0, maxGroup)
+	for {
+		select {
+		case r := <-c.queue:
+			group = append(group[:0], r)
+		case <-c.closing:
+			return
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-c.queue:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		c.run(group)
+		clear(group)
+	}
+}
+
+// run runs one group in one transaction and hands each caller its result.
+func (c *committer) run(group []*txRequest) {
+	results := make([]txResult, len(group))
+	live := 0 // the functions whose writes are in the transaction
+	stx, err := c.db.BeginTx(context.WithoutCancel(group[0].ctx), nil)
+	if err != nil {
+		err = fmt.Errorf("sqldb: begin: %w", Err(err))
+		for i := range group {
+			results[i].err = err
+		}
+		c.deliver(group, results)
+		return
+	}
+	savepoints := len(group) > 1
+	broken := error(nil) // the transaction was lost under a function
+	for i, r := range group {
+		if broken != nil {
+			results[i].err = broken
+			continue
+		}
+		if err := r.ctx.Err(); err != nil {
+			results[i].err = fmt.Errorf("sqldb: begin: %w", err)
+			continue
+		}
+		if savepoints {
+			if _, err := stx.Exec("SAVEPOINT grouped"); err != nil {
+				broken = fmt.Errorf("sqldb: savepoint: %w", Err(err))
+				results[i].err = broken
+				continue
+			}
+		}
+		tx := &Tx{Tx: stx, engine: SQLite, detached: true}
+		results[i] = call(r.fn, tx)
+		if err := r.ctx.Err(); err != nil && results[i].err == nil && !results[i].panicked {
+			// As a transaction of its own would have been, by database/sql.
+			results[i].err = fmt.Errorf("sqldb: commit: %w", err)
+		}
+		if results[i].err == nil && !results[i].panicked {
+			results[i].onCommit = tx.onCommit
+			live++
+			if savepoints {
+				if _, err := stx.Exec("RELEASE grouped"); err != nil {
+					broken = fmt.Errorf("sqldb: release savepoint: %w", Err(err))
+				}
+			}
+			continue
+		}
+		if savepoints {
+			if _, err := stx.Exec("ROLLBACK TO grouped; RELEASE grouped"); err != nil {
+				broken = fmt.Errorf("sqldb: roll back to savepoint: %w", Err(err))
+			}
+		}
+	}
+	if broken == nil && live > 0 {
+		if err := stx.Commit(); err != nil {
+			broken = fmt.Errorf("sqldb: commit: %w", Err(err))
+		} else {
+			c.commits.Add(1)
+		}
+	} else {
+		stx.Rollback()
+	}
+	if broken != nil {
+		// Nothing of the group was committed: every function that had
+		// succeeded fails too, as its own commit would have.
+		for i := range results {
+			if results[i].err == nil && !results[i].panicked {
+				results[i] = txResult{err: broken}
+			}
+		}
+	}
+	c.deliver(group, results)
+}
+
+func (c *committer) deliver(group []*txRequest, results []txResult) {
+	for i, r := range group {
+		r.result <- results[i]
+	}
+}
+
+// call runs fn, catching its panic for the caller to re-raise.
+func call(fn func(*Tx) error, tx *Tx) (res txResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = txResult{panicked: true, panicVal: p}
+		}
+	}()
+	if err := fn(tx); err != nil {
+		// fn's driver errors are translated too, so a service checking
+		// errors.Is(err, ErrConflict) after WithTx sees the conflict.
+		return txResult{err: Err(err)}
+	}
+	return txResult{}
+}
