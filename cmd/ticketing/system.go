@@ -36,6 +36,9 @@ type infra struct {
 	// revoked is this process's set of signed-out sessions, which every
 	// part's edge checks (fed by followRevocations).
 	revoked *session.Revocations
+	// tokens are the sessions this process's edges have verified, shared
+	// by the parts of `up` (session.Cache).
+	tokens *session.Cache
 	// sandboxJournal is where the sandbox provider keeps its journal
 	// (payments.NewSandboxAt): in the data dir when the process keeps its
 	// state there, "" (in memory) otherwise.
@@ -124,7 +127,7 @@ func (in infra) handler(p *part, health *httpapi.Probes) http.Handler {
 	if p.raw {
 		return httpapi.Log(log)(httpapi.Observe(mux, observe))
 	}
-	return httpapi.EdgeVerifying(mux, log, session.Verifier{Key: in.key, Now: time.Now, Revoked: in.revoked}, observe)
+	return httpapi.EdgeVerifying(mux, log, session.Verifier{Key: in.key, Now: time.Now, Revoked: in.revoked, Cache: in.tokens}, observe)
 }
 
 // connectBus connects to NATS and makes sure of the TICKETING stream, and
@@ -166,5 +169,6 @@ func newInfra(cfg Config, log *slog.Logger, key []byte) (infra, error) {
 	if err != nil {
 		return infra{}, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
-	return infra{cfg: cfg, log: log, key: key, trusted: trusted, metrics: metrics.New(), revoked: session.NewRevocations()}, nil
+	return infra{cfg: cfg, log: log, key: key, trusted: trusted, metrics: metrics.New(), revoked: session.NewRevocations(),
+		tokens: session.NewCache(key, session.DefaultCacheSize)}, nil
 }

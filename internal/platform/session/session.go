@@ -152,6 +152,8 @@ type Verifier struct {
 	// Revoked is the set of signed-out tokens; nil means none (tests of a
 	// service that never sees a sign-out).
 	Revoked *Revocations
+	// Cache keeps the tokens verified before with Key; nil means none.
+	Cache *Cache
 }
 
 // Verify parses token and refuses it (ErrRevoked) when it was signed out.
@@ -161,9 +163,19 @@ func (v Verifier) Verify(token string) (Token, error) {
 	if v.Now != nil {
 		now = v.Now
 	}
-	t, err := Parse(v.Key, token, now())
-	if err != nil {
-		return Token{}, err
+	cache := v.Cache.forKey(v.Key)
+	t, ok := cache.get(token)
+	if ok {
+		// As Parse's expiry check: valid strictly before exp.
+		if !now().Before(t.ExpiresAt) {
+			return Token{}, ErrInvalid
+		}
+	} else {
+		var err error
+		if t, err = Parse(v.Key, token, now()); err != nil {
+			return Token{}, err
+		}
+		cache.put(token, t)
 	}
 	if v.Revoked.Revoked(t) {
 		return Token{}, ErrRevoked

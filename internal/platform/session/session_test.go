@@ -213,22 +213,94 @@ func TestVerifierRefusesRevokedTokens(t *testing.T) {
 }
 
 // BenchmarkVerify is the cost every request pays for its session: the HMAC
-// and the revocation lookup among 100,000 revoked tokens.
+// and the claims' JSON (or the cache's lookup instead), and the revocation
+// lookup among 100,000 revoked tokens.
 func BenchmarkVerify(b *testing.B) {
 	revoked := session.NewRevocations()
 	for i := range 100_000 {
 		revoked.Add(session.Revocation{UserID: "u", TokenID: fmt.Sprint(i), ExpiresAt: now.Add(time.Hour)}, now)
 	}
-	v := session.Verifier{Key: key, Now: func() time.Time { return now }, Revoked: revoked}
 	tok, err := session.Issue(key, user, now, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := v.Verify(tok); err != nil {
-				b.Fatal(err)
+	for _, bc := range []struct {
+		name  string
+		cache *session.Cache
+	}{{"uncached", nil}, {"cached", session.NewCache(key, session.DefaultCacheSize)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			v := session.Verifier{Key: key, Now: func() time.Time { return now }, Revoked: revoked, Cache: bc.cache}
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := v.Verify(tok); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// A Verifier with a cache answers a token it verified before without
+// verifying it again, yet still refuses it once expired or signed out;
+// it never keeps a token that failed, and a cache filled for one key is
+// not used by a Verifier of another.
+func TestVerifierCache(t *testing.T) {
+	t.Parallel()
+	clock := now
+	revoked := session.NewRevocations()
+	cache := session.NewCache(key, 2)
+	v := session.Verifier{Key: key, Now: func() time.Time { return clock }, Revoked: revoked, Cache: cache}
+	tok, err := session.Issue(key, user, now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Again (from the cache): the same token.
+	if got, err := v.Verify(tok); err != nil || got != first {
+		t.Errorf("second Verify = %+v, %v; want %+v", got, err, first)
+	}
+	// A cache is for its own key only.
+	other := v
+	other.Key = []byte("another key, of another deployment")
+	if _, err := other.Verify(tok); !errors.Is(err, session.ErrInvalid) {
+		t.Errorf("Verify with another key sharing the cache = %v, want ErrInvalid", err)
+	}
+
+	// A tampered token is not the cached one, and a failure is not kept.
+	bad := tok[:len(tok)-2] + "AA"
+	for range 2 {
+		if _, err := v.Verify(bad); !errors.Is(err, session.ErrInvalid) {
+			t.Errorf("Verify of a tampered token = %v, want ErrInvalid", err)
+		}
+	}
+
+	// Expired: refused, cached or not.
+	clock = first.ExpiresAt
+	if _, err := v.Verify(tok); !errors.Is(err, session.ErrInvalid) {
+		t.Errorf("Verify of a cached token at its expiry = %v, want ErrInvalid", err)
+	}
+	clock = now
+	revoked.Add(session.Revocation{UserID: user.ID, TokenID: first.ID, ExpiresAt: first.ExpiresAt}, now)
+	if _, err := v.Verify(tok); !errors.Is(err, session.ErrRevoked) {
+		t.Errorf("Verify of a cached token signed out = %v, want ErrRevoked", err)
+	}
+
+	// Past its bound the cache starts over, and tokens still verify.
+	for i := range 5 {
+		u := session.User{ID: fmt.Sprint("user-", i), Email: "x@example.com"}
+		tok, err := session.Issue(key, u, now, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if got, err := v.Verify(tok); err != nil || got.User != u {
+				t.Fatalf("Verify of token %d = %+v, %v", i, got, err)
 			}
 		}
-	})
+	}
 }
