@@ -99,13 +99,13 @@ func (c *committer) close() {
 }
 
 func (c *committer) loop() {
-	defer close(c.stopped)
 	group := make([]*txRequest, 0, maxGroup)
 	for {
 		select {
 		case r := <-c.queue:
 			group = append(group[:0], r)
 		case <-c.closing:
+			close(c.stopped)
 			return
 		}
 	more:
@@ -122,17 +122,44 @@ func (c *committer) loop() {
 	}
 }
 
+// errGoexit answers a group whose function ended the committer's goroutine.
+var errGoexit = errors.New("sqldb: a transaction's function ended its goroutine (runtime.Goexit); nothing of its group was committed")
+
 // run runs one group in one transaction and hands each caller its result.
 func (c *committer) run(group []*txRequest) {
 	results := make([]txResult, len(group))
 	live := 0 // the functions whose writes are in the transaction
-	stx, err := c.db.BeginTx(context.WithoutCancel(group[0].ctx), nil)
+	var stx *sql.Tx
+	delivered := false // false in the deferred check: the goroutine is ending
+	defer func() {
+		// A panic is caught by call; only runtime.Goexit (a test's t.Fatal
+		// inside WithTx, which ran on the caller's goroutine before the
+		// group commit) gets here: answer the group, and let a new
+		// goroutine take the queue over.
+		if !delivered {
+			if stx != nil {
+				stx.Rollback()
+			}
+			for i := range results {
+				results[i] = txResult{err: errGoexit}
+			}
+			c.deliver(group, results)
+			go c.loop()
+		}
+	}()
+	answer := func() {
+		c.deliver(group, results)
+		delivered = true
+	}
+	var err error
+	stx, err = c.db.BeginTx(context.WithoutCancel(group[0].ctx), nil)
 	if err != nil {
+		stx = nil
 		err = fmt.Errorf("sqldb: begin: %w", Err(err))
 		for i := range group {
 			results[i].err = err
 		}
-		c.deliver(group, results)
+		answer()
 		return
 	}
 	savepoints := len(group) > 1
@@ -193,7 +220,7 @@ func (c *committer) run(group []*txRequest) {
 			}
 		}
 	}
-	c.deliver(group, results)
+	answer()
 }
 
 func (c *committer) deliver(group []*txRequest, results []txResult) {

@@ -57,8 +57,15 @@ func waitQueued(t *testing.T, n int) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		buf := make([]byte, 1<<20)
-		stacks := string(buf[:runtime.Stack(buf, true)])
-		if strings.Count(stacks, "sqldb.(*committer).do(") >= n {
+		waiting := 0
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			// Blocked in do's select, sending to the queue.
+			header, _, _ := strings.Cut(g, "\n")
+			if strings.Contains(header, "[select") && strings.Contains(g, "sqldb.(*committer).do(") {
+				waiting++
+			}
+		}
+		if waiting >= n {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -266,5 +273,39 @@ func TestGroupCommitCancelAndClose(t *testing.T) {
 	db.Close()
 	if err := db.WithTx(bg, func(*Tx) error { return nil }); !errors.Is(err, errClosed) {
 		t.Errorf("WithTx on a closed database = %v, want errClosed", err)
+	}
+}
+
+// A function that ends its goroutine (runtime.Goexit, as a test's t.Fatal
+// inside WithTx does) fails its group, not the database: its writes are
+// rolled back and the next transactions run.
+func TestGroupCommitGoexit(t *testing.T) {
+	db := openCacheTest(t)
+	ctx := context.Background()
+	errs := make(chan error, 1)
+	go func() {
+		errs <- db.WithTx(ctx, func(tx *Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO things (id, name) VALUES (1, 'a')`); err != nil {
+				return err
+			}
+			runtime.Goexit()
+			return nil
+		})
+	}()
+	if err := <-errs; !errors.Is(err, errGoexit) {
+		t.Errorf("WithTx whose function called runtime.Goexit = %v, want errGoexit", err)
+	}
+	for i := range 3 {
+		err := db.WithTx(ctx, func(tx *Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO things (id, name) VALUES ($1, $2)`, 10+i, fmt.Sprint("b", i))
+			return err
+		})
+		if err != nil {
+			t.Fatalf("WithTx after the Goexit: %v", err)
+		}
+	}
+	var n int
+	if err := db.Read().QueryRow(`SELECT count(*) FROM things`).Scan(&n); err != nil || n != 3 {
+		t.Errorf("%d rows (%v), want the 3 written after the Goexit", n, err)
 	}
 }
