@@ -51,6 +51,10 @@ type txResult struct {
 	onCommit []func()
 }
 
+// ok reports whether the function succeeded: its writes stay in the
+// transaction.
+func (r txResult) ok() bool { return r.err == nil && !r.panicked }
+
 // committer runs the queued write transactions of one SQLite database.
 type committer struct {
 	db        *sql.DB
@@ -154,7 +158,6 @@ func (c *committer) run(group []*txRequest) {
 	var err error
 	stx, err = c.db.BeginTx(context.WithoutCancel(group[0].ctx), nil)
 	if err != nil {
-		stx = nil
 		err = fmt.Errorf("sqldb: begin: %w", Err(err))
 		for i := range group {
 			results[i].err = err
@@ -182,11 +185,11 @@ func (c *committer) run(group []*txRequest) {
 		}
 		tx := &Tx{Tx: stx, engine: SQLite, detached: true}
 		results[i] = call(r.fn, tx)
-		if err := r.ctx.Err(); err != nil && results[i].err == nil && !results[i].panicked {
+		if err := r.ctx.Err(); err != nil && results[i].ok() {
 			// As a transaction of its own would have been, by database/sql.
 			results[i].err = fmt.Errorf("sqldb: commit: %w", err)
 		}
-		if results[i].err == nil && !results[i].panicked {
+		if results[i].ok() {
 			results[i].onCommit = tx.onCommit
 			live++
 			if savepoints {
@@ -215,7 +218,7 @@ func (c *committer) run(group []*txRequest) {
 		// Nothing of the group was committed: every function that had
 		// succeeded fails too, as its own commit would have.
 		for i := range results {
-			if results[i].err == nil && !results[i].panicked {
+			if results[i].ok() {
 				results[i] = txResult{err: broken}
 			}
 		}

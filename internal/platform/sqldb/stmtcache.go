@@ -69,18 +69,24 @@ type cachingConn struct {
 // again while its rows are open (a loop over rows running its own query
 // again) is compiled apart instead.
 type cachedStmt struct {
-	stmt interface {
-		driver.StmtExecContext
-		driver.StmtQueryContext
-		Close() error
-	}
+	stmt sqliteStmt
 	busy bool
+}
+
+// sqliteStmt is what modernc's compiled statement implements and the cache
+// uses.
+type sqliteStmt interface {
+	driver.StmtExecContext
+	driver.StmtQueryContext
+	Close() error
 }
 
 func (c *cachingConn) inner() sqliteConn { return c.Conn.(sqliteConn) }
 
 // stmt is q's compiled statement, compiling it on first use; nil when the
-// cache is full or q's statement is busy, for the caller to run q apart.
+// cache is full or q's statement is busy, for the caller to run q apart. A
+// statement that does not compile is the caller's error: compiling it apart
+// would only fail again.
 func (c *cachingConn) stmt(ctx context.Context, q string) (*cachedStmt, error) {
 	if s, ok := c.stmts[q]; ok {
 		if s.busy {
@@ -95,11 +101,7 @@ func (c *cachingConn) stmt(ctx context.Context, q string) (*cachedStmt, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, ok := ds.(interface {
-		driver.StmtExecContext
-		driver.StmtQueryContext
-		Close() error
-	})
+	st, ok := ds.(sqliteStmt)
 	if !ok {
 		ds.Close()
 		return nil, nil
@@ -127,7 +129,10 @@ func cacheable(q string) bool {
 
 func (c *cachingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
 	s, err := c.stmt(ctx, q)
-	if err != nil || s == nil {
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
 		return c.inner().ExecContext(ctx, q, args)
 	}
 	return s.stmt.ExecContext(ctx, args)
@@ -135,7 +140,10 @@ func (c *cachingConn) ExecContext(ctx context.Context, q string, args []driver.N
 
 func (c *cachingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
 	s, err := c.stmt(ctx, q)
-	if err != nil || s == nil {
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
 		return c.inner().QueryContext(ctx, q, args)
 	}
 	rows, err := s.stmt.QueryContext(ctx, args)
