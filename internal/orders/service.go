@@ -235,21 +235,25 @@ func (s *Service) Reserve(ctx context.Context, userID, ticketID, addr string) (O
 }
 
 // peek answers from reads outside any transaction a reservation that is
-// bound to lose, or returns nil. A winner pays one point read of the
-// ticket; only a ticket that is not plainly free to take costs the full
-// read of the buyer's holds, so that the buyer is told what the
-// transaction would have told them (a limit before a reserved ticket).
+// bound to lose, or returns nil. Where a point read is cheap (the store
+// says), a winner pays one point read of the ticket and only a ticket
+// that is not plainly free to take costs the full read of the buyer's
+// holds; elsewhere every attempt pays the full read alone. Either way
+// the buyer is told what the transaction would have told them (a limit
+// before a reserved ticket).
 func (s *Service) peek(ctx context.Context, ticketID, userID, addr string, now time.Time) error {
-	t, held, err := s.store.PeekTicket(ctx, ticketID)
-	switch {
-	case errors.Is(err, sqldb.ErrNotFound):
-		return ErrTicketNotFound
-	case err != nil:
-		return err
-	case t.UserID == userID:
-		return ErrOwnTicket
-	case t.Status == events.TicketOnSale && !held && !now.Before(t.OnSaleAt):
-		return nil
+	if s.store.PointReadFirst() {
+		t, held, err := s.store.PeekTicket(ctx, ticketID)
+		switch {
+		case errors.Is(err, sqldb.ErrNotFound):
+			return ErrTicketNotFound
+		case err != nil:
+			return err
+		case t.UserID == userID:
+			return ErrOwnTicket
+		case t.Status == events.TicketOnSale && !held && !now.Before(t.OnSaleAt):
+			return nil
+		}
 	}
 	t, holds, held, err := s.store.PeekReserve(ctx, ticketID, userID, addr)
 	switch {

@@ -177,6 +177,16 @@ const peekTicketQuery = `SELECT t.id, t.status, t.user_id, t.on_sale_at, ` + hel
 // heldColumn is whether an unpaid order holds ticket $1.
 const heldColumn = `EXISTS (SELECT 1 FROM orders h WHERE h.ticket_id = $1 AND h.status IN ('created', 'awaiting:payment'))`
 
+// PointReadFirst reports whether a reservation's first look is the
+// ticket's point read (PeekTicket), with the full read (PeekReserve) only
+// for a ticket it does not find plainly free. On SQLite a read is a call
+// into the library, and the point read costs a fraction of the full one,
+// which a winner then skips. On PostgreSQL every read is a round trip,
+// which costs both sides more than the full read's subqueries: the full
+// read alone answers every attempt, and a loser pays one round trip, not
+// two.
+func (s *Store) PointReadFirst() bool { return s.db.Engine() == sqldb.SQLite }
+
 // PeekReserve is TicketForReserve outside any transaction, on the read
 // pool (on SQLite it runs beside the writer), and also reports whether an
 // unpaid order already holds the ticket (a probe of orders_unpaid_ticket).
