@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -112,6 +113,13 @@ func (c *committer) loop() {
 			close(c.stopped)
 			return
 		}
+		// Let the goroutines that are runnable (the callers the last
+		// commit answered, the handlers of what it set off) reach the
+		// queue first: under load this more than doubles a group (an
+		// on-sale on up: 1.3-1.9 functions per commit became about 4),
+		// and a commit costs more CPU than a function. Idle, nothing is
+		// runnable and this costs a call.
+		runtime.Gosched()
 	more:
 		for len(group) < maxGroup {
 			select {
