@@ -39,7 +39,20 @@ func TestUpDataDirIsOwnerOnly(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		seen := map[string]bool{}
-		checkMode := func(p string, d fs.DirEntry, fi fs.FileInfo) error {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			var fi fs.FileInfo
+			if err == nil {
+				fi, err = d.Info()
+			}
+			// The running NATS server writes a consumer's state to a
+			// temporary file and renames it over the old one: a file
+			// listed a moment ago may be gone.
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 			rel, _ := filepath.Rel(dir, p)
 			seen[rel] = true
 			want := os.FileMode(0o600)
@@ -50,21 +63,6 @@ func TestUpDataDirIsOwnerOnly(t *testing.T) {
 				t.Errorf("%s: %s has mode %#o, want %#o", when, rel, got, want)
 			}
 			return nil
-		}
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err == nil {
-				var fi fs.FileInfo
-				if fi, err = d.Info(); err == nil {
-					return checkMode(p, d, fi)
-				}
-			}
-			// The running NATS server writes a consumer's state to a
-			// temporary file and renames it over the old one: a file
-			// listed a moment ago may be gone.
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
 		})
 		if err != nil {
 			t.Fatal(err)
