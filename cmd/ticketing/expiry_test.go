@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
+	"log/slog"
 	"math"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/ticketing/ticketing/internal/platform/natsbus/natsbustest"
 )
 
 // TestUpExpiryP99 measures, through the gateway of `up`, how late orders are
@@ -48,9 +53,10 @@ func TestUpExpiryP99(t *testing.T) {
 		}
 		return due
 	}
-	// watch polls the buyer's orders and returns, for each order in due,
-	// how long after since it was first seen cancelled.
-	watch := func(due map[string]time.Time, since func(id string) time.Time) []time.Duration {
+	// watchEach polls the buyer's orders and returns, for each order in
+	// due, how long after since it was first seen cancelled; each is also
+	// given to each.
+	watchEach := func(due map[string]time.Time, since func(id string) time.Time, each func(id string, d time.Duration)) []time.Duration {
 		seen := map[string]time.Duration{}
 		natsbustest.Eventually(t, 20*time.Second, "every order is cancelled", func() bool {
 			var list []orderJSON
@@ -66,8 +72,9 @@ func TestUpExpiryP99(t *testing.T) {
 			return len(seen) == len(due)
 		})
 		var lat []time.Duration
-		for _, d := range seen {
+		for id, d := range seen {
 			lat = append(lat, d)
+			each(id, d)
 		}
 		slices.Sort(lat)
 		return lat
@@ -76,7 +83,7 @@ func TestUpExpiryP99(t *testing.T) {
 	p99 := func(lat []time.Duration) time.Duration { return lat[int(math.Ceil(0.99*float64(len(lat))))-1] }
 
 	due := reserve(40)
-	lat := watch(due, func(id string) time.Time { return due[id] })
+	lat := watchEach(due, func(id string) time.Time { return due[id] }, func(string, time.Duration) {})
 	t.Logf("running: lateness p50 %s, p99 %s, max %s", lat[len(lat)/2], p99(lat), lat[len(lat)-1])
 	if lat[0] < -50*time.Millisecond {
 		t.Errorf("an order was cancelled %s before its expiresAt", -lat[0])
@@ -97,12 +104,45 @@ func TestUpExpiryP99(t *testing.T) {
 		}
 	}
 	<-time.After(time.Until(last)) // every order falls due while the system is down
-	base2, _ := startUp(t, dir, env)
+	// The restarted system logs at debug level, so that a late order
+	// comes with the history of its events.
+	var kept eventLog
+	base2, _ := startUpLogged(t, dir, env, nil, slog.New(slog.NewTextHandler(&kept, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	back := time.Now()
 	buyer.base = base2
-	lat = watch(due, func(string) time.Time { return back })
+	late := map[string]time.Duration{}
+	lat = watchEach(due, func(string) time.Time { return back }, func(id string, d time.Duration) {
+		if d > time.Second {
+			late[id] = d
+		}
+	})
 	t.Logf("after restart: since ready p50 %s, p99 %s, max %s", lat[len(lat)/2], p99(lat), lat[len(lat)-1])
 	if p99(lat) > time.Second {
 		t.Errorf("after a restart, p99 %s from ready to cancelled, want under 1s", p99(lat))
+		for id, d := range late {
+			t.Logf("order %s (expiresAt %s) cancelled %s after ready", id, due[id].Format(time.RFC3339Nano), d)
+		}
+		t.Logf("what the restarted system logged, but its requests:\n%s", kept.String())
 	}
+}
+
+// eventLog keeps what a system logs, but its requests.
+type eventLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *eventLog) Write(p []byte) (int, error) {
+	if !bytes.Contains(p, []byte(" msg=request ")) {
+		l.mu.Lock()
+		l.lines = append(l.lines, string(p))
+		l.mu.Unlock()
+	}
+	return len(p), nil
+}
+
+func (l *eventLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "")
 }

@@ -36,6 +36,13 @@ func startUp(t *testing.T, dataDir string, vars map[string]string) (string, *App
 // for what no variable sets.
 func startUpConfig(t *testing.T, dataDir string, vars map[string]string, edit func(*Config)) (string, *App) {
 	t.Helper()
+	return startUpLogged(t, dataDir, vars, edit, testLogger(t))
+}
+
+// startUpLogged is startUpConfig logging to log, for a test that reads
+// what the parts logged.
+func startUpLogged(t *testing.T, dataDir string, vars map[string]string, edit func(*Config), log *slog.Logger) (string, *App) {
+	t.Helper()
 	env := map[string]string{
 		"TICKETING_ADDR":       "127.0.0.1:0",
 		"TICKETING_DATA_DIR":   dataDir,
@@ -52,7 +59,6 @@ func startUpConfig(t *testing.T, dataDir string, vars map[string]string, edit fu
 	if edit != nil {
 		edit(&cfg)
 	}
-	log := testLogger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	app, err := Up(ctx, cfg, log)

@@ -490,6 +490,7 @@ func (s *Service) Expire(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("expire: %w", err)
 	}
+	s.log.Debug("order expired", "order_id", id)
 	return nil
 }
 
