@@ -65,6 +65,8 @@ type committer struct {
 	closeOnce sync.Once
 	// commits counts the transactions committed, for the tests.
 	commits atomic.Int64
+	// checkpoints, if set, is told of each commit (checkpoint.go).
+	checkpoints *checkpointer
 }
 
 var errClosed = errors.New("sqldb: database closed")
@@ -218,6 +220,9 @@ func (c *committer) run(group []*txRequest) {
 			broken = fmt.Errorf("sqldb: commit: %w", Err(err))
 		} else {
 			c.commits.Add(1)
+			if c.checkpoints != nil {
+				c.checkpoints.committed(c.db)
+			}
 		}
 	} else {
 		stx.Rollback()

@@ -136,7 +136,8 @@ type DB struct {
 	engine Engine
 	write  *sql.DB
 	read   *sql.DB
-	// group runs SQLite's write transactions (commit.go); nil on
+	// group runs SQLite's write transactions (commit.go), and its
+	// checkpointer copies their log into the file (checkpoint.go); nil on
 	// PostgreSQL, whose writers run side by side.
 	group *committer
 }
@@ -193,7 +194,8 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	// its temporary files in memory: a group commit's savepoints (commit.go)
 	// journal each page they change first, and in a file that cost a write
 	// system call per page.
-	wc, err := newSQLiteConnector(base + "&_txlock=immediate&_pragma=temp_store(MEMORY)")
+	// Its checkpoints are the checkpointer's (checkpoint.go).
+	wc, err := newSQLiteConnector(base + "&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
 	}
@@ -214,7 +216,26 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetConnMaxIdleTime(idleConnLife) // each holds SQLite's page cache
-	return &DB{engine: SQLite, write: write, read: read, group: newCommitter(write)}, nil
+	cc, err := newSQLiteConnector(base)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
+	}
+	// Its one connection opens now and stays: opening one beside a busy
+	// writer waits for the lock the WAL pragma takes.
+	ckpt := sql.OpenDB(cc)
+	ckpt.SetMaxOpenConns(1)
+	ckpt.SetConnMaxIdleTime(0)
+	if err := pingSQLite(ckpt); err != nil {
+		write.Close()
+		read.Close()
+		ckpt.Close()
+		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
+	}
+	group := newCommitter(write)
+	group.checkpoints = newCheckpointer(ckpt, &group.commits)
+	return &DB{engine: SQLite, write: write, read: read, group: group}, nil
 }
 
 // pingSQLite opens the first connection, retrying while another process
@@ -402,10 +423,12 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	var err error
 	if db.group != nil {
 		db.group.close()
+		err = db.group.checkpoints.close()
 	}
-	err := db.write.Close()
+	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
 	}
