@@ -20,8 +20,8 @@ import (
 // most every checkpointEvery: PASSIVE, which copies what no reader still
 // needs without taking the write lock, so commits go on meanwhile. Every
 // 100 ms cost a flash sale a tenth of its rate (each checkpoint writes the
-// pages changed since the last and syncs twice); every second costs
-// nothing measurable and still keeps the log short.
+// pages changed since the last and syncs twice); every second, a cost
+// within the host's noise (docs/PERFORMANCE.md), and the log stays short.
 //
 // The log restarts from its beginning when a write transaction begins on a
 // log copied all through. Beside a stream of commits the checkpointer is
@@ -114,8 +114,9 @@ func (c *checkpointer) loop() {
 }
 
 // close stops the checkpointer, once the writer has stopped committing, and
-// closes its connection; again, it does nothing. The last connection of the file to close runs a
-// final checkpoint, as SQLite always does.
+// closes its connection; a second call finds both done. The last
+// connection of the file to close runs a final checkpoint, as SQLite
+// always does.
 func (c *checkpointer) close() error {
 	c.once.Do(func() { close(c.stop) })
 	<-c.done

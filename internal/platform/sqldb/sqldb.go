@@ -193,49 +193,50 @@ func openSQLite(path string, syncFull bool) (*DB, error) {
 	// so two writers never deadlock upgrading a read lock. The writer keeps
 	// its temporary files in memory: a group commit's savepoints (commit.go)
 	// journal each page they change first, and in a file that cost a write
-	// system call per page.
-	// Its checkpoints are the checkpointer's (checkpoint.go).
-	wc, err := newSQLiteConnector(base + "&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)")
+	// system call per page. Its checkpoints are the checkpointer's
+	// (checkpoint.go). Opening it first creates the file and switches it to
+	// WAL before readers open it read-only.
+	write, err := openOneConn(path, base+"&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
-		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
+		return nil, err
 	}
-	write := sql.OpenDB(wc)
-	write.SetMaxOpenConns(1)
-	write.SetConnMaxIdleTime(0)
-	// Create the file and switch it to WAL before readers open it read-only.
-	if err := pingSQLite(write); err != nil {
+	// The checkpointer's connection opens now and stays: opening one beside
+	// a busy writer waits for the lock the WAL pragma takes.
+	ckpt, err := openOneConn(path, base)
+	if err != nil {
 		write.Close()
-		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
+		return nil, err
 	}
 	rc, err := newSQLiteConnector(base + "&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
+		ckpt.Close()
 		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
 	}
 	read := sql.OpenDB(rc)
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetConnMaxIdleTime(idleConnLife) // each holds SQLite's page cache
-	cc, err := newSQLiteConnector(base)
-	if err != nil {
-		write.Close()
-		read.Close()
-		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
-	}
-	// Its one connection opens now and stays: opening one beside a busy
-	// writer waits for the lock the WAL pragma takes.
-	ckpt := sql.OpenDB(cc)
-	ckpt.SetMaxOpenConns(1)
-	ckpt.SetConnMaxIdleTime(0)
-	if err := pingSQLite(ckpt); err != nil {
-		write.Close()
-		read.Close()
-		ckpt.Close()
-		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
-	}
 	group := newCommitter(write)
 	group.checkpoints = newCheckpointer(ckpt, &group.commits)
 	return &DB{engine: SQLite, write: write, read: read, group: group}, nil
+}
+
+// openOneConn opens a pool of one connection to the SQLite file at path,
+// kept open for good, and opens that connection now.
+func openOneConn(path, dsn string) (*sql.DB, error) {
+	c, err := newSQLiteConnector(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: open sqlite: %w", err)
+	}
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	if err := pingSQLite(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
+	}
+	return db, nil
 }
 
 // pingSQLite opens the first connection, retrying while another process
