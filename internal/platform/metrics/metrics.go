@@ -28,12 +28,14 @@ type Metrics struct {
 	handleTime  *prometheus.HistogramVec
 	eventLag    *prometheus.HistogramVec
 	scrapeLimit time.Duration
+	now         func() time.Time // the clock an event's lag is read on
 }
 
 // New returns a registry holding the Go runtime and process collectors and
 // the shared instruments.
 func New() *Metrics {
 	m := &Metrics{
+		now: time.Now,
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ticketing_http_requests_total",
@@ -101,9 +103,13 @@ func (m *Metrics) Handled(consumer, outcome string, stored time.Time, took time.
 	}
 	m.handleTime.WithLabelValues(consumer).Observe(took.Seconds())
 	if !stored.IsZero() {
-		m.eventLag.WithLabelValues(consumer).Observe(max(time.Since(stored), 0).Seconds())
+		m.eventLag.WithLabelValues(consumer).Observe(max(m.now().Sub(stored), 0).Seconds())
 	}
 }
+
+// SetClock makes now the clock an event's lag is read on, so that a test
+// knows the lag it records.
+func (m *Metrics) SetClock(now func() time.Time) { m.now = now }
 
 // Outbox reports a service's outbox: events relayed (a running count kept
 // by the outbox) and rows waiting (counted at scrape time, off the hot

@@ -51,7 +51,9 @@ func TestScrape(t *testing.T) {
 		{
 			name: "deliveries by consumer and outcome, lag only with a stream timestamp",
 			record: func(m *metrics.Metrics) {
-				m.Handled("orders-ticket-created", "ack", time.Now().Add(-200*time.Millisecond), time.Millisecond)
+				now := time.Now()
+				m.SetClock(func() time.Time { return now })
+				m.Handled("orders-ticket-created", "ack", now.Add(-200*time.Millisecond), time.Millisecond)
 				m.Handled("orders-ticket-created", "retry", time.Time{}, time.Millisecond)
 			},
 			want: []string{
